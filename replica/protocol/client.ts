@@ -1,0 +1,244 @@
+/**
+ * The client wire protocol: JSON text frames over WebSocket at path /client (docs/protocol.md).
+ * Isomorphic: imported by the replica, the client library, the CLI and the renderer. No Node or DOM imports.
+ */
+import { z } from 'zod';
+import { LIMITS } from './limits.js';
+import { ERROR_CODES } from './errors.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export const Username = z
+  .string()
+  .min(LIMITS.usernameMin)
+  .max(LIMITS.usernameMax)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'usernames use letters, digits, "_", "." and "-" only');
+export const Password = z.string().min(LIMITS.passwordMin).max(LIMITS.passwordMax);
+export const MessageText = z.string().min(LIMITS.textMin).max(LIMITS.textMax);
+export const MessageId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+export const Limit = z.number().int().min(1).max(LIMITS.pageMax);
+export const Token = z.string().min(16).max(LIMITS.tokenMax);
+/** Account pattern: `*` any run of characters, `?` exactly one; other characters as in usernames. */
+export const Pattern = z
+  .string()
+  .max(LIMITS.patternMax)
+  .regex(/^[A-Za-z0-9_.*?-]*$/, 'patterns use username characters plus "*" and "?"');
+
+/** Exactly-once: every write carries the client's id and a sequence number that increases by one per write. */
+export const ClientSession = z.strictObject({
+  clientId: z.string().min(8).max(LIMITS.clientIdMax).regex(/^[A-Za-z0-9_-]+$/),
+  seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+export type ClientSession = z.infer<typeof ClientSession>;
+
+export const RequestId = z.union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().min(1).max(64)]);
+
+const base = { id: RequestId };
+const write = { id: RequestId, session: ClientSession };
+
+export const SignupRequest = z.strictObject({ ...write, op: z.literal('signup'), username: Username, password: Password });
+/** Logs in; `after` (last message id this client has) makes the server push everything newer, then live. */
+export const LoginRequest = z.strictObject({
+  ...write,
+  op: z.literal('login'),
+  username: Username,
+  password: Password,
+  after: z.number().int().nonnegative().optional(),
+});
+/** Binds a fresh connection to an existing login (after a reconnect or failover). */
+export const ResumeRequest = z.strictObject({
+  ...base,
+  op: z.literal('resume'),
+  token: Token,
+  after: z.number().int().nonnegative().optional(),
+});
+export const LogoutRequest = z.strictObject({ ...write, op: z.literal('logout') });
+export const AccountsRequest = z.strictObject({
+  ...base,
+  op: z.literal('accounts'),
+  pattern: Pattern.optional(),
+  limit: Limit.optional(),
+  pageToken: z.string().max(LIMITS.usernameMax + 8).optional(),
+});
+export const SendRequest = z.strictObject({ ...write, op: z.literal('send'), to: Username, text: MessageText });
+/** Returns up to `limit` unread messages, oldest first, and marks them read. */
+export const ReadRequest = z.strictObject({ ...write, op: z.literal('read'), limit: Limit.optional() });
+/** One page of the conversation with `with`: the newest `limit` messages older than `before`, returned oldest first. */
+export const HistoryRequest = z.strictObject({
+  ...base,
+  op: z.literal('history'),
+  with: Username,
+  limit: Limit.optional(),
+  before: MessageId.optional(),
+});
+/** The logged-in account's conversations, most recent first, with unread counts. */
+export const ConversationsRequest = z.strictObject({ ...base, op: z.literal('conversations'), limit: Limit.optional() });
+/** Marks messages from `with` up to and including `upTo` as read (the UI calls it when they are on screen). */
+export const MarkReadRequest = z.strictObject({ ...write, op: z.literal('markRead'), with: Username, upTo: MessageId });
+/** Marks messages to this account up to `upTo` as delivered (the client calls it when pushes arrive). */
+export const DeliveredRequest = z.strictObject({ ...write, op: z.literal('delivered'), upTo: MessageId });
+export const DeleteRequest = z.strictObject({
+  ...write,
+  op: z.literal('delete'),
+  ids: z.array(MessageId).min(1).max(LIMITS.deleteMax),
+});
+export const DeleteAccountRequest = z.strictObject({ ...write, op: z.literal('deleteAccount'), password: Password });
+/** This replica's view of the cluster (no login needed). */
+export const StatusRequest = z.strictObject({ ...base, op: z.literal('status') });
+
+export const ClientRequest = z.discriminatedUnion('op', [
+  SignupRequest,
+  LoginRequest,
+  ResumeRequest,
+  LogoutRequest,
+  AccountsRequest,
+  SendRequest,
+  ReadRequest,
+  HistoryRequest,
+  ConversationsRequest,
+  MarkReadRequest,
+  DeliveredRequest,
+  DeleteRequest,
+  DeleteAccountRequest,
+  StatusRequest,
+]);
+export type ClientRequest = z.infer<typeof ClientRequest>;
+export type Op = ClientRequest['op'];
+/** Ops that change replicated state; they carry a session and go through the log. */
+export const WRITE_OPS = ['signup', 'login', 'logout', 'send', 'read', 'markRead', 'delivered', 'delete', 'deleteAccount'] as const;
+
+// ---- results ----
+
+export interface ChatMessage {
+  id: number;
+  from: string;
+  to: string;
+  text: string;
+  /** Leader's clock when the message was committed to the log (ms since epoch). */
+  sentAt: number;
+  deliveredAt: number | null;
+  readAt: number | null;
+  /** True when the sender has since deleted its account. */
+  fromDeleted?: boolean;
+}
+
+export interface ConversationSummary {
+  with: string;
+  lastMessage: ChatMessage;
+  unread: number;
+  /** True when the other account was deleted. */
+  deleted?: boolean;
+}
+
+export interface ReplicaStatusRow {
+  id: string;
+  address: string;
+  voter: boolean;
+  /** Leader only: highest log index known to be on that replica. */
+  match?: number;
+  /** Leader only: heard from within the last election timeout. */
+  reachable?: boolean;
+}
+
+export interface ReplicaStatus {
+  id: string;
+  address: string;
+  role: 'follower' | 'preCandidate' | 'candidate' | 'leader' | 'learner' | 'removed' | 'stopped';
+  term: number;
+  leader: { id: string; address: string } | null;
+  commitIndex: number;
+  appliedIndex: number;
+  lastIndex: number;
+  voter: boolean;
+  /** Every member of the configuration as this replica knows it. */
+  members: ReplicaStatusRow[];
+  /** False when this replica (as leader) cannot reach a majority, or (as follower) has no leader. */
+  quorum: boolean;
+}
+
+export interface ResultMap {
+  signup: { user: string };
+  login: { user: string; token: string; unread: number };
+  resume: { user: string; unread: number };
+  logout: { loggedOut: true };
+  accounts: { accounts: { username: string }[]; nextPageToken: string | null };
+  send: { id: number; sentAt: number };
+  read: { messages: ChatMessage[] };
+  history: { messages: ChatMessage[] };
+  conversations: { conversations: ConversationSummary[] };
+  markRead: { marked: number };
+  delivered: { marked: number };
+  delete: { deleted: number };
+  deleteAccount: { deleted: true };
+  status: ReplicaStatus;
+}
+
+// ---- server to client frames ----
+
+export const WireErrorSchema = z.object({
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  leader: z.object({ id: z.string(), address: z.string() }).nullable().optional(),
+});
+
+export type ResponseFrame =
+  | { type: 'response'; id: string | number; ok: true; result: unknown }
+  | { type: 'response'; id: string | number; ok: false; error: z.infer<typeof WireErrorSchema> };
+
+export type PushFrame =
+  | { type: 'push'; event: 'message'; message: ChatMessage }
+  | { type: 'push'; event: 'deleted'; ids: number[] }
+  /** Receipts for messages this account sent: delivered or read at the given time. */
+  | { type: 'push'; event: 'receipt'; ids: number[]; kind: 'delivered' | 'read'; at: number }
+  /** The login ended (logout elsewhere, account deleted); the client must log in again. */
+  | { type: 'push'; event: 'sessionEnded'; reason: string };
+
+/** Sent once on connect so clients know whom they talk to. */
+export interface HelloFrame {
+  type: 'hello';
+  protocol: number;
+  replica: { id: string; address: string };
+  leader: { id: string; address: string } | null;
+}
+
+/** A frame-level error (malformed frame with no usable id); the connection stays open unless noted. */
+export interface ErrorFrame {
+  type: 'error';
+  error: z.infer<typeof WireErrorSchema>;
+}
+
+export type ServerFrame = ResponseFrame | PushFrame | HelloFrame | ErrorFrame;
+
+const ChatMessageSchema = z.object({
+  id: z.number(),
+  from: z.string(),
+  to: z.string(),
+  text: z.string(),
+  sentAt: z.number(),
+  deliveredAt: z.number().nullable(),
+  readAt: z.number().nullable(),
+  fromDeleted: z.boolean().optional(),
+});
+
+/** Clients validate what servers send too: a buggy or hostile server must not crash a client. */
+export const ServerFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('response'), id: RequestId, ok: z.literal(true), result: z.unknown() }),
+  z.object({ type: z.literal('response'), id: RequestId, ok: z.literal(false), error: WireErrorSchema }),
+  z.object({ type: z.literal('push'), event: z.literal('message'), message: ChatMessageSchema }),
+  z.object({ type: z.literal('push'), event: z.literal('deleted'), ids: z.array(z.number()) }),
+  z.object({
+    type: z.literal('push'),
+    event: z.literal('receipt'),
+    ids: z.array(z.number()),
+    kind: z.enum(['delivered', 'read']),
+    at: z.number(),
+  }),
+  z.object({ type: z.literal('push'), event: z.literal('sessionEnded'), reason: z.string() }),
+  z.object({
+    type: z.literal('hello'),
+    protocol: z.number(),
+    replica: z.object({ id: z.string(), address: z.string() }),
+    leader: z.object({ id: z.string(), address: z.string() }).nullable(),
+  }),
+  z.object({ type: z.literal('error'), error: WireErrorSchema }),
+]);

@@ -1,0 +1,46 @@
+/** Stable error codes. A refusal always carries one of these and changes nothing. */
+export const ERROR_CODES = [
+  'INVALID', // the request (or frame) does not match the schema or breaks a limit
+  'TOO_LARGE', // the frame is over the size limit
+  'USERNAME_TAKEN',
+  'BAD_CREDENTIALS',
+  'UNAUTHENTICATED', // the request needs a logged-in connection
+  'NOT_FOUND', // no such account or message
+  'FORBIDDEN', // the account may not do this (e.g. delete someone else's message)
+  'NOT_LEADER', // this replica does not lead; error.leader says where to go when known
+  'NO_QUORUM', // the cluster cannot reach a majority: read-only
+  'TIMEOUT', // the request was not committed in time; its outcome is unknown (retry with the same session seq)
+  'RATE_LIMITED',
+  'UNAVAILABLE', // the replica is starting, stopping or was removed from the cluster
+  'CONFLICT', // a cluster change is already in progress, or the change does not fit the configuration
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface LeaderHint {
+  id: string;
+  address: string;
+}
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  /** With NOT_LEADER: the current leader if this replica knows it. */
+  leader?: LeaderHint | null;
+}
+
+/** An error as thrown inside the client library and the server; `code` is one of ERROR_CODES. */
+export class QuorumError extends Error {
+  readonly code: ErrorCode;
+  readonly leader: LeaderHint | null;
+  constructor(code: ErrorCode, message: string, leader: LeaderHint | null = null) {
+    super(message);
+    this.name = 'QuorumError';
+    this.code = code;
+    this.leader = leader;
+  }
+  toWire(): WireError {
+    return this.leader ? { code: this.code, message: this.message, leader: this.leader } : { code: this.code, message: this.message };
+  }
+}

@@ -1,0 +1,3 @@
+export * from './limits.js';
+export * from './errors.js';
+export * from './client.js';

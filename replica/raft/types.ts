@@ -1,0 +1,171 @@
+/**
+ * Types of the pure Raft core (replica/raft). The core never touches timers, sockets, disk or the clock:
+ * it is driven by tick(), step(message) and propose(...), and hands back a Ready batch
+ * (etcd-io/raft's design) that the driver persists, sends and applies, then acknowledges with advance().
+ */
+
+export type NodeId = string;
+
+export type EntryType = 'normal' | 'conf';
+
+/** One log entry. `data` is opaque to the core (the chat command, JSON text; '' for the leader's no-op). */
+export interface Entry {
+  index: number;
+  term: number;
+  type: EntryType;
+  data: string;
+}
+
+/** Durable per-node state that must be fsynced before any message that depends on it is sent. */
+export interface HardState {
+  term: number;
+  vote: NodeId | null;
+  commit: number;
+}
+
+/** The cluster configuration: voters count toward quorums, learners only receive the log. */
+export interface ConfState {
+  voters: NodeId[];
+  learners: NodeId[];
+}
+
+/** A configuration change carried by a `conf` entry (single-server change, Raft dissertation §4.1). */
+export type ConfChange =
+  | { op: 'addLearner'; id: NodeId; address: string }
+  | { op: 'addVoter'; id: NodeId; address: string }
+  | { op: 'promote'; id: NodeId }
+  | { op: 'demote'; id: NodeId }
+  | { op: 'remove'; id: NodeId };
+
+export interface SnapshotMeta {
+  index: number;
+  term: number;
+  conf: ConfState;
+}
+
+export type MessageType =
+  | 'preVote'
+  | 'preVoteResp'
+  | 'vote'
+  | 'voteResp'
+  | 'app'
+  | 'appResp'
+  | 'heartbeat'
+  | 'heartbeatResp'
+  | 'snap'
+  | 'snapResp'
+  | 'timeoutNow'
+  | 'readIndex'
+  | 'readIndexResp'
+  | 'propose';
+
+/**
+ * A message between cores. Fields beyond from/to/term/type are used per type (as in etcd's raftpb.Message):
+ * - preVote/vote: index/logTerm = candidate's last log index/term.
+ * - preVoteResp/voteResp: reject.
+ * - app: index/logTerm = prevLogIndex/prevLogTerm, entries, commit.
+ * - appResp: index = last index matched (or the rejected index when reject), rejectHint = follower's last index.
+ * - heartbeat: commit (min(match, leader commit)), context (ReadIndex round id, optional).
+ * - heartbeatResp: context echoed.
+ * - snap: snapshot metadata (the state data travels outside the core; see Ready.messages docs).
+ * - snapResp: index = snapshot index on success, reject on failure.
+ * - timeoutNow: the leader asks the target to campaign at once (leadership transfer).
+ * - readIndex: a follower forwards a read request (context) to the leader; readIndexResp: index + context.
+ * - propose: reserved for forwarding proposals (not used by the driver).
+ */
+export interface Message {
+  type: MessageType;
+  from: NodeId;
+  to: NodeId;
+  term: number;
+  index?: number;
+  logTerm?: number;
+  entries?: Entry[];
+  commit?: number;
+  reject?: boolean;
+  rejectHint?: number;
+  snapshot?: SnapshotMeta;
+  context?: string;
+}
+
+export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
+
+/** Volatile state worth reporting (status, metrics); changes are reported in Ready.softState. */
+export interface SoftState {
+  lead: NodeId | null;
+  role: Role;
+}
+
+/** A linearizable read is safe once the state machine has applied `index` (ReadIndex, Raft §6.4). */
+export interface ReadState {
+  index: number;
+  context: string;
+}
+
+/**
+ * What the driver must do, in this order:
+ * 1. persist `snapshot` (if any), `entries` (append, truncating any conflicting suffix) and `hardState` (if any),
+ *    all in one durable transaction (fsync);
+ * 2. send `messages` (a message of type 'snap' means: stream the state machine snapshot at snapshot.index to `to`,
+ *    then deliver the message to the peer's core; on failure call reportSnapshot(to, false));
+ * 3. apply `committedEntries` to the state machine in order;
+ * 4. call advance(ready).
+ */
+export interface Ready {
+  softState?: SoftState;
+  hardState?: HardState;
+  entries: Entry[];
+  snapshot?: SnapshotMeta;
+  committedEntries: Entry[];
+  messages: Message[];
+  readStates: ReadState[];
+}
+
+/**
+ * The stable log, as the core reads it (etcd's Storage). Implemented over SQLite in replica/storage and in
+ * memory for the simulation. Indices [firstIndex(), lastIndex()] are readable; term(firstIndex()-1) is the
+ * snapshot's term.
+ */
+export interface LogStorage {
+  initialState(): { hardState: HardState; conf: ConfState };
+  firstIndex(): number;
+  lastIndex(): number;
+  /** Term of entry i, for firstIndex()-1 <= i <= lastIndex(); throws CompactedError below, UnavailableError above. */
+  term(i: number): number;
+  /** Entries [lo, hi), at least one if lo < hi, then stopping before the total data length exceeds maxBytes. */
+  entries(lo: number, hi: number, maxBytes: number): Entry[];
+  snapshotMeta(): SnapshotMeta;
+}
+
+export class CompactedError extends Error {
+  constructor(index: number) {
+    super(`log index ${index} is compacted`);
+    this.name = 'CompactedError';
+  }
+}
+
+export class UnavailableError extends Error {
+  constructor(index: number) {
+    super(`log index ${index} is not available yet`);
+    this.name = 'UnavailableError';
+  }
+}
+
+export interface RaftOptions {
+  id: NodeId;
+  storage: LogStorage;
+  /** Index of the last entry the state machine has applied (from the state machine's own durable state). */
+  applied: number;
+  /** Ticks between heartbeats (default 1). */
+  heartbeatTick?: number;
+  /** Election timeout is drawn uniformly from [electionTick, 2*electionTick) ticks (default 10). */
+  electionTick?: number;
+  /** Max number of in-flight append messages per follower (pipelining; default 256). */
+  maxInflight?: number;
+  /** Max total entry data bytes in one append message (batching; default 1 MiB). */
+  maxMsgBytes?: number;
+  preVote?: boolean; // default true
+  checkQuorum?: boolean; // default true
+  /** Seeded source of randomness in [0, 1); the core uses nothing else. */
+  random: () => number;
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// One run covers unit, simulation, real-process cluster and Chromium e2e tests (see DEVELOPERS.md).
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    reporters: ['default'],
+  },
+});
