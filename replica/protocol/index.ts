@@ -1,3 +1,4 @@
 export * from './limits.js';
 export * from './errors.js';
 export * from './client.js';
+export * from './peer.js';

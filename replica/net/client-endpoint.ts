@@ -1,0 +1,202 @@
+/**
+ * The /client WebSocket endpoint: validates every frame against the protocol schema, hands valid requests to the
+ * replica's request handler, sends exactly one response per request id, and routes pushes to the connections of
+ * logged-in accounts. A malformed frame gets an error frame (or a close with a reason), never a crash.
+ */
+import type { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import { ClientRequest, type HelloFrame, type PushFrame, type ServerFrame } from '../protocol/client.js';
+import { QuorumError } from '../protocol/errors.js';
+
+export interface ClientConn {
+  readonly connId: number;
+  readonly remote: string;
+  /** Set by the handler on login/resume; cleared on logout. */
+  account: { id: number; username: string; tokenHash: string } | null;
+  push(frame: PushFrame): void;
+  /** Close with a reason (e.g. the replica stops serving). */
+  close(code: number, reason: string): void;
+}
+
+export interface ClientHandler {
+  hello(): HelloFrame;
+  handle(conn: ClientConn, req: ClientRequest): Promise<unknown>;
+  onClose(conn: ClientConn): void;
+}
+
+export interface ClientEndpointOptions {
+  log: Logger;
+  handler: ClientHandler;
+  /** Most requests one connection may have outstanding. */
+  maxInFlight?: number;
+  /** Token bucket per remote address: sustained requests per second and burst. */
+  ratePerSecond?: number;
+  burst?: number;
+  maxConnectionsPerAddress?: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+  conns: number;
+}
+
+export class ClientEndpoint {
+  private nextId = 1;
+  private readonly conns = new Set<Conn>();
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly maxInFlight: number;
+  private readonly rate: number;
+  private readonly burst: number;
+  private readonly maxConns: number;
+
+  constructor(private readonly o: ClientEndpointOptions) {
+    this.maxInFlight = o.maxInFlight ?? 4096;
+    this.rate = o.ratePerSecond ?? 20_000;
+    this.burst = o.burst ?? 40_000;
+    this.maxConns = o.maxConnectionsPerAddress ?? 512;
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  accept(ws: WebSocket, remote: string): void {
+    const bucket = this.bucket(remote);
+    if (bucket.conns >= this.maxConns) {
+      ws.close(1013, 'too many connections from this address');
+      return;
+    }
+    bucket.conns++;
+    const conn = new Conn(this.nextId++, remote, ws);
+    this.conns.add(conn);
+    conn.send(this.o.handler.hello());
+    ws.on('message', (data, isBinary) => this.onFrame(conn, bucket, data as Buffer, isBinary));
+    ws.on('close', () => {
+      bucket.conns--;
+      this.conns.delete(conn);
+      conn.closed = true;
+      this.o.handler.onClose(conn);
+    });
+    ws.on('error', (err) => this.o.log.debug({ conn: conn.connId, err: err.message }, 'client socket error'));
+  }
+
+  /** Pushes a frame to every live connection logged in as the account. */
+  pushTo(accountId: number, frame: PushFrame): number {
+    let n = 0;
+    for (const c of this.conns) {
+      if (c.account?.id === accountId) {
+        c.push(frame);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Connections logged in as the account (optionally only those holding one token). */
+  connectionsOf(accountId: number, tokenHash?: string): ClientConn[] {
+    return [...this.conns].filter((c) => c.account?.id === accountId && (!tokenHash || c.account.tokenHash === tokenHash));
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const c of this.conns) c.close(code, reason);
+  }
+
+  private onFrame(conn: Conn, bucket: Bucket, data: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      conn.send({ type: 'error', error: { code: 'INVALID', message: 'binary frames are not accepted; send JSON text' } });
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data.toString('utf8'));
+    } catch {
+      conn.send({ type: 'error', error: { code: 'INVALID', message: 'frame is not valid JSON' } });
+      return;
+    }
+    const id = rawId(raw);
+    const parsed = ClientRequest.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+      const message = `invalid request${where}: ${issue?.message ?? 'does not match the protocol'}`;
+      if (id === undefined) conn.send({ type: 'error', error: { code: 'INVALID', message } });
+      else conn.send({ type: 'response', id, ok: false, error: { code: 'INVALID', message } });
+      return;
+    }
+    const req = parsed.data;
+    if (!this.take(bucket)) {
+      conn.send({ type: 'response', id: req.id, ok: false, error: { code: 'RATE_LIMITED', message: 'too many requests from this address; slow down and retry' } });
+      return;
+    }
+    if (conn.inFlight >= this.maxInFlight) {
+      conn.send({ type: 'response', id: req.id, ok: false, error: { code: 'RATE_LIMITED', message: `more than ${this.maxInFlight} requests outstanding on this connection` } });
+      return;
+    }
+    conn.inFlight++;
+    this.o.handler.handle(conn, req).then(
+      (result) => {
+        conn.inFlight--;
+        conn.send({ type: 'response', id: req.id, ok: true, result });
+      },
+      (err: unknown) => {
+        conn.inFlight--;
+        if (err instanceof QuorumError) {
+          conn.send({ type: 'response', id: req.id, ok: false, error: err.toWire() });
+        } else {
+          this.o.log.error({ err, op: req.op }, 'request failed unexpectedly');
+          conn.send({ type: 'response', id: req.id, ok: false, error: { code: 'INTERNAL', message: 'internal error; the request may be retried' } });
+        }
+      },
+    );
+  }
+
+  private bucket(remote: string): Bucket {
+    let b = this.buckets.get(remote);
+    if (!b) {
+      b = { tokens: this.burst, at: Date.now(), conns: 0 };
+      this.buckets.set(remote, b);
+    }
+    if (this.buckets.size > 10_000) {
+      for (const [k, v] of this.buckets) if (v.conns === 0 && k !== remote) this.buckets.delete(k);
+    }
+    return b;
+  }
+
+  private take(b: Bucket): boolean {
+    const now = Date.now();
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.rate);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}
+
+function rawId(raw: unknown): string | number | undefined {
+  if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+    const id = (raw as Record<string, unknown>).id;
+    if ((typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) || (typeof id === 'string' && id.length > 0 && id.length <= 64)) return id;
+  }
+  return undefined;
+}
+
+class Conn implements ClientConn {
+  account: ClientConn['account'] = null;
+  inFlight = 0;
+  closed = false;
+  constructor(
+    readonly connId: number,
+    readonly remote: string,
+    private readonly ws: WebSocket,
+  ) {}
+  send(frame: ServerFrame): void {
+    if (!this.closed && this.ws.readyState === 1) this.ws.send(JSON.stringify(frame));
+  }
+  push(frame: PushFrame): void {
+    this.send(frame);
+  }
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The replica's single port: HTTP (web client at /, /healthz, /metrics) and WebSocket upgrades at /client and /peer.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, normalize, sep } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { LIMITS } from '../protocol/limits.js';
+import type { ClientEndpoint } from './client-endpoint.js';
+import type { PeerEndpoint } from './peer-endpoint.js';
+
+export interface HttpServerOptions {
+  log: Logger;
+  client: ClientEndpoint;
+  peer: PeerEndpoint;
+  metrics: Registry;
+  /** 200 when this replica is serving (running and a member); otherwise 503 with the reason. */
+  health: () => { serving: boolean; detail: Record<string, unknown> };
+  /** Built web client (dist/renderer); null when not built. */
+  webRoot: string | null;
+}
+
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; " +
+  "font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+export class HttpServer {
+  readonly server: Server;
+  private readonly clientWss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.maxClientFrameBytes, perMessageDeflate: false });
+  private readonly peerWss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.maxPeerFrameBytes, perMessageDeflate: false });
+
+  constructor(private readonly o: HttpServerOptions) {
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((err) => {
+        o.log.error({ err }, 'http handler failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('internal error\n');
+      });
+    });
+    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    this.server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 30_000;
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        const addr = this.server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.clientWss.clients) ws.terminate();
+    for (const ws of this.peerWss.clients) ws.terminate();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '').split('?')[0];
+    const remote = req.socket.remoteAddress ?? 'unknown';
+    if (path === '/client') {
+      this.clientWss.handleUpgrade(req, socket, head, (ws) => this.o.client.accept(ws, remote));
+    } else if (path === '/peer') {
+      this.peerWss.handleUpgrade(req, socket, head, (ws) => this.o.peer.accept(ws, remote));
+    } else {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
+      res.end('method not allowed\n');
+      return;
+    }
+    if (path === '/healthz') {
+      const h = this.o.health();
+      res.writeHead(h.serving ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ status: h.serving ? 'serving' : 'not serving', ...h.detail }) + '\n');
+      return;
+    }
+    if (path === '/metrics') {
+      const body = await this.o.metrics.metrics();
+      res.writeHead(200, { 'content-type': this.o.metrics.contentType, 'cache-control': 'no-store' });
+      res.end(body);
+      return;
+    }
+    await this.serveStatic(path, res);
+  }
+
+  private async serveStatic(path: string, res: ServerResponse): Promise<void> {
+    const security = {
+      'content-security-policy': CSP,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'x-frame-options': 'DENY',
+    };
+    const root = this.o.webRoot;
+    if (!root) {
+      res.writeHead(200, { ...security, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end('<!doctype html><title>Quorum</title><p>This replica is running, but the web client is not built. Run <code>npm run build:renderer</code> and restart it.</p>\n');
+      return;
+    }
+    let rel: string;
+    try {
+      rel = decodeURIComponent(path);
+    } catch {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end('bad path\n');
+      return;
+    }
+    const file = normalize(join(root, rel === '/' ? 'index.html' : rel));
+    if (!file.startsWith(normalize(root) + sep) && file !== normalize(join(root, 'index.html'))) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found\n');
+      return;
+    }
+    let target = file;
+    const st = await stat(file).catch(() => null);
+    if (!st || !st.isFile()) {
+      // Client-side routes fall back to the app; missing assets are 404s.
+      if (rel.startsWith('/assets/') || extname(rel)) {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found\n');
+        return;
+      }
+      target = join(root, 'index.html');
+    }
+    const body = await readFile(target);
+    const hashed = target.includes(`${sep}assets${sep}`);
+    res.writeHead(200, {
+      ...security,
+      'content-type': TYPES[extname(target)] ?? 'application/octet-stream',
+      'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache',
+    });
+    res.end(body);
+  }
+}

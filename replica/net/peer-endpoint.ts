@@ -1,0 +1,153 @@
+/**
+ * Inbound side of /peer: challenges every connection, and only after a valid HMAC proof accepts Raft messages and
+ * snapshot streams from it. An unauthenticated connection can read nothing and change nothing.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import type { Message, SnapshotMeta } from '../raft/types.js';
+import { AuthFrame, PeerFrame, PEER_PROTOCOL } from '../protocol/peer.js';
+import { clientMac, macEqual, newNonce, serverMac } from './peer-auth.js';
+
+export interface IncomingSnapshot {
+  path: string;
+  meta: SnapshotMeta;
+  msg: Message;
+}
+
+export interface PeerEndpointOptions {
+  selfId: string;
+  secret: Buffer | null;
+  /** Folder for snapshot files being received. */
+  incomingDir: string;
+  log: Logger;
+  /** Raft messages from an authenticated peer (already checked: from = that peer, to = this replica). */
+  onMessages: (from: string, msgs: Message[]) => void;
+  /** A complete, hash-verified snapshot file and the 'snap' message that goes with it. */
+  onSnapshot: (from: string, snap: IncomingSnapshot) => void;
+  /** A peer proved it knows the secret; tells the owner the address it says it listens on. */
+  onPeerSeen?: (id: string, address: string) => void;
+}
+
+const AUTH_TIMEOUT_MS = 5000;
+
+interface Transfer {
+  xfer: string;
+  meta: SnapshotMeta;
+  path: string;
+  fd: number;
+  size: number;
+  written: number;
+  hash: ReturnType<typeof createHash>;
+}
+
+export class PeerEndpoint {
+  private readonly sockets = new Set<WebSocket>();
+  constructor(private readonly o: PeerEndpointOptions) {}
+
+  accept(ws: WebSocket, remote: string): void {
+    if (!this.o.secret) {
+      ws.close(4403, 'this replica has no cluster secret: it does not accept peers');
+      return;
+    }
+    const secret = this.o.secret;
+    this.sockets.add(ws);
+    const nonce = newNonce();
+    let peer: string | null = null;
+    let transfer: Transfer | null = null;
+    const timer = setTimeout(() => {
+      if (!peer) ws.close(4401, 'authentication timeout');
+    }, AUTH_TIMEOUT_MS);
+    ws.send(JSON.stringify({ t: 'challenge', protocol: PEER_PROTOCOL, id: this.o.selfId, nonce }));
+
+    const abortTransfer = () => {
+      if (transfer) {
+        try {
+          closeSync(transfer.fd);
+        } catch {}
+        rmSync(transfer.path, { force: true });
+        transfer = null;
+      }
+    };
+
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return ws.close(4400, 'binary frames not accepted');
+      let raw: unknown;
+      try {
+        raw = JSON.parse(data.toString());
+      } catch {
+        return ws.close(4400, 'malformed frame');
+      }
+      if (!peer) {
+        const auth = AuthFrame.safeParse(raw);
+        if (!auth.success || !macEqual(auth.data.mac, clientMac(secret, nonce, auth.data.id, this.o.selfId))) {
+          this.o.log.warn({ remote }, 'peer connection failed authentication');
+          return ws.close(4401, 'authentication failed');
+        }
+        peer = auth.data.id;
+        clearTimeout(timer);
+        ws.send(JSON.stringify({ t: 'welcome', mac: serverMac(secret, auth.data.nonce, peer, this.o.selfId) }));
+        this.o.onPeerSeen?.(peer, auth.data.address);
+        return;
+      }
+      const parsed = PeerFrame.safeParse(raw);
+      if (!parsed.success) {
+        this.o.log.warn({ peer, issue: parsed.error.issues[0]?.message }, 'invalid peer frame');
+        return ws.close(4400, 'invalid frame');
+      }
+      const f = parsed.data;
+      switch (f.t) {
+        case 'msgs': {
+          const ok = f.ms.filter((m) => m.from === peer && m.to === this.o.selfId && m.type !== 'snap');
+          if (ok.length) this.o.onMessages(peer, ok as Message[]);
+          return;
+        }
+        case 'snapBegin': {
+          abortTransfer();
+          mkdirSync(this.o.incomingDir, { recursive: true });
+          const path = join(this.o.incomingDir, `${peer}-${f.xfer.replace(/[^A-Za-z0-9-]/g, '')}.part`);
+          transfer = { xfer: f.xfer, meta: f.meta as SnapshotMeta, path, fd: openSync(path, 'w'), size: f.size, written: 0, hash: createHash('sha256') };
+          return;
+        }
+        case 'snapChunk': {
+          if (!transfer || transfer.xfer !== f.xfer || f.offset !== transfer.written) return ws.close(4400, 'snapshot chunk out of order');
+          const buf = Buffer.from(f.data, 'base64');
+          if (transfer.written + buf.length > transfer.size) return ws.close(4400, 'snapshot larger than announced');
+          writeSync(transfer.fd, buf);
+          transfer.hash.update(buf);
+          transfer.written += buf.length;
+          return;
+        }
+        case 'snapEnd': {
+          const t = transfer;
+          if (!t || t.xfer !== f.xfer) return ws.close(4400, 'snapshot end without begin');
+          transfer = null;
+          const digest = t.hash.digest('hex');
+          if (t.written !== t.size || digest !== f.sha256 || f.msg.type !== 'snap' || f.msg.from !== peer || f.msg.to !== this.o.selfId) {
+            closeSync(t.fd);
+            rmSync(t.path, { force: true });
+            this.o.log.warn({ peer }, 'snapshot transfer rejected (size, hash or message mismatch)');
+            return;
+          }
+          fsyncSync(t.fd);
+          closeSync(t.fd);
+          this.o.onSnapshot(peer, { path: t.path, meta: t.meta, msg: { ...(f.msg as Message), snapshot: t.meta } });
+          return;
+        }
+      }
+    });
+    ws.on('close', () => {
+      clearTimeout(timer);
+      abortTransfer();
+      this.sockets.delete(ws);
+    });
+    ws.on('error', () => {});
+  }
+
+  close(): void {
+    for (const ws of this.sockets) ws.terminate();
+    this.sockets.clear();
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * Outbound link to one peer: connects to ws://address/peer, authenticates with the cluster secret, then carries
+ * Raft messages (and snapshot streams) to that peer. Never blocks: when the link is down or congested, Raft messages
+ * are dropped (Raft retransmits) and the owner is told the peer is unreachable.
+ */
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import WebSocket from 'ws';
+import type { Logger } from 'pino';
+import type { Message, SnapshotMeta } from '../raft/types.js';
+import { ChallengeFrame, WelcomeFrame, PEER_PROTOCOL } from '../protocol/peer.js';
+import { LIMITS } from '../protocol/limits.js';
+import { clientMac, macEqual, newNonce, serverMac } from './peer-auth.js';
+
+export interface PeerLinkOptions {
+  selfId: string;
+  selfAddress: string;
+  peerId: string;
+  peerAddress: string;
+  secret: Buffer;
+  log: Logger;
+  random: () => number;
+  /** Called when messages to this peer had to be dropped (link down or congested). */
+  onUnreachable: () => void;
+}
+
+const CONGESTED_BYTES = 32 * 1024 * 1024;
+const SNAPSHOT_CHUNK = 512 * 1024;
+
+export class PeerLink {
+  private ws: WebSocket | null = null;
+  private open = false;
+  private closed = false;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private nonce = '';
+  private lastErrorLogged = 0;
+
+  constructor(private readonly o: PeerLinkOptions) {
+    this.connect();
+  }
+
+  get peerId(): string {
+    return this.o.peerId;
+  }
+  get address(): string {
+    return this.o.peerAddress;
+  }
+  get connected(): boolean {
+    return this.open;
+  }
+
+  /** Sends a batch of Raft messages; returns false (and drops them) when the link is not usable now. */
+  send(msgs: Message[]): boolean {
+    const ws = this.ws;
+    if (!this.open || !ws || ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > CONGESTED_BYTES) {
+      this.o.onUnreachable();
+      return false;
+    }
+    ws.send(JSON.stringify({ t: 'msgs', ms: msgs }));
+    return true;
+  }
+
+  /** Streams the snapshot file, then the 'snap' message. Rejects if the link drops meanwhile. */
+  async sendSnapshot(path: string, meta: SnapshotMeta, msg: Message): Promise<void> {
+    const ws = this.ws;
+    if (!this.open || !ws) throw new Error(`no link to ${this.o.peerId}`);
+    const xfer = `${meta.index}-${Date.now().toString(36)}`;
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      ws.send(JSON.stringify({ t: 'snapBegin', xfer, size, meta }));
+      const hash = createHash('sha256');
+      const buf = Buffer.alloc(SNAPSHOT_CHUNK);
+      let offset = 0;
+      while (offset < size) {
+        const { bytesRead } = await fh.read(buf, 0, SNAPSHOT_CHUNK, offset);
+        if (bytesRead === 0) break;
+        const chunk = buf.subarray(0, bytesRead);
+        hash.update(chunk);
+        await this.waitWritable(ws);
+        ws.send(JSON.stringify({ t: 'snapChunk', xfer, offset, data: chunk.toString('base64') }));
+        offset += bytesRead;
+      }
+      await this.waitWritable(ws);
+      ws.send(JSON.stringify({ t: 'snapEnd', xfer, sha256: hash.digest('hex'), msg }));
+    } finally {
+      await fh.close();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.open = false;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.ws?.terminate();
+    this.ws = null;
+  }
+
+  private async waitWritable(ws: WebSocket): Promise<void> {
+    while (ws.bufferedAmount > 4 * SNAPSHOT_CHUNK) {
+      if (ws !== this.ws || !this.open) throw new Error(`link to ${this.o.peerId} dropped during snapshot`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    if (ws !== this.ws || !this.open) throw new Error(`link to ${this.o.peerId} dropped during snapshot`);
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const ws = new WebSocket(`ws://${this.o.peerAddress}/peer`, {
+      maxPayload: LIMITS.maxPeerFrameBytes,
+      handshakeTimeout: 2000,
+      perMessageDeflate: false,
+    });
+    this.ws = ws;
+    this.nonce = newNonce();
+    let authed = false;
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return ws.close(4400, 'binary frames not accepted');
+      let frame: unknown;
+      try {
+        frame = JSON.parse(data.toString());
+      } catch {
+        return ws.close(4400, 'malformed frame');
+      }
+      if (!authed) {
+        const ch = ChallengeFrame.safeParse(frame);
+        if (ch.success) {
+          if (ch.data.id !== this.o.peerId) {
+            this.logOnce('peer at this address has another id', { expected: this.o.peerId, got: ch.data.id });
+            return ws.close(4409, 'unexpected replica id');
+          }
+          ws.send(
+            JSON.stringify({
+              t: 'auth',
+              id: this.o.selfId,
+              address: this.o.selfAddress,
+              nonce: this.nonce,
+              mac: clientMac(this.o.secret, ch.data.nonce, this.o.selfId, this.o.peerId),
+            }),
+          );
+          return;
+        }
+        const w = WelcomeFrame.safeParse(frame);
+        if (w.success && macEqual(w.data.mac, serverMac(this.o.secret, this.nonce, this.o.selfId, this.o.peerId))) {
+          authed = true;
+          this.open = true;
+          this.attempt = 0;
+          this.o.log.info({ peer: this.o.peerId, address: this.o.peerAddress }, 'peer link up');
+          return;
+        }
+        this.logOnce('peer failed authentication (wrong cluster secret?)', { peer: this.o.peerId });
+        return ws.close(4401, 'authentication failed');
+      }
+      // Nothing flows back on an outbound link after authentication.
+    });
+    ws.on('error', (err) => this.logOnce('peer link error', { peer: this.o.peerId, err: err.message }));
+    ws.on('close', () => {
+      if (this.ws === ws) {
+        if (this.open) this.o.log.info({ peer: this.o.peerId }, 'peer link down');
+        this.open = false;
+        this.ws = null;
+        this.scheduleReconnect();
+      }
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return;
+    // Exponential backoff with full jitter: 25 ms doubling to 1 s.
+    const cap = Math.min(1000, 25 * 2 ** Math.min(this.attempt, 6));
+    this.attempt++;
+    const delay = Math.floor(this.o.random() * cap) + 10;
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private logOnce(msg: string, fields: Record<string, unknown>): void {
+    const now = Date.now();
+    if (now - this.lastErrorLogged > 5000) {
+      this.lastErrorLogged = now;
+      this.o.log.warn(fields, msg);
+    }
+  }
+}
+
+export { PEER_PROTOCOL };
