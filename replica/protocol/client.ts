@@ -39,16 +39,16 @@ const write = { id: RequestId, session: ClientSession };
 export const SignupRequest = z.strictObject({ ...write, op: z.literal('signup'), username: Username, password: Password });
 /**
  * Logs in; `after` (last message id this client has) makes the server push everything newer, then live.
- * `token`: a fresh random secret (>= 32 chars) chosen by the client; the server stores only its hash. Choosing it
- * client-side keeps login exactly-once: a retried login (same session seq) yields the same usable token.
- * Without it the server makes one (then a lost response cannot be recovered by retrying).
+ * `token`: a fresh random secret (32+ base64url chars, e.g. 32 random bytes) chosen by the client; the server stores
+ * only its hash. Choosing it client-side keeps login exactly-once: a retried login (same session seq) yields the same
+ * usable token, where a server-made token would be lost with a lost response.
  */
 export const LoginRequest = z.strictObject({
   ...write,
   op: z.literal('login'),
   username: Username,
   password: Password,
-  token: z.string().min(32).max(LIMITS.tokenMax).regex(/^[A-Za-z0-9_-]+$/).optional(),
+  token: z.string().min(32).max(LIMITS.tokenMax).regex(/^[A-Za-z0-9_-]+$/),
   after: z.number().int().nonnegative().optional(),
 });
 /** Binds a fresh connection to an existing login (after a reconnect or failover). */
