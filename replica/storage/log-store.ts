@@ -1,0 +1,304 @@
+/**
+ * Durable Raft state in SQLite (`<dataDir>/raft.db`): the hard state (term, vote, commit), the log entries
+ * after the last snapshot, and the snapshot's metadata. Implements the core's LogStorage contract.
+ *
+ * Invariant: the entries table holds exactly the indices [snapshot.index + 1, lastIndex], contiguous.
+ * Every save() is one transaction, so one fsync (synchronous=FULL under WAL) covers the whole batch of
+ * hard state + entries + snapshot (group commit). Costs never depend on the log's size: appends and term
+ * lookups go through the INTEGER PRIMARY KEY, truncation and compaction delete a key range, and the last
+ * index/term, the hard state and the snapshot metadata are cached in memory.
+ */
+import path from 'node:path';
+import type { Statement } from 'better-sqlite3';
+import {
+  CompactedError,
+  UnavailableError,
+  type ConfState,
+  type Entry,
+  type EntryType,
+  type HardState,
+  type LogStorage,
+  type SnapshotMeta,
+} from '../raft/types.js';
+import { openSqlite, type Db } from './sqlite.js';
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS hard_state (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  term INTEGER NOT NULL,
+  vote TEXT,
+  commit_index INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+  idx INTEGER PRIMARY KEY,
+  term INTEGER NOT NULL,
+  type INTEGER NOT NULL, -- 0 normal, 1 conf
+  data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshot_meta (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  idx INTEGER NOT NULL,
+  term INTEGER NOT NULL,
+  conf TEXT NOT NULL
+);
+`;
+
+export interface SaveBatch {
+  hardState?: HardState;
+  entries: Entry[];
+  snapshot?: SnapshotMeta;
+}
+
+interface EntryRow {
+  idx: number;
+  term: number;
+  type: number;
+  data: string;
+}
+
+const EMPTY_CONF: ConfState = { voters: [], learners: [] };
+
+function copyConf(conf: ConfState): ConfState {
+  return { voters: [...conf.voters], learners: [...conf.learners] };
+}
+
+function typeCode(t: EntryType): number {
+  return t === 'conf' ? 1 : 0;
+}
+
+function assertIndex(name: string, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative safe integer, got ${n}`);
+}
+
+export class SqliteLogStore implements LogStorage {
+  readonly file: string;
+  private readonly db: Db;
+  private hard: HardState;
+  private snap: SnapshotMeta;
+  private last: { index: number; term: number };
+  private closed = false;
+
+  private readonly st: {
+    termOf: Statement<[number], { term: number }>;
+    range: Statement<[number, number], EntryRow>;
+    insert: Statement<[number, number, number, string]>;
+    deleteFrom: Statement<[number]>;
+    deleteUpTo: Statement<[number]>;
+    deleteAll: Statement<[]>;
+    putHard: Statement<[number, string | null, number]>;
+    putSnap: Statement<[number, number, string]>;
+  };
+
+  private constructor(file: string, db: Db) {
+    this.file = file;
+    this.db = db;
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version !== 0 && version !== SCHEMA_VERSION) {
+      db.close();
+      throw new Error(`${file}: unknown raft.db schema version ${version}`);
+    }
+    db.exec(SCHEMA);
+    if (version === 0) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+
+    this.st = {
+      termOf: db.prepare('SELECT term FROM entries WHERE idx = ?'),
+      range: db.prepare('SELECT idx, term, type, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx'),
+      insert: db.prepare('INSERT INTO entries (idx, term, type, data) VALUES (?, ?, ?, ?)'),
+      deleteFrom: db.prepare('DELETE FROM entries WHERE idx >= ?'),
+      deleteUpTo: db.prepare('DELETE FROM entries WHERE idx <= ?'),
+      deleteAll: db.prepare('DELETE FROM entries'),
+      putHard: db.prepare(
+        'INSERT INTO hard_state (id, term, vote, commit_index) VALUES (0, ?, ?, ?) ' +
+          'ON CONFLICT (id) DO UPDATE SET term = excluded.term, vote = excluded.vote, commit_index = excluded.commit_index',
+      ),
+      putSnap: db.prepare(
+        'INSERT INTO snapshot_meta (id, idx, term, conf) VALUES (0, ?, ?, ?) ' +
+          'ON CONFLICT (id) DO UPDATE SET idx = excluded.idx, term = excluded.term, conf = excluded.conf',
+      ),
+    };
+
+    const h = db.prepare('SELECT term, vote, commit_index FROM hard_state WHERE id = 0').get() as
+      | { term: number; vote: string | null; commit_index: number }
+      | undefined;
+    this.hard = h ? { term: h.term, vote: h.vote, commit: h.commit_index } : { term: 0, vote: null, commit: 0 };
+
+    const s = db.prepare('SELECT idx, term, conf FROM snapshot_meta WHERE id = 0').get() as
+      | { idx: number; term: number; conf: string }
+      | undefined;
+    this.snap = s ? { index: s.idx, term: s.term, conf: JSON.parse(s.conf) as ConfState } : { index: 0, term: 0, conf: copyConf(EMPTY_CONF) };
+
+    const l = db.prepare('SELECT idx, term FROM entries ORDER BY idx DESC LIMIT 1').get() as { idx: number; term: number } | undefined;
+    this.last = l ? { index: l.idx, term: l.term } : { index: this.snap.index, term: this.snap.term };
+    const f = db.prepare('SELECT idx FROM entries ORDER BY idx ASC LIMIT 1').get() as { idx: number } | undefined;
+    if (f && f.idx !== this.snap.index + 1) {
+      db.close();
+      throw new Error(`${file}: corrupt log: first entry ${f.idx} does not follow snapshot index ${this.snap.index}`);
+    }
+  }
+
+  /** Opens (creating if needed) `<dir>/raft.db`. */
+  static open(dir: string): SqliteLogStore {
+    const file = path.join(dir, 'raft.db');
+    return new SqliteLogStore(file, openSqlite(file));
+  }
+
+  // ---- LogStorage ----
+
+  initialState(): { hardState: HardState; conf: ConfState } {
+    return { hardState: { ...this.hard }, conf: copyConf(this.snap.conf) };
+  }
+
+  firstIndex(): number {
+    return this.snap.index + 1;
+  }
+
+  lastIndex(): number {
+    return this.last.index;
+  }
+
+  term(i: number): number {
+    if (i < this.snap.index) throw new CompactedError(i);
+    if (i > this.last.index) throw new UnavailableError(i);
+    if (i === this.snap.index) return this.snap.term;
+    if (i === this.last.index) return this.last.term;
+    const row = this.st.termOf.get(i);
+    if (!row) throw new Error(`${this.file}: log entry ${i} missing`);
+    return row.term;
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    if (lo < this.firstIndex()) throw new CompactedError(lo);
+    if (hi > this.last.index + 1) throw new UnavailableError(hi - 1);
+    const out: Entry[] = [];
+    if (lo >= hi) return out;
+    let total = 0;
+    for (const row of this.st.range.iterate(lo, hi)) {
+      const size = Buffer.byteLength(row.data, 'utf8');
+      if (out.length > 0 && total + size > maxBytes) break;
+      total += size;
+      out.push({ index: row.idx, term: row.term, type: row.type === 1 ? 'conf' : 'normal', data: row.data });
+    }
+    return out;
+  }
+
+  snapshotMeta(): SnapshotMeta {
+    return { index: this.snap.index, term: this.snap.term, conf: copyConf(this.snap.conf) };
+  }
+
+  // ---- writes ----
+
+  /**
+   * Persists a Ready batch in one transaction (one fsync): first the snapshot (drops the whole log, as the core
+   * only hands one over when its log does not contain the snapshot's last entry), then the entries (any existing
+   * suffix from the first new index on is deleted first: it conflicts), then the hard state.
+   * Entries at or below the snapshot index are skipped (already covered by the snapshot).
+   */
+  save(batch: SaveBatch): void {
+    this.assertOpen();
+    const entries = batch.entries ?? [];
+    for (let k = 1; k < entries.length; k++) {
+      if (entries[k].index !== entries[k - 1].index + 1) {
+        throw new Error(`save: entries not contiguous (${entries[k - 1].index} then ${entries[k].index})`);
+      }
+    }
+    let snap = this.snap;
+    let last = this.last;
+    let hard = this.hard;
+    this.db.transaction(() => {
+      if (batch.snapshot) {
+        ({ snap, last, hard } = this.resetInTx(batch.snapshot, hard));
+      }
+      const fresh = entries.filter((e) => e.index > snap.index);
+      if (fresh.length > 0) {
+        const first = fresh[0].index;
+        if (first > last.index + 1) throw new Error(`save: gap in log (last index ${last.index}, appending ${first})`);
+        if (first <= last.index) this.st.deleteFrom.run(first);
+        for (const e of fresh) {
+          assertIndex('entry.term', e.term);
+          this.st.insert.run(e.index, e.term, typeCode(e.type), e.data);
+        }
+        const tail = fresh[fresh.length - 1];
+        last = { index: tail.index, term: tail.term };
+      }
+      if (batch.hardState) {
+        hard = { term: batch.hardState.term, vote: batch.hardState.vote, commit: batch.hardState.commit };
+        this.st.putHard.run(hard.term, hard.vote, hard.commit);
+      }
+    })();
+    this.snap = snap;
+    this.last = last;
+    this.hard = hard;
+  }
+
+  /** Log compaction after a state machine snapshot at `index`: drops entries <= index and records the snapshot. */
+  compact(index: number, term: number, conf: ConfState): void {
+    this.assertOpen();
+    assertIndex('index', index);
+    if (index <= this.snap.index) return; // already compacted that far
+    if (index > this.last.index) throw new UnavailableError(index);
+    const actual = this.term(index);
+    if (actual !== term) throw new Error(`compact: entry ${index} has term ${actual}, not ${term}`);
+    const snap: SnapshotMeta = { index, term, conf: copyConf(conf) };
+    this.db.transaction(() => {
+      this.st.deleteUpTo.run(index);
+      this.st.putSnap.run(snap.index, snap.term, JSON.stringify(snap.conf));
+    })();
+    this.snap = snap;
+    if (this.last.index === index) this.last = { index, term };
+  }
+
+  /**
+   * Replaces the whole log by a snapshot received from the leader (InstallSnapshot): drops every entry and
+   * records the snapshot metadata. The commit index is raised to the snapshot index (a snapshot is committed).
+   */
+  resetToSnapshot(meta: SnapshotMeta): void {
+    this.assertOpen();
+    let out!: { snap: SnapshotMeta; last: { index: number; term: number }; hard: HardState };
+    this.db.transaction(() => {
+      out = this.resetInTx(meta, this.hard);
+    })();
+    this.snap = out.snap;
+    this.last = out.last;
+    this.hard = out.hard;
+  }
+
+  /**
+   * Addition: records the initial configuration of a brand-new store (snapshot meta at index 0, term 0), so
+   * initialState().conf returns it. Refuses if the store already holds any state.
+   */
+  bootstrap(conf: ConfState): void {
+    this.assertOpen();
+    if (this.snap.index !== 0 || this.last.index !== 0 || this.hard.term !== 0) {
+      throw new Error('bootstrap: the log store is not empty');
+    }
+    const snap: SnapshotMeta = { index: 0, term: 0, conf: copyConf(conf) };
+    this.st.putSnap.run(0, 0, JSON.stringify(snap.conf));
+    this.snap = snap;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private resetInTx(meta: SnapshotMeta, hard: HardState) {
+    assertIndex('snapshot.index', meta.index);
+    assertIndex('snapshot.term', meta.term);
+    const snap: SnapshotMeta = { index: meta.index, term: meta.term, conf: copyConf(meta.conf) };
+    this.st.deleteAll.run();
+    this.st.putSnap.run(snap.index, snap.term, JSON.stringify(snap.conf));
+    let nextHard = hard;
+    if (hard.commit < snap.index) {
+      nextHard = { ...hard, commit: snap.index };
+      this.st.putHard.run(nextHard.term, nextHard.vote, nextHard.commit);
+    }
+    return { snap, last: { index: snap.index, term: snap.term }, hard: nextHard };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`${this.file}: log store is closed`);
+  }
+}

@@ -1,0 +1,199 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteLogStore } from '../../replica/storage/log-store.js';
+import { openSqlite } from '../../replica/storage/sqlite.js';
+import { CompactedError, UnavailableError, type Entry } from '../../replica/raft/types.js';
+
+let dir: string;
+let store: SqliteLogStore;
+
+function ents(from: number, to: number, term: number, data = (i: number) => `cmd-${i}`): Entry[] {
+  const out: Entry[] = [];
+  for (let i = from; i <= to; i++) out.push({ index: i, term, type: 'normal', data: data(i) });
+  return out;
+}
+
+function reopen(): void {
+  store.close();
+  store = SqliteLogStore.open(dir);
+}
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-log-'));
+  store = SqliteLogStore.open(dir);
+});
+
+afterEach(() => {
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('SqliteLogStore', () => {
+  it('starts empty', () => {
+    expect(store.initialState()).toEqual({ hardState: { term: 0, vote: null, commit: 0 }, conf: { voters: [], learners: [] } });
+    expect(store.firstIndex()).toBe(1);
+    expect(store.lastIndex()).toBe(0);
+    expect(store.term(0)).toBe(0);
+    expect(store.entries(1, 1, 1000)).toEqual([]);
+    expect(() => store.term(1)).toThrow(UnavailableError);
+  });
+
+  it('opens the database with WAL, synchronous=FULL and foreign keys', () => {
+    const db = openSqlite(path.join(dir, 'x.db'));
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    db.close();
+  });
+
+  it('appends entries and hard state in one batch and reads them back', () => {
+    store.save({ hardState: { term: 2, vote: 'b', commit: 1 }, entries: ents(1, 3, 2) });
+    expect(store.lastIndex()).toBe(3);
+    expect(store.term(2)).toBe(2);
+    expect(store.entries(1, 4, 1e9).map((e) => e.data)).toEqual(['cmd-1', 'cmd-2', 'cmd-3']);
+    expect(store.initialState().hardState).toEqual({ term: 2, vote: 'b', commit: 1 });
+    store.save({ entries: [{ index: 4, term: 2, type: 'conf', data: '{"op":"remove","id":"c"}' }] });
+    expect(store.entries(4, 5, 0)).toEqual([{ index: 4, term: 2, type: 'conf', data: '{"op":"remove","id":"c"}' }]);
+  });
+
+  it('truncates a conflicting suffix when appending at or below the last index', () => {
+    store.save({ entries: ents(1, 5, 1) });
+    store.save({ entries: ents(3, 4, 2, (i) => `new-${i}`) });
+    expect(store.lastIndex()).toBe(4);
+    expect(store.term(4)).toBe(2);
+    expect(store.entries(1, 5, 1e9).map((e) => `${e.index}/${e.term}/${e.data}`)).toEqual([
+      '1/1/cmd-1',
+      '2/1/cmd-2',
+      '3/2/new-3',
+      '4/2/new-4',
+    ]);
+    expect(() => store.term(5)).toThrow(UnavailableError);
+    reopen();
+    expect(store.lastIndex()).toBe(4);
+    expect(store.term(4)).toBe(2);
+  });
+
+  it('refuses a gap and non-contiguous batches, changing nothing', () => {
+    store.save({ entries: ents(1, 2, 1) });
+    expect(() => store.save({ entries: ents(4, 5, 1) })).toThrow(/gap/);
+    expect(() => store.save({ entries: [...ents(3, 3, 1), ...ents(5, 5, 1)] })).toThrow(/contiguous/);
+    expect(() => store.save({ hardState: { term: 9, vote: 'x', commit: 0 }, entries: ents(5, 5, 1) })).toThrow(/gap/);
+    expect(store.lastIndex()).toBe(2);
+    expect(store.initialState().hardState.term).toBe(0); // the whole batch rolled back
+    reopen();
+    expect(store.initialState().hardState.term).toBe(0);
+    expect(store.lastIndex()).toBe(2);
+  });
+
+  it('limits entries() by bytes but always returns at least one', () => {
+    store.save({ entries: ents(1, 10, 1, () => 'x'.repeat(100)) });
+    expect(store.entries(1, 11, 0)).toHaveLength(1);
+    expect(store.entries(1, 11, 250)).toHaveLength(2);
+    expect(store.entries(1, 11, 300)).toHaveLength(3);
+    expect(store.entries(3, 11, 1e9).map((e) => e.index)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+    // multi-byte characters are counted in UTF-8 bytes
+    store.save({ entries: ents(11, 12, 1, () => 'é'.repeat(50)) });
+    expect(store.entries(11, 13, 150)).toHaveLength(1);
+  });
+
+  it('throws CompactedError / UnavailableError outside the stored range', () => {
+    store.save({ entries: ents(1, 10, 1) });
+    store.compact(5, 1, { voters: ['a'], learners: [] });
+    expect(store.firstIndex()).toBe(6);
+    expect(store.term(5)).toBe(1); // the snapshot's term
+    expect(() => store.term(4)).toThrow(CompactedError);
+    expect(() => store.term(11)).toThrow(UnavailableError);
+    expect(() => store.entries(5, 7, 1e9)).toThrow(CompactedError);
+    expect(() => store.entries(6, 12, 1e9)).toThrow(UnavailableError);
+    expect(store.entries(6, 11, 1e9).map((e) => e.index)).toEqual([6, 7, 8, 9, 10]);
+  });
+
+  it('compacts, keeps the snapshot meta and survives reopen', () => {
+    store.save({ hardState: { term: 3, vote: 'a', commit: 8 }, entries: [...ents(1, 4, 1), ...ents(5, 10, 3)] });
+    store.compact(7, 3, { voters: ['a', 'b'], learners: ['c'] });
+    store.compact(6, 3, { voters: [], learners: [] }); // older: ignored
+    expect(() => store.compact(8, 2, { voters: ['a'], learners: [] })).toThrow(/term/);
+    expect(() => store.compact(11, 3, { voters: ['a'], learners: [] })).toThrow(UnavailableError);
+    reopen();
+    expect(store.snapshotMeta()).toEqual({ index: 7, term: 3, conf: { voters: ['a', 'b'], learners: ['c'] } });
+    expect(store.initialState()).toEqual({
+      hardState: { term: 3, vote: 'a', commit: 8 },
+      conf: { voters: ['a', 'b'], learners: ['c'] },
+    });
+    expect(store.firstIndex()).toBe(8);
+    expect(store.lastIndex()).toBe(10);
+    expect(store.entries(8, 11, 1e9).map((e) => e.index)).toEqual([8, 9, 10]);
+    // compacting the whole log leaves last index/term at the snapshot
+    store.compact(10, 3, { voters: ['a'], learners: [] });
+    expect(store.lastIndex()).toBe(10);
+    expect(store.term(10)).toBe(3);
+    store.save({ entries: ents(11, 11, 4) });
+    reopen();
+    expect(store.firstIndex()).toBe(11);
+    expect(store.lastIndex()).toBe(11);
+  });
+
+  it('resets to a snapshot (drops all entries, raises commit) and appends after it', () => {
+    store.save({ hardState: { term: 2, vote: null, commit: 3 }, entries: ents(1, 5, 2) });
+    store.resetToSnapshot({ index: 20, term: 4, conf: { voters: ['x', 'y', 'z'], learners: [] } });
+    expect(store.firstIndex()).toBe(21);
+    expect(store.lastIndex()).toBe(20);
+    expect(store.term(20)).toBe(4);
+    expect(() => store.term(5)).toThrow(CompactedError);
+    expect(store.initialState().hardState.commit).toBe(20);
+    store.save({ entries: ents(21, 22, 4) });
+    reopen();
+    expect(store.lastIndex()).toBe(22);
+    expect(store.snapshotMeta().conf.voters).toEqual(['x', 'y', 'z']);
+    expect(store.entries(21, 23, 1e9).map((e) => e.index)).toEqual([21, 22]);
+  });
+
+  it('save() with a snapshot replaces the log in the same transaction as the entries and hard state', () => {
+    store.save({ entries: ents(1, 5, 1) });
+    store.save({
+      snapshot: { index: 8, term: 2, conf: { voters: ['a'], learners: [] } },
+      entries: [...ents(7, 8, 2), ...ents(9, 10, 3)], // 7 and 8 are covered by the snapshot: skipped
+      hardState: { term: 3, vote: 'a', commit: 9 },
+    });
+    expect(store.firstIndex()).toBe(9);
+    expect(store.lastIndex()).toBe(10);
+    reopen();
+    expect(store.entries(9, 11, 1e9).map((e) => `${e.index}/${e.term}`)).toEqual(['9/3', '10/3']);
+    expect(store.initialState().hardState).toEqual({ term: 3, vote: 'a', commit: 9 });
+  });
+
+  it('bootstrap records the initial configuration of an empty store only', () => {
+    store.bootstrap({ voters: ['a', 'b', 'c'], learners: [] });
+    reopen();
+    expect(store.initialState().conf).toEqual({ voters: ['a', 'b', 'c'], learners: [] });
+    store.save({ entries: ents(1, 1, 1) });
+    expect(() => store.bootstrap({ voters: ['z'], learners: [] })).toThrow(/not empty/);
+  });
+
+  it('persists everything across close and reopen', () => {
+    store.save({ hardState: { term: 5, vote: 'n2', commit: 40 }, entries: ents(1, 50, 5) });
+    reopen();
+    expect(store.initialState().hardState).toEqual({ term: 5, vote: 'n2', commit: 40 });
+    expect(store.lastIndex()).toBe(50);
+    expect(store.term(50)).toBe(5);
+    expect(store.entries(49, 51, 1e9).map((e) => e.data)).toEqual(['cmd-49', 'cmd-50']);
+  });
+
+  it('hot statements use the primary key, never a full scan', () => {
+    store.close();
+    const db = new Database(path.join(dir, 'raft.db'), { readonly: true });
+    const plans = [
+      'SELECT term FROM entries WHERE idx = 5',
+      'SELECT idx, term, type, data FROM entries WHERE idx >= 5 AND idx < 9 ORDER BY idx',
+      'DELETE FROM entries WHERE idx >= 5',
+      'DELETE FROM entries WHERE idx <= 5',
+    ].map((sql) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; '));
+    db.close();
+    for (const p of plans) expect(p).toMatch(/^SEARCH entries USING INTEGER PRIMARY KEY/);
+    store = SqliteLogStore.open(dir);
+  });
+});
