@@ -1,0 +1,403 @@
+/**
+ * The Raft driver: owns the pure core, and turns its Ready batches into effects in the order the contract demands:
+ * persist (one fsync for the batch: group commit) → send → apply → advance. Timers, sockets and disk live here,
+ * never in the core. Nothing here waits on a peer: the event loop only ever waits on the local disk.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { Raft, NotLeaderError } from '../raft/raft.js';
+import type { ConfChange, Entry, Message, Ready, SnapshotMeta, SoftState } from '../raft/types.js';
+import type { SqliteLogStore } from '../storage/log-store.js';
+import { ChatStateMachine, type ApplyOutcome } from '../chat/state-machine.js';
+import { QuorumError } from '../protocol/errors.js';
+import type { IncomingSnapshot } from '../net/peer-endpoint.js';
+import type { NodeMetrics } from './metrics.js';
+
+export interface DriverOptions {
+  id: string;
+  dataDir: string;
+  log: Logger;
+  raft: Raft;
+  logStore: SqliteLogStore;
+  sm: ChatStateMachine;
+  metrics: NodeMetrics;
+  /** Sends messages to peers (batched per destination). 'snap' messages are handled by the driver itself. */
+  send: (to: string, msgs: Message[]) => void;
+  /** Streams a snapshot file to a peer; resolves when the peer has it all. */
+  sendSnapshot: (to: string, path: string, meta: SnapshotMeta, msg: Message) => Promise<void>;
+  /** Entries applied beyond the last compaction before the log is compacted. */
+  compactEvery: number;
+  /** Entries kept behind the applied index at compaction, so slightly slow followers need no snapshot. */
+  keepEntries: number;
+  proposalTimeoutMs: number;
+}
+
+interface Waiter {
+  term: number;
+  resolve: (o: ApplyOutcome) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface ReadWaiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * Events: 'applied' (outcomes: ApplyOutcome[]), 'softState' (SoftState), 'conf' (), 'readOnly' (boolean).
+ */
+export class Driver extends EventEmitter {
+  private readonly waiters = new Map<number, Waiter>();
+  private readonly appliedWaiters: { index: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private pendingReads: ReadWaiter[] = [];
+  private readonly readBatches = new Map<string, ReadWaiter[]>();
+  private readSeq = 0;
+  private scheduled = false;
+  private stopped = false;
+  private soft: SoftState = { lead: null, role: 'follower' };
+  private applied: number;
+  private readonly snapshotsOut = new Set<string>();
+  private stagedSnapshot: IncomingSnapshot | null = null;
+  private lastCompactCheck = 0;
+  private processing = false;
+
+  constructor(private readonly o: DriverOptions) {
+    super();
+    this.applied = o.sm.applied().index;
+  }
+
+  get softState(): SoftState {
+    return this.soft;
+  }
+  get appliedIndex(): number {
+    return this.applied;
+  }
+  get isLeader(): boolean {
+    return this.soft.role === 'leader';
+  }
+
+  tick(): void {
+    if (this.stopped) return;
+    this.o.raft.tick();
+    this.schedule();
+  }
+
+  step(msgs: Message[]): void {
+    if (this.stopped) return;
+    for (const m of msgs) {
+      try {
+        this.o.raft.step(m);
+      } catch (err) {
+        this.o.log.warn({ err: (err as Error).message, type: m.type, from: m.from }, 'peer message rejected by the core');
+      }
+    }
+    this.schedule();
+  }
+
+  /** A complete snapshot arrived: keep the file until the core asks us to install it. */
+  stepSnapshot(snap: IncomingSnapshot): void {
+    if (this.stopped) return;
+    if (this.stagedSnapshot && this.stagedSnapshot.path !== snap.path) rmSync(this.stagedSnapshot.path, { force: true });
+    this.stagedSnapshot = snap;
+    this.step([snap.msg]);
+  }
+
+  /** Proposes a command; resolves with its outcome once committed and applied here. */
+  propose(data: string): Promise<ApplyOutcome> {
+    return new Promise((resolve, reject) => {
+      let index: number;
+      try {
+        index = this.o.raft.propose(data);
+      } catch (err) {
+        reject(this.translate(err));
+        return;
+      }
+      const term = this.o.raft.status().term;
+      const timer = setTimeout(() => {
+        if (this.waiters.get(index)?.timer === timer) {
+          this.waiters.delete(index);
+          reject(new QuorumError('TIMEOUT', 'the write was not committed in time; its outcome is unknown: retry with the same session seq'));
+        }
+      }, this.o.proposalTimeoutMs);
+      this.waiters.set(index, { term, resolve, reject, timer });
+      this.o.metrics.proposals.inc();
+      this.schedule();
+    });
+  }
+
+  proposeConfChange(cc: ConfChange): Promise<ApplyOutcome> {
+    return new Promise((resolve, reject) => {
+      let index: number;
+      try {
+        index = this.o.raft.proposeConfChange(cc);
+      } catch (err) {
+        reject(this.translate(err));
+        return;
+      }
+      const term = this.o.raft.status().term;
+      const timer = setTimeout(() => {
+        if (this.waiters.get(index)?.timer === timer) {
+          this.waiters.delete(index);
+          reject(new QuorumError('TIMEOUT', 'the configuration change was not committed in time; check `status` before retrying'));
+        }
+      }, this.o.proposalTimeoutMs);
+      this.waiters.set(index, { term, resolve, reject, timer });
+      this.schedule();
+    });
+  }
+
+  /**
+   * Linearizable read barrier (ReadIndex): resolves once this replica, as leader confirmed by a majority, has applied
+   * everything committed before the call. Reads issued in the same turn share one round.
+   */
+  readBarrier(): Promise<void> {
+    if (!this.isLeader) return Promise.reject(this.notLeader());
+    return new Promise((resolve, reject) => {
+      this.pendingReads.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  transferLeadership(to: string): void {
+    this.o.raft.transferLeadership(to);
+    this.schedule();
+  }
+
+  reportUnreachable(id: string): void {
+    this.o.raft.reportUnreachable(id);
+  }
+
+  campaign(): void {
+    this.o.raft.campaign();
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    const err = new QuorumError('UNAVAILABLE', 'the replica is stopping; retry on another replica');
+    this.failAll(err);
+  }
+
+  notLeader(): QuorumError {
+    return new QuorumError('NOT_LEADER', this.soft.lead ? `this replica does not lead; ${this.soft.lead} does` : 'this replica does not lead and knows no leader (election in progress or no majority reachable)');
+  }
+
+  private translate(err: unknown): Error {
+    if (err instanceof QuorumError) return err;
+    if (err instanceof NotLeaderError) return this.notLeader();
+    const e = err as Error;
+    if (e && /quorum/i.test(e.message)) return new QuorumError('NO_QUORUM', 'the leader cannot reach a majority of replicas: writes are refused until it can');
+    if (e && /transfer/i.test(e.message)) return new QuorumError('NOT_LEADER', 'leadership is being transferred; retry in a moment');
+    if (e && /pending|in progress/i.test(e.message)) return new QuorumError('CONFLICT', e.message);
+    return e instanceof Error ? e : new Error(String(err));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.process();
+    });
+  }
+
+  private process(): void {
+    if (this.stopped || this.processing) return;
+    this.processing = true;
+    try {
+      if (this.pendingReads.length) {
+        if (this.isLeader) {
+          const ctx = `r${++this.readSeq}`;
+          this.readBatches.set(ctx, this.pendingReads);
+          this.o.raft.readIndex(ctx);
+        } else {
+          for (const r of this.pendingReads) r.reject(this.notLeader());
+        }
+        this.pendingReads = [];
+      }
+      let rounds = 0;
+      while (this.o.raft.hasReady() && rounds++ < 64) this.handleReady(this.o.raft.ready());
+      this.maybeCompact();
+    } catch (err) {
+      // A storage failure is fatal: continuing could acknowledge writes that are not durable.
+      this.o.log.fatal({ err }, 'replica driver failed; stopping to protect durability');
+      this.stopped = true;
+      this.failAll(new QuorumError('UNAVAILABLE', 'the replica hit a storage error and stopped'));
+      this.emit('fatal', err);
+    } finally {
+      this.processing = false;
+    }
+    if (this.o.raft.hasReady()) this.schedule();
+  }
+
+  private handleReady(rd: Ready): void {
+    if (rd.softState) this.onSoftState(rd.softState);
+
+    // 1. Make everything durable first (one transaction, one fsync).
+    if (rd.snapshot) this.installSnapshot(rd.snapshot);
+    if (rd.entries.length || rd.hardState || rd.snapshot) {
+      const t0 = performance.now();
+      this.o.logStore.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+      this.o.metrics.persistSeconds.observe((performance.now() - t0) / 1000);
+      this.o.metrics.persistBatch.observe(rd.entries.length);
+    }
+
+    // 2. Send.
+    const byPeer = new Map<string, Message[]>();
+    for (const m of rd.messages) {
+      if (m.type === 'snap') {
+        this.sendSnapshot(m);
+        continue;
+      }
+      let list = byPeer.get(m.to);
+      if (!list) byPeer.set(m.to, (list = []));
+      list.push(m);
+    }
+    for (const [to, msgs] of byPeer) this.o.send(to, msgs);
+
+    // 3. Apply.
+    if (rd.committedEntries.length) this.apply(rd.committedEntries);
+
+    // ReadIndex answers.
+    for (const rs of rd.readStates) {
+      const batch = this.readBatches.get(rs.context);
+      if (!batch) continue;
+      this.readBatches.delete(rs.context);
+      const release = () => batch.forEach((r) => r.resolve());
+      if (this.applied >= rs.index) release();
+      else this.appliedWaiters.push({ index: rs.index, resolve: release, reject: (e) => batch.forEach((r) => r.reject(e)) });
+    }
+
+    // 4. Tell the core.
+    this.o.raft.advance(rd);
+  }
+
+  private apply(entries: Entry[]): void {
+    const t0 = performance.now();
+    const outcomes = this.o.sm.applyEntries(entries, (cc) => this.o.raft.applyConfChange(cc));
+    this.o.metrics.applySeconds.observe((performance.now() - t0) / 1000);
+    const last = entries[entries.length - 1];
+    this.applied = last.index;
+    this.o.metrics.applied.set(this.applied);
+    let confChanged = false;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (e.type === 'conf') confChanged = true;
+      const w = this.waiters.get(e.index);
+      if (!w) continue;
+      this.waiters.delete(e.index);
+      clearTimeout(w.timer);
+      if (w.term === e.term) w.resolve(outcomes[i]);
+      else w.reject(new QuorumError('NOT_LEADER', 'leadership changed before the write committed; retry with the same session seq'));
+    }
+    if (this.appliedWaiters.length) {
+      for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
+        const w = this.appliedWaiters[i];
+        if (w.index <= this.applied) {
+          this.appliedWaiters.splice(i, 1);
+          w.resolve();
+        }
+      }
+    }
+    this.emit('applied', outcomes);
+    if (confChanged) this.emit('conf');
+  }
+
+  private onSoftState(s: SoftState): void {
+    const was = this.soft;
+    this.soft = s;
+    this.o.metrics.isLeader.set(s.role === 'leader' ? 1 : 0);
+    if (was.role === 'leader' && s.role !== 'leader') {
+      // Writes in flight may still commit under the next leader; clients retry with the same seq, which is deduplicated.
+      const err = new QuorumError('NOT_LEADER', 'this replica lost leadership; retry with the same session seq');
+      for (const [idx, w] of this.waiters) {
+        clearTimeout(w.timer);
+        w.reject(err);
+        this.waiters.delete(idx);
+      }
+      for (const [ctx, batch] of this.readBatches) {
+        batch.forEach((r) => r.reject(err));
+        this.readBatches.delete(ctx);
+      }
+      for (const w of this.appliedWaiters.splice(0)) w.reject(err);
+    }
+    if (was.role !== s.role || was.lead !== s.lead) this.o.log.info({ role: s.role, leader: s.lead, term: this.o.raft.status().term }, 'role changed');
+    this.emit('softState', s);
+  }
+
+  private installSnapshot(meta: SnapshotMeta): void {
+    const staged = this.stagedSnapshot;
+    if (!staged || staged.meta.index !== meta.index) {
+      throw new Error(`core asked to install snapshot ${meta.index} but no such snapshot file was received`);
+    }
+    this.stagedSnapshot = null;
+    this.o.log.info({ index: meta.index, term: meta.term }, 'installing snapshot from leader');
+    this.o.sm.restoreFrom(staged.path);
+    this.applied = this.o.sm.applied().index;
+    this.emit('conf');
+  }
+
+  private sendSnapshot(m: Message): void {
+    const to = m.to;
+    if (this.snapshotsOut.has(to)) return;
+    this.snapshotsOut.add(to);
+    const dir = join(this.o.dataDir, 'snapshots');
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `out-${to}-${Date.now()}.db`);
+    const started = performance.now();
+    (async () => {
+      const meta = await this.o.sm.snapshotTo(path);
+      this.o.log.info({ to, index: meta.index }, 'sending snapshot');
+      await this.o.sendSnapshot(to, path, meta, { ...m, snapshot: meta });
+      return meta;
+    })().then(
+      (meta) => {
+        this.o.log.info({ to, index: meta.index, ms: Math.round(performance.now() - started) }, 'snapshot sent');
+        this.snapshotsOut.delete(to);
+        rmSync(path, { force: true });
+        if (!this.stopped) {
+          this.o.raft.reportSnapshot(to, true);
+          this.schedule();
+        }
+      },
+      (err) => {
+        this.o.log.warn({ to, err: (err as Error).message }, 'snapshot transfer failed; will retry');
+        this.snapshotsOut.delete(to);
+        rmSync(path, { force: true });
+        if (!this.stopped) {
+          this.o.raft.reportSnapshot(to, false);
+          this.schedule();
+        }
+      },
+    );
+  }
+
+  /** Drops log entries the state machine has durably applied, keeping a tail for slow followers. */
+  private maybeCompact(): void {
+    if (this.applied - this.lastCompactCheck < 1000) return;
+    this.lastCompactCheck = this.applied;
+    const first = this.o.logStore.firstIndex();
+    const upTo = this.applied - this.o.keepEntries;
+    if (upTo - first < this.o.compactEvery) return;
+    const term = this.o.logStore.term(upTo);
+    const conf = this.o.sm.conf() ?? { voters: [], learners: [] };
+    this.o.logStore.compact(upTo, term, conf);
+    this.o.log.info({ upTo, removed: upTo - first + 1 }, 'log compacted');
+  }
+
+  private failAll(err: Error): void {
+    for (const [, w] of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.waiters.clear();
+    for (const r of this.pendingReads) r.reject(err);
+    this.pendingReads = [];
+    for (const [, b] of this.readBatches) b.forEach((r) => r.reject(err));
+    this.readBatches.clear();
+    for (const w of this.appliedWaiters.splice(0)) w.reject(err);
+  }
+}

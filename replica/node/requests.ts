@@ -1,0 +1,176 @@
+/**
+ * Turns validated client requests into work: writes become commands proposed to Raft (with the leader's clock and
+ * the client session), reads wait for a ReadIndex barrier and are served from the applied chat state.
+ * Only the leader serves; every other replica answers NOT_LEADER with the leader's address.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ClientConn, ClientHandler } from '../net/client-endpoint.js';
+import { PROTOCOL_VERSION, type ClientRequest, type HelloFrame, type ReplicaStatus } from '../protocol/client.js';
+import { QuorumError, type LeaderHint } from '../protocol/errors.js';
+import { hashPassword, verifyPassword } from '../chat/passwords.js';
+import type { ChatStateMachine, ApplyOutcome } from '../chat/state-machine.js';
+import type { Driver } from './driver.js';
+import type { NodeMetrics } from './metrics.js';
+
+export interface RequestContext {
+  id: string;
+  address: string;
+  log: Logger;
+  driver: Driver;
+  sm: () => ChatStateMachine;
+  metrics: NodeMetrics;
+  leaderHint: () => LeaderHint | null;
+  status: () => ReplicaStatus;
+  /** Leader clock for commands; monotonic per leader. */
+  now: () => number;
+  /** Sends everything newer than `after` to the connection, then it receives live pushes. */
+  pushBacklog: (conn: ClientConn, accountId: number, after: number) => void;
+  /** False while the replica is stopping or removed. */
+  serving: () => boolean;
+}
+
+const RESUME_PAGE = 500;
+
+function tokenHashOf(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+// A fixed hash to verify against when the account does not exist, so timing does not reveal which usernames exist.
+let dummyHash: Promise<string> | null = null;
+
+export class RequestHandler implements ClientHandler {
+  constructor(private readonly c: RequestContext) {}
+
+  hello(): HelloFrame {
+    return { type: 'hello', protocol: PROTOCOL_VERSION, replica: { id: this.c.id, address: this.c.address }, leader: this.c.leaderHint() };
+  }
+
+  onClose(): void {}
+
+  async handle(conn: ClientConn, req: ClientRequest): Promise<unknown> {
+    try {
+      const result = await this.dispatch(conn, req);
+      this.c.metrics.requests.inc({ op: req.op, outcome: 'ok' });
+      return result;
+    } catch (err) {
+      this.c.metrics.requests.inc({ op: req.op, outcome: err instanceof QuorumError ? err.code : 'INTERNAL' });
+      throw err;
+    }
+  }
+
+  private async dispatch(conn: ClientConn, req: ClientRequest): Promise<unknown> {
+    if (req.op === 'status') return this.c.status();
+    if (!this.c.serving()) throw new QuorumError('UNAVAILABLE', 'this replica is not serving (stopping or removed from the cluster); use another replica');
+    if (!this.c.driver.isLeader) throw this.notLeader();
+
+    // Exactly-once: a write whose (clientId, seq) was already applied returns the stored response.
+    if ('session' in req && req.session) {
+      const stored = this.c.sm().sessionResponse(req.session.clientId, req.session.seq);
+      if (stored) return this.finishWrite(conn, req, stored as ApplyOutcome['response']);
+    }
+
+    switch (req.op) {
+      case 'signup': {
+        const passwordHash = await hashPassword(req.password);
+        return this.write(conn, req, { kind: 'signup', username: req.username, passwordHash });
+      }
+      case 'login': {
+        await this.c.driver.readBarrier();
+        const acc = this.c.sm().account(req.username);
+        if (!acc) {
+          dummyHash ??= hashPassword('not-a-real-password');
+          await verifyPassword(req.password, await dummyHash);
+          throw new QuorumError('BAD_CREDENTIALS', 'wrong username or password');
+        }
+        if (!(await verifyPassword(req.password, acc.passwordHash))) throw new QuorumError('BAD_CREDENTIALS', 'wrong username or password');
+        return this.write(conn, req, { kind: 'login', username: req.username, passwordHash: acc.passwordHash, tokenHash: tokenHashOf(req.token) });
+      }
+      case 'resume': {
+        await this.c.driver.readBarrier();
+        const tokenHash = tokenHashOf(req.token);
+        const acc = this.c.sm().accountByToken(tokenHash);
+        if (!acc) throw new QuorumError('UNAUTHENTICATED', 'this login has ended (logged out, expired or account deleted); log in again');
+        conn.account = { id: acc.id, username: acc.username, tokenHash };
+        if (req.after !== undefined) this.c.pushBacklog(conn, acc.id, req.after);
+        return { user: acc.username, unread: this.c.sm().unreadCount(acc.id) };
+      }
+      case 'logout':
+        return this.write(conn, req, { kind: 'logout', tokenHash: this.auth(conn).tokenHash });
+      case 'accounts': {
+        this.auth(conn);
+        await this.c.driver.readBarrier();
+        return this.c.sm().accounts(req.pattern ?? '', req.limit ?? 50, req.pageToken ?? null);
+      }
+      case 'send':
+        return this.write(conn, req, { kind: 'send', tokenHash: this.auth(conn).tokenHash, to: req.to, text: req.text });
+      case 'read':
+        return this.write(conn, req, { kind: 'read', tokenHash: this.auth(conn).tokenHash, limit: req.limit ?? 50 });
+      case 'history': {
+        const a = this.auth(conn);
+        await this.c.driver.readBarrier();
+        return { messages: this.c.sm().history(a.id, req.with, req.limit ?? 50, req.before ?? null) };
+      }
+      case 'conversations': {
+        const a = this.auth(conn);
+        await this.c.driver.readBarrier();
+        return { conversations: this.c.sm().conversations(a.id, req.limit ?? 50) };
+      }
+      case 'markRead':
+        return this.write(conn, req, { kind: 'markRead', tokenHash: this.auth(conn).tokenHash, with: req.with, upTo: req.upTo });
+      case 'delivered':
+        return this.write(conn, req, { kind: 'delivered', tokenHash: this.auth(conn).tokenHash, upTo: req.upTo });
+      case 'delete':
+        return this.write(conn, req, { kind: 'delete', tokenHash: this.auth(conn).tokenHash, ids: req.ids });
+      case 'deleteAccount': {
+        const a = this.auth(conn);
+        await this.c.driver.readBarrier();
+        const acc = this.c.sm().account(a.username);
+        if (!acc || !(await verifyPassword(req.password, acc.passwordHash))) throw new QuorumError('BAD_CREDENTIALS', 'wrong password');
+        return this.write(conn, req, { kind: 'deleteAccount', tokenHash: a.tokenHash, passwordHash: acc.passwordHash });
+      }
+    }
+  }
+
+  private auth(conn: ClientConn): NonNullable<ClientConn['account']> {
+    if (!conn.account) throw new QuorumError('UNAUTHENTICATED', 'log in first');
+    return conn.account;
+  }
+
+  private notLeader(): QuorumError {
+    const hint = this.c.leaderHint();
+    return hint
+      ? new QuorumError('NOT_LEADER', `this replica does not lead; connect to ${hint.id} at ${hint.address}`, hint)
+      : new QuorumError('NO_QUORUM', 'no leader is known: an election is in progress or a majority of replicas is unreachable (read-only); retry shortly');
+  }
+
+  private async write(conn: ClientConn, req: ClientRequest & { session: { clientId: string; seq: number } }, body: Record<string, unknown>): Promise<unknown> {
+    const command = { ...body, at: this.c.now(), session: req.session };
+    let outcome: ApplyOutcome;
+    try {
+      outcome = await this.c.driver.propose(JSON.stringify(command));
+    } catch (err) {
+      if (err instanceof QuorumError && err.code === 'NOT_LEADER') throw this.notLeader();
+      throw err;
+    }
+    return this.finishWrite(conn, req, outcome.response);
+  }
+
+  /** Turns a stored or fresh outcome into the response; binds or unbinds the connection on login/logout. */
+  private finishWrite(conn: ClientConn, req: ClientRequest, response: ApplyOutcome['response']): unknown {
+    if (!response.ok) throw new QuorumError(response.error.code, response.error.message);
+    const result = response.result as Record<string, unknown>;
+    if (req.op === 'login') {
+      const acc = this.c.sm().account(req.username);
+      if (acc) {
+        conn.account = { id: acc.id, username: acc.username, tokenHash: tokenHashOf(req.token) };
+        if (req.after !== undefined) this.c.pushBacklog(conn, acc.id, req.after);
+      }
+      return { ...result, token: req.token };
+    }
+    if (req.op === 'logout' || req.op === 'deleteAccount') conn.account = null;
+    return result;
+  }
+}
+
+export { RESUME_PAGE };
