@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// `npm test`: typecheck, build the web client (the e2e tests serve it), then every vitest suite
+// (unit, simulation, real-process cluster, Chromium e2e, quick chaos). Prints one closing summary line.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const extra = process.argv.slice(2);
+
+function step(title, cmd, args) {
+  const t0 = Date.now();
+  process.stdout.write(`\n== ${title}\n`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: process.env });
+  const secs = ((Date.now() - t0) / 1000).toFixed(1);
+  if (r.status !== 0) {
+    process.stdout.write(`== ${title}: FAILED after ${secs} s\n`);
+    return false;
+  }
+  process.stdout.write(`== ${title}: ok (${secs} s)\n`);
+  return true;
+}
+
+let ok = step('typecheck (tsc --noEmit)', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
+if (ok && existsSync(join(root, 'renderer', 'vite.config.ts'))) ok = step('build web client (vite)', bin('vite'), ['build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn']);
+mkdirSync(join(root, 'test-results'), { recursive: true });
+const report = join(root, 'test-results', 'vitest.json');
+const testsOk = ok && step('tests (vitest)', bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra]);
+
+if (existsSync(report) && ok) {
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  const passed = r.numPassedTests ?? 0;
+  const failed = (r.numFailedTests ?? 0) + (r.numFailedTestSuites ?? 0);
+  const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+}
+process.exit(ok && testsOk ? 0 : 1);

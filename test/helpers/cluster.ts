@@ -1,0 +1,210 @@
+/**
+ * Real replica processes for cluster tests: each replica is `node --import tsx replica/cli.ts replica ...` with its
+ * own data folder and port on 127.0.0.1. Waits are conditions polled with a timeout, never fixed sleeps.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import WebSocket from 'ws';
+import type { ReplicaStatus } from '../../replica/protocol/client.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 20_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as T;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** One request over a fresh /client connection (for status probes); rejects on connection failure or timeout. */
+export function rpc<T = unknown>(address: string, req: Record<string, unknown>, timeoutMs = 2000): Promise<T> {
+  return new Promise((resolvePromise, reject) => {
+    const ws = new WebSocket(`ws://${address}/client`);
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`rpc to ${address} timed out`));
+    }, timeoutMs);
+    ws.on('open', () => ws.send(JSON.stringify({ id: 1, ...req })));
+    ws.on('message', (data) => {
+      const f = JSON.parse(data.toString());
+      if (f.type !== 'response' || f.id !== 1) return;
+      clearTimeout(timer);
+      ws.close();
+      if (f.ok) resolvePromise(f.result as T);
+      else reject(Object.assign(new Error(`${f.error.code}: ${f.error.message}`), { code: f.error.code, leader: f.error.leader }));
+    });
+    ws.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+export function statusOf(address: string): Promise<ReplicaStatus> {
+  return rpc<ReplicaStatus>(address, { op: 'status' });
+}
+
+export interface ReplicaProcOptions {
+  id: string;
+  port: number;
+  dataDir: string;
+  initialCluster?: string;
+  secretFile?: string;
+  extraArgs?: string[];
+  logFile: string;
+}
+
+export class ReplicaProc {
+  proc: ChildProcess | null = null;
+  exited: Promise<number | null> = Promise.resolve(null);
+  constructor(readonly o: ReplicaProcOptions) {}
+
+  get id(): string {
+    return this.o.id;
+  }
+  get address(): string {
+    return `127.0.0.1:${this.o.port}`;
+  }
+  get running(): boolean {
+    return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  start(): void {
+    const args = ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', '--id', this.o.id, '--data', this.o.dataDir, '--listen', this.address];
+    if (this.o.initialCluster) args.push('--initial-cluster', this.o.initialCluster);
+    if (this.o.secretFile) args.push('--secret-file', this.o.secretFile);
+    args.push(...(this.o.extraArgs ?? []));
+    const out = createWriteStream(this.o.logFile, { flags: 'a' });
+    const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout!.pipe(out);
+    p.stderr!.pipe(out);
+    this.proc = p;
+    this.exited = new Promise((r) => p.once('exit', (code) => r(code)));
+  }
+
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    await waitFor(`${this.id} /healthz`, async () => {
+      if (!this.running) throw new Error(`${this.id} exited (see ${this.o.logFile})`);
+      const r = await fetch(`http://${this.address}/healthz`).catch(() => null);
+      return r?.status === 200;
+    }, timeoutMs, 50);
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.proc?.kill(sig);
+  }
+
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.proc!.kill('SIGKILL');
+    await this.exited;
+  }
+
+  async stop(): Promise<number | null> {
+    if (!this.running) return this.proc?.exitCode ?? null;
+    this.proc!.kill('SIGTERM');
+    return this.exited;
+  }
+
+  status(): Promise<ReplicaStatus> {
+    return statusOf(this.address);
+  }
+}
+
+export interface ClusterOptions {
+  size: number;
+  extraArgs?: string[];
+  keepData?: boolean;
+}
+
+export class Cluster {
+  readonly root: string;
+  readonly replicas: ReplicaProc[] = [];
+  readonly secretFile: string;
+
+  private constructor(root: string) {
+    this.root = root;
+    this.secretFile = join(root, 'secret');
+  }
+
+  static async start(o: ClusterOptions): Promise<Cluster> {
+    const c = new Cluster(mkdtempSync(join(tmpdir(), 'quorum-cluster-')));
+    writeFileSync(c.secretFile, 'test-secret-' + Math.random().toString(36).slice(2) + '\n');
+    const ports: number[] = [];
+    for (let i = 0; i < o.size; i++) ports.push(await freePort());
+    const initial = ports.map((p, i) => `r${i + 1}=127.0.0.1:${p}`).join(',');
+    for (let i = 0; i < o.size; i++) {
+      const id = `r${i + 1}`;
+      const dataDir = join(c.root, id);
+      mkdirSync(dataDir, { recursive: true });
+      c.replicas.push(
+        new ReplicaProc({
+          id,
+          port: ports[i],
+          dataDir,
+          initialCluster: o.size > 1 ? initial : undefined,
+          secretFile: o.size > 1 ? c.secretFile : undefined,
+          extraArgs: o.extraArgs,
+          logFile: join(c.root, `${id}.log`),
+        }),
+      );
+    }
+    for (const r of c.replicas) r.start();
+    await Promise.all(c.replicas.map((r) => r.waitHealthy()));
+    return c;
+  }
+
+  get addresses(): string[] {
+    return this.replicas.map((r) => r.address);
+  }
+
+  byId(id: string): ReplicaProc {
+    const r = this.replicas.find((x) => x.id === id);
+    if (!r) throw new Error(`no replica ${id}`);
+    return r;
+  }
+
+  /** Waits until the running replicas agree on one leader, and returns it. */
+  async leader(timeoutMs = 20_000): Promise<ReplicaProc> {
+    return waitFor('a leader', async () => {
+      const sts = await Promise.all(this.replicas.filter((r) => r.running).map((r) => r.status().catch(() => null)));
+      const leaders = sts.filter((s) => s && s.role === 'leader');
+      if (leaders.length !== 1) return null;
+      const l = leaders[0]!;
+      if (!l.quorum) return null;
+      return this.byId(l.id);
+    }, timeoutMs);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.replicas.map((r) => r.kill()));
+  }
+
+  async destroy(): Promise<void> {
+    await this.stopAll();
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
