@@ -1,0 +1,659 @@
+/**
+ * QuorumClient: the isomorphic client of a Quorum cluster (renderer, CLI, tests).
+ *
+ * - Connects to any known replica, follows the hello's leader and NOT_LEADER hints to the leader, learns the
+ *   membership from `status`, and reconnects with exponential backoff and full jitter, rotating through replicas.
+ * - Every write gets its session {clientId, seq} at call time; unanswered requests are resent after a reconnect
+ *   as the very same frame, so the server's session table applies each write exactly once even across failover.
+ * - After a reconnect a logged-in client first sends `resume {token, after}` so live delivery continues with no
+ *   gap; pushed messages are deduplicated by id and acknowledged with coalesced `delivered {upTo}`.
+ */
+import { ClientRequest, LIMITS, QuorumError, WRITE_OPS } from '../protocol/index.js';
+import type {
+  ChatMessage,
+  ErrorCode,
+  HelloFrame,
+  LeaderHint,
+  Op,
+  ReplicaStatus,
+  ResultMap,
+  ServerFrame,
+  WireError,
+} from '../protocol/index.js';
+import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { Connection } from './connection.js';
+import { DeliveryAcker } from './delivery.js';
+import { Emitter, errorText } from './emitter.js';
+import type { Listener } from './emitter.js';
+import { PendingRequests } from './pending.js';
+import type { PendingRequest } from './pending.js';
+import { RecentIds } from './recent.js';
+import { checkLogin, checkStatus } from './results.js';
+import { newClientId, newSecret, Session } from './session.js';
+import { fetchStatus } from './status-probe.js';
+import type { BackoffOptions, ClientEvents, ClientLogger, ClientState, QuorumClientOptions, WebSocketConstructor } from './types.js';
+
+/** Errors worth retrying on the same replica: the outcome is unknown (TIMEOUT) or it asked us to slow down. */
+const RETRY_SAME_REPLICA: ReadonlySet<ErrorCode> = new Set(['TIMEOUT', 'RATE_LIMITED', 'INTERNAL']);
+/**
+ * Errors that mean "this replica cannot serve you now": follow the leader hint, or try another replica after a
+ * backoff (a replica without a leader answers NO_QUORUM; another side of a partition may have one).
+ */
+const RETRY_ELSEWHERE: ReadonlySet<ErrorCode> = new Set(['NOT_LEADER', 'UNAVAILABLE', 'NO_QUORUM']);
+/** INTERNAL says "may be retried", but a deterministic server bug must not loop forever. */
+const MAX_INTERNAL_RETRIES = 3;
+/** Consecutive leader hints followed at once before hops are delayed by the backoff (stale hints can cycle). */
+const FREE_REDIRECTS = 3;
+const WRITES: ReadonlySet<string> = new Set(WRITE_OPS);
+
+/** A request's own fields (the frame without id, op and session). */
+type Params<K extends Op> = Omit<Extract<ClientRequest, { op: K }>, 'id' | 'op' | 'session'>;
+
+interface RequestOptions {
+  internal?: boolean;
+}
+
+export class QuorumClient {
+  private readonly WebSocketCtor: WebSocketConstructor;
+  private readonly random: () => number;
+  private readonly requestTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly backoff: BackoffOptions;
+  private readonly giveUpAfterMs: number | undefined;
+  private readonly urlOf: (address: string) => string;
+  private readonly log: ClientLogger | undefined;
+  private readonly autoDelivered: boolean;
+
+  private readonly emitter: Emitter<ClientEvents>;
+  private readonly pending = new PendingRequests();
+  private readonly session: Session;
+  private readonly known: string[] = [];
+  private readonly seen = new RecentIds();
+  private readonly delivery: DeliveryAcker;
+
+  private conn: Connection | null = null;
+  private epoch = 0;
+  /** The current connection has its hello and (when logged in) its resume answered: requests may flow. */
+  private ready = false;
+  private everConnected = false;
+  private closed = false;
+  private rotation = 0;
+  /** Consecutive connection failures (backoff exponent); reset by any response. */
+  private failures = 0;
+  /** Consecutive leader hops; reset by any response. */
+  private redirects = 0;
+  /** Where the next connection goes (a leader hint), instead of the rotation. */
+  private nextAddress: string | null = null;
+  private nextIsRedirect = false;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private probeTimer: ReturnType<typeof setTimeout> | null = null;
+  private probeAttempts = 0;
+  /** Handlers of this connection's internal requests (resume, status), by request id. */
+  private internal = new Map<number, (frame: Extract<ServerFrame, { type: 'response' }>) => void>();
+  private internalTimers = new Map<number, ReturnType<typeof setTimeout>>();
+  private resumeTimer: ReturnType<typeof setTimeout> | null = null;
+
+  private token: string | null = null;
+  private userName: string | null = null;
+  private lastMessageId: number | undefined;
+  private stateValue: ClientState = { status: 'connecting', replica: null, leader: null, readOnly: false };
+
+  constructor(options: QuorumClientOptions) {
+    if (!Array.isArray(options.servers) || options.servers.length === 0) {
+      throw new QuorumError('INVALID', 'at least one server address (host:port) is needed');
+    }
+    if (typeof options.WebSocket !== 'function') throw new QuorumError('INVALID', 'a WebSocket constructor is needed');
+    this.WebSocketCtor = options.WebSocket;
+    this.random = options.random ?? Math.random;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.giveUpAfterMs = options.giveUpAfterMs;
+    this.urlOf = options.url ?? ((address) => `ws://${address}/client`);
+    this.log = options.log;
+    this.autoDelivered = options.autoDelivered ?? true;
+    this.lastMessageId = options.lastMessageId;
+    this.emitter = new Emitter<ClientEvents>(this.log);
+    this.session = new Session(options.clientId ?? newClientId(this.random));
+    this.delivery = new DeliveryAcker((upTo) => this.request('delivered', { upTo }, { internal: true }), 50, this.log);
+    for (const address of options.servers) this.learnAddress(address);
+    this.connectNext();
+  }
+
+  // ---- public API ----
+
+  get state(): ClientState {
+    return { ...this.stateValue };
+  }
+  get clientId(): string {
+    return this.session.clientId;
+  }
+  /** The logged-in account, or null. */
+  get user(): string | null {
+    return this.userName;
+  }
+  /** Every replica address this client knows (configured, hinted or reported by status). */
+  get servers(): string[] {
+    return [...this.known];
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents[K]>): () => void {
+    return this.emitter.on(event, listener);
+  }
+  off<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents[K]>): void {
+    this.emitter.off(event, listener);
+  }
+
+  signup(username: string, password: string): Promise<ResultMap['signup']> {
+    return this.request('signup', { username, password });
+  }
+
+  /** Logs in and keeps the token in memory for resume. `after`: push every newer message, then live ones. */
+  async login(username: string, password: string, options: { after?: number } = {}): Promise<ResultMap['login']> {
+    const after = options.after ?? this.lastMessageId;
+    // The token is chosen here, so a retried login (same session seq) yields the same usable token.
+    const token = newSecret();
+    const result = checkLogin(await this.request('login', after === undefined ? { username, password, token } : { username, password, token, after }));
+    if (this.userName !== null && this.userName !== result.user) this.forgetAccountState();
+    this.token = result.token;
+    this.userName = result.user;
+    return result;
+  }
+
+  async logout(): Promise<ResultMap['logout']> {
+    const result = await this.request('logout', {});
+    this.endLogin();
+    return result;
+  }
+
+  accounts(options: { pattern?: string; limit?: number; pageToken?: string } = {}): Promise<ResultMap['accounts']> {
+    return this.request('accounts', options);
+  }
+
+  async send(to: string, text: string): Promise<ResultMap['send']> {
+    const result = await this.request('send', { to, text });
+    this.noteMessageId(result.id);
+    return result;
+  }
+
+  /** Up to `limit` unread messages, oldest first; marks them read. */
+  async read(limit?: number): Promise<ResultMap['read']> {
+    const result = await this.request('read', limit === undefined ? {} : { limit });
+    this.noteMessages(result.messages);
+    return result;
+  }
+
+  async history(withUser: string, options: { limit?: number; before?: number } = {}): Promise<ResultMap['history']> {
+    const result = await this.request('history', { with: withUser, ...options });
+    this.noteMessages(result.messages);
+    return result;
+  }
+
+  conversations(limit?: number): Promise<ResultMap['conversations']> {
+    return this.request('conversations', limit === undefined ? {} : { limit });
+  }
+
+  markRead(withUser: string, upTo: number): Promise<ResultMap['markRead']> {
+    return this.request('markRead', { with: withUser, upTo });
+  }
+
+  delivered(upTo: number): Promise<ResultMap['delivered']> {
+    return this.request('delivered', { upTo });
+  }
+
+  delete(ids: number[]): Promise<ResultMap['delete']> {
+    return this.request('delete', { ids });
+  }
+
+  async deleteAccount(password: string): Promise<ResultMap['deleteAccount']> {
+    const result = await this.request('deleteAccount', { password });
+    this.endLogin();
+    return result;
+  }
+
+  /** The view of the cluster of the replica this client is connected to. */
+  async status(): Promise<ReplicaStatus> {
+    return checkStatus(await this.request('status', {}));
+  }
+
+  /** Asks one specific replica for its status over a separate connection; the main connection is untouched. */
+  statusOf(address: string, options: { timeoutMs?: number } = {}): Promise<ReplicaStatus> {
+    return fetchStatus(address, {
+      WebSocket: this.WebSocketCtor,
+      url: this.urlOf(address),
+      connectTimeoutMs: options.timeoutMs ?? this.connectTimeoutMs,
+      requestTimeoutMs: options.timeoutMs ?? this.requestTimeoutMs,
+      log: this.log,
+    });
+  }
+
+  /** Stops reconnecting, closes the connection and rejects every unanswered call. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.delivery.stop();
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.reconnectTimer = null;
+    this.probeTimer = null;
+    const conn = this.conn;
+    this.conn = null;
+    this.clearInternal();
+    conn?.close('client closed');
+    this.pending.rejectAll(new QuorumError('UNAVAILABLE', 'the client was closed'));
+    this.setState({ status: 'closed', replica: null });
+    this.emitter.removeAll();
+  }
+
+  // ---- requests ----
+
+  private request<K extends Op>(op: K, params: Params<K>, options: RequestOptions = {}): Promise<ResultMap[K]> {
+    if (this.closed) return Promise.reject(new QuorumError('UNAVAILABLE', 'the client was closed'));
+    const id = this.pending.allocateId();
+    const frame: Record<string, unknown> & { id: number; op: Op } = { id, op };
+    for (const [key, value] of Object.entries(params)) if (value !== undefined) frame[key] = value;
+    const isWrite = WRITES.has(op);
+    // Validate before taking a sequence number, so a refused call leaves no gap in the session.
+    if (isWrite) frame.session = { clientId: this.session.clientId, seq: this.session.lastSeq + 1 };
+    const checked = ClientRequest.safeParse(frame);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+      return Promise.reject(new QuorumError('INVALID', `${op}: ${where}${issue?.message ?? 'invalid request'}`));
+    }
+    if (utf8Length(JSON.stringify(frame)) > LIMITS.maxClientFrameBytes) {
+      return Promise.reject(new QuorumError('TOO_LARGE', `${op}: the request is larger than ${LIMITS.maxClientFrameBytes} bytes`));
+    }
+    if (isWrite) frame.session = this.session.next();
+
+    return new Promise<ResultMap[K]>((resolve, reject) => {
+      const entry: PendingRequest = {
+        id,
+        op,
+        frame,
+        internal: options.internal ?? false,
+        createdAt: Date.now(),
+        sentOn: null,
+        attempts: 0,
+        lastError: null,
+        timer: null,
+        giveUpTimer: null,
+        resolve: resolve as (result: unknown) => void,
+        reject,
+      };
+      if (this.giveUpAfterMs !== undefined) {
+        const limit = this.giveUpAfterMs;
+        entry.giveUpTimer = setTimeout(() => {
+          const gone = this.pending.take(id);
+          if (gone) gone.reject(this.giveUpError(gone, limit));
+        }, limit);
+      }
+      this.pending.add(entry);
+      this.transmit(entry);
+    });
+  }
+
+  private giveUpError(entry: PendingRequest, limitMs: number): QuorumError {
+    const last = entry.lastError;
+    if (last && last.code !== 'NOT_LEADER') {
+      return new QuorumError(last.code, `${last.message} (gave up after ${limitMs} ms)`, last.leader);
+    }
+    const why = this.stateValue.lastError ?? (last ? last.message : 'no replica answered');
+    return new QuorumError('UNAVAILABLE', `${entry.op}: no leader answered within ${limitMs} ms (${why})`);
+  }
+
+  /** Sends the entry on the current connection if requests may flow; otherwise it waits for the next flush. */
+  private transmit(entry: PendingRequest): void {
+    const conn = this.conn;
+    if (!conn || !this.ready || entry.sentOn === conn.epoch || entry.timer) return;
+    if (!conn.send(entry.frame)) return;
+    entry.sentOn = conn.epoch;
+    entry.timer = setTimeout(() => {
+      entry.timer = null;
+      if (this.conn === conn) conn.close(`no response from ${conn.address} within ${this.requestTimeoutMs} ms`);
+    }, this.requestTimeoutMs);
+  }
+
+  private flush(): void {
+    for (const entry of this.pending.list()) this.transmit(entry);
+  }
+
+  private onResponse(conn: Connection, frame: Extract<ServerFrame, { type: 'response' }>): void {
+    const id = typeof frame.id === 'number' ? frame.id : Number.NaN;
+    const internal = this.internal.get(id);
+    if (internal) {
+      this.internal.delete(id);
+      const timer = this.internalTimers.get(id);
+      if (timer) clearTimeout(timer);
+      this.internalTimers.delete(id);
+      internal(frame);
+      return;
+    }
+    const entry = this.pending.get(frame.id);
+    if (!entry || entry.sentOn !== conn.epoch) {
+      this.log?.debug?.({ id: frame.id }, 'client ignored a response to no pending request');
+      return;
+    }
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = null;
+    if (frame.ok) {
+      this.failures = 0;
+      this.redirects = 0;
+      this.pending.take(entry.id);
+      if (WRITES.has(entry.op)) this.setReadOnly(false);
+      entry.resolve(frame.result);
+      return;
+    }
+    const error = toQuorumError(frame.error);
+    entry.lastError = error;
+    entry.sentOn = null;
+    if (RETRY_ELSEWHERE.has(error.code)) {
+      if (error.code === 'NO_QUORUM') this.setReadOnly(true, error.message);
+      this.leaveReplica(conn, error);
+      return;
+    }
+    if (RETRY_SAME_REPLICA.has(error.code) && !(error.code === 'INTERNAL' && entry.attempts >= MAX_INTERNAL_RETRIES)) {
+      const delay = backoffDelay(entry.attempts, this.backoff, this.random);
+      entry.attempts += 1;
+      this.log?.debug?.({ op: entry.op, code: error.code, delay }, 'client retrying request');
+      entry.timer = setTimeout(() => {
+        entry.timer = null;
+        this.transmit(entry);
+      }, delay);
+      return;
+    }
+    this.failures = 0;
+    this.redirects = 0;
+    this.pending.take(entry.id);
+    entry.reject(error);
+  }
+
+  /** NOT_LEADER or UNAVAILABLE: go to the hinted leader, or after a backoff to another replica. */
+  private leaveReplica(conn: Connection, error: QuorumError): void {
+    if (this.conn !== conn) return;
+    const hint = error.leader;
+    if (hint) this.setState({ leader: hint });
+    if (hint && hint.address && hint.address !== conn.address && hint.id !== conn.hello?.replica.id) {
+      this.learnAddress(hint.address);
+      this.nextAddress = hint.address;
+      this.nextIsRedirect = true;
+    }
+    conn.close(`${error.code} from ${conn.address}: ${error.message}`);
+  }
+
+  // ---- connections ----
+
+  private connectNext(): void {
+    this.reconnectTimer = null;
+    if (this.closed) return;
+    const address = this.nextAddress ?? this.known[this.rotation++ % this.known.length];
+    this.nextAddress = null;
+    this.nextIsRedirect = false;
+    this.epoch += 1;
+    const conn = new Connection(
+      this.epoch,
+      address,
+      {
+        onHello: (c, hello) => this.onHello(c, hello),
+        onFrame: (c, frame) => this.onFrame(c, frame),
+        onClose: (c, reason) => this.onClose(c, reason),
+      },
+      this.log,
+    );
+    this.conn = conn;
+    this.ready = false;
+    this.setState({ status: this.everConnected ? 'reconnecting' : 'connecting', replica: null });
+    this.log?.debug?.({ address, epoch: this.epoch }, 'client connecting');
+    conn.open(this.WebSocketCtor, this.urlOf(address), this.connectTimeoutMs);
+  }
+
+  private onHello(conn: Connection, hello: HelloFrame): void {
+    if (conn !== this.conn) return;
+    this.learnAddress(hello.replica.address);
+    const leader = hello.leader;
+    if (leader) this.learnAddress(leader.address);
+    this.setState({ leader: leader ?? this.stateValue.leader });
+    if (leader && leader.id !== hello.replica.id && leader.address !== conn.address) {
+      // Talk to the leader directly: a follower would answer NOT_LEADER to almost everything.
+      this.nextAddress = leader.address;
+      this.nextIsRedirect = true;
+      conn.close(`${hello.replica.id} is not the leader; going to ${leader.id} at ${leader.address}`);
+      return;
+    }
+    this.everConnected = true;
+    this.setState({ status: 'connected', replica: hello.replica, lastError: undefined });
+    this.sendMembershipStatus(conn);
+    if (this.token) this.sendResume(conn);
+    else this.becomeReady();
+  }
+
+  private becomeReady(): void {
+    this.ready = true;
+    this.flush();
+    if (this.stateValue.readOnly) this.scheduleProbe();
+  }
+
+  private onFrame(conn: Connection, frame: Exclude<ServerFrame, HelloFrame>): void {
+    if (conn !== this.conn) return;
+    switch (frame.type) {
+      case 'response':
+        this.onResponse(conn, frame);
+        return;
+      case 'push':
+        this.onPush(frame);
+        return;
+      case 'error':
+        this.log?.warn?.({ address: conn.address, code: frame.error.code, message: frame.error.message }, 'server reported a frame error');
+        return;
+    }
+  }
+
+  private onClose(conn: Connection, reason: string): void {
+    if (conn !== this.conn) return;
+    this.conn = null;
+    this.ready = false;
+    this.clearInternal();
+    for (const entry of this.pending.list()) {
+      if (entry.sentOn !== null) {
+        // Its answer is lost with the connection: resend the identical frame on the next one.
+        if (entry.timer) clearTimeout(entry.timer);
+        entry.timer = null;
+        entry.sentOn = null;
+      }
+    }
+    if (this.closed) return;
+    this.log?.info?.({ address: conn.address, reason }, 'client connection ended');
+    let delay: number;
+    if (this.nextIsRedirect && this.redirects < FREE_REDIRECTS) {
+      this.redirects += 1;
+      delay = 0;
+    } else {
+      delay = backoffDelay(this.failures + this.redirects, this.backoff, this.random);
+      this.failures += 1;
+    }
+    this.setState({ status: this.everConnected ? 'reconnecting' : 'connecting', replica: null, lastError: reason });
+    this.reconnectTimer = setTimeout(() => this.connectNext(), delay);
+  }
+
+  private clearInternal(): void {
+    for (const timer of this.internalTimers.values()) clearTimeout(timer);
+    this.internalTimers.clear();
+    this.internal.clear();
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = null;
+  }
+
+  /** Sends a request that belongs to this connection only (never resent elsewhere). */
+  private sendInternal(
+    conn: Connection,
+    frame: Record<string, unknown>,
+    onResponse: (frame: Extract<ServerFrame, { type: 'response' }>) => void,
+  ): void {
+    const id = this.pending.allocateId();
+    if (!conn.send({ id, ...frame })) return;
+    this.internal.set(id, onResponse);
+    this.internalTimers.set(
+      id,
+      setTimeout(() => {
+        this.internalTimers.delete(id);
+        if (this.conn === conn) conn.close(`no response from ${conn.address} within ${this.requestTimeoutMs} ms`);
+      }, this.requestTimeoutMs),
+    );
+  }
+
+  private sendResume(conn: Connection, attempt = 0): void {
+    const token = this.token;
+    if (!token) {
+      this.becomeReady();
+      return;
+    }
+    const frame: Record<string, unknown> = { op: 'resume', token };
+    if (this.lastMessageId !== undefined) frame.after = this.lastMessageId;
+    this.sendInternal(conn, frame, (response) => {
+      if (conn !== this.conn) return;
+      if (response.ok) {
+        this.failures = 0;
+        this.redirects = 0;
+        this.becomeReady();
+        return;
+      }
+      const error = toQuorumError(response.error);
+      if (RETRY_ELSEWHERE.has(error.code)) {
+        if (error.code === 'NO_QUORUM') this.setReadOnly(true, error.message);
+        this.leaveReplica(conn, error);
+      } else if (RETRY_SAME_REPLICA.has(error.code) && attempt < MAX_INTERNAL_RETRIES) {
+        this.resumeTimer = setTimeout(() => {
+          this.resumeTimer = null;
+          if (conn === this.conn) this.sendResume(conn, attempt + 1);
+        }, backoffDelay(attempt, this.backoff, this.random));
+      } else {
+        // The login is gone (expired, logged out elsewhere, account deleted): the app must log in again.
+        this.log?.info?.({ code: error.code }, 'resume refused; the session ended');
+        this.token = null;
+        this.emitter.emit('sessionEnded', { reason: `${error.code}: ${error.message}` });
+        this.becomeReady();
+      }
+    });
+  }
+
+  private sendMembershipStatus(conn: Connection): void {
+    this.sendInternal(conn, { op: 'status' }, (response) => {
+      if (conn !== this.conn || !response.ok) return;
+      let status: ReplicaStatus;
+      try {
+        status = checkStatus(response.result);
+      } catch (err) {
+        this.log?.warn?.({ err: errorText(err) }, 'client ignored a malformed status');
+        return;
+      }
+      for (const member of status.members) this.learnAddress(member.address);
+      if (status.leader) this.setState({ leader: status.leader });
+      if (status.quorum && this.stateValue.readOnly) this.setReadOnly(false);
+      this.emitter.emit('members', status.members);
+    });
+  }
+
+  /** While read-only, asks the replica now and then whether a quorum is back, so the UI can say so. */
+  private scheduleProbe(): void {
+    if (this.probeTimer || this.closed) return;
+    const delay = Math.max(backoffDelay(this.probeAttempts, this.backoff, this.random), this.backoff.initialMs);
+    this.probeAttempts += 1;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      if (!this.stateValue.readOnly) return;
+      const conn = this.conn;
+      if (conn && this.ready) this.sendMembershipStatus(conn);
+      this.scheduleProbe();
+    }, delay);
+  }
+
+  // ---- pushes ----
+
+  private onPush(frame: Extract<ServerFrame, { type: 'push' }>): void {
+    switch (frame.event) {
+      case 'message': {
+        const message = frame.message as ChatMessage;
+        if (!this.seen.add(message.id)) return;
+        this.noteMessageId(message.id);
+        this.emitter.emit('message', message);
+        if (this.autoDelivered && this.token && message.to === this.userName) this.delivery.note(message.id);
+        return;
+      }
+      case 'deleted':
+        this.emitter.emit('deleted', frame.ids);
+        return;
+      case 'receipt':
+        this.emitter.emit('receipt', { ids: frame.ids, kind: frame.kind, at: frame.at });
+        return;
+      case 'sessionEnded':
+        this.token = null;
+        this.emitter.emit('sessionEnded', { reason: frame.reason });
+        return;
+    }
+  }
+
+  // ---- bookkeeping ----
+
+  private noteMessageId(id: number): void {
+    if (this.lastMessageId === undefined || id > this.lastMessageId) this.lastMessageId = id;
+  }
+
+  private noteMessages(messages: ChatMessage[]): void {
+    for (const message of messages) {
+      this.seen.add(message.id);
+      this.noteMessageId(message.id);
+    }
+  }
+
+  private endLogin(): void {
+    this.token = null;
+    this.forgetAccountState();
+    this.userName = null;
+  }
+
+  private forgetAccountState(): void {
+    this.lastMessageId = undefined;
+    this.seen.clear();
+    this.delivery.reset();
+  }
+
+  private learnAddress(address: string): void {
+    if (typeof address === 'string' && address.length > 0 && !this.known.includes(address)) this.known.push(address);
+  }
+
+  private setReadOnly(readOnly: boolean, why?: string): void {
+    if (this.stateValue.readOnly === readOnly) return;
+    this.probeAttempts = 0;
+    this.setState(readOnly ? { readOnly, lastError: why ? `NO_QUORUM: ${why}` : this.stateValue.lastError } : { readOnly });
+    if (readOnly && this.ready) this.scheduleProbe();
+  }
+
+  private setState(change: Partial<ClientState>): void {
+    const next: ClientState = { ...this.stateValue, ...change };
+    if ('lastError' in change && change.lastError === undefined) delete next.lastError;
+    const prev = this.stateValue;
+    if (
+      prev.status === next.status &&
+      prev.readOnly === next.readOnly &&
+      prev.lastError === next.lastError &&
+      sameHint(prev.replica, next.replica) &&
+      sameHint(prev.leader, next.leader)
+    ) {
+      return;
+    }
+    this.stateValue = next;
+    this.emitter.emit('state', { ...next });
+  }
+}
+
+function toQuorumError(error: WireError): QuorumError {
+  return new QuorumError(error.code, error.message, error.leader ?? null);
+}
+
+function sameHint(a: LeaderHint | null, b: LeaderHint | null): boolean {
+  return a === b || (a !== null && b !== null && a.id === b.id && a.address === b.address);
+}
+
+function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).length;
+}

@@ -1,0 +1,99 @@
+/**
+ * Types shared by the client library's modules. Isomorphic: no Node or DOM imports; the WebSocket
+ * constructor is injected (the browser's in the renderer, `ws`'s under Node).
+ */
+import type { ChatMessage, ReplicaStatusRow, LeaderHint } from '../protocol/index.js';
+
+/** Declares a handler parameter bivariantly so both `ws`'s and the DOM's event types fit. */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
+
+export interface MessageEventLike {
+  data: unknown;
+}
+export interface CloseEventLike {
+  code?: number;
+  reason?: string;
+}
+/** `ws` passes an ErrorEvent with `message`; browsers pass a plain Event. */
+export type ErrorEventLike = unknown;
+
+/** The part of the standard WebSocket API the client uses. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: Handler<unknown> | null;
+  onmessage: Handler<MessageEventLike> | null;
+  onclose: Handler<CloseEventLike> | null;
+  onerror: Handler<ErrorEventLike> | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** pino-compatible subset; every method optional so `console` or a stub also fits. */
+export interface ClientLogger {
+  debug?(obj: object, msg?: string): void;
+  info?(obj: object, msg?: string): void;
+  warn?(obj: object, msg?: string): void;
+  error?(obj: object, msg?: string): void;
+}
+
+export interface BackoffOptions {
+  /** First retry delay ceiling (full jitter picks uniformly in [0, ceiling]). */
+  initialMs: number;
+  /** Largest ceiling. */
+  maxMs: number;
+}
+
+export interface QuorumClientOptions {
+  /** Replica addresses, host:port. At least one. */
+  servers: string[];
+  WebSocket: WebSocketConstructor;
+  /** Session client id (exactly-once); generated when absent. */
+  clientId?: string;
+  /** Uniform [0,1) source for jitter and generated ids; injectable for deterministic tests. */
+  random?: () => number;
+  /** No response to a request within this long: the connection is considered dead. Default 10000. */
+  requestTimeoutMs?: number;
+  /** No hello within this long after opening a socket: try another replica. Default 5000. */
+  connectTimeoutMs?: number;
+  /** Reconnect and retry delays. Default {initialMs: 100, maxMs: 5000}. */
+  backoff?: BackoffOptions;
+  /** Reject a call that has not succeeded this long after it was made. Undefined: retry forever (UI). */
+  giveUpAfterMs?: number;
+  /** Builds the WebSocket URL of a replica address. Default `ws://${address}/client`. */
+  url?: (address: string) => string;
+  /** Send `delivered {upTo}` after pushed messages arrive. Default true. */
+  autoDelivered?: boolean;
+  /** Last message id the app already has (e.g. from a previous run); live delivery resumes after it. */
+  lastMessageId?: number;
+  log?: ClientLogger;
+}
+
+export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface ClientState {
+  status: ConnectionStatus;
+  /** The replica this client is connected to (from its hello), null while not connected. */
+  replica: LeaderHint | null;
+  /** The leader as last reported by any replica, null when unknown. */
+  leader: LeaderHint | null;
+  /** True after the cluster answered NO_QUORUM, until a write succeeds or status reports a quorum again. */
+  readOnly: boolean;
+  lastError?: string;
+}
+
+export interface ReceiptEvent {
+  ids: number[];
+  kind: 'delivered' | 'read';
+  at: number;
+}
+
+export interface ClientEvents {
+  state: ClientState;
+  message: ChatMessage;
+  deleted: number[];
+  receipt: ReceiptEvent;
+  sessionEnded: { reason: string };
+  members: ReplicaStatusRow[];
+}
