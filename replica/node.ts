@@ -159,6 +159,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     peer: peerEndpoint,
     metrics: metrics.registry,
     webRoot: opts.webRoot === undefined ? defaultWebRoot() : opts.webRoot,
+    stateDigest: () => ({ appliedIndex: driver.appliedIndex, stateHash: sm.stateHash() }),
     health: () => {
       const st = status();
       return { serving: serving, detail: { id: opts.id, role: st.role, term: st.term, leader: st.leader?.id ?? null, appliedIndex: st.appliedIndex } };

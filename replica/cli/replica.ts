@@ -11,8 +11,11 @@ import { startReplica, splitHostPort, type Member } from '../node.js';
 const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:PORT]
          [--initial-cluster ID=HOST:PORT,ID=HOST:PORT,...] [--secret-file FILE]
          [--heartbeat-ms MS] [--election-timeout-ms MS] [--log-level LEVEL]
+         [--compact-every N] [--keep-entries N]
 defaults: --id r1 --data .data/<id> --listen 127.0.0.1:7400 --heartbeat-ms 50 --election-timeout-ms 250
-  (the election timeout is drawn from [MS, 2*MS) per term)`;
+  (the election timeout is drawn from [MS, 2*MS) per term)
+  compaction: once N entries (default 20000) are applied beyond the log's start, entries older than the last
+  --keep-entries (default 5000) are dropped; a replica further behind catches up by snapshot`;
 
 export class UsageError extends Error {}
 
@@ -25,6 +28,8 @@ export interface ParsedReplicaArgs {
   heartbeatMs: number;
   electionTimeoutMs: number;
   logLevel: string;
+  compactEvery: number;
+  keepEntries: number;
 }
 
 export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
@@ -42,6 +47,8 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
         'heartbeat-ms': { type: 'string', default: '50' },
         'election-timeout-ms': { type: 'string', default: '250' },
         'log-level': { type: 'string', default: 'info' },
+        'compact-every': { type: 'string', default: '20000' },
+        'keep-entries': { type: 'string', default: '5000' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -84,6 +91,8 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     heartbeatMs,
     electionTimeoutMs,
     logLevel: values['log-level']!,
+    compactEvery: positiveInt(values['compact-every']!, '--compact-every'),
+    keepEntries: positiveInt(values['keep-entries']!, '--keep-entries'),
   };
 }
 
@@ -137,6 +146,8 @@ export async function main(argv: string[]): Promise<number> {
       electionTicks: Math.max(3, Math.round(args.electionTimeoutMs / tickMs)),
       log,
       processMetrics: true,
+      compactEvery: args.compactEvery,
+      keepEntries: args.keepEntries,
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

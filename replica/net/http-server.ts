@@ -19,6 +19,8 @@ export interface HttpServerOptions {
   metrics: Registry;
   /** 200 when this replica is serving (running and a member); otherwise 503 with the reason. */
   health: () => { serving: boolean; detail: Record<string, unknown> };
+  /** Applied index and hash of the replicated state, for convergence checks (tests, chaos). */
+  stateDigest: () => { appliedIndex: number; stateHash: string };
   /** Built web client (dist/renderer); null when not built. */
   webRoot: string | null;
 }
@@ -107,6 +109,11 @@ export class HttpServer {
       const h = this.o.health();
       res.writeHead(h.serving ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify({ status: h.serving ? 'serving' : 'not serving', ...h.detail }) + '\n');
+      return;
+    }
+    if (path === '/debug/state') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(this.o.stateDigest()) + '\n');
       return;
     }
     if (path === '/metrics') {

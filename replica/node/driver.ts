@@ -377,7 +377,7 @@ export class Driver extends EventEmitter {
 
   /** Drops log entries the state machine has durably applied, keeping a tail for slow followers. */
   private maybeCompact(): void {
-    if (this.applied - this.lastCompactCheck < 1000) return;
+    if (this.applied - this.lastCompactCheck < Math.min(1000, Math.ceil(this.o.compactEvery / 4))) return;
     this.lastCompactCheck = this.applied;
     const first = this.o.logStore.firstIndex();
     const upTo = this.applied - this.o.keepEntries;

@@ -208,3 +208,17 @@ export class Cluster {
     rmSync(this.root, { recursive: true, force: true });
   }
 }
+
+export async function stateDigest(address: string): Promise<{ appliedIndex: number; stateHash: string }> {
+  const r = await fetch(`http://${address}/debug/state`);
+  return (await r.json()) as { appliedIndex: number; stateHash: string };
+}
+
+/** Waits until every given replica has applied the same index with the same state hash. */
+export async function waitConverged(addresses: string[], timeoutMs = 30_000): Promise<{ appliedIndex: number; stateHash: string }> {
+  return waitFor('replicas to converge', async () => {
+    const ds = await Promise.all(addresses.map(stateDigest));
+    const first = ds[0];
+    return ds.every((d) => d.appliedIndex === first.appliedIndex && d.stateHash === first.stateHash) ? first : null;
+  }, timeoutMs, 100);
+}
