@@ -1,0 +1,81 @@
+/**
+ * Serves the built renderer (dist/renderer) to the window from the privileged `app://quorum/` origin, with a
+ * strict Content-Security-Policy on every response. Paths are confined to the renderer folder.
+ */
+import { extname, join, normalize, sep } from 'node:path';
+
+export const APP_SCHEME = 'app';
+export const APP_HOST = 'quorum';
+export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
+export const APP_URL = `${APP_ORIGIN}/index.html`;
+
+/**
+ * No inline script, no eval, no remote code; WebSocket connections to replicas on the LAN are the only network
+ * access (ws: and wss: to any host, since teammates' replicas live at addresses learned at run time).
+ */
+export const APP_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self' ws: wss:",
+  "manifest-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "frame-src 'none'",
+  "object-src 'none'",
+  "worker-src 'none'",
+].join('; ');
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+};
+
+/** Maps an app:// URL to a file under root, or null when it is outside root, on another host, or malformed. */
+export function resolveAppPath(url: string, root: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return null;
+  }
+  if (u.protocol !== `${APP_SCHEME}:` || u.host !== APP_HOST) return null;
+  let path: string;
+  try {
+    path = decodeURIComponent(u.pathname);
+  } catch {
+    return null;
+  }
+  if (path.includes('\0')) return null;
+  if (path === '/' || path === '') path = '/index.html';
+  const base = normalize(root.endsWith(sep) ? root : root + sep);
+  const file = normalize(join(base, path));
+  if (!file.startsWith(base)) return null;
+  return file;
+}
+
+export async function serveAppRequest(url: string, root: string, readFile: (p: string) => Promise<Uint8Array>): Promise<Response> {
+  const headers = {
+    'content-security-policy': APP_CSP,
+    'x-content-type-options': 'nosniff',
+    'cross-origin-opener-policy': 'same-origin',
+    'referrer-policy': 'no-referrer',
+  };
+  const file = resolveAppPath(url, root);
+  if (!file) return new Response('not found', { status: 404, headers });
+  try {
+    const body = await readFile(file);
+    return new Response(body as BodyInit, { status: 200, headers: { ...headers, 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' } });
+  } catch {
+    return new Response('not found', { status: 404, headers });
+  }
+}

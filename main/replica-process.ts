@@ -1,0 +1,162 @@
+/**
+ * Entry of the Electron utilityProcess that runs this machine's replica. Talks to main over process.parentPort
+ * with the messages of replica/protocol/ipc.ts (validated on arrival). A crash here ends only this process; main's
+ * ReplicaHost restarts it with backoff.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ToReplicaProcessSchema, type FromReplicaProcess, type ReplicaStartOptions } from '../replica/protocol/ipc.js';
+import { startReplica, type ReplicaHandle } from '../replica/node.js';
+
+/** The handle plus the parts this process uses when the replica provides them (membership work in progress). */
+type RunningReplica = ReplicaHandle & {
+  transferLeadership?(opts?: { timeoutMs?: number }): Promise<unknown>;
+  inviteCode?(): string | Promise<string>;
+};
+
+/** This machine's replica id: made once, kept in the data folder. */
+function replicaId(dataDir: string): string {
+  const file = join(dataDir, 'replica-id');
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[A-Za-z0-9_.-]{1,64}$/.test(id)) return id;
+  } catch {
+    // first start
+  }
+  const base = hostname().toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'desktop';
+  const id = `${base}-${randomBytes(3).toString('hex')}`;
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${id}\n`);
+  return id;
+}
+
+/** First non-internal IPv4 address, so teammates on the LAN can reach this replica. */
+function lanAddress(): string | null {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return null;
+}
+
+interface ParentPortLike {
+  on(event: 'message', listener: (e: { data: unknown }) => void): unknown;
+  postMessage(message: FromReplicaProcess): void;
+}
+
+const port = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
+if (!port) {
+  console.error('replica-process must run in an Electron utilityProcess');
+  process.exit(2);
+}
+const parent: ParentPortLike = port;
+
+let replica: RunningReplica | null = null;
+let stopping = false;
+function drop(p: Promise<unknown>): void {
+  p.catch(() => {});
+}
+let statusTimer: ReturnType<typeof setInterval> | null = null;
+let lastStatus = '';
+
+function send(m: FromReplicaProcess): void {
+  parent.postMessage(m);
+}
+
+async function start(options: ReplicaStartOptions): Promise<void> {
+  if (replica) return;
+  try {
+    // TODO(lead): options.join (invite code → secret and members) once membership lands.
+    const lan = lanAddress();
+    replica = (await startReplica({
+      id: replicaId(options.dataDir),
+      dataDir: options.dataDir,
+      listen: `${options.host}:${options.port}`,
+      ...(lan && options.port !== 0 ? { advertise: `${lan}:${options.port}` } : {}),
+      webRoot: options.webRoot ?? null,
+      processMetrics: true,
+    })) as RunningReplica;
+  } catch (err) {
+    send({ type: 'fatal', message: String((err as Error)?.message ?? err).slice(0, 2000) });
+    process.exit(1);
+  }
+  const r = replica!;
+  send({ type: 'ready', id: r.id, address: r.address });
+  // A fatal storage error stops the replica by itself: exit so main restarts it with backoff.
+  drop(
+    r.stopped.then(() => {
+      if (stopping) return;
+      send({ type: 'fatal', message: 'the replica stopped unexpectedly' });
+      process.exit(1);
+    }),
+  );
+  statusTimer = setInterval(() => void reportStatus(), 1000);
+  void reportStatus();
+}
+
+async function reportStatus(): Promise<void> {
+  if (!replica) return;
+  try {
+    const s = replica.status();
+    const key = `${s.role}/${s.term}/${s.leader?.id ?? ''}`;
+    if (key === lastStatus) return;
+    lastStatus = key;
+    send({ type: 'status', role: s.role, term: s.term, leader: s.leader?.id ?? null });
+  } catch {
+    // status is best effort; the next tick tries again
+  }
+}
+
+async function stop(): Promise<void> {
+  stopping = true;
+  if (statusTimer) clearInterval(statusTimer);
+  try {
+    await replica?.stop();
+  } finally {
+    send({ type: 'stopped' });
+    process.exit(0);
+  }
+}
+
+parent.on('message', (e) => {
+  const parsed = ToReplicaProcessSchema.safeParse(e.data);
+  if (!parsed.success) return;
+  const m = parsed.data;
+  switch (m.type) {
+    case 'start':
+      void start(m.options);
+      break;
+    case 'stop':
+      void stop();
+      break;
+    case 'transferLeadership':
+      void (async () => {
+        // TODO(lead): wire to the replica's leadership transfer when replica/node.ts exposes it.
+        if (!replica?.transferLeadership) {
+          send({ type: 'reply', reqId: m.reqId, ok: false, error: 'this replica cannot transfer leadership yet' });
+          return;
+        }
+        try {
+          await replica.transferLeadership({ timeoutMs: m.timeoutMs });
+          send({ type: 'reply', reqId: m.reqId, ok: true });
+        } catch (err) {
+          send({ type: 'reply', reqId: m.reqId, ok: false, error: String((err as Error)?.message ?? err).slice(0, 2000) });
+        }
+      })();
+      break;
+    case 'inviteCode':
+      void (async () => {
+        if (!replica?.inviteCode) {
+          send({ type: 'reply', reqId: m.reqId, ok: false, error: 'this replica cannot make invite codes yet' });
+          return;
+        }
+        try {
+          send({ type: 'reply', reqId: m.reqId, ok: true, value: await replica.inviteCode() });
+        } catch (err) {
+          send({ type: 'reply', reqId: m.reqId, ok: false, error: String((err as Error)?.message ?? err).slice(0, 2000) });
+        }
+      })();
+      break;
+  }
+});

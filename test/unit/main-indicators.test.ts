@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { UnreadIndicator } from '../../main/unread.js';
+import { createNotifier, type NotificationCtor } from '../../main/notify.js';
+
+function fakeTray() {
+  const calls: string[] = [];
+  return {
+    calls,
+    tray: {
+      setToolTip: (t: string) => calls.push(`tooltip:${t}`),
+      setTitle: (t: string) => calls.push(`title:${t}`),
+      setImage: (i: unknown) => calls.push(`image:${String(i)}`),
+    },
+  };
+}
+
+describe('unread badge and tray', () => {
+  it('sets the OS badge and tray tooltip and icon, only when the count changes', () => {
+    const badge: number[] = [];
+    const { tray, calls } = fakeTray();
+    const u = new UnreadIndicator({ setBadgeCount: (n) => (badge.push(n ?? 0), true) }, tray, { platform: 'linux', icons: { normal: 'N', unread: 'U' } });
+    u.set(3);
+    u.set(3);
+    u.set(1);
+    u.set(0);
+    expect(badge).toEqual([3, 1, 0]);
+    expect(calls).toEqual([
+      'tooltip:Quorum — 3 unread messages',
+      'image:U',
+      'tooltip:Quorum — 1 unread message',
+      'image:U',
+      'tooltip:Quorum',
+      'image:N',
+    ]);
+  });
+
+  it('shows the count as the tray title on macOS and works without a tray', () => {
+    const { tray, calls } = fakeTray();
+    new UnreadIndicator({ setBadgeCount: () => true }, tray, { platform: 'darwin' }).set(120);
+    expect(calls).toContain('title:99+');
+    const badge: number[] = [];
+    new UnreadIndicator({ setBadgeCount: (n) => (badge.push(n ?? 0), true) }, null, { platform: 'win32' }).set(2);
+    expect(badge).toEqual([2]);
+  });
+});
+
+describe('notifications', () => {
+  function setup(focused: boolean, supported = true) {
+    const shown: { title: string; body: string; click?: () => void }[] = [];
+    class FakeNotification {
+      static isSupported = () => supported;
+      private rec: { title: string; body: string; click?: () => void };
+      constructor(o: { title: string; body: string }) {
+        this.rec = { title: o.title, body: o.body };
+      }
+      on(event: string, l: () => void) {
+        if (event === 'click') this.rec.click = l;
+        return this;
+      }
+      show() {
+        shown.push(this.rec);
+      }
+    }
+    const opened: string[] = [];
+    const n = createNotifier({ Notification: FakeNotification as unknown as NotificationCtor, isFocused: () => focused, openConversation: (c) => opened.push(c) });
+    return { n, shown, opened };
+  }
+
+  it('notifies while unfocused; a click opens the conversation', () => {
+    const { n, shown, opened } = setup(false);
+    expect(n.message({ conversation: 'bob', from: 'bob', text: 'x'.repeat(300) })).toBe(true);
+    expect(shown[0].title).toBe('bob');
+    expect(shown[0].body.length).toBe(200);
+    shown[0].click!();
+    expect(opened).toEqual(['bob']);
+  });
+
+  it('stays quiet while focused or where notifications are unsupported', () => {
+    expect(setup(true).n.message({ conversation: 'bob', from: 'bob', text: 'hi' })).toBe(false);
+    expect(setup(false, false).n.message({ conversation: 'bob', from: 'bob', text: 'hi' })).toBe(false);
+  });
+});
