@@ -1,0 +1,252 @@
+/**
+ * Argument parsing for the `chat` and `status` commands (node:util parseArgs; options may come before or after
+ * the command). Pure: no I/O, so every form and every error is unit-tested. Bad arguments throw UsageError,
+ * which the commands report as `INVALID: message` with exit code 2 and a usage hint.
+ */
+import { parseArgs } from 'node:util';
+import { LIMITS, Pattern, Username } from '../protocol/index.js';
+
+export class UsageError extends Error {
+  /** True for --help: print the usage on stdout and exit 0. */
+  readonly help: boolean;
+  constructor(message: string, help = false) {
+    super(message);
+    this.name = 'UsageError';
+    this.help = help;
+  }
+}
+
+export const CHAT_USAGE = `usage: npm run --silent chat -- --servers HOST:PORT[,HOST:PORT...] --user NAME [--password-stdin] [--json]
+                              [--timeout SECONDS] COMMAND [ARGS]
+commands:
+  signup                                       create the account NAME
+  login                                        check the password; report unread messages
+  accounts [PATTERN] [--limit K] [--page-token T]
+                                               list accounts ("*" any run, "?" one character)
+  send TO TEXT                                 send TEXT to account TO
+  read [--limit N]                             show unread messages (oldest first) and mark them read
+  history WITH [--limit N] [--before ID]       show the conversation with WITH (oldest first)
+  delete ID...                                 delete messages by id
+  delete-account                               delete the account NAME and log out everywhere
+options:
+  --password-stdin   read the password from standard input (else prompt on the terminal, without echo)
+  --json             print exactly one JSON document on stdout
+  --timeout SECONDS  give up when no leader answered for this long (default 15)
+failure: non-zero exit status and "CODE: message" on standard error`;
+
+export const STATUS_USAGE = `usage: npm run --silent status -- --servers HOST:PORT[,HOST:PORT...] [--json] [--timeout SECONDS]
+  asks every listed replica (and every member they report) for its status; one row per replica.
+  exit status 0 when at least one replica answered, 1 when none did.`;
+
+export const DEFAULT_CHAT_TIMEOUT_MS = 15_000;
+export const DEFAULT_STATUS_TIMEOUT_MS = 5_000;
+
+export type ChatCommand =
+  | { name: 'signup' }
+  | { name: 'login' }
+  | { name: 'accounts'; pattern?: string; limit?: number; pageToken?: string }
+  | { name: 'send'; to: string; text: string }
+  | { name: 'read'; limit?: number }
+  | { name: 'history'; with: string; limit?: number; before?: number }
+  | { name: 'delete'; ids: number[] }
+  | { name: 'delete-account' };
+
+export type ChatCommandName = ChatCommand['name'];
+export const CHAT_COMMANDS: readonly ChatCommandName[] = ['signup', 'login', 'accounts', 'send', 'read', 'history', 'delete', 'delete-account'];
+
+export interface ChatArgs {
+  servers: string[];
+  user: string;
+  passwordStdin: boolean;
+  json: boolean;
+  timeoutMs: number;
+  command: ChatCommand;
+}
+
+export interface StatusArgs {
+  servers: string[];
+  json: boolean;
+  timeoutMs: number;
+}
+
+/** Options each command accepts beyond the common ones. */
+const COMMAND_OPTIONS: Record<ChatCommandName, readonly string[]> = {
+  signup: [],
+  login: [],
+  accounts: ['limit', 'page-token'],
+  send: [],
+  read: ['limit'],
+  history: ['limit', 'before'],
+  delete: [],
+  'delete-account': [],
+};
+
+export function parseChatArgs(argv: string[]): ChatArgs {
+  const { values, positionals } = parse(argv, {
+    servers: { type: 'string' },
+    user: { type: 'string' },
+    'password-stdin': { type: 'boolean' },
+    json: { type: 'boolean' },
+    timeout: { type: 'string' },
+    limit: { type: 'string' },
+    'page-token': { type: 'string' },
+    before: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) throw new UsageError('', true);
+  const [name, ...rest] = positionals;
+  if (name === undefined) throw new UsageError(`a COMMAND is needed (one of ${CHAT_COMMANDS.join(', ')})`);
+  if (!(CHAT_COMMANDS as readonly string[]).includes(name)) {
+    throw new UsageError(`unknown command "${name}" (one of ${CHAT_COMMANDS.join(', ')})`);
+  }
+  const commandName = name as ChatCommandName;
+  for (const option of ['limit', 'page-token', 'before'] as const) {
+    if (values[option] !== undefined && !COMMAND_OPTIONS[commandName].includes(option)) {
+      throw new UsageError(`--${option} does not apply to ${commandName}`);
+    }
+  }
+  const servers = parseServers(values.servers);
+  if (values.user === undefined) throw new UsageError('--user NAME is needed');
+  const user = username(values.user, '--user');
+  const limit = values.limit === undefined ? undefined : positiveInt(values.limit, '--limit', LIMITS.pageMax);
+  const command = parseCommand(commandName, rest, {
+    limit,
+    pageToken: values['page-token'],
+    before: values.before === undefined ? undefined : positiveInt(values.before, '--before', Number.MAX_SAFE_INTEGER),
+  });
+  return {
+    servers,
+    user,
+    passwordStdin: values['password-stdin'] ?? false,
+    json: values.json ?? false,
+    timeoutMs: values.timeout === undefined ? DEFAULT_CHAT_TIMEOUT_MS : parseTimeout(values.timeout),
+    command,
+  };
+}
+
+export function parseStatusArgs(argv: string[]): StatusArgs {
+  const { values, positionals } = parse(argv, {
+    servers: { type: 'string' },
+    json: { type: 'boolean' },
+    timeout: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) throw new UsageError('', true);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  return {
+    servers: parseServers(values.servers),
+    json: values.json ?? false,
+    timeoutMs: values.timeout === undefined ? DEFAULT_STATUS_TIMEOUT_MS : parseTimeout(values.timeout),
+  };
+}
+
+function parseCommand(
+  name: ChatCommandName,
+  args: string[],
+  options: { limit?: number; pageToken?: string; before?: number },
+): ChatCommand {
+  const arity = (min: number, max: number, shape: string): void => {
+    if (args.length < min || args.length > max) {
+      const extra = name === 'send' && args.length > 2 ? ' (quote TEXT when it has spaces)' : '';
+      throw new UsageError(`${name} takes ${shape}; got ${args.length} argument${args.length === 1 ? '' : 's'}${extra}`);
+    }
+  };
+  switch (name) {
+    case 'signup':
+    case 'login':
+    case 'delete-account':
+      arity(0, 0, 'no arguments');
+      return { name };
+    case 'accounts': {
+      arity(0, 1, 'at most one PATTERN');
+      const command: ChatCommand = { name };
+      if (args[0] !== undefined) {
+        const checked = Pattern.safeParse(args[0]);
+        if (!checked.success) throw new UsageError(`PATTERN "${args[0]}": ${checked.error.issues[0]?.message ?? 'invalid'}`);
+        command.pattern = args[0];
+      }
+      if (options.limit !== undefined) command.limit = options.limit;
+      if (options.pageToken !== undefined) {
+        if (options.pageToken.length === 0 || options.pageToken.length > LIMITS.usernameMax + 8) {
+          throw new UsageError('--page-token: use the token a previous page printed');
+        }
+        command.pageToken = options.pageToken;
+      }
+      return command;
+    }
+    case 'send': {
+      arity(2, 2, 'TO and TEXT');
+      const text = args[1];
+      if (text.length < LIMITS.textMin || text.length > LIMITS.textMax) {
+        throw new UsageError(`TEXT must be ${LIMITS.textMin} to ${LIMITS.textMax} characters (got ${text.length})`);
+      }
+      return { name, to: username(args[0], 'TO'), text };
+    }
+    case 'read': {
+      arity(0, 0, 'no arguments (use --limit N)');
+      return options.limit === undefined ? { name } : { name, limit: options.limit };
+    }
+    case 'history': {
+      arity(1, 1, 'one account name WITH');
+      const command: ChatCommand = { name, with: username(args[0], 'WITH') };
+      if (options.limit !== undefined) command.limit = options.limit;
+      if (options.before !== undefined) command.before = options.before;
+      return command;
+    }
+    case 'delete': {
+      if (args.length === 0) throw new UsageError('delete takes one or more message IDs');
+      if (args.length > LIMITS.deleteMax) throw new UsageError(`delete takes at most ${LIMITS.deleteMax} IDs at a time`);
+      return { name, ids: args.map((a) => positiveInt(a, 'ID', Number.MAX_SAFE_INTEGER)) };
+    }
+  }
+}
+
+type OptionsConfig = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+function parse<T extends OptionsConfig>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    // parseArgs messages are clear ("Unknown option '--x'", "Option '--limit <value>' argument missing").
+    const message = err instanceof Error ? err.message.replace(/\. To specify a positional argument.*$/s, '') : String(err);
+    throw new UsageError(message);
+  }
+}
+
+/** `HOST:PORT[,HOST:PORT...]`; IPv6 hosts in brackets. Duplicates are dropped. */
+export function parseServers(text: string | undefined): string[] {
+  if (text === undefined) throw new UsageError('--servers HOST:PORT[,HOST:PORT...] is needed');
+  const servers: string[] = [];
+  for (const raw of text.split(',')) {
+    const part = raw.trim();
+    if (part === '') throw new UsageError(`--servers "${text}": an empty address`);
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(part);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535) throw new UsageError(`--servers: "${part}" is not HOST:PORT`);
+    if (!servers.includes(part)) servers.push(part);
+  }
+  return servers;
+}
+
+/** Seconds ("15", "2.5", "15s") or milliseconds ("1500ms"); more than 0 and at most an hour. */
+export function parseTimeout(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());
+  const ms = m ? (m[2] === 'ms' ? Number(m[1]) : Number(m[1]) * 1000) : Number.NaN;
+  if (!Number.isFinite(ms) || ms <= 0 || ms > 3_600_000) {
+    throw new UsageError(`--timeout "${text}": give seconds (e.g. 15 or 2.5) or milliseconds (e.g. 1500ms), at most one hour`);
+  }
+  return Math.round(ms);
+}
+
+function positiveInt(text: string, what: string, max: number): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`${what} "${text}" must be a positive whole number`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`${what} "${text}" must be between 1 and ${max}`);
+  return n;
+}
+
+function username(text: string, what: string): string {
+  const checked = Username.safeParse(text);
+  if (!checked.success) throw new UsageError(`${what} "${text}": ${checked.error.issues[0]?.message ?? 'not a valid username'}`);
+  return text;
+}

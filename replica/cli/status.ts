@@ -1,0 +1,153 @@
+/**
+ * `status`: asks every listed replica (and every member they report) for its own status over a separate
+ * connection each, and prints one row per replica: reachable ones with their own values, unreachable ones with
+ * reachable=false and nulls. Exit 0 when at least one replica answered, 1 when none did.
+ *   npm run --silent status -- --servers HOST:PORT[,...] [--json] [--timeout SECONDS]
+ */
+import WebSocket from 'ws';
+import { fetchStatus } from '../client/index.js';
+import type { WebSocketConstructor } from '../client/index.js';
+import { QuorumError } from '../protocol/index.js';
+import type { ReplicaStatus } from '../protocol/index.js';
+import { parseStatusArgs, STATUS_USAGE, UsageError } from './args.js';
+import type { StatusArgs } from './args.js';
+import { usageFailure } from './chat.js';
+
+export interface StatusIO {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  WebSocket: WebSocketConstructor;
+}
+
+export interface StatusRow {
+  id: string | null;
+  address: string;
+  role: ReplicaStatus['role'] | null;
+  term: number | null;
+  /** The leader's id as this replica sees it. */
+  leader: string | null;
+  commitIndex: number | null;
+  appliedIndex: number | null;
+  /** From the replica itself, or from the configuration other replicas report when it is unreachable. */
+  voter: boolean | null;
+  reachable: boolean;
+}
+
+export interface StatusReport {
+  rows: StatusRow[];
+  /** Why each unreachable address did not answer. */
+  errors: { address: string; error: string }[];
+}
+
+export async function main(argv: string[], io: StatusIO = { stdout: process.stdout, stderr: process.stderr, WebSocket }): Promise<number> {
+  let args: StatusArgs;
+  try {
+    args = parseStatusArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) return usageFailure(err, io, STATUS_USAGE);
+    throw err;
+  }
+  const report = await collectStatus(args.servers, { WebSocket: io.WebSocket, timeoutMs: args.timeoutMs });
+  io.stdout.write(args.json ? `${JSON.stringify({ replicas: report.rows })}\n` : `${formatTable(report.rows)}\n`);
+  if (!args.json) for (const e of report.errors) io.stderr.write(`${e.address}: ${e.error}\n`);
+  if (!report.rows.some((r) => r.reachable)) {
+    io.stderr.write(`UNAVAILABLE: no replica answered (${report.errors.map((e) => `${e.address}: ${e.error}`).join('; ')})\n`);
+    return 1;
+  }
+  return 0;
+}
+
+export async function collectStatus(
+  servers: string[],
+  options: { WebSocket: WebSocketConstructor; timeoutMs: number; url?: (address: string) => string },
+): Promise<StatusReport> {
+  const url = options.url ?? ((address: string) => `ws://${address}/client`);
+  const answers = new Map<string, ReplicaStatus | string>();
+  const probe = async (addresses: string[]): Promise<void> => {
+    await Promise.all(
+      addresses.map(async (address) => {
+        answers.set(address, '');
+        try {
+          const status = await fetchStatus(address, {
+            WebSocket: options.WebSocket,
+            url: url(address),
+            connectTimeoutMs: options.timeoutMs,
+            requestTimeoutMs: options.timeoutMs,
+          });
+          answers.set(address, status);
+        } catch (err) {
+          answers.set(address, err instanceof QuorumError ? `${err.code}: ${err.message}` : String(err));
+        }
+      }),
+    );
+  };
+
+  await probe(servers);
+  // Members the listed replicas report but the list left out get asked too, so each row has its own values.
+  const reported = () => [...answers.values()].filter((a): a is ReplicaStatus => typeof a !== 'string');
+  const unasked = new Set<string>();
+  for (const status of reported()) {
+    for (const m of status.members) if (m.address && !answers.has(m.address)) unasked.add(m.address);
+  }
+  await probe([...unasked]);
+
+  const statuses = reported();
+  const byId = new Map<string, ReplicaStatus>();
+  for (const s of statuses) if (!byId.has(s.id)) byId.set(s.id, s);
+  // The configuration as reported (a reachable leader's view first: it is the freshest).
+  const members = new Map<string, { address: string; voter: boolean }>();
+  const ordered = [...statuses].sort((a, b) => Number(b.role === 'leader') - Number(a.role === 'leader') || b.term - a.term);
+  for (const s of ordered) for (const m of s.members) if (!members.has(m.id)) members.set(m.id, { address: m.address, voter: m.voter });
+
+  const rows: StatusRow[] = [];
+  const covered = new Set<string>();
+  for (const id of new Set([...members.keys(), ...byId.keys()])) {
+    const own = byId.get(id);
+    if (own) {
+      rows.push({
+        id,
+        address: own.address,
+        role: own.role,
+        term: own.term,
+        leader: own.leader?.id ?? null,
+        commitIndex: own.commitIndex,
+        appliedIndex: own.appliedIndex,
+        voter: own.voter,
+        reachable: true,
+      });
+      covered.add(own.address);
+    } else {
+      const member = members.get(id)!;
+      rows.push({ ...unreachableRow(member.address), id, voter: member.voter });
+    }
+    const memberAddress = members.get(id)?.address;
+    if (memberAddress) covered.add(memberAddress);
+  }
+  // A listed address that answered covers itself even when it reports another spelling of its address.
+  for (const [address, answer] of answers) if (typeof answer !== 'string') covered.add(address);
+  for (const address of servers) if (!covered.has(address)) rows.push(unreachableRow(address));
+
+  rows.sort((a, b) => {
+    if (a.id !== null && b.id !== null) return a.id.localeCompare(b.id, 'en', { numeric: true });
+    if (a.id !== null) return -1;
+    if (b.id !== null) return 1;
+    return a.address.localeCompare(b.address);
+  });
+  const errors = [...answers].filter(([, a]) => typeof a === 'string').map(([address, a]) => ({ address, error: a as string }));
+  return { rows, errors };
+}
+
+function unreachableRow(address: string): StatusRow {
+  return { id: null, address, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false };
+}
+
+export function formatTable(rows: StatusRow[]): string {
+  const header = ['ID', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'VOTER', 'REACHABLE'];
+  const cell = (v: string | number | boolean | null): string => (v === null ? '-' : typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v));
+  const table = [
+    header,
+    ...rows.map((r) => [r.id, r.address, r.role, r.term, r.leader, r.commitIndex, r.appliedIndex, r.voter, r.reachable].map(cell)),
+  ];
+  const widths = header.map((_, i) => Math.max(...table.map((line) => line[i].length)));
+  return table.map((line) => line.map((v, i) => (i === line.length - 1 ? v : v.padEnd(widths[i]))).join('  ')).join('\n');
+}
