@@ -1,0 +1,42 @@
+/** Readable text for every refusal code of replica/protocol/errors.ts. */
+import type { ErrorCode } from '../../replica/protocol/errors.js';
+
+const TEXT: Record<ErrorCode, string> = {
+  INVALID: 'That was not accepted',
+  TOO_LARGE: 'That is too large to send.',
+  USERNAME_TAKEN: 'That username is already taken. Try another one.',
+  BAD_CREDENTIALS: 'Wrong username or password.',
+  UNAUTHENTICATED: 'You are not logged in any more. Please log in again.',
+  NOT_FOUND: 'There is no such account or message.',
+  FORBIDDEN: 'You are not allowed to do that.',
+  NOT_LEADER: 'That replica does not lead the cluster; trying the leader.',
+  NO_QUORUM: 'The cluster cannot reach a majority of its replicas, so it is read-only for now. Nothing was changed.',
+  TIMEOUT: 'The cluster did not confirm in time. It may or may not have been done.',
+  RATE_LIMITED: 'Too many requests at once. Wait a moment and try again.',
+  UNAVAILABLE: 'The replica is starting, stopping or was removed from the cluster. Try again shortly.',
+  CONFLICT: 'Another cluster change is in progress, or this change does not fit the cluster.',
+  INTERNAL: 'Something went wrong on the replica. Try again.',
+};
+
+export function errorCode(err: unknown): string | null {
+  const c = (err as { code?: unknown } | null)?.code;
+  return typeof c === 'string' ? c : null;
+}
+
+/** A sentence for the user. INVALID keeps the server's detail, which says what was wrong. */
+export function readableError(err: unknown): string {
+  const code = errorCode(err);
+  const detail = typeof (err as { message?: unknown } | null)?.message === 'string' ? (err as Error).message : '';
+  if (code && code in TEXT) {
+    const text = TEXT[code as ErrorCode];
+    if (code === 'INVALID') return detail ? `${text}: ${detail}` : `${text}.`;
+    return text;
+  }
+  return detail || 'Something went wrong.';
+}
+
+/** Refusals that changed nothing and mean "not now": the outbox tries again when the cluster is writable. */
+export function isRetryableRefusal(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'NO_QUORUM' || code === 'UNAVAILABLE' || code === 'NOT_LEADER' || code === 'RATE_LIMITED';
+}
