@@ -1,0 +1,127 @@
+/**
+ * The commands carried in Raft log entries (Entry.data is the JSON text of one Command).
+ *
+ * A command carries everything that must be deterministic, decided once by the leader that proposed it:
+ * `at` (the leader's clock, ms since epoch) and, for client writes, the client session {clientId, seq} used for
+ * exactly-once. Secrets never enter the log: passwords travel as the scrypt hash the leader computed or verified
+ * against, login tokens as their sha256 (tokenHash). Authenticated commands carry the tokenHash of the login that
+ * sent them; apply resolves it to the account, so a token revoked earlier in the log fails deterministically.
+ */
+import { z } from 'zod';
+import { ClientSession, Limit, MessageId, MessageText, Username } from '../protocol/client.js';
+import { LIMITS } from '../protocol/limits.js';
+import type { ConfChange } from '../raft/types.js';
+
+const At = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** sha256 of a login token, base64url (43 characters); kept loose enough for other encodings. */
+export const TokenHash = z.string().min(16).max(128).regex(/^[A-Za-z0-9_-]+$/);
+/** A self-describing password hash (`scrypt$N$r$p$salt$hash`); opaque to the state machine. */
+export const PasswordHash = z.string().min(1).max(512);
+export const NodeIdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/);
+export const AddressSchema = z.string().min(1).max(256);
+
+const client = { at: At, session: ClientSession };
+
+export const SignupCommand = z.strictObject({ ...client, kind: z.literal('signup'), username: Username, passwordHash: PasswordHash });
+/** `passwordHash`: the hash the leader verified the password against; apply refuses if the account's hash changed. */
+export const LoginCommand = z.strictObject({
+  ...client,
+  kind: z.literal('login'),
+  username: Username,
+  passwordHash: PasswordHash,
+  tokenHash: TokenHash,
+});
+export const LogoutCommand = z.strictObject({ ...client, kind: z.literal('logout'), tokenHash: TokenHash });
+export const SendCommand = z.strictObject({ ...client, kind: z.literal('send'), tokenHash: TokenHash, to: Username, text: MessageText });
+export const ReadCommand = z.strictObject({ ...client, kind: z.literal('read'), tokenHash: TokenHash, limit: Limit });
+export const MarkReadCommand = z.strictObject({
+  ...client,
+  kind: z.literal('markRead'),
+  tokenHash: TokenHash,
+  with: Username,
+  upTo: MessageId,
+});
+export const DeliveredCommand = z.strictObject({ ...client, kind: z.literal('delivered'), tokenHash: TokenHash, upTo: MessageId });
+export const DeleteCommand = z.strictObject({
+  ...client,
+  kind: z.literal('delete'),
+  tokenHash: TokenHash,
+  ids: z.array(MessageId).min(1).max(LIMITS.deleteMax),
+});
+export const DeleteAccountCommand = z.strictObject({
+  ...client,
+  kind: z.literal('deleteAccount'),
+  tokenHash: TokenHash,
+  passwordHash: PasswordHash,
+});
+/** Records a replica's address (proposed by the driver, no client session). */
+export const MemberCommand = z.strictObject({
+  at: At,
+  session: ClientSession.optional(),
+  kind: z.literal('member'),
+  id: NodeIdSchema,
+  address: AddressSchema,
+});
+
+export const Command = z.discriminatedUnion('kind', [
+  SignupCommand,
+  LoginCommand,
+  LogoutCommand,
+  SendCommand,
+  ReadCommand,
+  MarkReadCommand,
+  DeliveredCommand,
+  DeleteCommand,
+  DeleteAccountCommand,
+  MemberCommand,
+]);
+export type Command = z.infer<typeof Command>;
+export type CommandKind = Command['kind'];
+
+/** The payload of a `conf` entry. */
+export const ConfChangeSchema = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('addLearner'), id: NodeIdSchema, address: AddressSchema }),
+  z.strictObject({ op: z.literal('addVoter'), id: NodeIdSchema, address: AddressSchema }),
+  z.strictObject({ op: z.literal('promote'), id: NodeIdSchema }),
+  z.strictObject({ op: z.literal('demote'), id: NodeIdSchema }),
+  z.strictObject({ op: z.literal('remove'), id: NodeIdSchema }),
+]);
+
+export function encodeCommand(cmd: Command): string {
+  return JSON.stringify(cmd);
+}
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; message: string; session?: ClientSession };
+
+/** Parses an entry's data. Never throws: a malformed command (a leader bug) becomes a clear message. */
+export function decodeCommand(data: string): Decoded<Command> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data);
+  } catch {
+    return { ok: false, message: 'command is not JSON' };
+  }
+  const parsed = Command.safeParse(raw);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  // Still tell the proposer which request failed, if the session is intact.
+  const session = raw && typeof raw === 'object' ? ClientSession.safeParse((raw as { session?: unknown }).session) : null;
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.length ? issue.path.join('.') : 'command';
+  return {
+    ok: false,
+    message: `malformed command: ${where}: ${issue?.message ?? 'invalid'}`,
+    ...(session?.success ? { session: session.data } : {}),
+  };
+}
+
+export function decodeConfChange(data: string): Decoded<ConfChange> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data);
+  } catch {
+    return { ok: false, message: 'conf change is not JSON' };
+  }
+  const parsed = ConfChangeSchema.safeParse(raw);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, message: `malformed conf change: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
+}
