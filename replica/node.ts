@@ -235,7 +235,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
   driver.on('applied', (outcomes) => {
     for (const o of outcomes) {
       for (const ev of o.events) {
-        clientEndpoint.pushTo(ev.toAccount, ev.frame);
+        clientEndpoint.pushTo(ev.toAccount, ev.frame, ev.tokenHash);
         if (ev.frame.event === 'sessionEnded') {
           for (const c of clientEndpoint.connectionsOf(ev.toAccount, ev.tokenHash)) c.account = null;
         }

@@ -81,11 +81,11 @@ export class ClientEndpoint {
     ws.on('error', (err) => this.o.log.debug({ conn: conn.connId, err: err.message }, 'client socket error'));
   }
 
-  /** Pushes a frame to every live connection logged in as the account. */
-  pushTo(accountId: number, frame: PushFrame): number {
+  /** Pushes a frame to every live connection logged in as the account (only those of one login, given its token hash). */
+  pushTo(accountId: number, frame: PushFrame, tokenHash?: string): number {
     let n = 0;
     for (const c of this.conns) {
-      if (c.account?.id === accountId) {
+      if (c.account?.id === accountId && (!tokenHash || c.account.tokenHash === tokenHash)) {
         c.push(frame);
         n++;
       }

@@ -7,7 +7,8 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { Raft, NotLeaderError } from '../raft/raft.js';
+import { Raft } from '../raft/raft.js';
+import { RaftError } from '../raft/errors.js';
 import type { ConfChange, Entry, Message, Ready, SnapshotMeta, SoftState } from '../raft/types.js';
 import type { SqliteLogStore } from '../storage/log-store.js';
 import { ChatStateMachine, type ApplyOutcome } from '../chat/state-machine.js';
@@ -187,12 +188,21 @@ export class Driver extends EventEmitter {
 
   private translate(err: unknown): Error {
     if (err instanceof QuorumError) return err;
-    if (err instanceof NotLeaderError) return this.notLeader();
-    const e = err as Error;
-    if (e && /quorum/i.test(e.message)) return new QuorumError('NO_QUORUM', 'the leader cannot reach a majority of replicas: writes are refused until it can');
-    if (e && /transfer/i.test(e.message)) return new QuorumError('NOT_LEADER', 'leadership is being transferred; retry in a moment');
-    if (e && /pending|in progress/i.test(e.message)) return new QuorumError('CONFLICT', e.message);
-    return e instanceof Error ? e : new Error(String(err));
+    if (err instanceof RaftError) {
+      switch (err.code) {
+        case 'NOT_LEADER':
+          return this.notLeader();
+        case 'NO_QUORUM':
+          return new QuorumError('NO_QUORUM', 'the leader cannot reach a majority of replicas: writes are refused until it can');
+        case 'TRANSFERRING':
+          return new QuorumError('NOT_LEADER', 'leadership is being handed to another replica; retry in a moment');
+        case 'CONF_CHANGE_PENDING':
+          return new QuorumError('CONFLICT', err.message);
+        case 'INVALID_CONF_CHANGE':
+          return new QuorumError('INVALID', err.message);
+      }
+    }
+    return err instanceof Error ? err : new Error(String(err));
   }
 
   private schedule(): void {
