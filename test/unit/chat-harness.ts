@@ -1,0 +1,92 @@
+/** Test harness for the chat state machine: builds log entries the way a leader would. Not a test file itself. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ChatStateMachine, type ApplyOutcome } from '../../replica/chat/state-machine.js';
+import { hashToken } from '../../replica/chat/passwords.js';
+import type { Entry } from '../../replica/raft/types.js';
+
+export function tempDir(prefix = 'quorum-chat-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export const tok = (name: string) => hashToken(`token-of-${name}`);
+export const pw = (name: string) => `scrypt$16384$8$1$salt$${name}`;
+
+export class Harness {
+  readonly dir: string;
+  sm: ChatStateMachine;
+  index = 0;
+  term = 1;
+  at = 1_700_000_000_000;
+  private readonly seqs = new Map<string, number>();
+
+  constructor(dir = tempDir()) {
+    this.dir = dir;
+    this.sm = ChatStateMachine.open(dir);
+    this.index = this.sm.applied().index;
+  }
+
+  /** The next entry carrying `body` as a client command (at and session filled in unless given). */
+  entry(body: Record<string, unknown>, opts: { clientId?: string; seq?: number; at?: number } = {}): Entry {
+    const clientId = opts.clientId ?? 'client-default';
+    const seq = opts.seq ?? (this.seqs.get(clientId) ?? 0) + 1;
+    this.seqs.set(clientId, Math.max(seq, this.seqs.get(clientId) ?? 0));
+    this.at += 1000;
+    const cmd = { at: opts.at ?? this.at, session: { clientId, seq }, ...body };
+    return { index: ++this.index, term: this.term, type: 'normal', data: JSON.stringify(cmd) };
+  }
+
+  raw(data: string, type: Entry['type'] = 'normal'): Entry {
+    return { index: ++this.index, term: this.term, type, data };
+  }
+
+  apply(body: Record<string, unknown>, opts: { clientId?: string; seq?: number; at?: number } = {}): ApplyOutcome {
+    const [o] = this.sm.applyEntries([this.entry(body, opts)]);
+    return o;
+  }
+
+  applyRaw(data: string, type: Entry['type'] = 'normal'): ApplyOutcome {
+    const [o] = this.sm.applyEntries([this.raw(data, type)]);
+    return o;
+  }
+
+  /** Applies and expects success; returns the result. */
+  ok<T = any>(body: Record<string, unknown>, opts: { clientId?: string; seq?: number; at?: number } = {}): T {
+    const o = this.apply(body, opts);
+    if (!o.response.ok) throw new Error(`expected ok for ${JSON.stringify(body)}, got ${JSON.stringify(o.response.error)}`);
+    return o.response.result as T;
+  }
+
+  /** Applies and expects a refusal; returns its code. */
+  err(body: Record<string, unknown>, opts: { clientId?: string; seq?: number; at?: number } = {}): string {
+    const o = this.apply(body, opts);
+    if (o.response.ok) throw new Error(`expected a refusal for ${JSON.stringify(body)}, got ${JSON.stringify(o.response.result)}`);
+    return o.response.error.code;
+  }
+
+  signup(username: string): void {
+    this.ok({ kind: 'signup', username, passwordHash: pw(username) });
+  }
+
+  /** Signs up (if asked) and logs in with token `tok(username)`; returns the account id. */
+  user(username: string, signup = true): number {
+    if (signup) this.signup(username);
+    this.ok({ kind: 'login', username, passwordHash: pw(username), tokenHash: tok(username) });
+    return this.sm.account(username)!.id;
+  }
+
+  send(from: string, to: string, text: string): number {
+    return this.ok<{ id: number }>({ kind: 'send', tokenHash: tok(from), to, text }).id;
+  }
+
+  reopen(): void {
+    this.sm.close();
+    this.sm = ChatStateMachine.open(this.dir);
+  }
+
+  dispose(): void {
+    this.sm.close();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
