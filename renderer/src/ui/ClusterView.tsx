@@ -1,0 +1,225 @@
+import { useState, type FormEvent, type MouseEvent } from 'react';
+import { useApp, useAppContext } from './context.js';
+import type { ReplicaStatus, ReplicaStatusRow } from '../net/api.js';
+import { clusterHealth, surviveText } from '../store/health.js';
+import { readableError } from '../errors.js';
+
+interface NodeView {
+  id: string;
+  address: string;
+  voter: boolean;
+  leader: boolean;
+  role: string;
+  term: number | null;
+  lag: number | null;
+  reachable: boolean | null;
+  self: boolean;
+}
+
+/** One row per member, joining the leader's view (match, reachable) with each replica's own answer (role, term). */
+export function clusterNodes(status: ReplicaStatus, probes: Record<string, ReplicaStatus | null>): NodeView[] {
+  const leaderId = status.leader?.id ?? (status.role === 'leader' ? status.id : null);
+  const fromLeader = status.role === 'leader';
+  return status.members.map((m: ReplicaStatusRow) => {
+    const own = m.id === status.id ? status : probes[m.address];
+    const isLeader = m.id === leaderId;
+    const reachable = fromLeader ? (m.id === status.id ? true : (m.reachable ?? null)) : own === undefined ? null : own !== null;
+    const lag = fromLeader ? (m.id === status.id ? 0 : m.match !== undefined ? Math.max(0, status.lastIndex - m.match) : null) : null;
+    const role = own ? own.role : isLeader ? 'leader' : m.voter ? 'follower' : 'learner';
+    return { id: m.id, address: m.address, voter: m.voter, leader: isLeader, role, term: own ? own.term : null, lag, reachable, self: m.id === status.id };
+  });
+}
+
+function Diagram({ nodes, term }: { nodes: NodeView[]; term: number }) {
+  const W = 520;
+  const H = 340;
+  const cx = W / 2;
+  const cy = H / 2 + 4;
+  const R = nodes.length <= 1 ? 0 : Math.min(125, 60 + nodes.length * 14);
+  const at = nodes.map((_, i) => {
+    const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, nodes.length);
+    return { x: cx + R * Math.cos(a), y: cy + R * Math.sin(a) };
+  });
+  const li = nodes.findIndex((n) => n.leader);
+  const summary = `${nodes.length} replicas; ${nodes.filter((n) => n.reachable === false).length} unreachable; leader ${li >= 0 ? nodes[li].id : 'unknown'}; term ${term}`;
+  return (
+    <svg className="diagram" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`Cluster diagram: ${summary}`}>
+      <circle cx={cx} cy={cy} r={R} className="ring" />
+      {li >= 0 &&
+        nodes.map((n, i) =>
+          i === li ? null : (
+            <g key={`e-${n.id}`}>
+              <line x1={at[li].x} y1={at[li].y} x2={at[i].x} y2={at[i].y} className={`edge ${n.reachable === false ? 'down' : n.reachable ? 'up' : 'unknown'}`} />
+              {n.lag !== null && (
+                <text x={(at[li].x + at[i].x) / 2} y={(at[li].y + at[i].y) / 2 - 6} className="edge-label" textAnchor="middle">
+                  {n.reachable === false ? 'unreachable' : `lag ${n.lag}`}
+                </text>
+              )}
+            </g>
+          ),
+        )}
+      <text x={cx} y={cy - 4} textAnchor="middle" className="center-label">
+        term {term}
+      </text>
+      <text x={cx} y={cy + 14} textAnchor="middle" className="center-sub">
+        {nodes.filter((n) => n.voter).length} voters
+      </text>
+      {nodes.map((n, i) => (
+        <g key={n.id} className={`node ${n.leader ? 'leader' : ''} ${n.reachable === false ? 'down' : ''} ${n.voter ? 'voter' : 'learner'}`} transform={`translate(${at[i].x} ${at[i].y})`}>
+          <title>{`${n.id} (${n.address}): ${n.role}${n.reachable === false ? ', unreachable' : ''}${n.voter ? '' : ', learner'}`}</title>
+          {n.leader && <circle r={40} className="halo" />}
+          <circle r={32} className="node-circle" />
+          <text y={-4} textAnchor="middle" className="node-id">
+            {n.id.length > 11 ? `${n.id.slice(0, 10)}…` : n.id}
+          </text>
+          <text y={12} textAnchor="middle" className="node-role">
+            {n.reachable === false ? 'down' : n.role}
+          </text>
+          {n.self && (
+            <text y={50} textAnchor="middle" className="node-tag">
+              answering
+            </text>
+          )}
+        </g>
+      ))}
+    </svg>
+  );
+}
+
+function ActionButton({ label, enabled, onClick, className = 'secondary' }: { label: string; enabled: boolean; onClick(): void; className?: string }) {
+  // aria-disabled rather than disabled: stays focusable and shows why in its tooltip.
+  return (
+    <button
+      type="button"
+      className={`${className} small`}
+      aria-disabled={!enabled}
+      title={enabled ? undefined : 'needs membership support'}
+      onClick={(e: MouseEvent) => {
+        if (!enabled) return e.preventDefault();
+        onClick();
+      }}
+    >
+      {label}
+    </button>
+  );
+}
+
+export function ClusterView() {
+  const { api } = useAppContext();
+  const status = useApp((s) => s.status);
+  const statusAt = useApp((s) => s.statusAt);
+  const probes = useApp((s) => s.memberStatus);
+  const conn = useApp((s) => s.conn);
+  const setView = useApp((s) => s.setView);
+  const toast = useApp((s) => s.toast);
+  const refresh = useApp((s) => s.refreshStatus);
+  const [invite, setInvite] = useState('');
+  const cluster = api.cluster;
+  const can = cluster !== null;
+
+  const act = async (what: string, f: () => Promise<unknown>) => {
+    try {
+      await f();
+      toast(what);
+      void refresh(true);
+    } catch (err) {
+      toast(readableError(err), 'error');
+    }
+  };
+  const add = (e: FormEvent) => {
+    e.preventDefault();
+    if (!cluster || !invite.trim()) return;
+    void act('Replica added as a learner; it becomes a voter once it has caught up.', () => cluster.add(invite.trim()));
+    setInvite('');
+  };
+
+  const nodes = status ? clusterNodes(status, probes) : [];
+  const health = clusterHealth(status);
+  return (
+    <section className="cluster-view" aria-labelledby="cluster-title">
+      <header className="view-header">
+        <h2 id="cluster-title">Cluster</h2>
+        <button type="button" className="ghost" onClick={() => setView('chat')}>
+          Back to chat
+        </button>
+      </header>
+      {!status ? (
+        <p className="muted">{conn.status === 'connected' ? 'Asking the replica…' : 'Not connected to any replica. The view fills in as soon as one answers.'}</p>
+      ) : (
+        <>
+          <p className="cluster-summary">
+            {status.leader ? (
+              <>
+                Leader <strong>{status.leader.id}</strong> in term {status.term}.{' '}
+              </>
+            ) : (
+              <>No leader right now (term {status.term}). </>
+            )}
+            {health ? `${health.reachable} of ${health.voters} voters reachable: ${surviveText(health)}.` : 'Reachability is known only to the leader.'}
+            {!status.quorum && <strong className="error"> No majority reachable: read-only.</strong>}
+          </p>
+          <Diagram nodes={nodes} term={status.term} />
+          <table className="members">
+            <caption className="visually-hidden">Replicas</caption>
+            <thead>
+              <tr>
+                <th scope="col">Replica</th>
+                <th scope="col">Address</th>
+                <th scope="col">Role</th>
+                <th scope="col">Term</th>
+                <th scope="col">Lag</th>
+                <th scope="col">Reachable</th>
+                <th scope="col">Membership</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {nodes.map((n) => (
+                <tr key={n.id} className={n.reachable === false ? 'down' : ''}>
+                  <th scope="row">
+                    {n.id}
+                    {n.leader && <span className="tag accent">leader</span>}
+                  </th>
+                  <td className="mono">{n.address}</td>
+                  <td>{n.role}</td>
+                  <td>{n.term ?? '—'}</td>
+                  <td>{n.lag === null ? '—' : n.lag === 0 ? 'up to date' : `${n.lag} entries`}</td>
+                  <td>{n.reachable === null ? 'unknown' : n.reachable ? 'yes' : 'no'}</td>
+                  <td>{n.voter ? 'voter' : 'learner'}</td>
+                  <td className="actions">
+                    {!n.leader && n.voter && (
+                      <ActionButton label={`Transfer leadership to ${n.id}`} enabled={can} onClick={() => void act(`Leadership handed to ${n.id}.`, () => cluster!.transferLeadership(n.id))} />
+                    )}
+                    <ActionButton label={`Remove ${n.id}`} className="danger-outline" enabled={can} onClick={() => void act(`${n.id} removed from the cluster.`, () => cluster!.remove(n.id))} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <form className="add-replica" onSubmit={add}>
+            <label className="field grow">
+              <span>Invite code of the new replica</span>
+              <input value={invite} onChange={(e) => setInvite(e.target.value)} placeholder="quorum1-…" spellCheck={false} />
+            </label>
+            <button
+              type="submit"
+              className="primary"
+              aria-disabled={!can}
+              title={can ? undefined : 'needs membership support'}
+              onClick={(e) => {
+                if (!can) e.preventDefault();
+              }}
+            >
+              Add replica
+            </button>
+          </form>
+          <p className="muted small">
+            Updated {statusAt ? new Date(statusAt).toLocaleTimeString() : '—'} · refreshes every second · answered by {status.id}
+          </p>
+        </>
+      )}
+    </section>
+  );
+}
