@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { hashPassword, hashToken, newToken, verifyPassword } from '../../replica/chat/passwords.js';
+
+describe('passwords', () => {
+  it('hashes with scrypt in a self-describing format, salted, and verifies', async () => {
+    const a = await hashPassword('correct horse battery');
+    const b = await hashPassword('correct horse battery');
+    expect(a).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+    expect(a).not.toBe(b); // random salt
+    expect(await verifyPassword('correct horse battery', a)).toBe(true);
+    expect(await verifyPassword('correct horse batterY', a)).toBe(false);
+    expect(await verifyPassword('', a)).toBe(false);
+  });
+
+  it('verifies hashes made with other parameters (self-describing) and rejects malformed ones without throwing', async () => {
+    const cheap = await hashPassword('pw-12345678', { N: 1024, r: 8, p: 1 });
+    expect(cheap.startsWith('scrypt$1024$8$1$')).toBe(true);
+    expect(await verifyPassword('pw-12345678', cheap)).toBe(true);
+    for (const bad of ['', 'plain', 'scrypt$x$8$1$c2FsdHNhbHQ$aGFzaA', 'scrypt$1000$8$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA', 'scrypt$1073741824$8$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA', 'bcrypt$1$2$3$4$5']) {
+      expect(await verifyPassword('pw-12345678', bad)).toBe(false);
+    }
+  });
+
+  it('tokens are 32 random bytes base64url; the stored form is sha256 base64url', () => {
+    const t = newToken();
+    expect(t).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(newToken()).not.toBe(t);
+    expect(hashToken('abc')).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
+    expect(hashToken(t)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
