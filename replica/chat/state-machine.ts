@@ -319,8 +319,9 @@ export class ChatStateMachine {
   }
 
   /**
-   * Applies committed entries in order, in one transaction. Returns one outcome per entry (no-ops included).
-   * Entries at or below the applied index are skipped (already applied; e.g. replayed after a restart).
+   * Applies committed entries in order, in one transaction. Returns one outcome per entry, in order (outcomes[i] is
+   * entries[i]; no-ops included). Entries at or below the applied index change nothing: their outcome carries the
+   * stored session response when there is one, and no events.
    */
   applyEntries(entries: Entry[], confApply?: (cc: ConfChange) => ConfState): ApplyOutcome[] {
     this.assertOpen();
@@ -341,7 +342,10 @@ export class ChatStateMachine {
   private applyInTx(entries: Entry[], confApply?: (cc: ConfChange) => ConfState): ApplyOutcome[] {
     const outcomes: ApplyOutcome[] = [];
     for (const e of entries) {
-      if (e.index <= this.appliedIndex) continue;
+      if (e.index <= this.appliedIndex) {
+        outcomes.push(this.replayedOutcome(e));
+        continue;
+      }
       if (e.index !== this.appliedIndex + 1) {
         throw new Error(`apply: entry ${e.index} does not follow applied index ${this.appliedIndex}`);
       }
@@ -353,6 +357,17 @@ export class ChatStateMachine {
     }
     this.st.setApplied.run(this.appliedIndex, this.appliedTerm, this.lastAt);
     return outcomes;
+  }
+
+  /** An entry applied before (e.g. handed over again after a restart): nothing changes; report what it returned. */
+  private replayedOutcome(e: Entry): ApplyOutcome {
+    const d = e.type === 'normal' && e.data !== '' ? decodeCommand(e.data) : null;
+    const session = d?.ok ? d.value.session : undefined;
+    const stored = session ? this.st.sessionGet.get(session.clientId, session.seq) : undefined;
+    const response: CommandResponse = stored
+      ? this.decodeStored(stored.response)
+      : { ok: false, error: { code: 'INTERNAL', message: `entry ${e.index} was applied before; its response is no longer known` } };
+    return { index: e.index, ...(session ? { session } : {}), response: e.type === 'normal' && e.data === '' ? { ok: true, result: null } : response, events: [] };
   }
 
   private applyConf(e: Entry, confApply?: (cc: ConfChange) => ConfState): ApplyOutcome {

@@ -407,13 +407,26 @@ describe('entries, configuration and durability', () => {
     expect(h.sm.sessionResponse('client-m', 3)).toBeNull();
   });
 
-  it('skips entries already applied and refuses a gap', () => {
+  it('entries already applied change nothing and report their stored response; a gap is refused', () => {
     const e1 = h.raw('');
     const e2 = h.raw('');
     expect(h.sm.applyEntries([e1, e2]).map((o) => o.index)).toEqual([1, 2]);
-    expect(h.sm.applyEntries([e1, e2])).toEqual([]);
-    expect(() => h.sm.applyEntries([{ index: 5, term: 1, type: 'normal', data: '' }])).toThrow(/does not follow/);
-    expect(h.sm.applied()).toEqual({ index: 2, term: 1 });
+    expect(h.sm.applyEntries([e1, e2])).toEqual([
+      { index: 1, response: { ok: true, result: null }, events: [] },
+      { index: 2, response: { ok: true, result: null }, events: [] },
+    ]);
+    const e3 = h.entry({ kind: 'signup', username: 'ann', passwordHash: pw('ann') }, { clientId: 'client-re', seq: 1 });
+    const [first] = h.sm.applyEntries([e3]);
+    const hash = h.sm.stateHash();
+    const [again, next] = h.sm.applyEntries([e3, h.raw('')]);
+    expect(again).toEqual({ ...first, events: [] });
+    expect(next.index).toBe(4);
+    h.sm.applyEntries([{ index: 5, term: 1, type: 'normal', data: '' }]);
+    expect(h.sm.applyEntries([{ index: 5, term: 1, type: 'normal', data: '' }])).toHaveLength(1);
+    expect(hash).not.toBe(h.sm.stateHash()); // only the two new no-ops moved the applied index
+    h.index = 5;
+    expect(() => h.sm.applyEntries([{ index: 9, term: 1, type: 'normal', data: '' }])).toThrow(/does not follow/);
+    expect(h.sm.applied()).toEqual({ index: 5, term: 1 });
   });
 
   it('a failed batch rolls back completely, cached state included', () => {
