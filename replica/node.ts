@@ -93,7 +93,9 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     if (!members.some((m) => m.id === opts.id)) {
       throw new Error(`--initial-cluster must include this replica (${opts.id}); to join a running cluster use --join`);
     }
-    sm.bootstrap({ voters: members.map((m) => m.id), learners: [] }, members);
+    const bootConf = { voters: members.map((m) => m.id), learners: [] };
+    sm.bootstrap(bootConf, members);
+    logStore.bootstrap(bootConf);
   } else if (initial.length) {
     log.info('stored configuration found; --initial-cluster is ignored on restart');
   }
@@ -203,7 +205,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
 
   const raft = new Raft({
     id: opts.id,
-    storage: withConf(logStore, () => sm.conf()!),
+    storage: withConf(logStore, () => sm.conf() ?? { voters: [], learners: [] }),
     applied: sm.applied().index,
     heartbeatTick: opts.heartbeatTicks ?? DEFAULTS.heartbeatTicks,
     electionTick: opts.electionTicks ?? DEFAULTS.electionTicks,

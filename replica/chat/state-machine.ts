@@ -28,6 +28,9 @@ import { applyConfChange } from './conf.js';
 import { HASHED_TABLES, STATE_SCHEMA, STATE_SCHEMA_VERSION } from './schema.js';
 
 /** A client that wrote nothing for this long loses its session records (checked every EXPIRY_EVERY indices). */
+/** A new cluster's initial configuration is a snapshot at this index and term (never in the log itself). */
+export const BOOTSTRAP = { index: 1, term: 1 } as const;
+
 export const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
 export const EXPIRY_EVERY = 1000;
 /** Most idle clients expired in one check (bounds the cost of one apply). */
@@ -314,8 +317,12 @@ export class ChatStateMachine {
     this.db.transaction(() => {
       this.st.setConf.run(JSON.stringify(next));
       for (const m of members) this.st.memberUpsert.run(m.id, m.address);
+      // The bootstrap state is the snapshot at BOOTSTRAP.index: a replica that joins later receives it by snapshot.
+      this.st.setApplied.run(BOOTSTRAP.index, BOOTSTRAP.term, this.lastAt);
     })();
     this.confState = next;
+    this.appliedIndex = BOOTSTRAP.index;
+    this.appliedTerm = BOOTSTRAP.term;
   }
 
   /**

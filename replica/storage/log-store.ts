@@ -273,9 +273,16 @@ export class SqliteLogStore implements LogStorage {
     if (this.snap.index !== 0 || this.last.index !== 0 || this.hard.term !== 0) {
       throw new Error('bootstrap: the log store is not empty');
     }
-    const snap: SnapshotMeta = { index: 0, term: 0, conf: copyConf(conf) };
-    this.st.putSnap.run(0, 0, JSON.stringify(snap.conf));
+    // The initial configuration is a snapshot at index 1, term 1 (the state machine holds the same), so the log
+    // starts at 2 and a replica that joins later catches up by snapshot.
+    const snap: SnapshotMeta = { index: 1, term: 1, conf: copyConf(conf) };
+    this.db.transaction(() => {
+      this.st.putSnap.run(1, 1, JSON.stringify(snap.conf));
+      this.st.putHard.run(1, null, 1);
+    })();
     this.snap = snap;
+    this.last = { index: 1, term: 1 };
+    this.hard = { term: 1, vote: null, commit: 1 };
   }
 
   close(): void {

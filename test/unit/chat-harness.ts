@@ -34,11 +34,17 @@ export class Harness {
     this.seqs.set(clientId, Math.max(seq, this.seqs.get(clientId) ?? 0));
     this.at += 1000;
     const cmd = { at: opts.at ?? this.at, session: { clientId, seq }, ...body };
-    return { index: ++this.index, term: this.term, type: 'normal', data: JSON.stringify(cmd) };
+    return { index: this.nextIndex(), term: this.term, type: 'normal', data: JSON.stringify(cmd) };
   }
 
   raw(data: string, type: Entry['type'] = 'normal'): Entry {
-    return { index: ++this.index, term: this.term, type, data };
+    return { index: this.nextIndex(), term: this.term, type, data };
+  }
+
+  /** The index after both the last entry made here and the state's applied index (bootstrap moves it). */
+  private nextIndex(): number {
+    this.index = Math.max(this.index, this.sm.applied().index) + 1;
+    return this.index;
   }
 
   apply(body: Record<string, unknown>, opts: { clientId?: string; seq?: number; at?: number } = {}): ApplyOutcome {
