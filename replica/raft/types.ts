@@ -164,6 +164,8 @@ export interface RaftOptions {
   maxInflight?: number;
   /** Max total entry data bytes in one append message (batching; default 1 MiB). */
   maxMsgBytes?: number;
+  /** Max total entry data bytes of Ready.committedEntries (default 16 MiB; at least one entry). */
+  maxApplyBytes?: number;
   preVote?: boolean; // default true
   checkQuorum?: boolean; // default true
   /** Seeded source of randomness in [0, 1); the core uses nothing else. */
