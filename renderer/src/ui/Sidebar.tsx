@@ -161,16 +161,20 @@ export function Sidebar() {
       </div>
       <div className="side-scroll">{query.trim() ? <DirectoryResults /> : <ConversationList />}</div>
       <div className="me">
-        <Avatar name={me} size={30} />
-        <span className="me-name" title={me}>
-          {me}
-        </span>
+        <div className="me-who">
+          <Avatar name={me} size={30} />
+          <span className="me-name" title={me}>
+            {me}
+          </span>
+        </div>
+        <div className="me-actions">
         <button type="button" className="ghost small" onClick={() => void logout()}>
           Log out
         </button>
         <button type="button" className="ghost small danger-text" onClick={() => setConfirmDelete(true)}>
           Delete account
         </button>
+        </div>
       </div>
       <DeleteAccountDialog open={confirmDelete} onClose={() => setConfirmDelete(false)} />
     </aside>
