@@ -228,18 +228,24 @@ const ChatMessageSchema = z.object({
 
 /** Clients validate what servers send too: a buggy or hostile server must not crash a client. */
 export const ServerFrameSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('response'), id: RequestId, ok: z.literal(true), result: z.unknown() }),
-  z.object({ type: z.literal('response'), id: RequestId, ok: z.literal(false), error: WireErrorSchema }),
-  z.object({ type: z.literal('push'), event: z.literal('message'), message: ChatMessageSchema }),
-  z.object({ type: z.literal('push'), event: z.literal('deleted'), ids: z.array(z.number()) }),
-  z.object({
-    type: z.literal('push'),
-    event: z.literal('receipt'),
-    ids: z.array(z.number()),
-    kind: z.enum(['delivered', 'read']),
-    at: z.number(),
-  }),
-  z.object({ type: z.literal('push'), event: z.literal('sessionEnded'), reason: z.string() }),
+  // zod 4 refuses two options with the same discriminator value ("Duplicate discriminator value"), so the
+  // response shapes form a union on `ok` and the pushes a union on `event`, each nested under its `type`.
+  z.discriminatedUnion('ok', [
+    z.object({ type: z.literal('response'), id: RequestId, ok: z.literal(true), result: z.unknown() }),
+    z.object({ type: z.literal('response'), id: RequestId, ok: z.literal(false), error: WireErrorSchema }),
+  ]),
+  z.discriminatedUnion('event', [
+    z.object({ type: z.literal('push'), event: z.literal('message'), message: ChatMessageSchema }),
+    z.object({ type: z.literal('push'), event: z.literal('deleted'), ids: z.array(z.number()) }),
+    z.object({
+      type: z.literal('push'),
+      event: z.literal('receipt'),
+      ids: z.array(z.number()),
+      kind: z.enum(['delivered', 'read']),
+      at: z.number(),
+    }),
+    z.object({ type: z.literal('push'), event: z.literal('sessionEnded'), reason: z.string() }),
+  ]),
   z.object({
     type: z.literal('hello'),
     protocol: z.number(),
