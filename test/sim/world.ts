@@ -95,6 +95,9 @@ interface Profile {
   proposeRate: number;
   confRate: number;
   transferRate: number;
+  /** Per step, the chance that a node's driver finishes its outstanding Ready (slow disks and state machines). */
+  finishRate: number;
+  maxApplyBytes: number;
 }
 
 class SimNode {
@@ -105,6 +108,8 @@ class SimNode {
   proposals = new Map<number, { data: string; term: number }>();
   checkedCommit = 0;
   leaderTerm = -1;
+  /** The leader term in which checkedCommit was last observed (-1 when not leader). */
+  commitTerm = -1;
   sm: StateMachine;
   readonly storage: MemoryStorage;
 
@@ -169,7 +174,7 @@ export class World {
       dropRate: r.pick([0, 0.01, 0.05, 0.1, 0.2]),
       dupRate: r.pick([0, 0, 0.02, 0.05]),
       maxDelay: r.pick([0, 1, 2, 3]),
-      crashRate: r.pick([0, 0.003, 0.01, 0.02]),
+      crashRate: r.pick([0, 0.003, 0.01, 0.02, 0.04, 0.08]),
       readyCrashRate: r.pick([0, 0.002, 0.01]),
       partitionRate: r.pick([0, 0.005, 0.01, 0.02]),
       preVote: r.chance(0.85),
@@ -179,8 +184,10 @@ export class World {
       maxInflight: r.pick([1, 2, 4, 256]),
       maxMsgBytes: r.pick([1, 16, 64, 1 << 20]),
       proposeRate: r.pick([0.2, 0.3, 0.32]),
-      confRate: r.pick([0, 0.02, 0.04]),
+      confRate: r.pick([0, 0.02, 0.04, 0.07]),
       transferRate: r.pick([0, 0.005, 0.02]),
+      finishRate: r.pick([0.6, 0.6, 0.2, 0.05]),
+      maxApplyBytes: r.pick([1, 1 << 20]),
     };
     const voters = Array.from({ length: opts.nodes }, (_, k) => `n${k + 1}`);
     const spares = Array.from({ length: opts.spares ?? 2 }, (_, k) => `n${opts.nodes + k + 1}`);
@@ -279,9 +286,11 @@ export class World {
       heartbeatTick: this.profile.heartbeatTick,
       maxInflight: this.profile.maxInflight,
       maxMsgBytes: this.profile.maxMsgBytes,
+      maxApplyBytes: this.profile.maxApplyBytes,
     });
     n.checkedCommit = n.raft.raftLog.committed;
     n.leaderTerm = -1;
+    n.commitTerm = -1;
     this.checker.wholeLog(`${n.id} restart`, n.raft.raftLog);
   }
 
@@ -299,7 +308,9 @@ export class World {
     if (!live.length) return;
     // Keep at least one node up most of the time.
     if (live.length === 1 && this.rng.chance(0.8)) return;
-    this.crash(this.rng.pick(live), 'event');
+    // Leaders are the interesting victims (entries left on a minority, Figure 8).
+    const l = this.leader();
+    this.crash(l && this.rng.chance(0.5) ? l : this.rng.pick(live), 'event');
   }
 
   private restartRandom(): void {
@@ -403,8 +414,9 @@ export class World {
   private partition(): void {
     const ids = [...this.nodes.keys()];
     this.group = new Map();
-    if (this.rng.chance(0.5)) {
-      const lone = this.rng.pick(ids);
+    if (this.rng.chance(0.6)) {
+      const l = this.leader();
+      const lone = l && this.rng.chance(0.6) ? l.id : this.rng.pick(ids);
       this.group.set(lone, 1);
       this.note(`PARTITION isolate ${lone}`);
     } else {
@@ -521,10 +533,10 @@ export class World {
     for (const n of this.nodes.values()) {
       if (!n.raft) continue;
       if (n.inflight) {
-        if (this.rng.chance(0.6)) this.finishReady(n);
+        if (this.rng.chance(this.profile.finishRate)) this.finishReady(n);
       } else if (n.raft.hasReady() && this.rng.chance(0.8)) {
         this.startReady(n);
-        if (this.rng.chance(0.6)) this.finishReady(n);
+        if (this.rng.chance(this.profile.finishRate)) this.finishReady(n);
       }
     }
   }
@@ -612,7 +624,10 @@ export class World {
         return;
       }
     }
-    for (const rs of rd.readStates) this.checker.readAnswered(n.id, rs.context, rs.index);
+    if (rd.readStates.length) {
+      for (const other of this.nodes.values()) this.observe(other);
+      for (const rs of rd.readStates) this.checker.readAnswered(n.id, rs.context, rs.index);
+    }
     // 4. advance
     raft.advance(rd);
     n.inflight = null;
@@ -621,9 +636,15 @@ export class World {
   // ---------------------------------------------------------------- invariants
 
   private check(): void {
-    for (const n of this.nodes.values()) {
+    for (const n of this.nodes.values()) this.observe(n);
+    if (this.step % 97 === 0) for (const n of this.live()) this.checker.wholeLog(n.id, n.raft!.raftLog);
+  }
+
+  /** Per-node invariants: election safety, leader completeness, the commit rule, committed entries never change. */
+  private observe(n: SimNode): void {
+    {
       const raft = n.raft;
-      if (!raft) continue;
+      if (!raft) return;
       const st = raft.status();
       if (st.role === 'leader') {
         this.checker.leader(st.term, n.id);
@@ -633,11 +654,15 @@ export class World {
         }
       }
       if (st.commit > n.checkedCommit) {
+        // Commit rule (§5.4.2): a leader advances its commit index only onto an entry of its own term.
+        if (st.role === 'leader' && n.leaderTerm === st.term && n.commitTerm === st.term && raft.raftLog.termOrNull(st.commit) !== st.term) {
+          throw new SafetyViolation(`commit rule: leader ${n.id} of term ${st.term} advanced its commit to ${st.commit}, an entry of term ${raft.raftLog.termOrNull(st.commit)}`);
+        }
         this.checker.commit(n.id, raft.raftLog, n.checkedCommit, st.commit, st.term);
         n.checkedCommit = st.commit;
       }
+      n.commitTerm = st.role === 'leader' ? st.term : -1;
     }
-    if (this.step % 97 === 0) for (const n of this.live()) this.checker.wholeLog(n.id, n.raft!.raftLog);
   }
 
   // ---------------------------------------------------------------- heal and liveness
