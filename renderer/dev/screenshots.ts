@@ -64,7 +64,7 @@ for (const scheme of ['light', 'dark'] as const) {
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByRole('searchbox', { name: 'Search accounts' }).waitFor();
 
-  await page.getByRole('button', { name: /^bob/ }).click();
+  await page.getByRole('button', { name: 'bob', exact: true }).click();
   const log = page.getByRole('log', { name: 'Messages' });
   await log.getByText('the cluster view now draws').waitFor();
   await page.getByLabel('Message').fill('Shipping it now.');
@@ -79,7 +79,7 @@ for (const scheme of ['light', 'dark'] as const) {
     await page.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor();
     await page.getByLabel('Message').fill('sent during failover');
     await page.getByRole('button', { name: 'Send' }).click();
-    await log.getByText('Queued').waitFor();
+    await log.getByText('Queued', { exact: true }).waitFor();
     await shot(page, `${scheme}-04-failover-queued`);
     await page.getByRole('status').filter({ hasText: 'Connected to r2' }).waitFor();
     await log.getByText('sent during failover').waitFor();

@@ -45,6 +45,8 @@ async function boot(): Promise<void> {
     },
   };
   const store = createAppStore(api, env);
+  // The mock build lets UI tests reach the store (e.g. to load 100,000 messages at once); never in production.
+  if (import.meta.env.MODE === 'mock') (globalThis as { __store?: typeof store }).__store = store;
   const onAttention = () => {
     const s = store.getState();
     if (s.active && attentive()) s.markSeen(s.active);

@@ -22,14 +22,22 @@ function ConversationList() {
     <ul className="conv-list" aria-label="Conversations">
       {list.map((c) => (
         <li key={c.with}>
-          <button type="button" className={`conv ${c.with === active && view === 'chat' ? 'active' : ''}`} aria-current={c.with === active ? 'true' : undefined} onClick={() => open(c.with)}>
+          {/* Named by the account only (the preview is its description), so message text never leaks into button names. */}
+          <button
+            type="button"
+            className={`conv ${c.with === active && view === 'chat' ? 'active' : ''}`}
+            aria-current={c.with === active ? 'true' : undefined}
+            aria-label={c.with}
+            aria-describedby={`conv-desc-${c.with}`}
+            onClick={() => open(c.with)}
+          >
             <Avatar name={c.with} />
             <span className="conv-body">
               <span className="conv-top">
                 <span className="conv-name">{c.with}</span>
                 <span className="conv-time">{shortTime(c.lastMessage.sentAt)}</span>
               </span>
-              <span className="conv-bottom">
+              <span className="conv-bottom" id={`conv-desc-${c.with}`}>
                 <span className="conv-preview">
                   {c.lastMessage.from === me ? 'You: ' : ''}
                   {c.lastMessage.text || 'Message deleted'}
