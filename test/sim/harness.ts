@@ -38,6 +38,25 @@ export class TestNode {
     return new Raft({ id: this.id, storage: this.storage, applied: this.appliedIndex, random: this.rng.fn(), ...this.opts });
   }
 
+  /**
+   * Replaces the durable state (before anything ran): entries 1..n with the given terms (data `e<index>`), then restarts
+   * the core from it. `applied` entries count as applied by the state machine.
+   */
+  preload(terms: number[], hard: { term: number; vote?: NodeId | null; commit?: number }, applied = 0): void {
+    this.storage.append(terms.map((t, k) => ({ index: k + 1, term: t, type: 'normal' as const, data: `e${k + 1}` })));
+    this.storage.setHardState({ term: hard.term, vote: hard.vote ?? null, commit: hard.commit ?? 0 });
+    this.appliedIndex = applied;
+    this.restart();
+  }
+
+  /** Terms of the core's log from index 1 (or the first available index) to the last. */
+  logTerms(): number[] {
+    const log = this.raft.raftLog;
+    const out: number[] = [];
+    for (let i = log.firstIndex(); i <= log.lastIndex(); i++) out.push(log.term(i));
+    return out;
+  }
+
   /** Simulates a crash and restart: everything not in storage (and not applied) is lost. */
   restart(): void {
     this.raft = this.makeRaft();
