@@ -422,9 +422,10 @@ export class QuorumClient {
     }
     this.everConnected = true;
     this.setState({ status: 'connected', replica: hello.replica, lastError: undefined });
-    this.sendMembershipStatus(conn);
+    // resume goes first: nothing else may run on this connection before it is bound to the login again.
     if (this.token) this.sendResume(conn);
-    else this.becomeReady();
+    this.sendMembershipStatus(conn);
+    if (!this.token) this.becomeReady();
   }
 
   private becomeReady(): void {

@@ -1,0 +1,193 @@
+// QuorumClient live delivery against a fake cluster: resume {token, after} first on every reconnect, no gap and no
+// duplicate pushes, coalesced `delivered`, session end, and robustness against malformed frames and bad listeners.
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { QuorumClient } from '../../replica/client/index.js';
+import type { QuorumClientOptions } from '../../replica/client/index.js';
+import type { ChatMessage } from '../../replica/protocol/index.js';
+import { FakeCluster, seeded, until } from '../helpers/fake-replica.js';
+
+const clients: QuorumClient[] = [];
+const clusters: FakeCluster[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const c of clusters.splice(0)) await c.close();
+});
+
+async function cluster(size: number): Promise<FakeCluster> {
+  const c = await FakeCluster.start(size);
+  clusters.push(c);
+  c.addAccount('alice');
+  c.addAccount('bob');
+  return c;
+}
+
+function client(servers: string[], options: Partial<QuorumClientOptions> = {}): QuorumClient {
+  const c = new QuorumClient({
+    servers,
+    WebSocket,
+    random: seeded(11),
+    backoff: { initialMs: 10, maxMs: 50 },
+    requestTimeoutMs: 2_000,
+    connectTimeoutMs: 1_000,
+    ...options,
+  });
+  clients.push(c);
+  return c;
+}
+
+describe('QuorumClient: live delivery', () => {
+  it('resumes after a reconnect before any other request, with no gap and no duplicate', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    const q = client(c.addresses);
+    const received: ChatMessage[] = [];
+    q.on('message', (m) => received.push(m));
+    const login = await q.login('alice', 'password123');
+    expect(login).toMatchObject({ user: 'alice', unread: 0 });
+    expect(login.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    c.deliver('bob', 'alice', 'one');
+    c.deliver('bob', 'alice', 'two');
+    await until('two live pushes', () => received.length === 2);
+
+    // The replica goes away; a message arrives while alice is disconnected.
+    await r1.down();
+    await until('the client noticed', () => q.state.status === 'reconnecting');
+    c.deliver('bob', 'alice', 'three (while away)');
+    // On the way back the server re-sends an overlapping backlog (from `after - 1`): duplicates must not surface.
+    r1.hook = (req, conn) => {
+      if (req.op === 'resume') {
+        const user = c.tokens.get(req.token);
+        if (user) {
+          conn.user = user;
+          c.backlog(conn, req.after - 1);
+        }
+      }
+      return undefined;
+    };
+    const pendingSend = q.send('bob', 'sent while reconnecting');
+    await r1.up();
+    await pendingSend;
+    await until('the missed message', () => received.length === 3);
+
+    expect(received.map((m) => m.text)).toEqual(['one', 'two', 'three (while away)']);
+    const second = [...r1.conns].at(-1)!;
+    expect(second.frames[0]).toMatchObject({ op: 'resume', token: login.token, after: 2 });
+    // The resend waited for the resume, so it ran as alice.
+    expect(second.frames.findIndex((f) => f.op === 'send')).toBeGreaterThan(second.frames.findIndex((f) => f.op === 'resume'));
+    expect(c.messages.filter((m) => m.text === 'sent while reconnecting')).toHaveLength(1);
+  });
+
+  it('acknowledges pushed messages with coalesced delivered {upTo}', async () => {
+    const c = await cluster(1);
+    const q = client(c.addresses);
+    const received: ChatMessage[] = [];
+    q.on('message', (m) => received.push(m));
+    await q.login('alice', 'password123');
+    for (let i = 1; i <= 5; i++) c.deliver('bob', 'alice', `burst ${i}`);
+    await until('five pushes', () => received.length === 5);
+    await until('delivered ack', () => c.messages.every((m) => m.deliveredAt !== null));
+    const acks = c.framesOf('delivered');
+    expect(acks.length).toBeLessThanOrEqual(2);
+    expect(acks.at(-1)).toMatchObject({ upTo: 5, session: { clientId: q.clientId } });
+  });
+
+  it('does not acknowledge when autoDelivered is false', async () => {
+    const c = await cluster(1);
+    const q = client(c.addresses, { autoDelivered: false });
+    const received: ChatMessage[] = [];
+    q.on('message', (m) => received.push(m));
+    await q.login('alice', 'password123');
+    c.deliver('bob', 'alice', 'quiet');
+    await until('the push', () => received.length === 1);
+    await q.status(); // a round trip after the push: an ack would have been scheduled by now
+    expect(c.framesOf('delivered')).toEqual([]);
+  });
+
+  it('logs in with `after` to receive the backlog, then live', async () => {
+    const c = await cluster(1);
+    c.deliver('bob', 'alice', 'old');
+    c.deliver('bob', 'alice', 'newer');
+    const q = client(c.addresses, { lastMessageId: 1, autoDelivered: false });
+    const received: string[] = [];
+    q.on('message', (m) => received.push(m.text));
+    await q.login('alice', 'password123');
+    await until('the backlog', () => received.length === 1);
+    expect(received).toEqual(['newer']);
+    expect(c.framesOf('login')[0]).toMatchObject({ after: 1 });
+  });
+
+  it('reports sessionEnded and stops resuming an ended login', async () => {
+    const c = await cluster(1);
+    const q = client(c.addresses);
+    const ended: string[] = [];
+    q.on('sessionEnded', (e) => ended.push(e.reason));
+    await q.login('alice', 'password123');
+    c.tokens.clear(); // logged out elsewhere
+    c.replica('r1').dropAll();
+    await until('the refused resume', () => ended.length === 1);
+    expect(ended[0]).toMatch(/^UNAUTHENTICATED/);
+    await expect(q.status()).resolves.toMatchObject({ id: 'r1' });
+    // The server's push form of the same news.
+    await q.login('alice', 'password123');
+    const conn = [...c.replica('r1').conns].at(-1)!;
+    conn.send({ type: 'push', event: 'sessionEnded', reason: 'account deleted' });
+    await until('the pushed session end', () => ended.length === 2);
+    conn.close();
+    await until('reconnected', () => c.replica('r1').connections === 3 && q.state.status === 'connected');
+    await q.status();
+    expect(c.framesOf('resume')).toHaveLength(1);
+  });
+
+  it('ignores malformed frames and survives a throwing listener', async () => {
+    const c = await cluster(1);
+    const warnings: string[] = [];
+    const q = client(c.addresses, { log: { warn: (_o, msg) => warnings.push(msg ?? '') } });
+    const received: string[] = [];
+    q.on('message', () => {
+      throw new Error('listener bug');
+    });
+    q.on('message', (m) => received.push(m.text));
+    await q.login('alice', 'password123');
+    const conn = [...c.replica('r1').conns][0];
+    conn.send('not json at all');
+    conn.send({ type: 'push', event: 'message', message: { id: 'x' } });
+    conn.send({ type: 'mystery' });
+    conn.send({ type: 'response', id: 999, ok: true, result: {} });
+    c.deliver('bob', 'alice', 'still fine');
+    await until('the good push', () => received.length === 1);
+    expect(received).toEqual(['still fine']);
+    expect(warnings.filter((w) => /ignored/.test(w)).length).toBeGreaterThanOrEqual(3);
+    await expect(q.send('bob', 'and working')).resolves.toMatchObject({ id: 2 });
+    expect(q.state.status).toBe('connected');
+  });
+});
+
+describe('QuorumClient: read-only state', () => {
+  it('reports readOnly after NO_QUORUM and clears it when a majority is back', async () => {
+    const c = await cluster(1);
+    const q = client(c.addresses, { backoff: { initialMs: 10, maxMs: 40 } });
+    await q.login('alice', 'password123');
+    c.leaderId = null;
+    const pending = q.send('bob', 'waits for a majority');
+    await until('read-only', () => q.state.readOnly);
+    expect(q.state.lastError).toMatch(/NO_QUORUM/);
+    c.leaderId = 'r1';
+    await pending;
+    expect(q.state.readOnly).toBe(false);
+    expect(c.messages.filter((m) => m.text === 'waits for a majority')).toHaveLength(1);
+  });
+
+  it('a status probe clears readOnly without any write', async () => {
+    const c = await cluster(1);
+    const q = client(c.addresses, { backoff: { initialMs: 10, maxMs: 40 }, giveUpAfterMs: 200 });
+    await q.login('alice', 'password123');
+    c.leaderId = null;
+    await expect(q.send('bob', 'refused')).rejects.toMatchObject({ code: 'NO_QUORUM' });
+    expect(q.state.readOnly).toBe(true);
+    c.leaderId = 'r1';
+    await until('readOnly cleared by the probe', () => !q.state.readOnly);
+  });
+});
