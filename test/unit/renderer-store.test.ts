@@ -152,10 +152,18 @@ describe('outbox', () => {
     store.getState().openConversation('bob');
     await flush();
     store.getState().send('bob', 'hello');
+    store.getState().send('bob', 'second');
     api.emit('message', msg(7, 'alice', 'bob', 'hello'));
     api.sends[0].d.resolve({ id: 7, sentAt: msg(7, 'a', 'b').sentAt });
     await flush();
     expect(store.getState().threads.bob.messages.map((m) => m.id)).toEqual([7]);
+    api.sends[1].d.resolve({ id: 8, sentAt: 2 });
+    await flush();
+    expect(store.getState().conversations.bob.lastMessage.text).toBe('second');
+    // deleting the newest message moves the preview back to the one before it
+    store.getState().toggleSelect(8);
+    await store.getState().deleteSelected();
+    expect(store.getState().conversations.bob.lastMessage.text).toBe('hello');
   });
 
   it('keeps a draft per conversation', async () => {
@@ -213,6 +221,7 @@ describe('conversations and messages', () => {
     store.getState().toggleSelect(447);
     expect(await store.getState().deleteSelected()).toBe(true);
     expect(store.getState().threads.bob.messages).toHaveLength(448);
+    expect(store.getState().selection).toEqual([]);
     api.emit('deleted', [1]);
     expect(store.getState().threads.bob.messages[0].id).toBe(2);
   });

@@ -305,30 +305,32 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
       env.onUnreadTotal?.(0);
     };
 
+    /** Drops deleted messages from threads, selection and conversation previews. */
+    const forget = (ids: readonly number[]) => {
+      const gone = new Set(ids);
+      set((s) => {
+        const threads: Record<string, Thread> = {};
+        for (const [k, t] of Object.entries(s.threads)) threads[k] = t.messages.some((m) => gone.has(m.id)) ? { ...t, messages: removeIds(t.messages, gone) } : t;
+        const conversations: Record<string, ConversationSummary> = {};
+        for (const [k, c] of Object.entries(s.conversations)) {
+          if (!gone.has(c.lastMessage.id)) conversations[k] = c;
+          else {
+            const rest = threads[k]?.messages;
+            const last = rest && rest.length ? rest[rest.length - 1] : null;
+            conversations[k] = { ...c, lastMessage: last ?? { ...c.lastMessage, text: '' } };
+          }
+        }
+        return { threads, conversations, selection: s.selection.filter((id) => !gone.has(id)) };
+      });
+    };
+
     const unsubscribe = [
       api.on('state', (conn) => {
         set({ conn: { ...conn } });
         if (conn.status === 'connected' && !conn.readOnly) pump();
       }),
       api.on('message', (m) => absorb(m)),
-      api.on('deleted', (ids) => {
-        const gone = new Set(ids);
-        set((s) => {
-          const threads: Record<string, Thread> = {};
-          for (const [k, t] of Object.entries(s.threads)) threads[k] = t.messages.some((m) => gone.has(m.id)) ? { ...t, messages: removeIds(t.messages, gone) } : t;
-          const conversations: Record<string, ConversationSummary> = {};
-          for (const [k, c] of Object.entries(s.conversations)) {
-            if (!gone.has(c.lastMessage.id)) conversations[k] = c;
-            else {
-              const rest = threads[k]?.messages;
-              const last = rest && rest.length ? rest[rest.length - 1] : null;
-              if (last) conversations[k] = { ...c, lastMessage: last };
-              else conversations[k] = { ...c, lastMessage: { ...c.lastMessage, text: '' } };
-            }
-          }
-          return { threads, conversations, selection: s.selection.filter((id) => !gone.has(id)) };
-        });
-      }),
+      api.on('deleted', (ids) => forget(ids)),
       api.on('receipt', (r) => {
         set((s) => {
           let changed = false;
@@ -527,12 +529,7 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
           get().toast(`Could not delete. ${readableError(err)}`, 'error');
           return false;
         }
-        const gone = new Set(ids);
-        set((s) => {
-          const threads: Record<string, Thread> = {};
-          for (const [k, t] of Object.entries(s.threads)) threads[k] = { ...t, messages: removeIds(t.messages, gone) };
-          return { threads, selection: [] };
-        });
+        forget(ids);
         return true;
       },
 

@@ -155,7 +155,7 @@ export function ClusterView() {
             ) : (
               <>No leader right now (term {status.term}). </>
             )}
-            {health ? `${health.reachable} of ${health.voters} voters reachable: ${surviveText(health)}.` : 'Reachability is known only to the leader.'}
+            {health ? `${health.reachable} of ${health.voters} voters reachable; ${surviveText(health)}.` : 'Reachability is known only to the leader.'}
             {!status.quorum && <strong className="error"> No majority reachable: read-only.</strong>}
           </p>
           <Diagram nodes={nodes} term={status.term} />
