@@ -36,12 +36,13 @@ describe('single replica durability', () => {
         const text = `m${sent++}`;
         const resp = await a.request({ op: 'send', to: 'bob', text, session: a.session() });
         if (resp.ok) acked.push({ id: resp.result.id, text });
+        else if (resp.error?.code === 'CLOSED') return;
       }
     };
     const pumps = Array.from({ length: 16 }, pump);
     await waitFor('200 acknowledged sends', () => acked.length >= 200, 30_000);
-    await r.kill();
     killed = true;
+    await r.kill();
     await Promise.all(pumps);
     expect(acked.length).toBeGreaterThanOrEqual(200);
 

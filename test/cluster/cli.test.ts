@@ -1,0 +1,179 @@
+// The `chat` and `status` commands end to end: real replica processes (`replica/cli.ts replica`), the commands run
+// as processes too (`replica/cli.ts chat|status`), password on stdin, exact JSON on stdout.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, ReplicaProc, ROOT, freePort, waitFor } from '../helpers/cluster.js';
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], stdin = ''): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+/** `chat --password-stdin --json ...`: returns the parsed document, failing loudly with stderr otherwise. */
+async function chatJson(servers: string[], user: string, args: string[], password = 'password123'): Promise<unknown> {
+  const r = await cli(['chat', '--servers', servers.join(','), '--user', user, '--password-stdin', '--json', ...args], `${password}\n`);
+  if (r.code !== 0) throw new Error(`chat ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  expect(r.stdout.endsWith('\n')).toBe(true);
+  expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
+  return JSON.parse(r.stdout);
+}
+
+describe('chat and status against one real replica', () => {
+  let dir: string;
+  let r: ReplicaProc;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'quorum-cli-'));
+    r = new ReplicaProc({ id: 'r1', port: await freePort(), dataDir: join(dir, 'r1'), logFile: join(dir, 'r1.log') });
+    r.start();
+    await r.waitHealthy();
+  });
+  afterAll(async () => {
+    await r.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs every chat command with exact JSON output', async () => {
+    const s = [r.address];
+    expect(await chatJson(s, 'alice', ['signup'])).toEqual({ user: 'alice' });
+    expect(await chatJson(s, 'bob', ['signup'])).toEqual({ user: 'bob' });
+
+    const first = (await chatJson(s, 'alice', ['send', 'bob', 'hello bob'])) as { id: number };
+    expect(first).toEqual({ id: expect.any(Number) });
+    const second = (await chatJson(s, 'alice', ['send', 'bob', 'second message'])) as { id: number };
+    expect(second.id).toBeGreaterThan(first.id);
+
+    expect(await chatJson(s, 'bob', ['login'])).toEqual({ user: 'bob', unread: 2 });
+
+    const history = (await chatJson(s, 'bob', ['history', 'alice'])) as { messages: { sentAt: number }[] };
+    const [t1, t2] = history.messages.map((m) => m.sentAt);
+    expect(history).toEqual({
+      messages: [
+        { id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1 },
+        { id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2 },
+      ],
+    });
+    expect(t1).toBeGreaterThan(1_600_000_000_000);
+    expect(t2).toBeGreaterThanOrEqual(t1);
+    expect(await chatJson(s, 'bob', ['history', 'alice', '--before', String(second.id), '--limit', '5'])).toEqual({
+      messages: [{ id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1 }],
+    });
+
+    expect(await chatJson(s, 'bob', ['read', '--limit', '1'])).toEqual({
+      messages: [{ id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1 }],
+    });
+    expect(await chatJson(s, 'bob', ['read'])).toEqual({
+      messages: [{ id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2 }],
+    });
+    expect(await chatJson(s, 'bob', ['read'])).toEqual({ messages: [] });
+
+    expect(await chatJson(s, 'bob', ['accounts'])).toEqual({ accounts: [{ username: 'alice' }, { username: 'bob' }], nextPageToken: null });
+    const page = (await chatJson(s, 'bob', ['accounts', '--limit', '1'])) as { nextPageToken: string };
+    expect(page).toEqual({ accounts: [{ username: 'alice' }], nextPageToken: expect.any(String) });
+    expect(await chatJson(s, 'bob', ['accounts', '--limit', '1', '--page-token', page.nextPageToken])).toEqual({
+      accounts: [{ username: 'bob' }],
+      nextPageToken: null,
+    });
+    expect(await chatJson(s, 'bob', ['accounts', 'a*'])).toEqual({ accounts: [{ username: 'alice' }], nextPageToken: null });
+
+    expect(await chatJson(s, 'alice', ['delete', String(first.id)])).toEqual({ deleted: 1 });
+    expect(await chatJson(s, 'bob', ['history', 'alice'])).toEqual({
+      messages: [{ id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2 }],
+    });
+
+    expect(await chatJson(s, 'alice', ['delete-account'])).toEqual({ deleted: true });
+  });
+
+  it('reports refusals as CODE: message with a non-zero exit', async () => {
+    const base = ['chat', '--servers', r.address, '--password-stdin', '--json'];
+    await chatJson([r.address], 'carol', ['signup']);
+    const taken = await cli([...base, '--user', 'carol', 'signup'], 'password123\n');
+    expect(taken).toMatchObject({ code: 1, stdout: '' });
+    expect(taken.stderr).toMatch(/^USERNAME_TAKEN: /);
+    const wrong = await cli([...base, '--user', 'carol', 'login'], 'not-the-password\n');
+    expect(wrong).toMatchObject({ code: 1, stdout: '', stderr: 'BAD_CREDENTIALS: wrong username or password\n' });
+    const usage = await cli([...base, '--user', 'carol', 'send', 'dave']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/^INVALID: send takes TO and TEXT/);
+    const noTty = await cli(['chat', '--servers', r.address, '--user', 'carol', 'login']);
+    expect(noTty.code).toBe(2);
+    expect(noTty.stderr).toMatch(/^INVALID: no terminal to prompt for the password on/);
+  });
+
+  it('status prints the replica', async () => {
+    const st = await cli(['status', '--servers', r.address, '--json']);
+    expect(st.code).toBe(0);
+    const doc = JSON.parse(st.stdout) as { replicas: Record<string, unknown>[] };
+    expect(doc.replicas).toEqual([
+      {
+        id: 'r1',
+        address: r.address,
+        role: 'leader',
+        term: expect.any(Number),
+        leader: 'r1',
+        commitIndex: expect.any(Number),
+        appliedIndex: expect.any(Number),
+        voter: true,
+        reachable: true,
+      },
+    ]);
+  });
+});
+
+describe('chat and status against three real replicas', () => {
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    cluster = await Cluster.start({ size: 3 });
+  });
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  it('follows the leader from any replica, and keeps working when the leader dies', async () => {
+    const leader = await cluster.leader();
+    const follower = cluster.replicas.find((x) => x.id !== leader.id)!;
+    // Only a follower is listed: the client learns the leader from its hello and goes there.
+    expect(await chatJson([follower.address], 'erin', ['signup'])).toEqual({ user: 'erin' });
+    expect(await chatJson([follower.address], 'frank', ['signup'])).toEqual({ user: 'frank' });
+
+    await leader.kill();
+    const sent = (await chatJson(cluster.addresses, 'erin', ['send', 'frank', 'after failover'])) as { id: number };
+    expect(sent).toEqual({ id: expect.any(Number) });
+    const read = (await chatJson(cluster.addresses, 'frank', ['read'])) as { messages: { id: number; text: string }[] };
+    expect(read.messages.map((m) => [m.id, m.text])).toEqual([[sent.id, 'after failover']]);
+
+    // status: the dead replica is a row with reachable=false and nulls; the command still succeeds.
+    const st = await cli(['status', '--servers', cluster.addresses.join(','), '--json']);
+    expect(st.code).toBe(0);
+    const rows = (JSON.parse(st.stdout) as { replicas: { id: string; reachable: boolean; role: string | null; leader: string | null }[] }).replicas;
+    expect(rows.map((row) => row.id)).toEqual(['r1', 'r2', 'r3']);
+    const dead = rows.find((row) => row.id === leader.id)!;
+    expect(dead).toMatchObject({ reachable: false, role: null, leader: null });
+    const live = rows.filter((row) => row.reachable);
+    expect(live).toHaveLength(2);
+    const newLeader = await waitFor('a new leader', () => cluster.leader());
+    expect(newLeader.id).not.toBe(leader.id);
+    expect(live.every((row) => row.leader === null || row.leader === newLeader.id)).toBe(true);
+  });
+});
