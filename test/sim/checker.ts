@@ -54,6 +54,13 @@ export class Checker {
   private readonly reads = new Map<string, { node: NodeId; minIndex: number }>();
   stats = { leaders: 0, commits: 0, applies: 0, snapshotsLoaded: 0, reads: 0, acked: 0 };
 
+  /** The initial state of a cluster bootstrapped with a snapshot at `index` (as if applied there). */
+  bootstrap(index: number, term: number, hash: number): void {
+    this.applied[index] = { term, data: '<bootstrap>', hash };
+    this.committed[index] = { term, commitTerm: 0 };
+    this.maxCommitted = Math.max(this.maxCommitted, index);
+  }
+
   /** Election Safety. */
   leader(term: number, id: NodeId): void {
     const prev = this.leaders.get(term);

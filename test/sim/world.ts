@@ -133,6 +133,7 @@ class SimNode {
 }
 
 const EMPTY: ConfState = { voters: [], learners: [] };
+const BOOT_HASH = 0xb007;
 
 export class World {
   readonly rng: Rng;
@@ -192,8 +193,18 @@ export class World {
     const voters = Array.from({ length: opts.nodes }, (_, k) => `n${k + 1}`);
     const spares = Array.from({ length: opts.spares ?? 2 }, (_, k) => `n${opts.nodes + k + 1}`);
     this.pool = [...voters, ...spares];
+    // Bootstrap: the configuration as the initial state (index 0), or, as the replica does, as a snapshot at index 1.
+    const bootAt1 = r.chance(0.5);
+    if (bootAt1) this.checker.bootstrap(1, 1, BOOT_HASH);
     for (const id of voters) {
-      const n = new SimNode(id, { voters, learners: [] });
+      const conf = { voters, learners: [] };
+      const n = new SimNode(id, conf);
+      if (bootAt1) {
+        const data: SnapData = { index: 1, hash: BOOT_HASH, conf };
+        n.storage.applySnapshot({ index: 1, term: 1, conf }, JSON.stringify(data));
+        n.storage.setHardState({ term: 1, vote: null, commit: 1 });
+        n.sm = { applied: 1, hash: BOOT_HASH, conf: copyConf(conf), confHistory: [{ index: 1, conf: copyConf(conf) }] };
+      }
       this.nodes.set(id, n);
       this.start(n);
     }
