@@ -110,6 +110,19 @@ export interface ReadState {
  *    then deliver the message to the peer's core; on failure call reportSnapshot(to, false));
  * 3. apply `committedEntries` to the state machine in order;
  * 4. call advance(ready).
+ *
+ * Details of the contract (replica/raft/raft.ts):
+ * - Only one Ready is outstanding: hasReady() is false and ready() throws until advance(ready). tick/step/propose
+ *   may be called meanwhile (their effects come in the next Ready).
+ * - A 'snap' message: the driver may stream any snapshot of its state machine at an index >= message.snapshot.index
+ *   (normally its current applied state) and must set message.snapshot to the metadata of what it streamed. It calls
+ *   reportSnapshot(to, true) when the stream completed, reportSnapshot(to, false) when it failed.
+ * - Ready.snapshot (on a follower): install it (state machine and log) before anything else; committedEntries are
+ *   empty in that Ready. The configuration of the snapshot is the core's configuration from then on.
+ * - A committed `conf` entry: its data is the ConfChange as JSON; the driver calls applyConfChange(change) while
+ *   applying it (step 3) and persists the returned ConfState with the applied index. initialState().conf must be the
+ *   configuration as of the applied index given in RaftOptions.applied.
+ * - A replica with an empty configuration (never bootstrapped, joining) accepts only a snapshot.
  */
 export interface Ready {
   softState?: SoftState;
