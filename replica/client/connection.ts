@@ -39,7 +39,14 @@ export class Connection {
     }
     const socket = this.socket;
     this.helloTimer = setTimeout(() => this.finish(`no hello from ${this.address} within ${connectTimeoutMs} ms`), connectTimeoutMs);
-    socket.onmessage = (event) => this.receive(event.data);
+    socket.onmessage = (event) => {
+      // Never let a bad frame, a schema bug or a handler bug escape into the socket's event dispatch.
+      try {
+        this.receive(event.data);
+      } catch (err) {
+        this.log?.error?.({ address: this.address, err: errorText(err) }, 'client failed to handle a frame');
+      }
+    };
     socket.onerror = (event) => {
       const message = (event as { message?: unknown } | null)?.message;
       this.log?.debug?.({ address: this.address, err: typeof message === 'string' ? message : 'error' }, 'client socket error');
