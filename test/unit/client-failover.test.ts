@@ -107,6 +107,43 @@ describe('QuorumClient: finding the leader', () => {
   });
 });
 
+describe('QuorumClient: stale hints and unusable replicas', () => {
+  it('survives replicas that point at each other, backing off until a leader emerges', async () => {
+    const c = await cluster(2);
+    const [r1, r2] = [c.replica('r1'), c.replica('r2')];
+    c.leaderId = null;
+    r1.helloLeader = { id: 'r2', address: r2.address };
+    r2.helloLeader = { id: 'r1', address: r1.address };
+    const q = client([r1.address]);
+    const pending = q.signup('gina', 'password123');
+    await until('several hops', () => r1.connections + r2.connections >= 8);
+    c.leaderId = 'r2';
+    r1.helloLeader = undefined;
+    r2.helloLeader = undefined;
+    await expect(pending).resolves.toEqual({ user: 'gina' });
+    expect(q.state.replica?.id).toBe('r2');
+  });
+
+  it('leaves a replica that answers UNAVAILABLE (stopping or removed) for another one', async () => {
+    const c = await cluster(2);
+    c.leaderId = 'r2';
+    const r1 = c.replica('r1');
+    r1.helloLeader = null; // r1 does not know the leader, and it is shutting down
+    r1.hook = (req) => (req.op === 'status' ? undefined : { error: { code: 'UNAVAILABLE', message: 'this replica is stopping' } });
+    const q = client([r1.address, c.replica('r2').address]);
+    await expect(q.signup('hank', 'password123')).resolves.toEqual({ user: 'hank' });
+    expect(q.state.replica?.id).toBe('r2');
+  });
+
+  it('retries INTERNAL a few times, then reports it', async () => {
+    const c = await cluster(1);
+    c.replica('r1').hook = (req) => (req.op === 'signup' ? { error: { code: 'INTERNAL', message: 'internal error; the request may be retried' } } : undefined);
+    const q = client(c.addresses);
+    expect((await rejection(q.signup('ivy', 'password123'))).code).toBe('INTERNAL');
+    expect(c.framesOf('signup')).toHaveLength(4);
+  });
+});
+
 describe('QuorumClient: exactly once across failures', () => {
   it('resends an unanswered write with the same session seq after the leader dies, applied once', async () => {
     const c = await cluster(3);
