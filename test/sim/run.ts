@@ -35,7 +35,7 @@ function main(): void {
       const stats = runSeed({ seed, nodes, steps, verbose: !quiet });
       console.log(`seed ${seed} OK`, stats);
     } catch (e) {
-      report(e, steps);
+      report(e, steps, forcedNodes);
       process.exitCode = 1;
     }
     return;
@@ -53,7 +53,7 @@ function main(): void {
       for (const [k, v] of Object.entries(st)) (total as Record<string, number>)[k] = ((total as Record<string, number>)[k] ?? 0) + v;
     } catch (e) {
       failures++;
-      report(e, steps);
+      report(e, steps, forcedNodes);
       if (failures >= 5) break;
     }
     const now = performance.now();
@@ -69,9 +69,9 @@ function main(): void {
   if (failures) process.exitCode = 1;
 }
 
-function report(e: unknown, steps: number): void {
+function report(e: unknown, steps: number, forcedNodes?: number): void {
   if (e instanceof SimFailure) {
-    console.error(`\nFAIL ${e.message}\n--- last events ---\n${e.trace.join('\n')}\n--- replay: ${replayCommand(e.seed, nodesFor(e.seed), steps)}\n`);
+    console.error(`\nFAIL ${e.message}\n--- last events ---\n${e.trace.join('\n')}\n--- replay: ${replayCommand(e.seed, nodesFor(e.seed, forcedNodes), steps)}\n`);
   } else {
     console.error(e);
   }

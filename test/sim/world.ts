@@ -98,6 +98,7 @@ interface Profile {
   /** Per step, the chance that a node's driver finishes its outstanding Ready (slow disks and state machines). */
   finishRate: number;
   maxApplyBytes: number;
+  drift: boolean;
 }
 
 class SimNode {
@@ -144,6 +145,10 @@ export class World {
   private ready: Envelope[] = [];
   private delayed: Envelope[] = [];
   private group = new Map<NodeId, number>();
+  /** Links that lose everything in one direction ("a>b"). */
+  private oneWay = new Set<string>();
+  /** Per node, the chance that a global tick does not reach it (clock drift). */
+  private drift = new Map<NodeId, number>();
   private reports: { from: NodeId; inc: number; to: NodeId; ok: boolean }[] = [];
   private now = 0;
   private step = 0;
@@ -189,6 +194,7 @@ export class World {
       transferRate: r.pick([0, 0.005, 0.02]),
       finishRate: r.pick([0.6, 0.6, 0.2, 0.05]),
       maxApplyBytes: r.pick([1, 1 << 20]),
+      drift: r.chance(0.3),
     };
     const voters = Array.from({ length: opts.nodes }, (_, k) => `n${k + 1}`);
     const spares = Array.from({ length: opts.spares ?? 2 }, (_, k) => `n${opts.nodes + k + 1}`);
@@ -375,6 +381,7 @@ export class World {
   }
 
   private connected(a: NodeId, b: NodeId): boolean {
+    if (this.oneWay.has(`${a}>${b}`)) return false;
     return (this.group.get(a) ?? 0) === (this.group.get(b) ?? 0);
   }
 
@@ -418,13 +425,33 @@ export class World {
       for (const e of this.delayed) (e.at <= this.now ? this.ready : still).push(e);
       this.delayed = still;
     }
-    for (const n of this.nodes.values()) n.raft?.tick();
+    for (const n of this.nodes.values()) {
+      if (!n.raft) continue;
+      if (this.phase === 'faults' && this.rng.chance(this.driftOf(n.id))) continue;
+      n.raft.tick();
+    }
     if (this.ready.length > 5000) this.ready = this.ready.slice(-2500);
+  }
+
+  private driftOf(id: NodeId): number {
+    let d = this.drift.get(id);
+    if (d === undefined) this.drift.set(id, (d = this.profile.drift ? this.rng.pick([0, 0.1, 0.3]) : 0));
+    return d;
   }
 
   private partition(): void {
     const ids = [...this.nodes.keys()];
     this.group = new Map();
+    this.oneWay = new Set();
+    if (this.rng.chance(0.2)) {
+      // One-way failure: a node that can send but not hear (or hear but not send).
+      const l = this.leader();
+      const x = l && this.rng.chance(0.5) ? l.id : this.rng.pick(ids);
+      const deaf = this.rng.chance(0.5);
+      for (const y of ids) if (y !== x) this.oneWay.add(deaf ? `${y}>${x}` : `${x}>${y}`);
+      this.note(`PARTITION ${x} ${deaf ? 'hears nothing' : 'is not heard'}`);
+      return;
+    }
     if (this.rng.chance(0.6)) {
       const l = this.leader();
       const lone = l && this.rng.chance(0.6) ? l.id : this.rng.pick(ids);
@@ -437,8 +464,9 @@ export class World {
   }
 
   private healPartition(): void {
-    if (this.group.size) this.note('HEAL partition');
+    if (this.group.size || this.oneWay.size) this.note('HEAL partition');
     this.group = new Map();
+    this.oneWay = new Set();
   }
 
   // ---------------------------------------------------------------- clients & operators
@@ -687,7 +715,11 @@ export class World {
     this.step = this.opts.steps;
     this.note('HEAL: faults stop');
     this.group = new Map();
+    this.oneWay = new Set();
     for (const n of this.nodes.values()) if (!n.alive) this.start(n);
+    // Bounds: a leader within a few election rounds (pre-vote rounds, leases running out, conf entries to apply),
+    // and full convergence (catch-up by snapshot included) not long after.
+    const leaderBudget = 20 * this.profile.electionTick + 50;
     const budget = 40 * this.profile.electionTick + 200;
     let marker: { index: number; term: number; node: NodeId; data: string } | null = null;
     let leaderSeenAt = -1;
@@ -706,7 +738,10 @@ export class World {
       this.step++;
 
       const l = this.leader();
-      if (!l) continue;
+      if (!l) {
+        if (leaderSeenAt < 0 && t > leaderBudget) throw new SafetyViolation(`liveness: no leader within ${leaderBudget} ticks after healing`);
+        continue;
+      }
       if (leaderSeenAt < 0) leaderSeenAt = t;
       const conf = l.raft!.status().conf;
       const members = new Set([...conf.voters, ...conf.learners]);
