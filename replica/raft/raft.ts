@@ -216,6 +216,11 @@ export class Raft {
    */
   applyConfChange(cc: ConfChange): ConfState {
     this.conf = applyToConf(this.conf, cc);
+    if ((this.role === 'candidate' || this.role === 'preCandidate') && !this.promotable()) {
+      // Removed or demoted mid-election: a replica outside the voters never leads.
+      this.becomeFollower(this.term, null);
+      return copyConf(this.conf);
+    }
     if (this.role === 'leader') {
       if (!this.promotable()) {
         // Removed or demoted: tell the followers the commit index first, then step down so the rest elect a leader.
@@ -815,7 +820,7 @@ export class Raft {
     if (m.type !== myResp) return;
     if (!this.votes.has(m.from)) this.votes.set(m.from, !m.reject);
     const r = voteResult(this.conf.voters, this.votes);
-    if (r === 'won') {
+    if (r === 'won' && this.promotable()) {
       if (this.role === 'preCandidate') this.runCampaign('vote', false);
       else this.becomeLeader();
     } else if (r === 'lost') {

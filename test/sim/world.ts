@@ -686,6 +686,7 @@ export class World {
       if (!raft) return;
       const st = raft.status();
       if (st.role === 'leader') {
+        if (!st.conf.voters.includes(n.id)) throw new SafetyViolation(`${n.id} leads term ${st.term} but is not a voter of its configuration`);
         this.checker.leader(st.term, n.id);
         if (n.leaderTerm !== st.term) {
           n.leaderTerm = st.term;

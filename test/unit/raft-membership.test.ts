@@ -202,3 +202,18 @@ describe('raft configuration changes', () => {
     expect(node.raft.applyConfChange({ op: 'remove', id: 'z' })).toEqual({ voters: ['a', 'b'], learners: ['c'] });
   });
 });
+
+describe('raft configuration changes during an election', () => {
+  it('a candidate removed mid-election abandons its candidacy and never leads', () => {
+    const net = new TestNetwork(['a', 'b', 'c', 'd', 'e'], { preVote: false });
+    net.ignore('voteResp');
+    net.campaign('a');
+    expect(net.raft('a').status().role).toBe('candidate');
+    // The removal of a commits elsewhere and a applies it while its vote requests are out.
+    net.raft('a').applyConfChange({ op: 'remove', id: 'a' });
+    expect(net.raft('a').status().role).toBe('follower');
+    net.recover();
+    for (const id of ['b', 'c', 'd']) net.raft('a').step({ type: 'voteResp', from: id, to: 'a', term: 1, reject: false });
+    expect(net.raft('a').status().role).toBe('follower');
+  });
+});
