@@ -10,7 +10,7 @@ commands:
   replica   run a replica        (npm run replica -- --help)
   chat      chat from the shell  (npm run chat -- --help)
   status    cluster status       (npm run status -- --help)
-  cluster   change the membership (not available yet)`;
+  cluster   change the membership (npm run cluster -- --help)`;
 
 async function load(command: string): Promise<{ main: CommandMain; exitWhenDone: boolean } | null> {
   switch (command) {
@@ -22,13 +22,7 @@ async function load(command: string): Promise<{ main: CommandMain; exitWhenDone:
     case 'status':
       return { main: (await import('./cli/status.js')).main, exitWhenDone: true };
     case 'cluster':
-      return {
-        main: async () => {
-          process.stderr.write('UNAVAILABLE: the cluster command is not available yet\n');
-          return 2;
-        },
-        exitWhenDone: true,
-      };
+      return { main: (await import('./cli/cluster.js')).main, exitWhenDone: true };
     default:
       return null;
   }

@@ -19,7 +19,8 @@ import { Driver } from './node/driver.js';
 import { RequestHandler } from './node/requests.js';
 import { createMetrics } from './node/metrics.js';
 import type { ReplicaStatus, ReplicaStatusRow } from './protocol/client.js';
-import type { LeaderHint } from './protocol/errors.js';
+import { QuorumError, type LeaderHint } from './protocol/errors.js';
+import { adminRequest } from './net/admin-client.js';
 
 export interface Member {
   id: string;
@@ -53,6 +54,17 @@ export interface ReplicaOptions {
   proposalTimeoutMs?: number;
   /** Register process-wide metrics (CPU, memory); on for real processes, off when tests embed several replicas. */
   processMetrics?: boolean;
+  /** Join a running cluster through these replicas (first start only): added as a learner, then promoted once caught up. */
+  join?: string[];
+  /** With join: stay a non-voting learner (no automatic promotion). */
+  learner?: boolean;
+  /**
+   * Disaster recovery: restart as a one-member cluster from this replica's own data (see docs/operations.md for what
+   * this can lose). Only when a majority of the old cluster is gone for good.
+   */
+  forceNewCluster?: boolean;
+  /** Hand leadership to another voter before stopping when leading (default true). */
+  transferOnStop?: boolean;
 }
 
 export interface ReplicaHandle {
@@ -65,6 +77,11 @@ export interface ReplicaHandle {
   stateHash(): string;
   /** Resolves when the replica has stopped (after stop(), or a fatal storage error). */
   readonly stopped: Promise<void>;
+  /** Hands leadership to `to` (default: the most up-to-date other voter); resolves with the new leader's id. */
+  transferLeadership(to?: string): Promise<string>;
+  /** Resolves once a joining replica is a member (a voter unless it joined as a learner). */
+  readonly joined: Promise<void>;
+  /** Stops; a leader first hands leadership over (unless transferOnStop is false). */
   stop(): Promise<void>;
 }
 
@@ -87,7 +104,11 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
 
   // First start: record the bootstrap configuration (identical on every initial member).
   const initial = opts.initialCluster ?? [];
-  if (!sm.conf()) {
+  const joining = !sm.conf() && logStore.lastIndex() === 0 && (opts.join?.length ?? 0) > 0;
+  if (joining) {
+    if (!opts.secret?.length) throw new Error('joining a cluster needs its secret (--secret-file or --join-code)');
+    log.info({ via: opts.join }, 'empty data folder: joining a running cluster');
+  } else if (!sm.conf()) {
     if (logStore.lastIndex() > 0) throw new Error(`data folder ${dataDir} has a log but no configuration; it is damaged`);
     const members = initial.length ? initial : [{ id: opts.id, address: '' }];
     if (!members.some((m) => m.id === opts.id)) {
@@ -99,9 +120,19 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
   } else if (initial.length) {
     log.info('stored configuration found; --initial-cluster is ignored on restart');
   }
+  if (opts.forceNewCluster) {
+    if (!sm.conf()) throw new Error('--force-new-cluster needs a data folder that already belongs to a cluster');
+    log.warn(
+      { previous: sm.conf() },
+      'FORCE NEW CLUSTER: this replica now forms a one-member cluster from its own data. Writes acknowledged by the old ' +
+        'cluster that never reached this replica are lost; entries only this replica held become committed. ' +
+        'Add the other machines back with --join; never restart the old replicas with their old data.',
+    );
+    sm.forceConf({ voters: [opts.id], learners: [] });
+  }
   reconcileLogWithState(logStore, sm, log);
 
-  const conf = sm.conf()!;
+  const conf = sm.conf() ?? { voters: [], learners: [] };
   const memberCount = conf.voters.length + conf.learners.length;
   if (memberCount > 1 && !opts.secret?.length) {
     throw new Error('this cluster has more than one member: a cluster secret is required (--secret-file with a non-empty file)');
@@ -110,6 +141,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
   // Listen first so a port conflict fails before anything else starts.
   const metrics = createMetrics(opts.id, opts.processMetrics ?? false);
   let serving = true;
+  /** Removed from the configuration: serves neither clients nor peers. */
+  let removed = false;
   let driver!: Driver;
   let address = opts.advertise ?? '';
   const members = () => {
@@ -143,6 +176,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
       now: monotonicClock(),
       pushBacklog: (conn, accountId, after) => pushBacklog(conn, accountId, after),
       serving: () => serving,
+      secret: opts.secret?.length ? opts.secret : null,
+      transfer: (to) => transferLeadership(to),
     }),
   });
 
@@ -151,8 +186,12 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     secret: opts.secret ?? null,
     incomingDir: join(dataDir, 'snapshots', 'incoming'),
     log,
-    onMessages: (_from, msgs) => driver.step(msgs),
-    onSnapshot: (_from, snap) => driver.stepSnapshot(snap),
+    onMessages: (_from, msgs) => {
+      if (!removed) driver.step(msgs);
+    },
+    onSnapshot: (_from, snap) => {
+      if (!removed) driver.stepSnapshot(snap);
+    },
   });
 
   const http = new HttpServer({
@@ -164,7 +203,10 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     stateDigest: () => ({ appliedIndex: driver.appliedIndex, stateHash: sm.stateHash() }),
     health: () => {
       const st = status();
-      return { serving: serving, detail: { id: opts.id, role: st.role, term: st.term, leader: st.leader?.id ?? null, appliedIndex: st.appliedIndex } };
+      const detail: Record<string, unknown> = { id: opts.id, role: st.role, term: st.term, leader: st.leader?.id ?? null, appliedIndex: st.appliedIndex };
+      if (removed) detail.reason = 'removed from the cluster configuration';
+      else if (!isMember()) detail.reason = 'joining: not yet a member of the configuration';
+      return { serving: serving && isMember(), detail };
     },
   });
   const port = await http.listen(host, Number(portText));
@@ -173,7 +215,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
   // Peer links, kept in step with the configuration.
   const links = new Map<string, PeerLink>();
   const syncLinks = () => {
-    const c = sm.conf()!;
+    const c = sm.conf() ?? { voters: [], learners: [] };
     const ids = new Set([...c.voters, ...c.learners].filter((id) => id !== opts.id));
     const addrs = members();
     for (const [id, link] of links) {
@@ -244,19 +286,74 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
       }
     }
   });
+  let wasMember = isMember();
   driver.on('conf', () => {
-    syncLinks();
-    const c = sm.conf()!;
-    if (![...c.voters, ...c.learners].includes(opts.id) && serving) {
+    const member = isMember();
+    if (wasMember && !member && !removed) {
+      removed = true;
       serving = false;
-      log.warn('this replica was removed from the cluster configuration; it no longer serves clients or peers');
+      log.warn('this replica was removed from the cluster configuration; it no longer serves clients or peers. Delete its data folder to reuse the machine, or join again with --join');
       clientEndpoint.closeAll(4410, 'this replica was removed from the cluster');
+      for (const l of links.values()) l.close();
+      links.clear();
+      peerEndpoint.close();
     }
+    wasMember = member;
+    if (!removed) syncLinks();
   });
   driver.on('softState', (s) => {
     metrics.term.set(raft.status().term);
     if (s.role === 'leader') log.info({ term: raft.status().term }, 'became leader');
   });
+
+  function isMember(): boolean {
+    const c = sm.conf();
+    return !!c && (c.voters.includes(opts.id) || c.learners.includes(opts.id));
+  }
+
+  /** Waits for a soft-state change that satisfies `pred`, up to `ms`. */
+  function waitSoft(pred: () => boolean, ms: number): Promise<boolean> {
+    if (pred()) return Promise.resolve(true);
+    return new Promise((res) => {
+      const onSoft = () => {
+        if (pred()) done(true);
+      };
+      const timer = setTimeout(() => done(false), ms);
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        driver.off('softState', onSoft);
+        res(v);
+      };
+      driver.on('softState', onSoft);
+    });
+  }
+
+  async function transferLeadership(to?: string): Promise<string> {
+    const st = raft.status();
+    if (st.role !== 'leader') throw driver.notLeader();
+    let target = to;
+    if (!target) {
+      const candidates = st.conf.voters
+        .filter((id) => id !== opts.id)
+        .map((id) => ({ id, pr: st.progress?.[id] }))
+        .filter((c) => c.pr?.recentActive)
+        .sort((a, b) => (b.pr!.match ?? 0) - (a.pr!.match ?? 0));
+      target = candidates[0]?.id;
+    }
+    if (!target) throw new QuorumError('CONFLICT', 'no other reachable voter to hand leadership to');
+    if (target === opts.id) return opts.id;
+    try {
+      driver.transferLeadership(target);
+    } catch (err) {
+      throw new QuorumError('INVALID', (err as Error).message);
+    }
+    const electionMs = tickMs * (opts.electionTicks ?? DEFAULTS.electionTicks) * 2;
+    const t = target;
+    const ok = await waitSoft(() => driver.softState.lead === t && driver.softState.role !== 'leader', electionMs + 500);
+    if (!ok) throw new QuorumError('TIMEOUT', `leadership transfer to ${t} did not complete in time`);
+    log.info({ to: t }, 'leadership transferred');
+    return t;
+  }
 
   function pushBacklog(conn: ClientConn, accountId: number, after: number) {
     let cursor = after;
@@ -273,7 +370,6 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     const c = sm.conf() ?? { voters: [], learners: [] };
     const addrs = members();
     const isVoter = c.voters.includes(opts.id);
-    const removed = !c.voters.includes(opts.id) && !c.learners.includes(opts.id);
     const rows: ReplicaStatusRow[] = [...c.voters.map((id) => [id, true] as const), ...c.learners.map((id) => [id, false] as const)].map(([id, voter]) => {
       const row: ReplicaStatusRow = { id, address: addrs.get(id) ?? '', voter };
       const pr = st.progress?.[id];
@@ -292,7 +388,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     return {
       id: opts.id,
       address,
-      role: !serving ? 'removed' : !isVoter && !removed ? 'learner' : st.role,
+      role: removed ? 'removed' : !serving ? 'stopped' : !isVoter ? 'learner' : st.role,
       term: st.term,
       leader: lead ? { id: lead, address: addrs.get(lead) ?? '' } : null,
       commitIndex: st.commit,
@@ -307,13 +403,17 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
   syncLinks();
   const linkTimer = setInterval(() => metrics.peersConnected.set([...links.values()].filter((l) => l.connected).length), 1000);
   const ticker = setInterval(() => driver.tick(), tickMs);
-  if (conf.voters.length === 1 && conf.voters[0] === opts.id) driver.campaign();
+  if (conf.voters.length === 1 && conf.voters[0] === opts.id && raft.status().role !== 'leader') driver.campaign();
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
+      if ((opts.transferOnStop ?? true) && driver.isLeader && raft.status().conf.voters.length > 1) {
+        // A leader that is asked to stop hands over first, so clients see no election gap.
+        await transferLeadership().catch((err) => log.warn({ err: (err as Error).message }, 'leadership transfer before stop failed; stopping anyway'));
+      }
       serving = false;
       clearInterval(ticker);
       clearInterval(linkTimer);
@@ -330,6 +430,42 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     })());
   driver.on('fatal', () => void stop());
 
+  // A replica started with --join asks the cluster to add it as a learner, waits until it has caught up, then asks
+  // to be promoted to voter (unless it should stay a learner).
+  const joined = joining ? joinCluster() : Promise.resolve();
+  joined.catch((err) => log.error({ err: (err as Error).message }, 'joining the cluster failed'));
+  async function joinCluster(): Promise<void> {
+    const secret = opts.secret!;
+    const via = opts.join!;
+    await adminRequest(via, secret, { op: 'clusterChange', change: { op: 'addLearner', id: opts.id, address } }, {
+      timeoutMs: 60_000,
+      onRetry: (why) => log.info({ why }, 'join: retrying'),
+    }).catch((err) => {
+      // Already a member (a retried join, or added with `cluster add`): fine.
+      if (!(err instanceof QuorumError && err.code === 'INVALID' && /already a member/.test(err.message))) throw err;
+    });
+    log.info('join: added as a learner; catching up');
+    await new Promise<void>((res, rej) => {
+      const check = () => {
+        const st = raft.status();
+        if (stopping) return rej(new Error('stopped while joining'));
+        // Caught up: a member, and applied within a small distance of what the leader has told us is committed.
+        if (isMember() && st.lead && driver.appliedIndex >= st.commit && st.commit > 1) return res();
+        setTimeout(check, 50);
+      };
+      check();
+    });
+    if (opts.learner) {
+      log.info('join: caught up; staying a learner (--learner)');
+      return;
+    }
+    if (sm.conf()?.voters.includes(opts.id)) return;
+    await adminRequest(via.concat(members().get(raft.status().lead ?? '') ?? []), secret, { op: 'clusterChange', change: { op: 'promote', id: opts.id } }, { timeoutMs: 60_000 }).catch((err) => {
+      if (!(err instanceof QuorumError && err.code === 'INVALID' && /not a learner/.test(err.message) && sm.conf()?.voters.includes(opts.id))) throw err;
+    });
+    log.info('join: promoted to voter');
+  }
+
   log.info({ address, dataDir, voters: conf.voters, learners: conf.learners }, 'replica started');
   return {
     id: opts.id,
@@ -338,6 +474,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     status,
     stateHash: () => sm.stateHash(),
     stopped,
+    transferLeadership,
+    joined,
     stop,
   };
 }

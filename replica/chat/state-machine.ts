@@ -27,10 +27,10 @@ import { decodeCommand, decodeConfChange, type Command } from './commands.js';
 import { applyConfChange } from './conf.js';
 import { HASHED_TABLES, STATE_SCHEMA, STATE_SCHEMA_VERSION } from './schema.js';
 
-/** A client that wrote nothing for this long loses its session records (checked every EXPIRY_EVERY indices). */
 /** A new cluster's initial configuration is a snapshot at this index and term (never in the log itself). */
 export const BOOTSTRAP = { index: 1, term: 1 } as const;
 
+/** A client that wrote nothing for this long loses its session records (checked every EXPIRY_EVERY indices). */
 export const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
 export const EXPIRY_EVERY = 1000;
 /** Most idle clients expired in one check (bounds the cost of one apply). */
@@ -323,6 +323,17 @@ export class ChatStateMachine {
     this.confState = next;
     this.appliedIndex = BOOTSTRAP.index;
     this.appliedTerm = BOOTSTRAP.term;
+  }
+
+  /**
+   * Disaster recovery (--force-new-cluster): replaces the configuration with `conf` outside the log, keeping all
+   * applied state. Only for a replica restarted alone after its cluster lost a majority for good.
+   */
+  forceConf(conf: ConfState): void {
+    this.assertOpen();
+    const next: ConfState = { voters: [...conf.voters], learners: [...conf.learners] };
+    this.st.setConf.run(JSON.stringify(next));
+    this.confState = next;
   }
 
   /**

@@ -4,16 +4,21 @@
  *                      [--heartbeat-ms 50] [--election-timeout-ms 250] [--log-level info]
  */
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeInvite } from './invite.js';
 import pino from 'pino';
 import { startReplica, splitHostPort, type Member } from '../node.js';
 
 const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:PORT]
          [--initial-cluster ID=HOST:PORT,ID=HOST:PORT,...] [--secret-file FILE]
+         [--join HOST:PORT,... --secret-file FILE | --join-code CODE] [--learner] [--force-new-cluster]
          [--heartbeat-ms MS] [--election-timeout-ms MS] [--log-level LEVEL]
          [--compact-every N] [--keep-entries N]
 defaults: --id r1 --data .data/<id> --listen 127.0.0.1:7400 --heartbeat-ms 50 --election-timeout-ms 250
   (the election timeout is drawn from [MS, 2*MS) per term)
+  --join / --join-code: on first start, join a running cluster as a learner, catch up, then become a voter
+  (--learner: stay a non-voting learner). A join code's secret is kept in the data folder for restarts.
   compaction: once N entries (default 20000) are applied beyond the log's start, entries older than the last
   --keep-entries (default 5000) are dropped; a replica further behind catches up by snapshot`;
 
@@ -25,6 +30,10 @@ export interface ParsedReplicaArgs {
   listen: string;
   initialCluster?: Member[];
   secretFile?: string;
+  join?: string[];
+  joinCode?: string;
+  learner: boolean;
+  forceNewCluster: boolean;
   heartbeatMs: number;
   electionTimeoutMs: number;
   logLevel: string;
@@ -43,6 +52,10 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
         data: { type: 'string' },
         listen: { type: 'string', default: '127.0.0.1:7400' },
         'initial-cluster': { type: 'string' },
+        join: { type: 'string' },
+        'join-code': { type: 'string' },
+        learner: { type: 'boolean', default: false },
+        'force-new-cluster': { type: 'boolean', default: false },
         'secret-file': { type: 'string' },
         'heartbeat-ms': { type: 'string', default: '50' },
         'election-timeout-ms': { type: 'string', default: '250' },
@@ -79,6 +92,23 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     if (ids.size !== initialCluster.length) throw new UsageError('--initial-cluster: an id appears twice');
     if (!ids.has(id)) throw new UsageError(`--initial-cluster must include this replica's id (${id})`);
   }
+  let join: string[] | undefined;
+  if (values.join) {
+    join = values.join.split(',').map((x) => x.trim()).filter(Boolean);
+    for (const j of join) {
+      try {
+        splitHostPort(j);
+      } catch (err) {
+        throw new UsageError(`--join: ${(err as Error).message}`);
+      }
+    }
+  }
+  if (values['join-code'] && (join || values['secret-file'])) throw new UsageError('--join-code already holds the addresses and the secret; drop --join/--secret-file');
+  if ((join || values['join-code']) && initialCluster) throw new UsageError('--join and --initial-cluster exclude each other: bootstrap a new cluster or join one');
+  if (values.learner && !join && !values['join-code']) throw new UsageError('--learner applies when joining (--join or --join-code)');
+  if (values['force-new-cluster'] && (join || values['join-code'] || initialCluster)) {
+    throw new UsageError('--force-new-cluster restarts this replica alone from its own data; it takes no --join or --initial-cluster');
+  }
   const heartbeatMs = positiveInt(values['heartbeat-ms']!, '--heartbeat-ms');
   const electionTimeoutMs = positiveInt(values['election-timeout-ms']!, '--election-timeout-ms');
   if (electionTimeoutMs < 3 * heartbeatMs) throw new UsageError('--election-timeout-ms must be at least 3 heartbeats');
@@ -88,6 +118,10 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     listen: values.listen!,
     initialCluster,
     secretFile: values['secret-file'],
+    join,
+    joinCode: values['join-code'],
+    learner: values.learner!,
+    forceNewCluster: values['force-new-cluster']!,
     heartbeatMs,
     electionTimeoutMs,
     logLevel: values['log-level']!,
@@ -119,10 +153,24 @@ export async function main(argv: string[]): Promise<number> {
   let secret: Buffer | null = null;
   try {
     args = parseReplicaArgs(argv);
-    if (args.secretFile) secret = readSecret(args.secretFile);
+    const kept = join(args.dataDir, 'cluster.secret');
+    if (args.joinCode) {
+      let inv;
+      try {
+        inv = decodeInvite(args.joinCode);
+      } catch (err) {
+        throw new UsageError(`--join-code: ${(err as Error).message}`);
+      }
+      args.join = inv.servers;
+      secret = inv.secret;
+      // Restarts need the secret too: keep it beside the data, readable by this user only.
+      mkdirSync(args.dataDir, { recursive: true });
+      writeFileSync(kept, secret.toString('utf8') + '\n', { mode: 0o600 });
+    } else if (args.secretFile) secret = readSecret(args.secretFile);
+    else if (existsSync(kept)) secret = readSecret(kept);
     else if (args.initialCluster && args.initialCluster.length > 1) {
       throw new UsageError('--secret-file is required when the cluster has more than one member');
-    }
+    } else if (args.join) throw new UsageError('--join needs the cluster secret: --secret-file FILE');
   } catch (err) {
     if (err instanceof UsageError) {
       if (err.message) process.stderr.write(`INVALID: ${err.message}\n`);
@@ -132,6 +180,13 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const log = pino({ name: 'quorum', level: args.logLevel });
+  if (args.forceNewCluster) {
+    process.stderr.write(
+      'WARNING: --force-new-cluster: this replica restarts as a ONE-MEMBER cluster from its own data.\n' +
+        '  Writes the old cluster acknowledged that never reached this replica are LOST. Do not restart the old\n' +
+        '  replicas with their old data; add machines back with --join. See docs/operations.md.\n',
+    );
+  }
   const tickMs = Math.max(1, Math.floor(args.heartbeatMs / 2));
   let handle;
   try {
@@ -147,6 +202,9 @@ export async function main(argv: string[]): Promise<number> {
       log,
       processMetrics: true,
       compactEvery: args.compactEvery,
+      join: args.join,
+      learner: args.learner,
+      forceNewCluster: args.forceNewCluster,
       keepEntries: args.keepEntries,
     });
   } catch (err) {

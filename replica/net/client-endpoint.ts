@@ -3,6 +3,7 @@
  * replica's request handler, sends exactly one response per request id, and routes pushes to the connections of
  * logged-in accounts. A malformed frame gets an error frame (or a close with a reason), never a crash.
  */
+import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { ClientRequest, type HelloFrame, type PushFrame, type ServerFrame } from '../protocol/client.js';
@@ -11,6 +12,10 @@ import { QuorumError } from '../protocol/errors.js';
 export interface ClientConn {
   readonly connId: number;
   readonly remote: string;
+  /** Random per-connection challenge, sent in the hello frame, that an `admin` request signs. */
+  readonly nonce: string;
+  /** True once the connection proved knowledge of the cluster secret. */
+  admin: boolean;
   /** Set by the handler on login/resume; cleared on logout. */
   account: { id: number; username: string; tokenHash: string } | null;
   push(frame: PushFrame): void;
@@ -19,7 +24,7 @@ export interface ClientConn {
 }
 
 export interface ClientHandler {
-  hello(): HelloFrame;
+  hello(conn: ClientConn): HelloFrame;
   handle(conn: ClientConn, req: ClientRequest): Promise<unknown>;
   onClose(conn: ClientConn): void;
 }
@@ -70,7 +75,7 @@ export class ClientEndpoint {
     bucket.conns++;
     const conn = new Conn(this.nextId++, remote, ws);
     this.conns.add(conn);
-    conn.send(this.o.handler.hello());
+    conn.send(this.o.handler.hello(conn));
     ws.on('message', (data, isBinary) => this.onFrame(conn, bucket, data as Buffer, isBinary));
     ws.on('close', () => {
       bucket.conns--;
@@ -183,6 +188,8 @@ function rawId(raw: unknown): string | number | undefined {
 
 class Conn implements ClientConn {
   account: ClientConn['account'] = null;
+  admin = false;
+  readonly nonce = randomBytes(32).toString('hex');
   inFlight = 0;
   closed = false;
   constructor(

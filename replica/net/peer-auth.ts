@@ -20,3 +20,8 @@ export function macEqual(a: string, b: string): boolean {
   const y = Buffer.from(b, 'hex');
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
+
+/** Proof of the cluster secret for cluster administration over a /client connection (bound to its hello nonce). */
+export function adminMac(secret: Buffer, connectionNonce: string): string {
+  return createHmac('sha256', secret).update(`quorum-admin-1|${connectionNonce}`).digest('hex');
+}

@@ -9,6 +9,7 @@ import type { ClientConn, ClientHandler } from '../net/client-endpoint.js';
 import { PROTOCOL_VERSION, type ClientRequest, type HelloFrame, type ReplicaStatus } from '../protocol/client.js';
 import { QuorumError, type LeaderHint } from '../protocol/errors.js';
 import { hashPassword, verifyPassword } from '../chat/passwords.js';
+import { adminMac, macEqual } from '../net/peer-auth.js';
 import type { ChatStateMachine, ApplyOutcome } from '../chat/state-machine.js';
 import type { Driver } from './driver.js';
 import type { NodeMetrics } from './metrics.js';
@@ -28,6 +29,10 @@ export interface RequestContext {
   pushBacklog: (conn: ClientConn, accountId: number, after: number) => void;
   /** False while the replica is stopping or removed. */
   serving: () => boolean;
+  /** The cluster secret (null: cluster administration is refused). */
+  secret: Buffer | null;
+  /** Hands leadership over (to the given voter or the most up-to-date one); resolves with the new leader's id. */
+  transfer: (to?: string) => Promise<string>;
 }
 
 const RESUME_PAGE = 500;
@@ -42,8 +47,8 @@ let dummyHash: Promise<string> | null = null;
 export class RequestHandler implements ClientHandler {
   constructor(private readonly c: RequestContext) {}
 
-  hello(): HelloFrame {
-    return { type: 'hello', protocol: PROTOCOL_VERSION, replica: { id: this.c.id, address: this.c.address }, leader: this.c.leaderHint() };
+  hello(conn: ClientConn): HelloFrame {
+    return { type: 'hello', protocol: PROTOCOL_VERSION, replica: { id: this.c.id, address: this.c.address }, leader: this.c.leaderHint(), nonce: conn.nonce };
   }
 
   onClose(): void {}
@@ -61,6 +66,12 @@ export class RequestHandler implements ClientHandler {
 
   private async dispatch(conn: ClientConn, req: ClientRequest): Promise<unknown> {
     if (req.op === 'status') return this.c.status();
+    if (req.op === 'admin') {
+      if (!this.c.secret) throw new QuorumError('FORBIDDEN', 'this replica has no cluster secret, so it accepts no cluster administration');
+      if (!macEqual(req.mac, adminMac(this.c.secret, conn.nonce))) throw new QuorumError('FORBIDDEN', 'wrong cluster secret');
+      conn.admin = true;
+      return { admin: true };
+    }
     if (!this.c.serving()) throw new QuorumError('UNAVAILABLE', 'this replica is not serving (stopping or removed from the cluster); use another replica');
     if (!this.c.driver.isLeader) throw this.notLeader();
 
@@ -122,6 +133,22 @@ export class RequestHandler implements ClientHandler {
         return this.write(conn, req, { kind: 'delivered', tokenHash: this.auth(conn).tokenHash, upTo: req.upTo });
       case 'delete':
         return this.write(conn, req, { kind: 'delete', tokenHash: this.auth(conn).tokenHash, ids: req.ids });
+      case 'clusterChange': {
+        this.admin(conn);
+        const cc = req.change;
+        if (cc.op === 'remove' && cc.id === this.c.id) {
+          // A leader removing itself hands leadership over first; the client retries at the new leader.
+          const to = await this.c.transfer();
+          throw new QuorumError('NOT_LEADER', `leadership handed to ${to} before removing ${cc.id}; retry there`, this.c.leaderHint());
+        }
+        const outcome = await this.c.driver.proposeConfChange(cc);
+        if (!outcome.response.ok) throw new QuorumError(outcome.response.error.code, outcome.response.error.message);
+        return outcome.response.result;
+      }
+      case 'transfer': {
+        this.admin(conn);
+        return { leader: await this.c.transfer(req.to) };
+      }
       case 'deleteAccount': {
         const a = this.auth(conn);
         await this.c.driver.readBarrier();
@@ -130,6 +157,10 @@ export class RequestHandler implements ClientHandler {
         return this.write(conn, req, { kind: 'deleteAccount', tokenHash: a.tokenHash, passwordHash: acc.passwordHash });
       }
     }
+  }
+
+  private admin(conn: ClientConn): void {
+    if (!conn.admin) throw new QuorumError('FORBIDDEN', 'cluster administration needs proof of the cluster secret (send an admin request first)');
   }
 
   private auth(conn: ClientConn): NonNullable<ClientConn['account']> {

@@ -92,6 +92,25 @@ export const DeleteAccountRequest = z.strictObject({ ...write, op: z.literal('de
 /** This replica's view of the cluster (no login needed). */
 export const StatusRequest = z.strictObject({ ...base, op: z.literal('status') });
 
+/**
+ * Cluster administration needs proof of the cluster secret: `mac` = hex HMAC-SHA256(secret,
+ * "quorum-admin-1|" + the hello frame's nonce). The secret itself never crosses the wire.
+ */
+export const AdminRequest = z.strictObject({ ...base, op: z.literal('admin'), mac: z.string().regex(/^[0-9a-f]{64}$/) });
+const ReplicaId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/);
+const ReplicaAddress = z.string().min(3).max(262).regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'addresses are HOST:PORT');
+export const ConfChangeRequestSchema = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('addLearner'), id: ReplicaId, address: ReplicaAddress }),
+  z.strictObject({ op: z.literal('addVoter'), id: ReplicaId, address: ReplicaAddress }),
+  z.strictObject({ op: z.literal('promote'), id: ReplicaId }),
+  z.strictObject({ op: z.literal('demote'), id: ReplicaId }),
+  z.strictObject({ op: z.literal('remove'), id: ReplicaId }),
+]);
+/** One single-server configuration change through the log (admin only). */
+export const ClusterChangeRequest = z.strictObject({ ...base, op: z.literal('clusterChange'), change: ConfChangeRequestSchema });
+/** Hands leadership to `to` (default: the most up-to-date other voter); admin only. */
+export const TransferRequest = z.strictObject({ ...base, op: z.literal('transfer'), to: ReplicaId.optional() });
+
 export const ClientRequest = z.discriminatedUnion('op', [
   SignupRequest,
   LoginRequest,
@@ -107,6 +126,9 @@ export const ClientRequest = z.discriminatedUnion('op', [
   DeleteRequest,
   DeleteAccountRequest,
   StatusRequest,
+  AdminRequest,
+  ClusterChangeRequest,
+  TransferRequest,
 ]);
 export type ClientRequest = z.infer<typeof ClientRequest>;
 export type Op = ClientRequest['op'];
@@ -177,6 +199,9 @@ export interface ResultMap {
   delete: { deleted: number };
   deleteAccount: { deleted: true };
   status: ReplicaStatus;
+  admin: { admin: true };
+  clusterChange: { conf: { voters: string[]; learners: string[] } };
+  transfer: { leader: string };
 }
 
 // ---- server to client frames ----
@@ -205,6 +230,8 @@ export interface HelloFrame {
   protocol: number;
   replica: { id: string; address: string };
   leader: { id: string; address: string } | null;
+  /** Per-connection challenge for the `admin` request. */
+  nonce?: string;
 }
 
 /** A frame-level error (malformed frame with no usable id); the connection stays open unless noted. */

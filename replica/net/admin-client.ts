@@ -1,0 +1,79 @@
+/**
+ * Cluster administration from Node (the `cluster` CLI, a joining replica, the desktop main process): proves the
+ * cluster secret on a /client connection, follows NOT_LEADER hints, and retries other replicas with backoff until a
+ * deadline. Each call uses a fresh connection; the requests are idempotent or checked by the caller.
+ */
+import WebSocket from 'ws';
+import { QuorumError, type ErrorCode } from '../protocol/errors.js';
+import { adminMac } from './peer-auth.js';
+
+const RETRY: ReadonlySet<string> = new Set(['NOT_LEADER', 'NO_QUORUM', 'TIMEOUT', 'UNAVAILABLE', 'RATE_LIMITED', 'CLOSED', 'INTERNAL']);
+
+export interface AdminOptions {
+  /** Give up after this long (default 15 s). */
+  timeoutMs?: number;
+  onRetry?: (why: string) => void;
+}
+
+/** Sends one admin request to the leader of the cluster that `servers` belong to. */
+export async function adminRequest<T = unknown>(servers: string[], secret: Buffer, req: Record<string, unknown>, o: AdminOptions = {}): Promise<T> {
+  const deadline = Date.now() + (o.timeoutMs ?? 15_000);
+  const queue = [...servers];
+  let attempt = 0;
+  let lastError = 'no replica answered';
+  for (;;) {
+    const address = queue[attempt % queue.length];
+    attempt++;
+    try {
+      return (await once(address, secret, req, Math.max(500, deadline - Date.now()))) as T;
+    } catch (err) {
+      const e = err as QuorumError & { code?: string };
+      lastError = `${address}: ${e.code ?? 'ERROR'}: ${e.message}`;
+      if (e.code && !RETRY.has(e.code)) throw err;
+      if (e.code === 'NOT_LEADER' && e.leader?.address) {
+        if (!queue.includes(e.leader.address)) queue.push(e.leader.address);
+        attempt = queue.indexOf(e.leader.address);
+      }
+      o.onRetry?.(lastError);
+    }
+    if (Date.now() > deadline) throw new QuorumError('UNAVAILABLE', `cluster administration failed: ${lastError}`);
+    const delay = Math.min(1000, 50 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+function once(address: string, secret: Buffer, req: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://${address}/client`, { handshakeTimeout: Math.min(timeoutMs, 3000) });
+    const fail = (code: string, message: string, leader: { id: string; address: string } | null = null) => {
+      clearTimeout(timer);
+      ws.terminate();
+      reject(Object.assign(new QuorumError((code as ErrorCode) ?? 'UNAVAILABLE', message, leader), { code }));
+    };
+    const timer = setTimeout(() => fail('TIMEOUT', `no answer from ${address}`), timeoutMs);
+    ws.on('message', (data) => {
+      let f: any;
+      try {
+        f = JSON.parse(data.toString());
+      } catch {
+        return fail('INTERNAL', 'malformed frame from the replica');
+      }
+      if (f.type === 'hello') {
+        if (typeof f.nonce !== 'string') return fail('UNAVAILABLE', `${address} does not support cluster administration`);
+        ws.send(JSON.stringify({ id: 1, op: 'admin', mac: adminMac(secret, f.nonce) }));
+        return;
+      }
+      if (f.type !== 'response') return;
+      if (!f.ok) return fail(f.error.code, f.error.message, f.error.leader ?? null);
+      if (f.id === 1) {
+        ws.send(JSON.stringify({ ...req, id: 2 }));
+        return;
+      }
+      clearTimeout(timer);
+      ws.close();
+      resolve(f.result);
+    });
+    ws.on('error', (err) => fail('CLOSED', err.message));
+    ws.on('close', () => fail('CLOSED', `connection to ${address} closed`));
+  });
+}

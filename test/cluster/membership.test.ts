@@ -1,0 +1,131 @@
+// Membership on real processes: a fourth replica joins three (by snapshot, after compaction) and votes; an original
+// is removed; the leader is killed; nothing acknowledged is lost. Transfer, invite codes, SIGTERM hand-over.
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { QuorumClient } from '../../replica/client/client.js';
+import { Cluster, ReplicaProc, ROOT, freePort, waitConverged, waitFor } from '../helpers/cluster.js';
+
+const PW = 'password-123';
+let cluster: Cluster | null = null;
+const extra: ReplicaProc[] = [];
+const clients: QuorumClient[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await Promise.all(extra.splice(0).map((r) => r.kill()));
+  await cluster?.destroy();
+  cluster = null;
+});
+
+function client(servers: string[]): QuorumClient {
+  const c = new QuorumClient({ servers, WebSocket: WebSocket as never, giveUpAfterMs: 30_000, requestTimeoutMs: 5_000 });
+  clients.push(c);
+  return c;
+}
+
+function clusterCli(c: Cluster, args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'cluster', '--servers', c.addresses.join(','), '--secret-file', c.secretFile, '--json', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+async function joiner(c: Cluster, id: string, args: string[]): Promise<ReplicaProc> {
+  const r = new ReplicaProc({ id, port: await freePort(), dataDir: join(c.root, id), logFile: join(c.root, `${id}.log`), extraArgs: ['--compact-every', '100', '--keep-entries', '20', ...args] });
+  extra.push(r);
+  r.start();
+  return r;
+}
+
+async function texts(c: QuorumClient, withUser: string): Promise<string[]> {
+  const out: string[] = [];
+  let before: number | undefined;
+  for (;;) {
+    const page = await c.history(withUser, { limit: 500, before });
+    out.unshift(...page.messages.map((m) => m.text));
+    if (page.messages.length < 500) return out;
+    before = page.messages[0].id;
+  }
+}
+
+describe('membership on real processes', () => {
+  it('a fourth replica joins by snapshot and votes; an original is removed; the leader dies; nothing is lost', async () => {
+    cluster = await Cluster.start({ size: 3, extraArgs: ['--compact-every', '100', '--keep-entries', '20'] });
+    const a = client(cluster.addresses);
+    await a.signup('amy', PW);
+    await a.signup('bo', PW);
+    await a.login('amy', PW);
+    const acked: string[] = [];
+    for (let w = 0; w < 4; w++) {
+      await Promise.all(Array.from({ length: 8 }, async (_, k) => {
+        for (let i = 0; i < 10; i++) {
+          const t = `m${w}-${k}-${i}`;
+          await a.send('bo', t);
+          acked.push(t);
+        }
+      }));
+    }
+    const r4 = await joiner(cluster, 'r4', ['--join', cluster.addresses.join(','), '--secret-file', cluster.secretFile]);
+    await waitFor('r4 to become a voter', async () => {
+      const st = await r4.status().catch(() => null);
+      return st?.voter === true && st.role !== 'learner';
+    }, 60_000, 100);
+    expect(readFileSync(r4.o.logFile, 'utf8')).toMatch(/installing snapshot/);
+    await waitConverged([...cluster.addresses, r4.address]);
+
+    // Remove an original replica (a follower), then kill the leader: 3 voters left of whom 2 live.
+    const leader = await cluster.leader();
+    const victim = cluster.replicas.find((r) => r !== leader)!;
+    const rm = clusterCli(cluster, ['remove', victim.id]);
+    expect(rm.code, rm.err).toBe(0);
+    expect(JSON.parse(rm.out).voters).not.toContain(victim.id);
+    await waitFor('the removed replica to say why', async () => (await fetch(`http://${victim.address}/healthz`)).status === 503, 20_000);
+    await leader.kill();
+    await victim.kill();
+    const live = [...cluster.replicas.filter((r) => r.running), r4];
+    for (let i = 0; i < 10; i++) {
+      const t = `after-${i}`;
+      await a.send('bo', t);
+      acked.push(t);
+    }
+    const b = client(live.map((r) => r.address));
+    await b.login('bo', PW);
+    const got = await texts(b, 'amy');
+    expect(got.sort()).toEqual([...acked].sort());
+    expect(new Set(got).size).toBe(got.length);
+  });
+
+  it('transfer, invite code with a learner, and SIGTERM of the leader hand leadership over', async () => {
+    cluster = await Cluster.start({ size: 3 });
+    const leader = await cluster.leader();
+    const target = cluster.replicas.find((r) => r !== leader)!;
+    const tr = clusterCli(cluster, ['transfer', target.id]);
+    expect(tr.code, tr.err).toBe(0);
+    expect(JSON.parse(tr.out).leader).toBe(target.id);
+    expect((await cluster.leader()).id).toBe(target.id);
+
+    const inv = clusterCli(cluster, ['invite']);
+    expect(inv.code, inv.err).toBe(0);
+    const code = JSON.parse(inv.out).code as string;
+    expect(code).toMatch(/^quorum1\./);
+    const r5 = await joiner(cluster, 'r5', ['--join-code', code, '--learner']);
+    await waitFor('r5 to be a caught-up learner', async () => {
+      const st = await r5.status().catch(() => null);
+      return st?.role === 'learner' && st.appliedIndex > 1;
+    }, 60_000, 100);
+    expect((await target.status()).members.find((m) => m.id === 'r5')?.voter).toBe(false);
+
+    // SIGTERM of the leader: it hands over before exiting, so the next leader takes over in the next term.
+    const before = await target.status();
+    target.signal('SIGTERM');
+    expect(await target.exited).toBe(0);
+    expect(readFileSync(target.o.logFile, 'utf8')).toMatch(/leadership transferred/);
+    const next = await cluster.leader();
+    expect((await next.status()).term).toBe(before.term + 1);
+  });
+});
