@@ -150,6 +150,7 @@ export class World {
   /** Per node, the chance that a global tick does not reach it (clock drift). */
   private drift = new Map<NodeId, number>();
   private reports: { from: NodeId; inc: number; to: NodeId; ok: boolean }[] = [];
+  private unreachable: { from: NodeId; inc: number; to: NodeId }[] = [];
   private now = 0;
   private step = 0;
   private proposalSeq = 0;
@@ -399,7 +400,11 @@ export class World {
     const to = this.nodes.get(m.to);
     const ok = !!to && to.alive && this.connected(m.from, m.to);
     if (env.snap !== undefined) this.reports.push({ from: m.from, inc: env.fromInc, to: m.to, ok });
-    if (!ok) return;
+    if (!ok) {
+      // Like a driver whose connection to the peer is down.
+      if (m.type === 'app' && this.rng.chance(0.3)) this.unreachable.push({ from: m.from, inc: env.fromInc, to: m.to });
+      return;
+    }
     if (env.snap !== undefined) {
       to!.snapStash.set(m.snapshot!.index, env.snap);
       if (to!.snapStash.size > 8) to!.snapStash.delete(to!.snapStash.keys().next().value!);
@@ -409,6 +414,12 @@ export class World {
   }
 
   private flushReports(): void {
+    const us = this.unreachable;
+    this.unreachable = [];
+    for (const u of us) {
+      const n = this.nodes.get(u.from);
+      if (n?.raft && n.incarnation === u.inc) n.raft.reportUnreachable(u.to);
+    }
     const rs = this.reports;
     this.reports = [];
     for (const r of rs) {
@@ -531,7 +542,8 @@ export class World {
       choices.push({ op: 'promote', id });
       choices.push({ op: 'remove', id });
     }
-    if (conf.voters.length > 2) {
+    // Shrinking below three voters is allowed but rarer (down to a single voter).
+    if (conf.voters.length > 2 || (conf.voters.length === 2 && this.rng.chance(0.3))) {
       for (const id of conf.voters) {
         choices.push({ op: 'demote', id });
         choices.push({ op: 'remove', id });

@@ -178,3 +178,49 @@ describe('raft log replication', () => {
     }
   });
 });
+
+describe('raft unstable log', () => {
+  const app = (term: number, index: number, logTerm: number, ents: [number, number][], commit = 0): Message => ({
+    type: 'app',
+    from: 'a',
+    to: 'b',
+    term,
+    index,
+    logTerm,
+    commit,
+    entries: ents.map(([i, t]) => ({ index: i, term: t, type: 'normal' as const, data: `d${i}t${t}` })),
+  });
+
+  it('a conflicting append truncates inside the unstable tail, even while a Ready with the old entries is being persisted', () => {
+    const node = new TestNode('b', { voters: ['a', 'b', 'c'], learners: [] }, {}, 1);
+    node.raft.step(app(1, 0, 0, [[1, 1], [2, 1], [3, 1], [4, 1]]));
+    const rd1 = node.raft.ready(); // the driver is persisting 1..4
+    expect(rd1.entries.map((e) => e.index)).toEqual([1, 2, 3, 4]);
+    // Meanwhile a new leader (term 2) overwrites from index 3.
+    node.raft.step({ ...app(2, 2, 1, [[3, 2]]), from: 'c' });
+    node.storage.append(rd1.entries);
+    node.storage.setHardState(rd1.hardState!);
+    node.raft.advance(rd1);
+    expect(node.logTerms()).toEqual([1, 1, 2]);
+    const rd2 = node.raft.ready();
+    // The next Ready rewrites index 3 (the storage still holds the old 3 and 4 until it is persisted).
+    expect(rd2.entries.map((e) => [e.index, e.term])).toEqual([[3, 2]]);
+    expect(rd2.messages).toEqual([{ type: 'appResp', from: 'b', to: 'c', term: 2, index: 3 }]);
+    node.storage.append(rd2.entries);
+    node.raft.advance(rd2);
+    expect(node.storage.lastIndex()).toBe(3);
+    node.restart();
+    expect(node.logTerms()).toEqual([1, 1, 2]);
+  });
+
+  it('a duplicate append of entries already present changes nothing and is acknowledged', () => {
+    const node = new TestNode('b', { voters: ['a', 'b', 'c'], learners: [] }, {}, 1);
+    node.raft.step(app(1, 0, 0, [[1, 1], [2, 1], [3, 1]]));
+    node.drain();
+    node.raft.step(app(1, 1, 1, [[2, 1]]));
+    const rd = node.raft.ready();
+    expect(rd.entries).toEqual([]);
+    expect(rd.messages).toEqual([{ type: 'appResp', from: 'b', to: 'a', term: 1, index: 2 }]);
+    expect(node.logTerms()).toEqual([1, 1, 1]);
+  });
+});
