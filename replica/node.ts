@@ -192,6 +192,9 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     onSnapshot: (_from, snap) => {
       if (!removed) driver.stepSnapshot(snap);
     },
+    onPeerSeen: (id, a) => {
+      if (a) announced.set(id, a);
+    },
   });
 
   const http = new HttpServer({
@@ -214,6 +217,19 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
 
   // Peer links, kept in step with the configuration.
   const links = new Map<string, PeerLink>();
+  /** Addresses peers announced when they authenticated: lets a joining replica answer a leader it has no config for. */
+  const announced = new Map<string, string>();
+  const newLink = (id: string, a: string) =>
+    new PeerLink({
+      selfId: opts.id,
+      selfAddress: address,
+      peerId: id,
+      peerAddress: a,
+      secret: opts.secret!,
+      log,
+      random: Math.random,
+      onUnreachable: () => driver.reportUnreachable(id),
+    });
   const syncLinks = () => {
     const c = sm.conf() ?? { voters: [], learners: [] };
     const ids = new Set([...c.voters, ...c.learners].filter((id) => id !== opts.id));
@@ -226,23 +242,18 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     }
     for (const id of ids) {
       const a = addrs.get(id);
-      if (!links.has(id) && a && opts.secret) {
-        links.set(
-          id,
-          new PeerLink({
-            selfId: opts.id,
-            selfAddress: address,
-            peerId: id,
-            peerAddress: a,
-            secret: opts.secret,
-            log,
-            random: Math.random,
-            onUnreachable: () => driver.reportUnreachable(id),
-          }),
-        );
-      }
+      if (!links.has(id) && a && opts.secret) links.set(id, newLink(id, a));
     }
     metrics.peersConnected.set([...links.values()].filter((l) => l.connected).length);
+  };
+  /** The link to `to`, made on demand for a peer outside our (possibly not yet received) configuration. */
+  const linkTo = (to: string): PeerLink | undefined => {
+    let link = links.get(to);
+    if (!link && !removed && opts.secret) {
+      const a = members().get(to) ?? announced.get(to);
+      if (a) links.set(to, (link = newLink(to, a)));
+    }
+    return link;
   };
 
   const raft = new Raft({
@@ -263,11 +274,11 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     sm,
     metrics,
     send: (to, msgs) => {
-      const link = links.get(to);
+      const link = linkTo(to);
       if (!link || !link.send(msgs)) raft.reportUnreachable(to);
     },
     sendSnapshot: (to, path, meta: SnapshotMeta, msg: Message) => {
-      const link = links.get(to);
+      const link = linkTo(to);
       if (!link) return Promise.reject(new Error(`no link to ${to}`));
       return link.sendSnapshot(path, meta, msg);
     },
