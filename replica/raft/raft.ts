@@ -205,6 +205,11 @@ export class Raft {
     }
     const problem = confChangeProblem(this.conf, cc);
     if (problem) throw new ConfChangeError('INVALID_CONF_CHANGE', `invalid configuration change: ${problem}`);
+    if ((cc.op === 'remove' || cc.op === 'demote') && cc.id === this.id) {
+      // With changes taking effect on apply, a leader that leaves may strand voters that never learn the change
+      // committed (etcd-io/etcd#10563). Hand leadership over first; the new leader then removes this replica.
+      throw new ConfChangeError('INVALID_CONF_CHANGE', `invalid configuration change: ${cc.op} of the leader itself; transfer leadership first`);
+    }
     const index = this.appendEntries([{ type: 'conf', data: encodeConfChange(cc) }]);
     this.pendingConfIndex = index;
     return index;
@@ -222,16 +227,11 @@ export class Raft {
       return copyConf(this.conf);
     }
     if (this.role === 'leader') {
-      if (!this.promotable()) {
-        // Removed or demoted: tell the followers the commit index first, then step down so the rest elect a leader.
-        this.bcastAppend(true);
-        this.becomeFollower(this.term, null);
-        return copyConf(this.conf);
-      }
       this.syncProgress();
       if (this.leadTransferee !== null && !this.conf.voters.includes(this.leadTransferee)) this.abortLeaderTransfer();
       this.maybeCommit();
       this.pendingBcast = true;
+      if (!this.promotable()) this.handOver();
     }
     return copyConf(this.conf);
   }
@@ -266,6 +266,29 @@ export class Raft {
     const pr = this.prs.get(to)!;
     if (pr.match === this.raftLog.lastIndex()) this.send({ type: 'timeoutNow', to });
     else this.maybeSendAppend(pr, true);
+  }
+
+  /**
+   * This leader applied its own removal or demotion (an entry it inherited: it never proposes one itself). It keeps
+   * leading without counting itself, hands leadership to the most caught-up voter (the transfer brings that voter up
+   * to date, commit index included, so it can apply the change and win), and steps down when that is done or the
+   * transfer times out.
+   */
+  private handOver(): void {
+    if (this.leadTransferee !== null) return;
+    let best: Progress | null = null;
+    for (const v of this.conf.voters) {
+      const pr = this.prs.get(v);
+      if (pr && (!best || pr.match > best.match)) best = pr;
+    }
+    if (!best) {
+      this.becomeFollower(this.term, null);
+      return;
+    }
+    this.electionElapsed = 0;
+    this.leadTransferee = best.id;
+    if (best.match === this.raftLog.lastIndex()) this.send({ type: 'timeoutNow', to: best.id });
+    else this.maybeSendAppend(best, true);
   }
 
   /** The driver could not deliver to `id` (connection lost): stop pipelining to it. */
@@ -574,6 +597,11 @@ export class Raft {
         return;
       }
       if (this.leadTransferee !== null) this.abortLeaderTransfer();
+      if (!this.promotable()) {
+        // A removed or demoted leader whose hand-over did not complete: step down, the voters elect a leader.
+        this.becomeFollower(this.term, null);
+        return;
+      }
     }
     if (this.heartbeatElapsed >= this.heartbeatTick) {
       this.heartbeatElapsed = 0;

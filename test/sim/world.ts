@@ -286,6 +286,7 @@ export class World {
       else if (y < 0.93) this.compact();
       else if (y < 0.93 + p.confRate) this.confChange();
       else if (y < 0.93 + p.confRate + p.transferRate) this.transfer();
+      else if (y < 0.94 + p.confRate + p.transferRate) this.forceCampaign();
     }
   }
 
@@ -577,6 +578,15 @@ export class World {
     l.raft!.transferLeadership(to);
   }
 
+  /** An operator (or the single-replica bootstrap) starts an election on some replica. */
+  private forceCampaign(): void {
+    const live = this.live();
+    if (!live.length) return;
+    const n = this.rng.pick(live);
+    this.note(`CAMPAIGN ${n.id}`);
+    n.raft!.campaign();
+  }
+
   // ---------------------------------------------------------------- the driver
 
   /** Each live node's driver makes progress on its Ready at random moments (start, then finish later). */
@@ -698,7 +708,10 @@ export class World {
       if (!raft) return;
       const st = raft.status();
       if (st.role === 'leader') {
-        if (!st.conf.voters.includes(n.id)) throw new SafetyViolation(`${n.id} leads term ${st.term} but is not a voter of its configuration`);
+        // A leader outside the voters exists only while it hands leadership over (it applied its own removal).
+        if (!st.conf.voters.includes(n.id) && st.leadTransferee === null) {
+          throw new SafetyViolation(`${n.id} leads term ${st.term} but is not a voter of its configuration, and is not handing over`);
+        }
         this.checker.leader(st.term, n.id);
         if (n.leaderTerm !== st.term) {
           n.leaderTerm = st.term;
@@ -752,7 +765,7 @@ export class World {
 
       const l = this.leader();
       if (!l) {
-        if (leaderSeenAt < 0 && t > leaderBudget) throw new SafetyViolation(`liveness: no leader within ${leaderBudget} ticks after healing`);
+        if (leaderSeenAt < 0 && t > leaderBudget) throw new SafetyViolation(`liveness: no leader within ${leaderBudget} ticks after healing\n  ${this.describe()}`);
         continue;
       }
       if (leaderSeenAt < 0) leaderSeenAt = t;
@@ -791,14 +804,17 @@ export class World {
       this.note(`converged after ${t} heal ticks (leader ${l.id} after ${leaderSeenAt})`);
       return;
     }
-    const states = [...this.nodes.values()]
+    throw new SafetyViolation(`liveness: no convergence within ${budget} ticks after healing (marker ${JSON.stringify(marker)})\n  ${this.describe()}`);
+  }
+
+  private describe(): string {
+    return [...this.nodes.values()]
       .map((n) => {
         if (!n.raft) return `${n.id}:down`;
         const s = n.raft.status();
-        return `${n.id}:${s.role}/t${s.term}/lead=${s.lead}/commit=${s.commit}/applied=${n.sm.applied}/last=${s.lastIndex}/voters=${s.conf.voters.join(',')}/learners=${s.conf.learners.join(',')}`;
+        return `${n.id}:${s.role}/t${s.term}/vote=${s.vote}/lead=${s.lead}/commit=${s.commit}/applied=${n.sm.applied}/last=${s.lastIndex}/voters=${s.conf.voters.join(',')}/learners=${s.conf.learners.join(',')}`;
       })
       .join('\n  ');
-    throw new SafetyViolation(`liveness: no convergence within ${budget} ticks after healing (marker ${JSON.stringify(marker)})\n  ${states}`);
   }
 }
 

@@ -164,20 +164,47 @@ describe('raft configuration changes', () => {
     expect(() => net.raft('b').proposeConfChange({ op: 'remove', id: 'c' })).toThrow(NotLeaderError);
   });
 
-  it('a leader that removes itself steps down once the change is applied; the others elect a leader', () => {
+  it.each(['remove', 'demote'] as const)('the leader cannot %s itself: it must transfer leadership first', (op) => {
+    const net = new TestNetwork(['a', 'b', 'c']);
+    net.campaign('a');
+    expect(() => net.raft('a').proposeConfChange({ op, id: 'a' })).toThrow(/transfer leadership first/);
+    net.raft('a').transferLeadership('b');
+    net.send(net.node('a').drain());
+    change(net, 'b', { op, id: 'a' });
+    for (const n of net.nodes.values()) expect(n.raft.status().conf.voters).toEqual(['b', 'c']);
+  });
+
+  it('a leader that applies its own removal (inherited from an earlier leader) hands leadership to a caught-up voter', () => {
     const net = new TestNetwork(['a', 'b', 'c'], { electionTick: 5 });
     net.campaign('a');
-    change(net, 'a', { op: 'remove', id: 'a' });
-    expect(net.raft('a').status()).toMatchObject({ role: 'follower', conf: { voters: ['b', 'c'], learners: [] } });
-    net.tickAll(30);
-    const leaders = net.leaders().map((n) => n.id);
-    expect(leaders).toHaveLength(1);
-    expect(['b', 'c']).toContain(leaders[0]);
+    net.isolate('c');
+    net.propose('a', 'x'); // b has it, c does not
+    net.recover();
+    net.ignore('app');
+    net.raft('a').applyConfChange({ op: 'remove', id: 'a' });
+    const st = net.raft('a').status();
+    // Still leading (not counting itself), refusing proposals, handing over to b (the most caught-up voter).
+    expect(st).toMatchObject({ role: 'leader', leadTransferee: 'b', conf: { voters: ['b', 'c'], learners: [] } });
+    expect(() => net.raft('a').propose('y')).toThrow(/transfer/);
+    net.recover();
+    net.send(net.node('a').drain());
+    net.tickAll(2);
+    expect(net.leaders().map((n) => n.id)).toEqual(['b']);
     // The removed replica never campaigns again.
     net.isolate('a');
     const term = net.raft('a').status().term;
     net.tick('a', 100);
     expect(net.raft('a').status()).toMatchObject({ role: 'follower', term });
+  });
+
+  it('a removed leader whose hand-over cannot complete steps down after an election timeout', () => {
+    const net = new TestNetwork(['a', 'b', 'c'], { electionTick: 5, checkQuorum: false });
+    net.campaign('a');
+    net.isolate('a');
+    net.raft('a').applyConfChange({ op: 'remove', id: 'a' });
+    expect(net.raft('a').status().role).toBe('leader');
+    net.tick('a', 5);
+    expect(net.raft('a').status()).toMatchObject({ role: 'follower', lead: null });
   });
 
   it('a replica with a committed but unapplied conf entry does not campaign', () => {
