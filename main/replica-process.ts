@@ -9,12 +9,32 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ToReplicaProcessSchema, type FromReplicaProcess, type ReplicaStartOptions } from '../replica/protocol/ipc.js';
 import { startReplica, type ReplicaHandle } from '../replica/node.js';
+import { decodeInvite, encodeInvite } from '../replica/node/invite.js';
 
-/** The handle plus the parts this process uses when the replica provides them (membership work in progress). */
-type RunningReplica = ReplicaHandle & {
-  transferLeadership?(opts?: { timeoutMs?: number }): Promise<unknown>;
-  inviteCode?(): string | Promise<string>;
-};
+type RunningReplica = ReplicaHandle;
+let secret: Buffer | null = null;
+
+/**
+ * This machine's cluster secret, kept in the data folder (readable by this user only): made on the first start of a
+ * new cluster, or taken from the invite code when joining one.
+ */
+function clusterSecret(dataDir: string, invite: Buffer | null): Buffer {
+  const file = join(dataDir, 'cluster.secret');
+  mkdirSync(dataDir, { recursive: true });
+  if (invite) {
+    writeFileSync(file, `${invite.toString('utf8')}\n`, { mode: 0o600 });
+    return invite;
+  }
+  try {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (kept) return Buffer.from(kept, 'utf8');
+  } catch {
+    // first start
+  }
+  const made = randomBytes(32).toString('hex');
+  writeFileSync(file, `${made}\n`, { mode: 0o600 });
+  return Buffer.from(made, 'utf8');
+}
 
 /** This machine's replica id: made once, kept in the data folder. */
 function replicaId(dataDir: string): string {
@@ -67,16 +87,21 @@ function send(m: FromReplicaProcess): void {
 async function start(options: ReplicaStartOptions): Promise<void> {
   if (replica) return;
   try {
-    // TODO(lead): options.join (invite code → secret and members) once membership lands.
+    const invite = options.join ? decodeInvite(options.join) : null;
+    secret = clusterSecret(options.dataDir, invite?.secret ?? null);
     const lan = lanAddress();
-    replica = (await startReplica({
+    replica = await startReplica({
       id: replicaId(options.dataDir),
       dataDir: options.dataDir,
       listen: `${options.host}:${options.port}`,
       ...(lan && options.port !== 0 ? { advertise: `${lan}:${options.port}` } : {}),
       webRoot: options.webRoot ?? null,
       processMetrics: true,
-    })) as RunningReplica;
+      secret,
+      // A desktop install joins as a learner: it receives everything but does not count toward the majority
+      // until an administrator promotes it (a laptop that sleeps should not decide whether the team can write).
+      ...(invite ? { join: invite.servers, learner: true } : {}),
+    });
   } catch (err) {
     send({ type: 'fatal', message: String((err as Error)?.message ?? err).slice(0, 2000) });
     process.exit(1);
@@ -132,13 +157,12 @@ parent.on('message', (e) => {
       break;
     case 'transferLeadership':
       void (async () => {
-        // TODO(lead): wire to the replica's leadership transfer when replica/node.ts exposes it.
-        if (!replica?.transferLeadership) {
-          send({ type: 'reply', reqId: m.reqId, ok: false, error: 'this replica cannot transfer leadership yet' });
+        if (!replica) {
+          send({ type: 'reply', reqId: m.reqId, ok: false, error: 'the replica is not running' });
           return;
         }
         try {
-          await replica.transferLeadership({ timeoutMs: m.timeoutMs });
+          await replica.transferLeadership();
           send({ type: 'reply', reqId: m.reqId, ok: true });
         } catch (err) {
           send({ type: 'reply', reqId: m.reqId, ok: false, error: String((err as Error)?.message ?? err).slice(0, 2000) });
@@ -147,12 +171,13 @@ parent.on('message', (e) => {
       break;
     case 'inviteCode':
       void (async () => {
-        if (!replica?.inviteCode) {
-          send({ type: 'reply', reqId: m.reqId, ok: false, error: 'this replica cannot make invite codes yet' });
+        if (!replica || !secret) {
+          send({ type: 'reply', reqId: m.reqId, ok: false, error: 'the replica is not running' });
           return;
         }
         try {
-          send({ type: 'reply', reqId: m.reqId, ok: true, value: await replica.inviteCode() });
+          const servers = replica.status().members.map((x) => x.address).filter(Boolean);
+          send({ type: 'reply', reqId: m.reqId, ok: true, value: encodeInvite({ servers: servers.length ? servers : [replica.address], secret }) });
         } catch (err) {
           send({ type: 'reply', reqId: m.reqId, ok: false, error: String((err as Error)?.message ?? err).slice(0, 2000) });
         }

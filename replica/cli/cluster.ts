@@ -9,7 +9,7 @@ import { adminRequest } from '../net/admin-client.js';
 import { QuorumError } from '../protocol/errors.js';
 import type { ReplicaStatus } from '../protocol/client.js';
 import { readSecret, UsageError } from './replica.js';
-import { encodeInvite } from './invite.js';
+import { encodeInvite } from '../node/invite.js';
 import { splitHostPort } from '../node.js';
 
 export const CLUSTER_USAGE = `usage: npm run --silent cluster -- --servers HOST:PORT[,...] [--json] [--secret-file FILE] [--timeout SECONDS] COMMAND

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeInvite } from './invite.js';
+import { decodeInvite } from '../node/invite.js';
 import pino from 'pino';
 import { startReplica, splitHostPort, type Member } from '../node.js';
 
