@@ -831,6 +831,16 @@ export class ChatStateMachine {
     return merged.map((r) => this.toChat(r, cache));
   }
 
+  /** The highest id of a live message to or from the account (0 if none): where live delivery starts after login. */
+  lastMessageId(accountId: number): number {
+    const row = this.db
+      .prepare(
+        'SELECT max(coalesce((SELECT max(id) FROM messages WHERE to_id = ? AND deleted = 0), 0), coalesce((SELECT max(id) FROM messages WHERE from_id = ? AND deleted = 0), 0)) AS id',
+      )
+      .get(accountId, accountId) as { id: number };
+    return row.id;
+  }
+
   /** The stored response of an applied (clientId, seq), or null (never applied, evicted or expired). */
   sessionResponse(clientId: string, seq: number): CommandResponse | null {
     const row = this.st.sessionGet.get(clientId, seq);

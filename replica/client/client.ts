@@ -157,6 +157,9 @@ export class QuorumClient {
     if (this.userName !== null && this.userName !== result.user) this.forgetAccountState();
     this.token = result.token;
     this.userName = result.user;
+    // A client that has seen nothing yet resumes after the newest message at login, so nothing that arrives while
+    // it is disconnected is missed.
+    if (this.lastMessageId === undefined && typeof result.lastMessageId === 'number') this.lastMessageId = result.lastMessageId;
     return result;
   }
 

@@ -30,7 +30,7 @@ export const ReplicaStatusSchema = z.object({
   quorum: z.boolean(),
 });
 
-const LoginResultSchema = z.object({ user: z.string(), token: z.string().min(1), unread: z.number() });
+const LoginResultSchema = z.object({ user: z.string(), token: z.string().min(1), unread: z.number(), lastMessageId: z.number().int().nonnegative().optional() });
 
 export function checkStatus(result: unknown): ReplicaStatus {
   const parsed = ReplicaStatusSchema.safeParse(result);

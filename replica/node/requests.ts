@@ -104,7 +104,7 @@ export class RequestHandler implements ClientHandler {
         if (!acc) throw new QuorumError('UNAUTHENTICATED', 'this login has ended (logged out, expired or account deleted); log in again');
         conn.account = { id: acc.id, username: acc.username, tokenHash };
         if (req.after !== undefined) this.c.pushBacklog(conn, acc.id, req.after);
-        return { user: acc.username, unread: this.c.sm().unreadCount(acc.id) };
+        return { user: acc.username, unread: this.c.sm().unreadCount(acc.id), lastMessageId: this.c.sm().lastMessageId(acc.id) };
       }
       case 'logout':
         return this.write(conn, req, { kind: 'logout', tokenHash: this.auth(conn).tokenHash });
@@ -196,6 +196,7 @@ export class RequestHandler implements ClientHandler {
       if (acc) {
         conn.account = { id: acc.id, username: acc.username, tokenHash: tokenHashOf(req.token) };
         if (req.after !== undefined) this.c.pushBacklog(conn, acc.id, req.after);
+        return { ...result, token: req.token, lastMessageId: this.c.sm().lastMessageId(acc.id) };
       }
       return { ...result, token: req.token };
     }

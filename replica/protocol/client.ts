@@ -186,8 +186,9 @@ export interface ReplicaStatus {
 
 export interface ResultMap {
   signup: { user: string };
-  login: { user: string; token: string; unread: number };
-  resume: { user: string; unread: number };
+  /** lastMessageId: the newest message to or from the account now; resume live delivery after it. */
+  login: { user: string; token: string; unread: number; lastMessageId?: number };
+  resume: { user: string; unread: number; lastMessageId?: number };
   logout: { loggedOut: true };
   accounts: { accounts: { username: string }[]; nextPageToken: string | null };
   send: { id: number; sentAt: number };
