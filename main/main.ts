@@ -180,6 +180,14 @@ function run(): void {
             return host.status();
           },
           'replica:inviteCode': async () => ({ inviteCode: await host.inviteCode() }),
+          'cluster:change': async ({ change }) => {
+            await host.clusterAdmin({ op: 'clusterChange', change });
+            return null;
+          },
+          'cluster:transfer': async ({ to }) => {
+            await host.clusterAdmin({ op: 'transfer', to });
+            return null;
+          },
           'clipboard:writeText': ({ text }) => {
             clipboard.writeText(text);
             return null;

@@ -184,6 +184,16 @@ export class ReplicaHost {
     return r.value;
   }
 
+  /** A membership change or leadership transfer, made by the local replica with the cluster secret it holds. */
+  async clusterAdmin(request: Extract<ToReplicaProcess, { type: 'clusterAdmin' }>['request'], timeoutMs = 20_000): Promise<void> {
+    if (this.state !== 'running') throw Object.assign(new Error('the local replica is not running'), { code: 'UNAVAILABLE' });
+    const r = await this.request((reqId) => ({ type: 'clusterAdmin', reqId, request }), timeoutMs);
+    if (!r.ok) {
+      const m = /^([A-Z_]+): (.*)$/s.exec(r.error ?? '');
+      throw Object.assign(new Error(m ? m[2] : (r.error ?? 'the change failed')), { code: m ? m[1] : 'UNAVAILABLE' });
+    }
+  }
+
   // ---- internals ----
 
   private onExit: (() => void) | null = null;

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { ToReplicaProcessSchema, type FromReplicaProcess, type ReplicaStartOptions } from '../replica/protocol/ipc.js';
 import { startReplica, type ReplicaHandle } from '../replica/node.js';
 import { decodeInvite, encodeInvite } from '../replica/node/invite.js';
+import { adminRequest } from '../replica/net/admin-client.js';
 
 type RunningReplica = ReplicaHandle;
 let secret: Buffer | null = null;
@@ -166,6 +167,22 @@ parent.on('message', (e) => {
           send({ type: 'reply', reqId: m.reqId, ok: true });
         } catch (err) {
           send({ type: 'reply', reqId: m.reqId, ok: false, error: String((err as Error)?.message ?? err).slice(0, 2000) });
+        }
+      })();
+      break;
+    case 'clusterAdmin':
+      void (async () => {
+        if (!replica || !secret) {
+          send({ type: 'reply', reqId: m.reqId, ok: false, error: 'the replica is not running' });
+          return;
+        }
+        try {
+          const servers = [replica.address, ...replica.status().members.map((x) => x.address).filter(Boolean)];
+          const result = await adminRequest(servers, secret, m.request, { timeoutMs: 15_000 });
+          send({ type: 'reply', reqId: m.reqId, ok: true, value: JSON.stringify(result).slice(0, 8000) });
+        } catch (err) {
+          const e = err as Error & { code?: string };
+          send({ type: 'reply', reqId: m.reqId, ok: false, error: `${e.code ?? 'ERROR'}: ${e.message}`.slice(0, 2000) });
         }
       })();
       break;

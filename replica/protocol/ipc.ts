@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { LIMITS } from './limits.js';
-import { Username } from './client.js';
+import { Username, ConfChangeRequestSchema } from './client.js';
 
 // ---- shared pieces ----
 
@@ -69,6 +69,9 @@ export const IPC_INVOKE = {
   'replica:createCluster': NoArg,
   'replica:joinCluster': z.strictObject({ inviteCode: InviteCodeSchema }),
   'replica:inviteCode': NoArg,
+  /** Membership changes, made by this machine's replica with the cluster secret it holds (desktop only). */
+  'cluster:change': z.strictObject({ change: ConfChangeRequestSchema }),
+  'cluster:transfer': z.strictObject({ to: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/) }),
   'clipboard:writeText': z.strictObject({ text: z.string().min(1).max(8192) }),
   'unread:set': z.strictObject({ count: z.number().int().min(0).max(1_000_000_000) }),
   'notify:message': z.strictObject({
@@ -95,6 +98,8 @@ export interface InvokeResults {
   'replica:createCluster': HostStatus;
   'replica:joinCluster': HostStatus;
   'replica:inviteCode': { inviteCode: string };
+  'cluster:change': null;
+  'cluster:transfer': null;
   'clipboard:writeText': null;
   'unread:set': null;
   'notify:message': null;
@@ -141,6 +146,14 @@ export const ToReplicaProcessSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('stop') }),
   z.strictObject({ type: z.literal('transferLeadership'), reqId: z.number().int(), timeoutMs: z.number().int().positive() }),
   z.strictObject({ type: z.literal('inviteCode'), reqId: z.number().int() }),
+  z.strictObject({
+    type: z.literal('clusterAdmin'),
+    reqId: z.number().int(),
+    request: z.union([
+      z.strictObject({ op: z.literal('clusterChange'), change: ConfChangeRequestSchema }),
+      z.strictObject({ op: z.literal('transfer'), to: z.string().min(1).max(64) }),
+    ]),
+  }),
 ]);
 export type ToReplicaProcess = z.infer<typeof ToReplicaProcessSchema>;
 

@@ -89,7 +89,7 @@ describe.skipIf(!haveChromium)('renderer against the mock cluster (Chromium)', (
     await page.getByRole('img', { name: /Cluster diagram/ }).waitFor();
     const remove = page.getByRole('button', { name: 'Remove r2' });
     expect(await remove.getAttribute('aria-disabled')).toBe('true');
-    expect(await remove.getAttribute('title')).toBe('needs membership support');
+    expect(await remove.getAttribute('title')).toBe('only the desktop app, which holds the cluster secret, can change the membership');
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, createWriteStream, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
@@ -12,16 +12,24 @@ import type { ReplicaStatus } from '../../replica/protocol/client.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 
+/**
+ * A free TCP port on 127.0.0.1 below Linux's ephemeral range (32768+): a port taken from that range (bind to 0) can be
+ * handed to some other process's outgoing connection before the replica binds it. Each test process starts at its own
+ * offset so parallel test files rarely probe the same ports.
+ */
+let nextPort = 20000 + ((process.pid * 37) % 600) * 20;
 export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
+  for (let tries = 0; tries < 2000; tries++) {
+    const port = nextPort;
+    nextPort = nextPort >= 32000 ? 20000 : nextPort + 1;
+    const ok = await new Promise<boolean>((res) => {
+      const srv = createServer();
+      srv.once('error', () => res(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
     });
-  });
+    if (ok) return port;
+  }
+  throw new Error('no free port found in 20000-32000');
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 20_000, everyMs = 25): Promise<T> {
@@ -77,6 +85,14 @@ export interface ReplicaProcOptions {
   logFile: string;
 }
 
+function logTail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
 export class ReplicaProc {
   proc: ChildProcess | null = null;
   exited: Promise<number | null> = Promise.resolve(null);
@@ -107,7 +123,7 @@ export class ReplicaProc {
 
   async waitHealthy(timeoutMs = 30_000): Promise<void> {
     await waitFor(`${this.id} /healthz`, async () => {
-      if (!this.running) throw new Error(`${this.id} exited (see ${this.o.logFile})`);
+      if (!this.running) throw new Error(`${this.id} exited; its log ends with:\n${logTail(this.o.logFile)}`);
       const r = await fetch(`http://${this.address}/healthz`).catch(() => null);
       return r?.status === 200;
     }, timeoutMs, 50);

@@ -1,26 +1,30 @@
 /** Adapts the isomorphic client library (replica/client/) to the UI's ChatApi. The only file that imports it. */
 import { QuorumClient } from '../../../replica/client/index.js';
 import type { ApiEvents, ChatApi, ClusterActions, ConnState } from './api.js';
+import { call, desktop } from '../desktop.js';
 
-type Loose = Record<string, unknown>;
 
-/** Finds membership actions on the client, whichever shape the library gives them. */
-function clusterActions(client: QuorumClient): ClusterActions | null {
-  const c = client as unknown as Loose;
-  const ns = (typeof c.cluster === 'object' && c.cluster ? c.cluster : c) as Loose;
-  const pick = (...names: string[]) => {
-    for (const n of names) if (typeof ns[n] === 'function') return (ns[n] as (...a: unknown[]) => Promise<unknown>).bind(ns);
-    return null;
+/**
+ * Membership actions need the cluster secret, which only the desktop app holds (its replica makes the change);
+ * a browser gets none. `add` takes "ID HOST:PORT" (or ID=HOST:PORT): the replica is pre-registered as a learner
+ * and the new machine then joins with this cluster's invite code.
+ */
+function clusterActions(): ClusterActions | null {
+  if (!desktop) return null;
+  return {
+    add: async (text: string) => {
+      const m = /^\s*([A-Za-z0-9_.-]{1,64})\s*(?:=|\s)\s*(\S+:\d{1,5})\s*$/.exec(text);
+      if (!m) throw Object.assign(new Error('write the new replica as ID HOST:PORT, e.g. r4 10.0.0.4:7400'), { code: 'INVALID' });
+      return call('cluster:change', { change: { op: 'addLearner', id: m[1], address: m[2] } });
+    },
+    remove: (id: string) => call('cluster:change', { change: { op: 'remove', id } }),
+    transferLeadership: (id: string) => call('cluster:transfer', { to: id }),
   };
-  const add = pick('add', 'addReplica', 'addLearner');
-  const remove = pick('remove', 'removeReplica');
-  const transfer = pick('transferLeadership', 'transfer');
-  return add && remove && transfer ? { add, remove, transferLeadership: transfer } : null;
 }
 
 export function connectToCluster(servers: string[]): ChatApi {
   const client = new QuorumClient({ servers, WebSocket: globalThis.WebSocket as never });
-  const cluster = clusterActions(client);
+  const cluster = clusterActions();
   return {
     get state(): ConnState {
       return client.state;

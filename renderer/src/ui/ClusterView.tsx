@@ -93,7 +93,7 @@ function ActionButton({ label, name, enabled, onClick, className = 'secondary' }
       className={`${className} small`}
       aria-disabled={!enabled}
       aria-label={name}
-      title={enabled ? undefined : 'needs membership support'}
+      title={enabled ? undefined : 'only the desktop app, which holds the cluster secret, can change the membership'}
       onClick={(e: MouseEvent) => {
         if (!enabled) return e.preventDefault();
         onClick();
@@ -202,14 +202,14 @@ export function ClusterView() {
           </table>
           <form className="add-replica" onSubmit={add}>
             <label className="field grow">
-              <span>Invite code of the new replica</span>
-              <input value={invite} onChange={(e) => setInvite(e.target.value)} placeholder="quorum1-…" spellCheck={false} />
+              <span>New replica (ID HOST:PORT)</span>
+              <input value={invite} onChange={(e) => setInvite(e.target.value)} placeholder="r4 10.0.0.4:7400" spellCheck={false} />
             </label>
             <button
               type="submit"
               className="primary"
               aria-disabled={!can}
-              title={can ? undefined : 'needs membership support'}
+              title={can ? undefined : 'only the desktop app, which holds the cluster secret, can change the membership'}
               onClick={(e) => {
                 if (!can) e.preventDefault();
               }}
