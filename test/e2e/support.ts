@@ -86,6 +86,13 @@ export async function waitText(page: Page, text: string, timeout = UI_TIMEOUT): 
   await messages(page).locator('.msg .text').getByText(text, { exact: true }).waitFor({ timeout });
 }
 
+/** The state label (Queued, Sent, Delivered, Read, Not sent) of the one bubble with this text; null if none. */
+export async function stateOf(page: Page, text: string): Promise<string | null> {
+  const bubble = messages(page).locator('.msg').filter({ has: page.locator('.text').getByText(text, { exact: true }) });
+  if ((await bubble.count()) !== 1) return null;
+  return ((await bubble.locator('.state').textContent()) ?? '').trim();
+}
+
 /** The texts of the open conversation's messages, top to bottom. */
 export function texts(page: Page): Promise<string[]> {
   return messages(page).locator('.msg .text').allTextContents();

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { Cluster, type ReplicaProc } from '../helpers/cluster.js';
+import { Cluster, waitFor, type ReplicaProc } from '../helpers/cluster.js';
+import type { ChatMessage } from '../../replica/protocol/client.js';
 import { RawConn } from '../helpers/raw-client.js';
 import {
   barHistory,
@@ -22,6 +23,7 @@ import {
   recordBar,
   say,
   shot,
+  stateOf,
   signUpOnPage,
   statusBar,
   texts,
@@ -80,13 +82,14 @@ describe.skipIf(!haveChromium)('web client against a real 3-replica cluster (Chr
     await waitText(a, `hi ${aName}, ${tag}`);
   }
 
-  async function historyCount(user: string, withUser: string, text: string): Promise<number> {
+  /** The messages with this text in the replicated history of user's conversation with withUser (asked of the leader). */
+  async function historyOf(user: string, withUser: string, text: string): Promise<ChatMessage[]> {
     const leader = await cluster.leader();
     const c = await RawConn.open(leader.address);
     try {
       await c.login(user);
       const r = await c.ok({ op: 'history', with: withUser, limit: 200 });
-      return (r.messages as Array<{ text: string }>).filter((m) => m.text === text).length;
+      return (r.messages as ChatMessage[]).filter((m) => m.text === text);
     } finally {
       c.close();
     }
@@ -153,8 +156,14 @@ describe.skipIf(!haveChromium)('web client against a real 3-replica cluster (Chr
     // Exactly once: in both windows, and in the replicated history.
     expect(await countText(carol, during)).toBe(1);
     expect(await countText(dave, during)).toBe(1);
-    expect(await historyCount('dave', 'carol', during)).toBe(1);
+    expect(await historyOf('dave', 'carol', during)).toHaveLength(1);
     expect(await texts(dave)).toEqual(['hello dave, before the crash', 'hi carol, before the crash', during, 'got it after the failover']);
+    // Carol's window tells the truth about her messages, including receipts pushed while it was reconnecting.
+    for (const text of ['hello dave, before the crash', during]) {
+      const [m] = await historyOf('carol', 'dave', text);
+      const truth = m.readAt !== null ? 'Read' : m.deliveredAt !== null ? 'Delivered' : 'Sent';
+      await expect.poll(() => stateOf(carol, text), { timeout: UI_TIMEOUT }).toBe(truth);
+    }
     await shot(carol, '05-after-failover');
 
     oldLeader.start();
@@ -170,9 +179,25 @@ describe.skipIf(!haveChromium)('web client against a real 3-replica cluster (Chr
     });
     const frank = await person(origin, 'frank');
     await converse(erin, 'erin', frank, 'frank', 'online');
+    await say(frank, 'frank deletes this while erin is away');
+    await waitText(erin, 'frank deletes this while erin is away');
+    // Frank looks away (cluster view), so erin's next message is delivered but not yet read.
+    await frank.getByRole('button', { name: 'Cluster', exact: true }).click();
+    await say(erin, 'read while erin is away');
+    await expect.poll(() => stateOf(erin, 'read while erin is away'), { timeout: UI_TIMEOUT }).toBe('Delivered');
 
     await net.goOffline();
     await statusBar(erin, 'Reconnecting').waitFor({ timeout: UI_TIMEOUT });
+    // While erin is away, frank reads her message, deletes one of his and writes a new one: pushes she misses.
+    await frank.getByRole('button', { name: 'Back to chat' }).click();
+    await waitFor('frank to have read erin\'s message', async () => (await historyOf('frank', 'erin', 'read while erin is away'))[0]?.readAt);
+    await messages(frank).locator('.msg', { hasText: 'frank deletes this while erin is away' }).getByRole('checkbox').check();
+    await frank.getByRole('button', { name: 'Delete selected' }).click();
+    await frank.getByRole('dialog').getByRole('button', { name: 'Delete messages' }).click();
+    await expect.poll(() => countText(frank, 'frank deletes this while erin is away'), { timeout: UI_TIMEOUT }).toBe(0);
+    await say(frank, 'written while erin is away');
+    await waitText(frank, 'written while erin is away');
+
     const queued = ['offline one', 'offline two', 'offline three'];
     for (const t of queued) await say(erin, t);
     for (const t of queued) await waitText(erin, t);
@@ -180,16 +205,19 @@ describe.skipIf(!haveChromium)('web client against a real 3-replica cluster (Chr
     await statusBar(erin, '3 queued messages').waitFor({ timeout: UI_TIMEOUT });
     await shot(erin, '06-offline-queued');
     // Nothing left the browser.
-    expect(await historyCount('frank', 'erin', 'offline one')).toBe(0);
+    expect(await historyOf('frank', 'erin', 'offline one')).toEqual([]);
     expect(await countText(frank, 'offline one')).toBe(0);
 
     await net.goOnline();
     await statusBar(erin, 'Connected').waitFor({ timeout: UI_TIMEOUT });
     await expect.poll(() => messages(erin).getByText('Queued', { exact: true }).count(), { timeout: UI_TIMEOUT }).toBe(0);
     for (const t of queued) await waitText(frank, t);
-    expect(await texts(frank)).toEqual(['hello frank, online', 'hi erin, online', ...queued]);
-    expect(await texts(erin)).toEqual(['hello frank, online', 'hi erin, online', ...queued]);
-    for (const t of queued) expect(await historyCount('frank', 'erin', t)).toBe(1);
+    const conversation = ['hello frank, online', 'hi erin, online', 'read while erin is away', 'written while erin is away', ...queued];
+    expect(await texts(frank)).toEqual(conversation);
+    // Erin's window catches up with what happened while she was away: the new message, the deletion, the receipt.
+    await expect.poll(() => texts(erin), { timeout: UI_TIMEOUT }).toEqual(conversation);
+    await expect.poll(() => stateOf(erin, 'read while erin is away'), { timeout: UI_TIMEOUT }).toBe('Read');
+    for (const t of queued) expect(await historyOf('frank', 'erin', t)).toHaveLength(1);
     await shot(erin, '07-outbox-sent');
     await closeAll(erin, frank);
   });
@@ -213,7 +241,7 @@ describe.skipIf(!haveChromium)('web client against a real 3-replica cluster (Chr
     await expect.poll(() => countText(gina, 'a message to delete'), { timeout: UI_TIMEOUT }).toBe(0);
     await expect.poll(() => countText(hank, 'a message to delete'), { timeout: UI_TIMEOUT }).toBe(0);
     expect(await texts(hank)).toEqual(['hello hank, hello', 'hi gina, hello', 'a message to keep']);
-    expect(await historyCount('hank', 'gina', 'a message to delete')).toBe(0);
+    expect(await historyOf('hank', 'gina', 'a message to delete')).toEqual([]);
 
     await gina.getByRole('button', { name: 'Delete account' }).click();
     const dialog = gina.getByRole('dialog');

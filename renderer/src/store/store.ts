@@ -324,10 +324,59 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
       });
     };
 
+    /**
+     * After a reconnect: the client library replays only messages (resume `after`), not what happened to known ones
+     * while this window was away — receipts and deletions pushed then were lost with the connection. Re-reads the
+     * conversation list and the newest page of every loaded thread, and reconciles: receipts are taken from the server,
+     * messages of the covered range that the server no longer has are forgotten. (Older pages are not re-read.)
+     */
+    const resync = async () => {
+      const myEpoch = epoch;
+      try {
+        const r = await api.conversations(LIMITS.pageMax);
+        if (myEpoch !== epoch) return;
+        set((s) => {
+          const merged = { ...s.conversations };
+          for (const c of r.conversations) {
+            const local = merged[c.with];
+            // A live message newer than the answer keeps its preview (and its unread count).
+            if (!local || local.lastMessage.id <= c.lastMessage.id) merged[c.with] = c;
+          }
+          return { conversations: merged };
+        });
+        reportUnread();
+      } catch {
+        // Leave the list as it is; the next reconnect tries again.
+      }
+      const loaded = Object.entries(get().threads).filter(([, t]) => t.loaded);
+      await Promise.all(loaded.map(([name, t]) => refreshNewest(name, new Set(t.messages.map((m) => m.id)), myEpoch)));
+    };
+
+    /** Re-reads a thread's newest page; `known` are the ids the thread held before asking (later arrivals are live). */
+    const refreshNewest = async (name: string, known: ReadonlySet<number>, myEpoch: number) => {
+      let page: ChatMessage[];
+      try {
+        page = (await api.history(name, { limit: HISTORY_PAGE })).messages;
+      } catch {
+        return;
+      }
+      if (myEpoch !== epoch) return;
+      const onServer = new Set(page.map((m) => m.id));
+      // The page covers everything from its oldest id up (or the whole conversation when it is not full).
+      const from = page.length < HISTORY_PAGE ? -Infinity : Math.min(...page.map((m) => m.id));
+      const gone = [...known].filter((id) => id >= from && !onServer.has(id));
+      if (gone.length) forget(gone);
+      patchThread(name, (cur) => ({ messages: mergePage(cur.messages, page) }));
+    };
+
+    let wasConnected = api.state.status === 'connected';
     const unsubscribe = [
       api.on('state', (conn) => {
+        const reconnected = conn.status === 'connected' && !wasConnected;
+        wasConnected = conn.status === 'connected';
         set({ conn: { ...conn } });
         if (conn.status === 'connected' && !conn.readOnly) pump();
+        if (reconnected && get().user) void resync();
       }),
       api.on('message', (m) => absorb(m)),
       api.on('deleted', (ids) => forget(ids)),

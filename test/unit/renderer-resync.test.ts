@@ -1,0 +1,143 @@
+/**
+ * Regression (found by test/e2e/web-cluster.test.ts): receipts and deletions pushed while a window was disconnected
+ * were lost — resume replays only messages — so after a reconnect the window kept showing a deleted message and
+ * "Delivered" for a message the other person had read. The store now re-reads the newest page of loaded threads.
+ */
+import { describe, expect, it } from 'vitest';
+import { createAppStore, HISTORY_PAGE, type AppEnv } from '../../renderer/src/store/store.js';
+import type { ApiEvents, ChatApi, ChatMessage, ConnState, ConversationSummary, ReplicaStatus } from '../../renderer/src/net/api.js';
+
+const flush = async () => {
+  for (let i = 0; i < 30; i++) await Promise.resolve();
+};
+
+const T0 = 1_700_000_000_000;
+const msg = (id: number, from: string, to: string, over: Partial<ChatMessage> = {}): ChatMessage => ({
+  id,
+  from,
+  to,
+  text: `m${id}`,
+  sentAt: T0 + id,
+  deliveredAt: null,
+  readAt: null,
+  ...over,
+});
+
+/** The server side of one account's conversations, edited directly by the tests. */
+class Server implements ChatApi {
+  state: ConnState = { status: 'connected', replica: { id: 'r1', address: 'a:1' }, leader: { id: 'r1', address: 'a:1' }, readOnly: false };
+  messages: ChatMessage[] = [];
+  historyCalls = 0;
+  statusOf = null;
+  cluster = null;
+  private listeners = new Map<string, Set<(p: unknown) => void>>();
+  on<K extends keyof ApiEvents>(event: K, l: (p: ApiEvents[K]) => void) {
+    const set = this.listeners.get(event) ?? new Set();
+    set.add(l as (p: unknown) => void);
+    this.listeners.set(event, set);
+    return () => set.delete(l as (p: unknown) => void);
+  }
+  emit<K extends keyof ApiEvents>(event: K, p: ApiEvents[K]) {
+    for (const l of this.listeners.get(event) ?? []) l(p);
+  }
+  setConn(status: ConnState['status']) {
+    this.state = { ...this.state, status };
+    this.emit('state', this.state);
+  }
+  signup = async (u: string) => ({ user: u });
+  login = async (u: string) => ({ user: u, token: 't'.repeat(32), unread: 0 });
+  logout = async () => ({});
+  accounts = async () => ({ accounts: [], nextPageToken: null });
+  send = async () => ({ id: 0, sentAt: 0 });
+  history = async (w: string, o: { before?: number; limit?: number }) => {
+    this.historyCalls++;
+    const all = this.messages.filter((m) => (m.from === w || m.to === w) && (o.before === undefined || m.id < o.before));
+    return { messages: all.slice(-(o.limit ?? 50)) };
+  };
+  conversations = async () => {
+    const by = new Map<string, ConversationSummary>();
+    for (const m of this.messages) {
+      const other = m.from === 'alice' ? m.to : m.from;
+      by.set(other, { with: other, lastMessage: m, unread: 0 });
+    }
+    return { conversations: [...by.values()] };
+  };
+  markRead = async () => ({});
+  delete = async () => ({});
+  deleteAccount = async () => ({});
+  status = async (): Promise<ReplicaStatus> => {
+    throw new Error('not here');
+  };
+  servers = () => ['a:1'];
+  close() {}
+}
+
+const env: AppEnv = {
+  now: () => T0 + 1_000_000,
+  isAttentive: () => false,
+  setTimeout: (fn) => (queueMicrotask(fn), 0),
+  clearTimeout: () => {},
+};
+
+async function withThread(messages: ChatMessage[]) {
+  const api = new Server();
+  api.messages = messages;
+  const store = createAppStore(api, env);
+  await store.getState().login('alice', 'password-1');
+  store.getState().openConversation('bob');
+  await flush();
+  return { api, store };
+}
+
+describe('store: resync after a reconnect', () => {
+  it('takes receipts and deletions that happened while disconnected from the server', async () => {
+    const { api, store } = await withThread([msg(1, 'alice', 'bob', { deliveredAt: T0 }), msg(2, 'bob', 'alice'), msg(3, 'bob', 'alice')]);
+    expect(store.getState().threads.bob.messages.map((m) => m.id)).toEqual([1, 2, 3]);
+    api.setConn('reconnecting');
+    // While away: bob read message 1 and deleted message 3 (their pushes went to a dead connection).
+    api.messages = [msg(1, 'alice', 'bob', { deliveredAt: T0, readAt: T0 + 5 }), msg(2, 'bob', 'alice')];
+    api.setConn('connected');
+    await flush();
+    const t = store.getState().threads.bob;
+    expect(t.messages.map((m) => m.id)).toEqual([1, 2]);
+    expect(t.messages[0].readAt).toBe(T0 + 5);
+    expect(store.getState().conversations.bob.lastMessage.id).toBe(2);
+  });
+
+  it('keeps messages older than the re-read page, and live ones that arrive meanwhile', async () => {
+    const many = Array.from({ length: HISTORY_PAGE + 20 }, (_, i) => msg(i + 1, i % 2 ? 'bob' : 'alice', i % 2 ? 'alice' : 'bob'));
+    const { api, store } = await withThread(many);
+    // The first page is the newest HISTORY_PAGE; load the older rest too.
+    await store.getState().loadOlder('bob');
+    expect(store.getState().threads.bob.messages.length).toBe(HISTORY_PAGE + 20);
+    api.setConn('reconnecting');
+    api.messages = many.filter((m) => m.id !== 5 && m.id !== HISTORY_PAGE + 10); // 5 is older than the page: not checked
+    // A live message committed after the server computed the page arrives before the page does.
+    const live = msg(HISTORY_PAGE + 21, 'bob', 'alice');
+    const read = api.history;
+    api.history = async (w, o) => {
+      const page = await read(w, o);
+      api.messages.push(live);
+      api.emit('message', live);
+      return page;
+    };
+    api.setConn('connected');
+    await flush();
+    const ids = store.getState().threads.bob.messages.map((m) => m.id);
+    expect(ids).toContain(5);
+    expect(ids).not.toContain(HISTORY_PAGE + 10);
+    expect(ids).toContain(HISTORY_PAGE + 21);
+    expect(ids.length).toBe(HISTORY_PAGE + 20); // 220 - 1 deleted + 1 live
+  });
+
+  it('does not re-read anything on the first connection or while logged out', async () => {
+    const api = new Server();
+    api.state = { ...api.state, status: 'connecting' };
+    createAppStore(api, env);
+    api.setConn('connected');
+    api.setConn('reconnecting');
+    api.setConn('connected');
+    await flush();
+    expect(api.historyCalls).toBe(0);
+  });
+});
