@@ -3,7 +3,7 @@
  * snapshot streams from it. An unauthenticated connection can read nothing and change nothing.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, rmSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -45,7 +45,12 @@ interface Transfer {
 
 export class PeerEndpoint {
   private readonly sockets = new Set<WebSocket>();
-  constructor(private readonly o: PeerEndpointOptions) {}
+  constructor(private readonly o: PeerEndpointOptions) {
+    // Files left by a transfer that a crash interrupted are never resumed: delete them.
+    if (existsSync(o.incomingDir)) {
+      for (const f of readdirSync(o.incomingDir)) if (f.endsWith('.part')) rmSync(join(o.incomingDir, f), { force: true });
+    }
+  }
 
   accept(ws: WebSocket, remote: string): void {
     if (!this.o.secret) {

@@ -346,6 +346,8 @@ export class Driver extends EventEmitter {
     this.stagedSnapshot = null;
     this.o.log.info({ index: meta.index, term: meta.term }, 'installing snapshot from leader');
     this.o.sm.restoreFrom(staged.path);
+    // The state database now holds its own copy; the received file is not needed again.
+    rmSync(staged.path, { force: true });
     this.applied = this.o.sm.applied().index;
     this.emit('conf');
   }
