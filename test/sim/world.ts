@@ -501,7 +501,10 @@ export class World {
   private read(): void {
     const live = this.live();
     if (!live.length) return;
-    const n = this.rng.pick(live);
+    // Reads at a deposed leader (one that still thinks it leads while a newer term exists) are where a shortcut in
+    // ReadIndex would return stale data: ask there often.
+    const leaders = live.filter((x) => x.raft!.status().role === 'leader').sort((a, b) => a.raft!.status().term - b.raft!.status().term);
+    const n = leaders.length > 1 && this.rng.chance(0.7) ? leaders[0] : this.rng.pick(live);
     const ctx = `r${++this.readSeq}`;
     try {
       n.raft!.readIndex(ctx);
