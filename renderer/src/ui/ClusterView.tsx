@@ -55,7 +55,7 @@ function Diagram({ nodes, term }: { nodes: NodeView[]; term: number }) {
             <g key={`e-${n.id}`}>
               <line x1={at[li].x} y1={at[li].y} x2={at[i].x} y2={at[i].y} className={`edge ${n.reachable === false ? 'down' : n.reachable ? 'up' : 'unknown'}`} />
               {n.lag !== null && (
-                <text x={at[li].x + (at[i].x - at[li].x) * 0.62} y={at[li].y + (at[i].y - at[li].y) * 0.62 - 7} className="edge-label" textAnchor="middle">
+                <text x={at[li].x + (at[i].x - at[li].x) * 0.5} y={at[li].y + (at[i].y - at[li].y) * 0.5 + 4} className="edge-label" textAnchor="middle">
                   {n.reachable === false ? 'unreachable' : `lag ${n.lag}`}
                 </text>
               )}

@@ -160,7 +160,7 @@ export function Sidebar() {
         <input
           type="search"
           aria-label="Search accounts"
-          placeholder="Search accounts (e.g. al* or b?b)"
+          placeholder="Search accounts (al*, b?b)"
           value={query}
           maxLength={64}
           onChange={(e) => setQuery(e.target.value)}
