@@ -5,7 +5,8 @@
  *   (checked on every entry persisted or sent, and periodically on whole logs).
  * - Leader Completeness: an entry committed in term T is in the log of every leader of a term > T.
  * - State Machine Safety: no two nodes apply different entries at one index (and snapshots carry the same state).
- * Plus: committed entries never change, ReadIndex answers are linearizable.
+ * Plus: committed entries never change, ReadIndex answers are linearizable (cover every write applied anywhere
+ * before the read was asked).
  */
 import type { Entry, NodeId } from '../../replica/raft/types.js';
 import type { RaftLog } from '../../replica/raft/log.js';
@@ -50,6 +51,8 @@ export class Checker {
   private readonly committed: Committed[] = [];
   private readonly applied: Applied[] = [];
   maxCommitted = 0;
+  /** Highest index any node applied (state a client may have seen). */
+  maxApplied = 0;
   readonly acked: { index: number; data: string }[] = [];
   private readonly reads = new Map<string, { node: NodeId; minIndex: number }>();
   stats = { leaders: 0, commits: 0, applies: 0, snapshotsLoaded: 0, reads: 0, acked: 0 };
@@ -59,6 +62,7 @@ export class Checker {
     this.applied[index] = { term, data: '<bootstrap>', hash };
     this.committed[index] = { term, commitTerm: 0 };
     this.maxCommitted = Math.max(this.maxCommitted, index);
+    this.maxApplied = Math.max(this.maxApplied, index);
   }
 
   /** Election Safety. */
@@ -130,6 +134,7 @@ export class Checker {
     else if (a.term !== e.term || a.data !== e.data) {
       fail(`State Machine Safety: ${node} applies ${e.index}:${e.term} ${JSON.stringify(e.data)}, another node applied ${e.index}:${a.term} ${JSON.stringify(a.data)}`);
     } else if (a.hash !== hash) fail(`State Machine Safety: ${node} state after ${e.index} differs from another node's`);
+    if (e.index > this.maxApplied) this.maxApplied = e.index;
     this.stats.applies++;
     return hash;
   }
@@ -139,6 +144,7 @@ export class Checker {
     const a = this.applied[index];
     if (index > 0 && !a) fail(`${node} loaded a snapshot at ${index} that no node applied`);
     if (a && a.hash !== hash) fail(`State Machine Safety: ${node} loaded a snapshot at ${index} whose state differs`);
+    if (index > this.maxApplied) this.maxApplied = index;
     this.stats.snapshotsLoaded++;
   }
 
@@ -151,16 +157,21 @@ export class Checker {
     this.stats.acked++;
   }
 
+  /**
+   * A read must reflect every write visible before it was asked: the highest index any node had applied. (An entry
+   * committed in a leader's memory but lost in a crash before its commit index was persisted or sent was never
+   * visible; a restarted single-voter leader may legitimately answer below it.)
+   */
   readRequested(node: NodeId, context: string): void {
-    this.reads.set(context, { node, minIndex: this.maxCommitted });
+    this.reads.set(context, { node, minIndex: this.maxApplied });
   }
 
-  /** A ReadIndex answer must cover every entry committed before the read was requested. */
+  /** A ReadIndex answer must cover every write visible before the read was requested. */
   readAnswered(node: NodeId, context: string, index: number): void {
     const r = this.reads.get(context);
     if (!r) fail(`${node} got a read state for unknown context ${context}`);
     if (r.node !== node) fail(`read ${context} asked on ${r.node} answered on ${node}`);
-    if (index < r.minIndex) fail(`ReadIndex not linearizable: ${context} answered with index ${index} but ${r.minIndex} was committed before it was asked`);
+    if (index < r.minIndex) fail(`ReadIndex not linearizable: ${context} answered with index ${index} but ${r.minIndex} was applied before it was asked`);
     if (index > this.maxCommitted) fail(`ReadIndex ${context} answered with ${index}, beyond anything committed (${this.maxCommitted})`);
     // Kept: a duplicated message may answer the same read twice; each answer must be linearizable.
     this.stats.reads++;
