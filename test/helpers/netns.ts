@@ -29,6 +29,14 @@ export interface Host {
   address: string;
 }
 
+/** What a process needs to operate on a lab another process made (see NetnsLab.attach). */
+export interface LabDescription {
+  tag: string;
+  bridgeNs: string;
+  subnet: number;
+  hosts: Host[];
+}
+
 export class NetnsLab {
   readonly tag = randomBytes(2).toString('hex');
   readonly bridgeNs = `qbr${this.tag}`;
@@ -69,6 +77,43 @@ export class NetnsLab {
       // Re-adding is a no-op when the address survived the link going down.
       spawnSync('ip', ['-n', h.ns, 'addr', 'add', `${h.address}/24`, 'dev', h.dev]);
     }
+  }
+
+  /**
+   * Packet-filter rules inside the host's namespace, appended in one atomic iptables-restore (filter table), e.g.
+   * ['-A INPUT -s 10.0.0.2 -j DROP']. Only the host's own namespace is touched.
+   */
+  addRules(h: Host, rules: string[]): void {
+    if (rules.length === 0) return;
+    const input = `*filter\n${rules.join('\n')}\nCOMMIT\n`;
+    execFileSync('ip', ['netns', 'exec', h.ns, 'iptables-restore', '--noflush', '-w'], { input, stdio: ['pipe', 'ignore', 'pipe'] });
+  }
+
+  /** Drops every packet between the host and `other` (rules on the host's side only). */
+  block(h: Host, other: Host): void {
+    this.addRules(h, [`-A INPUT -s ${other.address} -j DROP`, `-A OUTPUT -d ${other.address} -j DROP`]);
+  }
+
+  /** Drops a random fraction p of the packets the host receives and sends (iptables -m statistic; no netem here). */
+  setLoss(h: Host, p: number): void {
+    const prob = Math.min(1, Math.max(0, p)).toFixed(4);
+    this.addRules(h, [`-A INPUT -m statistic --mode random --probability ${prob} -j DROP`, `-A OUTPUT -m statistic --mode random --probability ${prob} -j DROP`]);
+  }
+
+  /** Removes every filter rule in the host's namespace. */
+  clearRules(h: Host): void {
+    execFileSync('ip', ['netns', 'exec', h.ns, 'iptables', '-w', '-F'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+
+  describe(): LabDescription {
+    return { tag: this.tag, bridgeNs: this.bridgeNs, subnet: this.subnet, hosts: this.hosts.map((h) => ({ ...h })) };
+  }
+
+  /** Operates on a lab another process made (e.g. a runner re-executed inside the lab's client namespace). */
+  static attach(d: LabDescription): NetnsLab {
+    const lab = Object.create(NetnsLab.prototype) as NetnsLab;
+    Object.assign(lab, { tag: d.tag, bridgeNs: d.bridgeNs, subnet: d.subnet, hosts: d.hosts.map((h) => ({ ...h })), n: d.hosts.length });
+    return lab;
   }
 
   /** argv prefix that runs a command inside the host's namespace. */

@@ -1,0 +1,296 @@
+/**
+ * One chaos run: start the replicas, sign the workers up, run workers and nemesis together for the duration, heal
+ * everything, drain every inbox and read every conversation, wait for all replicas to hold the same state, stop them,
+ * audit their state databases, check the history, and write the report.
+ */
+import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ChatStateMachine } from '../../replica/chat/state-machine.js';
+import { stateDigest, waitFor } from '../helpers/cluster.js';
+import { Rng } from '../sim/prng.js';
+import { check } from './checker.js';
+import { History } from './history.js';
+import type { HostLayer } from './hosts.js';
+import { Nemesis } from './nemesis.js';
+import { LeaderObserver } from './observer.js';
+import { ChaosReplica } from './replicas.js';
+import { renderReport } from './report.js';
+import type { ChaosFigures, Digest, FaultKind, SeenMessage } from './types.js';
+import { Worker } from './workers.js';
+
+export interface ChaosOptions {
+  seed: number;
+  durationSeconds: number;
+  replicas: number;
+  workers: number;
+  hosts: HostLayer;
+  faults: FaultKind[];
+  outDir: string;
+  keep: boolean;
+  quick: boolean;
+  /** The command line that replays this run. */
+  replay: string;
+  progress: (msg: string) => void;
+}
+
+export interface ChaosOutcome {
+  figures: ChaosFigures;
+  runDir: string;
+  report: string;
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
+  const startedAt = new Date().toISOString();
+  const runDir = resolve(o.outDir, `${startedAt.replace(/[:.]/g, '-')}-seed${o.seed}`);
+  const dataRoot = join(runDir, 'data');
+  const logDir = join(runDir, 'logs');
+  mkdirSync(dataRoot, { recursive: true });
+  mkdirSync(logDir, { recursive: true });
+  const history = new History(join(runDir, 'history.jsonl'));
+  const rng = new Rng(o.seed);
+  const say = (msg: string) => o.progress(`[+${(history.now() / 1000).toFixed(1)}s] ${msg}`);
+
+  const faults = o.faults.filter((k) => o.hosts.canPartition || (k !== 'partition' && k !== 'loss'));
+  const notes: string[] = [];
+  if (!o.hosts.canPartition && o.faults.some((k) => k === 'partition' || k === 'loss')) {
+    notes.push('Loopback hosts: no network partitions and no packet loss (a loopback interface cannot be cut per replica); kills, pauses, restarts and snapshot crashes only. Run as root for network namespaces.');
+  }
+
+  const secretFile = join(dataRoot, 'secret');
+  writeFileSync(secretFile, randomBytes(32).toString('hex') + '\n');
+  const ids = Array.from({ length: o.replicas }, (_, i) => `r${i + 1}`);
+  const initial = ids.map((id, i) => `${id}=${o.hosts.address(i)}`).join(',');
+  const compact = o.quick ? ['--compact-every', '100', '--keep-entries', '20'] : ['--compact-every', '200', '--keep-entries', '50'];
+  const replicas = ids.map((id, i) => {
+    const dataDir = join(dataRoot, id);
+    const base = ['--id', id, '--data', dataDir, '--listen', o.hosts.address(i), '--secret-file', secretFile, ...compact];
+    return new ChaosReplica({ index: i, id, address: o.hosts.address(i), prefix: o.hosts.prefix(i), dataDir, logFile: join(logDir, `${id}.log`), args: [...base, '--initial-cluster', initial] });
+  });
+  const joinArgs = (r: ChaosReplica) => [
+    '--id', r.id, '--data', r.spec.dataDir, '--listen', r.address, '--secret-file', secretFile, ...compact,
+    '--join', replicas.filter((x) => x !== r).map((x) => x.address).join(','),
+  ];
+
+  const observer = new LeaderObserver(replicas, history, 100);
+  const workers: Worker[] = [];
+  const problems: string[] = [];
+  let nemesis: Nemesis | null = null;
+  let runStart = 0;
+  let runEnd = 0;
+  const cleanup = async () => {
+    observer.stop();
+    for (const w of workers) w.close();
+    await Promise.all(replicas.map((r) => r.kill()));
+  };
+  const onSignal = () => {
+    void cleanup().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  let drainComplete = false;
+  let converged = false;
+  let digests: Digest[] = [];
+  const finalMessages: SeenMessage[] = [];
+  let auditProblems = 0;
+  try {
+    say(`starting ${o.replicas} replicas on ${o.hosts.mode} (seed ${o.seed}, data in ${runDir})`);
+    for (const r of replicas) r.start();
+    await Promise.all(replicas.map((r) => r.waitHealthy(120_000)));
+    observer.start();
+    await waitFor('a first leader', () => observer.leader(), 60_000, 100);
+
+    const users = Array.from({ length: o.workers }, (_, i) => `u${i}`);
+    const servers = replicas.map((r) => r.address);
+    for (let i = 0; i < o.workers; i++) {
+      workers.push(
+        new Worker({
+          index: i,
+          users,
+          servers,
+          rng: rng.fork(),
+          history,
+          giveUpAfterMs: 8000,
+          requestTimeoutMs: 2000,
+          thinkMs: [0, 30],
+          bigTextShare: 0.05,
+          clientIdPrefix: `chaos${o.seed.toString(36)}x`,
+        }),
+      );
+    }
+    const setupDeadline = Date.now() + 90_000;
+    await Promise.all(workers.map((w) => w.setup(setupDeadline)));
+    say(`${o.workers} workers signed up and logged in; faults: ${faults.join(', ')}`);
+
+    // ---- the run
+    nemesis = new Nemesis({
+      replicas,
+      hosts: o.hosts,
+      observer,
+      history,
+      rng: rng.fork(),
+      kinds: faults,
+      holdMs: o.quick ? [1500, 4000] : [2000, 8000],
+      gapMs: o.quick ? [500, 1500] : [1000, 4000],
+      secretFile,
+      joinArgs,
+      progress: say,
+    });
+    runStart = history.now();
+    const endAt = Date.now() + o.durationSeconds * 1000;
+    let stopWorkers = false;
+    const nemesisDone = nemesis.run();
+    const workersDone = Promise.all(workers.map((w) => w.run(() => stopWorkers)));
+    let lastReport = Date.now();
+    while (Date.now() < endAt) {
+      await new Promise((r) => setTimeout(r, Math.min(1000, endAt - Date.now())));
+      if (Date.now() - lastReport > 30_000) {
+        lastReport = Date.now();
+        const okSends = history.ops.filter((x) => x.op === 'send' && x.outcome === 'ok').length;
+        say(`${history.ops.length} operations so far (${okSends} acknowledged sends); faults ${JSON.stringify(nemesis.counts)}`);
+      }
+    }
+    nemesis.stop();
+    await nemesisDone;
+    stopWorkers = true;
+    await workersDone;
+    runEnd = history.now();
+    say(`nemesis stopped after ${((runEnd - runStart) / 1000).toFixed(1)} s; healing`);
+
+    // ---- heal, then read everything back
+    await nemesis.healAll();
+    await waitFor('a leader after healing', () => observer.leader(), 60_000, 100);
+    const finalDeadline = Date.now() + 120_000;
+    const drained = await Promise.all(workers.map((w) => w.drain(finalDeadline)));
+    drainComplete = drained.every(Boolean);
+    if (!drainComplete) problems.push('the final read drain did not complete (no write accepted after healing?)');
+    let historiesComplete = true;
+    for (let a = 0; a < workers.length; a++) {
+      for (let b = a + 1; b < workers.length; b++) {
+        const msgs = await workers[a].fullHistory(users[b], finalDeadline);
+        if (msgs) finalMessages.push(...msgs);
+        else historiesComplete = false;
+      }
+    }
+    if (!historiesComplete) problems.push('could not read every conversation after healing');
+    say(`final state: ${finalMessages.length} live messages; waiting for convergence`);
+
+    try {
+      await waitFor('every replica to hold the same state', async () => {
+        const ds = await Promise.all(replicas.map(async (r) => ({ replica: r.id, ...(await stateDigest(r.address)) })));
+        digests = ds;
+        return ds.every((d) => d.appliedIndex === ds[0].appliedIndex && d.stateHash === ds[0].stateHash);
+      }, 120_000, 250);
+      converged = true;
+    } catch {
+      problems.push(`replicas did not converge: ${JSON.stringify(digests)}`);
+    }
+  } catch (err) {
+    problems.push(`run aborted: ${(err as Error).stack ?? (err as Error).message}`);
+    say(`run aborted: ${(err as Error).message}`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    observer.stop();
+    for (const w of workers) w.close();
+    await Promise.all(replicas.map((r) => r.stop()));
+    for (const r of replicas) r.closeLog();
+  }
+  for (const r of replicas) for (const c of r.crashes) problems.push(c);
+  if (nemesis) for (const e of history.faults.filter((f) => f.end === null)) problems.push(`fault never healed: ${e.kind}/${e.variant}`);
+
+  // ---- audit every replica's state database (derived counters against the messages)
+  for (const r of replicas) {
+    if (!existsSync(join(r.spec.dataDir, 'state.db'))) continue;
+    try {
+      const sm = ChatStateMachine.open(r.spec.dataDir);
+      const found = sm.audit();
+      sm.close();
+      auditProblems += found.length;
+      for (const p of found.slice(0, 5)) problems.push(`${r.id} audit: ${p}`);
+    } catch (err) {
+      auditProblems++;
+      problems.push(`${r.id} audit failed: ${(err as Error).message}`);
+    }
+  }
+
+  const result = check({ ops: history.ops, finalMessages, observations: history.observations, digests, converged, drainComplete });
+  const runOps = history.ops.filter((x) => x.phase === 'run');
+  const writes = runOps.filter((x) => x.outcome === 'ok' && x.op !== 'history').map((x) => x.end).sort((a, b) => a - b);
+  let longest = 0;
+  let prev = runStart;
+  for (const t of writes) {
+    longest = Math.max(longest, t - prev);
+    prev = t;
+  }
+  longest = Math.max(longest, runEnd - prev);
+  const faultCounts = { ...(nemesis?.counts ?? { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0 }) };
+  const bad =
+    result.lost + result.duplicated + result.orderViolations + result.staleReads + result.phantoms + auditProblems > 0 ||
+    !converged ||
+    result.leadersPerTermMax > 1 ||
+    problems.length > 0 ||
+    result.acknowledgedSends === 0;
+  const figures: ChaosFigures = {
+    seed: o.seed,
+    durationSeconds: Math.round((runEnd - runStart) / 100) / 10,
+    hosts: o.hosts.mode,
+    replicas: o.replicas,
+    workers: o.workers,
+    operations: result.operations,
+    acknowledged: result.acknowledged,
+    failed: result.failed,
+    unknown: result.unknown,
+    unknownApplied: result.unknownApplied,
+    unknownNotApplied: result.unknownNotApplied,
+    lost: result.lost,
+    duplicated: result.duplicated,
+    orderViolations: result.orderViolations,
+    staleReads: result.staleReads,
+    phantoms: result.phantoms,
+    converged,
+    leadersPerTermMax: result.leadersPerTermMax,
+    auditProblems,
+    longestOutageSeconds: Math.round(longest / 100) / 10,
+    faults: faultCounts,
+    verdict: bad ? 'fail' : 'pass',
+  };
+  const extra = {
+    acknowledgedSends: result.acknowledgedSends,
+    readByUnknown: result.readByUnknown,
+    finalMessages: finalMessages.length,
+    terms: new Set(history.observations.map((x) => x.term)).size,
+    skippedFaults: nemesis?.skipped ?? {},
+    problems,
+    notes,
+  };
+  await history.close();
+  const kept = figures.verdict === 'fail' || o.keep ? runDir : null;
+  const html = renderReport({
+    figures,
+    check: result,
+    ops: history.ops,
+    faults: history.faults,
+    observations: history.observations,
+    replicas: ids,
+    workers: workers.map((w) => w.user),
+    runStart,
+    runEnd,
+    totalEnd: history.now(),
+    replay: o.replay,
+    startedAt,
+    kept,
+    notes,
+    problems,
+  });
+  const report = join(runDir, 'report.html');
+  writeFileSync(report, html);
+  writeFileSync(join(runDir, 'result.json'), JSON.stringify({ ...figures, ...extra, violations: result.violations }, null, 2) + '\n');
+  if (!kept) {
+    rmSync(dataRoot, { recursive: true, force: true });
+    rmSync(logDir, { recursive: true, force: true });
+    rmSync(join(runDir, 'history.jsonl'), { force: true });
+  }
+  return { figures, runDir, report };
+}

@@ -1,0 +1,144 @@
+/**
+ * Replica processes for chaos runs: like test/helpers/cluster.ts's ReplicaProc, but started through the host layer
+ * (inside a network namespace when there is one), with SIGSTOP/SIGCONT bookkeeping and a feed of the replica's log
+ * lines (pino JSON on stdout) so the nemesis can act on events such as "sending snapshot".
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, waitFor } from '../helpers/cluster.js';
+
+export interface ReplicaSpec {
+  index: number;
+  id: string;
+  address: string;
+  /** argv prefix from the host layer (e.g. ip netns exec NS). */
+  prefix: string[];
+  dataDir: string;
+  logFile: string;
+  args: string[];
+}
+
+export type LogListener = (line: Record<string, unknown>, replica: ChaosReplica) => void;
+
+export class ChaosReplica {
+  proc: ChildProcess | null = null;
+  exited: Promise<void> = Promise.resolve();
+  paused = false;
+  starts = 0;
+  /** Exits nobody asked for (the process died by itself): each one fails the run. */
+  readonly crashes: string[] = [];
+  private expectExit = false;
+  private readonly listeners = new Set<LogListener>();
+  private log: WriteStream | null = null;
+
+  constructor(readonly spec: ReplicaSpec) {
+    mkdirSync(spec.dataDir, { recursive: true });
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+  get address(): string {
+    return this.spec.address;
+  }
+  get running(): boolean {
+    return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  onLog(l: LogListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.starts++;
+    this.log ??= createWriteStream(this.spec.logFile, { flags: 'a' });
+    this.log.write(`--- start #${this.starts} at ${new Date().toISOString()}\n`);
+    const argv = [...this.spec.prefix, process.execPath, '--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', ...this.spec.args];
+    const p = spawn(argv[0], argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = p;
+    this.paused = false;
+    this.expectExit = false;
+    let buf = '';
+    p.stdout!.on('data', (chunk: Buffer) => {
+      this.log?.write(chunk);
+      buf += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!line.startsWith('{') || this.listeners.size === 0) continue;
+        let obj: Record<string, unknown>;
+        try {
+          obj = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        for (const l of this.listeners) l(obj, this);
+      }
+    });
+    p.stderr!.on('data', (chunk: Buffer) => this.log?.write(chunk));
+    this.exited = new Promise((r) =>
+      p.once('exit', (code, sig) => {
+        this.log?.write(`--- exit code=${code} signal=${sig} at ${new Date().toISOString()}\n`);
+        if (!this.expectExit) this.crashes.push(`${this.id} exited by itself (code ${code}, signal ${sig}) at ${new Date().toISOString()}`);
+        r();
+      }),
+    );
+  }
+
+  async waitHealthy(timeoutMs = 60_000): Promise<void> {
+    await waitFor(`${this.id} /healthz`, async () => {
+      if (!this.running) throw new Error(`${this.id} exited (see ${this.spec.logFile})`);
+      const r = await fetch(`http://${this.address}/healthz`, { signal: AbortSignal.timeout(1000) }).catch(() => null);
+      return r?.status === 200;
+    }, timeoutMs, 100);
+  }
+
+  pause(): void {
+    if (!this.running || this.paused) return;
+    this.proc!.kill('SIGSTOP');
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.running) this.proc!.kill('SIGCONT');
+  }
+
+  /** SIGKILL now, without waiting (for kills that must land at an exact moment). */
+  killNow(): void {
+    if (!this.running) return;
+    this.expectExit = true;
+    this.proc!.kill('SIGKILL');
+  }
+
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.killNow();
+    await this.exited;
+    this.paused = false;
+  }
+
+  /** SIGTERM (clean stop, may hand leadership over); SIGKILL after the timeout. */
+  async stop(timeoutMs = 15_000): Promise<void> {
+    if (!this.running) return;
+    this.resume();
+    this.expectExit = true;
+    this.proc!.kill('SIGTERM');
+    const t = setTimeout(() => this.proc?.kill('SIGKILL'), timeoutMs);
+    await this.exited;
+    clearTimeout(t);
+  }
+
+  closeLog(): void {
+    this.log?.end();
+    this.log = null;
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * `npm run chaos -- [--quick] [--json] [--seed S] [--duration SECONDS] [--replicas N] [--workers N]
+ *                   [--hosts loopback|netns] [--faults kill,pause,...] [--out DIR] [--keep]`
+ *
+ * Starts real replica processes (in network namespaces when root, else on loopback), runs concurrent clients while a
+ * seeded nemesis injects faults, heals, checks the recorded history and writes an HTML report under chaos-results/.
+ * With --json, stdout is exactly one JSON document. Exit code 0 when the checker found nothing, 1 when it found a
+ * violation (data folders, logs and history are then kept; the path is printed), 2 on bad arguments.
+ *
+ * In netns mode this process makes the lab (a bridge, one namespace per replica and one for clients), re-executes
+ * itself inside the client namespace (so its clients reach the replicas over the bridge), and deletes the lab when
+ * the inner run ends, whatever happened to it.
+ */
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/cluster.js';
+import { netnsUnavailableReason } from '../helpers/netns.js';
+import { runChaos } from './chaos.js';
+import { LoopbackHosts, makeLab, NetnsHosts, type HostLayer, type NetnsPlan } from './hosts.js';
+import { ALL_FAULTS } from './nemesis.js';
+import type { FaultKind } from './types.js';
+
+const USAGE = `usage: npm run chaos -- [--quick] [--json] [--seed S] [--duration SECONDS] [--replicas N] [--workers N]
+                     [--hosts loopback|netns] [--faults ${ALL_FAULTS.join(',')}] [--out DIR] [--keep]
+  --quick      3 replicas, 3 workers, 35 s of faults (what npm test runs)
+  defaults     5 replicas, 5 workers, 120 s; hosts: netns when root, else loopback; every fault kind
+  --keep       keep data folders, logs and history even when the run passes (they are always kept when it fails)`;
+
+interface Args {
+  quick: boolean;
+  json: boolean;
+  seed: number;
+  duration: number;
+  replicas: number;
+  workers: number;
+  hosts: 'loopback' | 'netns' | null;
+  faults: FaultKind[];
+  out: string;
+  keep: boolean;
+  insideLab: NetnsPlan | null;
+}
+
+class UsageError extends Error {}
+
+function parse(argv: string[]): Args {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        quick: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        seed: { type: 'string' },
+        duration: { type: 'string' },
+        replicas: { type: 'string' },
+        workers: { type: 'string' },
+        hosts: { type: 'string' },
+        faults: { type: 'string' },
+        out: { type: 'string' },
+        keep: { type: 'boolean', default: false },
+        'inside-lab': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) throw new UsageError('');
+  const int = (s: string | undefined, name: string, def: number, lo: number, hi: number) => {
+    if (s === undefined) return def;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < lo || n > hi) throw new UsageError(`${name} must be a whole number from ${lo} to ${hi}`);
+    return n;
+  };
+  const quick = values.quick!;
+  const seed = int(values.seed, '--seed', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1);
+  const hosts = values.hosts ?? null;
+  if (hosts !== null && hosts !== 'loopback' && hosts !== 'netns') throw new UsageError('--hosts is loopback or netns');
+  const faults = values.faults ? values.faults.split(',').map((s) => s.trim()) : ALL_FAULTS;
+  for (const f of faults) if (!ALL_FAULTS.includes(f as FaultKind)) throw new UsageError(`unknown fault "${f}" (known: ${ALL_FAULTS.join(', ')})`);
+  return {
+    quick,
+    json: values.json!,
+    seed,
+    duration: int(values.duration, '--duration', quick ? 35 : 120, 5, 86_400),
+    replicas: int(values.replicas, '--replicas', quick ? 3 : 5, 3, 9),
+    workers: int(values.workers, '--workers', quick ? 3 : 5, 2, 32),
+    hosts: hosts as Args['hosts'],
+    faults: faults as FaultKind[],
+    out: values.out ?? join(ROOT, 'chaos-results'),
+    keep: values.keep!,
+    insideLab: values['inside-lab'] ? (JSON.parse(Buffer.from(values['inside-lab'], 'base64url').toString('utf8')) as NetnsPlan) : null,
+  };
+}
+
+function replayCommand(a: Args, hosts: 'loopback' | 'netns'): string {
+  const parts = ['npm run chaos --', `--seed ${a.seed}`, `--duration ${a.duration}`, `--replicas ${a.replicas}`, `--workers ${a.workers}`, `--hosts ${hosts}`];
+  if (a.quick) parts.push('--quick');
+  if (a.faults.length !== ALL_FAULTS.length) parts.push(`--faults ${a.faults.join(',')}`);
+  return parts.join(' ');
+}
+
+async function inner(a: Args, hosts: HostLayer): Promise<number> {
+  const progress = (msg: string) => process.stderr.write(`chaos ${msg}\n`);
+  const out = await runChaos({
+    seed: a.seed,
+    durationSeconds: a.duration,
+    replicas: a.replicas,
+    workers: a.workers,
+    hosts,
+    faults: a.faults,
+    outDir: a.out,
+    keep: a.keep,
+    quick: a.quick,
+    replay: replayCommand(a, hosts.mode),
+    progress,
+  });
+  const f = out.figures;
+  if (a.json) process.stdout.write(JSON.stringify(f) + '\n');
+  else {
+    process.stdout.write(
+      `${f.verdict === 'pass' ? 'PASS' : 'FAIL'}: seed ${f.seed}, ${f.durationSeconds} s on ${f.hosts}, ${f.operations} operations (${f.acknowledged} ok, ${f.failed} refused, ${f.unknown} unknown); ` +
+        `lost ${f.lost}, duplicated ${f.duplicated}, order ${f.orderViolations}, stale ${f.staleReads}, phantoms ${f.phantoms}, converged ${f.converged}, ` +
+        `leaders/term ${f.leadersPerTermMax}; faults ${JSON.stringify(f.faults)}\nreport: ${out.report}\n`,
+    );
+  }
+  if (f.verdict === 'fail') process.stderr.write(`chaos FAILED: data folders, logs and history kept in ${out.runDir}\n`);
+  else process.stderr.write(`chaos report: ${out.report}\n`);
+  return f.verdict === 'pass' ? 0 : 1;
+}
+
+/** Makes the lab, runs this script again inside its client namespace, and always deletes the lab. */
+function outer(a: Args, argv: string[]): Promise<number> {
+  const { lab, plan } = makeLab(a.replicas);
+  const client = lab.hosts.find((h) => h.name === plan.clientHost)!;
+  const args = [...argv.filter((x, i) => !(x === '--seed' || argv[i - 1] === '--seed')), '--seed', String(a.seed), '--hosts', 'netns', '--inside-lab', Buffer.from(JSON.stringify(plan)).toString('base64url')];
+  const child = spawn(lab.exec(client)[0], [...lab.exec(client).slice(1), process.execPath, '--import', 'tsx', join(ROOT, 'test', 'chaos', 'run.ts'), ...args], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return new Promise((resolve) => {
+    child.once('exit', (code, sig) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      lab.destroy();
+      resolve(code ?? (sig ? 1 : 0));
+    });
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  let a: Args;
+  try {
+    a = parse(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      if (err.message) process.stderr.write(`INVALID: ${err.message}\n`);
+      process.stderr.write(USAGE + '\n');
+      return 2;
+    }
+    throw err;
+  }
+  if (a.insideLab) return inner(a, new NetnsHosts(a.insideLab));
+  const reason = netnsUnavailableReason();
+  if (a.hosts === 'netns' && reason) {
+    process.stderr.write(`UNAVAILABLE: --hosts netns: ${reason}\n`);
+    return 2;
+  }
+  if (a.hosts === 'netns' || (a.hosts === null && !reason)) return outer(a, argv);
+  if (a.hosts === null) process.stderr.write(`chaos: using loopback hosts (${reason}); no partitions or packet loss\n`);
+  return inner(a, await LoopbackHosts.create(a.replicas));
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`INTERNAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

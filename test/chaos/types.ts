@@ -1,0 +1,98 @@
+/**
+ * What a chaos run records: client operations (invoke → ok | fail | unknown, with times), the faults the nemesis
+ * injected, and what every replica said about its role, term and leader. Times are milliseconds since the run began.
+ */
+
+export type Outcome = 'ok' | 'fail' | 'unknown';
+
+export type OpKind = 'signup' | 'login' | 'send' | 'read' | 'history' | 'delete';
+
+/** One message as an operation saw it (enough to identify it; texts are unique per send). */
+export interface SeenMessage {
+  id: number;
+  from: string;
+  to: string;
+  text: string;
+  readAt: number | null;
+}
+
+export interface OpRecord {
+  /** Sequence number in the run (invocation order). */
+  n: number;
+  /** Worker index; -1 for the final collection phase. */
+  worker: number;
+  user: string;
+  op: OpKind;
+  /** 'run' while the nemesis is active; 'final' after everything healed. */
+  phase: 'setup' | 'run' | 'final';
+  start: number;
+  end: number;
+  outcome: Outcome;
+  /** send: to, text; history: with, limit; read: limit; delete: ids. */
+  args: { to?: string; text?: string; with?: string; limit?: number; before?: number; ids?: number[] };
+  /** send: the message id the cluster acknowledged. */
+  id?: number;
+  /** read, history: what came back. */
+  messages?: SeenMessage[];
+  /** delete: how many were deleted. */
+  deleted?: number;
+  /** fail / unknown: the error code and message. */
+  error?: string;
+}
+
+export type FaultKind = 'kill' | 'pause' | 'partition' | 'loss' | 'restartAll' | 'snapshotCrash' | 'membership';
+
+export interface FaultRecord {
+  kind: FaultKind;
+  /** A finer name: 'leader', 'random', 'two', 'isolate-leader', 'halves', 'bridge', 'link-down', ... */
+  variant: string;
+  /** Replica ids affected. */
+  targets: string[];
+  start: number;
+  /** When it was healed (null if it never was: the run then fails its heal step). */
+  end: number | null;
+  note?: string;
+}
+
+export interface LeaderObservation {
+  t: number;
+  replica: string;
+  role: string;
+  term: number;
+  leader: string | null;
+}
+
+export interface Digest {
+  replica: string;
+  appliedIndex: number;
+  stateHash: string;
+}
+
+export interface ChaosFigures {
+  seed: number;
+  durationSeconds: number;
+  hosts: 'loopback' | 'netns';
+  replicas: number;
+  workers: number;
+  operations: number;
+  acknowledged: number;
+  failed: number;
+  unknown: number;
+  /** Unknown sends found applied (exactly once) / not applied at all. */
+  unknownApplied: number;
+  unknownNotApplied: number;
+  lost: number;
+  duplicated: number;
+  orderViolations: number;
+  staleReads: number;
+  /** Messages no send produced, or that a read returned before their send began. */
+  phantoms: number;
+  converged: boolean;
+  leadersPerTermMax: number;
+  /** Problems the state machine's own consistency audit found on any replica after the run. */
+  auditProblems: number;
+  /** Longest stretch (seconds) with no acknowledged write while the nemesis ran. */
+  longestOutageSeconds: number;
+  faults: Record<FaultKind, number>;
+  verdict: 'pass' | 'fail';
+}
