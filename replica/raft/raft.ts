@@ -29,7 +29,6 @@ import {
   confChangeProblem,
   copyConf,
   encodeConfChange,
-  isMember,
   quorumSize,
   voteResult,
 } from './conf.js';
@@ -953,10 +952,5 @@ export class Raft {
 
   private softChanged(): boolean {
     return this.prevSoft.lead !== this.lead || this.prevSoft.role !== this.role;
-  }
-
-  /** Whether `id` is in the current configuration (voter or learner). */
-  isMember(id: NodeId): boolean {
-    return isMember(this.conf, id);
   }
 }
