@@ -1,0 +1,65 @@
+/** What one benchmark run does: durations, trial counts and data sizes for the quick and the full run. */
+export interface BenchConfig {
+  quick: boolean;
+  /** Closed-loop concurrency levels. */
+  levels: number[];
+  /** Replica counts for the throughput scenario. */
+  clusterSizes: number[];
+  warmupMs: number;
+  measureMs: number;
+  /** SIGKILL-the-leader trials for Quorum and for etcd (default timings; equal timings get etcdEqualFailoverTrials). */
+  failoverTrials: number;
+  transferTrials: number;
+  etcdFailoverTrials: number;
+  etcdEqualFailoverTrials: number;
+  /** Rounds of alternating Quorum/etcd runs per level (results: the median round). */
+  etcdRounds: number;
+  growthSizes: number[];
+  /** Rounds alternating the growth sizes (each round measures every size once). */
+  growthRounds: number;
+  catchUpMessages: number;
+  seedSizes: number[];
+  /** How long each seed-store measurement runs (at least a few writes). */
+  seedMeasureMs: number;
+  outDir: string;
+}
+
+export function makeConfig(quick: boolean, outDir: string): BenchConfig {
+  return quick
+    ? {
+        quick,
+        levels: [1, 16, 64, 256],
+        clusterSizes: [1, 3, 5],
+        warmupMs: 700,
+        measureMs: 2000,
+        failoverTrials: 10,
+        transferTrials: 3,
+        etcdFailoverTrials: 5,
+        etcdEqualFailoverTrials: 0,
+        etcdRounds: 1,
+        growthSizes: [0, 100_000],
+        growthRounds: 2,
+        catchUpMessages: 20_000,
+        seedSizes: [1_000, 10_000, 100_000],
+        seedMeasureMs: 1500,
+        outDir,
+      }
+    : {
+        quick,
+        levels: [1, 16, 64, 256],
+        clusterSizes: [1, 3, 5],
+        warmupMs: 2000,
+        measureMs: 8000,
+        failoverTrials: 60,
+        transferTrials: 10,
+        etcdFailoverTrials: 20,
+        etcdEqualFailoverTrials: 10,
+        etcdRounds: 2,
+        growthSizes: [0, 100_000, 1_000_000],
+        growthRounds: 3,
+        catchUpMessages: 100_000,
+        seedSizes: [1_000, 10_000, 100_000],
+        seedMeasureMs: 4000,
+        outDir,
+      };
+}

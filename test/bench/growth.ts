@@ -1,0 +1,212 @@
+/**
+ * Scenario 3 — growth: does a write (and a read) cost the same with 0, 100,000 and 1,000,000 stored messages?
+ *
+ * Method: for each size a single-replica data folder is generated in-process by preload.ts (the real state machine
+ * and log store applying real signup/login/send commands in big batches, compacted like the driver compacts), then a
+ * real replica process is started on it, one size after the other: start-up time (spawn → first /healthz 200,
+ * polled every 10 ms; the 0-message figure is the fixed cost of starting Node + tsx) and RSS (VmRSS) right after
+ * start-up. Then, in rounds that alternate the sizes (so the shared machine's noise hits each alike; rows pool the
+ * rounds): send cost at 16 in flight (256-byte messages, committed + fsynced), then history read latency (1 in
+ * flight, the newest 50 messages of one conversation — after the writes, so even the 0-message replica returns
+ * full pages — each behind a ReadIndex barrier). RSS again after the load. The write ratio against the 0-message
+ * run is the flatness figure (goal: within 20%).
+ *
+ * Catch-up: 3 replicas whose folders are generated with the same seed — r1 and r2 hold N more messages than r3.
+ * r1 and r2 start and elect a leader; then r3 starts, and the figure is r3's spawn → its applied index reaching the
+ * leader's commit index. The leader has compacted those entries (default --compact-every/--keep-entries), so r3
+ * catches up by snapshot (state.db streamed in chunks) and then by the log tail — the same path a replica that was
+ * down while those messages were written takes.
+ */
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { freePort, ReplicaProc, statusOf, waitFor } from '../helpers/cluster.js';
+import type { BenchConfig } from './config.js';
+import { measureRaw, toRow, type LevelRaw, type LevelRow } from './measure.js';
+import { benchPasswordHash, preload, type PreloadCache } from './preload.js';
+import { rssMB } from './procstat.js';
+import { progress } from './progress.js';
+import { QuorumLoad } from './quorum-load.js';
+import { ratio, round } from './stats.js';
+
+export interface GrowthRow {
+  stored: number;
+  generateSeconds: number;
+  dataMB: number;
+  startupMs: number;
+  rssStartMB: number | null;
+  rssAfterLoadMB: number | null;
+  write: Pick<LevelRow, 'inFlight' | 'perSecond' | 'p50ms' | 'p99ms' | 'maxms' | 'cpuSecondsPer1000' | 'errors'>;
+  read: Pick<LevelRow, 'inFlight' | 'perSecond' | 'p50ms' | 'p99ms' | 'maxms' | 'errors'>;
+  /** write perSecond / write perSecond at 0 stored messages. */
+  writeRatioVsEmpty: number | null;
+  readP50RatioVsEmpty: number | null;
+}
+
+export interface CatchUp {
+  missedMessages: number;
+  /** r3 spawn → applied index reaches the leader's commit index. */
+  catchUpMs: number;
+  /** r3 spawn → /healthz 200 (part of catchUpMs). */
+  startupMs: number;
+  viaSnapshot: boolean;
+}
+
+export interface GrowthResult {
+  rows: GrowthRow[];
+  catchUp: CatchUp | null;
+}
+
+function dirMB(dir: string): number {
+  let total = 0;
+  for (const f of readdirSync(dir, { recursive: true }) as string[]) {
+    try {
+      const st = statSync(join(dir, f));
+      if (st.isFile()) total += st.size;
+    } catch {
+      /* vanished */
+    }
+  }
+  return round(total / 1024 / 1024, 1);
+}
+
+/** Spawns the replica and polls /healthz every 10 ms; returns spawn → first 200 in ms. */
+export async function startTimed(r: ReplicaProc, timeoutMs = 120_000): Promise<number> {
+  const t0 = performance.now();
+  r.start();
+  await waitFor(`${r.id} /healthz`, async () => {
+    if (!r.running) throw new Error(`${r.id} exited (see ${r.o.logFile})`);
+    const res = await fetch(`http://${r.address}/healthz`).catch(() => null);
+    return res?.status === 200;
+  }, timeoutMs, 10);
+  return performance.now() - t0;
+}
+
+interface SizeRun {
+  stored: number;
+  dataDir: string;
+  generatedSeconds: number;
+  proc: ReplicaProc;
+  startupMs: number;
+  rssStartMB: number | null;
+  load: QuorumLoad | null;
+  writes: LevelRaw[];
+  reads: LevelRaw[];
+}
+
+async function prepareSize(cache: PreloadCache, stored: number, root: string): Promise<SizeRun> {
+  const dataDir = join(root, `r1-${stored}`);
+  progress(`growth: preparing ${stored.toLocaleString('en')} stored messages`);
+  const { generatedSeconds } = await cache.folder(stored, dataDir);
+  const proc = new ReplicaProc({ id: 'r1', port: await freePort(), dataDir, logFile: join(root, `r1-${stored}.log`) });
+  return { stored, dataDir, generatedSeconds, proc, startupMs: NaN, rssStartMB: null, load: null, writes: [], reads: [] };
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const k of keys) out[k] = o[k];
+  return out;
+}
+async function measureCatchUp(missed: number, root: string): Promise<CatchUp> {
+  const dir = mkdtempSync(join(root, 'catchup-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const members = ports.map((p, i) => ({ id: `r${i + 1}`, address: `127.0.0.1:${p}` }));
+  const initial = members.map((m) => `${m.id}=${m.address}`).join(',');
+  const secretFile = join(dir, 'secret');
+  writeFileSync(secretFile, `bench-secret-${process.pid}\n`);
+  const passwordHash = await benchPasswordHash();
+  const base = 1000;
+  progress(`catch-up: generating 3 folders (r3 misses ${missed.toLocaleString('en')} messages)`);
+  preload({ dataDir: join(dir, 'r1'), messages: base + missed, members, passwordHash, seed: 7 });
+  cpSync(join(dir, 'r1'), join(dir, 'r2'), { recursive: true });
+  preload({ dataDir: join(dir, 'r3'), messages: base, members, passwordHash, seed: 7 });
+  const procs = members.map(
+    (m, i) => new ReplicaProc({ id: m.id, port: ports[i], dataDir: join(dir, m.id), initialCluster: initial, secretFile, logFile: join(dir, `${m.id}.log`) }),
+  );
+  try {
+    procs[0].start();
+    procs[1].start();
+    await Promise.all([procs[0].waitHealthy(120_000), procs[1].waitHealthy(120_000)]);
+    const leaderAddr = await waitFor('a leader among r1, r2', async () => {
+      const sts = await Promise.all(procs.slice(0, 2).map((p) => statusOf(p.address).catch(() => null)));
+      const l = sts.find((s) => s?.role === 'leader');
+      return l ? l.address : null;
+    }, 60_000);
+    const target = (await statusOf(leaderAddr)).commitIndex;
+    const t0 = performance.now();
+    const startupMs = await startTimed(procs[2]);
+    await waitFor('r3 to catch up', async () => (await statusOf(procs[2].address)).appliedIndex >= target, 600_000, 20);
+    const catchUpMs = performance.now() - t0;
+    const { readFileSync } = await import('node:fs');
+    const viaSnapshot = /snapshot/i.test(readFileSync(join(dir, 'r3.log'), 'utf8'));
+    progress(`catch-up: r3 applied ${target} after ${catchUpMs.toFixed(0)} ms (${viaSnapshot ? 'via snapshot' : 'via log entries'})`);
+    return { missedMessages: missed, catchUpMs: round(catchUpMs, 0), startupMs: round(startupMs, 0), viaSnapshot };
+  } finally {
+    await Promise.all(procs.map((p) => p.kill()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runGrowth(cfg: BenchConfig, cache: PreloadCache): Promise<GrowthResult> {
+  const root = mkdtempSync(join(tmpdir(), 'quorum-bench-growth-'));
+  mkdirSync(root, { recursive: true });
+  const runs: SizeRun[] = [];
+  try {
+    for (const stored of cfg.growthSizes) runs.push(await prepareSize(cache, stored, root));
+    // Start-up one at a time (nothing else of ours running but the replicas already started, idle).
+    for (const r of runs) {
+      r.startupMs = await startTimed(r.proc);
+      r.rssStartMB = rssMB(r.proc.proc?.pid);
+      r.load = await QuorumLoad.open(r.proc.address);
+      progress(`growth: ${r.stored.toLocaleString('en')} stored: start-up ${r.startupMs.toFixed(0)} ms, RSS ${r.rssStartMB?.toFixed(0)} MB`);
+    }
+    // Rounds alternate the sizes, so the shared machine's noise hits every size alike.
+    const rounds = cfg.growthRounds;
+    for (let round = 0; round < rounds; round++) {
+      for (const r of runs) {
+        const pids = () => [r.proc.proc?.pid];
+        r.writes.push(await measureRaw({ inFlight: 16, warmupMs: cfg.warmupMs / 2, measureMs: cfg.measureMs / rounds, op: (w) => r.load!.send(w, 16), pids }));
+        r.reads.push(await measureRaw({ inFlight: 1, warmupMs: cfg.warmupMs / 4, measureMs: cfg.measureMs / rounds / 2, op: (w) => r.load!.history(w), pids }));
+        const w = toRow(r.writes.slice(-1));
+        const rd = toRow(r.reads.slice(-1));
+        progress(`growth round ${round + 1}/${rounds}: ${r.stored.toLocaleString('en')} stored: send ${w.perSecond}/s p99 ${w.p99ms} ms; history p50 ${rd.p50ms} ms p99 ${rd.p99ms} ms`);
+      }
+    }
+    const raw = runs.map((r) => {
+      const write = toRow(r.writes);
+      const read = toRow(r.reads);
+      const rssAfterLoadMB = rssMB(r.proc.proc?.pid);
+      return {
+        stored: r.stored,
+        generateSeconds: round(r.generatedSeconds, 1),
+        dataMB: dirMB(r.dataDir),
+        startupMs: round(r.startupMs, 0),
+        rssStartMB: r.rssStartMB === null ? null : round(r.rssStartMB, 0),
+        rssAfterLoadMB: rssAfterLoadMB === null ? null : round(rssAfterLoadMB, 0),
+        write: pick(write, ['inFlight', 'perSecond', 'p50ms', 'p99ms', 'maxms', 'cpuSecondsPer1000', 'errors']),
+        read: pick(read, ['inFlight', 'perSecond', 'p50ms', 'p99ms', 'maxms', 'errors']),
+      };
+    });
+    for (const r of runs) {
+      r.load?.close();
+      await r.proc.kill();
+      rmSync(r.dataDir, { recursive: true, force: true });
+    }
+    const empty = raw.find((r) => r.stored === 0);
+    const rows: GrowthRow[] = raw.map((r) => ({
+      ...r,
+      writeRatioVsEmpty: ratio(r.write.perSecond, empty?.write.perSecond),
+      readP50RatioVsEmpty: ratio(r.read.p50ms, empty?.read.p50ms),
+    }));
+    let catchUp: CatchUp | null = null;
+    if (cfg.catchUpMessages > 0) catchUp = await measureCatchUp(cfg.catchUpMessages, root);
+    return { rows, catchUp };
+  } finally {
+    for (const r of runs) {
+      r.load?.close();
+      await r.proc.kill();
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * One measured load level: runs the closed loop, charges CPU to the server processes over the measured window only
+ * (utime + stime from /proc, summed over the given pids), and summarizes latencies. Several runs of the same level
+ * (alternating rounds) pool into one row: total writes over total time, percentiles over all recorded latencies.
+ */
+import { closedLoop, type LoadOptions } from './load.js';
+import { totalCpuSeconds } from './procstat.js';
+import { summarize, round } from './stats.js';
+
+export interface LevelRow {
+  inFlight: number;
+  perSecond: number;
+  p50ms: number;
+  p99ms: number;
+  maxms: number;
+  /** CPU seconds of the server processes per 1,000 committed writes. */
+  cpuSecondsPer1000: number;
+  /** CPU seconds of the load generator (this process) per 1,000 writes, for context. */
+  clientCpuSecondsPer1000: number;
+  errors: number;
+  firstError?: string;
+}
+
+export interface LevelRaw {
+  inFlight: number;
+  completed: number;
+  errors: number;
+  firstError: string | null;
+  seconds: number;
+  latenciesMs: number[];
+  serverCpu: number;
+  clientCpu: number;
+}
+
+export interface LevelOptions {
+  inFlight: number;
+  warmupMs: number;
+  measureMs: number;
+  op: LoadOptions['op'];
+  pids: () => (number | undefined)[];
+}
+
+function ownCpu(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+export async function measureRaw(o: LevelOptions): Promise<LevelRaw> {
+  let cpu0 = 0;
+  let cpu1 = 0;
+  let client0 = 0;
+  let client1 = 0;
+  const r = await closedLoop({
+    inFlight: o.inFlight,
+    warmupMs: o.warmupMs,
+    measureMs: o.measureMs,
+    op: o.op,
+    onMeasureStart: () => {
+      cpu0 = totalCpuSeconds(o.pids());
+      client0 = ownCpu();
+    },
+    onMeasureEnd: () => {
+      cpu1 = totalCpuSeconds(o.pids());
+      client1 = ownCpu();
+    },
+  });
+  return {
+    inFlight: o.inFlight,
+    completed: r.completed,
+    errors: r.errors,
+    firstError: r.firstError,
+    seconds: r.seconds,
+    latenciesMs: r.latenciesMs,
+    serverCpu: cpu1 - cpu0,
+    clientCpu: client1 - client0,
+  };
+}
+
+export function toRow(runs: LevelRaw[]): LevelRow {
+  const completed = runs.reduce((s, r) => s + r.completed, 0);
+  const seconds = runs.reduce((s, r) => s + r.seconds, 0);
+  const errors = runs.reduce((s, r) => s + r.errors, 0);
+  const firstError = runs.find((r) => r.firstError)?.firstError;
+  const s = summarize(runs.flatMap((r) => r.latenciesMs));
+  const per1000 = (x: number) => (completed > 0 ? round((x / completed) * 1000, 3) : (null as unknown as number));
+  return {
+    inFlight: runs[0].inFlight,
+    perSecond: round(completed / seconds, 0),
+    p50ms: s.p50ms,
+    p99ms: s.p99ms,
+    maxms: s.maxms,
+    cpuSecondsPer1000: per1000(runs.reduce((x, r) => x + r.serverCpu, 0)),
+    clientCpuSecondsPer1000: per1000(runs.reduce((x, r) => x + r.clientCpu, 0)),
+    errors,
+    ...(firstError ? { firstError } : {}),
+  };
+}
+
+export async function measureLevel(o: LevelOptions): Promise<LevelRow> {
+  return toRow([await measureRaw(o)]);
+}

@@ -1,0 +1,142 @@
+/** The run's result document, its text table for stdout, and its plots under bench-results/. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EtcdResult } from './etcd.js';
+import type { FailoverResult, TransferResult } from './failover.js';
+import type { GrowthResult } from './growth.js';
+import { barChart, histogram, lineChart, type Series } from './plots.js';
+import type { SeedRow } from './seed-baseline.js';
+import type { ThroughputRow } from './throughput.js';
+
+export interface BenchResult {
+  meta: { quick: boolean; startedAt: string; seconds: number; node: string; cpus: number; loadAverageAtStart: number[]; loadAverageAtEnd: number[]; only: string[] | null };
+  throughput: ThroughputRow[];
+  failover: FailoverResult | null;
+  transfer: TransferResult | null;
+  etcd: EtcdResult | null;
+  seedBaseline: SeedRow[];
+  growth: GrowthResult | null;
+}
+
+function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
+  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+function failoverLine(name: string, f: { trials: number; minms: number; p50ms: number; p99ms: number; maxms: number; failedTrials?: number } | null | undefined): (string | number | null)[] {
+  if (!f) return [name, null, null, null, null, null];
+  return [name, f.trials - (f.failedTrials ?? 0), f.minms, f.p50ms, f.p99ms, f.maxms];
+}
+
+export function renderTable(r: BenchResult): string {
+  const out: string[] = [];
+  out.push(`Quorum bench (${r.meta.quick ? 'quick' : 'full'} run, ${r.meta.startedAt}, ${r.meta.seconds.toFixed(0)} s, ${r.meta.cpus} CPUs, load average at start ${r.meta.loadAverageAtStart.map((x) => x.toFixed(1)).join(' ')})`);
+  if (r.throughput.length) {
+    out.push('', '1. Throughput and latency (closed loop, 256-byte sends, committed + fsynced)');
+    out.push(table(['replicas', 'in flight', 'committed/s', 'p50 ms', 'p99 ms', 'max ms', 'CPU s/1000', 'client CPU s/1000', 'errors'], r.throughput.map((t) => [t.replicas, t.inFlight, t.perSecond, t.p50ms, t.p99ms, t.maxms, t.cpuSecondsPer1000, t.clientCpuSecondsPer1000, t.errors])));
+  }
+  if (r.failover || r.transfer) {
+    out.push('', '2. Failover (3 replicas, default timings): SIGKILL of the leader → first committed write at a survivor');
+    const rows = [failoverLine('Quorum SIGKILL', r.failover)];
+    if (r.failover?.clientVisible) rows.push(failoverLine('  client-visible pause (QuorumClient)', { trials: r.failover.clientVisible.samplesMs.length, ...r.failover.clientVisible }));
+    if (r.transfer) {
+      rows.push(failoverLine(`Quorum SIGTERM (${r.transfer.mode})`, r.transfer));
+      if (r.transfer.clientVisible) rows.push(failoverLine('  client-visible pause (QuorumClient)', { trials: r.transfer.clientVisible.samplesMs.length, ...r.transfer.clientVisible }));
+    }
+    if (r.etcd?.failover) rows.push(failoverLine(`etcd ${r.etcd.version} SIGKILL (default timings)`, r.etcd.failover));
+    if (r.etcd?.failoverEqual) rows.push(failoverLine(`etcd ${r.etcd.version} SIGKILL (50/250 ms)`, r.etcd.failoverEqual));
+    out.push(table(['', 'trials', 'min ms', 'p50 ms', 'p99 ms', 'max ms'], rows));
+    if (r.transfer) out.push(`SIGTERM: ${r.transfer.note}`);
+    if (r.failover && r.etcd?.failover) out.push(`etcd default-timing median / Quorum median: ${(r.etcd.failover.p50ms / r.failover.p50ms).toFixed(2)}×`);
+  }
+  if (r.etcd) {
+    out.push('', `3. Quorum (3 replicas, 50/250 ms) vs etcd ${r.etcd.version} (3 members), alternating runs, same load generator`);
+    out.push(table(['etcd timing', 'in flight', 'Quorum/s', 'etcd/s', 'ratio', 'Quorum p99', 'etcd p99', 'p99 ratio', 'Quorum p50', 'etcd p50', 'p50 ratio'], r.etcd.ratios.map((x) => [x.timing, x.inFlight, x.quorumPerSecond, x.etcdPerSecond, x.throughput, x.quorumP99ms, x.etcdP99ms, x.p99, x.quorumP50ms, x.etcdP50ms, x.p50])));
+    out.push('ratio = Quorum/etcd throughput (goal ≥ 2 at 64 and 256); p99 ratio = Quorum/etcd (goal ≤ 1); p50 ratio at 1 in flight (goal ≤ 1).');
+    const cpu = r.etcd.throughput.map((e, i) => [e.timing, e.inFlight, r.etcd!.quorumThroughput[i]?.cpuSecondsPer1000, e.cpuSecondsPer1000]);
+    out.push(table(['etcd timing', 'in flight', 'Quorum CPU s/1000', 'etcd CPU s/1000'], cpu));
+    if (r.etcd.idleRssMB !== null) out.push(`etcd idle RSS per member: ${r.etcd.idleRssMB} MB`);
+  }
+  if (r.growth) {
+    out.push('', '4. Growth (1 replica; send at 16 in flight; history = newest 50 of one conversation, 1 in flight)');
+    out.push(table(['stored', 'data MB', 'start-up ms', 'RSS MB', 'RSS after MB', 'send/s', 'send p50', 'send p99', 'vs 0', 'history p50', 'history p99', 'vs 0'], r.growth.rows.map((g) => [g.stored.toLocaleString('en'), g.dataMB, g.startupMs, g.rssStartMB, g.rssAfterLoadMB, g.write.perSecond, g.write.p50ms, g.write.p99ms, g.writeRatioVsEmpty, g.read.p50ms, g.read.p99ms, g.readP50RatioVsEmpty])));
+    if (r.growth.catchUp) {
+      const c = r.growth.catchUp;
+      out.push(`catch-up: a replica that missed ${c.missedMessages.toLocaleString('en')} messages applied them ${c.catchUpMs} ms after spawn (start-up ${c.startupMs} ms; ${c.viaSnapshot ? 'by snapshot + log tail' : 'by log entries'})`);
+    }
+  }
+  if (r.seedBaseline.length) {
+    out.push('', "5. The seed's design (whole user database rewritten to one JSON file + fsync per change) vs Quorum, 1 replica");
+    out.push(table(['stored', 'seed writes/s', 'seed p50 ms', 'JSON MB', 'Quorum/s (1)', 'ratio', 'Quorum/s (16)', 'ratio'], r.seedBaseline.map((s) => [s.stored.toLocaleString('en'), s.perSecond, s.p50ms, s.fileMB, s.quorumPerSecond, s.ratio, s.quorum16PerSecond, s.ratio16])));
+  }
+  return out.join('\n') + '\n';
+}
+
+/** The document printed with --json: the issue's exact keys first, details after. */
+export function toJson(r: BenchResult): unknown {
+  return {
+    throughput: r.throughput,
+    failover: r.failover,
+    transfer: r.transfer,
+    etcd: r.etcd,
+    seedBaseline: r.seedBaseline,
+    growth: r.growth,
+    meta: r.meta,
+  };
+}
+
+export function writePlots(r: BenchResult, dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  const put = (name: string, svg: string) => {
+    writeFileSync(join(dir, name), svg);
+    written.push(join(dir, name));
+  };
+  if (r.throughput.length || r.etcd) {
+    const series = (pick: 'perSecond' | 'p99ms' | 'p50ms'): Series[] => {
+      const s: Series[] = [];
+      for (const n of [...new Set(r.throughput.map((t) => t.replicas))]) {
+        s.push({ name: `Quorum ${n} replica${n > 1 ? 's' : ''}`, points: r.throughput.filter((t) => t.replicas === n).map((t) => [t.inFlight, t[pick]]) });
+      }
+      if (r.etcd) {
+        for (const timing of ['default', 'equal'] as const) {
+          const rows = r.etcd.throughput.filter((t) => t.timing === timing);
+          if (rows.length) s.push({ name: `etcd 3 (${timing === 'default' ? 'default' : '50/250 ms'})`, points: rows.map((t) => [t.inFlight, t[pick]]) });
+        }
+        const q = r.etcd.quorumThroughput.filter((t) => t.timing === 'default');
+        if (q.length) s.push({ name: 'Quorum 3 (alternating)', points: q.map((t) => [t.inFlight, t[pick]]) });
+      }
+      return s;
+    };
+    put('throughput.svg', lineChart({ title: 'Committed writes per second (256 bytes)', xLabel: 'requests in flight', yLabel: 'committed/s', series: series('perSecond') }));
+    put('latency-p99.svg', lineChart({ title: 'p99 write latency', xLabel: 'requests in flight', yLabel: 'ms (log)', series: series('p99ms'), logY: true }));
+    put('latency-p50.svg', lineChart({ title: 'p50 write latency', xLabel: 'requests in flight', yLabel: 'ms (log)', series: series('p50ms'), logY: true }));
+  }
+  const fo: { name: string; values: number[] }[] = [];
+  if (r.failover) fo.push({ name: 'Quorum SIGKILL', values: r.failover.samplesMs });
+  if (r.failover?.clientVisible) fo.push({ name: 'Quorum client-visible', values: r.failover.clientVisible.samplesMs });
+  if (r.transfer) fo.push({ name: `Quorum SIGTERM (${r.transfer.mode})`, values: r.transfer.samplesMs });
+  if (r.etcd?.failover) fo.push({ name: 'etcd SIGKILL (default)', values: r.etcd.failover.samplesMs });
+  if (r.etcd?.failoverEqual) fo.push({ name: 'etcd SIGKILL (50/250)', values: r.etcd.failoverEqual.samplesMs });
+  if (fo.length) put('failover-histogram.svg', histogram({ title: 'Leader killed → first committed write at a survivor', xLabel: 'ms', series: fo, bins: 40 }));
+  if (r.growth?.rows.length) {
+    const cats = r.growth.rows.map((g) => g.stored.toLocaleString('en'));
+    put('growth-writes.svg', barChart({ title: 'Send cost vs stored messages (1 replica, 16 in flight)', xLabel: 'stored messages', yLabel: 'committed/s', categories: cats, series: [{ name: 'send/s', values: r.growth.rows.map((g) => g.write.perSecond) }] }));
+    put('growth-latency.svg', barChart({ title: 'Latency vs stored messages', xLabel: 'stored messages', yLabel: 'ms', categories: cats, series: [
+      { name: 'send p50', values: r.growth.rows.map((g) => g.write.p50ms) },
+      { name: 'send p99', values: r.growth.rows.map((g) => g.write.p99ms) },
+      { name: 'history p50', values: r.growth.rows.map((g) => g.read.p50ms) },
+      { name: 'history p99', values: r.growth.rows.map((g) => g.read.p99ms) },
+    ] }));
+  }
+  if (r.seedBaseline.length) {
+    put('seed-baseline.svg', barChart({ title: "Durable writes/s: the seed's JSON rewrite vs Quorum", xLabel: 'stored messages', yLabel: 'writes/s (log)', logY: true, categories: r.seedBaseline.map((s) => s.stored.toLocaleString('en')), series: [
+      { name: 'seed (in-process)', values: r.seedBaseline.map((s) => s.perSecond) },
+      { name: 'Quorum 1 in flight', values: r.seedBaseline.map((s) => s.quorumPerSecond) },
+      { name: 'Quorum 16 in flight', values: r.seedBaseline.map((s) => s.quorum16PerSecond) },
+    ] }));
+  }
+  return written;
+}

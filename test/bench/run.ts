@@ -1,0 +1,120 @@
+/**
+ * `npm run bench -- [--quick] [--json] [--only NAME[,NAME...]]` — Quorum's benchmark (never part of `npm test`).
+ * Scenarios: throughput, failover, etcd, growth, seed (each module states its method at its top).
+ * stdout: the table, or with --json exactly one JSON document; progress always goes to stderr. Results and SVG
+ * plots go to bench-results/ (gitignored). Figures that the issue wants as ratios are taken against baselines
+ * measured in the same run (etcd, the seed's design, the 0-message run), since this machine is shared and noisy.
+ */
+import { parseArgs } from 'node:util';
+import { cpus, loadavg } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/cluster.js';
+import { makeConfig } from './config.js';
+import { runEtcd } from './etcd.js';
+import { runFailover } from './failover.js';
+import { runGrowth } from './growth.js';
+import { PreloadCache } from './preload.js';
+import { progress } from './progress.js';
+import { killChildrenOnSignal, killOwnChildren } from './cleanup.js';
+import { renderTable, toJson, writePlots, type BenchResult } from './report.js';
+import { runSeedBaseline } from './seed-baseline.js';
+import { runThroughput } from './throughput.js';
+
+const SCENARIOS = ['throughput', 'failover', 'etcd', 'growth', 'seed'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: process.argv.slice(2),
+      options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (err) {
+    process.stderr.write(`INVALID: ${(err as Error).message}\n`);
+    values = { help: true } as { help: boolean; quick?: boolean; json?: boolean; only?: string; out?: string };
+  }
+  if (values.help) {
+    process.stderr.write(`usage: npm run bench -- [--quick] [--json] [--only ${SCENARIOS.join('|')}[,...]] [--out DIR]\n`);
+    return 2;
+  }
+  let only: Scenario[] | null = null;
+  if (values.only) {
+    only = values.only.split(',').map((s) => s.trim()) as Scenario[];
+    const bad = only.filter((s) => !SCENARIOS.includes(s));
+    if (bad.length) {
+      process.stderr.write(`INVALID: unknown scenario ${bad.join(', ')} (one of ${SCENARIOS.join(', ')})\n`);
+      return 2;
+    }
+  }
+  const want = (s: Scenario) => !only || only.includes(s);
+  const outDir = values.out ?? join(ROOT, 'bench-results');
+  mkdirSync(outDir, { recursive: true });
+  const cfg = makeConfig(values.quick ?? false, outDir);
+  const started = Date.now();
+  const result: BenchResult = {
+    meta: { quick: cfg.quick, startedAt: new Date(started).toISOString(), seconds: 0, node: process.version, cpus: cpus().length, loadAverageAtStart: loadavg(), loadAverageAtEnd: [], only },
+    throughput: [],
+    failover: null,
+    transfer: null,
+    etcd: null,
+    seedBaseline: [],
+    growth: null,
+  };
+  killChildrenOnSignal();
+  const cache = new PreloadCache();
+  const step = async (name: Scenario, fn: () => Promise<void>) => {
+    if (!want(name)) return;
+    const t0 = Date.now();
+    progress(`== ${name}`);
+    try {
+      await fn();
+    } catch (err) {
+      progress(`${name} FAILED: ${(err as Error).stack ?? err}`);
+      process.exitCode = 1;
+    }
+    progress(`== ${name} done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  };
+  try {
+    await step('throughput', async () => {
+      result.throughput = await runThroughput(cfg);
+    });
+    await step('failover', async () => {
+      const f = await runFailover(cfg);
+      result.failover = f.failover;
+      result.transfer = f.transfer;
+    });
+    await step('etcd', async () => {
+      result.etcd = await runEtcd(cfg);
+    });
+    await step('growth', async () => {
+      result.growth = await runGrowth(cfg, cache);
+    });
+    await step('seed', async () => {
+      result.seedBaseline = await runSeedBaseline(cfg, cache);
+    });
+  } finally {
+    cache.destroy();
+    killOwnChildren();
+  }
+  result.meta.seconds = (Date.now() - started) / 1000;
+  result.meta.loadAverageAtEnd = loadavg();
+  const doc = toJson(result);
+  writeFileSync(join(outDir, cfg.quick ? 'results-quick.json' : 'results.json'), JSON.stringify(doc, null, 2) + '\n');
+  const table = renderTable(result);
+  writeFileSync(join(outDir, cfg.quick ? 'results-quick.txt' : 'results.txt'), table);
+  const plots = writePlots(result, outDir);
+  progress(`wrote ${plots.length} plots and the results to ${outDir}`);
+  if (values.json) process.stdout.write(JSON.stringify(doc) + '\n');
+  else process.stdout.write(table);
+  return process.exitCode === 1 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,59 @@
+/**
+ * Scenario 1 — throughput and latency.
+ *
+ * Method: for 1, 3 and 5 replicas, start real replica processes on 127.0.0.1 (test/helpers/cluster.ts, default
+ * timings), wait for a leader with a majority, and open 8 protocol connections to the leader, each logged in as
+ * its own account. At each concurrency level (1, 16, 64, 256 requests in flight, spread round-robin over
+ * min(inFlight, 8) pipelined connections) run a closed loop of `send` requests, each a 256-byte message to an
+ * account with no live connection. A send is answered only once committed by a majority and fsynced, then applied.
+ * A warm-up at the same level precedes each measured window and is not recorded. Reported: committed sends per
+ * second, p50/p99/max latency (issue → answer), and the CPU seconds of all replica processes (utime + stime from
+ * /proc/<pid>/stat, before/after the window) per 1,000 committed sends. The load generator runs on the same 2-core
+ * machine; its own CPU is reported separately (clientCpuSecondsPer1000).
+ */
+import { Cluster } from '../helpers/cluster.js';
+import type { BenchConfig } from './config.js';
+import { measureRaw, toRow, type LevelRaw, type LevelRow } from './measure.js';
+import { progress } from './progress.js';
+import { QuorumLoad } from './quorum-load.js';
+
+export interface ThroughputRow extends LevelRow {
+  replicas: number;
+}
+
+/** Starts a Quorum cluster of `size` replicas and load clients on its leader. */
+export async function startQuorumWithLoad(size: number): Promise<{ cluster: Cluster; load: QuorumLoad; pids: () => (number | undefined)[] }> {
+  const cluster = await Cluster.start({ size });
+  const leader = await cluster.leader();
+  const load = await QuorumLoad.open(leader.address);
+  return { cluster, load, pids: () => cluster.replicas.map((r) => r.proc?.pid) };
+}
+
+export function quorumRaw(q: { load: QuorumLoad; pids: () => (number | undefined)[] }, cfg: BenchConfig, inFlight: number): Promise<LevelRaw> {
+  return measureRaw({
+    inFlight,
+    warmupMs: cfg.warmupMs,
+    measureMs: cfg.measureMs,
+    op: (w) => q.load.send(w, inFlight),
+    pids: q.pids,
+  });
+}
+
+export async function runThroughput(cfg: BenchConfig): Promise<ThroughputRow[]> {
+  const rows: ThroughputRow[] = [];
+  for (const size of cfg.clusterSizes) {
+    progress(`throughput: starting ${size} replica(s)`);
+    const q = await startQuorumWithLoad(size);
+    try {
+      for (const inFlight of cfg.levels) {
+        const row = toRow([await quorumRaw(q, cfg, inFlight)]);
+        rows.push({ replicas: size, ...row });
+        progress(`throughput: ${size} replica(s), ${inFlight} in flight: ${row.perSecond}/s p50 ${row.p50ms} ms p99 ${row.p99ms} ms${row.errors ? ` (${row.errors} errors: ${row.firstError})` : ''}`);
+      }
+    } finally {
+      q.load.close();
+      await q.cluster.destroy();
+    }
+  }
+  return rows;
+}
