@@ -43,6 +43,21 @@ function runChunk(from: number, to: number): void {
 }
 
 describe('raft deterministic simulation', () => {
+  it('a seed replays exactly (same events, same outcome)', () => {
+    const trace = (seed: number) => {
+      const lines: string[] = [];
+      const stats = runSeed({ seed, nodes: nodesFor(seed), steps: 300, verbose: true, log: (l) => lines.push(l) });
+      return { lines, stats };
+    };
+    for (const seed of [11, 12]) {
+      const a = trace(seed);
+      const b = trace(seed);
+      expect(a.lines.length).toBeGreaterThan(100);
+      expect(b.lines).toEqual(a.lines);
+      expect(b.stats).toEqual(a.stats);
+    }
+  });
+
   const per = Math.ceil(SEEDS / CHUNKS);
   for (let k = 0; k < CHUNKS; k++) {
     const from = START + k * per;
