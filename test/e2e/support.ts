@@ -77,6 +77,18 @@ export async function say(page: Page, text: string): Promise<void> {
   await box.press('Enter');
 }
 
+/** Opens each other's conversation and exchanges a first message both ways, checking live delivery. */
+export async function converse(a: Page, aName: string, b: Page, bName: string, tag: string): Promise<void> {
+  await openWith(a, bName);
+  await say(a, `hello ${bName}, ${tag}`);
+  await waitText(a, `hello ${bName}, ${tag}`);
+  // b has not opened anything: the message arrives live as a new conversation in b's list.
+  await b.getByRole('button', { name: aName, exact: true }).click({ timeout: UI_TIMEOUT });
+  await waitText(b, `hello ${bName}, ${tag}`);
+  await say(b, `hi ${aName}, ${tag}`);
+  await waitText(a, `hi ${aName}, ${tag}`);
+}
+
 /** How many message bubbles in the open conversation have exactly this text (the list is virtualized: keep it short). */
 export function countText(page: Page, text: string): Promise<number> {
   return messages(page).locator('.msg .text').getByText(text, { exact: true }).count();

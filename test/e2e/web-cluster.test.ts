@@ -18,6 +18,7 @@ import {
   launchChromium,
   messages,
   NetworkSwitch,
+  converse,
   openWith,
   PASSWORD,
   recordBar,
@@ -68,18 +69,6 @@ describe.skipIf(!haveChromium)('web client against a real 3-replica cluster (Chr
     await page.goto(`http://${origin.address}/`);
     await signUpOnPage(page, user);
     return page;
-  }
-
-  /** Opens each other's conversation and exchanges a first message both ways, checking live delivery. */
-  async function converse(a: Page, aName: string, b: Page, bName: string, tag: string): Promise<void> {
-    await openWith(a, bName);
-    await say(a, `hello ${bName}, ${tag}`);
-    await waitText(a, `hello ${bName}, ${tag}`);
-    // b has not opened anything: the message arrives live as a new conversation in b's list.
-    await b.getByRole('button', { name: aName, exact: true }).click({ timeout: UI_TIMEOUT });
-    await waitText(b, `hello ${bName}, ${tag}`);
-    await say(b, `hi ${aName}, ${tag}`);
-    await waitText(a, `hi ${aName}, ${tag}`);
   }
 
   /** The messages with this text in the replicated history of user's conversation with withUser (asked of the leader). */
