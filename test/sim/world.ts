@@ -355,6 +355,7 @@ export class World {
       m = { ...m, snapshot: s.meta };
       snap = s.data;
       this.stats.snapshotsSent++;
+      if (this.opts.verbose) this.note(`send snapshot ${from.id}->${m.to} at ${s.meta.index} (core asked for ${m.snapshot?.index})`);
     }
     const copies = this.phase === 'faults' && this.rng.chance(p.dupRate) ? 2 : 1;
     for (let k = 0; k < copies; k++) {
@@ -425,7 +426,10 @@ export class World {
     this.reports = [];
     for (const r of rs) {
       const n = this.nodes.get(r.from);
-      if (n?.raft && n.incarnation === r.inc) n.raft.reportSnapshot(r.to, r.ok);
+      if (n?.raft && n.incarnation === r.inc) {
+        if (this.opts.verbose) this.note(`reportSnapshot ${r.from}->${r.to} ${r.ok ? 'ok' : 'failed'}`);
+        n.raft.reportSnapshot(r.to, r.ok);
+      }
     }
   }
 
@@ -442,7 +446,13 @@ export class World {
       if (this.phase === 'faults' && this.rng.chance(this.driftOf(n.id))) continue;
       n.raft.tick();
     }
-    if (this.ready.length > 5000) this.ready = this.ready.slice(-2500);
+    if (this.ready.length > 5000) {
+      // Congestion: the oldest messages are lost; a lost snapshot stream is reported as failed, as a driver does.
+      for (const e of this.ready.slice(0, this.ready.length - 2500)) {
+        if (e.snap !== undefined) this.reports.push({ from: e.m.from, inc: e.fromInc, to: e.m.to, ok: false });
+      }
+      this.ready = this.ready.slice(-2500);
+    }
   }
 
   private driftOf(id: NodeId): number {
@@ -815,7 +825,9 @@ export class World {
       .map((n) => {
         if (!n.raft) return `${n.id}:down`;
         const s = n.raft.status();
-        return `${n.id}:${s.role}/t${s.term}/vote=${s.vote}/lead=${s.lead}/commit=${s.commit}/applied=${n.sm.applied}/last=${s.lastIndex}/voters=${s.conf.voters.join(',')}/learners=${s.conf.learners.join(',')}`;
+        let line = `${n.id}:${s.role}/t${s.term}/vote=${s.vote}/lead=${s.lead}/commit=${s.commit}/applied=${n.sm.applied}/first=${s.firstIndex}/last=${s.lastIndex}/voters=${s.conf.voters.join(',')}/learners=${s.conf.learners.join(',')}`;
+        if (s.progress) line += ` progress=${JSON.stringify(s.progress)}`;
+        return line;
       })
       .join('\n  ');
   }
