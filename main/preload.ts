@@ -14,6 +14,8 @@ export const PRELOAD_INVOKE_CHANNELS = [
   'replica:createCluster',
   'replica:joinCluster',
   'replica:inviteCode',
+  'cluster:change',
+  'cluster:transfer',
   'clipboard:writeText',
   'unread:set',
   'notify:message',

@@ -31,7 +31,8 @@ const testsOk = ok && step('tests (vitest)', bin('vitest'), ['run', '--reporter=
 if (existsSync(report) && ok) {
   const r = JSON.parse(readFileSync(report, 'utf8'));
   const passed = r.numPassedTests ?? 0;
-  const failed = (r.numFailedTests ?? 0) + (r.numFailedTestSuites ?? 0);
+  // A file that fails before running any test (import error) counts as one failure.
+  const failed = (r.numFailedTests ?? 0) || (r.numFailedTestSuites ?? 0);
   const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
 }
