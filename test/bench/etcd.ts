@@ -87,6 +87,7 @@ async function etcdFailover(etcd: EtcdCluster, trials: number, timing: TimingNam
   const samples: number[] = [];
   const probeAgents = etcd.members.map(() => new http.Agent({ keepAlive: true, maxSockets: Infinity }));
   let key = 0;
+  let discarded = 0;
   try {
     for (let i = 0; i < trials; i++) {
       await settleEtcd(etcd);
@@ -99,11 +100,26 @@ async function etcdFailover(etcd: EtcdCluster, trials: number, timing: TimingNam
             () => false,
           ),
       }));
+      const before = await etcd.status(leader);
+      if (before.leader !== before.id) {
+        i--;
+        continue; // leadership moved while we looked: settle again
+      }
       const t0 = performance.now();
       leader.proc!.kill('SIGKILL');
       const first = await firstSuccess(targets, { everyMs: 5, maxOutstanding: 2000, timeoutMs: 30_000 });
       await leader.exited;
-      if (first) samples.push(first.at - t0);
+      if (first) {
+        const st = await etcd.status(survivors[first.target]).catch(() => null);
+        if (st && Number(st.raftTerm) <= Number(before.raftTerm) && discarded < trials) {
+          discarded++;
+          i--;
+          progress(`etcd failover trial discarded: leadership had moved before ${leader.name} was killed`);
+          leader.start();
+          continue;
+        }
+        samples.push(first.at - t0);
+      }
       progress(`etcd (${timing} timings) failover trial ${i + 1}/${trials}: killed ${leader.name}, first put at a survivor after ${first ? (first.at - t0).toFixed(1) : 'none'} ms`);
       leader.start();
     }
@@ -112,7 +128,7 @@ async function etcdFailover(etcd: EtcdCluster, trials: number, timing: TimingNam
     for (const a of probeAgents) a.destroy();
   }
   const s = summarize(samples);
-  return { timing, trials, minms: s.minms, p50ms: s.p50ms, p99ms: s.p99ms, maxms: s.maxms, failedTrials: trials - samples.length, samplesMs: samples.map((x) => Math.round(x * 10) / 10) };
+  return { timing, trials, minms: s.minms, p50ms: s.p50ms, p99ms: s.p99ms, maxms: s.maxms, failedTrials: trials - samples.length, discardedTrials: discarded, samplesMs: samples.map((x) => Math.round(x * 10) / 10) };
 }
 
 /** Every member running and agreeing on a leader, with equal raft indexes (the restarted one caught up). */

@@ -20,7 +20,7 @@
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { Cluster, waitConverged, waitFor, type ReplicaProc } from '../helpers/cluster.js';
+import { Cluster, statusOf, waitConverged, waitFor, type ReplicaProc } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
 import { QuorumClient } from '../../replica/client/client.js';
 import type { WebSocketConstructor } from '../../replica/client/types.js';
@@ -39,6 +39,8 @@ export interface FailoverResult {
   maxms: number;
   /** Trials in which no write succeeded within the probe timeout (not included in the figures). */
   failedTrials: number;
+  /** Trials repeated because leadership had already moved (e.g. a spurious election) before the kill. */
+  discardedTrials?: number;
   samplesMs: number[];
   clientVisible?: Omit<Summary, 'n'> & { samplesMs: number[] };
 }
@@ -160,8 +162,21 @@ async function settle(h: Harness): Promise<ReplicaProc> {
   return leader;
 }
 
-async function oneTrial(h: Harness, signal: 'SIGKILL' | 'SIGTERM'): Promise<{ ms: number | null; clientMs: number | null; leader: ReplicaProc }> {
-  const leader = await settle(h);
+interface Trial {
+  ms: number | null;
+  clientMs: number | null;
+  leader: ReplicaProc;
+  /** The probe's first success came from a leader of the killed leader's term (leadership had moved before the kill). */
+  invalid: boolean;
+}
+
+async function oneTrial(h: Harness, signal: 'SIGKILL' | 'SIGTERM'): Promise<Trial> {
+  let leader = await settle(h);
+  let before = await leader.status();
+  while (before.role !== 'leader') {
+    leader = await settle(h);
+    before = await leader.status();
+  }
   const survivors = h.cluster.replicas.filter((r) => r !== leader);
   const conns = await Promise.all(survivors.map((s) => RawConn.open(s.address)));
   const bound = conns.map(() => false);
@@ -181,8 +196,13 @@ async function oneTrial(h: Harness, signal: 'SIGKILL' | 'SIGTERM'): Promise<{ ms
   const first = await firstSuccess(targets, { everyMs: 5, maxOutstanding: 16, timeoutMs: 30_000 });
   const clientMs = await h.writer.longestGap(t0, (first?.at ?? performance.now()) + 300);
   for (const c of conns) c.close();
+  let invalid = false;
+  if (first) {
+    const st = await statusOf(survivors[first.target].address).catch(() => null);
+    invalid = st !== null && st.term <= before.term;
+  }
   await leader.exited;
-  return { ms: first ? first.at - t0 : null, clientMs, leader };
+  return { ms: first ? first.at - t0 : null, clientMs, leader, invalid };
 }
 
 function result(samples: number[], clientSamples: number[], trials: number): FailoverResult {
@@ -205,13 +225,20 @@ export async function runFailover(cfg: BenchConfig): Promise<{ failover: Failove
   try {
     const samples: number[] = [];
     const clientSamples: number[] = [];
+    let discarded = 0;
     for (let i = 0; i < cfg.failoverTrials; i++) {
       const r = await oneTrial(h, 'SIGKILL');
+      if (r.invalid && discarded < cfg.failoverTrials) {
+        discarded++;
+        i--;
+        progress(`failover trial discarded: leadership had moved before ${r.leader.id} was killed`);
+        continue;
+      }
       if (r.ms !== null) samples.push(r.ms);
       if (r.clientMs !== null) clientSamples.push(r.clientMs);
       progress(`failover trial ${i + 1}/${cfg.failoverTrials}: killed ${r.leader.id}, first write at a survivor after ${r.ms?.toFixed(1) ?? 'none'} ms (client-visible ${r.clientMs?.toFixed(1) ?? '?'} ms)`);
     }
-    const failover = result(samples, clientSamples, cfg.failoverTrials);
+    const failover = { ...result(samples, clientSamples, cfg.failoverTrials), discardedTrials: discarded };
 
     let transfer: TransferResult | null = null;
     if (cfg.transferTrials > 0) {

@@ -1,8 +1,8 @@
 /** Hand-written SVG charts (no dependencies): line charts, grouped bar charts and histograms. */
 
-const W = 720;
-const H = 420;
-const M = { left: 70, right: 180, top: 40, bottom: 60 };
+const W = 920;
+const H = 440;
+const M = { left: 70, right: 270, top: 40, bottom: 60 };
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 
 function esc(s: string): string {
@@ -45,7 +45,7 @@ function legend(names: string[]): string[] {
 }
 
 /** y axis: linear from 0 or log10; returns the mapping and the grid/labels. */
-function yAxis(maxV: number, minV: number, log: boolean): { y: (v: number) => number; parts: string[] } {
+function yAxis(maxV: number, minV: number, log: boolean, integer = false): { y: (v: number) => number; parts: string[] } {
   const top = M.top;
   const bottom = H - M.bottom;
   const parts: string[] = [];
@@ -59,10 +59,16 @@ function yAxis(maxV: number, minV: number, log: boolean): { y: (v: number) => nu
     }
     return { y, parts };
   }
-  const max = niceMax(maxV);
+  let max = niceMax(maxV);
+  let steps = 5;
+  if (integer) {
+    max = Math.max(1, Math.ceil(maxV));
+    steps = Math.min(max, 5);
+    max = Math.ceil(max / steps) * steps;
+  }
   const y = (v: number) => bottom - (v / max) * (bottom - top);
-  for (let i = 0; i <= 5; i++) {
-    const v = (max / 5) * i;
+  for (let i = 0; i <= steps; i++) {
+    const v = (max / steps) * i;
     parts.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`, `<text x="${M.left - 6}" y="${y(v) + 4}" text-anchor="end">${fmt(v)}</text>`);
   }
   return { y, parts };
@@ -126,14 +132,14 @@ export function histogram(o: { title: string; xLabel: string; series: { name: st
   const all = o.series.flatMap((s) => s.values);
   if (!all.length) return frame(o.title, o.xLabel, 'trials', ['<text x="200" y="200">no data</text>']);
   const max = niceMax(Math.max(...all));
-  const bins = o.bins ?? 30;
+  const bins = o.bins ?? 25;
   const width = max / bins;
   const counts = o.series.map((s) => {
     const c = new Array<number>(bins).fill(0);
     for (const v of s.values) c[Math.min(bins - 1, Math.floor(v / width))]++;
     return c;
   });
-  const { y, parts } = yAxis(Math.max(...counts.flat()), 0, false);
+  const { y, parts } = yAxis(Math.max(...counts.flat()), 0, false, true);
   const body = [...parts];
   const plotW = W - M.left - M.right;
   const binW = plotW / bins;

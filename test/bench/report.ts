@@ -120,7 +120,7 @@ export function writePlots(r: BenchResult, dir: string): string[] {
   if (r.transfer) fo.push({ name: `Quorum SIGTERM (${r.transfer.mode})`, values: r.transfer.samplesMs });
   if (r.etcd?.failover) fo.push({ name: 'etcd SIGKILL (default)', values: r.etcd.failover.samplesMs });
   if (r.etcd?.failoverEqual) fo.push({ name: 'etcd SIGKILL (50/250)', values: r.etcd.failoverEqual.samplesMs });
-  if (fo.length) put('failover-histogram.svg', histogram({ title: 'Leader killed → first committed write at a survivor', xLabel: 'ms', series: fo, bins: 40 }));
+  if (fo.length) put('failover-histogram.svg', histogram({ title: 'Leader killed → first committed write at a survivor', xLabel: 'ms', series: fo, bins: 25 }));
   if (r.growth?.rows.length) {
     const cats = r.growth.rows.map((g) => g.stored.toLocaleString('en'));
     put('growth-writes.svg', barChart({ title: 'Send cost vs stored messages (1 replica, 16 in flight)', xLabel: 'stored messages', yLabel: 'committed/s', categories: cats, series: [{ name: 'send/s', values: r.growth.rows.map((g) => g.write.perSecond) }] }));

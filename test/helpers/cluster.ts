@@ -82,6 +82,8 @@ export interface ReplicaProcOptions {
   initialCluster?: string;
   secretFile?: string;
   extraArgs?: string[];
+  /** Flags for node itself, before the script (e.g. --cpu-prof for the bench's profiling). */
+  nodeArgs?: string[];
   logFile: string;
 }
 
@@ -109,7 +111,7 @@ export class ReplicaProc {
   }
 
   start(): void {
-    const args = ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', '--id', this.o.id, '--data', this.o.dataDir, '--listen', this.address];
+    const args = [...(this.o.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', '--id', this.o.id, '--data', this.o.dataDir, '--listen', this.address];
     if (this.o.initialCluster) args.push('--initial-cluster', this.o.initialCluster);
     if (this.o.secretFile) args.push('--secret-file', this.o.secretFile);
     args.push(...(this.o.extraArgs ?? []));
@@ -153,6 +155,8 @@ export class ReplicaProc {
 export interface ClusterOptions {
   size: number;
   extraArgs?: string[];
+  /** Flags for node itself in every replica process (e.g. --cpu-prof). */
+  nodeArgs?: string[];
   keepData?: boolean;
 }
 
@@ -184,6 +188,7 @@ export class Cluster {
           initialCluster: o.size > 1 ? initial : undefined,
           secretFile: o.size > 1 ? c.secretFile : undefined,
           extraArgs: o.extraArgs,
+          nodeArgs: o.nodeArgs,
           logFile: join(c.root, `${id}.log`),
         }),
       );
