@@ -63,21 +63,25 @@ export function preload(o: PreloadOptions): { lastIndex: number; seconds: number
   const sm = ChatStateMachine.open(o.dataDir);
   const log = SqliteLogStore.open(o.dataDir);
   const conf = { voters: o.members.map((m) => m.id), learners: [] as string[] };
+  // As replica/node.ts does on a first start: the configuration is the bootstrap snapshot in both stores.
   sm.bootstrap(conf, o.members);
+  log.bootstrap(conf);
+  // The generated history: r1 won the election after bootstrap (term 2) and appended everything as leader.
+  const term = log.initialState().hardState.term + 1;
 
-  let index = 0;
+  let index = Math.max(log.lastIndex(), sm.applied().index);
   let pending: Entry[] = [];
   const flush = () => {
     if (!pending.length) return;
-    log.save({ entries: pending, hardState: { term: 1, vote: o.members[0].id, commit: index } });
+    log.save({ entries: pending, hardState: { term, vote: o.members[0].id, commit: index } });
     sm.applyEntries(pending);
     const first = log.firstIndex();
     const upTo = index - keep;
-    if (upTo - first >= compactEvery) log.compact(upTo, 1, conf);
+    if (upTo - first >= compactEvery) log.compact(upTo, term, conf);
     pending = [];
   };
   const push = (data: string) => {
-    pending.push({ index: ++index, term: 1, type: 'normal', data });
+    pending.push({ index: ++index, term, type: 'normal', data });
     if (pending.length >= batchSize) flush();
   };
   const seqs = new Map<string, number>();
