@@ -29,6 +29,7 @@ import {
   confChangeProblem,
   copyConf,
   encodeConfChange,
+  isMember,
   quorumSize,
   voteResult,
 } from './conf.js';
@@ -503,12 +504,18 @@ export class Raft {
     // No configuration change until everything this leader inherited, and its no-op, is applied.
     this.appendEntries([{ type: 'normal', data: '' }]);
     this.pendingConfIndex = this.raftLog.lastIndex();
+    // Elected while outside the voters (it campaigned for stale voters): hand leadership to one of them.
+    if (!this.promotable()) this.handOver();
   }
 
-  /** Makes prs match the configuration (leader). New peers start probing at our last index + 1. */
+  /**
+   * Makes prs match the configuration (leader). New peers start probing at our last index + 1. The leader keeps a
+   * progress for itself even outside the configuration (it never counts in quorums then).
+   */
   private syncProgress(): void {
     const next = this.raftLog.lastIndex() + 1;
     const members = [...this.conf.voters.map((id) => [id, false] as const), ...this.conf.learners.map((id) => [id, true] as const)];
+    if (!isMember(this.conf, this.id)) members.push([this.id, true]);
     const keep = new Set<NodeId>();
     for (const [id, learner] of members) {
       keep.add(id);
@@ -573,7 +580,20 @@ export class Raft {
       }
     } else {
       this.send({ type: respType(kind), to: m.from, term: this.term, reject: true });
+      if (canVote && this.departed()) {
+        // A voter of an older configuration needs our vote but is behind us: it has not learned that the change
+        // removing us committed. Lead once (among the new voters) to bring it up to date, then hand over.
+        this.runCampaign(this.preVote ? 'preVote' : 'vote', false);
+      }
     }
+  }
+
+  /**
+   * This replica applied a configuration in which it is not a voter, while the cluster has voters, and it knows no
+   * leader: stale voters may still need it (see handleVoteRequest).
+   */
+  private departed(): boolean {
+    return !this.promotable() && this.conf.voters.length > 0 && this.lead === null && this.role !== 'leader' && !this.hasUnappliedConfChanges();
   }
 
   // ------------------------------------------------------------------ timers
@@ -847,7 +867,7 @@ export class Raft {
     if (m.type !== myResp) return;
     if (!this.votes.has(m.from)) this.votes.set(m.from, !m.reject);
     const r = voteResult(this.conf.voters, this.votes);
-    if (r === 'won' && this.promotable()) {
+    if (r === 'won') {
       if (this.role === 'preCandidate') this.runCampaign('vote', false);
       else this.becomeLeader();
     } else if (r === 'lost') {

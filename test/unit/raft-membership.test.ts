@@ -244,3 +244,31 @@ describe('raft configuration changes during an election', () => {
     expect(net.raft('a').status().role).toBe('follower');
   });
 });
+
+describe('raft: a departed leader helps stale voters (etcd-io/etcd#10563)', () => {
+  it('a stale voter that needs the vote of a replica which already left (and is ahead) still gets a leader', () => {
+    const net = new TestNetwork(['a', 'b'], { electionTick: 5 });
+    const demoteA = encodeConfChange({ op: 'demote', id: 'a' });
+    const e = (index: number, type: 'normal' | 'conf' = 'normal', data = `e${index}`) => ({ index, term: 1, type, data });
+    // a led term 1, committed and applied its own demotion (index 2), appended 3 and 4, and crashed; b never learned
+    // that 2 committed and lacks 4. b still runs the old configuration {a, b}: it needs a's vote, a's log is ahead.
+    const a = net.node('a');
+    a.storage.append([e(1, 'normal', ''), e(2, 'conf', demoteA), e(3), e(4)]);
+    a.storage.setHardState({ term: 1, vote: 'a', commit: 2 });
+    a.storage.setConfState({ voters: ['b'], learners: ['a'] });
+    a.appliedIndex = 2;
+    a.smConf = { voters: ['b'], learners: ['a'] };
+    a.restart();
+    const b = net.node('b');
+    b.storage.append([e(1, 'normal', ''), e(2, 'conf', demoteA), e(3)]);
+    b.storage.setHardState({ term: 1, vote: 'a', commit: 1 });
+    b.restart();
+    expect(a.raft.status()).toMatchObject({ role: 'follower', conf: { voters: ['b'], learners: ['a'] } });
+
+    net.tickAll(40);
+    expect(net.leaders().map((n) => n.id)).toEqual(['b']);
+    expect(b.raft.status().conf).toEqual({ voters: ['b'], learners: ['a'] });
+    expect(b.logTerms().slice(0, 4)).toEqual([1, 1, 1, 1]);
+    expect(a.raft.status().role).toBe('follower');
+  });
+});
