@@ -34,6 +34,8 @@ export interface ClientEndpointOptions {
   handler: ClientHandler;
   /** Most requests one connection may have outstanding. */
   maxInFlight?: number;
+  /** Most requests of one connection being worked on at once (the others wait, in order). */
+  maxRunning?: number;
   /** Token bucket per remote address: sustained requests per second and burst. */
   ratePerSecond?: number;
   burst?: number;
@@ -51,12 +53,14 @@ export class ClientEndpoint {
   private readonly conns = new Set<Conn>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly maxInFlight: number;
+  private readonly maxRunning: number;
   private readonly rate: number;
   private readonly burst: number;
   private readonly maxConns: number;
 
   constructor(private readonly o: ClientEndpointOptions) {
     this.maxInFlight = o.maxInFlight ?? 4096;
+    this.maxRunning = o.maxRunning ?? 64;
     this.rate = o.ratePerSecond ?? 20_000;
     this.burst = o.burst ?? 40_000;
     this.maxConns = o.maxConnectionsPerAddress ?? 512;
@@ -74,6 +78,7 @@ export class ClientEndpoint {
     }
     bucket.conns++;
     const conn = new Conn(this.nextId++, remote, ws);
+    conn.onSlow = (unsent) => this.o.log.warn({ conn: conn.connId, remote, unsent }, 'client connection dropped: it does not read its answers');
     this.conns.add(conn);
     conn.send(this.o.handler.hello(conn));
     ws.on('message', (data, isBinary) => this.onFrame(conn, bucket, data as Buffer, isBinary));
@@ -108,6 +113,7 @@ export class ClientEndpoint {
   }
 
   private onFrame(conn: Conn, bucket: Bucket, data: Buffer, isBinary: boolean): void {
+    if (conn.closed) return;
     if (isBinary) {
       conn.send({ type: 'error', error: { code: 'INVALID', message: 'binary frames are not accepted; send JSON text' } });
       return;
@@ -139,19 +145,38 @@ export class ClientEndpoint {
       return;
     }
     conn.inFlight++;
+    // At most maxRunning requests of a connection are being worked on at once (each may hold a page of messages in
+    // memory); the rest wait their turn in arrival order.
+    if (conn.running < this.maxRunning) this.run(conn, req);
+    else conn.waiting.push(req);
+  }
+
+  private run(conn: Conn, req: ClientRequest): void {
+    conn.running++;
+    const done = () => {
+      conn.running--;
+      conn.inFlight--;
+      if (conn.closed) {
+        conn.inFlight -= conn.waiting.length;
+        conn.waiting.length = 0;
+        return;
+      }
+      const next = conn.waiting.shift();
+      if (next) this.run(conn, next);
+    };
     this.o.handler.handle(conn, req).then(
       (result) => {
-        conn.inFlight--;
         conn.send({ type: 'response', id: req.id, ok: true, result });
+        done();
       },
       (err: unknown) => {
-        conn.inFlight--;
         if (err instanceof QuorumError) {
           conn.send({ type: 'response', id: req.id, ok: false, error: err.toWire() });
         } else {
           this.o.log.error({ err, op: req.op }, 'request failed unexpectedly');
           conn.send({ type: 'response', id: req.id, ok: false, error: { code: 'INTERNAL', message: 'internal error; the request may be retried' } });
         }
+        done();
       },
     );
   }
@@ -186,11 +211,16 @@ function rawId(raw: unknown): string | number | undefined {
   return undefined;
 }
 
+/** Answers and pushes a connection may have queued unsent before it is dropped as too slow a reader. */
+export const MAX_UNSENT_BYTES = 32 * 1024 * 1024;
+
 class Conn implements ClientConn {
   account: ClientConn['account'] = null;
   admin = false;
   readonly nonce = randomBytes(32).toString('hex');
   inFlight = 0;
+  running = 0;
+  readonly waiting: ClientRequest[] = [];
   closed = false;
   constructor(
     readonly connId: number,
@@ -198,8 +228,16 @@ class Conn implements ClientConn {
     private readonly ws: WebSocket,
   ) {}
   send(frame: ServerFrame): void {
-    if (!this.closed && this.ws.readyState === 1) this.ws.send(JSON.stringify(frame));
+    if (this.closed || this.ws.readyState !== 1) return;
+    this.ws.send(JSON.stringify(frame));
+    if (this.ws.bufferedAmount > MAX_UNSENT_BYTES) {
+      // A client that asks but does not read would make us buffer answers without bound: drop it (it reconnects).
+      this.closed = true;
+      this.onSlow?.(this.ws.bufferedAmount);
+      this.ws.terminate();
+    }
   }
+  onSlow: ((unsent: number) => void) | null = null;
   push(frame: PushFrame): void {
     this.send(frame);
   }

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -41,17 +42,51 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
+/** Unanswered HTTP requests one connection may have (pipelining); beyond it the connection is dropped. */
+export const MAX_PIPELINED = 16;
+/** Open sockets (HTTP, /client, /peer) one remote address may hold; /client itself allows 512 per address. */
+export const MAX_SOCKETS_PER_ADDRESS = 1024;
+
 export class HttpServer {
   readonly server: Server;
   private readonly clientWss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.maxClientFrameBytes, perMessageDeflate: false });
   private readonly peerWss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.maxPeerFrameBytes, perMessageDeflate: false });
 
+  /** Open sockets per remote address, and unanswered requests per socket (see the limits below). */
+  private readonly socketsByAddress = new Map<string, number>();
+  private readonly unanswered = new WeakMap<object, number>();
+
   constructor(private readonly o: HttpServerOptions) {
     this.server = createServer((req, res) => {
+      // Browsers never pipeline; a socket with many requests in flight is a flood that would make us hold an
+      // answer for each of them in memory. Drop it.
+      const sock = req.socket;
+      const depth = (this.unanswered.get(sock) ?? 0) + 1;
+      if (depth > MAX_PIPELINED || sock.destroyed) {
+        if (!sock.destroyed) o.log.warn({ remote: sock.remoteAddress }, 'http connection dropped: too many pipelined requests');
+        sock.destroy();
+        return;
+      }
+      this.unanswered.set(sock, depth);
+      res.once('close', () => this.unanswered.set(sock, (this.unanswered.get(sock) ?? 1) - 1));
       this.route(req, res).catch((err) => {
         o.log.error({ err }, 'http handler failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end('internal error\n');
+      });
+    });
+    this.server.on('connection', (socket: Socket) => {
+      const a = socket.remoteAddress ?? 'unknown';
+      const n = (this.socketsByAddress.get(a) ?? 0) + 1;
+      if (n > MAX_SOCKETS_PER_ADDRESS) {
+        socket.destroy();
+        return;
+      }
+      this.socketsByAddress.set(a, n);
+      socket.once('close', () => {
+        const left = (this.socketsByAddress.get(a) ?? 1) - 1;
+        if (left > 0) this.socketsByAddress.set(a, left);
+        else this.socketsByAddress.delete(a);
       });
     });
     this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
