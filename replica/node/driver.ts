@@ -199,6 +199,8 @@ export class Driver extends EventEmitter {
         case 'CONF_CHANGE_PENDING':
           return new QuorumError('CONFLICT', err.message);
         case 'INVALID_CONF_CHANGE':
+        case 'INVALID_TRANSFER':
+        case 'INVALID_MESSAGE':
           return new QuorumError('INVALID', err.message);
       }
     }

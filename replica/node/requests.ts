@@ -136,10 +136,10 @@ export class RequestHandler implements ClientHandler {
       case 'clusterChange': {
         this.admin(conn);
         const cc = req.change;
-        if (cc.op === 'remove' && cc.id === this.c.id) {
-          // A leader removing itself hands leadership over first; the client retries at the new leader.
+        if ((cc.op === 'remove' || cc.op === 'demote') && cc.id === this.c.id) {
+          // A leader removing or demoting itself hands leadership over first; the client retries at the new leader.
           const to = await this.c.transfer();
-          throw new QuorumError('NOT_LEADER', `leadership handed to ${to} before removing ${cc.id}; retry there`, this.c.leaderHint());
+          throw new QuorumError('NOT_LEADER', `leadership handed to ${to} before the change to ${cc.id}; retry there`, this.c.leaderHint());
         }
         const outcome = await this.c.driver.proposeConfChange(cc);
         if (!outcome.response.ok) throw new QuorumError(outcome.response.error.code, outcome.response.error.message);
