@@ -225,6 +225,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     prev = t;
   }
   longest = Math.max(longest, runEnd - prev);
+  // After each fault is healed: how long until the next acknowledged write (0 when writes never stopped).
+  let recoveryMax = 0;
+  for (const f of history.faults) {
+    if (f.end === null) continue;
+    const next = writes.find((t) => t >= f.end!);
+    if (next === undefined) continue;
+    const during = writes.some((t) => t > f.end! - 1000 && t < f.end!);
+    const rec = during ? 0 : next - f.end;
+    f.note = `${f.note ? `${f.note}; ` : ''}writes ${during ? 'continued' : `resumed ${(rec / 1000).toFixed(1)} s after healing`}`;
+    recoveryMax = Math.max(recoveryMax, rec);
+  }
+  const errorsByCode: Record<string, number> = {};
+  for (const x of history.ops) {
+    if (x.outcome === 'ok' || !x.error) continue;
+    const code = /^([A-Z_]+):/.exec(x.error)?.[1] ?? 'OTHER';
+    const key = `${x.outcome}:${code}`;
+    errorsByCode[key] = (errorsByCode[key] ?? 0) + 1;
+  }
   const faultCounts = { ...(nemesis?.counts ?? { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0 }) };
   const bad =
     result.lost + result.duplicated + result.orderViolations + result.staleReads + result.phantoms + auditProblems > 0 ||
@@ -253,6 +271,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     leadersPerTermMax: result.leadersPerTermMax,
     auditProblems,
     longestOutageSeconds: Math.round(longest / 100) / 10,
+    recoverySecondsMax: Math.round(recoveryMax / 100) / 10,
     faults: faultCounts,
     verdict: bad ? 'fail' : 'pass',
   };
@@ -262,6 +281,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     finalMessages: finalMessages.length,
     terms: new Set(history.observations.map((x) => x.term)).size,
     skippedFaults: nemesis?.skipped ?? {},
+    errorsByCode,
     problems,
     notes,
   };
@@ -283,6 +303,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     kept,
     notes,
     problems,
+    errorsByCode,
   });
   const report = join(runDir, 'report.html');
   writeFileSync(report, html);

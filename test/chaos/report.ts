@@ -24,6 +24,8 @@ export interface ReportInput {
   kept: string | null;
   notes: string[];
   problems: string[];
+  /** Refused and unknown operations by outcome and error code. */
+  errorsByCode: Record<string, number>;
 }
 
 const FAULT_COLOR: Record<FaultKind, string> = {
@@ -132,17 +134,24 @@ export function renderReport(r: ReportInput): string {
   }
   const perBin: number[][] = Array.from({ length: bins }, () => []);
   for (const o of r.ops) if (o.outcome !== 'unknown') perBin[Math.floor(o.start / binMs)].push(o.end - o.start);
-  const med: string[] = [];
-  const max: string[] = [];
+  // One polyline per run of consecutive bins with operations, so gaps (nothing completed) stay gaps.
+  const med: string[][] = [];
+  const max: string[][] = [];
+  let last = -2;
   perBin.forEach((l, i) => {
     if (!l.length) return;
+    if (i !== last + 1) {
+      med.push([]);
+      max.push([]);
+    }
+    last = i;
     l.sort((a, b) => a - b);
     const cx = x(i * binMs + binMs / 2).toFixed(1);
-    med.push(`${cx},${ly(l[Math.floor(l.length / 2)]).toFixed(1)}`);
-    max.push(`${cx},${ly(l[l.length - 1]).toFixed(1)}`);
+    med[med.length - 1].push(`${cx},${ly(l[Math.floor(l.length / 2)]).toFixed(1)}`);
+    max[max.length - 1].push(`${cx},${ly(l[l.length - 1]).toFixed(1)}`);
   });
-  parts.push(`<polyline points="${max.join(' ')}" fill="none" stroke="#ffb0b0" stroke-width="1"><title>slowest operation per bin</title></polyline>`);
-  parts.push(`<polyline points="${med.join(' ')}" fill="none" stroke="#1f77b4" stroke-width="1.5"><title>median latency per bin</title></polyline>`);
+  for (const pts of max) parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="#ffb0b0" stroke-width="1"><title>slowest operation per bin</title></polyline>`);
+  for (const pts of med) parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="#1f77b4" stroke-width="1.5"><title>median latency per bin</title></polyline>`);
   for (const o of r.ops) if (o.outcome === 'unknown') parts.push(`<line x1="${x(o.start)}" x2="${x(o.start)}" y1="${latTop}" y2="${latTop + 6}" stroke="#d62728"><title>unknown ${esc(o.op)} #${o.n} by ${esc(o.user)}: ${esc(o.error ?? '')}</title></line>`);
   y = latTop + latH + 10;
   // ---- axis
@@ -207,6 +216,10 @@ ${r.kept ? `<p>Data folders, replica logs and the history were kept in <code>${e
 ${svg}
 <h2>Figures</h2>
 <div class="grid"><table>${figRows}</table><table><tr><th colspan="2"><b>faults injected</b></th></tr>${faultCounts}</table></div>
+<h2>Refusals and unknown outcomes</h2>
+<table><tr><th>outcome:code</th><th>operations</th></tr>${Object.entries(r.errorsByCode).sort((a, b) => b[1] - a[1]).map(([k, v]) => `<tr><td>${esc(k)}</td><td>${v}</td></tr>`).join('') || '<tr><td colspan="2">none</td></tr>'}</table>
+<p class="small">fail = a definite refusal that changed nothing (e.g. NOT_FOUND for a message that does not exist, or any error of a read-only
+operation); unknown = a write whose outcome the client could not learn before giving up (it may have been applied, once).</p>
 <h2>Checker</h2>
 <p>Every acknowledged message is stored exactly once and read exactly once by its recipient; each sender's messages
 keep their order; an operation with an unknown outcome is applied once or not at all (${esc(r.check.unknownApplied)} applied,

@@ -93,6 +93,8 @@ export interface ChaosFigures {
   auditProblems: number;
   /** Longest stretch (seconds) with no acknowledged write while the nemesis ran. */
   longestOutageSeconds: number;
+  /** Longest time from healing a fault to the next acknowledged write (0 when writes went on during the fault). */
+  recoverySecondsMax: number;
   faults: Record<FaultKind, number>;
   verdict: 'pass' | 'fail';
 }
