@@ -119,13 +119,12 @@ export async function recordBar(page: Page): Promise<void> {
     const w = window as unknown as { __bar?: string[]; __barObserver?: MutationObserver };
     w.__barObserver?.disconnect();
     const el = document.querySelector('.connection .connection-text');
-    const seen: string[] = [];
-    const note = () => {
+    const seen: string[] = [el?.textContent ?? ''];
+    // An anonymous callback: a named helper would need esbuild's __name in the page when run under tsx.
+    const obs = new MutationObserver(() => {
       const t = el?.textContent ?? '';
       if (seen[seen.length - 1] !== t) seen.push(t);
-    };
-    note();
-    const obs = new MutationObserver(note);
+    });
     if (el) obs.observe(el, { childList: true, characterData: true, subtree: true });
     w.__bar = seen;
     w.__barObserver = obs;
