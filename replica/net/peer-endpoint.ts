@@ -45,6 +45,8 @@ interface Transfer {
 
 export class PeerEndpoint {
   private readonly sockets = new Set<WebSocket>();
+  /** The authenticated inbound connection of each peer (a peer has one outbound link; a newer one replaces it). */
+  private readonly byPeer = new Map<string, WebSocket>();
   constructor(private readonly o: PeerEndpointOptions) {
     // Files left by a transfer that a crash interrupted are never resumed: delete them.
     if (existsSync(o.incomingDir)) {
@@ -93,6 +95,11 @@ export class PeerEndpoint {
         }
         peer = auth.data.id;
         clearTimeout(timer);
+        // The peer reconnected (e.g. its old connection went silent in a partition): drop the old one, which could
+        // otherwise linger unnoticed for as long as TCP keeps it.
+        const old = this.byPeer.get(peer);
+        if (old && old !== ws) old.terminate();
+        this.byPeer.set(peer, ws);
         ws.send(JSON.stringify({ t: 'welcome', mac: serverMac(secret, auth.data.nonce, peer, this.o.selfId) }));
         this.o.onPeerSeen?.(peer, auth.data.address);
         return;
@@ -147,6 +154,7 @@ export class PeerEndpoint {
       clearTimeout(timer);
       abortTransfer();
       this.sockets.delete(ws);
+      if (peer && this.byPeer.get(peer) === ws) this.byPeer.delete(peer);
     });
     ws.on('error', () => {});
   }

@@ -26,6 +26,13 @@ export interface PeerLinkOptions {
 
 const CONGESTED_BYTES = 32 * 1024 * 1024;
 const SNAPSHOT_CHUNK = 512 * 1024;
+/**
+ * Liveness of an open link: a ping every PING_MS; with neither a pong nor any progress in sending for DEAD_MS the
+ * link is torn down and reconnected. Without it a link whose packets were dropped (a partition, a cable pulled) stays
+ * "open" after the network heals until TCP's retransmission backoff expires, which grows to minutes.
+ */
+const PING_MS = 1000;
+const DEAD_MS = 3500;
 
 export class PeerLink {
   private ws: WebSocket | null = null;
@@ -35,6 +42,7 @@ export class PeerLink {
   private retryTimer: NodeJS.Timeout | null = null;
   private nonce = '';
   private lastErrorLogged = 0;
+  private pingTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: PeerLinkOptions) {
     this.connect();
@@ -93,6 +101,7 @@ export class PeerLink {
     this.closed = true;
     this.open = false;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.stopPing();
     this.ws?.terminate();
     this.ws = null;
   }
@@ -147,6 +156,7 @@ export class PeerLink {
           this.open = true;
           this.attempt = 0;
           this.o.log.info({ peer: this.o.peerId, address: this.o.peerAddress }, 'peer link up');
+          this.startPing(ws);
           return;
         }
         this.logOnce('peer failed authentication (wrong cluster secret?)', { peer: this.o.peerId });
@@ -157,12 +167,42 @@ export class PeerLink {
     ws.on('error', (err) => this.logOnce('peer link error', { peer: this.o.peerId, err: err.message }));
     ws.on('close', () => {
       if (this.ws === ws) {
+        this.stopPing();
         if (this.open) this.o.log.info({ peer: this.o.peerId }, 'peer link down');
         this.open = false;
         this.ws = null;
         this.scheduleReconnect();
       }
     });
+  }
+
+  private startPing(ws: WebSocket): void {
+    this.stopPing();
+    let lastSign = Date.now();
+    let lastBuffered = ws.bufferedAmount;
+    ws.on('pong', () => (lastSign = Date.now()));
+    this.pingTimer = setInterval(() => {
+      if (this.ws !== ws) return this.stopPing();
+      const now = Date.now();
+      // Bytes leaving the send buffer also show the peer is taking data (a large snapshot can delay the pong).
+      if (ws.bufferedAmount < lastBuffered) lastSign = now;
+      lastBuffered = ws.bufferedAmount;
+      if (now - lastSign > DEAD_MS) {
+        this.logOnce('peer link silent; reconnecting', { peer: this.o.peerId, silentMs: now - lastSign });
+        ws.terminate();
+        return;
+      }
+      try {
+        ws.ping();
+      } catch {
+        // closing: the close handler reconnects
+      }
+    }, PING_MS);
+  }
+
+  private stopPing(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
   }
 
   private scheduleReconnect(): void {

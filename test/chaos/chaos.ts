@@ -29,6 +29,8 @@ export interface ChaosOptions {
   outDir: string;
   keep: boolean;
   quick: boolean;
+  /** Fault hold time range in ms (null: the mode's default). */
+  holdMs: [number, number] | null;
   /** The command line that replays this run. */
   replay: string;
   progress: (msg: string) => void;
@@ -131,7 +133,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
       history,
       rng: rng.fork(),
       kinds: faults,
-      holdMs: o.quick ? [1500, 4000] : [2000, 8000],
+      holdMs: o.holdMs ?? (o.quick ? [1500, 4000] : [2000, 8000]),
       gapMs: o.quick ? [500, 1500] : [1000, 4000],
       secretFile,
       joinArgs,
@@ -236,6 +238,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     f.note = `${f.note ? `${f.note}; ` : ''}writes ${during ? 'continued' : `resumed ${(rec / 1000).toFixed(1)} s after healing`}`;
     recoveryMax = Math.max(recoveryMax, rec);
   }
+  // After a partition, loss or pause: how long until each target followed a leader again.
+  let rejoinMax = 0;
+  for (const f of history.faults) {
+    if (f.end === null || !['partition', 'loss', 'pause'].includes(f.kind)) continue;
+    const parts: string[] = [];
+    for (const id of f.targets) {
+      const mine = history.observations.filter((x) => x.replica === id);
+      const atHeal = [...mine].reverse().find((x) => x.t <= f.end!);
+      if (atHeal && (atHeal.leader !== null || atHeal.role === 'leader')) continue;
+      const back = mine.find((x) => x.t > f.end! && (x.leader !== null || x.role === 'leader'));
+      if (!back) continue;
+      const secs = (back.t - f.end) / 1000;
+      rejoinMax = Math.max(rejoinMax, back.t - f.end);
+      parts.push(`${id} followed a leader again ${secs.toFixed(1)} s after healing`);
+    }
+    if (parts.length) f.note = `${f.note ? `${f.note}; ` : ''}${parts.join(', ')}`;
+  }
   const errorsByCode: Record<string, number> = {};
   for (const x of history.ops) {
     if (x.outcome === 'ok' || !x.error) continue;
@@ -272,6 +291,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     auditProblems,
     longestOutageSeconds: Math.round(longest / 100) / 10,
     recoverySecondsMax: Math.round(recoveryMax / 100) / 10,
+    rejoinSecondsMax: Math.round(rejoinMax / 100) / 10,
     faults: faultCounts,
     verdict: bad ? 'fail' : 'pass',
   };

@@ -22,9 +22,10 @@ import { ALL_FAULTS } from './nemesis.js';
 import type { FaultKind } from './types.js';
 
 const USAGE = `usage: npm run chaos -- [--quick] [--json] [--seed S] [--duration SECONDS] [--replicas N] [--workers N]
-                     [--hosts loopback|netns] [--faults ${ALL_FAULTS.join(',')}] [--out DIR] [--keep]
+                     [--hosts loopback|netns] [--faults ${ALL_FAULTS.join(',')}] [--hold MIN,MAX] [--out DIR] [--keep]
   --quick      3 replicas, 3 workers, 35 s of faults (what npm test runs)
   defaults     5 replicas, 5 workers, 120 s; hosts: netns when root, else loopback; every fault kind
+  --hold       seconds each fault is held, drawn from [MIN, MAX] (default 2,8; --quick 1.5,4)
   --keep       keep data folders, logs and history even when the run passes (they are always kept when it fails)`;
 
 interface Args {
@@ -38,6 +39,8 @@ interface Args {
   faults: FaultKind[];
   out: string;
   keep: boolean;
+  /** How long each fault is held, seconds [min, max] (default: quick 1.5–4, else 2–8). */
+  hold: [number, number] | null;
   insideLab: NetnsPlan | null;
 }
 
@@ -60,6 +63,7 @@ function parse(argv: string[]): Args {
         faults: { type: 'string' },
         out: { type: 'string' },
         keep: { type: 'boolean', default: false },
+        hold: { type: 'string' },
         'inside-lab': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -80,6 +84,12 @@ function parse(argv: string[]): Args {
   if (hosts !== null && hosts !== 'loopback' && hosts !== 'netns') throw new UsageError('--hosts is loopback or netns');
   const faults = values.faults ? values.faults.split(',').map((s) => s.trim()) : ALL_FAULTS;
   for (const f of faults) if (!ALL_FAULTS.includes(f as FaultKind)) throw new UsageError(`unknown fault "${f}" (known: ${ALL_FAULTS.join(', ')})`);
+  let hold: [number, number] | null = null;
+  if (values.hold !== undefined) {
+    const m = /^(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)$/.exec(values.hold);
+    if (!m || Number(m[1]) > Number(m[2]) || Number(m[2]) > 3600) throw new UsageError('--hold is MIN,MAX seconds (e.g. 2,8)');
+    hold = [Number(m[1]), Number(m[2])];
+  }
   return {
     quick,
     json: values.json!,
@@ -91,6 +101,7 @@ function parse(argv: string[]): Args {
     faults: faults as FaultKind[],
     out: values.out ?? join(ROOT, 'chaos-results'),
     keep: values.keep!,
+    hold,
     insideLab: values['inside-lab'] ? (JSON.parse(Buffer.from(values['inside-lab'], 'base64url').toString('utf8')) as NetnsPlan) : null,
   };
 }
@@ -99,6 +110,7 @@ function replayCommand(a: Args, hosts: 'loopback' | 'netns'): string {
   const parts = ['npm run chaos --', `--seed ${a.seed}`, `--duration ${a.duration}`, `--replicas ${a.replicas}`, `--workers ${a.workers}`, `--hosts ${hosts}`];
   if (a.quick) parts.push('--quick');
   if (a.faults.length !== ALL_FAULTS.length) parts.push(`--faults ${a.faults.join(',')}`);
+  if (a.hold) parts.push(`--hold ${a.hold.join(',')}`);
   return parts.join(' ');
 }
 
@@ -114,6 +126,7 @@ async function inner(a: Args, hosts: HostLayer): Promise<number> {
     outDir: a.out,
     keep: a.keep,
     quick: a.quick,
+    holdMs: a.hold ? [a.hold[0] * 1000, a.hold[1] * 1000] : null,
     replay: replayCommand(a, hosts.mode),
     progress,
   });

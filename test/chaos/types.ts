@@ -95,6 +95,8 @@ export interface ChaosFigures {
   longestOutageSeconds: number;
   /** Longest time from healing a fault to the next acknowledged write (0 when writes went on during the fault). */
   recoverySecondsMax: number;
+  /** Longest time from healing a partition, loss or pause to its targets following a leader again. */
+  rejoinSecondsMax: number;
   faults: Record<FaultKind, number>;
   verdict: 'pass' | 'fail';
 }

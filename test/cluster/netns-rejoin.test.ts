@@ -1,0 +1,83 @@
+// Regression (found by the chaos run): after a partition healed, a replica stayed deaf for as long as TCP's
+// retransmission backoff on its stalled peer connections (28 s after a 23 s cut in the chaos run; minutes after longer
+// ones), because nothing noticed that an "open" peer link had stopped carrying anything. Peer links now ping and
+// reconnect when silent, so a replica whose link comes back follows the leader again within a few seconds.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, waitFor } from '../helpers/cluster.js';
+import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js';
+
+const reason = netnsUnavailableReason();
+if (reason) console.warn(`[netns] rejoin test skipped: ${reason}`);
+
+const PORT = 7400;
+const CUT_MS = 14_000;
+
+describe.skipIf(reason !== null)('a replica whose link was cut (network namespaces)', () => {
+  let lab: NetnsLab;
+  let dir: string;
+  const procs: ReturnType<typeof spawn>[] = [];
+  let hosts: Host[] = [];
+  let clientHost: Host;
+  const addr = (h: Host) => `${h.address}:${PORT}`;
+
+  function health(h: Host): { role: string; term: number; leader: string | null } | null {
+    const code = `fetch('http://${addr(h)}/healthz',{signal:AbortSignal.timeout(1500)}).then(r=>r.json()).then(j=>console.log(JSON.stringify(j))).catch(()=>console.log('null'))`;
+    const r = spawnSync(lab.exec(clientHost)[0], [...lab.exec(clientHost).slice(1), process.execPath, '-e', code], { encoding: 'utf8', timeout: 10_000 });
+    try {
+      return JSON.parse(r.stdout.trim());
+    } catch {
+      return null;
+    }
+  }
+
+  beforeAll(async () => {
+    lab = new NetnsLab();
+    dir = mkdtempSync(join(tmpdir(), 'quorum-rejoin-'));
+    writeFileSync(join(dir, 'secret'), 'rejoin-secret-value\n');
+    hosts = ['r1', 'r2', 'r3'].map((n) => lab.addHost(n));
+    clientHost = lab.addHost('cl');
+    const initial = hosts.map((h) => `${h.name}=${addr(h)}`).join(',');
+    for (const h of hosts) {
+      const out = createWriteStream(join(dir, `${h.name}.log`));
+      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret')], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      p.stdout!.pipe(out);
+      p.stderr!.pipe(out);
+      procs.push(p);
+    }
+    await waitFor('a leader followed by everyone', () => {
+      const hs = hosts.map(health);
+      const leader = hs.find((x) => x?.role === 'leader');
+      return leader && hs.every((x) => x && (x.role === 'leader' || x.leader === leader.leader)) ? true : null;
+    }, 60_000, 300);
+  }, 120_000);
+
+  afterAll(() => {
+    for (const p of procs) p.kill('SIGKILL');
+    lab?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`follows the leader again within seconds after a ${CUT_MS / 1000} s cut`, async () => {
+    const states = hosts.map(health);
+    const victim = hosts[states.findIndex((x) => x?.role === 'follower')];
+    expect(victim).toBeDefined();
+    lab.setLink(victim, false);
+    // Long enough for TCP's retransmission backoff to grow well past the few seconds a rejoin should take.
+    await new Promise((r) => setTimeout(r, CUT_MS));
+    lab.setLink(victim, true);
+    const healed = Date.now();
+    await waitFor('the cut-off replica to follow a leader again', () => {
+      const h = health(victim);
+      return h && h.leader !== null && h.role === 'follower' ? h : null;
+    }, 60_000, 250);
+    const secs = (Date.now() - healed) / 1000;
+    expect(secs, `followed a leader again ${secs.toFixed(1)} s after the link came back`).toBeLessThan(8);
+  }, 120_000);
+});
