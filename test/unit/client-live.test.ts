@@ -182,7 +182,8 @@ describe('QuorumClient: read-only state', () => {
 
   it('a status probe clears readOnly without any write', async () => {
     const c = await cluster(1);
-    const q = client(c.addresses, { backoff: { initialMs: 10, maxMs: 40 }, giveUpAfterMs: 200 });
+    // Generous: the login must connect first even on a loaded machine; the refused send then waits this long.
+    const q = client(c.addresses, { backoff: { initialMs: 10, maxMs: 40 }, giveUpAfterMs: 2000 });
     await q.login('alice', 'password123');
     c.leaderId = null;
     await expect(q.send('bob', 'refused')).rejects.toMatchObject({ code: 'NO_QUORUM' });
