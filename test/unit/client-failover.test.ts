@@ -170,7 +170,7 @@ describe('QuorumClient: exactly once across failures', () => {
 
   it('treats a silent replica as dead after requestTimeoutMs and resends elsewhere', async () => {
     const c = await cluster(2);
-    const q = client(c.addresses, { requestTimeoutMs: 150 });
+    const q = client(c.addresses, { requestTimeoutMs: 1000 });
     await q.signup('alice', 'password123');
     c.replica('r1').hook = (req) => {
       if (req.op !== 'signup') return undefined;
@@ -233,7 +233,7 @@ describe('QuorumClient: bounded retries and final errors', () => {
   it('gives up with the last retryable code (TIMEOUT) when the cluster keeps timing out', async () => {
     const c = await cluster(1);
     c.replica('r1').hook = (req) => (req.op === 'send' ? { error: { code: 'TIMEOUT', message: 'not committed in time' } } : undefined);
-    const q = client(c.addresses, { giveUpAfterMs: 400 });
+    const q = client(c.addresses, { giveUpAfterMs: 2000 });
     await q.signup('alice', 'password123');
     await q.login('alice', 'password123');
     const err = await rejection(q.send('alice', 'hi'));
