@@ -378,7 +378,14 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
         if (conn.status === 'connected' && !conn.readOnly) pump();
         if (reconnected && get().user) void resync();
       }),
-      api.on('message', (m) => absorb(m)),
+      api.on('message', (m) => {
+        // The cluster pushes my own messages to my connections too (other devices), often before it answers the send:
+        // the in-flight outbox entry is then committed; drop it now, or the message shows twice (queued and sent).
+        const s = get();
+        const sending = inFlight && s.user && m.from === s.user ? s.outbox.find((e) => e.localId === inFlight) : undefined;
+        if (sending && sending.to === m.to && sending.text === m.text) set((st) => ({ outbox: st.outbox.filter((e) => e.localId !== sending.localId) }));
+        absorb(m);
+      }),
       api.on('deleted', (ids) => forget(ids)),
       api.on('receipt', (r) => {
         set((s) => {

@@ -1,7 +1,9 @@
 /**
- * Regression (found by test/e2e/web-cluster.test.ts): receipts and deletions pushed while a window was disconnected
- * were lost — resume replays only messages — so after a reconnect the window kept showing a deleted message and
- * "Delivered" for a message the other person had read. The store now re-reads the newest page of loaded threads.
+ * Store regressions found by the browser tests against real replicas (test/e2e/web-cluster.test.ts):
+ * - receipts and deletions pushed while a window was disconnected were lost (resume replays only messages), so after
+ *   a reconnect the window kept showing a deleted message and "Delivered" for a message the other person had read;
+ * - the replica pushes my own message to my connections before it answers the send, so for a moment the message was
+ *   shown twice: as the queued outbox entry and as the committed message.
  */
 import { describe, expect, it } from 'vitest';
 import { createAppStore, HISTORY_PAGE, type AppEnv } from '../../renderer/src/store/store.js';
@@ -139,5 +141,38 @@ describe('store: resync after a reconnect', () => {
     api.setConn('connected');
     await flush();
     expect(api.historyCalls).toBe(0);
+  });
+});
+
+describe('store: my own message pushed before the send is answered', () => {
+  it('is shown once: the in-flight outbox entry gives way to the committed message', async () => {
+    const { api, store } = await withThread([msg(1, 'bob', 'alice')]);
+    const answers: Array<(r: { id: number; sentAt: number }) => void> = [];
+    api.send = () => new Promise((resolve) => answers.push(resolve));
+    store.getState().send('bob', 'hello');
+    store.getState().send('bob', 'again');
+    expect(answers).toHaveLength(1);
+    const shown = () => {
+      const s = store.getState();
+      return [...s.threads.bob.messages.map((m) => `sent:${m.text}`), ...s.outbox.map((e) => `queued:${e.text}`)];
+    };
+    expect(shown()).toEqual(['sent:m1', 'queued:hello', 'queued:again']);
+    // The push of the committed message arrives first...
+    api.emit('message', msg(2, 'alice', 'bob', { text: 'hello' }));
+    expect(shown()).toEqual(['sent:m1', 'sent:hello', 'queued:again']);
+    // ...then the answer: nothing doubles, and the next entry goes out.
+    answers[0]({ id: 2, sentAt: T0 + 2 });
+    await flush();
+    expect(shown()).toEqual(['sent:m1', 'sent:hello', 'queued:again']);
+    expect(answers).toHaveLength(2);
+  });
+
+  it('leaves the outbox alone for a message of mine sent elsewhere', async () => {
+    const { api, store } = await withThread([]);
+    api.send = () => new Promise(() => {});
+    store.getState().send('bob', 'from here');
+    api.emit('message', msg(5, 'alice', 'bob', { text: 'from my other device' }));
+    expect(store.getState().outbox.map((e) => e.text)).toEqual(['from here']);
+    expect(store.getState().threads.bob.messages.map((m) => m.text)).toEqual(['from my other device']);
   });
 });
