@@ -9,6 +9,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Message, SnapshotMeta } from '../raft/types.js';
 import { AuthFrame, PeerFrame, PEER_PROTOCOL } from '../protocol/peer.js';
+import { LIMITS } from '../protocol/limits.js';
 import { clientMac, macEqual, newNonce, serverMac } from './peer-auth.js';
 
 export interface IncomingSnapshot {
@@ -32,6 +33,19 @@ export interface PeerEndpointOptions {
 }
 
 const AUTH_TIMEOUT_MS = 5000;
+/** Largest frame a connection may send before it has authenticated (an auth frame is a few hundred bytes). */
+export const MAX_UNAUTHENTICATED_FRAME = 4096;
+/** Connections still authenticating, per remote address (a peer needs one; reconnects are sequential). */
+export const MAX_PENDING_PER_ADDRESS = 8;
+
+/**
+ * Caps the size of the frames the socket accepts (checked on the frame header, before anything is buffered). ws sets
+ * one limit per server; peers need 8 MiB after authenticating, strangers a few hundred bytes before.
+ */
+function limitFrames(ws: WebSocket, bytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: number } })._receiver;
+  if (receiver && typeof receiver._maxPayload === 'number') receiver._maxPayload = bytes;
+}
 
 interface Transfer {
   xfer: string;
@@ -47,6 +61,7 @@ export class PeerEndpoint {
   private readonly sockets = new Set<WebSocket>();
   /** The authenticated inbound connection of each peer (a peer has one outbound link; a newer one replaces it). */
   private readonly byPeer = new Map<string, WebSocket>();
+  private readonly pendingByAddress = new Map<string, number>();
   constructor(private readonly o: PeerEndpointOptions) {
     // Files left by a transfer that a crash interrupted are never resumed: delete them.
     if (existsSync(o.incomingDir)) {
@@ -55,11 +70,27 @@ export class PeerEndpoint {
   }
 
   accept(ws: WebSocket, remote: string): void {
+    limitFrames(ws, MAX_UNAUTHENTICATED_FRAME);
     if (!this.o.secret) {
       ws.close(4403, 'this replica has no cluster secret: it does not accept peers');
       return;
     }
     const secret = this.o.secret;
+    const pending = this.pendingByAddress.get(remote) ?? 0;
+    if (pending >= MAX_PENDING_PER_ADDRESS) {
+      // A flood: drop it at once rather than wait for a closing handshake while its data keeps arriving.
+      ws.terminate();
+      return;
+    }
+    this.pendingByAddress.set(remote, pending + 1);
+    let counted = true;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.pendingByAddress.get(remote) ?? 1) - 1;
+      if (left > 0) this.pendingByAddress.set(remote, left);
+      else this.pendingByAddress.delete(remote);
+    };
     this.sockets.add(ws);
     const nonce = newNonce();
     let peer: string | null = null;
@@ -81,6 +112,7 @@ export class PeerEndpoint {
 
     ws.on('message', (data, isBinary) => {
       if (isBinary) return ws.close(4400, 'binary frames not accepted');
+      if (!peer && (data as Buffer).length > MAX_UNAUTHENTICATED_FRAME) return ws.close(4401, 'frame too large before authentication');
       let raw: unknown;
       try {
         raw = JSON.parse(data.toString());
@@ -100,6 +132,8 @@ export class PeerEndpoint {
         const old = this.byPeer.get(peer);
         if (old && old !== ws) old.terminate();
         this.byPeer.set(peer, ws);
+        uncount();
+        limitFrames(ws, LIMITS.maxPeerFrameBytes);
         ws.send(JSON.stringify({ t: 'welcome', mac: serverMac(secret, auth.data.nonce, peer, this.o.selfId) }));
         this.o.onPeerSeen?.(peer, auth.data.address);
         return;
@@ -151,6 +185,7 @@ export class PeerEndpoint {
       }
     });
     ws.on('close', () => {
+      uncount();
       clearTimeout(timer);
       abortTransfer();
       this.sockets.delete(ws);

@@ -431,6 +431,38 @@ describe('hostile input against live replicas', () => {
     await waitConverged(cluster.addresses, 60_000);
   }, 120_000);
 
+  // Regression (found by this campaign): before authenticating, a /peer connection could send frames of up to the
+  // 8 MiB peer limit, which the replica buffered, checked and parsed: 100 such connections from one address took
+  // 600 MB and blocked the event loop for 9 s (long enough to lose leadership). Now a stranger's frame may be 4 KiB
+  // (refused on its header, before anything is buffered) and one address may have 8 connections authenticating.
+  it('unauthenticated peers sending huge frames: refused before buffering, the replica stays responsive', async () => {
+    const leader = await cluster.leader();
+    const big = JSON.stringify({ t: 'auth', id: 'r2', address: 'x'.repeat(7 * 1024 * 1024), nonce: '0'.repeat(64), mac: '0'.repeat(64) });
+    let slowest = 0;
+    const growth = await peakGrowth(leader, async () => {
+      const closed = Array.from({ length: 60 }, () => {
+        const ws = new WebSocket(`ws://${leader.address}/peer`, { maxPayload: 1e9 });
+        ws.on('error', () => {});
+        ws.on('open', () => ws.send(big));
+        return new Promise<number>((res) => ws.on('close', (code) => res(code)));
+      });
+      const probe = (async () => {
+        for (let i = 0; i < 10; i++) {
+          const t0 = Date.now();
+          await health(leader);
+          slowest = Math.max(slowest, Date.now() - t0);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })();
+      const codes = await Promise.all(closed);
+      await probe;
+      for (const c of codes) expect([1009, 1006, 4401]).toContain(c);
+    });
+    expect(growth, `peak RSS growth ${Math.round(growth / 1e6)} MB`).toBeLessThan(150 * 1024 * 1024);
+    expect(slowest, 'slowest /healthz during the flood (ms; includes this busy test process)').toBeLessThan(5000);
+    await assertIntact('huge unauthenticated peer frames');
+  }, 120_000);
+
   // Regression (found by this campaign): a client that pipelines requests for large pages and never reads its
   // socket made the replica buffer every answer (4 GB of memory from 3000 requests of a few dozen bytes each).
   // Now at most 64 requests per connection run at once and a connection with 32 MiB unsent is dropped.
