@@ -17,6 +17,8 @@ export interface BenchConfig {
   growthSizes: number[];
   /** Rounds alternating the growth sizes (each round measures every size once). */
   growthRounds: number;
+  /** Start-up measurements per size (alternating sizes; the median is reported). */
+  startupRuns: number;
   catchUpMessages: number;
   seedSizes: number[];
   /** How long each seed-store measurement runs (at least a few writes). */
@@ -38,7 +40,8 @@ export function makeConfig(quick: boolean, outDir: string): BenchConfig {
         etcdEqualFailoverTrials: 0,
         etcdRounds: 1,
         growthSizes: [0, 100_000],
-        growthRounds: 2,
+        growthRounds: 3,
+        startupRuns: 2,
         catchUpMessages: 10_000,
         seedSizes: [1_000, 10_000, 100_000],
         seedMeasureMs: 1500,
@@ -56,7 +59,8 @@ export function makeConfig(quick: boolean, outDir: string): BenchConfig {
         etcdEqualFailoverTrials: 10,
         etcdRounds: 2,
         growthSizes: [0, 100_000, 1_000_000],
-        growthRounds: 3,
+        growthRounds: 6,
+        startupRuns: 3,
         catchUpMessages: 100_000,
         seedSizes: [1_000, 10_000, 100_000],
         seedMeasureMs: 4000,

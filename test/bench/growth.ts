@@ -3,13 +3,15 @@
  *
  * Method: for each size a single-replica data folder is generated in-process by preload.ts (the real state machine
  * and log store applying real signup/login/send commands in big batches, compacted like the driver compacts), then a
- * real replica process is started on it, one size after the other: start-up time (spawn → first /healthz 200,
- * polled every 10 ms; the 0-message figure is the fixed cost of starting Node + tsx) and RSS (VmRSS) right after
- * start-up. Then, in rounds that alternate the sizes (so the shared machine's noise hits each alike; rows pool the
- * rounds): send cost at 16 in flight (256-byte messages, committed + fsynced), then history read latency (1 in
- * flight, the newest 50 messages of one conversation — after the writes, so even the 0-message replica returns
- * full pages — each behind a ReadIndex barrier). RSS again after the load. The write ratio against the 0-message
- * run is the flatness figure (goal: within 20%).
+ * real replica process is started on it: start-up time (spawn → first /healthz 200, polled every 10 ms; the
+ * 0-message figure is the fixed cost of starting Node + tsx), measured several times alternating the sizes (median),
+ * and RSS (VmRSS) right after the first start-up. Then, in rounds that alternate the sizes (so the shared machine's
+ * noise hits each alike; rows pool the rounds): send cost at 16 in flight (256-byte messages, committed + fsynced),
+ * then history read latency (1 in flight, the newest 50 messages of one conversation — after the writes, so even
+ * the 0-message replica returns full pages — each behind a ReadIndex barrier). RSS (and the V8 heap / external
+ * memory from the replica's /metrics) again after the load. Flatness (goal: within 20%): the median over rounds of
+ * each size's send rate over the 0-message replica's rate in the same round, and the ratio of replica CPU seconds
+ * per 1,000 sends (the cost itself, which other work on the machine moves less than the rate).
  *
  * Catch-up: 3 replicas whose folders are generated with the same seed — r1 and r2 hold N more messages than r3.
  * r1 and r2 start and elect a leader; then r3 starts, and the figure is r3's spawn → its applied index reaching the
@@ -28,7 +30,7 @@ import { benchPasswordHash, preload, type PreloadCache } from './preload.js';
 import { rssMB } from './procstat.js';
 import { progress } from './progress.js';
 import { QuorumLoad } from './quorum-load.js';
-import { ratio, round } from './stats.js';
+import { median, ratio, round } from './stats.js';
 
 export interface GrowthRow {
   stored: number;
@@ -37,10 +39,16 @@ export interface GrowthRow {
   startupMs: number;
   rssStartMB: number | null;
   rssAfterLoadMB: number | null;
+  /** Where the memory is after the load (the replica's own process metrics): V8 heap and off-heap (external). */
+  memoryAfterLoad: { heapUsedMB: number | null; heapTotalMB: number | null; externalMB: number | null } | null;
   write: Pick<LevelRow, 'inFlight' | 'perSecond' | 'p50ms' | 'p99ms' | 'maxms' | 'cpuSecondsPer1000' | 'errors'>;
   read: Pick<LevelRow, 'inFlight' | 'perSecond' | 'p50ms' | 'p99ms' | 'maxms' | 'errors'>;
-  /** write perSecond / write perSecond at 0 stored messages. */
+  startupSamplesMs: number[];
+  /** Median over rounds of (send/s at this size) / (send/s of the 0-message replica in the same round). */
   writeRatioVsEmpty: number | null;
+  writeRatiosByRound: number[];
+  /** Replica CPU seconds per 1,000 sends at this size / at 0 stored messages (the cost itself, less load-sensitive). */
+  cpuPerWriteRatioVsEmpty: number | null;
   readP50RatioVsEmpty: number | null;
 }
 
@@ -88,7 +96,7 @@ interface SizeRun {
   dataDir: string;
   generatedSeconds: number;
   proc: ReplicaProc;
-  startupMs: number;
+  startups: number[];
   rssStartMB: number | null;
   load: QuorumLoad | null;
   writes: LevelRaw[];
@@ -100,7 +108,21 @@ async function prepareSize(cache: PreloadCache, stored: number, root: string): P
   progress(`growth: preparing ${stored.toLocaleString('en')} stored messages`);
   const { generatedSeconds } = await cache.folder(stored, dataDir);
   const proc = new ReplicaProc({ id: 'r1', port: await freePort(), dataDir, logFile: join(root, `r1-${stored}.log`) });
-  return { stored, dataDir, generatedSeconds, proc, startupMs: NaN, rssStartMB: null, load: null, writes: [], reads: [] };
+  return { stored, dataDir, generatedSeconds, proc, startups: [], rssStartMB: null, load: null, writes: [], reads: [] };
+}
+
+/** V8 heap and external memory from the replica's /metrics (prom-client default metrics, prefix quorum_process_). */
+async function memoryOf(address: string): Promise<GrowthRow['memoryAfterLoad']> {
+  try {
+    const text = await (await fetch(`http://${address}/metrics`)).text();
+    const mb = (name: string) => {
+      const m = new RegExp(`^quorum_process_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+      return m ? round(Number(m[1]) / 1024 / 1024, 0) : null;
+    };
+    return { heapUsedMB: mb('nodejs_heap_size_used_bytes'), heapTotalMB: mb('nodejs_heap_size_total_bytes'), externalMB: mb('nodejs_external_memory_bytes') };
+  } catch {
+    return null;
+  }
 }
 
 function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Pick<T, K> {
@@ -154,13 +176,18 @@ export async function runGrowth(cfg: BenchConfig, cache: PreloadCache): Promise<
   const runs: SizeRun[] = [];
   try {
     for (const stored of cfg.growthSizes) runs.push(await prepareSize(cache, stored, root));
-    // Start-up one at a time (nothing else of ours running but the replicas already started, idle).
-    for (const r of runs) {
-      r.startupMs = await startTimed(r.proc);
-      r.rssStartMB = rssMB(r.proc.proc?.pid);
-      r.load = await QuorumLoad.open(r.proc.address);
-      progress(`growth: ${r.stored.toLocaleString('en')} stored: start-up ${r.startupMs.toFixed(0)} ms, RSS ${r.rssStartMB?.toFixed(0)} MB`);
+    // Start-up, one replica at a time, repeated in rounds that alternate the sizes (median reported): the figure is
+    // mostly Node + tsx start-up, which the shared machine's load moves by hundreds of ms.
+    for (let i = 0; i < cfg.startupRuns; i++) {
+      for (const r of runs) {
+        const ms = await startTimed(r.proc);
+        r.startups.push(ms);
+        if (i === 0) r.rssStartMB = rssMB(r.proc.proc?.pid);
+        progress(`growth: ${r.stored.toLocaleString('en')} stored: start-up ${ms.toFixed(0)} ms${i === 0 ? `, RSS ${r.rssStartMB?.toFixed(0)} MB` : ''}`);
+        if (i < cfg.startupRuns - 1) await r.proc.stop();
+      }
     }
+    for (const r of runs) r.load = await QuorumLoad.open(r.proc.address);
     // Rounds alternate the sizes, so the shared machine's noise hits every size alike.
     const rounds = cfg.growthRounds;
     for (let round = 0; round < rounds; round++) {
@@ -173,30 +200,41 @@ export async function runGrowth(cfg: BenchConfig, cache: PreloadCache): Promise<
         progress(`growth round ${round + 1}/${rounds}: ${r.stored.toLocaleString('en')} stored: send ${w.perSecond}/s p99 ${w.p99ms} ms; history p50 ${rd.p50ms} ms p99 ${rd.p99ms} ms`);
       }
     }
-    const raw = runs.map((r) => {
+    const raw = [];
+    for (const r of runs) {
       const write = toRow(r.writes);
       const read = toRow(r.reads);
       const rssAfterLoadMB = rssMB(r.proc.proc?.pid);
-      return {
+      const memoryAfterLoad = await memoryOf(r.proc.address);
+      raw.push({
         stored: r.stored,
         generateSeconds: round(r.generatedSeconds, 1),
         dataMB: dirMB(r.dataDir),
-        startupMs: round(r.startupMs, 0),
+        startupMs: round(median(r.startups), 0),
+        startupSamplesMs: r.startups.map((x) => round(x, 0)),
         rssStartMB: r.rssStartMB === null ? null : round(r.rssStartMB, 0),
         rssAfterLoadMB: rssAfterLoadMB === null ? null : round(rssAfterLoadMB, 0),
+        memoryAfterLoad,
         write: pick(write, ['inFlight', 'perSecond', 'p50ms', 'p99ms', 'maxms', 'cpuSecondsPer1000', 'errors']),
         read: pick(read, ['inFlight', 'perSecond', 'p50ms', 'p99ms', 'maxms', 'errors']),
-      };
-    });
+      });
+    }
     for (const r of runs) {
       r.load?.close();
       await r.proc.kill();
       rmSync(r.dataDir, { recursive: true, force: true });
     }
+    // Flatness: per round, this size's rate over the 0-message replica's rate in the same round; the median of
+    // those ratios (bursts of load from other work on the machine hit single windows, not the median).
+    const emptyRun = runs.find((r) => r.stored === 0);
+    const perRound = (r: SizeRun, pick: (x: LevelRaw) => number) =>
+      emptyRun ? r.writes.map((w, i) => pick(w) / pick(emptyRun.writes[i])).filter((x) => Number.isFinite(x)) : [];
     const empty = raw.find((r) => r.stored === 0);
-    const rows: GrowthRow[] = raw.map((r) => ({
+    const rows: GrowthRow[] = raw.map((r, k) => ({
       ...r,
-      writeRatioVsEmpty: ratio(r.write.perSecond, empty?.write.perSecond),
+      writeRatioVsEmpty: emptyRun ? round(median(perRound(runs[k], (x) => x.completed / x.seconds)), 2) : null,
+      writeRatiosByRound: perRound(runs[k], (x) => x.completed / x.seconds).map((x) => round(x, 2)),
+      cpuPerWriteRatioVsEmpty: ratio(r.write.cpuSecondsPer1000, empty?.write.cpuSecondsPer1000),
       readP50RatioVsEmpty: ratio(r.read.p50ms, empty?.read.p50ms),
     }));
     let catchUp: CatchUp | null = null;

@@ -61,7 +61,9 @@ export function renderTable(r: BenchResult): string {
   }
   if (r.growth) {
     out.push('', '4. Growth (1 replica; send at 16 in flight; history = newest 50 of one conversation, 1 in flight)');
-    out.push(table(['stored', 'data MB', 'start-up ms', 'RSS MB', 'RSS after MB', 'send/s', 'send p50', 'send p99', 'vs 0', 'history p50', 'history p99', 'vs 0'], r.growth.rows.map((g) => [g.stored.toLocaleString('en'), g.dataMB, g.startupMs, g.rssStartMB, g.rssAfterLoadMB, g.write.perSecond, g.write.p50ms, g.write.p99ms, g.writeRatioVsEmpty, g.read.p50ms, g.read.p99ms, g.readP50RatioVsEmpty])));
+    const mem = (g: (typeof r.growth.rows)[number]) => (g.memoryAfterLoad ? `${g.memoryAfterLoad.heapUsedMB}/${g.memoryAfterLoad.heapTotalMB}/${g.memoryAfterLoad.externalMB}` : null);
+    out.push(table(['stored', 'data MB', 'start-up ms', 'RSS MB', 'RSS after MB', 'heap used/total/ext MB', 'send/s', 'send p50', 'send p99', 'vs 0', 'CPU s/1000', 'vs 0', 'history p50', 'history p99', 'vs 0'], r.growth.rows.map((g) => [g.stored.toLocaleString('en'), g.dataMB, g.startupMs, g.rssStartMB, g.rssAfterLoadMB, mem(g), g.write.perSecond, g.write.p50ms, g.write.p99ms, g.writeRatioVsEmpty, g.write.cpuSecondsPer1000, g.cpuPerWriteRatioVsEmpty, g.read.p50ms, g.read.p99ms, g.readP50RatioVsEmpty])));
+    out.push('start-up: median of alternating runs (spawn → /healthz 200, includes Node + tsx); send "vs 0": median over rounds of the same-round ratio to the 0-message replica (goal within ±20%).');
     if (r.growth.catchUp) {
       const c = r.growth.catchUp;
       out.push(`catch-up: a replica that missed ${c.missedMessages.toLocaleString('en')} messages applied them ${c.catchUpMs} ms after spawn (start-up ${c.startupMs} ms; ${c.viaSnapshot ? 'by snapshot + log tail' : 'by log entries'})`);

@@ -49,7 +49,8 @@ async function main(): Promise<number> {
     }
   }
   const want = (s: Scenario) => !only || only.includes(s);
-  const outDir = values.out ?? join(ROOT, 'bench-results');
+  // A partial run (--only) writes to its own folder so it never overwrites a whole run's results and plots.
+  const outDir = values.out ?? join(ROOT, 'bench-results', ...(only ? [`only-${only.join('-')}`] : []));
   mkdirSync(outDir, { recursive: true });
   const cfg = makeConfig(values.quick ?? false, outDir);
   const started = Date.now();
