@@ -221,14 +221,22 @@ export class Driver extends EventEmitter {
     this.processing = true;
     try {
       if (this.pendingReads.length) {
-        if (this.isLeader) {
-          const ctx = `r${++this.readSeq}`;
-          this.readBatches.set(ctx, this.pendingReads);
-          this.o.raft.readIndex(ctx);
-        } else {
-          for (const r of this.pendingReads) r.reject(this.notLeader());
-        }
+        const batch = this.pendingReads;
         this.pendingReads = [];
+        if (this.isLeader) {
+          // The core may have stepped down since the last Ready told us it leads (a higher term arrived, or
+          // check-quorum): it then refuses the read, which is the reader's NOT_LEADER, not a storage failure.
+          const ctx = `r${++this.readSeq}`;
+          try {
+            this.o.raft.readIndex(ctx);
+            this.readBatches.set(ctx, batch);
+          } catch (err) {
+            const e = this.translate(err);
+            for (const r of batch) r.reject(e);
+          }
+        } else {
+          for (const r of batch) r.reject(this.notLeader());
+        }
       }
       let rounds = 0;
       while (this.o.raft.hasReady() && rounds++ < 64) this.handleReady(this.o.raft.ready());
