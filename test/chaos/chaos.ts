@@ -74,6 +74,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     '--join', replicas.filter((x) => x !== r).map((x) => x.address).join(','),
   ];
 
+  const crashes: { replica: string; t: number; what: string }[] = [];
+  for (const r of replicas) {
+    r.onCrash = (what) => {
+      crashes.push({ replica: r.id, t: history.now(), what });
+      history.event('crash', { replica: r.id, what });
+      o.progress(`[+${(history.now() / 1000).toFixed(1)}s] CRASH: ${what}`);
+    };
+  }
   const observer = new LeaderObserver(replicas, history, 100);
   const workers: Worker[] = [];
   const problems: string[] = [];
@@ -324,6 +332,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     notes,
     problems,
     errorsByCode,
+    crashes,
   });
   const report = join(runDir, 'report.html');
   writeFileSync(report, html);

@@ -28,7 +28,11 @@ export class ChaosReplica {
   starts = 0;
   /** Exits nobody asked for (the process died by itself): each one fails the run. */
   readonly crashes: string[] = [];
+  /** Called on such an exit (the run records when it happened). */
+  onCrash: ((what: string) => void) | null = null;
   private expectExit = false;
+  /** The last error or fatal log line, to say why a replica died. */
+  private lastError: string | null = null;
   private readonly listeners = new Set<LogListener>();
   private log: WriteStream | null = null;
 
@@ -64,6 +68,7 @@ export class ChaosReplica {
     this.proc = p;
     this.paused = false;
     this.expectExit = false;
+    this.lastError = null;
     let buf = '';
     p.stdout!.on('data', (chunk: Buffer) => {
       this.log?.write(chunk);
@@ -72,7 +77,9 @@ export class ChaosReplica {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (!line.startsWith('{') || this.listeners.size === 0) continue;
+        if (!line.startsWith('{')) continue;
+        if (line.includes('"level":50') || line.includes('"level":60')) this.lastError = line.slice(0, 600);
+        if (this.listeners.size === 0) continue;
         let obj: Record<string, unknown>;
         try {
           obj = JSON.parse(line);
@@ -86,7 +93,11 @@ export class ChaosReplica {
     this.exited = new Promise((r) =>
       p.once('exit', (code, sig) => {
         this.log?.write(`--- exit code=${code} signal=${sig} at ${new Date().toISOString()}\n`);
-        if (!this.expectExit) this.crashes.push(`${this.id} exited by itself (code ${code}, signal ${sig}) at ${new Date().toISOString()}`);
+        if (!this.expectExit) {
+          const what = `${this.id} exited by itself (code ${code}, signal ${sig}) at ${new Date().toISOString()}${this.lastError ? `; last error: ${this.lastError}` : ''}`;
+          this.crashes.push(what);
+          this.onCrash?.(what);
+        }
         r();
       }),
     );

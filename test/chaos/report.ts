@@ -26,6 +26,8 @@ export interface ReportInput {
   problems: string[];
   /** Refused and unknown operations by outcome and error code. */
   errorsByCode: Record<string, number>;
+  /** Replica exits nobody caused. */
+  crashes: { replica: string; t: number; what: string }[];
 }
 
 const FAULT_COLOR: Record<FaultKind, string> = {
@@ -98,6 +100,9 @@ export function renderReport(r: ReportInput): string {
       const w = Math.max(1, x(s.to) - x(s.from));
       parts.push(`<rect x="${x(s.from)}" y="${y + 2}" width="${w}" height="9" fill="${s.term % 2 ? '#2ca02c' : '#1f77b4'}"><title>${esc(rep)} led term ${s.term}: ${sec(s.from)}–${sec(s.to)} s</title></rect>`);
       if (w > 28) parts.push(`<text x="${x(s.from) + 2}" y="${y + 10}" class="tiny" fill="#fff">T${s.term}</text>`);
+    }
+    for (const c of r.crashes.filter((c) => c.replica === rep)) {
+      parts.push(`<text x="${x(c.t)}" y="${y + 19}" text-anchor="middle" font-size="16" font-weight="bold" fill="#c62828">✕<title>${esc(`${sec(c.t)} s: ${c.what}`)}</title></text>`);
     }
     for (const fl of r.faults.filter((fl) => fl.targets.includes(rep))) {
       const end = fl.end ?? r.totalEnd;
