@@ -3,7 +3,7 @@
  * the single port (HTTP + /client + /peer), and returns a handle with status and a clean stop. The CLI's `replica`
  * command, the desktop app's utilityProcess and the tests all start replicas through this function.
  */
-import { mkdirSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, existsSync, readdirSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import pino, { type Logger } from 'pino';
@@ -77,6 +77,8 @@ export interface ReplicaHandle {
   stateHash(): string;
   /** Resolves when the replica has stopped (after stop(), or a fatal storage error). */
   readonly stopped: Promise<void>;
+  /** The error that stopped the replica by itself (a storage failure), or null. */
+  failure(): Error | null;
   /** Hands leadership to `to` (default: the most up-to-date other voter); resolves with the new leader's id. */
   transferLeadership(to?: string): Promise<string>;
   /** Resolves once a joining replica is a member (a voter unless it joined as a learner). */
@@ -93,14 +95,35 @@ function defaultWebRoot(): string | null {
 }
 
 export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle> {
+  // Whatever start-up opened is closed again if a later step fails, so a failed start leaves no port or file open.
+  const opened: (() => unknown)[] = [];
+  try {
+    return await start(opts, opened);
+  } catch (err) {
+    for (const close of opened.reverse()) {
+      try {
+        await close();
+      } catch {
+        // already failing; the original error matters
+      }
+    }
+    throw err;
+  }
+}
+
+async function start(opts: ReplicaOptions, opened: (() => unknown)[]): Promise<ReplicaHandle> {
   const log = (opts.log ?? pino({ name: 'quorum' })).child({ replica: opts.id });
   const dataDir = resolve(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  // The data folder holds every message and password hash: this user only.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
   const tickMs = opts.tickMs ?? DEFAULTS.tickMs;
   const [host, portText] = splitHostPort(opts.listen);
 
   const logStore = SqliteLogStore.open(dataDir);
-  let sm = ChatStateMachine.open(dataDir);
+  opened.push(() => logStore.close());
+  const sm = ChatStateMachine.open(dataDir);
+  opened.push(() => sm.close());
 
   // First start: record the bootstrap configuration (identical on every initial member).
   const initial = opts.initialCluster ?? [];
@@ -128,7 +151,17 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
         'cluster that never reached this replica are lost; entries only this replica held become committed. ' +
         'Add the other machines back with --join; never restart the old replicas with their old data.',
     );
-    sm.forceConf({ voters: [opts.id], learners: [] });
+    const marker = join(dataDir, 'forced-new-cluster');
+    if (existsSync(marker)) {
+      log.warn({ marker }, '--force-new-cluster was already applied to this data folder; ignoring it (delete the marker file to force again)');
+    } else {
+      // Entries past the applied state may never have committed, and a configuration change among them would undo
+      // the forced configuration when replayed: the new cluster starts from the applied state alone.
+      const applied = sm.applied();
+      sm.forceConf({ voters: [opts.id], learners: [] });
+      logStore.resetToSnapshot({ index: applied.index, term: applied.term, conf: { voters: [opts.id], learners: [] } });
+      writeFileSync(marker, `forced at applied index ${applied.index} (term ${applied.term}) on ${new Date().toISOString()}\n`);
+    }
   }
   reconcileLogWithState(logStore, sm, log);
 
@@ -141,8 +174,11 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
   // Listen first so a port conflict fails before anything else starts.
   const metrics = createMetrics(opts.id, opts.processMetrics ?? false);
   let serving = true;
+  let digest: { appliedIndex: number; stateHash: string } | null = null;
   /** Removed from the configuration: serves neither clients nor peers. */
-  let removed = false;
+  let removed = !!sm.conf() && !joining && !(sm.conf()!.voters.includes(opts.id) || sm.conf()!.learners.includes(opts.id));
+  if (removed) serving = false;
+  if (removed) log.warn('this replica was removed from the cluster configuration; it serves neither clients nor peers. Delete its data folder to reuse the machine');
   let driver!: Driver;
   let address = opts.advertise ?? '';
   const members = () => {
@@ -203,7 +239,11 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     peer: peerEndpoint,
     metrics: metrics.registry,
     webRoot: opts.webRoot === undefined ? defaultWebRoot() : opts.webRoot,
-    stateDigest: () => ({ appliedIndex: driver.appliedIndex, stateHash: sm.stateHash() }),
+    // Hashing the state is O(size): computed once per applied index, so polling it cannot stall the event loop.
+    stateDigest: () => {
+      if (digest?.appliedIndex !== driver.appliedIndex) digest = { appliedIndex: driver.appliedIndex, stateHash: sm.stateHash() };
+      return digest;
+    },
     health: () => {
       const st = status();
       const detail: Record<string, unknown> = { id: opts.id, role: st.role, term: st.term, leader: st.leader?.id ?? null, appliedIndex: st.appliedIndex };
@@ -213,6 +253,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     },
   });
   const port = await http.listen(host, Number(portText));
+  opened.push(() => http.close());
   if (!address) address = `${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
 
   // Peer links, kept in step with the configuration.
@@ -369,6 +410,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
   function pushBacklog(conn: ClientConn, accountId: number, after: number) {
     let cursor = after;
     for (;;) {
+      // Stops as soon as the connection is gone (e.g. dropped for not reading): the client resumes from what it got.
+      if (conn.closed) return;
       const page = sm.messagesAfter(accountId, cursor, 500);
       for (const m of page) conn.push({ type: 'push', event: 'message', message: m });
       if (page.length < 500) break;
@@ -411,7 +454,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     };
   }
 
-  syncLinks();
+  if (!removed) syncLinks();
   const linkTimer = setInterval(() => metrics.peersConnected.set([...links.values()].filter((l) => l.connected).length), 1000);
   const ticker = setInterval(() => driver.tick(), tickMs);
   if (conf.voters.length === 1 && conf.voters[0] === opts.id && raft.status().role !== 'leader') driver.campaign();
@@ -421,7 +464,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
-      if ((opts.transferOnStop ?? true) && driver.isLeader && raft.status().conf.voters.length > 1) {
+      if (!failure && (opts.transferOnStop ?? true) && driver.isLeader && raft.status().conf.voters.length > 1) {
         // A leader that is asked to stop hands over first, so clients see no election gap.
         await transferLeadership().catch((err) => log.warn({ err: (err as Error).message }, 'leadership transfer before stop failed; stopping anyway'));
       }
@@ -439,23 +482,29 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
       log.info('replica stopped');
       resolveStopped();
     })());
-  driver.on('fatal', () => void stop());
+  let failure: Error | null = null;
+  driver.on('fatal', (err: Error) => {
+    failure = err instanceof Error ? err : new Error(String(err));
+    void stop();
+  });
 
   // A replica started with --join asks the cluster to add it as a learner, waits until it has caught up, then asks
   // to be promoted to voter (unless it should stay a learner).
-  const joined = joining ? joinCluster() : Promise.resolve();
+  // Decided on every start, so a restart in the middle of a join still ends with the promotion.
+  const stillLearner = !!opts.join?.length && !opts.learner && !!sm.conf()?.learners.includes(opts.id);
+  const joined = joining || stillLearner ? joinCluster(joining) : Promise.resolve();
   joined.catch((err) => log.error({ err: (err as Error).message }, 'joining the cluster failed'));
-  async function joinCluster(): Promise<void> {
+  async function joinCluster(addSelf: boolean): Promise<void> {
     const secret = opts.secret!;
     const via = opts.join!;
-    await adminRequest(via, secret, { op: 'clusterChange', change: { op: 'addLearner', id: opts.id, address } }, {
+    if (addSelf) await adminRequest(via, secret, { op: 'clusterChange', change: { op: 'addLearner', id: opts.id, address } }, {
       timeoutMs: 60_000,
       onRetry: (why) => log.info({ why }, 'join: retrying'),
     }).catch((err) => {
       // Already a member (a retried join, or added with `cluster add`): fine.
       if (!(err instanceof QuorumError && err.code === 'INVALID' && /already a member/.test(err.message))) throw err;
     });
-    log.info('join: added as a learner; catching up');
+    log.info(addSelf ? 'join: added as a learner; catching up' : 'join: resuming (a learner waiting for promotion); catching up');
     await new Promise<void>((res, rej) => {
       const check = () => {
         const st = raft.status();
@@ -485,6 +534,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<ReplicaHandle>
     status,
     stateHash: () => sm.stateHash(),
     stopped,
+    failure: () => failure,
     transferLeadership,
     joined,
     stop,

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { ClientSession, Limit, MessageId, MessageText, Username } from '../protocol/client.js';
 import { LIMITS } from '../protocol/limits.js';
+import { HostPortSchema, ReplicaIdSchema } from '../protocol/address.js';
 import type { ConfChange } from '../raft/types.js';
 
 const At = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -17,8 +18,8 @@ const At = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 export const TokenHash = z.string().min(16).max(128).regex(/^[A-Za-z0-9_-]+$/);
 /** A self-describing password hash (`scrypt$N$r$p$salt$hash`); opaque to the state machine. */
 export const PasswordHash = z.string().min(1).max(512);
-export const NodeIdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/);
-export const AddressSchema = z.string().min(1).max(256);
+export const NodeIdSchema = ReplicaIdSchema;
+export const AddressSchema = HostPortSchema;
 
 const client = { at: At, session: ClientSession };
 

@@ -267,6 +267,7 @@ export class ChatStateMachine {
   }
 
   private load(): void {
+    this.lastIdStmt = null;
     const db = openSqlite(this.file);
     try {
       const version = db.pragma('user_version', { simple: true }) as number;
@@ -550,8 +551,9 @@ export class ChatStateMachine {
     const owner = this.st.tokenOwner.get(tokenHash);
     if (owner && owner.account_id !== acc.id) refuse('INVALID', 'this login token is already in use; choose a fresh one');
     if (!owner) this.st.insertToken.run(tokenHash, acc.id, ctx.at);
-    // The driver adds `token` (the client chose it; only its hash is replicated).
-    return { user: acc.username, unread: acc.unread };
+    // The driver adds `token` (the client chose it; only its hash is replicated). lastMessageId is taken here, at
+    // apply, so live delivery can resume exactly after it even if messages commit before the connection is bound.
+    return { user: acc.username, unread: acc.unread, lastMessageId: this.lastMessageId(acc.id) };
   }
 
   private send(from: AccountRow, to: string, text: string, ctx: Ctx) {
@@ -833,13 +835,12 @@ export class ChatStateMachine {
 
   /** The highest id of a live message to or from the account (0 if none): where live delivery starts after login. */
   lastMessageId(accountId: number): number {
-    const row = this.db
-      .prepare(
-        'SELECT max(coalesce((SELECT max(id) FROM messages WHERE to_id = ? AND deleted = 0), 0), coalesce((SELECT max(id) FROM messages WHERE from_id = ? AND deleted = 0), 0)) AS id',
-      )
-      .get(accountId, accountId) as { id: number };
-    return row.id;
+    this.lastIdStmt ??= this.db.prepare(
+      'SELECT max(coalesce((SELECT max(id) FROM messages WHERE to_id = ? AND deleted = 0), 0), coalesce((SELECT max(id) FROM messages WHERE from_id = ? AND deleted = 0), 0)) AS id',
+    );
+    return (this.lastIdStmt.get(accountId, accountId) as { id: number }).id;
   }
+  private lastIdStmt: Statement | null = null;
 
   /** The stored response of an applied (clientId, seq), or null (never applied, evicted or expired). */
   sessionResponse(clientId: string, seq: number): CommandResponse | null {

@@ -221,5 +221,10 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   await handle.stopped;
+  const failure = handle.failure();
+  if (failure) {
+    process.stderr.write(`UNAVAILABLE: replica ${handle.id} stopped after an error: ${failure.message}\n`);
+    return 1;
+  }
   return 0;
 }

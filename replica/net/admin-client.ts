@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import { QuorumError, type ErrorCode } from '../protocol/errors.js';
 import { adminMac } from './peer-auth.js';
+import { adminScope, type AdminOp } from '../protocol/admin.js';
 
 const RETRY: ReadonlySet<string> = new Set(['NOT_LEADER', 'NO_QUORUM', 'TIMEOUT', 'UNAVAILABLE', 'RATE_LIMITED', 'CLOSED', 'INTERNAL']);
 
@@ -43,6 +44,7 @@ export async function adminRequest<T = unknown>(servers: string[], secret: Buffe
 }
 
 function once(address: string, secret: Buffer, req: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+  const scope = req.op === 'clusterChange' || req.op === 'transfer' ? adminScope(req as unknown as AdminOp) : null;
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://${address}/client`, { handshakeTimeout: Math.min(timeoutMs, 3000) });
     const fail = (code: string, message: string, leader: { id: string; address: string } | null = null) => {
@@ -60,7 +62,12 @@ function once(address: string, secret: Buffer, req: Record<string, unknown>, tim
       }
       if (f.type === 'hello') {
         if (typeof f.nonce !== 'string') return fail('UNAVAILABLE', `${address} does not support cluster administration`);
-        ws.send(JSON.stringify({ id: 1, op: 'admin', mac: adminMac(secret, f.nonce) }));
+        if (scope === null) {
+          // Not an administration request (e.g. status): no proof needed.
+          ws.send(JSON.stringify({ ...req, id: 2 }));
+          return;
+        }
+        ws.send(JSON.stringify({ id: 1, op: 'admin', scope, mac: adminMac(secret, f.nonce, scope) }));
         return;
       }
       if (f.type !== 'response') return;

@@ -14,8 +14,10 @@ export interface ClientConn {
   readonly remote: string;
   /** Random per-connection challenge, sent in the hello frame, that an `admin` request signs. */
   readonly nonce: string;
-  /** True once the connection proved knowledge of the cluster secret. */
-  admin: boolean;
+  /** True once the socket is closed or dropped (nothing more is sent). */
+  readonly closed: boolean;
+  /** The one administration request this connection proved the cluster secret for (consumed when used). */
+  adminScope: string | null;
   /** Set by the handler on login/resume; cleared on logout. */
   account: { id: number; username: string; tokenHash: string } | null;
   push(frame: PushFrame): void;
@@ -216,7 +218,7 @@ export const MAX_UNSENT_BYTES = 32 * 1024 * 1024;
 
 class Conn implements ClientConn {
   account: ClientConn['account'] = null;
-  admin = false;
+  adminScope: string | null = null;
   readonly nonce = randomBytes(32).toString('hex');
   inFlight = 0;
   running = 0;

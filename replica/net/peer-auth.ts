@@ -1,5 +1,6 @@
 /** Mutual HMAC challenge-response between peers, keyed by the cluster secret. */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { adminMessage } from '../protocol/admin.js';
 
 export function newNonce(): string {
   return randomBytes(32).toString('hex');
@@ -21,7 +22,7 @@ export function macEqual(a: string, b: string): boolean {
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
 
-/** Proof of the cluster secret for cluster administration over a /client connection (bound to its hello nonce). */
-export function adminMac(secret: Buffer, connectionNonce: string): string {
-  return createHmac('sha256', secret).update(`quorum-admin-1|${connectionNonce}`).digest('hex');
+/** Proof of the cluster secret for one administration request over a /client connection (see protocol/admin.ts). */
+export function adminMac(secret: Buffer, connectionNonce: string, scope: string): string {
+  return createHmac('sha256', secret).update(adminMessage(connectionNonce, scope)).digest('hex');
 }

@@ -143,45 +143,52 @@ export class PeerEndpoint {
         this.o.log.warn({ peer, issue: parsed.error.issues[0]?.message }, 'invalid peer frame');
         return ws.close(4400, 'invalid frame');
       }
-      const f = parsed.data;
-      switch (f.t) {
-        case 'msgs': {
-          const ok = f.ms.filter((m) => m.from === peer && m.to === this.o.selfId && m.type !== 'snap');
-          if (ok.length) this.o.onMessages(peer, ok as Message[]);
-          return;
-        }
-        case 'snapBegin': {
-          abortTransfer();
-          mkdirSync(this.o.incomingDir, { recursive: true });
-          const path = join(this.o.incomingDir, `${peer}-${f.xfer.replace(/[^A-Za-z0-9-]/g, '')}.part`);
-          transfer = { xfer: f.xfer, meta: f.meta as SnapshotMeta, path, fd: openSync(path, 'w'), size: f.size, written: 0, hash: createHash('sha256') };
-          return;
-        }
-        case 'snapChunk': {
-          if (!transfer || transfer.xfer !== f.xfer || f.offset !== transfer.written) return ws.close(4400, 'snapshot chunk out of order');
-          const buf = Buffer.from(f.data, 'base64');
-          if (transfer.written + buf.length > transfer.size) return ws.close(4400, 'snapshot larger than announced');
-          writeSync(transfer.fd, buf);
-          transfer.hash.update(buf);
-          transfer.written += buf.length;
-          return;
-        }
-        case 'snapEnd': {
-          const t = transfer;
-          if (!t || t.xfer !== f.xfer) return ws.close(4400, 'snapshot end without begin');
-          transfer = null;
-          const digest = t.hash.digest('hex');
-          if (t.written !== t.size || digest !== f.sha256 || f.msg.type !== 'snap' || f.msg.from !== peer || f.msg.to !== this.o.selfId) {
-            closeSync(t.fd);
-            rmSync(t.path, { force: true });
-            this.o.log.warn({ peer }, 'snapshot transfer rejected (size, hash or message mismatch)');
+      try {
+        const f = parsed.data;
+        switch (f.t) {
+          case 'msgs': {
+            const ok = f.ms.filter((m) => m.from === peer && m.to === this.o.selfId && m.type !== 'snap');
+            if (ok.length) this.o.onMessages(peer, ok as Message[]);
             return;
           }
-          fsyncSync(t.fd);
-          closeSync(t.fd);
-          this.o.onSnapshot(peer, { path: t.path, meta: t.meta, msg: { ...(f.msg as Message), snapshot: t.meta } });
-          return;
+          case 'snapBegin': {
+            abortTransfer();
+            mkdirSync(this.o.incomingDir, { recursive: true });
+            const path = join(this.o.incomingDir, `${peer}-${f.xfer.replace(/[^A-Za-z0-9-]/g, '')}.part`);
+            transfer = { xfer: f.xfer, meta: f.meta as SnapshotMeta, path, fd: openSync(path, 'w'), size: f.size, written: 0, hash: createHash('sha256') };
+            return;
+          }
+          case 'snapChunk': {
+            if (!transfer || transfer.xfer !== f.xfer || f.offset !== transfer.written) return ws.close(4400, 'snapshot chunk out of order');
+            const buf = Buffer.from(f.data, 'base64');
+            if (transfer.written + buf.length > transfer.size) return ws.close(4400, 'snapshot larger than announced');
+            writeSync(transfer.fd, buf);
+            transfer.hash.update(buf);
+            transfer.written += buf.length;
+            return;
+          }
+          case 'snapEnd': {
+            const t = transfer;
+            if (!t || t.xfer !== f.xfer) return ws.close(4400, 'snapshot end without begin');
+            transfer = null;
+            const digest = t.hash.digest('hex');
+            if (t.written !== t.size || digest !== f.sha256 || f.msg.type !== 'snap' || f.msg.from !== peer || f.msg.to !== this.o.selfId) {
+              closeSync(t.fd);
+              rmSync(t.path, { force: true });
+              this.o.log.warn({ peer }, 'snapshot transfer rejected (size, hash or message mismatch)');
+              return;
+            }
+            fsyncSync(t.fd);
+            closeSync(t.fd);
+            this.o.onSnapshot(peer, { path: t.path, meta: t.meta, msg: { ...(f.msg as Message), snapshot: t.meta } });
+            return;
+          }
         }
+      } catch (err) {
+        // A local failure (disk full, permissions) while receiving a snapshot: abort it, never crash the replica.
+        this.o.log.error({ peer, err: (err as Error).message }, 'peer frame failed; closing the connection');
+        abortTransfer();
+        ws.close(1011, 'internal error');
       }
     });
     ws.on('close', () => {

@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { Message, SnapshotMeta } from '../raft/types.js';
-import { ChallengeFrame, WelcomeFrame, PEER_PROTOCOL } from '../protocol/peer.js';
+import { ChallengeFrame, WelcomeFrame } from '../protocol/peer.js';
 import { LIMITS } from '../protocol/limits.js';
 import { clientMac, macEqual, newNonce, serverMac } from './peer-auth.js';
 
@@ -116,11 +116,19 @@ export class PeerLink {
 
   private connect(): void {
     if (this.closed) return;
-    const ws = new WebSocket(`ws://${this.o.peerAddress}/peer`, {
-      maxPayload: LIMITS.maxPeerFrameBytes,
-      handshakeTimeout: 2000,
-      perMessageDeflate: false,
-    });
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(`ws://${this.o.peerAddress}/peer`, {
+        maxPayload: LIMITS.maxPeerFrameBytes,
+        handshakeTimeout: 2000,
+        perMessageDeflate: false,
+      });
+    } catch (err) {
+      // A malformed address must never take the replica down: say so and keep retrying (a config change fixes it).
+      this.logOnce('cannot connect to peer: bad address', { peer: this.o.peerId, address: this.o.peerAddress, err: (err as Error).message });
+      this.scheduleReconnect();
+      return;
+    }
     this.ws = ws;
     this.nonce = newNonce();
     let authed = false;
@@ -223,4 +231,3 @@ export class PeerLink {
   }
 }
 
-export { PEER_PROTOCOL };

@@ -61,7 +61,8 @@ export class Driver extends EventEmitter {
   private soft: SoftState = { lead: null, role: 'follower' };
   private applied: number;
   private readonly snapshotsOut = new Set<string>();
-  private stagedSnapshot: IncomingSnapshot | null = null;
+  /** Complete incoming snapshot files by index, until the core installs one (older ones are then dropped). */
+  private readonly staged = new Map<number, IncomingSnapshot>();
   private lastCompactCheck = 0;
   private processing = false;
 
@@ -98,54 +99,49 @@ export class Driver extends EventEmitter {
     this.schedule();
   }
 
-  /** A complete snapshot arrived: keep the file until the core asks us to install it. */
+  /** A complete snapshot arrived: keep the file (by index) until the core asks us to install that one. */
   stepSnapshot(snap: IncomingSnapshot): void {
     if (this.stopped) return;
-    if (this.stagedSnapshot && this.stagedSnapshot.path !== snap.path) rmSync(this.stagedSnapshot.path, { force: true });
-    this.stagedSnapshot = snap;
+    const old = this.staged.get(snap.meta.index);
+    if (old && old.path !== snap.path) rmSync(old.path, { force: true });
+    this.staged.set(snap.meta.index, snap);
     this.step([snap.msg]);
   }
 
   /** Proposes a command; resolves with its outcome once committed and applied here. */
   propose(data: string): Promise<ApplyOutcome> {
+    return this.track(() => this.o.raft.propose(data), 'the write was not committed in time; its outcome is unknown: retry with the same session seq');
+  }
+
+  proposeConfChange(cc: ConfChange): Promise<ApplyOutcome> {
+    return this.track(() => this.o.raft.proposeConfChange(cc), 'the configuration change was not committed in time; check `status` before retrying');
+  }
+
+  /** Runs a proposal and waits for the entry at its index to be applied in the same term. */
+  private track(proposeFn: () => number, timeoutMessage: string): Promise<ApplyOutcome> {
     return new Promise((resolve, reject) => {
       let index: number;
       try {
-        index = this.o.raft.propose(data);
+        index = proposeFn();
       } catch (err) {
         reject(this.translate(err));
         return;
       }
-      const term = this.o.raft.status().term;
+      const term = this.o.raft.currentTerm;
+      // An index proposed again (a lost term we never saw end) settles the earlier waiter first.
+      const earlier = this.waiters.get(index);
+      if (earlier) {
+        clearTimeout(earlier.timer);
+        earlier.reject(new QuorumError('NOT_LEADER', 'leadership changed before the write committed; retry with the same session seq'));
+      }
       const timer = setTimeout(() => {
         if (this.waiters.get(index)?.timer === timer) {
           this.waiters.delete(index);
-          reject(new QuorumError('TIMEOUT', 'the write was not committed in time; its outcome is unknown: retry with the same session seq'));
+          reject(new QuorumError('TIMEOUT', timeoutMessage));
         }
       }, this.o.proposalTimeoutMs);
       this.waiters.set(index, { term, resolve, reject, timer });
       this.o.metrics.proposals.inc();
-      this.schedule();
-    });
-  }
-
-  proposeConfChange(cc: ConfChange): Promise<ApplyOutcome> {
-    return new Promise((resolve, reject) => {
-      let index: number;
-      try {
-        index = this.o.raft.proposeConfChange(cc);
-      } catch (err) {
-        reject(this.translate(err));
-        return;
-      }
-      const term = this.o.raft.status().term;
-      const timer = setTimeout(() => {
-        if (this.waiters.get(index)?.timer === timer) {
-          this.waiters.delete(index);
-          reject(new QuorumError('TIMEOUT', 'the configuration change was not committed in time; check `status` before retrying'));
-        }
-      }, this.o.proposalTimeoutMs);
-      this.waiters.set(index, { term, resolve, reject, timer });
       this.schedule();
     });
   }
@@ -276,7 +272,15 @@ export class Driver extends EventEmitter {
       if (!list) byPeer.set(m.to, (list = []));
       list.push(m);
     }
-    for (const [to, msgs] of byPeer) this.o.send(to, msgs);
+    for (const [to, msgs] of byPeer) {
+      try {
+        this.o.send(to, msgs);
+      } catch (err) {
+        // Sending is best effort (Raft retransmits); a transport error must not stop the replica.
+        this.o.log.error({ err: (err as Error).message, to }, 'sending to a peer failed');
+        this.o.raft.reportUnreachable(to);
+      }
+    }
 
     // 3. Apply.
     if (rd.committedEntries.length) this.apply(rd.committedEntries);
@@ -322,8 +326,9 @@ export class Driver extends EventEmitter {
         }
       }
     }
-    this.emit('applied', outcomes);
-    if (confChanged) this.emit('conf');
+    // Listeners (pushes, peer links) must not be able to turn a delivery problem into a storage failure.
+    this.safeEmit('applied', outcomes);
+    if (confChanged) this.safeEmit('conf');
   }
 
   private onSoftState(s: SoftState): void {
@@ -349,17 +354,22 @@ export class Driver extends EventEmitter {
   }
 
   private installSnapshot(meta: SnapshotMeta): void {
-    const staged = this.stagedSnapshot;
-    if (!staged || staged.meta.index !== meta.index) {
-      throw new Error(`core asked to install snapshot ${meta.index} but no such snapshot file was received`);
+    const staged = this.staged.get(meta.index);
+    if (!staged) throw new Error(`core asked to install snapshot ${meta.index} but no such snapshot file was received`);
+    for (const [index, snap] of this.staged) {
+      if (index <= meta.index) {
+        this.staged.delete(index);
+        if (snap !== staged) rmSync(snap.path, { force: true });
+      }
     }
-    this.stagedSnapshot = null;
     this.o.log.info({ index: meta.index, term: meta.term }, 'installing snapshot from leader');
-    this.o.sm.restoreFrom(staged.path);
-    // The state database now holds its own copy; the received file is not needed again.
+    const installed = this.o.sm.restoreFrom(staged.path);
     rmSync(staged.path, { force: true });
+    if (installed.index !== meta.index || installed.term !== meta.term) {
+      throw new Error(`snapshot file holds ${installed.index}/${installed.term}, the core expected ${meta.index}/${meta.term}`);
+    }
     this.applied = this.o.sm.applied().index;
-    this.emit('conf');
+    this.safeEmit('conf');
   }
 
   private sendSnapshot(m: Message): void {
@@ -408,6 +418,14 @@ export class Driver extends EventEmitter {
     const conf = this.o.sm.conf() ?? { voters: [], learners: [] };
     this.o.logStore.compact(upTo, term, conf);
     this.o.log.info({ upTo, removed: upTo - first + 1 }, 'log compacted');
+  }
+
+  private safeEmit(event: string, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (err) {
+      this.o.log.error({ err, event }, 'a listener failed');
+    }
   }
 
   private failAll(err: Error): void {

@@ -3,6 +3,8 @@
  * join with nothing else. Format: "quorum1." + base64url(JSON {"servers": [...], "secret": base64url(secret)}).
  * Anyone holding the code can join a replica and so read the whole chat history: share it like a password.
  */
+import { isHostPort } from '../protocol/address.js';
+
 const PREFIX = 'quorum1.';
 
 export interface Invite {
@@ -31,7 +33,7 @@ export function decodeInvite(code: string): Invite {
     !Array.isArray(o.servers) ||
     o.servers.length === 0 ||
     o.servers.length > 64 ||
-    !o.servers.every((s) => typeof s === 'string' && /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s)) ||
+    !o.servers.every((s) => typeof s === 'string' && isHostPort(s)) ||
     typeof o.secret !== 'string' ||
     !/^[A-Za-z0-9_-]{1,1024}$/.test(o.secret)
   ) {

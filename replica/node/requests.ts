@@ -10,6 +10,7 @@ import { PROTOCOL_VERSION, type ClientRequest, type HelloFrame, type ReplicaStat
 import { QuorumError, type LeaderHint } from '../protocol/errors.js';
 import { hashPassword, verifyPassword } from '../chat/passwords.js';
 import { adminMac, macEqual } from '../net/peer-auth.js';
+import { adminScope, type AdminOp } from '../protocol/admin.js';
 import type { ChatStateMachine, ApplyOutcome } from '../chat/state-machine.js';
 import type { Driver } from './driver.js';
 import type { NodeMetrics } from './metrics.js';
@@ -35,10 +36,13 @@ export interface RequestContext {
   transfer: (to?: string) => Promise<string>;
 }
 
-const RESUME_PAGE = 500;
-
 function tokenHashOf(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
+}
+
+/** The session key of a logged-in client: its clientId bound to its login (43 base64url characters). */
+function sessionKey(clientId: string, tokenHash: string): string {
+  return createHash('sha256').update(`${clientId}|${tokenHash}`).digest('base64url');
 }
 
 // A fixed hash to verify against when the account does not exist, so timing does not reveal which usernames exist.
@@ -68,18 +72,19 @@ export class RequestHandler implements ClientHandler {
     if (req.op === 'status') return this.c.status();
     if (req.op === 'admin') {
       if (!this.c.secret) throw new QuorumError('FORBIDDEN', 'this replica has no cluster secret, so it accepts no cluster administration');
-      if (!macEqual(req.mac, adminMac(this.c.secret, conn.nonce))) throw new QuorumError('FORBIDDEN', 'wrong cluster secret');
-      conn.admin = true;
+      if (!macEqual(req.mac, adminMac(this.c.secret, conn.nonce, req.scope))) throw new QuorumError('FORBIDDEN', 'wrong cluster secret');
+      conn.adminScope = req.scope;
       return { admin: true };
     }
+    // An admin proof is checked (and consumed) first, wherever the request lands.
+    if (req.op === 'clusterChange') this.admin(conn, { op: 'clusterChange', change: req.change });
+    if (req.op === 'transfer') this.admin(conn, { op: 'transfer', to: req.to });
     if (!this.c.serving()) throw new QuorumError('UNAVAILABLE', 'this replica is not serving (stopping or removed from the cluster); use another replica');
     if (!this.c.driver.isLeader) throw this.notLeader();
 
-    // Exactly-once: a write whose (clientId, seq) was already applied returns the stored response.
-    if ('session' in req && req.session) {
-      const stored = this.c.sm().sessionResponse(req.session.clientId, req.session.seq);
-      if (stored) return this.finishWrite(conn, req, stored as ApplyOutcome['response']);
-    }
+    // Exactly-once is enforced where it is safe, at apply: a retried (clientId, seq) goes through the log again and
+    // the state machine returns the first response without applying anything. (Answering retries from the stored
+    // response before checking credentials would hand one client's answers to another.)
 
     switch (req.op) {
       case 'signup': {
@@ -134,7 +139,6 @@ export class RequestHandler implements ClientHandler {
       case 'delete':
         return this.write(conn, req, { kind: 'delete', tokenHash: this.auth(conn).tokenHash, ids: req.ids });
       case 'clusterChange': {
-        this.admin(conn);
         const cc = req.change;
         if ((cc.op === 'remove' || cc.op === 'demote') && cc.id === this.c.id) {
           // A leader removing or demoting itself hands leadership over first; the client retries at the new leader.
@@ -146,7 +150,6 @@ export class RequestHandler implements ClientHandler {
         return outcome.response.result;
       }
       case 'transfer': {
-        this.admin(conn);
         return { leader: await this.c.transfer(req.to) };
       }
       case 'deleteAccount': {
@@ -159,8 +162,13 @@ export class RequestHandler implements ClientHandler {
     }
   }
 
-  private admin(conn: ClientConn): void {
-    if (!conn.admin) throw new QuorumError('FORBIDDEN', 'cluster administration needs proof of the cluster secret (send an admin request first)');
+  /** Consumes the connection's admin proof, which must be for exactly this request. */
+  private admin(conn: ClientConn, req: AdminOp): void {
+    const scope = conn.adminScope;
+    conn.adminScope = null;
+    if (scope === null || scope !== adminScope(req)) {
+      throw new QuorumError('FORBIDDEN', 'cluster administration needs proof of the cluster secret for this very request (an admin frame first)');
+    }
   }
 
   private auth(conn: ClientConn): NonNullable<ClientConn['account']> {
@@ -176,7 +184,11 @@ export class RequestHandler implements ClientHandler {
   }
 
   private async write(conn: ClientConn, req: ClientRequest & { session: { clientId: string; seq: number } }, body: Record<string, unknown>): Promise<unknown> {
-    const command = { ...body, at: this.c.now(), session: req.session };
+    // Sessions of logged-in writes are keyed by the login too, so a stored response can only ever be replayed to the
+    // login that made it (another account reusing a clientId gets a session of its own).
+    const token = typeof body.tokenHash === 'string' ? body.tokenHash : null;
+    const session = token ? { clientId: sessionKey(req.session.clientId, token), seq: req.session.seq } : req.session;
+    const command = { ...body, at: this.c.now(), session };
     let outcome: ApplyOutcome;
     try {
       outcome = await this.c.driver.propose(JSON.stringify(command));
@@ -192,17 +204,21 @@ export class RequestHandler implements ClientHandler {
     if (!response.ok) throw new QuorumError(response.error.code, response.error.message);
     const result = response.result as Record<string, unknown>;
     if (req.op === 'login') {
-      const acc = this.c.sm().account(req.username);
-      if (acc) {
-        conn.account = { id: acc.id, username: acc.username, tokenHash: tokenHashOf(req.token) };
-        if (req.after !== undefined) this.c.pushBacklog(conn, acc.id, req.after);
-        return { ...result, token: req.token, lastMessageId: this.c.sm().lastMessageId(acc.id) };
+      // Bind by the token this request registered, never by the name it asked for: a response replayed for a reused
+      // session seq must not log anyone in.
+      const tokenHash = tokenHashOf(req.token);
+      const acc = this.c.sm().accountByToken(tokenHash);
+      if (!acc || acc.username.toLowerCase() !== req.username.toLowerCase()) {
+        throw new QuorumError('INVALID', 'this session seq was already used by another request; use a new seq for a new login');
       }
-      return { ...result, token: req.token };
+      conn.account = { id: acc.id, username: acc.username, tokenHash };
+      const last = typeof result.lastMessageId === 'number' ? result.lastMessageId : this.c.sm().lastMessageId(acc.id);
+      // Messages committed between the login's apply and now: push them so nothing is missed.
+      this.c.pushBacklog(conn, acc.id, req.after ?? last);
+      return { ...result, token: req.token, lastMessageId: last };
     }
     if (req.op === 'logout' || req.op === 'deleteAccount') conn.account = null;
     return result;
   }
 }
 
-export { RESUME_PAGE };

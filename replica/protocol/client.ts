@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { LIMITS } from './limits.js';
 import { ERROR_CODES } from './errors.js';
+import { HostPortSchema, ReplicaIdSchema } from './address.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -93,12 +94,13 @@ export const DeleteAccountRequest = z.strictObject({ ...write, op: z.literal('de
 export const StatusRequest = z.strictObject({ ...base, op: z.literal('status') });
 
 /**
- * Cluster administration needs proof of the cluster secret: `mac` = hex HMAC-SHA256(secret,
- * "quorum-admin-1|" + the hello frame's nonce). The secret itself never crosses the wire.
+ * Cluster administration needs proof of the cluster secret for each request: `scope` is the canonical text of the one
+ * request it authorizes (replica/protocol/admin.ts) and `mac` = hex HMAC-SHA256(secret, "quorum-admin-1|" + the
+ * hello frame's nonce + "|" + scope). The secret itself never crosses the wire.
  */
-export const AdminRequest = z.strictObject({ ...base, op: z.literal('admin'), mac: z.string().regex(/^[0-9a-f]{64}$/) });
-const ReplicaId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/);
-const ReplicaAddress = z.string().min(3).max(262).regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'addresses are HOST:PORT');
+export const AdminRequest = z.strictObject({ ...base, op: z.literal('admin'), scope: z.string().min(1).max(400), mac: z.string().regex(/^[0-9a-f]{64}$/) });
+const ReplicaId = ReplicaIdSchema;
+const ReplicaAddress = HostPortSchema;
 export const ConfChangeRequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('addLearner'), id: ReplicaId, address: ReplicaAddress }),
   z.strictObject({ op: z.literal('addVoter'), id: ReplicaId, address: ReplicaAddress }),
@@ -106,6 +108,7 @@ export const ConfChangeRequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('demote'), id: ReplicaId }),
   z.strictObject({ op: z.literal('remove'), id: ReplicaId }),
 ]);
+export type ConfChangeRequest = z.infer<typeof ConfChangeRequestSchema>;
 /** One single-server configuration change through the log (admin only). */
 export const ClusterChangeRequest = z.strictObject({ ...base, op: z.literal('clusterChange'), change: ConfChangeRequestSchema });
 /** Hands leadership to `to` (default: the most up-to-date other voter); admin only. */

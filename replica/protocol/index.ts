@@ -2,3 +2,4 @@ export * from './limits.js';
 export * from './errors.js';
 export * from './client.js';
 export * from './peer.js';
+export * from './address.js';

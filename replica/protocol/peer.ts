@@ -3,6 +3,7 @@
  * by the cluster secret (docs/protocol.md). Isomorphic: no Node or DOM imports.
  */
 import { z } from 'zod';
+import { HostPortSchema } from './address.js';
 
 export const PEER_PROTOCOL = 'quorum-peer-1';
 
@@ -54,7 +55,7 @@ export const RaftMessageSchema = z.strictObject({
 /** Server → connecting peer, first frame. */
 export const ChallengeFrame = z.strictObject({ t: z.literal('challenge'), protocol: z.literal(PEER_PROTOCOL), id: NodeId, nonce: Nonce });
 /** Connecting peer → server: proves knowledge of the secret over the server's nonce. */
-export const AuthFrame = z.strictObject({ t: z.literal('auth'), id: NodeId, address: z.string().max(300), nonce: Nonce, mac: Mac });
+export const AuthFrame = z.strictObject({ t: z.literal('auth'), id: NodeId, address: HostPortSchema, nonce: Nonce, mac: Mac });
 /** Server → peer: proves knowledge of the secret over the peer's nonce. */
 export const WelcomeFrame = z.strictObject({ t: z.literal('welcome'), mac: Mac });
 

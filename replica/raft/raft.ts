@@ -107,6 +107,11 @@ export class Raft {
   readonly raftLog: RaftLog;
 
   private term = 0;
+
+  /** The current term (cheap; status() copies the progress map). */
+  get currentTerm(): number {
+    return this.term;
+  }
   private vote: NodeId | null = null;
   private role: Role = 'follower';
   private lead: NodeId | null = null;

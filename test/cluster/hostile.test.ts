@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { QuorumClient } from '../../replica/client/client.js';
-import { clientMac, newNonce } from '../../replica/net/peer-auth.js';
+import { adminMac, clientMac, newNonce } from '../../replica/net/peer-auth.js';
 import { Cluster, waitConverged, waitFor, type ReplicaProc } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
 import { Rng } from '../sim/prng.js';
@@ -318,7 +318,7 @@ describe('hostile input against live replicas', () => {
       // A wrong MAC, a MAC for another replica's challenge, a malformed auth frame, binary, garbage.
       const wrong = await peer(r.address, (ws) => ws.send(JSON.stringify({ t: 'auth', id: other, address: '1.2.3.4:1', nonce: newNonce(), mac: 'ab'.repeat(32) })));
       expect(wrong.code).toBe(4401);
-      const replayed = await peer(r.address, (ws) => ws.send(JSON.stringify({ t: 'auth', id: other, address: '1.2.3.4:1', nonce: newNonce(), mac: clientMac(Buffer.from('not the secret'), newNonce(), other, r.id) })));
+      const replayed = await peer(r.address, (ws) => ws.send(JSON.stringify({ t: 'auth', id: other, address: '1.2.3.4:1', nonce: newNonce(), mac: clientMac(Buffer.from(readFileSync(cluster.secretFile, 'utf8').trim(), 'utf8'), newNonce(), other, r.id) })));
       expect(replayed.code).toBe(4401);
       const malformed = await peer(r.address, (ws) => ws.send(JSON.stringify({ t: 'auth', id: other, mac: 42 })));
       expect(malformed.code).toBe(4401);
@@ -353,6 +353,7 @@ describe('hostile input against live replicas', () => {
       const c = await RawConn.open(r.address);
       await waitFor('hello', () => c.frames.length > 0);
       const hello = c.frames[0];
+      const secret = Buffer.from(readFileSync(cluster.secretFile, 'utf8').trim(), 'utf8');
       for (const req of [
         { op: 'clusterChange', change: { op: 'remove', id: 'r2' } },
         { op: 'clusterChange', change: { op: 'addVoter', id: 'evil', address: '10.9.9.9:7400' } },
@@ -362,10 +363,17 @@ describe('hostile input against live replicas', () => {
         expect(res.ok, JSON.stringify(req)).toBe(false);
         expect(['FORBIDDEN', 'NOT_LEADER', 'NO_QUORUM']).toContain(res.error!.code);
       }
-      const bad = await c.request({ op: 'admin', mac: '0'.repeat(64) });
+      const scope = 'clusterChange|remove|r2|';
+      const bad = await c.request({ op: 'admin', scope, mac: '0'.repeat(64) });
       expect(bad.error?.code).toBe('FORBIDDEN');
-      const other = await c.request({ op: 'admin', mac: clientMac(Buffer.from('guess'), hello.nonce ?? 'x', 'a', 'b') });
+      // A real proof, but for another connection's nonce (a relayed or replayed proof).
+      const other = await c.request({ op: 'admin', scope, mac: adminMac(secret, 'f'.repeat(64), scope) });
       expect(other.error?.code).toBe('FORBIDDEN');
+      // A real proof for this connection, but for another request: it authorizes only what it names.
+      const narrow = await c.request({ op: 'admin', scope: 'transfer|r3', mac: adminMac(secret, hello.nonce, 'transfer|r3') });
+      expect(narrow.ok).toBe(true);
+      const wrongUse = await c.request({ op: 'clusterChange', change: { op: 'remove', id: 'r2' } });
+      expect(wrongUse.error?.code).toBe('FORBIDDEN');
       const after = await c.request({ op: 'clusterChange', change: { op: 'remove', id: 'r2' } });
       expect(after.ok).toBe(false);
       c.close();

@@ -40,7 +40,7 @@ describe('accounts and logins', () => {
     refused({ kind: 'login', username: 'nobody', passwordHash: pw('nobody'), tokenHash: tok('x') }, 'BAD_CREDENTIALS');
     refused({ kind: 'login', username: 'bob', passwordHash: pw('stale'), tokenHash: tok('x') }, 'BAD_CREDENTIALS');
     const r = h.ok({ kind: 'login', username: 'BOB', passwordHash: pw('bob'), tokenHash: tok('bob') });
-    expect(r).toEqual({ user: 'bob', unread: 0 });
+    expect(r).toEqual({ user: 'bob', unread: 0, lastMessageId: 0 });
     expect(h.sm.accountByToken(tok('bob'))).toEqual({ id: h.sm.account('bob')!.id, username: 'bob' });
     expect(h.sm.accountByToken(tok('nope'))).toBeNull();
   });

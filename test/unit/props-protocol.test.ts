@@ -59,7 +59,7 @@ const requests: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
   delete: fc.record({ id: requestId, op: fc.constant('delete'), ids: fc.array(messageId, { minLength: 1, maxLength: LIMITS.deleteMax }), session }),
   deleteAccount: fc.record({ id: requestId, op: fc.constant('deleteAccount'), password, session }),
   status: fc.record({ id: requestId, op: fc.constant('status') }),
-  admin: fc.record({ id: requestId, op: fc.constant('admin'), mac: hex64 }),
+  admin: fc.record({ id: requestId, op: fc.constant('admin'), scope: fc.string({ minLength: 1, maxLength: 400 }), mac: hex64 }),
   clusterChange: fc.record({
     id: requestId,
     op: fc.constant('clusterChange'),
