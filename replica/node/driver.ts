@@ -252,7 +252,13 @@ export class Driver extends EventEmitter {
   private handleReady(rd: Ready): void {
     if (rd.softState) this.onSoftState(rd.softState);
 
-    // 1. Make everything durable first (one transaction, one fsync).
+    // A leader may send its appends before its own write (Raft thesis §10.2.1): it counts itself toward a commit only
+    // after advance(), i.e. once durable, and nothing it sends as leader depends on unpersisted term or vote.
+    // Every other role persists first: its votes and acknowledgements promise what is on disk.
+    const sendFirst = this.soft.role === 'leader' && !rd.snapshot;
+    if (sendFirst) this.sendAll(rd.messages);
+
+    // 1. Make everything durable (one transaction, one fsync: group commit).
     if (rd.snapshot) this.installSnapshot(rd.snapshot);
     if (rd.entries.length || rd.hardState || rd.snapshot) {
       const t0 = performance.now();
@@ -262,8 +268,28 @@ export class Driver extends EventEmitter {
     }
 
     // 2. Send.
+    if (!sendFirst) this.sendAll(rd.messages);
+
+    // 3. Apply.
+    if (rd.committedEntries.length) this.apply(rd.committedEntries);
+
+    // ReadIndex answers.
+    for (const rs of rd.readStates) {
+      const batch = this.readBatches.get(rs.context);
+      if (!batch) continue;
+      this.readBatches.delete(rs.context);
+      const release = () => batch.forEach((r) => r.resolve());
+      if (this.applied >= rs.index) release();
+      else this.appliedWaiters.push({ index: rs.index, resolve: release, reject: (e) => batch.forEach((r) => r.reject(e)) });
+    }
+
+    // 4. Tell the core.
+    this.o.raft.advance(rd);
+  }
+
+  private sendAll(messages: Message[]): void {
     const byPeer = new Map<string, Message[]>();
-    for (const m of rd.messages) {
+    for (const m of messages) {
       if (m.type === 'snap') {
         this.sendSnapshot(m);
         continue;
@@ -281,22 +307,6 @@ export class Driver extends EventEmitter {
         this.o.raft.reportUnreachable(to);
       }
     }
-
-    // 3. Apply.
-    if (rd.committedEntries.length) this.apply(rd.committedEntries);
-
-    // ReadIndex answers.
-    for (const rs of rd.readStates) {
-      const batch = this.readBatches.get(rs.context);
-      if (!batch) continue;
-      this.readBatches.delete(rs.context);
-      const release = () => batch.forEach((r) => r.resolve());
-      if (this.applied >= rs.index) release();
-      else this.appliedWaiters.push({ index: rs.index, resolve: release, reject: (e) => batch.forEach((r) => r.reject(e)) });
-    }
-
-    // 4. Tell the core.
-    this.o.raft.advance(rd);
   }
 
   private apply(entries: Entry[]): void {
@@ -416,6 +426,8 @@ export class Driver extends EventEmitter {
     if (upTo - first < this.o.compactEvery) return;
     const term = this.o.logStore.term(upTo);
     const conf = this.o.sm.conf() ?? { voters: [], learners: [] };
+    // The state database is not fsynced per apply: make it durable before dropping the entries it was built from.
+    this.o.sm.makeDurable();
     this.o.logStore.compact(upTo, term, conf);
     this.o.log.info({ upTo, removed: upTo - first + 1 }, 'log compacted');
   }

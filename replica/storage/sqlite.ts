@@ -13,6 +13,11 @@ export interface OpenOptions {
   readonly?: boolean;
   /** Milliseconds to wait on a lock held by another connection (default 5000). */
   busyTimeoutMs?: number;
+  /**
+   * FULL (default): every commit is fsynced. NORMAL: the WAL is fsynced at checkpoints only — for state that can be
+   * rebuilt from a FULL store (the chat state, replayed from the Raft log).
+   */
+  synchronous?: 'FULL' | 'NORMAL';
 }
 
 export function openSqlite(file: string, options: OpenOptions = {}): Db {
@@ -24,7 +29,7 @@ export function openSqlite(file: string, options: OpenOptions = {}): Db {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') throw new Error(`${file}: cannot enable WAL (journal_mode=${String(mode)})`);
     }
-    db.pragma('synchronous = FULL');
+    db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
     db.pragma('foreign_keys = ON');
     return db;
   } catch (err) {
