@@ -6,8 +6,9 @@
  * real replica process is started on it: start-up time (spawn → first /healthz 200, polled every 10 ms; the
  * 0-message figure is the fixed cost of starting Node + tsx), measured several times alternating the sizes (median),
  * and RSS (VmRSS) right after the first start-up. Then, in rounds that alternate the sizes (so the shared machine's
- * noise hits each alike; rows pool the rounds): send cost at 16 in flight (256-byte messages, committed + fsynced),
- * then history read latency (1 in flight, the newest 50 messages of one conversation — after the writes, so even
+ * noise hits each alike; rows pool the rounds): send cost at 16 in flight (256-byte messages, committed + fsynced)
+ * to recipients drawn at random among the 200 other accounts (so index inserts spread over whole b-trees, as real
+ * traffic does), then the same all to one recipient (inserts stay on a few hot index pages), then history read latency (1 in flight, the newest 50 messages of one conversation — after the writes, so even
  * the 0-message replica returns full pages — each behind a ReadIndex barrier). RSS (and the V8 heap / external
  * memory from the replica's /metrics) again after the load. Flatness (goal: within 20%): the median over rounds of
  * each size's send rate over the 0-message replica's rate in the same round, and the ratio of replica CPU seconds
@@ -26,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { freePort, ReplicaProc, statusOf, waitFor } from '../helpers/cluster.js';
 import type { BenchConfig } from './config.js';
 import { measureRaw, toRow, type LevelRaw, type LevelRow } from './measure.js';
-import { benchPasswordHash, preload, type PreloadCache } from './preload.js';
+import { benchPasswordHash, mulberry32, OTHER_ACCOUNTS, preload, type PreloadCache } from './preload.js';
 import { rssMB } from './procstat.js';
 import { progress } from './progress.js';
 import { QuorumLoad } from './quorum-load.js';
@@ -41,7 +42,11 @@ export interface GrowthRow {
   rssAfterLoadMB: number | null;
   /** Where the memory is after the load (the replica's own process metrics): V8 heap and off-heap (external). */
   memoryAfterLoad: { heapUsedMB: number | null; heapTotalMB: number | null; externalMB: number | null } | null;
+  /** Sends to recipients drawn at random among 200 accounts (index inserts spread over the whole b-trees). */
   write: Pick<LevelRow, 'inFlight' | 'perSecond' | 'p50ms' | 'p99ms' | 'maxms' | 'cpuSecondsPer1000' | 'errors'>;
+  /** Sends all to one recipient (inserts land on the same few index pages). */
+  writeOneConversation: Pick<LevelRow, 'inFlight' | 'perSecond' | 'p50ms' | 'p99ms' | 'maxms' | 'cpuSecondsPer1000' | 'errors'>;
+  writeOneConversationRatioVsEmpty: number | null;
   read: Pick<LevelRow, 'inFlight' | 'perSecond' | 'p50ms' | 'p99ms' | 'maxms' | 'errors'>;
   startupSamplesMs: number[];
   /** Median over rounds of (send/s at this size) / (send/s of the 0-message replica in the same round). */
@@ -100,6 +105,7 @@ interface SizeRun {
   rssStartMB: number | null;
   load: QuorumLoad | null;
   writes: LevelRaw[];
+  hotWrites: LevelRaw[];
   reads: LevelRaw[];
 }
 
@@ -108,7 +114,7 @@ async function prepareSize(cache: PreloadCache, stored: number, root: string): P
   progress(`growth: preparing ${stored.toLocaleString('en')} stored messages`);
   const { generatedSeconds } = await cache.folder(stored, dataDir);
   const proc = new ReplicaProc({ id: 'r1', port: await freePort(), dataDir, logFile: join(root, `r1-${stored}.log`) });
-  return { stored, dataDir, generatedSeconds, proc, startups: [], rssStartMB: null, load: null, writes: [], reads: [] };
+  return { stored, dataDir, generatedSeconds, proc, startups: [], rssStartMB: null, load: null, writes: [], hotWrites: [], reads: [] };
 }
 
 /** V8 heap and external memory from the replica's /metrics (prom-client default metrics, prefix quorum_process_). */
@@ -193,16 +199,20 @@ export async function runGrowth(cfg: BenchConfig, cache: PreloadCache): Promise<
     for (let round = 0; round < rounds; round++) {
       for (const r of runs) {
         const pids = () => [r.proc.proc?.pid];
-        r.writes.push(await measureRaw({ inFlight: 16, warmupMs: cfg.warmupMs / 2, measureMs: cfg.measureMs / rounds, op: (w) => r.load!.send(w, 16), pids }));
+        const rand = mulberry32(1000 * round + r.stored);
+        r.writes.push(await measureRaw({ inFlight: 16, warmupMs: cfg.warmupMs / 2, measureMs: cfg.measureMs / rounds, op: (w) => r.load!.send(w, 16, `user${Math.floor(rand() * OTHER_ACCOUNTS)}`), pids }));
+        r.hotWrites.push(await measureRaw({ inFlight: 16, warmupMs: cfg.warmupMs / 4, measureMs: cfg.measureMs / rounds / 2, op: (w) => r.load!.send(w, 16), pids }));
         r.reads.push(await measureRaw({ inFlight: 1, warmupMs: cfg.warmupMs / 4, measureMs: cfg.measureMs / rounds / 2, op: (w) => r.load!.history(w), pids }));
         const w = toRow(r.writes.slice(-1));
+        const hot = toRow(r.hotWrites.slice(-1));
         const rd = toRow(r.reads.slice(-1));
-        progress(`growth round ${round + 1}/${rounds}: ${r.stored.toLocaleString('en')} stored: send ${w.perSecond}/s p99 ${w.p99ms} ms; history p50 ${rd.p50ms} ms p99 ${rd.p99ms} ms`);
+        progress(`growth round ${round + 1}/${rounds}: ${r.stored.toLocaleString('en')} stored: send ${w.perSecond}/s p99 ${w.p99ms} ms (one conversation: ${hot.perSecond}/s); history p50 ${rd.p50ms} ms p99 ${rd.p99ms} ms`);
       }
     }
     const raw = [];
     for (const r of runs) {
       const write = toRow(r.writes);
+      const hot = toRow(r.hotWrites);
       const read = toRow(r.reads);
       const rssAfterLoadMB = rssMB(r.proc.proc?.pid);
       const memoryAfterLoad = await memoryOf(r.proc.address);
@@ -216,6 +226,7 @@ export async function runGrowth(cfg: BenchConfig, cache: PreloadCache): Promise<
         rssAfterLoadMB: rssAfterLoadMB === null ? null : round(rssAfterLoadMB, 0),
         memoryAfterLoad,
         write: pick(write, ['inFlight', 'perSecond', 'p50ms', 'p99ms', 'maxms', 'cpuSecondsPer1000', 'errors']),
+        writeOneConversation: pick(hot, ['inFlight', 'perSecond', 'p50ms', 'p99ms', 'maxms', 'cpuSecondsPer1000', 'errors']),
         read: pick(read, ['inFlight', 'perSecond', 'p50ms', 'p99ms', 'maxms', 'errors']),
       });
     }
@@ -235,6 +246,7 @@ export async function runGrowth(cfg: BenchConfig, cache: PreloadCache): Promise<
       writeRatioVsEmpty: emptyRun ? round(median(perRound(runs[k], (x) => x.completed / x.seconds)), 2) : null,
       writeRatiosByRound: perRound(runs[k], (x) => x.completed / x.seconds).map((x) => round(x, 2)),
       cpuPerWriteRatioVsEmpty: ratio(r.write.cpuSecondsPer1000, empty?.write.cpuSecondsPer1000),
+      writeOneConversationRatioVsEmpty: emptyRun ? round(median(runs[k].hotWrites.map((w, i) => w.completed / w.seconds / (emptyRun.hotWrites[i].completed / emptyRun.hotWrites[i].seconds)).filter((x) => Number.isFinite(x))), 2) : null,
       readP50RatioVsEmpty: ratio(r.read.p50ms, empty?.read.p50ms),
     }));
     let catchUp: CatchUp | null = null;

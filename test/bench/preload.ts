@@ -34,7 +34,7 @@ export interface PreloadOptions {
   keepEntries?: number;
 }
 
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -51,6 +51,8 @@ export function benchPasswordHash(): Promise<string> {
 }
 
 const BASE_AT = 1_750_000_000_000;
+/** Accounts user0..user199 that every generated folder has besides the bench's own. */
+export const OTHER_ACCOUNTS = 200;
 
 /** Writes the folder; returns the last log index and how long it took. */
 export function preload(o: PreloadOptions): { lastIndex: number; seconds: number } {
@@ -93,7 +95,7 @@ export function preload(o: PreloadOptions): { lastIndex: number; seconds: number
   const at = () => BASE_AT + index;
 
   push(''); // the leader's no-op
-  const names = [SINK, ...Array.from({ length: MAX_CONNS }, (_, i) => senderName(i)), ...Array.from({ length: o.otherAccounts ?? 200 }, (_, i) => `user${i}`)];
+  const names = [SINK, ...Array.from({ length: MAX_CONNS }, (_, i) => senderName(i)), ...Array.from({ length: o.otherAccounts ?? OTHER_ACCOUNTS }, (_, i) => `user${i}`)];
   const tokens = new Map<string, string>();
   for (const name of names) {
     push(JSON.stringify({ kind: 'signup', at: at(), session: session(`gen-${name}`), username: name, passwordHash: o.passwordHash }));

@@ -36,9 +36,9 @@ export class QuorumLoad {
   }
 
   /** One send on the connection for this worker (workers are spread over the first min(inFlight, n) connections). */
-  async send(worker: number, inFlight: number): Promise<true | string> {
+  async send(worker: number, inFlight: number, to = SINK): Promise<true | string> {
     const c = this.conns[worker % Math.min(inFlight, this.conns.length)];
-    const r = await c.request({ op: 'send', to: SINK, text: PAYLOAD_256, session: c.session() });
+    const r = await c.request({ op: 'send', to, text: PAYLOAD_256, session: c.session() });
     return r.ok ? true : `${r.error?.code}: ${r.error?.message}`;
   }
 
