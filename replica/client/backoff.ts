@@ -1,7 +1,8 @@
 /** Exponential backoff with full jitter (AWS architecture blog): delay = random() * min(max, initial * 2^attempt). */
 import type { BackoffOptions } from './types.js';
 
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5000 };
+/** Sized for failover on a LAN: elections take a few hundred milliseconds; an unreachable cluster is retried every ≤2 s. */
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2000 };
 
 /** The delay before retry number `attempt` (0 = first retry). `random` returns a value in [0, 1). */
 export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number): number {

@@ -412,6 +412,9 @@ export class QuorumClient {
 
   private onHello(conn: Connection, hello: HelloFrame): void {
     if (conn !== this.conn) return;
+    // A replica answered: the cluster is reachable, so a failover's redirects (to a leader that just died, until the
+    // election ends) retry at the initial pace instead of backing off ever longer.
+    this.failures = 0;
     this.learnAddress(hello.replica.address);
     const leader = hello.leader;
     if (leader) this.learnAddress(leader.address);
