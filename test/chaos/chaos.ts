@@ -162,7 +162,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
       }
     }
     nemesis.stop();
-    await nemesisDone;
+    // The last fault may be mid-way (a restart, a rejoin): give it a bounded time to finish.
+    const finished = await Promise.race([nemesisDone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 240_000))]);
+    if (!finished) problems.push('the nemesis did not finish its last fault within 240 s of the end of the run');
     stopWorkers = true;
     await workersDone;
     runEnd = history.now();

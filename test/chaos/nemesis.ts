@@ -312,7 +312,7 @@ export class Nemesis {
       offF();
       for (const off of offs) off();
     }
-    await follower.exited.catch(() => {});
+    if (crashed) await follower.exited;
     if (crashed) {
       this.counts.snapshotCrash++;
       f.note = `${f.note}; crashed: ${crashed}`;
