@@ -104,6 +104,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
   let digests: Digest[] = [];
   const finalMessages: SeenMessage[] = [];
   let auditProblems = 0;
+  let restartIntact = false;
   try {
     say(`starting ${o.replicas} replicas on ${o.hosts.mode} (seed ${o.seed}, data in ${runDir})`);
     for (const r of replicas) r.start();
@@ -198,6 +199,45 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     } catch {
       problems.push(`replicas did not converge: ${JSON.stringify(digests)}`);
     }
+
+    // ---- a last crash of everything at once: every live message must come back exactly as it was
+    if (converged) {
+      say('killing every replica at once, restarting them, and reading everything again');
+      const kill = history.fault({ kind: 'restartAll', variant: 'final-sigkill-all', targets: ids });
+      await Promise.all(replicas.map((r) => r.kill()));
+      for (const r of replicas) r.start();
+      await Promise.all(replicas.map((r) => r.waitHealthy(120_000)));
+      history.healed(kill, 'after the run: every message must survive');
+      await waitFor('a leader after the final restart', () => observer.leader(), 60_000, 100);
+      const again: SeenMessage[] = [];
+      const deadline = Date.now() + 120_000;
+      let complete = true;
+      for (let a = 0; a < workers.length; a++) {
+        for (let b = a + 1; b < workers.length; b++) {
+          const msgs = await workers[a].fullHistory(users[b], deadline);
+          if (msgs) again.push(...msgs);
+          else complete = false;
+        }
+      }
+      const key = (m: SeenMessage) => JSON.stringify([m.id, m.from, m.to, m.text, m.readAt]);
+      const before = new Set(finalMessages.map(key));
+      const after = new Set(again.map(key));
+      const missing = [...before].filter((k) => !after.has(k));
+      const extra = [...after].filter((k) => !before.has(k));
+      restartIntact = complete && missing.length === 0 && extra.length === 0;
+      if (!restartIntact) problems.push(`after killing every replica at once: ${complete ? '' : 'not every conversation could be read; '}${missing.length} messages missing or changed, ${extra.length} new (first: ${[...missing, ...extra].slice(0, 3).join(' ')})`);
+      converged = false;
+      try {
+        await waitFor('every replica to hold the same state after the final restart', async () => {
+          const ds = await Promise.all(replicas.map(async (r) => ({ replica: r.id, ...(await stateDigest(r.address)) })));
+          digests = ds;
+          return ds.every((d) => d.appliedIndex === ds[0].appliedIndex && d.stateHash === ds[0].stateHash);
+        }, 120_000, 250);
+        converged = true;
+      } catch {
+        problems.push(`replicas did not converge after the final restart: ${JSON.stringify(digests)}`);
+      }
+    }
   } catch (err) {
     problems.push(`run aborted: ${(err as Error).stack ?? (err as Error).message}`);
     say(`run aborted: ${(err as Error).message}`);
@@ -276,6 +316,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
   const bad =
     result.lost + result.duplicated + result.orderViolations + result.staleReads + result.phantoms + auditProblems > 0 ||
     !converged ||
+    !restartIntact ||
     result.leadersPerTermMax > 1 ||
     problems.length > 0 ||
     result.acknowledgedSends === 0;
@@ -297,6 +338,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     staleReads: result.staleReads,
     phantoms: result.phantoms,
     converged,
+    restartIntact,
     leadersPerTermMax: result.leadersPerTermMax,
     auditProblems,
     longestOutageSeconds: Math.round(longest / 100) / 10,

@@ -40,6 +40,7 @@ describe('chaos (quick)', () => {
       auditProblems: 0,
     });
     expect(f.converged, context).toBe(true);
+    expect(f.restartIntact, context).toBe(true);
     expect(f.leadersPerTermMax, context).toBe(1);
     expect(f.acknowledged, context).toBeGreaterThan(100);
     expect(f.faults.kill + f.faults.pause + f.faults.restartAll, context).toBeGreaterThan(0);

@@ -88,6 +88,8 @@ export interface ChaosFigures {
   /** Messages no send produced, or that a read returned before their send began. */
   phantoms: number;
   converged: boolean;
+  /** After the run, every replica was SIGKILLed at once and restarted: every live message came back unchanged. */
+  restartIntact: boolean;
   leadersPerTermMax: number;
   /** Problems the state machine's own consistency audit found on any replica after the run. */
   auditProblems: number;
