@@ -43,9 +43,9 @@ export interface GrowthRow {
   /** Where the memory is after the load (the replica's own process metrics): V8 heap and off-heap (external). */
   memoryAfterLoad: { heapUsedMB: number | null; heapTotalMB: number | null; externalMB: number | null } | null;
   /** Sends to recipients drawn at random among 200 accounts (index inserts spread over the whole b-trees). */
-  write: Pick<LevelRow, 'inFlight' | 'perSecond' | 'p50ms' | 'p99ms' | 'maxms' | 'cpuSecondsPer1000' | 'errors'>;
+  write: Pick<LevelRow, 'inFlight' | 'perSecond' | 'p50ms' | 'p99ms' | 'maxms' | 'cpuSecondsPer1000' | 'diskKBPerWrite' | 'errors'>;
   /** Sends all to one recipient (inserts land on the same few index pages). */
-  writeOneConversation: Pick<LevelRow, 'inFlight' | 'perSecond' | 'p50ms' | 'p99ms' | 'maxms' | 'cpuSecondsPer1000' | 'errors'>;
+  writeOneConversation: Pick<LevelRow, 'inFlight' | 'perSecond' | 'p50ms' | 'p99ms' | 'maxms' | 'cpuSecondsPer1000' | 'diskKBPerWrite' | 'errors'>;
   writeOneConversationRatioVsEmpty: number | null;
   read: Pick<LevelRow, 'inFlight' | 'perSecond' | 'p50ms' | 'p99ms' | 'maxms' | 'errors'>;
   startupSamplesMs: number[];
@@ -225,8 +225,8 @@ export async function runGrowth(cfg: BenchConfig, cache: PreloadCache): Promise<
         rssStartMB: r.rssStartMB === null ? null : round(r.rssStartMB, 0),
         rssAfterLoadMB: rssAfterLoadMB === null ? null : round(rssAfterLoadMB, 0),
         memoryAfterLoad,
-        write: pick(write, ['inFlight', 'perSecond', 'p50ms', 'p99ms', 'maxms', 'cpuSecondsPer1000', 'errors']),
-        writeOneConversation: pick(hot, ['inFlight', 'perSecond', 'p50ms', 'p99ms', 'maxms', 'cpuSecondsPer1000', 'errors']),
+        write: pick(write, ['inFlight', 'perSecond', 'p50ms', 'p99ms', 'maxms', 'cpuSecondsPer1000', 'diskKBPerWrite', 'errors']),
+        writeOneConversation: pick(hot, ['inFlight', 'perSecond', 'p50ms', 'p99ms', 'maxms', 'cpuSecondsPer1000', 'diskKBPerWrite', 'errors']),
         read: pick(read, ['inFlight', 'perSecond', 'p50ms', 'p99ms', 'maxms', 'errors']),
       });
     }

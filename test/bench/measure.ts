@@ -4,7 +4,7 @@
  * (alternating rounds) pool into one row: total writes over total time, percentiles over all recorded latencies.
  */
 import { closedLoop, type LoadOptions } from './load.js';
-import { totalCpuSeconds } from './procstat.js';
+import { totalCpuSeconds, totalIoWriteBytes } from './procstat.js';
 import { summarize, round } from './stats.js';
 
 export interface LevelRow {
@@ -17,6 +17,8 @@ export interface LevelRow {
   cpuSecondsPer1000: number;
   /** CPU seconds of the load generator (this process) per 1,000 writes, for context. */
   clientCpuSecondsPer1000: number;
+  /** KB the server processes wrote to storage per write (/proc/<pid>/io write_bytes; WAL, checkpoints). */
+  diskKBPerWrite: number;
   errors: number;
   firstError?: string;
 }
@@ -30,6 +32,7 @@ export interface LevelRaw {
   latenciesMs: number[];
   serverCpu: number;
   clientCpu: number;
+  serverWriteBytes: number;
 }
 
 export interface LevelOptions {
@@ -50,6 +53,8 @@ export async function measureRaw(o: LevelOptions): Promise<LevelRaw> {
   let cpu1 = 0;
   let client0 = 0;
   let client1 = 0;
+  let io0 = 0;
+  let io1 = 0;
   const r = await closedLoop({
     inFlight: o.inFlight,
     warmupMs: o.warmupMs,
@@ -57,10 +62,12 @@ export async function measureRaw(o: LevelOptions): Promise<LevelRaw> {
     op: o.op,
     onMeasureStart: () => {
       cpu0 = totalCpuSeconds(o.pids());
+      io0 = totalIoWriteBytes(o.pids());
       client0 = ownCpu();
     },
     onMeasureEnd: () => {
       cpu1 = totalCpuSeconds(o.pids());
+      io1 = totalIoWriteBytes(o.pids());
       client1 = ownCpu();
     },
   });
@@ -73,6 +80,7 @@ export async function measureRaw(o: LevelOptions): Promise<LevelRaw> {
     latenciesMs: r.latenciesMs,
     serverCpu: cpu1 - cpu0,
     clientCpu: client1 - client0,
+    serverWriteBytes: io1 - io0,
   };
 }
 
@@ -91,6 +99,7 @@ export function toRow(runs: LevelRaw[]): LevelRow {
     maxms: s.maxms,
     cpuSecondsPer1000: per1000(runs.reduce((x, r) => x + r.serverCpu, 0)),
     clientCpuSecondsPer1000: per1000(runs.reduce((x, r) => x + r.clientCpu, 0)),
+    diskKBPerWrite: completed > 0 ? round(runs.reduce((x, r) => x + r.serverWriteBytes, 0) / 1024 / completed, 2) : (null as unknown as number),
     errors,
     ...(firstError ? { firstError } : {}),
   };

@@ -48,3 +48,19 @@ export function rssMB(pid: number | undefined): number | null {
     return null;
   }
 }
+
+/** Bytes the process has caused to be written to storage so far (/proc/<pid>/io write_bytes); 0 when gone. */
+export function ioWriteBytes(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const m = /^write_bytes:\s+(\d+)/m.exec(io);
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export function totalIoWriteBytes(pids: (number | undefined)[]): number {
+  return pids.reduce<number>((sum, pid) => sum + ioWriteBytes(pid), 0);
+}

@@ -35,7 +35,7 @@ export function renderTable(r: BenchResult): string {
   out.push(`Quorum bench (${r.meta.quick ? 'quick' : 'full'} run, ${r.meta.startedAt}, ${r.meta.seconds.toFixed(0)} s, ${r.meta.cpus} CPUs, load average at start ${r.meta.loadAverageAtStart.map((x) => x.toFixed(1)).join(' ')})`);
   if (r.throughput.length) {
     out.push('', '1. Throughput and latency (closed loop, 256-byte sends, committed + fsynced)');
-    out.push(table(['replicas', 'in flight', 'committed/s', 'p50 ms', 'p99 ms', 'max ms', 'CPU s/1000', 'client CPU s/1000', 'errors'], r.throughput.map((t) => [t.replicas, t.inFlight, t.perSecond, t.p50ms, t.p99ms, t.maxms, t.cpuSecondsPer1000, t.clientCpuSecondsPer1000, t.errors])));
+    out.push(table(['replicas', 'in flight', 'committed/s', 'p50 ms', 'p99 ms', 'max ms', 'CPU s/1000', 'client CPU s/1000', 'disk KB/write', 'errors'], r.throughput.map((t) => [t.replicas, t.inFlight, t.perSecond, t.p50ms, t.p99ms, t.maxms, t.cpuSecondsPer1000, t.clientCpuSecondsPer1000, t.diskKBPerWrite, t.errors])));
   }
   if (r.failover || r.transfer) {
     out.push('', '2. Failover (3 replicas, default timings): SIGKILL of the leader → first committed write at a survivor');
@@ -55,14 +55,14 @@ export function renderTable(r: BenchResult): string {
     out.push('', `3. Quorum (3 replicas, 50/250 ms) vs etcd ${r.etcd.version} (3 members), alternating runs, same load generator`);
     out.push(table(['etcd timing', 'in flight', 'Quorum/s', 'etcd/s', 'ratio', 'Quorum p99', 'etcd p99', 'p99 ratio', 'Quorum p50', 'etcd p50', 'p50 ratio'], r.etcd.ratios.map((x) => [x.timing, x.inFlight, x.quorumPerSecond, x.etcdPerSecond, x.throughput, x.quorumP99ms, x.etcdP99ms, x.p99, x.quorumP50ms, x.etcdP50ms, x.p50])));
     out.push('ratio = Quorum/etcd throughput (goal ≥ 2 at 64 and 256); p99 ratio = Quorum/etcd (goal ≤ 1); p50 ratio at 1 in flight (goal ≤ 1).');
-    const cpu = r.etcd.throughput.map((e, i) => [e.timing, e.inFlight, r.etcd!.quorumThroughput[i]?.cpuSecondsPer1000, e.cpuSecondsPer1000]);
-    out.push(table(['etcd timing', 'in flight', 'Quorum CPU s/1000', 'etcd CPU s/1000'], cpu));
+    const cpu = r.etcd.throughput.map((e, i) => [e.timing, e.inFlight, r.etcd!.quorumThroughput[i]?.cpuSecondsPer1000, e.cpuSecondsPer1000, r.etcd!.quorumThroughput[i]?.diskKBPerWrite, e.diskKBPerWrite]);
+    out.push(table(['etcd timing', 'in flight', 'Quorum CPU s/1000', 'etcd CPU s/1000', 'Quorum disk KB/write', 'etcd disk KB/write'], cpu));
     if (r.etcd.idleRssMB !== null) out.push(`etcd idle RSS per member: ${r.etcd.idleRssMB} MB`);
   }
   if (r.growth) {
     out.push('', '4. Growth (1 replica; send at 16 in flight; history = newest 50 of one conversation, 1 in flight)');
     const mem = (g: (typeof r.growth.rows)[number]) => (g.memoryAfterLoad ? `${g.memoryAfterLoad.heapUsedMB}/${g.memoryAfterLoad.heapTotalMB}/${g.memoryAfterLoad.externalMB}` : null);
-    out.push(table(['stored', 'data MB', 'start-up ms', 'RSS MB', 'RSS after MB', 'heap used/total/ext MB', 'send/s', 'send p50', 'send p99', 'vs 0', 'CPU s/1000', 'vs 0', '1-conv send/s', 'vs 0', 'history p50', 'history p99', 'vs 0'], r.growth.rows.map((g) => [g.stored.toLocaleString('en'), g.dataMB, g.startupMs, g.rssStartMB, g.rssAfterLoadMB, mem(g), g.write.perSecond, g.write.p50ms, g.write.p99ms, g.writeRatioVsEmpty, g.write.cpuSecondsPer1000, g.cpuPerWriteRatioVsEmpty, g.writeOneConversation?.perSecond, g.writeOneConversationRatioVsEmpty, g.read.p50ms, g.read.p99ms, g.readP50RatioVsEmpty])));
+    out.push(table(['stored', 'data MB', 'start-up ms', 'RSS MB', 'RSS after MB', 'heap used/total/ext MB', 'send/s', 'send p50', 'send p99', 'vs 0', 'CPU s/1000', 'vs 0', 'disk KB/write', '1-conv send/s', 'vs 0', '1-conv disk KB/write', 'history p50', 'history p99', 'vs 0'], r.growth.rows.map((g) => [g.stored.toLocaleString('en'), g.dataMB, g.startupMs, g.rssStartMB, g.rssAfterLoadMB, mem(g), g.write.perSecond, g.write.p50ms, g.write.p99ms, g.writeRatioVsEmpty, g.write.cpuSecondsPer1000, g.cpuPerWriteRatioVsEmpty, g.write.diskKBPerWrite, g.writeOneConversation?.perSecond, g.writeOneConversationRatioVsEmpty, g.writeOneConversation?.diskKBPerWrite, g.read.p50ms, g.read.p99ms, g.readP50RatioVsEmpty])));
     out.push('send: to random recipients among 200 accounts; 1-conv: all to one recipient. start-up: median of alternating runs (spawn → /healthz 200, includes Node + tsx); "vs 0": median over rounds of the same-round ratio to the 0-message replica (goal within ±20%).');
     if (r.growth.catchUp) {
       const c = r.growth.catchUp;
