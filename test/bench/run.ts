@@ -49,8 +49,9 @@ async function main(): Promise<number> {
     }
   }
   const want = (s: Scenario) => !only || only.includes(s);
-  // A partial run (--only) writes to its own folder so it never overwrites a whole run's results and plots.
-  const outDir = values.out ?? join(ROOT, 'bench-results', ...(only ? [`only-${only.join('-')}`] : []));
+  // Quick and partial (--only) runs write to their own folders so they never overwrite a full run's results and plots.
+  const sub = [values.quick ? 'quick' : '', only ? `only-${only.join('-')}` : ''].filter(Boolean).join('-');
+  const outDir = values.out ?? join(ROOT, 'bench-results', ...(sub ? [sub] : []));
   mkdirSync(outDir, { recursive: true });
   const cfg = makeConfig(values.quick ?? false, outDir);
   const started = Date.now();
@@ -102,9 +103,9 @@ async function main(): Promise<number> {
   result.meta.seconds = (Date.now() - started) / 1000;
   result.meta.loadAverageAtEnd = loadavg();
   const doc = toJson(result);
-  writeFileSync(join(outDir, cfg.quick ? 'results-quick.json' : 'results.json'), JSON.stringify(doc, null, 2) + '\n');
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify(doc, null, 2) + '\n');
   const table = renderTable(result);
-  writeFileSync(join(outDir, cfg.quick ? 'results-quick.txt' : 'results.txt'), table);
+  writeFileSync(join(outDir, 'results.txt'), table);
   const plots = writePlots(result, outDir);
   progress(`wrote ${plots.length} plots and the results to ${outDir}`);
   if (values.json) process.stdout.write(JSON.stringify(doc) + '\n');
