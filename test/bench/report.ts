@@ -118,11 +118,14 @@ export function writePlots(r: BenchResult, dir: string): string[] {
   }
   const fo: { name: string; values: number[] }[] = [];
   if (r.failover) fo.push({ name: 'Quorum SIGKILL', values: r.failover.samplesMs });
-  if (r.failover?.clientVisible) fo.push({ name: 'Quorum client-visible', values: r.failover.clientVisible.samplesMs });
   if (r.transfer) fo.push({ name: `Quorum SIGTERM (${r.transfer.mode})`, values: r.transfer.samplesMs });
   if (r.etcd?.failover) fo.push({ name: 'etcd SIGKILL (default)', values: r.etcd.failover.samplesMs });
   if (r.etcd?.failoverEqual) fo.push({ name: 'etcd SIGKILL (50/250)', values: r.etcd.failoverEqual.samplesMs });
   if (fo.length) put('failover-histogram.svg', histogram({ title: 'Leader killed → first committed write at a survivor', xLabel: 'ms', series: fo, bins: 25 }));
+  const cv: { name: string; values: number[] }[] = [];
+  if (r.failover?.clientVisible) cv.push({ name: 'SIGKILL of the leader', values: r.failover.clientVisible.samplesMs });
+  if (r.transfer?.clientVisible) cv.push({ name: `SIGTERM (${r.transfer.mode})`, values: r.transfer.clientVisible.samplesMs });
+  if (cv.length) put('failover-client-visible.svg', histogram({ title: 'Longest write pause seen by a QuorumClient (1 in flight)', xLabel: 'ms', series: cv, bins: 25 }));
   if (r.growth?.rows.length) {
     const cats = r.growth.rows.map((g) => g.stored.toLocaleString('en'));
     put('growth-writes.svg', barChart({ title: 'Send rate vs stored messages (1 replica, 16 in flight)', xLabel: 'stored messages', yLabel: 'committed/s', categories: cats, series: [
