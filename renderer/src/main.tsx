@@ -36,6 +36,29 @@ async function boot(): Promise<void> {
     isAttentive: attentive,
     setTimeout: (fn, ms) => window.setTimeout(fn, ms),
     clearTimeout: (h) => window.clearTimeout(h as number),
+    keptLogin: {
+      save: (token) => {
+        try {
+          sessionStorage.setItem(KEPT_LOGIN, token);
+        } catch {
+          // storage unavailable: a reload logs out
+        }
+      },
+      load: () => {
+        try {
+          return sessionStorage.getItem(KEPT_LOGIN);
+        } catch {
+          return null;
+        }
+      },
+      clear: () => {
+        try {
+          sessionStorage.removeItem(KEPT_LOGIN);
+        } catch {
+          // nothing kept
+        }
+      },
+    },
     onUnreadTotal: (n) => {
       document.title = n > 0 ? `(${n}) Quorum` : 'Quorum';
       if (desktop) void call('unread:set', { count: n }).catch(() => {});
@@ -45,6 +68,7 @@ async function boot(): Promise<void> {
     },
   };
   const store = createAppStore(api, env);
+  void store.getState().restore();
   // The mock build lets UI tests reach the store (e.g. to load 100,000 messages at once); never in production.
   if (import.meta.env.MODE === 'mock') (globalThis as { __store?: typeof store }).__store = store;
   const onAttention = () => {
@@ -64,5 +88,8 @@ async function boot(): Promise<void> {
     </StrictMode>,
   );
 }
+
+/** This tab's login token, so a reload does not log out (sessionStorage: gone with the tab). */
+const KEPT_LOGIN = 'quorum.login';
 
 void boot();

@@ -163,6 +163,19 @@ export class QuorumClient {
     return result;
   }
 
+  /**
+   * Takes over an existing login (e.g. a page reloaded with the token it kept): binds this client to it and resumes
+   * live delivery. Rejects with UNAUTHENTICATED when the login has ended.
+   */
+  async resumeLogin(token: string): Promise<ResultMap['resume']> {
+    const result = (await this.request('resume', { token })) as ResultMap['resume'];
+    if (this.userName !== null && this.userName !== result.user) this.forgetAccountState();
+    this.token = token;
+    this.userName = result.user;
+    if (this.lastMessageId === undefined && typeof result.lastMessageId === 'number') this.lastMessageId = result.lastMessageId;
+    return result;
+  }
+
   async logout(): Promise<ResultMap['logout']> {
     const result = await this.request('logout', {});
     this.endLogin();

@@ -282,6 +282,19 @@ describe.skipIf(!haveChromium)('web client against a real 3-replica cluster (Chr
     await closeAll(ivy);
   });
 
+  it('a page reload keeps the login (this tab only); after logging out a reload shows the login screen', async () => {
+    const page = await person(await follower(), 'rita');
+    await page.reload();
+    await page.getByRole('searchbox', { name: 'Search accounts' }).waitFor({ timeout: UI_TIMEOUT });
+    expect(await page.getByLabel('Username').count()).toBe(0);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Username').waitFor({ timeout: UI_TIMEOUT });
+    await page.reload();
+    await page.getByLabel('Username').waitFor({ timeout: UI_TIMEOUT });
+    expect(await page.getByRole('searchbox', { name: 'Search accounts' }).count()).toBe(0);
+    await page.context().close();
+  });
+
   it('had no uncaught page errors', () => {
     expect(pageErrors.flat()).toEqual([]);
   });

@@ -42,6 +42,8 @@ export interface ChatApi {
   on<K extends keyof ApiEvents>(event: K, listener: (payload: ApiEvents[K]) => void): () => void;
   signup(username: string, password: string): Promise<{ user: string }>;
   login(username: string, password: string): Promise<{ user: string; token: string; unread: number }>;
+  /** Takes over a login kept from before a page reload; rejects when it has ended. */
+  resume?(token: string): Promise<{ user: string }>;
   logout(): Promise<unknown>;
   accounts(o: { pattern?: string; limit?: number; pageToken?: string }): Promise<{ accounts: { username: string }[]; nextPageToken: string | null }>;
   send(to: string, text: string): Promise<{ id: number; sentAt: number }>;

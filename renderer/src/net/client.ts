@@ -34,6 +34,7 @@ export function connectToCluster(servers: string[]): ChatApi {
     },
     signup: (u, p) => client.signup(u, p),
     login: (u, p) => client.login(u, p),
+    resume: (t) => client.resumeLogin(t),
     logout: () => client.logout(),
     accounts: (o) => client.accounts(o),
     send: (to, text) => client.send(to, text),

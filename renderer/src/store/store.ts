@@ -82,11 +82,15 @@ export interface AppEnv {
   onIncoming?(m: ChatMessage, conversation: string): void;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(h: unknown): void;
+  /** Keeps the login across a page reload (the tab's session storage); absent: every reload logs out. */
+  keptLogin?: { save(token: string): void; load(): string | null; clear(): void };
 }
 
 export interface AppActions {
   signup(username: string, password: string): Promise<void>;
   login(username: string, password: string): Promise<void>;
+  /** Resumes a login kept from before a reload, if any. */
+  restore(): Promise<void>;
   logout(): Promise<void>;
   deleteAccount(password: string): Promise<void>;
   openConversation(name: string): void;
@@ -297,6 +301,7 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
     };
 
     const endSession = (notice: string | null) => {
+      env.keptLogin?.clear();
       epoch++;
       inFlight = null;
       for (const h of markTimers.values()) env.clearTimeout(h);
@@ -434,6 +439,7 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
         try {
           await api.signup(username, password);
           const r = await api.login(username, password);
+          env.keptLogin?.save(r.token);
           await afterLogin(r.user);
         } catch (err) {
           set({ authBusy: false, authError: readableError(err) });
@@ -445,9 +451,24 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
         set({ authBusy: true, authError: null, notice: null });
         try {
           const r = await api.login(username, password);
+          env.keptLogin?.save(r.token);
           await afterLogin(r.user);
         } catch (err) {
           set({ authBusy: false, authError: readableError(err) });
+        }
+      },
+
+      async restore() {
+        const token = env.keptLogin?.load();
+        if (!token || !api.resume) return;
+        set({ authBusy: true, authError: null });
+        try {
+          const r = await api.resume(token);
+          await afterLogin(r.user);
+        } catch {
+          // The login ended meanwhile (logged out elsewhere, account deleted): back to the login screen.
+          env.keptLogin?.clear();
+          set({ authBusy: false });
         }
       },
 
