@@ -206,6 +206,22 @@ export class SqliteLogStore implements LogStorage {
     let snap = this.snap;
     let last = this.last;
     let hard = this.hard;
+    // Only the commit index changed: it need not be durable (a replica re-learns it from the leader), so this
+    // transaction skips the fsync; the next durable one covers it, and a torn WAL frame is discarded on recovery.
+    const onlyCommit =
+      entries.length === 0 && !batch.snapshot && !!batch.hardState && batch.hardState.term === hard.term && batch.hardState.vote === hard.vote;
+    if (onlyCommit) this.db.pragma('synchronous = OFF');
+    try {
+      this.saveInTx(batch, entries, snap, last, hard);
+    } finally {
+      if (onlyCommit) this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  private saveInTx(batch: SaveBatch, entries: Entry[], snap0: SnapshotMeta, last0: { index: number; term: number }, hard0: HardState): void {
+    let snap = snap0;
+    let last = last0;
+    let hard = hard0;
     this.db.transaction(() => {
       if (batch.snapshot) {
         ({ snap, last, hard } = this.resetInTx(batch.snapshot, hard));

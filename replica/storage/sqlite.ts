@@ -31,6 +31,8 @@ export function openSqlite(file: string, options: OpenOptions = {}): Db {
     }
     db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
     db.pragma('foreign_keys = ON');
+    // Statement journals of savepoints (one per applied command) in memory, not in temporary files.
+    db.pragma('temp_store = MEMORY');
     return db;
   } catch (err) {
     db.close();
