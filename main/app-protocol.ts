@@ -3,6 +3,7 @@
  * strict Content-Security-Policy on every response. Paths are confined to the renderer folder.
  */
 import { extname, join, normalize, sep } from 'node:path';
+import { CONTENT_TYPES } from '../replica/protocol/content-types.js';
 
 export const APP_SCHEME = 'app';
 export const APP_HOST = 'quorum';
@@ -29,16 +30,7 @@ export const APP_CSP = [
   "worker-src 'none'",
 ].join('; ');
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-};
+const TYPES = CONTENT_TYPES;
 
 /** Maps an app:// URL to a file under root, or null when it is outside root, on another host, or malformed. */
 export function resolveAppPath(url: string, root: string): string | null {

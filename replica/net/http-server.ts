@@ -12,6 +12,7 @@ import type { Registry } from 'prom-client';
 import { LIMITS } from '../protocol/limits.js';
 import type { ClientEndpoint } from './client-endpoint.js';
 import type { PeerEndpoint } from './peer-endpoint.js';
+import { CONTENT_TYPES } from '../protocol/content-types.js';
 
 export interface HttpServerOptions {
   log: Logger;
@@ -30,17 +31,7 @@ const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; " +
   "font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-  '.txt': 'text/plain; charset=utf-8',
-};
+const TYPES = CONTENT_TYPES;
 
 /** Unanswered HTTP requests one connection may have (pipelining); beyond it the connection is dropped. */
 export const MAX_PIPELINED = 16;

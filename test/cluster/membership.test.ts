@@ -4,27 +4,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import WebSocket from 'ws';
-import { QuorumClient } from '../../replica/client/client.js';
+import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { Cluster, ReplicaProc, ROOT, freePort, waitConverged, waitFor } from '../helpers/cluster.js';
 
 const PW = 'password-123';
 let cluster: Cluster | null = null;
 const extra: ReplicaProc[] = [];
-const clients: QuorumClient[] = [];
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
+  closeClients();
   await Promise.all(extra.splice(0).map((r) => r.kill()));
   await cluster?.destroy();
   cluster = null;
 });
 
-function client(servers: string[]): QuorumClient {
-  const c = new QuorumClient({ servers, WebSocket: WebSocket as never, giveUpAfterMs: 30_000, requestTimeoutMs: 5_000 });
-  clients.push(c);
-  return c;
-}
 
 function clusterCli(c: Cluster, args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'cluster', '--servers', c.addresses.join(','), '--secret-file', c.secretFile, '--json', ...args], {
@@ -42,16 +35,6 @@ async function joiner(c: Cluster, id: string, args: string[]): Promise<ReplicaPr
   return r;
 }
 
-async function texts(c: QuorumClient, withUser: string): Promise<string[]> {
-  const out: string[] = [];
-  let before: number | undefined;
-  for (;;) {
-    const page = await c.history(withUser, { limit: 500, before });
-    out.unshift(...page.messages.map((m) => m.text));
-    if (page.messages.length < 500) return out;
-    before = page.messages[0].id;
-  }
-}
 
 describe('membership on real processes', () => {
   it('a fourth replica joins by snapshot and votes; an original is removed; the leader dies; nothing is lost', async () => {
@@ -95,7 +78,7 @@ describe('membership on real processes', () => {
     }
     const b = client(live.map((r) => r.address));
     await b.login('bo', PW);
-    const got = await texts(b, 'amy');
+    const got = await conversationTexts(b, 'amy');
     expect(got.sort()).toEqual([...acked].sort());
     expect(new Set(got).size).toBe(got.length);
   });

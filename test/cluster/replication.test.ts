@@ -1,37 +1,20 @@
 // Real replica processes on loopback: failover, SIGSTOP'd leaders, full restarts, catch-up by snapshot.
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import WebSocket from 'ws';
-import { QuorumClient } from '../../replica/client/client.js';
+import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { Cluster, waitConverged, waitFor } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
 
 const PW = 'password-123';
 let cluster: Cluster | null = null;
-const clients: QuorumClient[] = [];
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
+  closeClients();
   await cluster?.destroy();
   cluster = null;
 });
 
-function client(servers: string[]): QuorumClient {
-  const c = new QuorumClient({ servers, WebSocket: WebSocket as never, giveUpAfterMs: 30_000, requestTimeoutMs: 5_000 });
-  clients.push(c);
-  return c;
-}
 
-async function allTexts(c: QuorumClient, withUser: string): Promise<string[]> {
-  const out: string[] = [];
-  let before: number | undefined;
-  for (;;) {
-    const page = await c.history(withUser, { limit: 500, before });
-    out.unshift(...page.messages.map((m) => m.text));
-    if (page.messages.length < 500) return out;
-    before = page.messages[0].id;
-  }
-}
 
 describe('replication on real processes', () => {
   it('3 replicas: SIGKILL of the leader elects another; no acknowledged message is lost; the old leader rejoins', async () => {
@@ -55,7 +38,7 @@ describe('replication on real processes', () => {
     }
     const bob = client(cluster.addresses);
     await bob.login('bob', PW);
-    expect(await allTexts(bob, 'alice')).toEqual(acked);
+    expect(await conversationTexts(bob, 'alice')).toEqual(acked);
 
     old.start();
     await old.waitHealthy();
@@ -77,7 +60,7 @@ describe('replication on real processes', () => {
     for (let i = 10; i < 20; i++) acked.push((await c.send('dave', `x${i}`), `x${i}`));
     const d = client(cluster.addresses);
     await d.login('dave', PW);
-    expect(await allTexts(d, 'carol')).toEqual(acked);
+    expect(await conversationTexts(d, 'carol')).toEqual(acked);
   });
 
   it('a SIGSTOPped leader, resumed after the others elected, accepts no write as leader', async () => {
@@ -117,7 +100,7 @@ describe('replication on real processes', () => {
     }
     const f = client(cluster.addresses);
     await f.login('frank', PW);
-    expect(await allTexts(f, 'erin')).not.toContain('from-the-past');
+    expect(await conversationTexts(f, 'erin')).not.toContain('from-the-past');
     await waitConverged(cluster.addresses);
   });
 
@@ -136,7 +119,7 @@ describe('replication on real processes', () => {
     await cluster.leader();
     const h = client(cluster.addresses);
     await h.login('hank', PW);
-    expect(await allTexts(h, 'gina')).toEqual(acked);
+    expect(await conversationTexts(h, 'gina')).toEqual(acked);
     await waitConverged(cluster.addresses);
   });
 
