@@ -116,13 +116,19 @@ export function renderReport(r: ReportInput): string {
   const binW = Math.max(1, (plotW * binMs) / (t1 - t0));
   for (const w of r.workers) {
     parts.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end" class="lbl">${esc(w)}</text>`);
-    const counts = Array.from({ length: bins }, () => ({ ok: 0, fail: 0, unknown: 0 }));
-    for (const o of r.ops) if (o.user === w) counts[Math.floor(o.start / binMs)][o.outcome]++;
+    const counts = Array.from({ length: bins }, () => ({ ok: 0, fail: 0, unknown: 0, unavailable: 0 }));
+    for (const o of r.ops) {
+      if (o.user !== w) continue;
+      const c = counts[Math.floor(o.start / binMs)];
+      c[o.outcome]++;
+      // Refusals the workload asks for on purpose (deleting a message that does not exist) are not outages.
+      if (o.outcome === 'fail' && !/^(NOT_FOUND|FORBIDDEN|INVALID|USERNAME_TAKEN):/.test(o.error ?? '')) c.unavailable++;
+    }
     counts.forEach((c, i) => {
       const total = c.ok + c.fail + c.unknown;
       if (!total) return;
-      const color = c.unknown ? '#d62728' : c.fail ? '#ffbb33' : '#9bd19b';
-      parts.push(`<rect x="${x(i * binMs)}" y="${y + 3}" width="${binW}" height="14" fill="${color}"><title>${esc(w)} ${sec(i * binMs)}–${sec((i + 1) * binMs)} s: ${c.ok} ok, ${c.fail} fail, ${c.unknown} unknown</title></rect>`);
+      const color = c.unknown ? '#d62728' : c.unavailable ? '#ffbb33' : '#9bd19b';
+      parts.push(`<rect x="${x(i * binMs)}" y="${y + 3}" width="${binW}" height="14" fill="${color}"><title>${esc(w)} ${sec(i * binMs)}–${sec((i + 1) * binMs)} s: ${c.ok} ok, ${c.fail} refused (${c.unavailable} for unavailability), ${c.unknown} unknown</title></rect>`);
     });
     y += lane;
   }
@@ -167,7 +173,7 @@ export function renderReport(r: ReportInput): string {
   y += 30;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" role="img" aria-label="timeline">
 <style>.lbl{font:12px sans-serif;fill:#333}.tiny{font:10px sans-serif;fill:#555}</style>
-<text x="${left}" y="14" class="lbl">leaders (bars, T = term), faults (thin bars), operations per worker (green ok, amber refused, red unknown), latency</text>
+<text x="${left}" y="14" class="lbl">leaders (bars, T = term), faults (thin bars), operations per worker (green ok, amber refused as unavailable, red unknown outcome), latency</text>
 ${parts.join('\n')}
 </svg>`;
 
