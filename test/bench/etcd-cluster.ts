@@ -58,8 +58,10 @@ export class EtcdMember {
   start(): void {
     const out = createWriteStream(this.logFile, { flags: 'a' });
     const p = spawn(this.bin, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    p.stdout!.pipe(out);
-    p.stderr!.pipe(out);
+    // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
+    p.stdout!.pipe(out, { end: false });
+    p.stderr!.pipe(out, { end: false });
+    p.once('close', () => out.end());
     this.proc = p;
     this.exited = new Promise((r) => p.once('exit', () => r()));
   }

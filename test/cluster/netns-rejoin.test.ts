@@ -47,8 +47,10 @@ describe.skipIf(reason !== null)('a replica whose link was cut (network namespac
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      p.stdout!.pipe(out);
-      p.stderr!.pipe(out);
+      // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
+      p.stdout!.pipe(out, { end: false });
+      p.stderr!.pipe(out, { end: false });
+      p.once('close', () => out.end());
       procs.push(p);
     }
     await waitFor('a leader followed by everyone', () => {

@@ -53,8 +53,10 @@ describe.skipIf(reason !== null)('replicas on separate hosts (network namespaces
     for (const h of hosts) {
       const out = createWriteStream(join(dir, `${h.name}.log`));
       const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', CLI, 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-      p.stdout!.pipe(out);
-      p.stderr!.pipe(out);
+      // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
+      p.stdout!.pipe(out, { end: false });
+      p.stderr!.pipe(out, { end: false });
+      p.once('close', () => out.end());
       procs.set(h.name, p);
     }
     await waitFor('a leader on the bridge', () => hosts.some((h) => probe(clientHost, addr(h))?.role === 'leader'), 60_000, 200);

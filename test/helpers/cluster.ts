@@ -117,8 +117,10 @@ export class ReplicaProc {
     args.push(...(this.o.extraArgs ?? []));
     const out = createWriteStream(this.o.logFile, { flags: 'a' });
     const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    p.stdout!.pipe(out);
-    p.stderr!.pipe(out);
+    // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
+    p.stdout!.pipe(out, { end: false });
+    p.stderr!.pipe(out, { end: false });
+    p.once('close', () => out.end());
     this.proc = p;
     this.exited = new Promise((r) => p.once('exit', (code) => r(code)));
   }
