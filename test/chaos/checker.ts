@@ -43,12 +43,14 @@ export interface CheckResult {
   acknowledgedSends: number;
   failed: number;
   unknown: number;
+  /** Unknown sends found applied (exactly once) / not applied at all. */
   unknownApplied: number;
   unknownNotApplied: number;
   lost: number;
   duplicated: number;
   orderViolations: number;
   staleReads: number;
+  /** Messages no send produced, or that a read returned before their send began. */
   phantoms: number;
   leadersPerTermMax: number;
   /** term → leader ids reported for it (only terms with more than one, for the report). */

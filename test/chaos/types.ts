@@ -3,6 +3,8 @@
  * injected, and what every replica said about its role, term and leader. Times are milliseconds since the run began.
  */
 
+import type { CheckResult } from './checker.js';
+
 export type Outcome = 'ok' | 'fail' | 'unknown';
 
 export type OpKind = 'signup' | 'login' | 'send' | 'read' | 'history' | 'delete';
@@ -68,25 +70,17 @@ export interface Digest {
   stateHash: string;
 }
 
-export interface ChaosFigures {
+/** The checker's counts (see CheckResult for their meaning) plus what describes the run. */
+export interface ChaosFigures
+  extends Pick<
+    CheckResult,
+    'operations' | 'acknowledged' | 'failed' | 'unknown' | 'unknownApplied' | 'unknownNotApplied' | 'lost' | 'duplicated' | 'orderViolations' | 'staleReads' | 'phantoms'
+  > {
   seed: number;
   durationSeconds: number;
   hosts: 'loopback' | 'netns';
   replicas: number;
   workers: number;
-  operations: number;
-  acknowledged: number;
-  failed: number;
-  unknown: number;
-  /** Unknown sends found applied (exactly once) / not applied at all. */
-  unknownApplied: number;
-  unknownNotApplied: number;
-  lost: number;
-  duplicated: number;
-  orderViolations: number;
-  staleReads: number;
-  /** Messages no send produced, or that a read returned before their send began. */
-  phantoms: number;
   converged: boolean;
   /** After the run, every replica was SIGKILLed at once and restarted: every live message came back unchanged. */
   restartIntact: boolean;

@@ -2,13 +2,11 @@
 // as processes too (`replica/cli.ts chat|status`), password on stdin, exact JSON on stdout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { QuorumClient } from '../../replica/client/index.js';
 import type { ChatMessage } from '../../replica/protocol/index.js';
-import { Cluster, ReplicaProc, ROOT, freePort, waitFor } from '../helpers/cluster.js';
+import { Cluster, ReplicaProc, ROOT, singleReplica, waitFor } from '../helpers/cluster.js';
 
 interface CliRun {
   code: number | null;
@@ -42,19 +40,13 @@ async function chatJson(servers: string[], user: string, args: string[], passwor
 }
 
 describe('chat and status against one real replica', () => {
-  let dir: string;
   let r: ReplicaProc;
+  let destroy: () => Promise<void>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'quorum-cli-'));
-    r = new ReplicaProc({ id: 'r1', port: await freePort(), dataDir: join(dir, 'r1'), logFile: join(dir, 'r1.log') });
-    r.start();
-    await r.waitHealthy();
+    ({ replica: r, destroy } = await singleReplica('quorum-cli-'));
   });
-  afterAll(async () => {
-    await r.kill();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => destroy());
 
   it('runs every chat command with exact JSON output', async () => {
     const s = [r.address];

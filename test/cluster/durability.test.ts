@@ -1,25 +1,16 @@
 // A single real replica process, SIGKILLed while writes are in flight, loses no acknowledged write.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ReplicaProc, freePort, waitFor } from '../helpers/cluster.js';
+import { ReplicaProc, singleReplica, waitFor } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
 
 describe('single replica durability', () => {
-  let dir: string;
   let r: ReplicaProc;
+  let destroy: () => Promise<void>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'quorum-dur-'));
-    r = new ReplicaProc({ id: 'r1', port: await freePort(), dataDir: join(dir, 'r1'), logFile: join(dir, 'r1.log') });
-    r.start();
-    await r.waitHealthy();
+    ({ replica: r, destroy } = await singleReplica('quorum-dur-'));
   });
-  afterAll(async () => {
-    await r.kill();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => destroy());
 
   it('keeps every acknowledged message across SIGKILL mid-write and restart', async () => {
     const a = await RawConn.open(r.address);

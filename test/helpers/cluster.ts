@@ -245,3 +245,18 @@ export async function waitConverged(addresses: string[], timeoutMs = 30_000): Pr
     return ds.every((d) => d.appliedIndex === first.appliedIndex && d.stateHash === first.stateHash) ? first : null;
   }, timeoutMs, 100);
 }
+
+/** One real replica process in a fresh temporary folder, for a describe block (kill + remove with `destroy`). */
+export async function singleReplica(prefix: string): Promise<{ replica: ReplicaProc; destroy(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const replica = new ReplicaProc({ id: 'r1', port: await freePort(), dataDir: join(dir, 'r1'), logFile: join(dir, 'r1.log') });
+  replica.start();
+  await replica.waitHealthy();
+  return {
+    replica,
+    destroy: async () => {
+      await replica.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -116,7 +116,10 @@ export type AppStore = StoreApi<AppState & AppActions>;
 
 const emptyDirectory: Directory = { query: '', results: [], nextPageToken: null, loading: false };
 
-function sessionReset(): Partial<AppState> {
+/** What a login owns; cleared on login and logout. */
+type SessionState = Pick<AppState, 'user' | 'conversations' | 'threads' | 'outbox' | 'drafts' | 'active' | 'view' | 'directory' | 'selection'>;
+
+function sessionReset(): SessionState {
   return {
     user: null,
     conversations: {},
@@ -413,19 +416,11 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
     ];
 
     return {
+      ...sessionReset(),
       conn: api.state,
-      user: null,
       authBusy: false,
       authError: null,
       notice: null,
-      conversations: {},
-      threads: {},
-      outbox: [],
-      drafts: {},
-      active: null,
-      view: 'chat',
-      directory: { ...emptyDirectory },
-      selection: [],
       status: null,
       statusAt: null,
       memberStatus: {},
