@@ -203,6 +203,34 @@ describe('conversations and messages', () => {
     ]);
   });
 
+  it('a message that arrives as the user looks away stays unread (the delayed mark checks the view when it fires)', async () => {
+    const api = new FakeApi();
+    const timers: (() => void)[] = [];
+    const e = { ...env(), setTimeout: (fn: () => void) => (timers.push(fn), timers.length) };
+    const store = createAppStore(api, e);
+    await store.getState().login('alice', 'password1');
+    api.history_ = [msg(1, 'bob', 'alice')];
+    store.getState().openConversation('bob');
+    await flush();
+    for (const fn of timers.splice(0)) fn();
+    await flush();
+    expect(api.marks).toEqual([['bob', 1]]);
+    // A new message schedules a mark; before it fires the user opens the cluster view.
+    api.emit('message', msg(2, 'bob', 'alice'));
+    store.getState().setView('cluster');
+    for (const fn of timers.splice(0)) fn();
+    await flush();
+    expect(api.marks).toEqual([['bob', 1]]);
+    // Back in the conversation, it is marked read.
+    store.getState().setView('chat');
+    for (const fn of timers.splice(0)) fn();
+    await flush();
+    expect(api.marks).toEqual([
+      ['bob', 1],
+      ['bob', 2],
+    ]);
+  });
+
   it('loads older pages until the beginning and applies receipts and deletions', async () => {
     const { api, store } = await loggedIn();
     api.history_ = Array.from({ length: 450 }, (_, i) => msg(i + 1, i % 2 ? 'bob' : 'alice', i % 2 ? 'alice' : 'bob'));

@@ -216,6 +216,9 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
       const s = get();
       const me = s.user;
       if (!me) return;
+      // Marked when the timer fires, so the conversation must still be on screen then: a message that arrived after
+      // the user looked away (another conversation, the cluster view, another window) stays unread.
+      if (s.active !== name || s.view !== 'chat' || !env.isAttentive()) return;
       const t = s.threads[name];
       let upTo = 0;
       for (const m of t?.messages ?? []) if (m.from === name && m.id > upTo) upTo = m.id;
