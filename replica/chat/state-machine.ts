@@ -36,6 +36,16 @@ export const EXPIRY_EVERY = 1000;
 /** Most idle clients expired in one check (bounds the cost of one apply). */
 const EXPIRY_BATCH = 1000;
 
+/**
+ * Group commit of the state database (as etcd's backend batches bbolt commits): applied batches accumulate in one
+ * open SQLite transaction, committed once it is this old or holds this many entries, and before anything that reads
+ * the file from outside this connection (snapshot, checkpoint, close). A page written by many applies reaches the WAL
+ * once. Reads on this connection see everything applied. A crash loses at most the open transaction, which the
+ * driver replays from the Raft log (fsynced before any acknowledgement) at start-up.
+ */
+export const GROUP_COMMIT_MS = 100;
+export const GROUP_COMMIT_ENTRIES = 10_000;
+
 export type CommandResponse = { ok: true; result: unknown } | { ok: false; error: { code: ErrorCode; message: string } };
 
 /**
@@ -255,6 +265,11 @@ export class ChatStateMachine {
   private closed = false;
   private applyBatch!: (entries: Entry[], confApply?: (cc: ConfChange) => ConfState) => ApplyOutcome[];
   private inSavepoint!: <T>(fn: () => T) => T;
+  /** When the open group-commit transaction began (performance.now()), or null when none is open. */
+  private groupOpenedAt: number | null = null;
+  private groupEntries = 0;
+  /** Snapshot copies running: meanwhile every apply batch commits at once (a backup must see only committed pages). */
+  private backups = 0;
 
   private constructor(dataDir: string) {
     this.dataDir = dataDir;
@@ -268,6 +283,8 @@ export class ChatStateMachine {
 
   private load(): void {
     this.lastIdStmt = null;
+    this.groupOpenedAt = null;
+    this.groupEntries = 0;
     // The chat state is derived from the Raft log, which is fsynced (FULL) before anything is acknowledged; an OS crash
     // that loses the last applied transactions here is repaired by replaying the log. So no fsync per apply:
     // makeDurable() checkpoints (with fsync) before the log is compacted past what this file holds.
@@ -318,6 +335,7 @@ export class ChatStateMachine {
     this.assertOpen();
     if (this.confState || this.appliedIndex > 0) throw new Error('bootstrap: the state machine already has a configuration');
     const next: ConfState = { voters: [...conf.voters], learners: [...conf.learners] };
+    this.commitGroup();
     this.db.transaction(() => {
       this.st.setConf.run(JSON.stringify(next));
       for (const m of members) this.st.memberUpsert.run(m.id, m.address);
@@ -336,6 +354,7 @@ export class ChatStateMachine {
   forceConf(conf: ConfState): void {
     this.assertOpen();
     const next: ConfState = { voters: [...conf.voters], learners: [...conf.learners] };
+    this.commitGroup();
     this.st.setConf.run(JSON.stringify(next));
     this.confState = next;
   }
@@ -349,8 +368,18 @@ export class ChatStateMachine {
     this.assertOpen();
     if (entries.length === 0) return [];
     const before = { index: this.appliedIndex, term: this.appliedTerm, conf: this.confState, lastAt: this.lastAt };
+    if (this.groupOpenedAt === null) {
+      this.db.exec('BEGIN');
+      this.groupOpenedAt = performance.now();
+      this.groupEntries = 0;
+    }
     try {
-      return this.applyBatch(entries, confApply);
+      // Nested in the group transaction: a savepoint, rolled back alone if the batch fails.
+      const outcomes = this.applyBatch(entries, confApply);
+      this.groupEntries += entries.length;
+      if (this.backups > 0 || this.groupEntries >= GROUP_COMMIT_ENTRIES) this.commitGroup();
+      else this.maybeCommitGroup();
+      return outcomes;
     } catch (err) {
       // The transaction rolled back: so must the cached copies.
       this.appliedIndex = before.index;
@@ -359,6 +388,19 @@ export class ChatStateMachine {
       this.lastAt = before.lastAt;
       throw err;
     }
+  }
+
+  /** Commits the open group transaction if it is older than GROUP_COMMIT_MS (the driver calls this on every tick). */
+  maybeCommitGroup(): void {
+    if (this.groupOpenedAt !== null && performance.now() - this.groupOpenedAt >= GROUP_COMMIT_MS) this.commitGroup();
+  }
+
+  /** Commits everything applied so far to the state database (no fsync: see makeDurable). */
+  commitGroup(): void {
+    if (this.groupOpenedAt === null) return;
+    this.groupOpenedAt = null;
+    this.groupEntries = 0;
+    if (this.db.inTransaction) this.db.exec('COMMIT');
   }
 
   private applyInTx(entries: Entry[], confApply?: (cc: ConfChange) => ConfState): ApplyOutcome[] {
@@ -839,6 +881,7 @@ export class ChatStateMachine {
   /** Forces everything applied so far to disk (WAL checkpoint with fsync): required before log compaction. */
   makeDurable(): void {
     this.assertOpen();
+    this.commitGroup();
     this.db.pragma('wal_checkpoint(FULL)');
   }
 
@@ -922,7 +965,13 @@ export class ChatStateMachine {
   async snapshotTo(file: string): Promise<SnapshotMeta> {
     this.assertOpen();
     for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) fs.rmSync(f, { force: true });
-    await this.db.backup(file);
+    this.commitGroup();
+    this.backups++;
+    try {
+      await this.db.backup(file);
+    } finally {
+      this.backups--;
+    }
     const copy = new Database(file);
     let meta: MetaRow;
     try {
@@ -982,6 +1031,7 @@ export class ChatStateMachine {
   /** Instance form used by the driver: closes this state, installs the snapshot, reopens. */
   restoreFrom(snapshotPath: string): SnapshotMeta {
     this.assertOpen();
+    this.commitGroup();
     this.db.close();
     this.closed = true;
     try {
@@ -994,6 +1044,7 @@ export class ChatStateMachine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.commitGroup();
     this.db.close();
   }
 

@@ -84,6 +84,15 @@ export class Driver extends EventEmitter {
   tick(): void {
     if (this.stopped) return;
     this.o.raft.tick();
+    try {
+      this.o.sm.maybeCommitGroup();
+    } catch (err) {
+      this.o.log.fatal({ err }, 'committing applied state failed; stopping');
+      this.stopped = true;
+      this.failAll(new QuorumError('UNAVAILABLE', 'the replica hit a storage error and stopped'));
+      this.emit('fatal', err);
+      return;
+    }
     this.schedule();
   }
 
@@ -254,8 +263,11 @@ export class Driver extends EventEmitter {
 
     // A leader may send its appends before its own write (Raft thesis §10.2.1): it counts itself toward a commit only
     // after advance(), i.e. once durable, and nothing it sends as leader depends on unpersisted term or vote.
+    // A leader's Ready without new entries carries only commit notices and heartbeats: it answers its clients first.
     // Every other role persists first: its votes and acknowledgements promise what is on disk.
-    const sendFirst = this.soft.role === 'leader' && !rd.snapshot;
+    const leader = this.soft.role === 'leader' && !rd.snapshot;
+    const sendFirst = leader && rd.entries.length > 0;
+    const sendLast = leader && !sendFirst;
     if (sendFirst) this.sendAll(rd.messages);
 
     // 1. Make everything durable (one transaction, one fsync: group commit).
@@ -268,10 +280,12 @@ export class Driver extends EventEmitter {
     }
 
     // 2. Send.
-    if (!sendFirst) this.sendAll(rd.messages);
+    if (!leader) this.sendAll(rd.messages);
 
     // 3. Apply.
     if (rd.committedEntries.length) this.apply(rd.committedEntries);
+
+    if (sendLast) this.sendAll(rd.messages);
 
     // ReadIndex answers.
     for (const rs of rd.readStates) {

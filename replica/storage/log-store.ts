@@ -79,6 +79,8 @@ export class SqliteLogStore implements LogStorage {
   private snap: SnapshotMeta;
   private last: { index: number; term: number };
   private closed = false;
+  /** The in-memory hard state has a newer commit index than the one on disk (commit-only saves are not written). */
+  private hardDirty = false;
 
   private readonly st: {
     termOf: Statement<[number], { term: number }>;
@@ -206,16 +208,17 @@ export class SqliteLogStore implements LogStorage {
     let snap = this.snap;
     let last = this.last;
     let hard = this.hard;
-    // Only the commit index changed: it need not be durable (a replica re-learns it from the leader), so this
-    // transaction skips the fsync; the next durable one covers it, and a torn WAL frame is discarded on recovery.
+    // Only the commit index changed: it need not be durable (a replica re-learns it from the leader, and the core
+    // takes max(commit, applied) at start-up), so it is kept in memory and written with the next durable batch.
+    // No transaction at all: this sits on the leader's path from a majority's acknowledgement to its answer.
     const onlyCommit =
       entries.length === 0 && !batch.snapshot && !!batch.hardState && batch.hardState.term === hard.term && batch.hardState.vote === hard.vote;
-    if (onlyCommit) this.db.pragma('synchronous = OFF');
-    try {
-      this.saveInTx(batch, entries, snap, last, hard);
-    } finally {
-      if (onlyCommit) this.db.pragma('synchronous = FULL');
+    if (onlyCommit) {
+      this.hard = { ...hard, commit: batch.hardState!.commit };
+      this.hardDirty = true;
+      return;
     }
+    this.saveInTx(batch, entries, snap, last, hard);
   }
 
   private saveInTx(batch: SaveBatch, entries: Entry[], snap0: SnapshotMeta, last0: { index: number; term: number }, hard0: HardState): void {
@@ -241,11 +244,14 @@ export class SqliteLogStore implements LogStorage {
       if (batch.hardState) {
         hard = { term: batch.hardState.term, vote: batch.hardState.vote, commit: batch.hardState.commit };
         this.st.putHard.run(hard.term, hard.vote, hard.commit);
+      } else if (this.hardDirty) {
+        this.st.putHard.run(hard.term, hard.vote, hard.commit);
       }
     })();
     this.snap = snap;
     this.last = last;
     this.hard = hard;
+    this.hardDirty = false;
   }
 
   /** Log compaction after a state machine snapshot at `index`: drops entries <= index and records the snapshot. */
@@ -304,6 +310,8 @@ export class SqliteLogStore implements LogStorage {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // A clean shutdown keeps the latest commit index (not required for safety; it spares a re-learn).
+    if (this.hardDirty) this.st.putHard.run(this.hard.term, this.hard.vote, this.hard.commit);
     this.db.close();
   }
 

@@ -41,7 +41,7 @@ function driverWith(core: SteppedDownCore): Driver {
     log: pino({ level: 'silent' }),
     raft: core as never,
     logStore: { save() {}, firstIndex: () => 1, term: () => 1, compact() {} } as never,
-    sm: { applied: () => ({ index: 1, term: 1 }), applyEntries: () => [], conf: () => ({ voters: ['r1'], learners: [] }) } as never,
+    sm: { applied: () => ({ index: 1, term: 1 }), applyEntries: () => [], maybeCommitGroup() {}, conf: () => ({ voters: ['r1'], learners: [] }) } as never,
     metrics: createMetrics('r1', false),
     send: () => {},
     sendSnapshot: () => Promise.resolve(),

@@ -137,6 +137,27 @@ describe('SqliteLogStore', () => {
     expect(store.lastIndex()).toBe(11);
   });
 
+  it('keeps a commit-only change in memory and writes it with the next durable batch or at close', () => {
+    store.save({ hardState: { term: 2, vote: 'b', commit: 1 }, entries: ents(1, 5, 2) });
+    store.save({ hardState: { term: 2, vote: 'b', commit: 4 }, entries: [] });
+    expect(store.initialState().hardState.commit).toBe(4);
+    // A crash now (another connection reads the file) finds the older commit index: allowed, never newer.
+    const peek = () => {
+      const db = new Database(path.join(dir, 'raft.db'), { readonly: true });
+      try {
+        return (db.prepare('SELECT commit_index AS c FROM hard_state').get() as { c: number }).c;
+      } finally {
+        db.close();
+      }
+    };
+    expect(peek()).toBe(1);
+    store.save({ entries: ents(6, 6, 2) });
+    expect(peek()).toBe(4);
+    store.save({ hardState: { term: 2, vote: 'b', commit: 6 }, entries: [] });
+    reopen();
+    expect(store.initialState().hardState).toEqual({ term: 2, vote: 'b', commit: 6 });
+  });
+
   it('resets to a snapshot (drops all entries, raises commit) and appends after it', () => {
     store.save({ hardState: { term: 2, vote: null, commit: 3 }, entries: ents(1, 5, 2) });
     store.resetToSnapshot({ index: 20, term: 4, conf: { voters: ['x', 'y', 'z'], learners: [] } });
