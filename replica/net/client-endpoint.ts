@@ -4,6 +4,7 @@
  * logged-in accounts. A malformed frame gets an error frame (or a close with a reason), never a crash.
  */
 import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { ClientRequest, type HelloFrame, type PushFrame, type ServerFrame } from '../protocol/client.js';
@@ -53,6 +54,8 @@ interface Bucket {
 export class ClientEndpoint {
   private nextId = 1;
   private readonly conns = new Set<Conn>();
+  /** Logged-in connections by account id (pushes go straight to them, not through every connection). */
+  private readonly byAccount = new Map<number, Set<Conn>>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly maxInFlight: number;
   private readonly maxRunning: number;
@@ -72,14 +75,18 @@ export class ClientEndpoint {
     return this.conns.size;
   }
 
-  accept(ws: WebSocket, remote: string): void {
+  /**
+   * Serves one upgraded connection. `socket` is the connection's TCP socket (the one handed to handleUpgrade): when
+   * given, the frames written to it in one turn of the event loop (a batch of answers, pushes) leave in one write.
+   */
+  accept(ws: WebSocket, remote: string, socket?: Duplex): void {
     const bucket = this.bucket(remote);
     if (bucket.conns >= this.maxConns) {
       ws.close(1013, 'too many connections from this address');
       return;
     }
     bucket.conns++;
-    const conn = new Conn(this.nextId++, remote, ws);
+    const conn = new Conn(this.nextId++, remote, ws, socket ?? null, (c, from, to) => this.reindex(c, from, to));
     conn.onSlow = (unsent) => this.o.log.warn({ conn: conn.connId, remote, unsent }, 'client connection dropped: it does not read its answers');
     this.conns.add(conn);
     conn.send(this.o.handler.hello(conn));
@@ -88,6 +95,7 @@ export class ClientEndpoint {
       bucket.conns--;
       this.conns.delete(conn);
       conn.closed = true;
+      this.reindex(conn, conn.account?.id ?? null, null);
       this.o.handler.onClose(conn);
     });
     ws.on('error', (err) => this.o.log.debug({ conn: conn.connId, err: err.message }, 'client socket error'));
@@ -95,8 +103,10 @@ export class ClientEndpoint {
 
   /** Pushes a frame to every live connection logged in as the account (only those of one login, given its token hash). */
   pushTo(accountId: number, frame: PushFrame, tokenHash?: string): number {
+    const set = this.byAccount.get(accountId);
+    if (!set) return 0;
     let n = 0;
-    for (const c of this.conns) {
+    for (const c of set) {
       if (c.account?.id === accountId && (!tokenHash || c.account.tokenHash === tokenHash)) {
         c.push(frame);
         n++;
@@ -107,7 +117,21 @@ export class ClientEndpoint {
 
   /** Connections logged in as the account (optionally only those holding one token). */
   connectionsOf(accountId: number, tokenHash?: string): ClientConn[] {
-    return [...this.conns].filter((c) => c.account?.id === accountId && (!tokenHash || c.account.tokenHash === tokenHash));
+    return [...(this.byAccount.get(accountId) ?? [])].filter((c) => c.account?.id === accountId && (!tokenHash || c.account.tokenHash === tokenHash));
+  }
+
+  private reindex(c: Conn, from: number | null, to: number | null): void {
+    if (from === to) return;
+    if (from !== null) {
+      const set = this.byAccount.get(from);
+      set?.delete(c);
+      if (set?.size === 0) this.byAccount.delete(from);
+    }
+    if (to !== null && !c.closed) {
+      let set = this.byAccount.get(to);
+      if (!set) this.byAccount.set(to, (set = new Set()));
+      set.add(c);
+    }
   }
 
   closeAll(code: number, reason: string): void {
@@ -217,20 +241,40 @@ function rawId(raw: unknown): string | number | undefined {
 export const MAX_UNSENT_BYTES = 32 * 1024 * 1024;
 
 class Conn implements ClientConn {
-  account: ClientConn['account'] = null;
+  private acct: ClientConn['account'] = null;
   adminScope: string | null = null;
   readonly nonce = randomBytes(32).toString('hex');
   inFlight = 0;
   running = 0;
   readonly waiting: ClientRequest[] = [];
   closed = false;
+  private corked = false;
   constructor(
     readonly connId: number,
     readonly remote: string,
     private readonly ws: WebSocket,
+    private readonly socket: Duplex | null,
+    private readonly onAccount: (c: Conn, from: number | null, to: number | null) => void,
   ) {}
+  get account(): ClientConn['account'] {
+    return this.acct;
+  }
+  set account(next: ClientConn['account']) {
+    const from = this.acct?.id ?? null;
+    this.acct = next;
+    this.onAccount(this, from, next?.id ?? null);
+  }
   send(frame: ServerFrame): void {
     if (this.closed || this.ws.readyState !== 1) return;
+    if (this.socket && !this.corked) {
+      // Answers resolved in one apply batch, and pushes, go out in one write at the end of this tick (not one each).
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket!.uncork();
+      });
+    }
     this.ws.send(JSON.stringify(frame));
     if (this.ws.bufferedAmount > MAX_UNSENT_BYTES) {
       // A client that asks but does not read would make us buffer answers without bound: drop it (it reconnects).

@@ -116,7 +116,7 @@ export class HttpServer {
     const path = (req.url ?? '').split('?')[0];
     const remote = req.socket.remoteAddress ?? 'unknown';
     if (path === '/client') {
-      this.clientWss.handleUpgrade(req, socket, head, (ws) => this.o.client.accept(ws, remote));
+      this.clientWss.handleUpgrade(req, socket, head, (ws) => this.o.client.accept(ws, remote, socket));
     } else if (path === '/peer') {
       this.peerWss.handleUpgrade(req, socket, head, (ws) => this.o.peer.accept(ws, remote));
     } else {

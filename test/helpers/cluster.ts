@@ -84,6 +84,8 @@ export interface ReplicaProcOptions {
   extraArgs?: string[];
   /** Flags for node itself, before the script (e.g. --cpu-prof for the bench's profiling). */
   nodeArgs?: string[];
+  /** Checkout whose replica/cli.ts runs (default: this one). */
+  codeRoot?: string;
   logFile: string;
 }
 
@@ -111,12 +113,13 @@ export class ReplicaProc {
   }
 
   start(): void {
-    const args = [...(this.o.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', '--id', this.o.id, '--data', this.o.dataDir, '--listen', this.address];
+    const root = this.o.codeRoot ?? ROOT;
+    const args = [...(this.o.nodeArgs ?? []), '--import', 'tsx', join(root, 'replica', 'cli.ts'), 'replica', '--id', this.o.id, '--data', this.o.dataDir, '--listen', this.address];
     if (this.o.initialCluster) args.push('--initial-cluster', this.o.initialCluster);
     if (this.o.secretFile) args.push('--secret-file', this.o.secretFile);
     args.push(...(this.o.extraArgs ?? []));
     const out = createWriteStream(this.o.logFile, { flags: 'a' });
-    const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
     p.stdout!.pipe(out, { end: false });
     p.stderr!.pipe(out, { end: false });
@@ -160,6 +163,8 @@ export interface ClusterOptions {
   /** Flags for node itself in every replica process (e.g. --cpu-prof). */
   nodeArgs?: string[];
   keepData?: boolean;
+  /** Run the replica code of another checkout (e.g. a baseline worktree for an A/B comparison); default this one. */
+  codeRoot?: string;
 }
 
 export class Cluster {
@@ -191,6 +196,7 @@ export class Cluster {
           secretFile: o.size > 1 ? c.secretFile : undefined,
           extraArgs: o.extraArgs,
           nodeArgs: o.nodeArgs,
+          codeRoot: o.codeRoot,
           logFile: join(c.root, `${id}.log`),
         }),
       );

@@ -1,0 +1,61 @@
+/**
+ * A developer's A/B probe for write-path changes, not part of `npm run bench`: two 3-replica clusters side by side,
+ * one running the code of another checkout (`--base DIR`, e.g. `git worktree add /tmp/base HEAD~1` + `npm ci` there,
+ * or a symlinked node_modules), one running this checkout; closed-loop sends alternate between them level by level,
+ * round after round, so machine noise hits both alike. Prints, per level, this/base ratios of committed/s, p50 and
+ * server CPU per 1,000 writes. `npx tsx test/bench/ab.ts --base DIR [--levels 1,64,256] [--rounds 3] [--seconds 3]`
+ */
+import { parseArgs } from 'node:util';
+import { Cluster } from '../helpers/cluster.js';
+import { measureRaw, toRow, type LevelRaw } from './measure.js';
+import { QuorumLoad } from './quorum-load.js';
+
+const { values } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    levels: { type: 'string', default: '1,64,256' },
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '3' },
+    replicas: { type: 'string', default: '3' },
+  },
+});
+if (!values.base) throw new Error('--base DIR (a checkout of the baseline code) is required');
+const levels = values.levels.split(',').map(Number);
+const size = Number(values.replicas);
+
+async function open(codeRoot?: string) {
+  const cluster = await Cluster.start({ size, codeRoot });
+  const load = await QuorumLoad.open((await cluster.leader()).address);
+  return { cluster, load, pids: () => cluster.replicas.map((r) => r.proc?.pid) };
+}
+
+const sides = { base: await open(values.base), this: await open() };
+const raw: Record<'base' | 'this', Map<number, LevelRaw[]>> = { base: new Map(), this: new Map() };
+try {
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const inFlight of levels) {
+      const order: ('base' | 'this')[] = round % 2 ? ['this', 'base'] : ['base', 'this'];
+      for (const side of order) {
+        const q = sides[side];
+        const r = await measureRaw({ inFlight, warmupMs: 700, measureMs: Number(values.seconds) * 1000, op: (w) => q.load.send(w, inFlight), pids: q.pids });
+        const list = raw[side].get(inFlight) ?? [];
+        list.push(r);
+        raw[side].set(inFlight, list);
+      }
+    }
+    process.stderr.write(`round ${round + 1} done\n`);
+  }
+  console.log('in flight | base/s  this/s  ratio | base p50  this p50 | base CPU/1000  this CPU/1000  ratio');
+  for (const inFlight of levels) {
+    const a = toRow(raw.base.get(inFlight)!);
+    const b = toRow(raw.this.get(inFlight)!);
+    console.log(
+      `${String(inFlight).padStart(9)} | ${a.perSecond} ${b.perSecond} ${(b.perSecond / a.perSecond).toFixed(2)} | ${a.p50ms} ${b.p50ms} | ${a.cpuSecondsPer1000} ${b.cpuSecondsPer1000} ${(b.cpuSecondsPer1000 / a.cpuSecondsPer1000).toFixed(2)}`,
+    );
+  }
+} finally {
+  for (const s of Object.values(sides)) {
+    s.load.close();
+    await s.cluster.destroy();
+  }
+}
