@@ -2,8 +2,9 @@
  * A developer's A/B probe for write-path changes, not part of `npm run bench`: two 3-replica clusters side by side,
  * one running the code of another checkout (`--base DIR`, e.g. `git worktree add /tmp/base HEAD~1` + `npm ci` there,
  * or a symlinked node_modules), one running this checkout; closed-loop sends alternate between them level by level,
- * round after round, so machine noise hits both alike. Prints, per level, this/base ratios of committed/s, p50 and
- * server CPU per 1,000 writes. `npx tsx test/bench/ab.ts --base DIR [--levels 1,64,256] [--rounds 3] [--seconds 3]`
+ * round after round, so machine noise hits both alike. Without --base both run this checkout (compare node flags with
+ * --base-node-args / --this-node-args). Prints, per level, this/base ratios of committed/s, p50 and
+ * server CPU per 1,000 writes. `npx tsx test/bench/ab.ts [--base DIR] [--levels 1,64,256] [--rounds 3] [--seconds 3]`
  */
 import { parseArgs } from 'node:util';
 import { Cluster } from '../helpers/cluster.js';
@@ -17,19 +18,20 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '3' },
     replicas: { type: 'string', default: '3' },
+    'base-node-args': { type: 'string', default: '' },
+    'this-node-args': { type: 'string', default: '' },
   },
 });
-if (!values.base) throw new Error('--base DIR (a checkout of the baseline code) is required');
 const levels = values.levels.split(',').map(Number);
 const size = Number(values.replicas);
 
-async function open(codeRoot?: string) {
-  const cluster = await Cluster.start({ size, codeRoot });
+async function open(codeRoot: string | undefined, nodeArgs: string) {
+  const cluster = await Cluster.start({ size, codeRoot, nodeArgs: nodeArgs ? nodeArgs.split(' ') : undefined });
   const load = await QuorumLoad.open((await cluster.leader()).address);
   return { cluster, load, pids: () => cluster.replicas.map((r) => r.proc?.pid) };
 }
 
-const sides = { base: await open(values.base), this: await open() };
+const sides = { base: await open(values.base, values['base-node-args']), this: await open(undefined, values['this-node-args']) };
 const raw: Record<'base' | 'this', Map<number, LevelRaw[]>> = { base: new Map(), this: new Map() };
 try {
   for (let round = 0; round < Number(values.rounds); round++) {
