@@ -7,7 +7,8 @@
  *
  * Beyond Figure 2 of the Raft paper: pre-vote, check-quorum with leader lease, leadership transfer, learners,
  * single-server configuration changes (taking effect when applied, etcd style), snapshots, ReadIndex, batching
- * and pipelining of appends with fast backtracking.
+ * and pipelining of appends with fast backtracking, and early elections when the transport reports the leader gone
+ * (leaderUnreachable).
  *
  * Safety notes (the reasoning the tests check):
  * - Messages leave only through a Ready whose entries and hard state the driver persists before sending them, so a
@@ -59,6 +60,8 @@ export { encodeConfChange, decodeConfChange } from './conf.js';
 export const TRANSFER_CONTEXT = 'transfer';
 /** appResp context from a replica without any configuration: it needs a snapshot, not log entries. */
 export const SNAPSHOT_NEEDED_CONTEXT = 'needSnapshot';
+/** Election rounds that use the short timeout after the leader was reported unreachable (see leaderUnreachable). */
+export const QUICK_ELECTIONS = 3;
 
 export interface ProgressStatus {
   match: number;
@@ -138,6 +141,8 @@ export class Raft {
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
+  /** Election rounds left that draw the short timeout (the leader was reported unreachable). */
+  private quickElections = 0;
   private leadTransferee: NodeId | null = null;
   /** Index of the last conf entry this leader appended (or its no-op): no new change until it is applied. */
   private pendingConfIndex = 0;
@@ -301,6 +306,28 @@ export class Raft {
     if (this.role !== 'leader') return;
     const pr = this.prs.get(id);
     if (pr && pr.state === 'replicate') pr.becomeProbe();
+  }
+
+  /**
+   * The driver lost its connection to `id` and could not re-establish it (the peer's sockets closed and a reconnect
+   * was refused, as when its process died). If `id` is this follower's leader, the follower forgets it, and with it
+   * the leader lease (so it grants the other followers' pre-votes at once), and campaigns after a short randomized
+   * delay of 1..ceil(electionTick/2) ticks instead of its remaining election timeout; the next QUICK_ELECTIONS - 1
+   * rounds (a split vote, an ignored pre-vote) draw from that short range too. Hearing from a leader ends it.
+   *
+   * Liveness only, like every timer: safety never depends on it. A false report about a live leader does not
+   * disrupt it: the campaign starts with a pre-vote, which the leader and every follower still in its lease ignore,
+   * so no term is bumped unless a majority has also lost the leader; the leader's next heartbeat restores it.
+   * Ignored without pre-vote or check-quorum (nothing would then protect a live leader from the early campaign),
+   * and on anything but a voting follower of `id`.
+   */
+  leaderUnreachable(id: NodeId): void {
+    if (!this.preVote || !this.checkQuorum) return;
+    if (this.role !== 'follower' || this.lead === null || this.lead !== id || !this.promotable()) return;
+    this.lead = null;
+    this.quickElections = QUICK_ELECTIONS;
+    this.electionElapsed = 0;
+    this.randomizedElectionTimeout = this.drawElectionTimeout();
   }
 
   /** The driver finished (ok) or failed to stream the snapshot of a 'snap' message to `id`. */
@@ -467,8 +494,7 @@ export class Raft {
     this.lead = null;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
-    this.randomizedElectionTimeout = this.electionTick + Math.floor(this.random() * this.electionTick);
-    if (this.randomizedElectionTimeout >= 2 * this.electionTick) this.randomizedElectionTimeout = 2 * this.electionTick - 1;
+    this.randomizedElectionTimeout = this.drawElectionTimeout();
     this.leadTransferee = null;
     this.votes = new Map();
     this.prs = new Map();
@@ -479,7 +505,25 @@ export class Raft {
     this.pendingCommitBcast = false;
   }
 
+  /**
+   * [electionTick, 2*electionTick) ticks; while quick election rounds are left (the leader was reported
+   * unreachable), [1, ceil(electionTick/2)].
+   */
+  private drawElectionTimeout(): number {
+    const span = this.quickElections > 0 ? Math.ceil(this.electionTick / 2) : this.electionTick;
+    const base = this.quickElections > 0 ? 1 : this.electionTick;
+    return base + Math.min(span - 1, Math.floor(this.random() * span));
+  }
+
+  /** A leader was heard from (or this node leads): back to regular election timeouts. */
+  private endQuickElections(): void {
+    if (this.quickElections === 0) return;
+    this.quickElections = 0;
+    this.randomizedElectionTimeout = this.drawElectionTimeout();
+  }
+
   private becomeFollower(term: number, lead: NodeId | null): void {
+    if (lead !== null) this.quickElections = 0;
     this.reset(term);
     this.role = 'follower';
     this.lead = lead;
@@ -499,6 +543,7 @@ export class Raft {
   }
 
   private becomeLeader(): void {
+    this.quickElections = 0;
     this.reset(this.term);
     this.role = 'leader';
     this.lead = this.id;
@@ -607,6 +652,11 @@ export class Raft {
     this.electionElapsed++;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
+      if (this.quickElections > 0) {
+        // One quick round used; a pre-candidate that stays one retries after the next draw.
+        this.quickElections--;
+        this.randomizedElectionTimeout = this.drawElectionTimeout();
+      }
       this.hup(false);
     }
   }
@@ -883,18 +933,15 @@ export class Raft {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case 'app':
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardFromLeader(m.from);
         this.handleAppend(m);
         break;
       case 'heartbeat':
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardFromLeader(m.from);
         this.handleHeartbeat(m);
         break;
       case 'snap':
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardFromLeader(m.from);
         this.handleSnapshot(m);
         break;
       case 'timeoutNow':
@@ -906,6 +953,12 @@ export class Raft {
       default:
         break;
     }
+  }
+
+  private heardFromLeader(lead: NodeId): void {
+    this.electionElapsed = 0;
+    this.lead = lead;
+    this.endQuickElections();
   }
 
   private handleAppend(m: Message): void {

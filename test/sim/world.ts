@@ -3,7 +3,9 @@
  * and a durable toy state machine (a hash chain of applied entries), a seeded network that drops, delays, reorders
  * and duplicates messages, partitions that come and go, crashes (losing everything not persisted, including a Ready
  * that was handed out but not finished) and restarts, client proposals, ReadIndex reads, compaction and snapshots,
- * membership changes and leadership transfers. The driver of each node is asynchronous: messages and ticks reach a
+ * membership changes and leadership transfers, and the transport's "connection to the leader is gone" reports
+ * (leaderUnreachable: after a crash, like the closed sockets of a killed process, and now and then falsely, for a
+ * leader that is alive). The driver of each node is asynchronous: messages and ticks reach a
  * core while one of its Readys is still being persisted.
  *
  * Everything derives from one seed: the same seed replays the same schedule.
@@ -44,6 +46,8 @@ export interface SimStats {
   confChanges: number;
   transfers: number;
   messages: number;
+  /** leaderUnreachable reports delivered (after crashes, and false ones about live leaders). */
+  lostReports: number;
 }
 
 export class SimFailure extends Error {
@@ -151,6 +155,8 @@ export class World {
   private drift = new Map<NodeId, number>();
   private reports: { from: NodeId; inc: number; to: NodeId; ok: boolean }[] = [];
   private unreachable: { from: NodeId; inc: number; to: NodeId }[] = [];
+  /** "The connection to `peer` closed and could not be re-established", for the core of `from` (leaderUnreachable). */
+  private lost: { from: NodeId; inc: number; peer: NodeId }[] = [];
   private now = 0;
   private step = 0;
   private proposalSeq = 0;
@@ -172,6 +178,7 @@ export class World {
     confChanges: 0,
     transfers: 0,
     messages: 0,
+    lostReports: 0,
   };
 
   constructor(readonly opts: SimOptions) {
@@ -287,6 +294,7 @@ export class World {
       else if (y < 0.93 + p.confRate) this.confChange();
       else if (y < 0.93 + p.confRate + p.transferRate) this.transfer();
       else if (y < 0.94 + p.confRate + p.transferRate) this.forceCampaign();
+      else if (y < 0.95 + p.confRate + p.transferRate) this.falseLost();
     }
   }
 
@@ -320,6 +328,19 @@ export class World {
     n.inflight = null;
     n.snapStash.clear();
     n.proposals.clear();
+    // The dead process's sockets close: most peers' transports see it and report it (leaderUnreachable), a little later.
+    for (const other of this.live()) {
+      if (this.rng.chance(0.8)) this.lost.push({ from: other.id, inc: other.incarnation, peer: n.id });
+    }
+  }
+
+  /** A transport reports a live node's leader as gone (its connection flapped): must not disrupt that leader. */
+  private falseLost(): void {
+    const live = this.live().filter((x) => x.raft!.status().lead !== null && x.raft!.status().role === 'follower');
+    if (!live.length) return;
+    const n = this.rng.pick(live);
+    this.note(`LOST ${n.id} reports its live leader ${n.raft!.status().lead} unreachable`);
+    this.lost.push({ from: n.id, inc: n.incarnation, peer: n.raft!.status().lead! });
   }
 
   private crashRandom(): void {
@@ -416,6 +437,16 @@ export class World {
   }
 
   private flushReports(): void {
+    const lost = this.lost;
+    this.lost = [];
+    for (const l of lost) {
+      const n = this.nodes.get(l.from);
+      if (n?.raft && n.incarnation === l.inc) {
+        this.stats.lostReports++;
+        if (this.opts.verbose) this.note(`leaderUnreachable ${l.from}: ${l.peer}`);
+        n.raft.leaderUnreachable(l.peer);
+      }
+    }
     const us = this.unreachable;
     this.unreachable = [];
     for (const u of us) {

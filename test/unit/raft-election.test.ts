@@ -232,3 +232,168 @@ describe('raft check-quorum and leader lease', () => {
     expect(net.raft('a').status()).toMatchObject({ role: 'follower', term: 2 });
   });
 });
+
+describe('raft leaderUnreachable (the driver saw the leader connection close for good)', () => {
+  /** A follower of 'a' (term 1) that drew `r` for every random choice. */
+  function follower(r: number, opts: { preVote?: boolean; checkQuorum?: boolean } = {}): Raft {
+    const storage = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
+    const raft = new Raft({ id: 'b', storage, applied: 0, electionTick: 10, random: () => r, ...opts });
+    raft.step({ type: 'heartbeat', from: 'a', to: 'b', term: 1, commit: 0 });
+    raft.advance(raft.ready());
+    return raft;
+  }
+
+  function ticksUntilCampaign(raft: Raft, max = 100): number {
+    let n = 0;
+    while (raft.status().role === 'follower' && n < max) {
+      raft.tick();
+      n++;
+    }
+    return n;
+  }
+
+  it.each([
+    { r: 0, ticks: 1 },
+    { r: 0.5, ticks: 3 },
+    { r: 0.9999, ticks: 5 },
+  ])('a follower forgets its leader and campaigns within [1, electionTick/2] ticks (random $r → $ticks)', ({ r, ticks }) => {
+    const raft = follower(r);
+    raft.tick();
+    raft.tick();
+    raft.leaderUnreachable('a');
+    expect(raft.status()).toMatchObject({ role: 'follower', lead: null, term: 1 });
+    expect(raft.ready().softState).toEqual({ lead: null, role: 'follower' });
+    expect(ticksUntilCampaign(raft)).toBe(ticks);
+    expect(raft.status()).toMatchObject({ role: 'preCandidate', term: 1 });
+  });
+
+  it('is ignored for another peer than its leader (regular timeout)', () => {
+    const raft = follower(0);
+    raft.leaderUnreachable('c');
+    expect(raft.status().lead).toBe('a');
+    expect(ticksUntilCampaign(raft)).toBe(10);
+  });
+
+  it('a repeated report does not postpone the campaign (the leader is already forgotten)', () => {
+    const raft = follower(0.9999);
+    raft.leaderUnreachable('a');
+    raft.tick();
+    raft.tick();
+    raft.tick();
+    raft.leaderUnreachable('a');
+    expect(ticksUntilCampaign(raft)).toBe(2);
+  });
+
+  it.each([
+    { preVote: false, checkQuorum: true },
+    { preVote: true, checkQuorum: false },
+  ])('is ignored without pre-vote or check-quorum (preVote $preVote, checkQuorum $checkQuorum)', (opts) => {
+    const raft = follower(0, opts);
+    raft.leaderUnreachable('a');
+    expect(raft.status().lead).toBe('a');
+    expect(ticksUntilCampaign(raft)).toBe(10);
+  });
+
+  it('is ignored by a learner (it never campaigns)', () => {
+    const net = new TestNetwork(['a', 'b', 'c', 'd'], { electionTick: 10, voters: ['a', 'b', 'c'], learners: ['d'] });
+    net.campaign('a');
+    expect(net.raft('d').status().lead).toBe('a');
+    net.raft('d').leaderUnreachable('a');
+    expect(net.raft('d').status().lead).toBe('a');
+  });
+
+  it('is ignored by the leader and by candidates', () => {
+    const net = new TestNetwork(ids(3), { electionTick: 10 });
+    net.campaign('a');
+    net.raft('a').leaderUnreachable('a');
+    expect(net.raft('a').status()).toMatchObject({ role: 'leader', lead: 'a' });
+    net.isolate('a');
+    net.campaign('b');
+    expect(net.raft('b').status().role).toBe('preCandidate');
+    net.raft('b').leaderUnreachable('a');
+    expect(net.raft('b').status()).toMatchObject({ role: 'preCandidate', lead: null });
+  });
+
+  it('when the leader died, the survivors elect a new one within electionTick/2 ticks (not 1-2 election timeouts)', () => {
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const net = new TestNetwork(ids(3), { electionTick: 10, seed });
+      net.campaign('a');
+      net.isolate('a');
+      net.raft('b').leaderUnreachable('a');
+      net.raft('c').leaderUnreachable('a');
+      let t = 0;
+      while (net.leaders().filter((n) => n.id !== 'a').length === 0 && t < 100) {
+        net.tickAll();
+        t++;
+      }
+      // Each survivor campaigns within 5 ticks; a collision (both in the same tick: a split vote, term 3) costs a
+      // quick round more.
+      expect(t).toBeLessThanOrEqual(15);
+      const survivors = net.leaders().filter((n) => n.id !== 'a');
+      expect(survivors).toHaveLength(1);
+      expect(net.raft(survivors[0].id === 'b' ? 'c' : 'b').status().lead).toBe(survivors[0].id);
+    }
+  });
+
+  it('the first survivor to campaign wins although the other has not timed out: the lease is forgotten', () => {
+    const net = new TestNetwork(ids(3), { electionTick: 10 });
+    net.campaign('a');
+    net.isolate('a');
+    net.raft('b').leaderUnreachable('a');
+    net.raft('c').leaderUnreachable('a');
+    net.campaign('b');
+    expect(net.raft('b').status()).toMatchObject({ role: 'leader', term: 2 });
+    expect(net.raft('c').status()).toMatchObject({ role: 'follower', term: 2, lead: 'b' });
+  });
+
+  it('a split vote between the survivors is retried within the short range, not a full election timeout', () => {
+    const net = new TestNetwork(ids(3), { electionTick: 10 });
+    net.campaign('a');
+    net.isolate('a');
+    net.raft('b').leaderUnreachable('a');
+    net.raft('c').leaderUnreachable('a');
+    // Both start at once: each grants the other's pre-vote, then each votes for itself.
+    net.raft('b').campaign();
+    net.raft('c').campaign();
+    net.send([...net.node('b').drain(), ...net.node('c').drain()]);
+    expect(net.raft('b').status()).toMatchObject({ role: 'candidate', term: 2 });
+    expect(net.raft('c').status()).toMatchObject({ role: 'candidate', term: 2 });
+    let t = 0;
+    while (net.leaders().filter((n) => n.id !== 'a').length === 0 && t < 100) {
+      net.tickAll();
+      t++;
+    }
+    expect(t).toBeLessThanOrEqual(5);
+    expect(net.leaders().filter((n) => n.id !== 'a')[0].raft.status().term).toBe(3);
+  });
+
+  it('a false report about a live leader does not disrupt it: no term bump, and the follower returns to it', () => {
+    const net = new TestNetwork(ids(3), { electionTick: 10 });
+    net.campaign('a');
+    // b's connections to a flap: b hears nothing from a for a while, but c does and a leads on.
+    net.cutLink('a', 'b');
+    net.raft('b').leaderUnreachable('a');
+    const preVotes = () => net.delivered.filter((m) => m.type === 'preVote' && m.from === 'b').length;
+    net.tickAll(15);
+    // Quick pre-votes went out (ignored: c is in a's lease, a leads), and did not change any term.
+    expect(preVotes()).toBeGreaterThan(0);
+    for (const id of ids(3)) expect(net.raft(id).status().term).toBe(1);
+    expect(net.raft('a').status().role).toBe('leader');
+    // The quick rounds are bounded: after QUICK_ELECTIONS of them, b retries at the regular pace.
+    const before = preVotes();
+    net.tickAll(19);
+    expect(preVotes() - before).toBeLessThanOrEqual(2);
+    net.recover();
+    net.tickAll(2);
+    expect(net.raft('b').status()).toMatchObject({ role: 'follower', lead: 'a', term: 1 });
+    expect(net.raft('a').status()).toMatchObject({ role: 'leader', term: 1 });
+  });
+
+  it('hearing from the leader again ends the quick timeouts', () => {
+    const raft = follower(0);
+    raft.leaderUnreachable('a');
+    raft.step({ type: 'heartbeat', from: 'a', to: 'b', term: 1, commit: 0 });
+    expect(raft.status().lead).toBe('a');
+    expect(ticksUntilCampaign(raft)).toBe(10);
+  });
+});
