@@ -230,6 +230,8 @@ async function start(opts: ReplicaOptions, opened: (() => unknown)[]): Promise<R
     },
     onPeerSeen: (id, a) => {
       if (a) announced.set(id, a);
+      // It is up: our link to it need not wait out its reconnect backoff.
+      links.get(id)?.peerSeen();
     },
   });
 
@@ -270,6 +272,11 @@ async function start(opts: ReplicaOptions, opened: (() => unknown)[]): Promise<R
       log,
       random: Math.random,
       onUnreachable: () => driver.reportUnreachable(id),
+      // Its connection closed for good (e.g. its process died): if it is our leader, elect a new one without waiting
+      // out the election timeout (the core ignores this for anyone else; it takes effect on the next tick).
+      onLost: () => {
+        if (!removed) raft.leaderUnreachable(id);
+      },
     });
   const syncLinks = () => {
     const c = sm.conf() ?? { voters: [], learners: [] };

@@ -1,7 +1,10 @@
 /**
  * Outbound link to one peer: connects to ws://address/peer, authenticates with the cluster secret, then carries
  * Raft messages (and snapshot streams) to that peer. Never blocks: when the link is down or congested, Raft messages
- * are dropped (Raft retransmits) and the owner is told the peer is unreachable.
+ * are dropped (Raft retransmits) and the owner is told the peer is unreachable. When an established link closes and
+ * cannot be re-established (the first reconnect fails, as when the peer's process died and its port refuses, or
+ * LOST_GRACE_MS pass), the owner is told once (onLost): a follower then stops waiting out its election timeout for a
+ * leader that is gone.
  */
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
@@ -22,6 +25,11 @@ export interface PeerLinkOptions {
   random: () => number;
   /** Called when messages to this peer had to be dropped (link down or congested). */
   onUnreachable: () => void;
+  /**
+   * Called once after an established link closed and was not re-established: the first reconnect attempt failed
+   * (e.g. refused: the peer's process is gone), or LOST_GRACE_MS passed. A link that comes back in time says nothing.
+   */
+  onLost?: () => void;
 }
 
 const CONGESTED_BYTES = 32 * 1024 * 1024;
@@ -33,6 +41,8 @@ const SNAPSHOT_CHUNK = 512 * 1024;
  */
 const PING_MS = 1000;
 const DEAD_MS = 3500;
+/** An established link that closed and is still not back after this long is reported lost (onLost). */
+export const LOST_GRACE_MS = 100;
 
 export class PeerLink {
   private ws: WebSocket | null = null;
@@ -43,6 +53,9 @@ export class PeerLink {
   private nonce = '';
   private lastErrorLogged = 0;
   private pingTimer: NodeJS.Timeout | null = null;
+  private upSince = 0;
+  /** An established link closed and has not come back: onLost is due (when a reconnect fails, or at the grace). */
+  private lostTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: PeerLinkOptions) {
     this.connect();
@@ -56,6 +69,19 @@ export class PeerLink {
   }
   get connected(): boolean {
     return this.open;
+  }
+
+  /**
+   * The peer just authenticated a connection to us, so it is up: if this link is down and waiting out its backoff
+   * (up to a second), connect now. A restarted peer would otherwise be unable to hear from us, votes included, for
+   * that long.
+   */
+  peerSeen(): void {
+    if (this.closed || this.ws || this.open) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.attempt = 0;
+    this.connect();
   }
 
   /** Sends a batch of Raft messages; returns false (and drops them) when the link is not usable now. */
@@ -101,6 +127,7 @@ export class PeerLink {
     this.closed = true;
     this.open = false;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.clearLost();
     this.stopPing();
     this.ws?.terminate();
     this.ws = null;
@@ -126,7 +153,8 @@ export class PeerLink {
     } catch (err) {
       // A malformed address must never take the replica down: say so and keep retrying (a config change fixes it).
       this.logOnce('cannot connect to peer: bad address', { peer: this.o.peerId, address: this.o.peerAddress, err: (err as Error).message });
-      this.scheduleReconnect();
+      this.reportLost();
+      this.scheduleReconnect(false);
       return;
     }
     this.ws = ws;
@@ -163,6 +191,8 @@ export class PeerLink {
           authed = true;
           this.open = true;
           this.attempt = 0;
+          this.upSince = Date.now();
+          this.clearLost();
           this.o.log.info({ peer: this.o.peerId, address: this.o.peerAddress }, 'peer link up');
           this.startPing(ws);
           return;
@@ -176,10 +206,19 @@ export class PeerLink {
     ws.on('close', () => {
       if (this.ws === ws) {
         this.stopPing();
-        if (this.open) this.o.log.info({ peer: this.o.peerId }, 'peer link down');
+        const wasOpen = this.open;
         this.open = false;
         this.ws = null;
-        this.scheduleReconnect();
+        if (wasOpen) {
+          this.o.log.info({ peer: this.o.peerId }, 'peer link down');
+          this.lostTimer = setTimeout(() => this.reportLost(), LOST_GRACE_MS);
+          // A link that was up for a while is retried at once: a refusal then tells us quickly that the peer is gone.
+          this.scheduleReconnect(Date.now() - this.upSince >= PING_MS);
+        } else {
+          // A reconnect attempt failed while the link was down after having been up: the peer is gone for now.
+          this.reportLost();
+          this.scheduleReconnect(false);
+        }
       }
     });
   }
@@ -213,13 +252,28 @@ export class PeerLink {
     this.pingTimer = null;
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(soon: boolean): void {
     if (this.closed) return;
-    // Exponential backoff with full jitter: 25 ms doubling to 1 s.
+    // Exponential backoff with full jitter: 25 ms doubling to 1 s; the first retry after a stable link dropped: 1-10 ms.
     const cap = Math.min(1000, 25 * 2 ** Math.min(this.attempt, 6));
     this.attempt++;
-    const delay = Math.floor(this.o.random() * cap) + 10;
+    const delay = soon ? 1 + Math.floor(this.o.random() * 9) : Math.floor(this.o.random() * cap) + 10;
     this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private reportLost(): void {
+    if (!this.lostTimer) return;
+    this.clearLost();
+    try {
+      this.o.onLost?.();
+    } catch (err) {
+      this.o.log.error({ peer: this.o.peerId, err: (err as Error).message }, 'onLost handler failed');
+    }
+  }
+
+  private clearLost(): void {
+    if (this.lostTimer) clearTimeout(this.lostTimer);
+    this.lostTimer = null;
   }
 
   private logOnce(msg: string, fields: Record<string, unknown>): void {
