@@ -45,6 +45,16 @@ function sessionKey(clientId: string, tokenHash: string): string {
   return createHash('sha256').update(`${clientId}|${tokenHash}`).digest('base64url');
 }
 
+/** The last session key computed per connection (a connection writes with one clientId and login at a time). */
+const sessionKeys = new WeakMap<ClientConn, { clientId: string; tokenHash: string; key: string }>();
+function sessionKeyOf(conn: ClientConn, clientId: string, tokenHash: string): string {
+  const k = sessionKeys.get(conn);
+  if (k && k.clientId === clientId && k.tokenHash === tokenHash) return k.key;
+  const key = sessionKey(clientId, tokenHash);
+  sessionKeys.set(conn, { clientId, tokenHash, key });
+  return key;
+}
+
 // A fixed hash to verify against when the account does not exist, so timing does not reveal which usernames exist.
 let dummyHash: Promise<string> | null = null;
 
@@ -187,7 +197,7 @@ export class RequestHandler implements ClientHandler {
     // Sessions of logged-in writes are keyed by the login too, so a stored response can only ever be replayed to the
     // login that made it (another account reusing a clientId gets a session of its own).
     const token = typeof body.tokenHash === 'string' ? body.tokenHash : null;
-    const session = token ? { clientId: sessionKey(req.session.clientId, token), seq: req.session.seq } : req.session;
+    const session = token ? { clientId: sessionKeyOf(conn, req.session.clientId, token), seq: req.session.seq } : req.session;
     const command = { ...body, at: this.c.now(), session };
     let outcome: ApplyOutcome;
     try {
