@@ -265,9 +265,10 @@ export class Driver extends EventEmitter {
     // after advance(), i.e. once durable, and nothing it sends as leader depends on unpersisted term or vote.
     // A leader's Ready without new entries carries only commit notices and heartbeats: it answers its clients first.
     // Every other role persists first: its votes and acknowledgements promise what is on disk.
+    // Not when a configuration change commits: applying a removal closes the link the commit notice must still take.
     const leader = this.soft.role === 'leader' && !rd.snapshot;
     const sendFirst = leader && rd.entries.length > 0;
-    const sendLast = leader && !sendFirst;
+    const sendLast = leader && !sendFirst && !rd.committedEntries.some((e) => e.type === 'conf');
     if (sendFirst) this.sendAll(rd.messages);
 
     // 1. Make everything durable (one transaction, one fsync: group commit).
@@ -280,7 +281,7 @@ export class Driver extends EventEmitter {
     }
 
     // 2. Send.
-    if (!leader) this.sendAll(rd.messages);
+    if (!sendFirst && !sendLast) this.sendAll(rd.messages);
 
     // 3. Apply.
     if (rd.committedEntries.length) this.apply(rd.committedEntries);
