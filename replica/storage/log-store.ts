@@ -60,6 +60,14 @@ interface EntryRow {
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 
+/**
+ * The newest entries are also kept in memory (at most this many, and this many bytes of data): the core reads
+ * entries back right after writing them (to apply them once committed, to send them to followers), and those reads
+ * then cost no query. Older ranges (a lagging follower) come from SQLite.
+ */
+const TAIL_MAX_ENTRIES = 16_384;
+const TAIL_MAX_BYTES = 16 * 1024 * 1024;
+
 function copyConf(conf: ConfState): ConfState {
   return { voters: [...conf.voters], learners: [...conf.learners] };
 }
@@ -81,6 +89,13 @@ export class SqliteLogStore implements LogStorage {
   private closed = false;
   /** The in-memory hard state has a newer commit index than the one on disk (commit-only saves are not written). */
   private hardDirty = false;
+  /** In-memory copy of entries [tailStart, last.index] (contiguous; empty when tail.length is 0). */
+  private tail: Entry[] = [];
+  private tailSizes: number[] = [];
+  private tailStart = 0;
+  private tailBytes = 0;
+  private tailMaxEntries = TAIL_MAX_ENTRIES;
+  private tailMaxBytes = TAIL_MAX_BYTES;
 
   private readonly st: {
     termOf: Statement<[number], { term: number }>;
@@ -140,10 +155,13 @@ export class SqliteLogStore implements LogStorage {
     }
   }
 
-  /** Opens (creating if needed) `<dir>/raft.db`. */
-  static open(dir: string): SqliteLogStore {
+  /** Opens (creating if needed) `<dir>/raft.db`. `tail` bounds the in-memory copy of the newest entries. */
+  static open(dir: string, tail: { maxEntries?: number; maxBytes?: number } = {}): SqliteLogStore {
     const file = path.join(dir, 'raft.db');
-    return new SqliteLogStore(file, openSqlite(file));
+    const store = new SqliteLogStore(file, openSqlite(file));
+    store.tailMaxEntries = tail.maxEntries ?? TAIL_MAX_ENTRIES;
+    store.tailMaxBytes = tail.maxBytes ?? TAIL_MAX_BYTES;
+    return store;
   }
 
   // ---- LogStorage ----
@@ -165,6 +183,7 @@ export class SqliteLogStore implements LogStorage {
     if (i > this.last.index) throw new UnavailableError(i);
     if (i === this.snap.index) return this.snap.term;
     if (i === this.last.index) return this.last.term;
+    if (this.tail.length && i >= this.tailStart) return this.tail[i - this.tailStart].term;
     const row = this.st.termOf.get(i);
     if (!row) throw new Error(`${this.file}: log entry ${i} missing`);
     return row.term;
@@ -176,6 +195,16 @@ export class SqliteLogStore implements LogStorage {
     const out: Entry[] = [];
     if (lo >= hi) return out;
     let total = 0;
+    if (this.tail.length && lo >= this.tailStart) {
+      for (let i = lo; i < hi; i++) {
+        const k = i - this.tailStart;
+        const size = this.tailSizes[k];
+        if (out.length > 0 && total + size > maxBytes) break;
+        total += size;
+        out.push(this.tail[k]);
+      }
+      return out;
+    }
     for (const row of this.st.range.iterate(lo, hi)) {
       const size = Buffer.byteLength(row.data, 'utf8');
       if (out.length > 0 && total + size > maxBytes) break;
@@ -248,6 +277,9 @@ export class SqliteLogStore implements LogStorage {
         this.st.putHard.run(hard.term, hard.vote, hard.commit);
       }
     })();
+    if (batch.snapshot) this.clearTail();
+    const fresh = entries.filter((e) => e.index > snap.index);
+    if (fresh.length) this.addToTail(fresh);
     this.snap = snap;
     this.last = last;
     this.hard = hard;
@@ -269,6 +301,56 @@ export class SqliteLogStore implements LogStorage {
     })();
     this.snap = snap;
     if (this.last.index === index) this.last = { index, term };
+    if (this.tail.length && index >= this.tailStart) this.dropTailThrough(index);
+  }
+
+  private clearTail(): void {
+    this.tail = [];
+    this.tailSizes = [];
+    this.tailBytes = 0;
+    this.tailStart = 0;
+  }
+
+  /** Entries just written (contiguous, after any truncation they caused): appended to the in-memory tail. */
+  private addToTail(fresh: Entry[]): void {
+    const first = fresh[0].index;
+    if (this.tail.length) {
+      const end = this.tailStart + this.tail.length; // one past the tail's last index
+      if (first < this.tailStart || first > end) this.clearTail();
+      else if (first < end) {
+        // A conflicting suffix was replaced: cut the tail where the new entries start.
+        const keep = first - this.tailStart;
+        for (let k = keep; k < this.tailSizes.length; k++) this.tailBytes -= this.tailSizes[k];
+        this.tail.length = keep;
+        this.tailSizes.length = keep;
+      }
+    }
+    if (!this.tail.length) this.tailStart = first;
+    for (const e of fresh) {
+      const size = Buffer.byteLength(e.data, 'utf8');
+      this.tail.push(e);
+      this.tailSizes.push(size);
+      this.tailBytes += size;
+    }
+    // Trimmed in steps (a splice moves the whole array), not by a few entries on every save.
+    const slack = Math.ceil(this.tailMaxEntries / 16);
+    if (this.tail.length <= this.tailMaxEntries + slack && this.tailBytes <= this.tailMaxBytes) return;
+    const excess = Math.max(this.tail.length - this.tailMaxEntries, 0);
+    let drop = excess;
+    let bytes = this.tailBytes;
+    for (let k = 0; k < excess; k++) bytes -= this.tailSizes[k];
+    while (bytes > this.tailMaxBytes && drop < this.tail.length - 1) bytes -= this.tailSizes[drop++];
+    if (drop) this.dropTailThrough(this.tailStart + drop - 1);
+  }
+
+  private dropTailThrough(index: number): void {
+    const n = Math.min(index - this.tailStart + 1, this.tail.length);
+    if (n <= 0) return;
+    for (let k = 0; k < n; k++) this.tailBytes -= this.tailSizes[k];
+    this.tail.splice(0, n);
+    this.tailSizes.splice(0, n);
+    this.tailStart += n;
+    if (!this.tail.length) this.clearTail();
   }
 
   /**
@@ -281,6 +363,7 @@ export class SqliteLogStore implements LogStorage {
     this.db.transaction(() => {
       out = this.resetInTx(meta, this.hard);
     })();
+    this.clearTail();
     this.snap = out.snap;
     this.last = out.last;
     this.hard = out.hard;

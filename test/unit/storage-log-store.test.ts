@@ -204,6 +204,53 @@ describe('SqliteLogStore', () => {
     expect(store.entries(49, 51, 1e9).map((e) => e.data)).toEqual(['cmd-49', 'cmd-50']);
   });
 
+  it.each([
+    ['default', {}],
+    ['a tail bounded to 50 entries', { maxEntries: 50 }],
+    ['a tail bounded to 3 KB', { maxBytes: 3000 }],
+  ])('serves recent entries from memory exactly as SQLite holds them (%s; seeded appends, truncations, compactions, snapshots)', (_name, tail) => {
+    store.close();
+    store = SqliteLogStore.open(dir, tail);
+    let seed = 0x5eed;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    let term = 1;
+    for (let step = 0; step < 400; step++) {
+      const first = store.firstIndex();
+      const last = store.lastIndex();
+      const op = rnd(20);
+      if (op < 14 || last < first) {
+        // Append a batch, sometimes replacing a suffix (a follower's conflicting entries).
+        const from = last >= first && rnd(4) === 0 ? first + rnd(last - first + 1) : last + 1;
+        if (rnd(5) === 0) term++;
+        store.save({ entries: ents(from, from + rnd(40), term, (i) => `t${term}-${i}-${'x'.repeat(rnd(300))}`) });
+      } else if (op < 18) {
+        const upTo = first + rnd(last - first + 1);
+        store.compact(upTo, store.term(upTo), { voters: ['a'], learners: [] });
+      } else {
+        store.save({ entries: [], snapshot: { index: last + 1 + rnd(10), term, conf: { voters: ['a'], learners: [] } } });
+      }
+      // Compare with what a fresh reader finds on disk (it has no in-memory tail).
+      const disk = SqliteLogStore.open(dir);
+      try {
+        expect([disk.firstIndex(), disk.lastIndex()]).toEqual([store.firstIndex(), store.lastIndex()]);
+        const lo = store.firstIndex();
+        const hi = store.lastIndex() + 1;
+        for (let k = 0; k < 3 && hi > lo; k++) {
+          const a = lo + rnd(hi - lo);
+          const b = a + 1 + rnd(hi - a);
+          const maxBytes = rnd(3) === 0 ? 1 + rnd(2000) : 1e9;
+          expect(store.entries(a, b, maxBytes)).toEqual(disk.entries(a, b, maxBytes));
+          expect(store.term(a)).toBe(disk.term(a));
+        }
+      } finally {
+        disk.close();
+      }
+    }
+  });
+
   it('hot statements use the primary key, never a full scan', () => {
     store.close();
     const db = new Database(path.join(dir, 'raft.db'), { readonly: true });
