@@ -35,6 +35,9 @@ export interface DriverOptions {
   proposalTimeoutMs: number;
 }
 
+/** Entries deleted per turn while compacting (about 3 ms of work). */
+const COMPACT_STEP = 2000;
+
 interface Waiter {
   term: number;
   resolve: (o: ApplyOutcome) => void;
@@ -64,6 +67,9 @@ export class Driver extends EventEmitter {
   /** Complete incoming snapshot files by index, until the core installs one (older ones are then dropped). */
   private readonly staged = new Map<number, IncomingSnapshot>();
   private lastCompactCheck = 0;
+  /** A compaction in progress: entries up to compactTarget go, COMPACT_STEP per turn (0: none). */
+  private compactTarget = 0;
+  private compactFrom = 0;
   private processing = false;
 
   constructor(private readonly o: DriverOptions) {
@@ -432,19 +438,37 @@ export class Driver extends EventEmitter {
     );
   }
 
-  /** Drops log entries the state machine has durably applied, keeping a tail for slow followers. */
+  /**
+   * Drops log entries the state machine has durably applied, keeping a tail for slow followers. Deleting tens of
+   * thousands of rows at once stalls the event loop for tens of milliseconds, so a compaction is carried out in steps
+   * of COMPACT_STEP entries, one per turn (each step is itself a complete, valid compaction).
+   */
   private maybeCompact(): void {
+    if (this.compactTarget > 0) {
+      const first = this.o.logStore.firstIndex();
+      const upTo = Math.min(this.compactTarget, first - 1 + COMPACT_STEP);
+      if (upTo >= first) {
+        const conf = this.o.sm.conf() ?? { voters: [], learners: [] };
+        this.o.logStore.compact(upTo, this.o.logStore.term(upTo), conf);
+      }
+      if (upTo >= this.compactTarget) {
+        this.o.log.info({ upTo: this.compactTarget, removed: this.compactTarget - this.compactFrom + 1 }, 'log compacted');
+        this.compactTarget = 0;
+      } else {
+        this.schedule();
+      }
+      return;
+    }
     if (this.applied - this.lastCompactCheck < Math.min(1000, Math.ceil(this.o.compactEvery / 4))) return;
     this.lastCompactCheck = this.applied;
     const first = this.o.logStore.firstIndex();
     const upTo = this.applied - this.o.keepEntries;
     if (upTo - first < this.o.compactEvery) return;
-    const term = this.o.logStore.term(upTo);
-    const conf = this.o.sm.conf() ?? { voters: [], learners: [] };
     // The state database is not fsynced per apply: make it durable before dropping the entries it was built from.
     this.o.sm.makeDurable();
-    this.o.logStore.compact(upTo, term, conf);
-    this.o.log.info({ upTo, removed: upTo - first + 1 }, 'log compacted');
+    this.compactFrom = first;
+    this.compactTarget = upTo;
+    this.maybeCompact();
   }
 
   private safeEmit(event: string, ...args: unknown[]): void {
