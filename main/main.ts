@@ -18,6 +18,7 @@ import { defaultSettings, loadSettings, saveSettings, withReplica, type Settings
 import { UnreadIndicator } from './unread.js';
 import { createMainWindow, reveal, type WindowCtor, type WindowLike } from './window.js';
 import { loadWindowState, saveWindowState, type FileAccess } from './window-state.js';
+import { replicaProcessEnv } from '../replica/process-env.js';
 
 const log = pino({ name: 'quorum-main' });
 const here = dirname(fileURLToPath(import.meta.url)); // <app>/dist/main
@@ -64,7 +65,11 @@ function run(): void {
   const host = new ReplicaHost(
     {
       fork: () =>
-        utilityProcess.fork(join(here, 'replica-process.js'), [], { serviceName: 'Quorum replica', stdio: 'inherit' }) as unknown as ReplicaChild,
+        utilityProcess.fork(join(here, 'replica-process.js'), [], {
+          serviceName: 'Quorum replica',
+          stdio: 'inherit',
+          env: replicaProcessEnv(process.env),
+        }) as unknown as ReplicaChild,
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
       now: () => Date.now(),

@@ -71,5 +71,6 @@ if (electron) {
       '',
     ].join('\n'),
   );
-  run(process.execPath, ['--import', 'tsx', 'replica/cli.ts', 'replica', ...args]);
+  // The replica's process environment (replica/process-env.ts: keeps scrypt's 16 MiB blocks out of malloc arenas).
+  run(process.execPath, ['--import', 'tsx', 'replica/cli.ts', 'replica', ...args], { MALLOC_MMAP_THRESHOLD_: String(4 * 1024 * 1024), ...process.env });
 }

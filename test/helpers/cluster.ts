@@ -1,6 +1,7 @@
 /**
  * Real replica processes for cluster tests: each replica is `node --import tsx replica/cli.ts replica ...` with its
- * own data folder and port on 127.0.0.1. Waits are conditions polled with a timeout, never fixed sleeps.
+ * own data folder and port on 127.0.0.1, in the environment the launchers give a replica (replica/process-env.ts).
+ * Waits are conditions polled with a timeout, never fixed sleeps.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
 import type { ReplicaStatus } from '../../replica/protocol/client.js';
+import { replicaProcessEnv } from '../../replica/process-env.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -119,7 +121,7 @@ export class ReplicaProc {
     if (this.o.secretFile) args.push('--secret-file', this.o.secretFile);
     args.push(...(this.o.extraArgs ?? []));
     const out = createWriteStream(this.o.logFile, { flags: 'a' });
-    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: replicaProcessEnv(process.env) });
     // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
     p.stdout!.pipe(out, { end: false });
     p.stderr!.pipe(out, { end: false });
