@@ -2,11 +2,23 @@
  * The SQLite schema of the replicated chat state (`<dataDir>/state.db`).
  *
  * Every hot statement is an index range scan or a primary-key lookup, so each operation costs the same with ten
- * or ten million messages. Partial indexes (WHERE deleted = 0, read_at IS NULL, ...) keep tombstones and handled
- * rows out of the hot paths. Derived counters (conversations.unread, accounts.unread, conversations.last_id) are
- * maintained by apply so no request ever counts or groups over a whole table.
+ * or ten million messages. Applying a `send` (which every replica does for every message) touches as few b-tree
+ * pages as possible: the message row (appended), three indexes (messages_to, messages_from, messages_in), the two
+ * conversation rows (and conversations_recent), the recipient's account row and the client's session row.
+ *
+ * Read and delivered state is kept as watermarks, not per-message indexes:
+ * - unread: within a conversation (owner, peer), the unread messages are exactly the live messages from peer to
+ *   owner with id >= conversations.first_unread (NULL: none). `read` takes the oldest unread first and `markRead`
+ *   a prefix up to an id, so the unread messages of a conversation are always a suffix; deletions keep
+ *   first_unread on the oldest live unread message; notes to self are born read and never count.
+ * - undelivered: every live message to an account with id <= accounts.delivered_upto is delivered; above it a
+ *   message is delivered exactly when it was read (read marks delivered too). delivered_upto only bounds the work of
+ *   `delivered` (any value with that property gives the same outcomes), so it is left out of the state hash.
+ * The per-message read_at and delivered_at columns stay (receipts show them) and are updated by rowid.
+ * Derived counters (conversations.unread, accounts.unread, conversations.last_id, first_unread) are maintained by
+ * apply so no request ever counts or groups over a whole table.
  */
-export const STATE_SCHEMA_VERSION = 1;
+export const STATE_SCHEMA_VERSION = 2;
 
 export const STATE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -28,7 +40,8 @@ CREATE TABLE IF NOT EXISTS accounts (
   created_at INTEGER NOT NULL,
   deleted INTEGER NOT NULL DEFAULT 0,
   deleted_at INTEGER,
-  unread INTEGER NOT NULL DEFAULT 0
+  unread INTEGER NOT NULL DEFAULT 0,
+  delivered_upto INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS accounts_live_name ON accounts (username_lower) WHERE deleted = 0;
 CREATE INDEX IF NOT EXISTS accounts_name ON accounts (username_lower, id);
@@ -45,22 +58,24 @@ CREATE TABLE IF NOT EXISTS messages (
   read_at INTEGER,
   deleted INTEGER NOT NULL DEFAULT 0
 );
+-- An account's inbox and outbox in id order (delivered, messagesAfter, lastMessageId); one direction of a
+-- conversation (unread ranges; history merges both directions).
 CREATE INDEX IF NOT EXISTS messages_to ON messages (to_id, id) WHERE deleted = 0;
 CREATE INDEX IF NOT EXISTS messages_from ON messages (from_id, id) WHERE deleted = 0;
-CREATE INDEX IF NOT EXISTS messages_pair ON messages (min(from_id, to_id), max(from_id, to_id), id) WHERE deleted = 0;
-CREATE INDEX IF NOT EXISTS messages_unread ON messages (to_id, id) WHERE read_at IS NULL AND deleted = 0;
-CREATE INDEX IF NOT EXISTS messages_unread_from ON messages (to_id, from_id, id) WHERE read_at IS NULL AND deleted = 0;
-CREATE INDEX IF NOT EXISTS messages_undelivered ON messages (to_id, id) WHERE delivered_at IS NULL AND deleted = 0;
+CREATE INDEX IF NOT EXISTS messages_in ON messages (to_id, from_id, id) WHERE deleted = 0;
 
--- One row per (owner, peer) with at least one live message between them.
+-- One row per (owner, peer) with at least one live message between them. first_unread: the oldest unread message
+-- from peer to owner (NULL when unread = 0); every later live message from peer to owner is unread.
 CREATE TABLE IF NOT EXISTS conversations (
   owner_id INTEGER NOT NULL,
   peer_id INTEGER NOT NULL,
   last_id INTEGER NOT NULL,
   unread INTEGER NOT NULL DEFAULT 0,
+  first_unread INTEGER,
   PRIMARY KEY (owner_id, peer_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS conversations_recent ON conversations (owner_id, last_id);
+CREATE INDEX IF NOT EXISTS conversations_unread ON conversations (owner_id, first_unread) WHERE first_unread IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS tokens (
   token_hash TEXT PRIMARY KEY,
@@ -69,7 +84,8 @@ CREATE TABLE IF NOT EXISTS tokens (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tokens_account ON tokens (account_id);
 
--- Exactly-once: the latest SESSION_WINDOW responses per client; floor = highest seq evicted (older seqs are stale).
+-- Exactly-once: at least the latest SESSION_WINDOW responses per client (evicted in batches); floor = highest seq
+-- evicted (seqs at or below it are stale). last_at is moved only when it is SESSION_TOUCH_MS old (idle expiry).
 CREATE TABLE IF NOT EXISTS clients (
   client_id TEXT PRIMARY KEY,
   last_at INTEGER NOT NULL,
@@ -91,9 +107,39 @@ CREATE TABLE IF NOT EXISTS members (
 ) WITHOUT ROWID;
 `;
 
-/** Replicated tables in canonical order with their ordering keys (stateHash). */
-export const HASHED_TABLES: { table: string; order: string; chat: boolean }[] = [
-  { table: 'accounts', order: 'id', chat: true },
+/**
+ * Schema version 1 (the previous release) → 2: watermarks replace the per-message unread/undelivered indexes,
+ * messages_in replaces messages_pair. Derived from the stored state only, so every replica migrates alike; run in
+ * one transaction, before the old indexes are dropped (they make the derivation index lookups).
+ */
+export const MIGRATE_1_TO_2 = `
+ALTER TABLE accounts ADD COLUMN delivered_upto INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN first_unread INTEGER;
+UPDATE conversations SET first_unread = (
+  SELECT min(m.id) FROM messages m
+  WHERE m.to_id = conversations.owner_id AND m.from_id = conversations.peer_id AND m.read_at IS NULL AND m.deleted = 0
+) WHERE owner_id <> peer_id AND unread > 0;
+UPDATE accounts SET delivered_upto = coalesce(
+  (SELECT min(m.id) - 1 FROM messages m WHERE m.to_id = accounts.id AND m.delivered_at IS NULL AND m.deleted = 0),
+  (SELECT applied_index FROM meta WHERE id = 0)
+);
+DROP INDEX IF EXISTS messages_unread;
+DROP INDEX IF EXISTS messages_unread_from;
+DROP INDEX IF EXISTS messages_undelivered;
+DROP INDEX IF EXISTS messages_pair;
+`;
+
+/**
+ * Replicated tables in canonical order with their ordering keys (stateHash); `columns` when not all are hashed
+ * (accounts.delivered_upto is a work bound whose value does not change any outcome: see above).
+ */
+export const HASHED_TABLES: { table: string; order: string; chat: boolean; columns?: string }[] = [
+  {
+    table: 'accounts',
+    order: 'id',
+    chat: true,
+    columns: 'id, username, username_lower, password_hash, created_at, deleted, deleted_at, unread',
+  },
   { table: 'messages', order: 'id', chat: true },
   { table: 'conversations', order: 'owner_id, peer_id', chat: true },
   { table: 'tokens', order: 'token_hash', chat: true },

@@ -25,7 +25,7 @@ import type { ConfChange, ConfState, Entry, SnapshotMeta } from '../raft/types.j
 import { fsyncPath, openSqlite, type Db } from '../storage/sqlite.js';
 import { decodeCommand, decodeConfChange, type Command } from './commands.js';
 import { applyConfChange } from './conf.js';
-import { HASHED_TABLES, STATE_SCHEMA, STATE_SCHEMA_VERSION } from './schema.js';
+import { HASHED_TABLES, MIGRATE_1_TO_2, STATE_SCHEMA, STATE_SCHEMA_VERSION } from './schema.js';
 
 /** A new cluster's initial configuration is a snapshot at this index and term (never in the log itself). */
 export const BOOTSTRAP = { index: 1, term: 1 } as const;
@@ -33,6 +33,18 @@ export const BOOTSTRAP = { index: 1, term: 1 } as const;
 /** A client that wrote nothing for this long loses its session records (checked every EXPIRY_EVERY indices). */
 export const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
 export const EXPIRY_EVERY = 1000;
+/**
+ * A client's last_at (only used for idle expiry) is moved when it is at least this old, not on every write (which
+ * would move its clients_idle entry every time). So it lags by less than this, and a client is expired once its
+ * last_at is SESSION_IDLE_MS + SESSION_TOUCH_MS old: it has then been idle for more than SESSION_IDLE_MS.
+ */
+export const SESSION_TOUCH_MS = 10 * 60 * 1000;
+/**
+ * Session responses are evicted in batches: once a client's seq is this far past floor + SESSION_WINDOW, everything
+ * up to seq - SESSION_WINDOW goes in one range delete. So between SESSION_WINDOW and SESSION_WINDOW +
+ * SESSION_EVICT_EVERY responses are kept per client.
+ */
+export const SESSION_EVICT_EVERY = 512;
 /** Most idle clients expired in one check (bounds the cost of one apply). */
 const EXPIRY_BATCH = 1000;
 
@@ -45,6 +57,17 @@ const EXPIRY_BATCH = 1000;
  */
 export const GROUP_COMMIT_MS = 100;
 export const GROUP_COMMIT_ENTRIES = 10_000;
+
+/**
+ * The WAL is checkpointed into state.db once it holds this many pages (SQLite's default is 1,000). With much data,
+ * one group commit of random sends dirties ~1,000 distinct pages (index tails and conversation rows of many
+ * recipients): at the default every commit would be followed by a checkpoint copying all of them again (and two
+ * fsyncs). With a bigger WAL, a page written by several commits is copied once: at 1,000,000 stored messages this
+ * took a send from 1.36× to 1.17× the CPU of an empty replica (test/bench/growth.ts). Costs: a WAL of up to ~40 MB
+ * (reused, not grown further) and a longer, rarer checkpoint (tens of ms; ~110 ms measured at 1,000,000 messages
+ * sent among 1,000 accounts, test/bench/apply-cost.ts).
+ */
+export const WAL_CHECKPOINT_PAGES = 10_000;
 
 export type CommandResponse = { ok: true; result: unknown } | { ok: false; error: { code: ErrorCode; message: string } };
 
@@ -83,7 +106,14 @@ interface AccountRow {
   deleted: number;
   deleted_at: number | null;
   unread: number;
+  delivered_upto: number;
 }
+
+/** What a push and a message need of an account. */
+type Party = Pick<AccountRow, 'id' | 'username' | 'username_lower' | 'deleted'>;
+
+/** Most entries kept in each identity cache before it starts over. */
+const IDENTITY_CACHE_MAX = 50_000;
 
 interface MessageRow {
   id: number;
@@ -103,6 +133,15 @@ interface MetaRow {
   last_at: number;
 }
 
+interface StoredRow {
+  response: string;
+  at: number;
+  idx: number;
+}
+
+/** The stored response of a successful send: {id, sentAt} are the session row's idx and at (see decodeStored). */
+const SEND_OK = 'send';
+
 interface Ctx {
   index: number;
   at: number;
@@ -110,7 +149,7 @@ interface Ctx {
 }
 
 const MSG_COLS = 'id, from_id, to_id, text, sent_at, delivered_at, read_at, deleted';
-const ACC_COLS = 'id, username, username_lower, password_hash, created_at, deleted, deleted_at, unread';
+const ACC_COLS = 'id, username, username_lower, password_hash, created_at, deleted, deleted_at, unread, delivered_upto';
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 
 function refuse(code: ErrorCode, message: string): never {
@@ -147,6 +186,24 @@ export function patternToGlob(pattern: string): { glob: string; prefix: string }
 
 const PAGE_TOKEN = /^a:([a-z0-9_.-]{1,32})$/;
 
+/**
+ * Creates the schema in a new file or brings a file of an older version up to STATE_SCHEMA_VERSION, in one
+ * transaction (a crash leaves the old version, migrated again at the next open). Refuses unknown versions.
+ */
+function migrateSchema(db: Db, file: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version === STATE_SCHEMA_VERSION) {
+    db.exec(STATE_SCHEMA);
+    return;
+  }
+  if (version !== 0 && version !== 1) throw new Error(`${file}: unknown state.db schema version ${version}`);
+  db.transaction(() => {
+    if (version === 1) db.exec(MIGRATE_1_TO_2);
+    db.exec(STATE_SCHEMA);
+    db.pragma(`user_version = ${STATE_SCHEMA_VERSION}`);
+  })();
+}
+
 function makeStatements(db: Db) {
   const p = <P extends unknown[] = unknown[], R = unknown>(sql: string) => db.prepare<P, R>(sql);
   return {
@@ -164,6 +221,7 @@ function makeStatements(db: Db) {
       'INSERT INTO accounts (id, username, username_lower, password_hash, created_at) VALUES (?, ?, ?, ?, ?)',
     ),
     accountAddUnread: p<[number, number]>('UPDATE accounts SET unread = unread + ? WHERE id = ?'),
+    setDeliveredUpto: p<[number, number]>('UPDATE accounts SET delivered_upto = ? WHERE id = ?'),
     markAccountDeleted: p<[number, number]>(
       "UPDATE accounts SET deleted = 1, deleted_at = ?, password_hash = '', unread = 0 WHERE id = ?",
     ),
@@ -185,14 +243,20 @@ function makeStatements(db: Db) {
       'INSERT INTO messages (id, from_id, to_id, text, sent_at, delivered_at, read_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
     messageById: p<[number], MessageRow>(`SELECT ${MSG_COLS} FROM messages WHERE id = ?`),
-    unreadPage: p<[number, number], MessageRow>(
-      `SELECT ${MSG_COLS} FROM messages WHERE to_id = ? AND read_at IS NULL AND deleted = 0 ORDER BY id LIMIT ?`,
+    /** Unread messages of one conversation (from peer to owner, id >= first_unread), below a bound, oldest first. */
+    unreadIn: p<[number, number, number, number, number], MessageRow>(
+      `SELECT ${MSG_COLS} FROM messages WHERE to_id = ? AND from_id = ? AND deleted = 0 AND id >= ? AND id < ? ORDER BY id LIMIT ?`,
     ),
-    unreadFrom: p<[number, number, number], { id: number }>(
-      'SELECT id FROM messages WHERE to_id = ? AND from_id = ? AND read_at IS NULL AND deleted = 0 AND id <= ? ORDER BY id',
+    unreadInUpTo: p<[number, number, number, number], { id: number }>(
+      'SELECT id FROM messages WHERE to_id = ? AND from_id = ? AND deleted = 0 AND id >= ? AND id <= ? ORDER BY id',
     ),
-    undelivered: p<[number, number], { id: number; from_id: number }>(
-      'SELECT id, from_id FROM messages WHERE to_id = ? AND delivered_at IS NULL AND deleted = 0 AND id <= ? ORDER BY id',
+    /** The next live message from peer to owner after an id (the new first unread once a prefix is read). */
+    nextIn: p<[number, number, number], { id: number }>(
+      'SELECT id FROM messages WHERE to_id = ? AND from_id = ? AND deleted = 0 AND id > ? ORDER BY id LIMIT 1',
+    ),
+    /** Messages to an account above its delivered watermark up to an id (the read ones are delivered already). */
+    inboxRange: p<[number, number, number], { id: number; from_id: number; delivered_at: number | null }>(
+      'SELECT id, from_id, delivered_at FROM messages WHERE to_id = ? AND deleted = 0 AND id > ? AND id <= ? ORDER BY id',
     ),
     markRead: p<[number, number, number]>('UPDATE messages SET read_at = ?, delivered_at = coalesce(delivered_at, ?) WHERE id = ?'),
     markDelivered: p<[number, number]>('UPDATE messages SET delivered_at = ? WHERE id = ?'),
@@ -200,12 +264,17 @@ function makeStatements(db: Db) {
     inbox: p<[number], { id: number; from_id: number; read_at: number | null }>(
       'SELECT id, from_id, read_at FROM messages WHERE to_id = ? AND deleted = 0 ORDER BY id',
     ),
-    lastInPair: p<[number, number], { id: number }>(
-      'SELECT id FROM messages WHERE min(from_id, to_id) = ? AND max(from_id, to_id) = ? AND deleted = 0 ORDER BY id DESC LIMIT 1',
+    lastInPair: p<[number, number, number, number], { id: number | null }>(
+      'SELECT max(coalesce((SELECT max(id) FROM messages WHERE to_id = ? AND from_id = ? AND deleted = 0), 0), ' +
+        'coalesce((SELECT max(id) FROM messages WHERE to_id = ? AND from_id = ? AND deleted = 0), 0)) AS id',
     ),
-    history: p<[number, number, number, number], MessageRow>(
-      `SELECT ${MSG_COLS} FROM messages WHERE min(from_id, to_id) = ? AND max(from_id, to_id) = ? AND deleted = 0 ` +
-        'AND id < ? ORDER BY id DESC LIMIT ?',
+    /** Both directions of a conversation merged (an index range each), newest first. */
+    history: p<[number, number, number, number, number, number, number], MessageRow>(
+      `SELECT ${MSG_COLS} FROM messages WHERE to_id = ? AND from_id = ? AND deleted = 0 AND id < ? ` +
+        `UNION ALL SELECT ${MSG_COLS} FROM messages WHERE to_id = ? AND from_id = ? AND deleted = 0 AND id < ? ORDER BY id DESC LIMIT ?`,
+    ),
+    historySelf: p<[number, number, number, number], MessageRow>(
+      `SELECT ${MSG_COLS} FROM messages WHERE to_id = ? AND from_id = ? AND deleted = 0 AND id < ? ORDER BY id DESC LIMIT ?`,
     ),
     toAfter: p<[number, number, number], MessageRow>(
       `SELECT ${MSG_COLS} FROM messages WHERE to_id = ? AND deleted = 0 AND id > ? ORDER BY id LIMIT ?`,
@@ -214,11 +283,31 @@ function makeStatements(db: Db) {
       `SELECT ${MSG_COLS} FROM messages WHERE from_id = ? AND to_id <> ? AND deleted = 0 AND id > ? ORDER BY id LIMIT ?`,
     ),
 
-    convUpsert: p<[number, number, number, number]>(
-      'INSERT INTO conversations (owner_id, peer_id, last_id, unread) VALUES (?, ?, ?, ?) ' +
-        'ON CONFLICT (owner_id, peer_id) DO UPDATE SET last_id = excluded.last_id, unread = unread + excluded.unread',
+    /** The sender's side of a send (and a note to self): only last_id moves. */
+    convUpsert: p<[number, number, number]>(
+      'INSERT INTO conversations (owner_id, peer_id, last_id) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (owner_id, peer_id) DO UPDATE SET last_id = excluded.last_id',
     ),
-    convAddUnread: p<[number, number, number]>('UPDATE conversations SET unread = unread + ? WHERE owner_id = ? AND peer_id = ?'),
+    /** The recipient's side when it has unread messages already (first_unread stays: its index entry is not touched). */
+    convBumpUnread: p<[number, number, number]>(
+      'UPDATE conversations SET last_id = ?, unread = unread + 1 WHERE owner_id = ? AND peer_id = ? AND first_unread IS NOT NULL',
+    ),
+    /** The recipient's side otherwise: this message is the first unread. */
+    convFirstUnread: p<[number, number, number, number]>(
+      'INSERT INTO conversations (owner_id, peer_id, last_id, unread, first_unread) VALUES (?, ?, ?, 1, ?) ' +
+        'ON CONFLICT (owner_id, peer_id) DO UPDATE SET last_id = excluded.last_id, unread = unread + 1, first_unread = excluded.first_unread',
+    ),
+    convGet: p<[number, number], { unread: number; first_unread: number | null }>(
+      'SELECT unread, first_unread FROM conversations WHERE owner_id = ? AND peer_id = ?',
+    ),
+    /** Takes `n` unread messages off a conversation and sets its new first unread. */
+    convSetUnread: p<[number, number | null, number, number]>(
+      'UPDATE conversations SET unread = unread - ?, first_unread = ? WHERE owner_id = ? AND peer_id = ?',
+    ),
+    /** The account's conversations with unread messages, by their oldest unread message. */
+    convUnread: p<[number, number], { peer_id: number; unread: number; first_unread: number }>(
+      'SELECT peer_id, unread, first_unread FROM conversations WHERE owner_id = ? AND first_unread IS NOT NULL ORDER BY first_unread LIMIT ?',
+    ),
     convSetLast: p<[number, number, number]>('UPDATE conversations SET last_id = ? WHERE owner_id = ? AND peer_id = ?'),
     convDelete: p<[number, number]>('DELETE FROM conversations WHERE owner_id = ? AND peer_id = ?'),
     convPeers: p<[number], { peer_id: number }>('SELECT peer_id FROM conversations WHERE owner_id = ? ORDER BY peer_id'),
@@ -227,17 +316,16 @@ function makeStatements(db: Db) {
       'SELECT peer_id, last_id, unread FROM conversations WHERE owner_id = ? ORDER BY last_id DESC LIMIT ?',
     ),
 
-    sessionGet: p<[string, number], { response: string }>('SELECT response FROM sessions WHERE client_id = ? AND seq = ?'),
+    sessionGet: p<[string, number], StoredRow>('SELECT response, at, idx FROM sessions WHERE client_id = ? AND seq = ?'),
     sessionPut: p<[string, number, string, number, number]>(
       'INSERT INTO sessions (client_id, seq, response, at, idx) VALUES (?, ?, ?, ?, ?)',
     ),
     sessionEvict: p<[string, number]>('DELETE FROM sessions WHERE client_id = ? AND seq <= ?'),
     sessionDropClient: p<[string]>('DELETE FROM sessions WHERE client_id = ?'),
     clientGet: p<[string], { last_at: number; floor: number }>('SELECT last_at, floor FROM clients WHERE client_id = ?'),
-    clientTouch: p<[string, number]>(
-      'INSERT INTO clients (client_id, last_at, floor) VALUES (?, ?, 0) ON CONFLICT (client_id) DO UPDATE SET last_at = excluded.last_at',
-    ),
-    clientFloor: p<[number, string]>('UPDATE clients SET floor = max(floor, ?) WHERE client_id = ?'),
+    clientInsert: p<[string, number, number]>('INSERT INTO clients (client_id, last_at, floor) VALUES (?, ?, ?)'),
+    clientTouch: p<[number, string]>('UPDATE clients SET last_at = ? WHERE client_id = ?'),
+    clientFloor: p<[number, string]>('UPDATE clients SET floor = ? WHERE client_id = ?'),
     clientsIdle: p<[number, number], { client_id: string }>(
       'SELECT client_id FROM clients WHERE last_at < ? ORDER BY last_at, client_id LIMIT ?',
     ),
@@ -270,6 +358,16 @@ export class ChatStateMachine {
   private groupEntries = 0;
   /** Snapshot copies running: meanwhile every apply batch commits at once (a backup must see only committed pages). */
   private backups = 0;
+  /**
+   * Identities of live accounts for `send` (every replica resolves both parties of every message): login token hash
+   * → account id, lowercase username → account id, id → party. Filled only from committed-or-applied reads, emptied
+   * by whatever can end a login, an account or a name (logout, deleteAccount) and by any rolled-back batch, so a
+   * hit is always what the database would answer. A command's own savepoint never needs it emptied: the only
+   * command that fills it (send) writes nothing before its lookups.
+   */
+  private tokenIds = new Map<string, number>();
+  private nameIds = new Map<string, number>();
+  private parties = new Map<number, Party>();
 
   private constructor(dataDir: string) {
     this.dataDir = dataDir;
@@ -281,7 +379,21 @@ export class ChatStateMachine {
     return new ChatStateMachine(dataDir);
   }
 
+  private forgetIdentities(): void {
+    this.tokenIds.clear();
+    this.nameIds.clear();
+    this.parties.clear();
+  }
+
+  private remember(a: Party): Party {
+    if (this.parties.size >= IDENTITY_CACHE_MAX) this.forgetIdentities();
+    const p: Party = { id: a.id, username: a.username, username_lower: a.username_lower, deleted: a.deleted };
+    this.parties.set(a.id, p);
+    return p;
+  }
+
   private load(): void {
+    this.forgetIdentities();
     this.lastIdStmt = null;
     this.groupOpenedAt = null;
     this.groupEntries = 0;
@@ -290,10 +402,8 @@ export class ChatStateMachine {
     // makeDurable() checkpoints (with fsync) before the log is compacted past what this file holds.
     const db = openSqlite(this.file, { synchronous: 'NORMAL' });
     try {
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version !== 0 && version !== STATE_SCHEMA_VERSION) throw new Error(`${this.file}: unknown state.db schema version ${version}`);
-      db.exec(STATE_SCHEMA);
-      if (version === 0) db.pragma(`user_version = ${STATE_SCHEMA_VERSION}`);
+      migrateSchema(db, this.file);
+      db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
       this.db = db;
       this.st = makeStatements(db);
     } catch (err) {
@@ -382,6 +492,7 @@ export class ChatStateMachine {
       return outcomes;
     } catch (err) {
       // The transaction rolled back: so must the cached copies.
+      this.forgetIdentities();
       this.appliedIndex = before.index;
       this.appliedTerm = before.term;
       this.confState = before.conf;
@@ -400,7 +511,14 @@ export class ChatStateMachine {
     if (this.groupOpenedAt === null) return;
     this.groupOpenedAt = null;
     this.groupEntries = 0;
-    if (this.db.inTransaction) this.db.exec('COMMIT');
+    if (!this.db.inTransaction) return;
+    try {
+      this.db.exec('COMMIT');
+    } catch (err) {
+      // SQLite may have rolled the transaction back (e.g. an I/O error): nothing read from it can be trusted.
+      this.forgetIdentities();
+      throw err;
+    }
   }
 
   private applyInTx(entries: Entry[], confApply?: (cc: ConfChange) => ConfState): ApplyOutcome[] {
@@ -429,7 +547,7 @@ export class ChatStateMachine {
     const session = d?.ok ? d.value.session : undefined;
     const stored = session ? this.st.sessionGet.get(session.clientId, session.seq) : undefined;
     const response: CommandResponse = stored
-      ? this.decodeStored(stored.response)
+      ? this.decodeStored(stored)
       : { ok: false, error: { code: 'INTERNAL', message: `entry ${e.index} was applied before; its response is no longer known` } };
     return { index: e.index, ...(session ? { session } : {}), response: e.type === 'normal' && e.data === '' ? { ok: true, result: null } : response, events: [] };
   }
@@ -468,10 +586,11 @@ export class ChatStateMachine {
     this.lastAt = at;
     const session = cmd.session;
 
+    let client: { last_at: number; floor: number } | undefined;
     if (session) {
       const stored = this.st.sessionGet.get(session.clientId, session.seq);
-      if (stored) return { index: e.index, session, response: this.decodeStored(stored.response), events: [] };
-      const client = this.st.clientGet.get(session.clientId);
+      if (stored) return { index: e.index, session, response: this.decodeStored(stored), events: [] };
+      client = this.st.clientGet.get(session.clientId);
       if (client && session.seq <= client.floor) {
         return {
           index: e.index,
@@ -492,9 +611,17 @@ export class ChatStateMachine {
     let response: CommandResponse;
     let stored: string;
     try {
-      const result = this.inSavepoint(() => this.execute(cmd, ctx));
+      // A send needs no savepoint: it refuses (NOT_FOUND, UNAUTHENTICATED) before its first write, and its writes
+      // (a new row under a fresh id, then upserts and counters) cannot fail but for the environment, which fails the
+      // whole batch. Every other command runs in a savepoint, so a refusal rolls back whatever it touched.
+      const result = cmd.kind === 'send' ? this.send(this.sender(cmd.tokenHash), cmd.to, cmd.text, ctx) : this.inSavepoint(() => this.execute(cmd, ctx));
       response = { ok: true, result };
-      stored = cmd.kind === 'read' ? JSON.stringify({ ok: true, read: (result as { messages: ChatMessage[] }).messages.map((m) => m.id) }) : JSON.stringify(response);
+      stored =
+        cmd.kind === 'send'
+          ? SEND_OK
+          : cmd.kind === 'read'
+            ? JSON.stringify({ ok: true, read: (result as { messages: ChatMessage[] }).messages.map((m) => m.id) })
+            : JSON.stringify(response);
     } catch (err) {
       if (err instanceof QuorumError) {
         response = { ok: false, error: { code: err.code, message: err.message } };
@@ -508,23 +635,32 @@ export class ChatStateMachine {
       ctx.events = [];
       stored = JSON.stringify(response);
     }
-    if (session) this.recordSession(session, stored, at, e.index);
+    if (session) this.recordSession(session, client, stored, at, e.index);
     return { index: e.index, ...(session ? { session } : {}), response, events: ctx.events };
   }
 
-  private recordSession(session: ClientSession, stored: string, at: number, index: number): void {
+  /**
+   * Stores the response of (clientId, seq). The client's row changes only when it is new, when its last_at is
+   * SESSION_TOUCH_MS old, or when SESSION_EVICT_EVERY responses have gone past the window (evicted in one range).
+   */
+  private recordSession(session: ClientSession, client: { last_at: number; floor: number } | undefined, stored: string, at: number, index: number): void {
     const { clientId, seq } = session;
     this.st.sessionPut.run(clientId, seq, stored, at, index);
-    this.st.clientTouch.run(clientId, at);
     const floor = seq - SESSION_WINDOW;
-    if (floor > 0) {
+    if (!client) {
+      // A new (or expired) client has nothing stored below this seq.
+      this.st.clientInsert.run(clientId, at, Math.max(0, floor));
+      return;
+    }
+    if (at - client.last_at >= SESSION_TOUCH_MS) this.st.clientTouch.run(at, clientId);
+    if (floor - client.floor >= SESSION_EVICT_EVERY) {
       this.st.sessionEvict.run(clientId, floor);
       this.st.clientFloor.run(floor, clientId);
     }
   }
 
   private expireClients(): void {
-    const cutoff = this.lastAt - SESSION_IDLE_MS;
+    const cutoff = this.lastAt - SESSION_IDLE_MS - SESSION_TOUCH_MS;
     if (cutoff <= 0) return;
     for (const { client_id } of this.st.clientsIdle.all(cutoff, EXPIRY_BATCH)) {
       this.st.sessionDropClient.run(client_id);
@@ -532,8 +668,10 @@ export class ChatStateMachine {
     }
   }
 
-  private decodeStored(json: string): CommandResponse {
-    const v = JSON.parse(json) as CommandResponse | { ok: true; read: number[] };
+  private decodeStored(row: StoredRow): CommandResponse {
+    // A send's answer is {id: its entry's index, sentAt: its clock}, both in the row (SEND_OK: no JSON stored).
+    if (row.response === SEND_OK) return { ok: true, result: { id: row.idx, sentAt: row.at } };
+    const v = JSON.parse(row.response) as CommandResponse | { ok: true; read: number[] };
     if ('read' in v) {
       const cache = new Map<number, AccountRow | undefined>();
       const messages: ChatMessage[] = [];
@@ -557,6 +695,7 @@ export class ChatStateMachine {
       case 'logout': {
         const acc = this.authenticate(cmd.tokenHash);
         this.st.deleteToken.run(cmd.tokenHash);
+        this.tokenIds.delete(cmd.tokenHash);
         this.push(ctx, acc, { type: 'push', event: 'sessionEnded', reason: 'logged out' }, cmd.tokenHash);
         return { loggedOut: true };
       }
@@ -601,15 +740,38 @@ export class ChatStateMachine {
     return { user: acc.username, unread: acc.unread, lastMessageId: this.lastMessageId(acc.id) };
   }
 
-  private send(from: AccountRow, to: string, text: string, ctx: Ctx) {
-    const rcpt = this.st.accountLive.get(to.toLowerCase()) ?? refuse('NOT_FOUND', `no account named "${to}"`);
+  /** The live account a send's login belongs to (authenticate, through the identity cache). */
+  private sender(tokenHash: string): Party {
+    const id = this.tokenIds.get(tokenHash);
+    const known = id === undefined ? undefined : this.parties.get(id);
+    if (known) return known;
+    const p = this.remember(this.authenticate(tokenHash));
+    this.tokenIds.set(tokenHash, p.id);
+    return p;
+  }
+
+  /** The live account named `name` (any case), through the identity cache. */
+  private liveParty(name: string): Party | undefined {
+    const lower = name.toLowerCase();
+    const id = this.nameIds.get(lower);
+    const known = id === undefined ? undefined : this.parties.get(id);
+    if (known) return known;
+    const a = this.st.accountLive.get(lower);
+    if (!a) return undefined;
+    const p = this.remember(a);
+    this.nameIds.set(lower, p.id);
+    return p;
+  }
+
+  private send(from: Party, to: string, text: string, ctx: Ctx) {
+    const rcpt = this.liveParty(to) ?? refuse('NOT_FOUND', `no account named "${to}"`);
     const self = rcpt.id === from.id;
     const id = ctx.index;
     // A note to self is born delivered and read.
     this.st.insertMessage.run(id, from.id, rcpt.id, text, ctx.at, self ? ctx.at : null, self ? ctx.at : null);
-    this.st.convUpsert.run(from.id, rcpt.id, id, 0);
+    this.st.convUpsert.run(from.id, rcpt.id, id);
     if (!self) {
-      this.st.convUpsert.run(rcpt.id, from.id, id, 1);
+      if (this.st.convBumpUnread.run(id, rcpt.id, from.id).changes === 0) this.st.convFirstUnread.run(rcpt.id, from.id, id, id);
       this.st.accountAddUnread.run(1, rcpt.id);
     }
     const message: ChatMessage = {
@@ -627,15 +789,31 @@ export class ChatStateMachine {
     return { id, sentAt: ctx.at };
   }
 
+  /**
+   * The oldest `limit` unread messages across the account's conversations. They lie in the `limit` conversations
+   * whose first unread messages are oldest (each conversation's unread messages are a suffix of it), so those are
+   * merged, each read only below the current limit-th oldest candidate.
+   */
   private read(acc: AccountRow, limit: number, ctx: Ctx) {
-    const rows = this.st.unreadPage.all(acc.id, clampLimit(limit));
+    const n = clampLimit(limit);
+    const convs = this.st.convUnread.all(acc.id, n);
+    let rows: MessageRow[] = [];
+    for (const c of convs) {
+      const bound = rows.length === n ? rows[n - 1].id : Number.MAX_SAFE_INTEGER;
+      if (c.first_unread >= bound) break;
+      const got = this.st.unreadIn.all(acc.id, c.peer_id, c.first_unread, bound, n);
+      rows = rows.length ? rows.concat(got).sort((a, b) => a.id - b.id).slice(0, n) : got;
+    }
     const bySender = new Map<number, number[]>();
     for (const r of rows) {
       this.st.markRead.run(ctx.at, ctx.at, r.id);
       r.read_at = ctx.at;
       r.delivered_at ??= ctx.at;
-      this.st.convAddUnread.run(-1, acc.id, r.from_id);
       addTo(bySender, r.from_id, r.id);
+    }
+    for (const c of convs) {
+      const ids = bySender.get(c.peer_id);
+      if (ids) this.takeUnread(acc.id, c.peer_id, c.unread, ids);
     }
     if (rows.length) this.st.accountAddUnread.run(-rows.length, acc.id);
     this.receipts(ctx, bySender, 'read');
@@ -643,27 +821,45 @@ export class ChatStateMachine {
     return { messages: rows.map((r) => this.toChat(r, cache)) };
   }
 
+  /** `ids`, the oldest unread messages of conversation (owner, peer) in order, were read: moves first_unread past them. */
+  private takeUnread(owner: number, peer: number, unread: number, ids: number[]): void {
+    const next = ids.length >= unread ? null : (this.st.nextIn.get(owner, peer, ids[ids.length - 1])?.id ?? null);
+    this.st.convSetUnread.run(ids.length, next, owner, peer);
+  }
+
   private markReadFrom(acc: AccountRow, withName: string, upTo: number, ctx: Ctx) {
     const peerId = this.resolvePeer(acc.id, withName) ?? refuse('NOT_FOUND', `no conversation with "${withName}"`);
-    const ids = this.st.unreadFrom.all(acc.id, peerId, upTo).map((r) => r.id);
+    const conv = this.st.convGet.get(acc.id, peerId);
+    if (!conv || conv.first_unread === null || conv.first_unread > upTo) return { marked: 0 };
+    const ids = this.st.unreadInUpTo.all(acc.id, peerId, conv.first_unread, upTo).map((r) => r.id);
     for (const id of ids) this.st.markRead.run(ctx.at, ctx.at, id);
     if (ids.length) {
-      this.st.convAddUnread.run(-ids.length, acc.id, peerId);
+      this.takeUnread(acc.id, peerId, conv.unread, ids);
       this.st.accountAddUnread.run(-ids.length, acc.id);
       this.receipts(ctx, new Map([[peerId, ids]]), 'read');
     }
     return { marked: ids.length };
   }
 
+  /**
+   * Marks the messages to the account up to `upTo` delivered. Those at or below its delivered watermark are, and
+   * above it exactly the read ones are, so only the range between is looked at; then the watermark moves to upTo
+   * (never past this entry's index: later messages are not delivered yet).
+   */
   private delivered(acc: AccountRow, upTo: number, ctx: Ctx) {
-    const rows = this.st.undelivered.all(acc.id, upTo);
+    const to = Math.min(upTo, ctx.index);
+    if (to <= acc.delivered_upto) return { marked: 0 };
     const bySender = new Map<number, number[]>();
-    for (const r of rows) {
+    let marked = 0;
+    for (const r of this.st.inboxRange.all(acc.id, acc.delivered_upto, to)) {
+      if (r.delivered_at !== null) continue;
       this.st.markDelivered.run(ctx.at, r.id);
       addTo(bySender, r.from_id, r.id);
+      marked++;
     }
+    this.st.setDeliveredUpto.run(to, acc.id);
     this.receipts(ctx, bySender, 'delivered');
-    return { marked: rows.length };
+    return { marked };
   }
 
   private deleteMessages(acc: AccountRow, ids: number[], ctx: Ctx) {
@@ -683,7 +879,12 @@ export class ChatStateMachine {
       this.st.tombstone.run(r.id);
       count++;
       if (r.read_at === null && r.from_id !== r.to_id) {
-        this.st.convAddUnread.run(-1, r.to_id, r.from_id);
+        // An unread message: the recipient's counters drop; first_unread moves on if it was this one.
+        const conv = this.st.convGet.get(r.to_id, r.from_id);
+        if (conv) {
+          const next = conv.unread <= 1 ? null : conv.first_unread === r.id ? (this.st.nextIn.get(r.to_id, r.from_id, r.id)?.id ?? null) : conv.first_unread;
+          this.st.convSetUnread.run(1, next, r.to_id, r.from_id);
+        }
         this.st.accountAddUnread.run(-1, r.to_id);
       }
       addTo(byAccount, r.from_id, r.id);
@@ -714,6 +915,7 @@ export class ChatStateMachine {
     for (const peer of peers) if (peer !== acc.id) this.refreshConversation(Math.min(peer, acc.id), Math.max(peer, acc.id));
     this.push(ctx, acc, { type: 'push', event: 'sessionEnded', reason: 'account deleted' });
     this.st.deleteTokensOf.run(acc.id);
+    this.forgetIdentities();
     this.st.markAccountDeleted.run(ctx.at, acc.id);
     for (const [sender, ids] of [...bySender].sort((a, b) => a[0] - b[0])) {
       const to = this.st.accountById.get(sender);
@@ -724,9 +926,9 @@ export class ChatStateMachine {
 
   /** Re-derives last_id of both conversation rows of a pair after deletions; drops them when nothing is left. */
   private refreshConversation(lo: number, hi: number): void {
-    const last = this.st.lastInPair.get(lo, hi);
+    const last = this.st.lastInPair.get(lo, hi, hi, lo)?.id ?? 0;
     for (const [owner, peer] of lo === hi ? [[lo, hi]] : [[lo, hi], [hi, lo]]) {
-      if (last) this.st.convSetLast.run(last.id, owner, peer);
+      if (last) this.st.convSetLast.run(last, owner, peer);
       else this.st.convDelete.run(owner, peer);
     }
   }
@@ -746,7 +948,7 @@ export class ChatStateMachine {
     }
   }
 
-  private push(ctx: Ctx, to: AccountRow, frame: PushFrame, tokenHash?: string): void {
+  private push(ctx: Ctx, to: Party, frame: PushFrame, tokenHash?: string): void {
     if (to.deleted) return; // nobody is logged in there
     if (ctx.events.some((e) => e.toAccount === to.id && e.frame === frame)) return;
     ctx.events.push({ toAccount: to.id, toUser: to.username_lower, frame, ...(tokenHash ? { tokenHash } : {}) });
@@ -840,7 +1042,10 @@ export class ChatStateMachine {
   history(accountId: number, withUsername: string, limit: number, before?: number | null): ChatMessage[] {
     const peer = this.resolvePeer(accountId, withUsername);
     if (peer === null) throw new QuorumError('NOT_FOUND', `no account named "${withUsername}"`);
-    const rows = this.st.history.all(Math.min(accountId, peer), Math.max(accountId, peer), before ?? Number.MAX_SAFE_INTEGER, clampLimit(limit));
+    const b = before ?? Number.MAX_SAFE_INTEGER;
+    const n = clampLimit(limit);
+    const rows =
+      peer === accountId ? this.st.historySelf.all(peer, peer, b, n) : this.st.history.all(accountId, peer, b, peer, accountId, b, n);
     const cache = new Map<number, AccountRow | undefined>();
     return rows.reverse().map((r) => this.toChat(r, cache));
   }
@@ -897,7 +1102,7 @@ export class ChatStateMachine {
   /** The stored response of an applied (clientId, seq), or null (never applied, evicted or expired). */
   sessionResponse(clientId: string, seq: number): CommandResponse | null {
     const row = this.st.sessionGet.get(clientId, seq);
-    return row ? this.decodeStored(row.response) : null;
+    return row ? this.decodeStored(row) : null;
   }
 
   /**
@@ -910,7 +1115,7 @@ export class ChatStateMachine {
     for (const t of HASHED_TABLES) {
       if (scope === 'chat' && !t.chat) continue;
       h.update(`#${t.table}\n`);
-      for (const row of this.db.prepare(`SELECT * FROM ${t.table} ORDER BY ${t.order}`).raw().iterate()) {
+      for (const row of this.db.prepare(`SELECT ${t.columns ?? '*'} FROM ${t.table} ORDER BY ${t.order}`).raw().iterate()) {
         h.update(JSON.stringify(row));
         h.update('\n');
       }
@@ -919,8 +1124,8 @@ export class ChatStateMachine {
   }
 
   /**
-   * Recomputes the derived counters (conversation rows, unread counts) from the messages and returns every mismatch.
-   * O(n): for tests and chaos checks. An empty array means consistent.
+   * Recomputes the derived state (conversation rows, unread counts, first_unread, the read and delivered watermarks)
+   * from the messages and returns every mismatch. O(n): for tests and chaos checks. An empty array means consistent.
    */
   audit(): string[] {
     const problems: string[] = [];
@@ -931,15 +1136,16 @@ export class ChatStateMachine {
     )) {
       if (r.unread !== r.actual) problems.push(`account ${r.id}: unread ${r.unread}, actually ${r.actual}`);
     }
-    const expected = q<{ owner: number; peer: number; last_id: number; unread: number }>(
-      `SELECT owner, peer, max(id) AS last_id, sum(CASE WHEN to_id = owner AND read_at IS NULL THEN 1 ELSE 0 END) AS unread
+    const expected = q<{ owner: number; peer: number; last_id: number; unread: number; first_unread: number | null }>(
+      `SELECT owner, peer, max(id) AS last_id, sum(CASE WHEN to_id = owner AND read_at IS NULL THEN 1 ELSE 0 END) AS unread,
+              min(CASE WHEN to_id = owner AND read_at IS NULL THEN id END) AS first_unread
        FROM (SELECT id, from_id AS owner, to_id AS peer, to_id, read_at FROM messages WHERE deleted = 0
              UNION ALL SELECT id, to_id AS owner, from_id AS peer, to_id, read_at FROM messages WHERE deleted = 0 AND to_id <> from_id)
        WHERE owner IN (SELECT id FROM accounts WHERE deleted = 0)
        GROUP BY owner, peer ORDER BY owner, peer`,
     );
-    const actual = q<{ owner_id: number; peer_id: number; last_id: number; unread: number }>(
-      'SELECT owner_id, peer_id, last_id, unread FROM conversations ORDER BY owner_id, peer_id',
+    const actual = q<{ owner_id: number; peer_id: number; last_id: number; unread: number; first_unread: number | null }>(
+      'SELECT owner_id, peer_id, last_id, unread, first_unread FROM conversations ORDER BY owner_id, peer_id',
     );
     const key = (o: number, p: number) => `${o}:${p}`;
     const have = new Map(actual.map((c) => [key(c.owner_id, c.peer_id), c]));
@@ -947,11 +1153,29 @@ export class ChatStateMachine {
       const c = have.get(key(e.owner, e.peer));
       have.delete(key(e.owner, e.peer));
       if (!c) problems.push(`conversation ${key(e.owner, e.peer)} missing`);
-      else if (c.last_id !== e.last_id || c.unread !== e.unread) {
-        problems.push(`conversation ${key(e.owner, e.peer)}: last ${c.last_id}/unread ${c.unread}, expected ${e.last_id}/${e.unread}`);
+      else if (c.last_id !== e.last_id || c.unread !== e.unread || c.first_unread !== e.first_unread) {
+        problems.push(
+          `conversation ${key(e.owner, e.peer)}: last ${c.last_id}/unread ${c.unread}/first unread ${c.first_unread}, ` +
+            `expected ${e.last_id}/${e.unread}/${e.first_unread}`,
+        );
       }
     }
     for (const k of have.keys()) problems.push(`conversation ${k} should not exist`);
+    // The unread messages of a conversation are exactly its messages from the peer from first_unread on.
+    for (const r of q<{ id: number }>(
+      `SELECT m.id FROM messages m JOIN conversations c ON c.owner_id = m.to_id AND c.peer_id = m.from_id
+       WHERE m.deleted = 0 AND m.to_id <> m.from_id
+         AND (m.read_at IS NULL) <> (c.first_unread IS NOT NULL AND m.id >= c.first_unread) ORDER BY m.id`,
+    )) {
+      problems.push(`message ${r.id}: read state disagrees with its conversation's first_unread`);
+    }
+    // Delivered: everything up to the account's watermark, and everything read.
+    for (const r of q<{ id: number }>(
+      `SELECT m.id FROM messages m JOIN accounts a ON a.id = m.to_id
+       WHERE m.deleted = 0 AND a.deleted = 0 AND m.delivered_at IS NULL AND (m.id <= a.delivered_upto OR m.read_at IS NOT NULL) ORDER BY m.id`,
+    )) {
+      problems.push(`message ${r.id}: not delivered, but read or below its recipient's delivered watermark`);
+    }
     return problems;
   }
 
@@ -1001,8 +1225,10 @@ export class ChatStateMachine {
     const check = new Database(tmp);
     try {
       const version = check.pragma('user_version', { simple: true });
-      if (version !== STATE_SCHEMA_VERSION) throw new Error(`snapshot ${snapshotPath}: schema version ${String(version)}`);
+      // A snapshot from a replica of the previous release (version 1) is migrated like a data folder would be.
+      if (version !== STATE_SCHEMA_VERSION && version !== 1) throw new Error(`snapshot ${snapshotPath}: schema version ${String(version)}`);
       check.pragma('journal_mode = DELETE');
+      if (version !== STATE_SCHEMA_VERSION) migrateSchema(check, snapshotPath);
       meta = check.prepare('SELECT applied_index, applied_term, conf, last_at FROM meta WHERE id = 0').get() as MetaRow | undefined;
       if (!meta) throw new Error(`snapshot ${snapshotPath}: no meta row`);
     } catch (err) {

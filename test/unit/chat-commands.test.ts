@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeCommand, decodeConfChange, encodeCommand } from '../../replica/chat/commands.js';
+import { Command, decodeCommand, decodeConfChange, encodeCommand } from '../../replica/chat/commands.js';
 import { applyConfChange } from '../../replica/chat/conf.js';
 
 const session = { clientId: 'client-123', seq: 1 };
@@ -51,5 +52,58 @@ describe('commands', () => {
     c = applyConfChange(c, { op: 'remove', id: 'n1' });
     expect(c).toEqual({ voters: ['n2'], learners: [] });
     expect(() => applyConfChange(c, { op: 'remove', id: 'n1' })).toThrow();
+  });
+
+  it('decodes a send exactly as the schema does (the hand-written fast path accepts nothing else)', () => {
+    const str = (chars: string[], min: number, max: number) => fc.string({ unit: fc.constantFrom(...chars), minLength: min, maxLength: max });
+    const idChars = ['a', 'Z', '0', '_', '-'];
+    const odd = ['.', ' ', 'é', '😀', '/', '\n'];
+    // Mostly valid fields (at the edges of their limits), each sometimes replaced by something else.
+    const field = <T>(good: fc.Arbitrary<T>, ...bad: fc.Arbitrary<unknown>[]) =>
+      fc.oneof({ arbitrary: good, weight: 12 }, ...bad.map((b) => ({ arbitrary: b, weight: 1 })));
+    const arb = fc.record({
+      kind: field(fc.constant('send'), fc.constantFrom('read', 'Send', 1)),
+      at: field(fc.constantFrom(0, 1_750_000_000_000, Number.MAX_SAFE_INTEGER), fc.constantFrom(-1, -0, 1.5, Number.MAX_SAFE_INTEGER + 2, '1', null)),
+      session: field(
+        fc.record({
+          clientId: field(str(idChars, 8, 64), str(idChars, 0, 7), str(idChars, 65, 70), str([...idChars, ...odd], 8, 12)),
+          seq: field(fc.constantFrom(1, 7, Number.MAX_SAFE_INTEGER), fc.constantFrom(0, -1, 2.5, 2 ** 60, '7')),
+        }),
+        fc.anything(),
+        fc.constant({ clientId: 'client-123', seq: 1, extra: 1 }),
+        fc.constant({ clientId: 'client-123' }),
+      ),
+      tokenHash: field(str(idChars, 16, 128), str(idChars, 0, 15), str(idChars, 129, 130), str([...idChars, ...odd], 16, 20)),
+      to: field(str([...idChars, '.'], 1, 32), fc.constant(''), str(idChars, 33, 34), str([...idChars, ...odd], 1, 5)),
+      text: field(fc.string({ minLength: 1, maxLength: 8 }), fc.constantFrom('', 'x'.repeat(4000), 'x'.repeat(4001), '😀'.repeat(2000), '😀'.repeat(2001), 5)),
+    });
+    const shapes = fc.constantFrom('as is', 'extra key', 'missing key', '__proto__ key', 'array');
+    let accepted = 0;
+    fc.assert(
+      fc.property(arb, shapes, (cmd, shape) => {
+        let data = JSON.stringify(cmd);
+        if (shape === 'extra key') data = JSON.stringify({ ...cmd, extra: 1 });
+        if (shape === 'missing key') data = JSON.stringify({ ...cmd, to: undefined });
+        if (shape === '__proto__ key') data = `{"__proto__":1,${data.slice(1)}`;
+        if (shape === 'array') data = `[${data}]`;
+        const raw: unknown = JSON.parse(data);
+        const schema = Command.safeParse(raw);
+        const got = decodeCommand(data);
+        expect(got.ok).toBe(schema.success);
+        if (got.ok && schema.success) {
+          accepted++;
+          expect(got.value).toEqual(schema.data);
+          expect(Object.keys(got.value)).toEqual(Object.keys(schema.data));
+          expect(Object.keys((got.value as { session: object }).session)).toEqual(['clientId', 'seq']);
+        }
+      }),
+      { seed: 77, numRuns: 4000 },
+    );
+    expect(accepted).toBeGreaterThan(200);
+    // The common case takes the fast path and gives the schema's value, keys in the schema's order.
+    const sent = { session, text: 'hello', to: 'Bob', tokenHash, kind: 'send', at: 5 };
+    const got = decodeCommand(JSON.stringify(sent));
+    expect(got).toEqual({ ok: true, value: Command.parse(sent) });
+    if (got.ok) expect(Object.keys(got.value)).toEqual(['at', 'session', 'kind', 'tokenHash', 'to', 'text']);
   });
 });

@@ -195,6 +195,25 @@ describe('determinism', () => {
               a.sm.messagesAfter(acc.id, 0, 500).filter((m) => m.to.toLowerCase() === acc.username.toLowerCase() && m.readAt === null).length,
             );
           }
+          // The watermarks answer like the per-message state: delivered marks exactly the undelivered messages to
+          // the account, and read returns exactly its unread messages, oldest first.
+          const session = { clientId: 'client-check', seq: 0 };
+          for (const u of USERS) {
+            const acc = a.sm.account(u);
+            if (!acc) continue;
+            const inbox = () => a.sm.messagesAfter(acc.id, 0, 500).filter((m) => m.to.toLowerCase() === acc.username.toLowerCase());
+            const undelivered = inbox().filter((m) => m.deliveredAt === null).map((m) => m.id);
+            const unread = inbox().filter((m) => m.readAt === null).map((m) => m.id);
+            const login = { kind: 'login', username: u, passwordHash: pw(u.toLowerCase()), tokenHash: tok(`check-${u}`) };
+            const last = a.sm.applied().index;
+            const entries: Entry[] = [login, { kind: 'delivered', tokenHash: tok(`check-${u}`), upTo: last }, { kind: 'read', tokenHash: tok(`check-${u}`), limit: 500 }].map(
+              (body, i) => ({ index: last + 1 + i, term: 1, type: 'normal', data: JSON.stringify({ ...body, at: 1_800_000_000_000, session: { ...session, seq: ++session.seq } }) }),
+            );
+            const [, delivered, read] = a.sm.applyEntries(entries);
+            expect(delivered.response).toEqual({ ok: true, result: { marked: undelivered.length } });
+            expect(((read.response as { result: { messages: { id: number }[] } }).result.messages ?? []).map((m) => m.id)).toEqual(unread);
+            expect(a.sm.audit()).toEqual([]);
+          }
           a.dispose();
           b.dispose();
           cleanup.length = 0;
@@ -217,6 +236,69 @@ describe('determinism', () => {
         cleanup.length = 0;
       }),
       { seed: SEED + 1, numRuns: 20 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------- read and delivered against a model
+
+describe('unread and undelivered watermarks', () => {
+  it('read, markRead, delivered and delete answer like a model that keeps per-message flags', () => {
+    const NAMES = ['ann', 'bob', 'cat', 'dan', 'eve'];
+    type M = { from: string; to: string; read: boolean; delivered: boolean; deleted: boolean };
+    const step = fc.oneof(
+      { arbitrary: fc.record({ op: fc.constant('send' as const), from: fc.nat(4), to: fc.nat(4) }), weight: 10 },
+      { arbitrary: fc.record({ op: fc.constant('read' as const), who: fc.nat(4), limit: fc.integer({ min: 1, max: 4 }) }), weight: 3 },
+      { arbitrary: fc.record({ op: fc.constant('markRead' as const), who: fc.nat(4), peer: fc.nat(4), back: fc.nat(12) }), weight: 3 },
+      { arbitrary: fc.record({ op: fc.constant('delivered' as const), who: fc.nat(4), back: fc.nat(12) }), weight: 3 },
+      { arbitrary: fc.record({ op: fc.constant('delete' as const), who: fc.nat(4), back: fc.nat(12) }), weight: 2 },
+    );
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 20, maxLength: 120 }), (steps) => {
+        const h = harness();
+        for (const n of NAMES) h.user(n);
+        const model = new Map<number, M>();
+        const ids: number[] = [];
+        const recent = (back: number) => ids[ids.length - 1 - Math.min(back, ids.length - 1)] ?? 1;
+        for (const st of steps) {
+          if (st.op === 'send') {
+            const [from, to] = [NAMES[st.from], NAMES[st.to]];
+            const id = h.send(from, to, 'x');
+            ids.push(id);
+            model.set(id, { from, to, read: from === to, delivered: from === to, deleted: false });
+          } else if (st.op === 'read') {
+            const who = NAMES[st.who];
+            const want = [...model].filter(([, m]) => m.to === who && !m.read && !m.deleted).map(([id]) => id).sort((a, b) => a - b).slice(0, st.limit);
+            const got = h.ok<{ messages: { id: number }[] }>({ kind: 'read', tokenHash: tok(who), limit: st.limit }).messages.map((m) => m.id);
+            expect(got).toEqual(want);
+            for (const id of want) Object.assign(model.get(id)!, { read: true, delivered: true });
+          } else if (st.op === 'markRead') {
+            const [who, peer, upTo] = [NAMES[st.who], NAMES[st.peer], recent(st.back)];
+            const want = [...model].filter(([id, m]) => m.to === who && m.from === peer && !m.read && !m.deleted && id <= upTo).map(([id]) => id);
+            expect(h.ok({ kind: 'markRead', tokenHash: tok(who), with: peer, upTo })).toEqual({ marked: want.length });
+            for (const id of want) Object.assign(model.get(id)!, { read: true, delivered: true });
+          } else if (st.op === 'delivered') {
+            const [who, upTo] = [NAMES[st.who], recent(st.back)];
+            const want = [...model].filter(([id, m]) => m.to === who && !m.delivered && !m.deleted && id <= upTo).map(([id]) => id);
+            expect(h.ok({ kind: 'delivered', tokenHash: tok(who), upTo })).toEqual({ marked: want.length });
+            for (const id of want) model.get(id)!.delivered = true;
+          } else {
+            const [who, id] = [NAMES[st.who], recent(st.back)];
+            const m = model.get(id);
+            if (!m || (m.from !== who && m.to !== who)) continue;
+            expect(h.ok({ kind: 'delete', tokenHash: tok(who), ids: [id] })).toEqual({ deleted: m.deleted ? 0 : 1 });
+            m.deleted = true;
+          }
+        }
+        for (const n of NAMES) {
+          const id = h.sm.account(n)!.id;
+          expect(h.sm.unreadCount(id)).toBe([...model.values()].filter((m) => m.to === n && !m.read && !m.deleted).length);
+        }
+        expect(h.sm.audit()).toEqual([]);
+        h.dispose();
+        cleanup.length = 0;
+      }),
+      { seed: SEED + 3, numRuns: 60 },
     );
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Harness, pw, tok } from './chat-harness.js';
 import { SESSION_WINDOW } from '../../replica/protocol/limits.js';
-import type { PushEvent } from '../../replica/chat/state-machine.js';
+import { SESSION_EVICT_EVERY, SESSION_IDLE_MS, SESSION_TOUCH_MS, type PushEvent } from '../../replica/chat/state-machine.js';
 
 let h: Harness;
 
@@ -239,6 +239,39 @@ describe('deleting an account', () => {
   });
 });
 
+describe('identities cached for send', () => {
+  it('a login that ended, an account deleted or a name taken again is seen at once', () => {
+    h.user('ann');
+    const bob = h.user('bob');
+    h.ok({ kind: 'login', username: 'ann', passwordHash: pw('ann'), tokenHash: tok('ann-2') });
+    h.send('ann', 'bob', 'cached now');
+    h.ok({ kind: 'send', tokenHash: tok('ann-2'), to: 'bob', text: 'and this login' });
+    h.ok({ kind: 'logout', tokenHash: tok('ann') });
+    refused({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'x' }, 'UNAUTHENTICATED');
+    h.ok({ kind: 'send', tokenHash: tok('ann-2'), to: 'bob', text: 'still here' });
+    h.send('bob', 'ann', 'reply');
+    h.ok({ kind: 'deleteAccount', tokenHash: tok('bob'), passwordHash: pw('bob') });
+    refused({ kind: 'send', tokenHash: tok('bob'), to: 'ann', text: 'x' }, 'UNAUTHENTICATED');
+    refused({ kind: 'send', tokenHash: tok('ann-2'), to: 'bob', text: 'x' }, 'NOT_FOUND');
+    const bob2 = h.user('Bob');
+    expect(bob2).not.toBe(bob);
+    const id = h.ok<{ id: number }>({ kind: 'send', tokenHash: tok('ann-2'), to: 'BOB', text: 'new bob' }).id;
+    expect(h.sm.history(bob2, 'ann', 10).map((m) => m.id)).toEqual([id]);
+    expect(h.sm.audit()).toEqual([]);
+  });
+
+  it('a batch that fails forgets what it read: a login it made does not let a later send through', () => {
+    h.user('ann');
+    h.user('bob');
+    const login = h.entry({ kind: 'login', username: 'ann', passwordHash: pw('ann'), tokenHash: tok('ann-new') });
+    const send = h.entry({ kind: 'send', tokenHash: tok('ann-new'), to: 'bob', text: 'inside the failed batch' });
+    const gap = { index: send.index + 5, term: 1, type: 'normal' as const, data: '' };
+    expect(() => h.sm.applyEntries([login, send, gap])).toThrow(/does not follow/);
+    h.index = h.sm.applied().index;
+    refused({ kind: 'send', tokenHash: tok('ann-new'), to: 'bob', text: 'x' }, 'UNAUTHENTICATED');
+  });
+});
+
 describe('reads', () => {
   it('history pages from the newest, each page oldest first', () => {
     const ann = h.user('ann');
@@ -355,21 +388,37 @@ describe('exactly-once client sessions', () => {
     expect(h.sm.accountByToken(tok('t1'))?.username).toBe('ann');
   });
 
-  it(`keeps the latest ${SESSION_WINDOW} responses per client; older seqs are refused, not re-applied`, () => {
+  it(`keeps at least the latest ${SESSION_WINDOW} responses per client, evicted in batches; older seqs are refused, not re-applied`, () => {
     h.user('ann');
     h.user('bob');
+    const write = (seq: number) => h.entry({ kind: 'delivered', tokenHash: tok('bob'), upTo: 1 }, { clientId: 'client-w', seq });
     const entries = [];
-    for (let seq = 1; seq <= SESSION_WINDOW + 2; seq++) {
-      entries.push(h.entry({ kind: 'delivered', tokenHash: tok('bob'), upTo: 1 }, { clientId: 'client-w', seq }));
-    }
+    for (let seq = 1; seq < SESSION_WINDOW + SESSION_EVICT_EVERY; seq++) entries.push(write(seq));
     h.sm.applyEntries(entries);
-    expect(h.sm.sessionResponse('client-w', 1)).toBeNull();
-    expect(h.sm.sessionResponse('client-w', 2)).toBeNull();
-    expect(h.sm.sessionResponse('client-w', 3)).not.toBeNull();
+    // Not a whole batch past the window yet: everything is kept.
+    expect(h.sm.sessionResponse('client-w', 1)).not.toBeNull();
+    h.sm.applyEntries([write(SESSION_WINDOW + SESSION_EVICT_EVERY)]);
+    // Now the batch went in one range: the latest SESSION_WINDOW are kept, nothing older.
+    expect(h.sm.sessionResponse('client-w', SESSION_EVICT_EVERY)).toBeNull();
+    expect(h.sm.sessionResponse('client-w', SESSION_EVICT_EVERY + 1)).not.toBeNull();
     const before = h.sm.stateHash('chat');
     const stale = h.apply({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'late retry' }, { clientId: 'client-w', seq: 2 });
     expect(stale.response).toMatchObject({ ok: false, error: { code: 'INVALID' } });
     expect(h.sm.stateHash('chat')).toBe(before);
+    // Between batches the window only grows: a retry of any kept seq returns its answer and applies nothing.
+    for (let seq = SESSION_WINDOW + SESSION_EVICT_EVERY + 1; seq < SESSION_WINDOW + 2 * SESSION_EVICT_EVERY; seq++) h.sm.applyEntries([write(seq)]);
+    const retry = h.apply({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'x' }, { clientId: 'client-w', seq: SESSION_EVICT_EVERY + 1 });
+    expect(retry.response).toEqual({ ok: true, result: { marked: 0 } });
+    expect(h.sm.stateHash('chat')).toBe(before);
+  });
+
+  it('a new client (or one expired) starts with the window behind its first seq', () => {
+    h.user('ann');
+    h.user('bob');
+    h.apply({ kind: 'delivered', tokenHash: tok('bob'), upTo: 1 }, { clientId: 'client-late', seq: SESSION_WINDOW + 10 });
+    const stale = h.apply({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'x' }, { clientId: 'client-late', seq: 10 });
+    expect(stale.response).toMatchObject({ ok: false, error: { code: 'INVALID' } });
+    expect(h.apply({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'x' }, { clientId: 'client-late', seq: 11 }).response.ok).toBe(true);
   });
 
   it('expires clients idle for more than 24 hours, deterministically at every 1000th index', () => {
@@ -386,6 +435,27 @@ describe('exactly-once client sessions', () => {
     h.sm.applyEntries([h.raw('')]); // index 1000
     expect(h.sm.sessionResponse('client-idle', 1)).toBeNull();
     expect(h.sm.sessionResponse('client-busy', 1)).not.toBeNull();
+  });
+  it('moves last_at only when SESSION_TOUCH_MS old, and never expires a client that wrote within 24 hours', () => {
+    h.user('ann');
+    const body = { kind: 'delivered', tokenHash: tok('ann'), upTo: 1 };
+    const t0 = h.at + 1000;
+    h.apply(body, { clientId: 'client-lag', seq: 1, at: t0 });
+    const last = t0 + SESSION_TOUCH_MS - 1000; // recorded last_at stays t0
+    h.apply(body, { clientId: 'client-lag', seq: 2, at: last });
+    // Another client almost 24 hours after client-lag's last write, then the check at index 1000.
+    h.apply(body, { clientId: 'client-other', seq: 1, at: last + SESSION_IDLE_MS - 1000 });
+    const noops = [];
+    while (h.index < 1000) noops.push(h.raw(''));
+    h.sm.applyEntries(noops);
+    expect(h.sm.sessionResponse('client-lag', 2)).not.toBeNull();
+    // More than 24 hours (and the touch slack) later it goes at the next check.
+    h.apply(body, { clientId: 'client-other', seq: 2, at: last + SESSION_IDLE_MS + SESSION_TOUCH_MS });
+    const more = [];
+    while (h.index < 2000) more.push(h.raw(''));
+    h.sm.applyEntries(more);
+    expect(h.sm.sessionResponse('client-lag', 2)).toBeNull();
+    expect(h.sm.sessionResponse('client-other', 2)).not.toBeNull();
   });
 });
 
