@@ -9,6 +9,7 @@
  * sent to the leader (the best case for etcd, as Quorum's clients also talk to the leader). The Quorum side is a
  * 3-replica cluster at its default timings with the same closed-loop load (throughput.ts). For each level the runs
  * alternate Quorum, etcd (× rounds) so that noise from the shared machine hits both; rows pool the rounds.
+ * Both systems first take writes at 64 in flight for twice the warm-up time, unrecorded (JIT, caches, connections).
  * Ratios: Quorum/etcd throughput (higher is better for Quorum) and Quorum/etcd p99 (lower is better for Quorum).
  *
  * Failover is measured exactly as for Quorum (failover.ts): SIGKILL the leader, then every 5 ms a put at each
@@ -150,7 +151,7 @@ export async function runEtcd(cfg: BenchConfig): Promise<EtcdResult | null> {
   const { execFileSync } = await import('node:child_process');
   const version = /etcd Version:\s*(\S+)/.exec(execFileSync(found.bin, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
   progress(`etcd ${version}: starting a 3-replica Quorum cluster for the alternating runs`);
-  const q = await startQuorumWithLoad(3);
+  const q = await startQuorumWithLoad(3, cfg.warmupMs * 2);
   const throughput: EtcdRow[] = [];
   const quorumThroughput: EtcdRow[] = [];
   const ratios: EtcdRatio[] = [];
@@ -169,6 +170,7 @@ export async function runEtcd(cfg: BenchConfig): Promise<EtcdResult | null> {
         }
         const leader = await etcd.leader();
         const leaderIdx = etcd.members.indexOf(leader);
+        await etcdRaw(etcd, leaderIdx, { ...cfg, warmupMs: 0, measureMs: cfg.warmupMs * 2 }, 64); // warm-up, not recorded
         for (const inFlight of cfg.levels) {
           const qRuns: LevelRaw[] = [];
           const eRuns: LevelRaw[] = [];

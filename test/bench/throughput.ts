@@ -6,13 +6,15 @@
  * its own account. At each concurrency level (1, 16, 64, 256 requests in flight, spread round-robin over
  * min(inFlight, 8) pipelined connections) run a closed loop of `send` requests, each a 256-byte message to an
  * account with no live connection. A send is answered only once committed by a majority and fsynced, then applied.
- * A warm-up at the same level precedes each measured window and is not recorded. Reported: committed sends per
+ * Each cluster first runs sends at 64 in flight for twice the warm-up time (JIT, caches), and a warm-up at the same
+ * level precedes each measured window; neither is recorded. Reported: committed sends per
  * second, p50/p99/max latency (issue → answer), and the CPU seconds of all replica processes (utime + stime from
  * /proc/<pid>/stat, before/after the window) per 1,000 committed sends. The load generator runs on the same 2-core
  * machine; its own CPU is reported separately (clientCpuSecondsPer1000).
  */
 import { Cluster } from '../helpers/cluster.js';
 import type { BenchConfig } from './config.js';
+import { closedLoop } from './load.js';
 import { measureRaw, toRow, type LevelRaw, type LevelRow } from './measure.js';
 import { progress } from './progress.js';
 import { QuorumLoad } from './quorum-load.js';
@@ -21,11 +23,15 @@ export interface ThroughputRow extends LevelRow {
   replicas: number;
 }
 
-/** Starts a Quorum cluster of `size` replicas and load clients on its leader. */
-export async function startQuorumWithLoad(size: number): Promise<{ cluster: Cluster; load: QuorumLoad; pids: () => (number | undefined)[] }> {
+/**
+ * Starts a Quorum cluster of `size` replicas and load clients on its leader, then (with `warmMs`) runs sends at 64 in
+ * flight for that long, unrecorded, so the first measured level does not pay for JIT compilation and cold caches.
+ */
+export async function startQuorumWithLoad(size: number, warmMs = 0): Promise<{ cluster: Cluster; load: QuorumLoad; pids: () => (number | undefined)[] }> {
   const cluster = await Cluster.start({ size });
   const leader = await cluster.leader();
   const load = await QuorumLoad.open(leader.address);
+  if (warmMs > 0) await closedLoop({ inFlight: 64, warmupMs: 0, measureMs: warmMs, op: (w) => load.send(w, 64) });
   return { cluster, load, pids: () => cluster.replicas.map((r) => r.proc?.pid) };
 }
 
@@ -43,7 +49,7 @@ export async function runThroughput(cfg: BenchConfig): Promise<ThroughputRow[]> 
   const rows: ThroughputRow[] = [];
   for (const size of cfg.clusterSizes) {
     progress(`throughput: starting ${size} replica(s)`);
-    const q = await startQuorumWithLoad(size);
+    const q = await startQuorumWithLoad(size, cfg.warmupMs * 2);
     try {
       for (const inFlight of cfg.levels) {
         const row = toRow([await quorumRaw(q, cfg, inFlight)]);
