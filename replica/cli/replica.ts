@@ -12,13 +12,15 @@ import { startReplica, splitHostPort, type Member } from '../node.js';
 
 const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:PORT]
          [--initial-cluster ID=HOST:PORT,ID=HOST:PORT,...] [--secret-file FILE]
-         [--join HOST:PORT,... --secret-file FILE | --join-code CODE] [--learner] [--force-new-cluster]
+         [--join HOST:PORT,... --secret-file FILE | --join-code CODE | --join-code-file FILE] [--learner]
+         [--force-new-cluster]
          [--heartbeat-ms MS] [--election-timeout-ms MS] [--log-level LEVEL]
          [--compact-every N] [--keep-entries N]
 defaults: --id r1 --data .data/<id> --listen 127.0.0.1:7400 --heartbeat-ms 50 --election-timeout-ms 250
   (the election timeout is drawn from [MS, 2*MS) per term)
   --join / --join-code: on first start, join a running cluster as a learner, catch up, then become a voter
   (--learner: stay a non-voting learner). A join code's secret is kept in the data folder for restarts.
+  --join-code-file reads the code from a file, so it does not show in the process list.
   compaction: once N entries (default 20000) are applied beyond the log's start, entries older than the last
   --keep-entries (default 5000) are dropped; a replica further behind catches up by snapshot`;
 
@@ -54,6 +56,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
         'initial-cluster': { type: 'string' },
         join: { type: 'string' },
         'join-code': { type: 'string' },
+        'join-code-file': { type: 'string' },
         learner: { type: 'boolean', default: false },
         'force-new-cluster': { type: 'boolean', default: false },
         'secret-file': { type: 'string' },
@@ -103,10 +106,20 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
       }
     }
   }
-  if (values['join-code'] && (join || values['secret-file'])) throw new UsageError('--join-code already holds the addresses and the secret; drop --join/--secret-file');
-  if ((join || values['join-code']) && initialCluster) throw new UsageError('--join and --initial-cluster exclude each other: bootstrap a new cluster or join one');
-  if (values.learner && !join && !values['join-code']) throw new UsageError('--learner applies when joining (--join or --join-code)');
-  if (values['force-new-cluster'] && (join || values['join-code'] || initialCluster)) {
+  if (values['join-code'] && values['join-code-file']) throw new UsageError('give the join code once: --join-code or --join-code-file');
+  let joinCode = values['join-code'];
+  if (values['join-code-file']) {
+    try {
+      joinCode = readFileSync(values['join-code-file'], 'utf8').trim();
+    } catch (err) {
+      throw new UsageError(`--join-code-file ${values['join-code-file']}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    if (!joinCode) throw new UsageError(`--join-code-file ${values['join-code-file']} is empty; put the quorum1.… code from \`cluster invite\` in it`);
+  }
+  if (joinCode && (join || values['secret-file'])) throw new UsageError('--join-code already holds the addresses and the secret; drop --join/--secret-file');
+  if ((join || joinCode) && initialCluster) throw new UsageError('--join and --initial-cluster exclude each other: bootstrap a new cluster or join one');
+  if (values.learner && !join && !joinCode) throw new UsageError('--learner applies when joining (--join or --join-code)');
+  if (values['force-new-cluster'] && (join || joinCode || initialCluster)) {
     throw new UsageError('--force-new-cluster restarts this replica alone from its own data; it takes no --join or --initial-cluster');
   }
   const heartbeatMs = positiveInt(values['heartbeat-ms']!, '--heartbeat-ms');
@@ -119,7 +132,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     initialCluster,
     secretFile: values['secret-file'],
     join,
-    joinCode: values['join-code'],
+    joinCode,
     learner: values.learner!,
     forceNewCluster: values['force-new-cluster']!,
     heartbeatMs,

@@ -2,7 +2,7 @@
 // is removed; the leader is killed; nothing acknowledged is lost. Transfer, invite codes, SIGTERM hand-over.
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { Cluster, ReplicaProc, ROOT, freePort, waitConverged, waitFor } from '../helpers/cluster.js';
@@ -96,7 +96,10 @@ describe('membership on real processes', () => {
     expect(inv.code, inv.err).toBe(0);
     const code = JSON.parse(inv.out).code as string;
     expect(code).toMatch(/^quorum1\./);
-    const r5 = await joiner(cluster, 'r5', ['--join-code', code, '--learner']);
+    // The code from a file (so it stays out of the process list).
+    const codeFile = join(cluster.root, 'r5.join-code');
+    writeFileSync(codeFile, code + '\n', { mode: 0o600 });
+    const r5 = await joiner(cluster, 'r5', ['--join-code-file', codeFile, '--learner']);
     await waitFor('r5 to be a caught-up learner', async () => {
       const st = await r5.status().catch(() => null);
       return st?.role === 'learner' && st.appliedIndex > 1;

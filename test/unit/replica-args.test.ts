@@ -1,0 +1,42 @@
+// `replica` command-line arguments: the join code can come from a file (kept out of the process list).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseReplicaArgs, UsageError } from '../../replica/cli/replica.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function file(content: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-args-'));
+  dirs.push(d);
+  const f = path.join(d, 'code');
+  fs.writeFileSync(f, content);
+  return f;
+}
+
+describe('replica arguments', () => {
+  it('reads --join-code-file, trimmed, as the join code', () => {
+    const f = file('quorum1.abc\n');
+    expect(parseReplicaArgs(['--join-code-file', f]).joinCode).toBe('quorum1.abc');
+    expect(parseReplicaArgs(['--join-code', 'quorum1.xyz']).joinCode).toBe('quorum1.xyz');
+  });
+
+  it('refuses a missing, empty or doubled join code, and a code file with --join or --initial-cluster', () => {
+    const f = file('quorum1.abc');
+    const cases: [string[], RegExp][] = [
+      [['--join-code-file', '/nonexistent/code'], /cannot read it \(ENOENT\)/],
+      [['--join-code-file', file('  \n')], /is empty/],
+      [['--join-code', 'quorum1.x', '--join-code-file', f], /give the join code once/],
+      [['--join-code-file', f, '--join', '10.0.0.1:7400'], /already holds the addresses/],
+      [['--join-code-file', f, '--initial-cluster', 'r1=127.0.0.1:7400'], /exclude each other/],
+    ];
+    for (const [argv, message] of cases) {
+      expect(() => parseReplicaArgs(argv), argv.join(' ')).toThrow(UsageError);
+      expect(() => parseReplicaArgs(argv), argv.join(' ')).toThrow(message);
+    }
+  });
+});
