@@ -2,11 +2,12 @@
  * Durable Raft state in SQLite (`<dataDir>/raft.db`): the hard state (term, vote, commit), the log entries
  * after the last snapshot, and the snapshot's metadata. Implements the core's LogStorage contract.
  *
- * Invariant: the entries table holds exactly the indices [snapshot.index + 1, lastIndex], contiguous.
+ * Invariant: the segment tables (log-segments.ts) hold every index in [snapshot.index + 1, lastIndex], contiguous
+ * (plus, at most, older rows of the one segment that straddles the snapshot index, never read).
  * Every save() is one transaction, so one fsync (synchronous=FULL under WAL) covers the whole batch of
  * hard state + entries + snapshot (group commit). Costs never depend on the log's size: appends and term
- * lookups go through the INTEGER PRIMARY KEY, truncation and compaction delete a key range, and the last
- * index/term, the hard state and the snapshot metadata are cached in memory.
+ * lookups go through the INTEGER PRIMARY KEY, truncation deletes a key range, compaction drops whole segment
+ * tables, and the last index/term, the hard state, the snapshot metadata and the newest entries are in memory.
  */
 import path from 'node:path';
 import type { Statement } from 'better-sqlite3';
@@ -21,8 +22,10 @@ import {
   type SnapshotMeta,
 } from '../raft/types.js';
 import { openSqlite, type Db } from './sqlite.js';
+import { LogSegments } from './log-segments.js';
 
-const SCHEMA_VERSION = 1;
+/** 1: one `entries` table. 2: segment tables `entries_<n>` (log-segments.ts); a version-1 file opens unchanged. */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hard_state (
@@ -30,12 +33,6 @@ CREATE TABLE IF NOT EXISTS hard_state (
   term INTEGER NOT NULL,
   vote TEXT,
   commit_index INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS entries (
-  idx INTEGER PRIMARY KEY,
-  term INTEGER NOT NULL,
-  type INTEGER NOT NULL, -- 0 normal, 1 conf
-  data TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS snapshot_meta (
   id INTEGER PRIMARY KEY CHECK (id = 0),
@@ -49,13 +46,6 @@ export interface SaveBatch {
   hardState?: HardState;
   entries: Entry[];
   snapshot?: SnapshotMeta;
-}
-
-interface EntryRow {
-  idx: number;
-  term: number;
-  type: number;
-  data: string;
 }
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
@@ -97,35 +87,30 @@ export class SqliteLogStore implements LogStorage {
   private tailMaxEntries = TAIL_MAX_ENTRIES;
   private tailMaxBytes = TAIL_MAX_BYTES;
 
+  private readonly segments: LogSegments;
   private readonly st: {
-    termOf: Statement<[number], { term: number }>;
-    range: Statement<[number, number], EntryRow>;
-    insert: Statement<[number, number, number, string]>;
-    deleteFrom: Statement<[number]>;
-    deleteUpTo: Statement<[number]>;
-    deleteAll: Statement<[]>;
     putHard: Statement<[number, string | null, number]>;
     putSnap: Statement<[number, number, string]>;
   };
 
-  private constructor(file: string, db: Db) {
+  private constructor(file: string, db: Db, segmentEntries?: number) {
     this.file = file;
     this.db = db;
     const version = db.pragma('user_version', { simple: true }) as number;
-    if (version !== 0 && version !== SCHEMA_VERSION) {
+    if (version !== 0 && version !== 1 && version !== SCHEMA_VERSION) {
       db.close();
       throw new Error(`${file}: unknown raft.db schema version ${version}`);
     }
     db.exec(SCHEMA);
-    if (version === 0) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    if (version !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    try {
+      this.segments = new LogSegments(db, segmentEntries);
+    } catch (err) {
+      db.close();
+      throw new Error(`${file}: corrupt log: ${(err as Error).message}`);
+    }
 
     this.st = {
-      termOf: db.prepare('SELECT term FROM entries WHERE idx = ?'),
-      range: db.prepare('SELECT idx, term, type, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx'),
-      insert: db.prepare('INSERT INTO entries (idx, term, type, data) VALUES (?, ?, ?, ?)'),
-      deleteFrom: db.prepare('DELETE FROM entries WHERE idx >= ?'),
-      deleteUpTo: db.prepare('DELETE FROM entries WHERE idx <= ?'),
-      deleteAll: db.prepare('DELETE FROM entries'),
       putHard: db.prepare(
         'INSERT INTO hard_state (id, term, vote, commit_index) VALUES (0, ?, ?, ?) ' +
           'ON CONFLICT (id) DO UPDATE SET term = excluded.term, vote = excluded.vote, commit_index = excluded.commit_index',
@@ -146,19 +131,24 @@ export class SqliteLogStore implements LogStorage {
       | undefined;
     this.snap = s ? { index: s.idx, term: s.term, conf: JSON.parse(s.conf) as ConfState } : { index: 0, term: 0, conf: copyConf(EMPTY_CONF) };
 
-    const l = db.prepare('SELECT idx, term FROM entries ORDER BY idx DESC LIMIT 1').get() as { idx: number; term: number } | undefined;
-    this.last = l ? { index: l.idx, term: l.term } : { index: this.snap.index, term: this.snap.term };
-    const f = db.prepare('SELECT idx FROM entries ORDER BY idx ASC LIMIT 1').get() as { idx: number } | undefined;
-    if (f && f.idx !== this.snap.index + 1) {
+    const l = this.segments.lastEntry();
+    this.last = l && l.index > this.snap.index ? l : { index: this.snap.index, term: this.snap.term };
+    // Rows below the snapshot index may remain in a segment that straddles it (dropped with that segment later);
+    // but nothing may be missing between the snapshot and the last entry.
+    const f = this.segments.firstStored();
+    if (l && l.index > this.snap.index && f !== null && f > this.snap.index + 1) {
       db.close();
-      throw new Error(`${file}: corrupt log: first entry ${f.idx} does not follow snapshot index ${this.snap.index}`);
+      throw new Error(`${file}: corrupt log: first entry ${f} does not follow snapshot index ${this.snap.index}`);
     }
   }
 
-  /** Opens (creating if needed) `<dir>/raft.db`. `tail` bounds the in-memory copy of the newest entries. */
-  static open(dir: string, tail: { maxEntries?: number; maxBytes?: number } = {}): SqliteLogStore {
+  /**
+   * Opens (creating if needed) `<dir>/raft.db`. `tail` bounds the in-memory copy of the newest entries;
+   * `segmentEntries` the rows per segment table (tests use small ones).
+   */
+  static open(dir: string, tail: { maxEntries?: number; maxBytes?: number } = {}, segmentEntries?: number): SqliteLogStore {
     const file = path.join(dir, 'raft.db');
-    const store = new SqliteLogStore(file, openSqlite(file));
+    const store = new SqliteLogStore(file, openSqlite(file), segmentEntries);
     store.tailMaxEntries = tail.maxEntries ?? TAIL_MAX_ENTRIES;
     store.tailMaxBytes = tail.maxBytes ?? TAIL_MAX_BYTES;
     return store;
@@ -184,9 +174,9 @@ export class SqliteLogStore implements LogStorage {
     if (i === this.snap.index) return this.snap.term;
     if (i === this.last.index) return this.last.term;
     if (this.tail.length && i >= this.tailStart) return this.tail[i - this.tailStart].term;
-    const row = this.st.termOf.get(i);
-    if (!row) throw new Error(`${this.file}: log entry ${i} missing`);
-    return row.term;
+    const term = this.segments.term(i);
+    if (term === null) throw new Error(`${this.file}: log entry ${i} missing`);
+    return term;
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
@@ -205,7 +195,7 @@ export class SqliteLogStore implements LogStorage {
       }
       return out;
     }
-    for (const row of this.st.range.iterate(lo, hi)) {
+    for (const row of this.segments.range(lo, hi)) {
       const size = Buffer.byteLength(row.data, 'utf8');
       if (out.length > 0 && total + size > maxBytes) break;
       total += size;
@@ -254,7 +244,7 @@ export class SqliteLogStore implements LogStorage {
     let snap = snap0;
     let last = last0;
     let hard = hard0;
-    this.db.transaction(() => {
+    this.inTx(() => {
       if (batch.snapshot) {
         ({ snap, last, hard } = this.resetInTx(batch.snapshot, hard));
       }
@@ -262,11 +252,9 @@ export class SqliteLogStore implements LogStorage {
       if (fresh.length > 0) {
         const first = fresh[0].index;
         if (first > last.index + 1) throw new Error(`save: gap in log (last index ${last.index}, appending ${first})`);
-        if (first <= last.index) this.st.deleteFrom.run(first);
-        for (const e of fresh) {
-          assertIndex('entry.term', e.term);
-          this.st.insert.run(e.index, e.term, typeCode(e.type), e.data);
-        }
+        if (first <= last.index) this.segments.truncateFrom(first);
+        for (const e of fresh) assertIndex('entry.term', e.term);
+        this.segments.append(fresh.map((e) => ({ idx: e.index, term: e.term, type: typeCode(e.type), data: e.data })));
         const tail = fresh[fresh.length - 1];
         last = { index: tail.index, term: tail.term };
       }
@@ -276,7 +264,7 @@ export class SqliteLogStore implements LogStorage {
       } else if (this.hardDirty) {
         this.st.putHard.run(hard.term, hard.vote, hard.commit);
       }
-    })();
+    });
     if (batch.snapshot) this.clearTail();
     const fresh = entries.filter((e) => e.index > snap.index);
     if (fresh.length) this.addToTail(fresh);
@@ -295,10 +283,10 @@ export class SqliteLogStore implements LogStorage {
     const actual = this.term(index);
     if (actual !== term) throw new Error(`compact: entry ${index} has term ${actual}, not ${term}`);
     const snap: SnapshotMeta = { index, term, conf: copyConf(conf) };
-    this.db.transaction(() => {
-      this.st.deleteUpTo.run(index);
+    this.inTx(() => {
+      this.segments.dropThrough(index);
       this.st.putSnap.run(snap.index, snap.term, JSON.stringify(snap.conf));
-    })();
+    });
     this.snap = snap;
     if (this.last.index === index) this.last = { index, term };
     if (this.tail.length && index >= this.tailStart) this.dropTailThrough(index);
@@ -360,9 +348,9 @@ export class SqliteLogStore implements LogStorage {
   resetToSnapshot(meta: SnapshotMeta): void {
     this.assertOpen();
     let out!: { snap: SnapshotMeta; last: { index: number; term: number }; hard: HardState };
-    this.db.transaction(() => {
+    this.inTx(() => {
       out = this.resetInTx(meta, this.hard);
-    })();
+    });
     this.clearTail();
     this.snap = out.snap;
     this.last = out.last;
@@ -402,7 +390,7 @@ export class SqliteLogStore implements LogStorage {
     assertIndex('snapshot.index', meta.index);
     assertIndex('snapshot.term', meta.term);
     const snap: SnapshotMeta = { index: meta.index, term: meta.term, conf: copyConf(meta.conf) };
-    this.st.deleteAll.run();
+    this.segments.clear();
     this.st.putSnap.run(snap.index, snap.term, JSON.stringify(snap.conf));
     let nextHard = hard;
     if (hard.commit < snap.index) {
@@ -410,6 +398,18 @@ export class SqliteLogStore implements LogStorage {
       this.st.putHard.run(nextHard.term, nextHard.vote, nextHard.commit);
     }
     return { snap, last: { index: snap.index, term: snap.term }, hard: nextHard };
+  }
+
+  /** One transaction; if it rolls back, so does the in-memory view of the segment tables. */
+  private inTx(fn: () => void): void {
+    const saved = this.segments.save();
+    const nextN = this.segments.nextNumber;
+    try {
+      this.db.transaction(fn)();
+    } catch (err) {
+      this.segments.restore(saved, nextN);
+      throw err;
+    }
   }
 
   private assertOpen(): void {

@@ -205,12 +205,12 @@ describe('SqliteLogStore', () => {
   });
 
   it.each([
-    ['default', {}],
-    ['a tail bounded to 50 entries', { maxEntries: 50 }],
-    ['a tail bounded to 3 KB', { maxBytes: 3000 }],
-  ])('serves recent entries from memory exactly as SQLite holds them (%s; seeded appends, truncations, compactions, snapshots)', (_name, tail) => {
+    ['default', {}, undefined],
+    ['a tail bounded to 50 entries, segments of 7 rows', { maxEntries: 50 }, 7],
+    ['a tail bounded to 3 KB, segments of 64 rows', { maxBytes: 3000 }, 64],
+  ])('reads back exactly what it stored, from memory or from segment tables (%s; seeded appends, truncations, compactions, snapshots)', (_name, tail, segmentEntries) => {
     store.close();
-    store = SqliteLogStore.open(dir, tail);
+    store = SqliteLogStore.open(dir, tail, segmentEntries);
     let seed = 0x5eed;
     const rnd = (n: number) => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
@@ -233,7 +233,7 @@ describe('SqliteLogStore', () => {
         store.save({ entries: [], snapshot: { index: last + 1 + rnd(10), term, conf: { voters: ['a'], learners: [] } } });
       }
       // Compare with what a fresh reader finds on disk (it has no in-memory tail).
-      const disk = SqliteLogStore.open(dir);
+      const disk = SqliteLogStore.open(dir, {}, segmentEntries);
       try {
         expect([disk.firstIndex(), disk.lastIndex()]).toEqual([store.firstIndex(), store.lastIndex()]);
         const lo = store.firstIndex();
@@ -252,16 +252,65 @@ describe('SqliteLogStore', () => {
   });
 
   it('hot statements use the primary key, never a full scan', () => {
+    store.save({ entries: ents(1, 10, 1) });
     store.close();
     const db = new Database(path.join(dir, 'raft.db'), { readonly: true });
+    const [table] = (db.prepare("SELECT name FROM sqlite_master WHERE name GLOB 'entries_*'").all() as { name: string }[]).map((r) => r.name);
     const plans = [
-      'SELECT term FROM entries WHERE idx = 5',
-      'SELECT idx, term, type, data FROM entries WHERE idx >= 5 AND idx < 9 ORDER BY idx',
-      'DELETE FROM entries WHERE idx >= 5',
-      'DELETE FROM entries WHERE idx <= 5',
+      `SELECT term FROM "${table}" WHERE idx = 5`,
+      `SELECT idx, term, type, data FROM "${table}" WHERE idx >= 5 AND idx < 9 ORDER BY idx`,
+      `DELETE FROM "${table}" WHERE idx >= 5`,
     ].map((sql) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; '));
     db.close();
-    for (const p of plans) expect(p).toMatch(/^SEARCH entries USING INTEGER PRIMARY KEY/);
+    for (const p of plans) expect(p).toMatch(/^SEARCH entries_1 USING INTEGER PRIMARY KEY/);
+    store = SqliteLogStore.open(dir);
+  });
+
+  it('compacts by dropping whole segment tables, and opens a version-1 file (one `entries` table) as its oldest segment', () => {
+    store.close();
+    store = SqliteLogStore.open(dir, {}, 10);
+    store.save({ hardState: { term: 1, vote: null, commit: 0 }, entries: ents(1, 35, 1) });
+    const tables = () => {
+      const db = new Database(path.join(dir, 'raft.db'), { readonly: true });
+      try {
+        return (db.prepare("SELECT name FROM sqlite_master WHERE name GLOB 'entries*' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+      } finally {
+        db.close();
+      }
+    };
+    expect(tables()).toEqual(['entries_1', 'entries_2', 'entries_3', 'entries_4']);
+    store.compact(25, 1, { voters: ['a'], learners: [] });
+    expect(tables()).toEqual(['entries_3', 'entries_4']); // 21..30 straddles 25: it stays until it can go whole
+    expect(store.firstIndex()).toBe(26);
+    expect(() => store.entries(25, 27, 1e9)).toThrow(CompactedError);
+    reopen();
+    expect(store.firstIndex()).toBe(26);
+    expect(store.entries(26, 36, 1e9).map((e) => e.index)).toEqual([26, 27, 28, 29, 30, 31, 32, 33, 34, 35]);
+    store.close();
+
+    // A version-1 file: the single `entries` table is the first segment (appends fill it up, then entries_1...).
+    const v1 = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-log-v1-'));
+    try {
+      const db = openSqlite(path.join(v1, 'raft.db'));
+      db.exec(`CREATE TABLE hard_state (id INTEGER PRIMARY KEY CHECK (id = 0), term INTEGER NOT NULL, vote TEXT, commit_index INTEGER NOT NULL);
+        CREATE TABLE entries (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data TEXT NOT NULL);
+        CREATE TABLE snapshot_meta (id INTEGER PRIMARY KEY CHECK (id = 0), idx INTEGER NOT NULL, term INTEGER NOT NULL, conf TEXT NOT NULL);
+        INSERT INTO hard_state VALUES (0, 2, 'a', 3);
+        INSERT INTO snapshot_meta VALUES (0, 1, 1, '{"voters":["a"],"learners":[]}');
+        INSERT INTO entries VALUES (2, 1, 0, 'x2'), (3, 2, 0, 'x3');
+        PRAGMA user_version = 1;`);
+      db.close();
+      const old = SqliteLogStore.open(v1, {}, 10);
+      expect([old.firstIndex(), old.lastIndex(), old.term(3)]).toEqual([2, 3, 2]);
+      old.save({ entries: [{ index: 4, term: 2, type: 'normal', data: 'x4' }] });
+      expect(old.entries(2, 5, 1e9).map((e) => e.data)).toEqual(['x2', 'x3', 'x4']);
+      old.close();
+      const again = SqliteLogStore.open(v1);
+      expect(again.entries(2, 5, 1e9).map((e) => e.data)).toEqual(['x2', 'x3', 'x4']);
+      again.close();
+    } finally {
+      fs.rmSync(v1, { recursive: true, force: true });
+    }
     store = SqliteLogStore.open(dir);
   });
 });
