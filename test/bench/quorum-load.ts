@@ -2,6 +2,8 @@
  * Load clients for Quorum: a few bare protocol connections (test/helpers/raw-client.ts) to the leader, each logged in
  * as its own account, every request a `send` of a 256-byte message to a "sink" account that has no live connection
  * (so no push traffic). Requests are pipelined on the connections; the closed loop decides how many are in flight.
+ * Each connection comes from its own loopback source address (127.0.0.2, 127.0.0.3, ...): 8 client machines, each
+ * within the replica's per-address request-rate limit (20,000/s), which one address would otherwise hit above that.
  */
 import { RawConn } from '../helpers/raw-client.js';
 import { PAYLOAD_256 } from './load.js';
@@ -22,7 +24,8 @@ export class QuorumLoad {
    * (and the sink) up first unless they exist already (a preloaded data folder has them).
    */
   static async open(address: string, connections = MAX_CONNS): Promise<QuorumLoad> {
-    const conns = await Promise.all(Array.from({ length: connections }, () => RawConn.open(address)));
+    const local = address.startsWith('127.') ? (i: number) => `127.0.0.${2 + i}` : () => undefined;
+    const conns = await Promise.all(Array.from({ length: connections }, (_, i) => RawConn.open(address, 5000, local(i))));
     const names = [SINK, ...conns.map((_, i) => senderName(i))];
     await Promise.all(
       names.map(async (name, i) => {

@@ -38,9 +38,10 @@ export class RawConn {
     ws.on('error', () => {});
   }
 
-  static open(address: string, timeoutMs = 5000): Promise<RawConn> {
+  /** `localAddress`: the source address to connect from (e.g. another 127.0.0.0/8 address: another client host). */
+  static open(address: string, timeoutMs = 5000, localAddress?: string): Promise<RawConn> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://${address}/client`);
+      const ws = new WebSocket(`ws://${address}/client`, localAddress ? { localAddress } : {});
       const t = setTimeout(() => {
         ws.terminate();
         reject(new Error(`connect to ${address} timed out`));
