@@ -190,16 +190,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     if (!historiesComplete) problems.push('could not read every conversation after healing');
     say(`final state: ${finalMessages.length} live messages; waiting for convergence`);
 
-    try {
-      await waitFor('every replica to hold the same state', async () => {
-        const ds = await Promise.all(replicas.map(async (r) => ({ replica: r.id, ...(await stateDigest(r.address)) })));
-        digests = ds;
-        return ds.every((d) => d.appliedIndex === ds[0].appliedIndex && d.stateHash === ds[0].stateHash);
-      }, 120_000, 250);
-      converged = true;
-    } catch {
-      problems.push(`replicas did not converge: ${JSON.stringify(digests)}`);
-    }
+    /** Waits for every replica to hold the same state (keeping the last digests for the report); false on timeout. */
+    const converge = async (when: string): Promise<boolean> => {
+      try {
+        await waitFor(`every replica to hold the same state${when}`, async () => {
+          const ds = await Promise.all(replicas.map(async (r) => ({ replica: r.id, ...(await stateDigest(r.address)) })));
+          digests = ds;
+          return ds.every((d) => d.appliedIndex === ds[0].appliedIndex && d.stateHash === ds[0].stateHash);
+        }, 120_000, 250);
+        return true;
+      } catch {
+        problems.push(`replicas did not converge${when}: ${JSON.stringify(digests)}`);
+        return false;
+      }
+    };
+    converged = await converge('');
 
     // ---- a last crash of everything at once: every live message must come back exactly as it was
     if (converged) {
@@ -227,17 +232,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
       const extra = [...after].filter((k) => !before.has(k));
       restartIntact = complete && missing.length === 0 && extra.length === 0;
       if (!restartIntact) problems.push(`after killing every replica at once: ${complete ? '' : 'not every conversation could be read; '}${missing.length} messages missing or changed, ${extra.length} new (first: ${[...missing, ...extra].slice(0, 3).join(' ')})`);
-      converged = false;
-      try {
-        await waitFor('every replica to hold the same state after the final restart', async () => {
-          const ds = await Promise.all(replicas.map(async (r) => ({ replica: r.id, ...(await stateDigest(r.address)) })));
-          digests = ds;
-          return ds.every((d) => d.appliedIndex === ds[0].appliedIndex && d.stateHash === ds[0].stateHash);
-        }, 120_000, 250);
-        converged = true;
-      } catch {
-        problems.push(`replicas did not converge after the final restart: ${JSON.stringify(digests)}`);
-      }
+      converged = await converge(' after the final restart');
     }
   } catch (err) {
     problems.push(`run aborted: ${(err as Error).stack ?? (err as Error).message}`);

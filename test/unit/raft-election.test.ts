@@ -243,6 +243,16 @@ describe('raft leaderUnreachable (the driver saw the leader connection close for
     return raft;
   }
 
+  /** Three nodes; 'a' led, then died: it is cut off and both survivors were told their leader is gone. */
+  function leaderDied(seed?: number): TestNetwork {
+    const net = new TestNetwork(ids(3), { electionTick: 10, ...(seed === undefined ? {} : { seed }) });
+    net.campaign('a');
+    net.isolate('a');
+    net.raft('b').leaderUnreachable('a');
+    net.raft('c').leaderUnreachable('a');
+    return net;
+  }
+
   function ticksUntilCampaign(raft: Raft, max = 100): number {
     let n = 0;
     while (raft.status().role === 'follower' && n < max) {
@@ -316,11 +326,7 @@ describe('raft leaderUnreachable (the driver saw the leader connection close for
 
   it('when the leader died, the survivors elect a new one within electionTick/2 ticks (not 1-2 election timeouts)', () => {
     for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-      const net = new TestNetwork(ids(3), { electionTick: 10, seed });
-      net.campaign('a');
-      net.isolate('a');
-      net.raft('b').leaderUnreachable('a');
-      net.raft('c').leaderUnreachable('a');
+      const net = leaderDied(seed);
       let t = 0;
       while (net.leaders().filter((n) => n.id !== 'a').length === 0 && t < 100) {
         net.tickAll();
@@ -336,22 +342,14 @@ describe('raft leaderUnreachable (the driver saw the leader connection close for
   });
 
   it('the first survivor to campaign wins although the other has not timed out: the lease is forgotten', () => {
-    const net = new TestNetwork(ids(3), { electionTick: 10 });
-    net.campaign('a');
-    net.isolate('a');
-    net.raft('b').leaderUnreachable('a');
-    net.raft('c').leaderUnreachable('a');
+    const net = leaderDied();
     net.campaign('b');
     expect(net.raft('b').status()).toMatchObject({ role: 'leader', term: 2 });
     expect(net.raft('c').status()).toMatchObject({ role: 'follower', term: 2, lead: 'b' });
   });
 
   it('a split vote between the survivors is retried within the short range, not a full election timeout', () => {
-    const net = new TestNetwork(ids(3), { electionTick: 10 });
-    net.campaign('a');
-    net.isolate('a');
-    net.raft('b').leaderUnreachable('a');
-    net.raft('c').leaderUnreachable('a');
+    const net = leaderDied();
     // Both start at once: each grants the other's pre-vote, then each votes for itself.
     net.raft('b').campaign();
     net.raft('c').campaign();

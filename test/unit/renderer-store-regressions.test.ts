@@ -6,8 +6,9 @@
  *   shown twice: as the queued outbox entry and as the committed message.
  */
 import { describe, expect, it } from 'vitest';
+import { FakeApiEvents } from './fake-api-events.js';
 import { createAppStore, HISTORY_PAGE, type AppEnv } from '../../renderer/src/store/store.js';
-import type { ApiEvents, ChatApi, ChatMessage, ConnState, ConversationSummary, ReplicaStatus } from '../../renderer/src/net/api.js';
+import type { ChatApi, ChatMessage, ConnState, ConversationSummary, ReplicaStatus } from '../../renderer/src/net/api.js';
 
 const flush = async () => {
   for (let i = 0; i < 30; i++) await Promise.resolve();
@@ -26,22 +27,12 @@ const msg = (id: number, from: string, to: string, over: Partial<ChatMessage> = 
 });
 
 /** The server side of one account's conversations, edited directly by the tests. */
-class Server implements ChatApi {
+class Server extends FakeApiEvents implements ChatApi {
   state: ConnState = { status: 'connected', replica: { id: 'r1', address: 'a:1' }, leader: { id: 'r1', address: 'a:1' }, readOnly: false };
   messages: ChatMessage[] = [];
   historyCalls = 0;
   statusOf = null;
   cluster = null;
-  private listeners = new Map<string, Set<(p: unknown) => void>>();
-  on<K extends keyof ApiEvents>(event: K, l: (p: ApiEvents[K]) => void) {
-    const set = this.listeners.get(event) ?? new Set();
-    set.add(l as (p: unknown) => void);
-    this.listeners.set(event, set);
-    return () => set.delete(l as (p: unknown) => void);
-  }
-  emit<K extends keyof ApiEvents>(event: K, p: ApiEvents[K]) {
-    for (const l of this.listeners.get(event) ?? []) l(p);
-  }
   setConn(status: ConnState['status']) {
     this.state = { ...this.state, status };
     this.emit('state', this.state);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { FakeApiEvents } from './fake-api-events.js';
 import { createAppStore, sortedConversations, toPattern, type AppEnv } from '../../renderer/src/store/store.js';
 import { clusterHealth, connectionLabel, surviveText } from '../../renderer/src/store/health.js';
 import { readableError } from '../../renderer/src/errors.js';
 import { mergePage, insertMessage } from '../../renderer/src/store/messages.js';
-import type { ApiEvents, ChatApi, ChatMessage, ConnState, ReplicaStatus } from '../../renderer/src/net/api.js';
+import type { ChatApi, ChatMessage, ConnState, ReplicaStatus } from '../../renderer/src/net/api.js';
 import { ERROR_CODES, QuorumError } from '../../replica/protocol/errors.js';
 
 const flush = async () => {
@@ -16,23 +17,13 @@ interface Deferred<T> {
 }
 
 /** A ChatApi whose sends stay pending until the test settles them, like the client library during failover. */
-class FakeApi implements ChatApi {
+class FakeApi extends FakeApiEvents implements ChatApi {
   state: ConnState = { status: 'connected', replica: { id: 'r1', address: 'a:1' }, leader: { id: 'r1', address: 'a:1' }, readOnly: false };
-  listeners = new Map<string, Set<(p: unknown) => void>>();
   sends: { to: string; text: string; d: Deferred<{ id: number; sentAt: number }> }[] = [];
   marks: [string, number][] = [];
   history_: ChatMessage[] = [];
   statusOf = null;
   cluster = null;
-  on<K extends keyof ApiEvents>(event: K, l: (p: ApiEvents[K]) => void) {
-    const set = this.listeners.get(event) ?? new Set();
-    set.add(l as (p: unknown) => void);
-    this.listeners.set(event, set);
-    return () => set.delete(l as (p: unknown) => void);
-  }
-  emit<K extends keyof ApiEvents>(event: K, p: ApiEvents[K]) {
-    for (const l of this.listeners.get(event) ?? []) l(p);
-  }
   setConn(c: Partial<ConnState>) {
     this.state = { ...this.state, ...c };
     this.emit('state', this.state);
