@@ -176,7 +176,7 @@ async function start(opts: ReplicaOptions, opened: (() => unknown)[]): Promise<R
   let serving = true;
   let digest: { appliedIndex: number; stateHash: string } | null = null;
   /** Removed from the configuration: serves neither clients nor peers. */
-  let removed = !!sm.conf() && !joining && !(sm.conf()!.voters.includes(opts.id) || sm.conf()!.learners.includes(opts.id));
+  let removed = !!sm.conf() && !joining && !isMember();
   if (removed) serving = false;
   if (removed) log.warn('this replica was removed from the cluster configuration; it serves neither clients nor peers. Delete its data folder to reuse the machine');
   let driver!: Driver;

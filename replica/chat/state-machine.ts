@@ -264,6 +264,9 @@ function makeStatements(db: Db) {
     inbox: p<[number], { id: number; from_id: number; read_at: number | null }>(
       'SELECT id, from_id, read_at FROM messages WHERE to_id = ? AND deleted = 0 ORDER BY id',
     ),
+    lastMessageId: p<[number, number], { id: number }>(
+      'SELECT max(coalesce((SELECT max(id) FROM messages WHERE to_id = ? AND deleted = 0), 0), coalesce((SELECT max(id) FROM messages WHERE from_id = ? AND deleted = 0), 0)) AS id',
+    ),
     lastInPair: p<[number, number, number, number], { id: number | null }>(
       'SELECT max(coalesce((SELECT max(id) FROM messages WHERE to_id = ? AND from_id = ? AND deleted = 0), 0), ' +
         'coalesce((SELECT max(id) FROM messages WHERE to_id = ? AND from_id = ? AND deleted = 0), 0)) AS id',
@@ -394,7 +397,6 @@ export class ChatStateMachine {
 
   private load(): void {
     this.forgetIdentities();
-    this.lastIdStmt = null;
     this.groupOpenedAt = null;
     this.groupEntries = 0;
     // The chat state is derived from the Raft log, which is fsynced (FULL) before anything is acknowledged; an OS crash
@@ -686,7 +688,8 @@ export class ChatStateMachine {
 
   // ---------------------------------------------------------------- commands
 
-  private execute(cmd: Command, ctx: Ctx): unknown {
+  /** Every command but `send`, which applyNormal runs directly (it refuses before its first write: no savepoint). */
+  private execute(cmd: Exclude<Command, { kind: 'send' }>, ctx: Ctx): unknown {
     switch (cmd.kind) {
       case 'signup':
         return this.signup(cmd.username, cmd.passwordHash, ctx);
@@ -699,8 +702,6 @@ export class ChatStateMachine {
         this.push(ctx, acc, { type: 'push', event: 'sessionEnded', reason: 'logged out' }, cmd.tokenHash);
         return { loggedOut: true };
       }
-      case 'send':
-        return this.send(this.authenticate(cmd.tokenHash), cmd.to, cmd.text, ctx);
       case 'read':
         return this.read(this.authenticate(cmd.tokenHash), cmd.limit, ctx);
       case 'markRead':
@@ -1092,12 +1093,8 @@ export class ChatStateMachine {
 
   /** The highest id of a live message to or from the account (0 if none): where live delivery starts after login. */
   lastMessageId(accountId: number): number {
-    this.lastIdStmt ??= this.db.prepare(
-      'SELECT max(coalesce((SELECT max(id) FROM messages WHERE to_id = ? AND deleted = 0), 0), coalesce((SELECT max(id) FROM messages WHERE from_id = ? AND deleted = 0), 0)) AS id',
-    );
-    return (this.lastIdStmt.get(accountId, accountId) as { id: number }).id;
+    return this.st.lastMessageId.get(accountId, accountId)!.id;
   }
-  private lastIdStmt: Statement | null = null;
 
   /** The stored response of an applied (clientId, seq), or null (never applied, evicted or expired). */
   sessionResponse(clientId: string, seq: number): CommandResponse | null {

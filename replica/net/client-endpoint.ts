@@ -107,7 +107,8 @@ export class ClientEndpoint {
     if (!set) return 0;
     let n = 0;
     for (const c of set) {
-      if (c.account?.id === accountId && (!tokenHash || c.account.tokenHash === tokenHash)) {
+      // The index holds exactly the connections logged in as the account (kept by the `account` setter).
+      if (!tokenHash || c.account!.tokenHash === tokenHash) {
         c.push(frame);
         n++;
       }
@@ -117,7 +118,7 @@ export class ClientEndpoint {
 
   /** Connections logged in as the account (optionally only those holding one token). */
   connectionsOf(accountId: number, tokenHash?: string): ClientConn[] {
-    return [...(this.byAccount.get(accountId) ?? [])].filter((c) => c.account?.id === accountId && (!tokenHash || c.account.tokenHash === tokenHash));
+    return [...(this.byAccount.get(accountId) ?? [])].filter((c) => !tokenHash || c.account!.tokenHash === tokenHash);
   }
 
   private reindex(c: Conn, from: number | null, to: number | null): void {

@@ -35,9 +35,6 @@ export interface DriverOptions {
   proposalTimeoutMs: number;
 }
 
-/** Entries deleted per turn while compacting (about 3 ms of work). */
-const COMPACT_STEP = 2000;
-
 interface Waiter {
   term: number;
   resolve: (o: ApplyOutcome) => void;
@@ -67,9 +64,6 @@ export class Driver extends EventEmitter {
   /** Complete incoming snapshot files by index, until the core installs one (older ones are then dropped). */
   private readonly staged = new Map<number, IncomingSnapshot>();
   private lastCompactCheck = 0;
-  /** A compaction in progress: entries up to compactTarget go, COMPACT_STEP per turn (0: none). */
-  private compactTarget = 0;
-  private compactFrom = 0;
   private processing = false;
 
   constructor(private readonly o: DriverOptions) {
@@ -93,10 +87,7 @@ export class Driver extends EventEmitter {
     try {
       this.o.sm.maybeCommitGroup();
     } catch (err) {
-      this.o.log.fatal({ err }, 'committing applied state failed; stopping');
-      this.stopped = true;
-      this.failAll(new QuorumError('UNAVAILABLE', 'the replica hit a storage error and stopped'));
-      this.emit('fatal', err);
+      this.fail(err, 'committing applied state failed; stopping');
       return;
     }
     this.schedule();
@@ -253,11 +244,7 @@ export class Driver extends EventEmitter {
       while (this.o.raft.hasReady() && rounds++ < 64) this.handleReady(this.o.raft.ready());
       this.maybeCompact();
     } catch (err) {
-      // A storage failure is fatal: continuing could acknowledge writes that are not durable.
-      this.o.log.fatal({ err }, 'replica driver failed; stopping to protect durability');
-      this.stopped = true;
-      this.failAll(new QuorumError('UNAVAILABLE', 'the replica hit a storage error and stopped'));
-      this.emit('fatal', err);
+      this.fail(err, 'replica driver failed; stopping to protect durability');
     } finally {
       this.processing = false;
     }
@@ -439,36 +426,28 @@ export class Driver extends EventEmitter {
   }
 
   /**
-   * Drops log entries the state machine has durably applied, keeping a tail for slow followers. Deleting tens of
-   * thousands of rows at once stalls the event loop for tens of milliseconds, so a compaction is carried out in steps
-   * of COMPACT_STEP entries, one per turn (each step is itself a complete, valid compaction).
+   * Drops log entries the state machine has durably applied, keeping a tail for slow followers (whole segment tables
+   * go: a few milliseconds, see replica/storage/log-segments.ts).
    */
   private maybeCompact(): void {
-    if (this.compactTarget > 0) {
-      const first = this.o.logStore.firstIndex();
-      const upTo = Math.min(this.compactTarget, first - 1 + COMPACT_STEP);
-      if (upTo >= first) {
-        const conf = this.o.sm.conf() ?? { voters: [], learners: [] };
-        this.o.logStore.compact(upTo, this.o.logStore.term(upTo), conf);
-      }
-      if (upTo >= this.compactTarget) {
-        this.o.log.info({ upTo: this.compactTarget, removed: this.compactTarget - this.compactFrom + 1 }, 'log compacted');
-        this.compactTarget = 0;
-      } else {
-        this.schedule();
-      }
-      return;
-    }
     if (this.applied - this.lastCompactCheck < Math.min(1000, Math.ceil(this.o.compactEvery / 4))) return;
     this.lastCompactCheck = this.applied;
     const first = this.o.logStore.firstIndex();
     const upTo = this.applied - this.o.keepEntries;
     if (upTo - first < this.o.compactEvery) return;
+    const conf = this.o.sm.conf() ?? { voters: [], learners: [] };
     // The state database is not fsynced per apply: make it durable before dropping the entries it was built from.
     this.o.sm.makeDurable();
-    this.compactFrom = first;
-    this.compactTarget = upTo;
-    this.maybeCompact();
+    this.o.logStore.compact(upTo, this.o.logStore.term(upTo), conf);
+    this.o.log.info({ upTo, removed: upTo - first + 1 }, 'log compacted');
+  }
+
+  /** A storage failure is fatal: continuing could acknowledge writes that are not durable. */
+  private fail(err: unknown, message: string): void {
+    this.o.log.fatal({ err }, message);
+    this.stopped = true;
+    this.failAll(new QuorumError('UNAVAILABLE', 'the replica hit a storage error and stopped'));
+    this.emit('fatal', err);
   }
 
   private safeEmit(event: string, ...args: unknown[]): void {

@@ -35,7 +35,10 @@ interface Segment {
   };
 }
 
-export type SegmentsState = { name: string; n: number; first: number; last: number }[];
+export interface SegmentsState {
+  segs: { name: string; n: number; first: number; last: number }[];
+  nextN: number;
+}
 
 const NAME = /^entries(?:_([0-9]+))?$/;
 
@@ -141,22 +144,13 @@ export class LogSegments {
 
   /** The in-memory view, to put back with restore() if the surrounding transaction rolls back. */
   save(): SegmentsState {
-    return this.segs.map((s) => ({ name: s.name, n: s.n, first: s.first, last: s.last }));
+    return { segs: this.segs.map((s) => ({ name: s.name, n: s.n, first: s.first, last: s.last })), nextN: this.nextN };
   }
 
-  restore(saved: SegmentsState, nextN: number): void {
+  restore(saved: SegmentsState): void {
     const byName = new Map(this.segs.map((s) => [s.name, s]));
-    this.segs = saved.map((s) => ({ ...s, st: byName.get(s.name)?.st }));
-    this.nextN = nextN;
-  }
-
-  get nextNumber(): number {
-    return this.nextN;
-  }
-
-  /** Table names, oldest first (tests, EXPLAIN). */
-  names(): string[] {
-    return this.segs.map((s) => s.name);
+    this.segs = saved.segs.map((s) => ({ ...s, st: byName.get(s.name)?.st }));
+    this.nextN = saved.nextN;
   }
 
   private drop(s: Segment): void {

@@ -224,9 +224,7 @@ export class SqliteLogStore implements LogStorage {
         throw new Error(`save: entries not contiguous (${entries[k - 1].index} then ${entries[k].index})`);
       }
     }
-    let snap = this.snap;
-    let last = this.last;
-    let hard = this.hard;
+    const hard = this.hard;
     // Only the commit index changed: it need not be durable (a replica re-learns it from the leader, and the core
     // takes max(commit, applied) at start-up), so it is kept in memory and written with the next durable batch.
     // No transaction at all: this sits on the leader's path from a majority's acknowledgement to its answer.
@@ -237,18 +235,19 @@ export class SqliteLogStore implements LogStorage {
       this.hardDirty = true;
       return;
     }
-    this.saveInTx(batch, entries, snap, last, hard);
+    this.saveInTx(batch, entries);
   }
 
-  private saveInTx(batch: SaveBatch, entries: Entry[], snap0: SnapshotMeta, last0: { index: number; term: number }, hard0: HardState): void {
-    let snap = snap0;
-    let last = last0;
-    let hard = hard0;
+  private saveInTx(batch: SaveBatch, entries: Entry[]): void {
+    let snap = this.snap;
+    let last = this.last;
+    let hard = this.hard;
+    let fresh: Entry[] = [];
     this.inTx(() => {
       if (batch.snapshot) {
         ({ snap, last, hard } = this.resetInTx(batch.snapshot, hard));
       }
-      const fresh = entries.filter((e) => e.index > snap.index);
+      fresh = entries.filter((e) => e.index > snap.index);
       if (fresh.length > 0) {
         const first = fresh[0].index;
         if (first > last.index + 1) throw new Error(`save: gap in log (last index ${last.index}, appending ${first})`);
@@ -266,7 +265,6 @@ export class SqliteLogStore implements LogStorage {
       }
     });
     if (batch.snapshot) this.clearTail();
-    const fresh = entries.filter((e) => e.index > snap.index);
     if (fresh.length) this.addToTail(fresh);
     this.snap = snap;
     this.last = last;
@@ -403,11 +401,10 @@ export class SqliteLogStore implements LogStorage {
   /** One transaction; if it rolls back, so does the in-memory view of the segment tables. */
   private inTx(fn: () => void): void {
     const saved = this.segments.save();
-    const nextN = this.segments.nextNumber;
     try {
       this.db.transaction(fn)();
     } catch (err) {
-      this.segments.restore(saved, nextN);
+      this.segments.restore(saved);
       throw err;
     }
   }
