@@ -7,9 +7,8 @@
  * server CPU per 1,000 writes. `npx tsx test/bench/ab.ts [--base DIR] [--levels 1,64,256] [--rounds 3] [--seconds 3]`
  */
 import { parseArgs } from 'node:util';
-import { Cluster } from '../helpers/cluster.js';
 import { measureRaw, toRow, type LevelRaw } from './measure.js';
-import { QuorumLoad } from './quorum-load.js';
+import { startQuorumWithLoad } from './throughput.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,10 +24,8 @@ const { values } = parseArgs({
 const levels = values.levels.split(',').map(Number);
 const size = Number(values.replicas);
 
-async function open(codeRoot: string | undefined, nodeArgs: string) {
-  const cluster = await Cluster.start({ size, codeRoot, nodeArgs: nodeArgs ? nodeArgs.split(' ') : undefined });
-  const load = await QuorumLoad.open((await cluster.leader()).address);
-  return { cluster, load, pids: () => cluster.replicas.map((r) => r.proc?.pid) };
+function open(codeRoot: string | undefined, nodeArgs: string) {
+  return startQuorumWithLoad(size, 0, { codeRoot, nodeArgs: nodeArgs ? nodeArgs.split(' ') : undefined });
 }
 
 const sides = { base: await open(values.base, values['base-node-args']), this: await open(undefined, values['this-node-args']) };

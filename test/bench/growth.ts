@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort, ReplicaProc, statusOf, waitFor } from '../helpers/cluster.js';
 import type { BenchConfig } from './config.js';
-import { measureRaw, toRow, type LevelRaw, type LevelRow } from './measure.js';
+import { measureRaw, scrapeMetrics, toRow, type LevelRaw, type LevelRow } from './measure.js';
 import { benchPasswordHash, mulberry32, OTHER_ACCOUNTS, preload, type PreloadCache } from './preload.js';
 import { rssMB } from './procstat.js';
 import { progress } from './progress.js';
@@ -120,10 +120,10 @@ async function prepareSize(cache: PreloadCache, stored: number, root: string): P
 /** V8 heap and external memory from the replica's /metrics (prom-client default metrics, prefix quorum_process_). */
 async function memoryOf(address: string): Promise<GrowthRow['memoryAfterLoad']> {
   try {
-    const text = await (await fetch(`http://${address}/metrics`)).text();
+    const v = await scrapeMetrics(address);
     const mb = (name: string) => {
-      const m = new RegExp(`^quorum_process_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
-      return m ? round(Number(m[1]) / 1024 / 1024, 0) : null;
+      const bytes = v(`quorum_process_${name}`);
+      return Number.isNaN(bytes) ? null : round(bytes / 1024 / 1024, 0);
     };
     return { heapUsedMB: mb('nodejs_heap_size_used_bytes'), heapTotalMB: mb('nodejs_heap_size_total_bytes'), externalMB: mb('nodejs_external_memory_bytes') };
   } catch {

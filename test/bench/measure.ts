@@ -108,3 +108,9 @@ export function toRow(runs: LevelRaw[]): LevelRow {
 export async function measureLevel(o: LevelOptions): Promise<LevelRow> {
   return toRow([await measureRaw(o)]);
 }
+
+/** A replica's Prometheus metrics: a lookup of one sample's value by name (labels ignored; NaN when absent). */
+export async function scrapeMetrics(address: string): Promise<(name: string) => number> {
+  const text = await (await fetch(`http://${address}/metrics`)).text();
+  return (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+}

@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cluster, ROOT } from '../helpers/cluster.js';
-import { measureLevel } from './measure.js';
+import { measureLevel, scrapeMetrics } from './measure.js';
 import { QuorumLoad } from './quorum-load.js';
 
 interface ProfileNode {
@@ -90,8 +90,7 @@ async function main(): Promise<void> {
   const row = await measureLevel({ inFlight, warmupMs: 1000, measureMs: Number(values.seconds) * 1000, op: (w) => load.send(w, inFlight), pids: () => cluster.replicas.map((r) => r.proc?.pid) });
   const out: string[] = [`${size} replica(s), ${inFlight} in flight: ${JSON.stringify(row)}`];
   for (const r of cluster.replicas) {
-    const metrics = await (await fetch(`http://${r.address}/metrics`)).text();
-    const v = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    const v = await scrapeMetrics(r.address);
     const persistN = v('quorum_storage_persist_seconds_count');
     const applyN = v('quorum_apply_seconds_count');
     out.push(

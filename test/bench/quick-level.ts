@@ -4,18 +4,17 @@
  */
 import { parseArgs } from 'node:util';
 import { startQuorumWithLoad, quorumRaw } from './throughput.js';
-import { toRow } from './measure.js';
+import { scrapeMetrics, toRow } from './measure.js';
 
 const { values } = parseArgs({ options: { replicas: { type: 'string', default: '3' }, levels: { type: 'string', default: '1,64,256' }, seconds: { type: 'string', default: '4' } } });
 const q = await startQuorumWithLoad(Number(values.replicas));
 try {
   for (const inFlight of values.levels.split(',').map(Number)) {
-    const row = toRow([await quorumRaw(q, { warmupMs: 1000, measureMs: Number(values.seconds) * 1000 } as never, inFlight)]);
+    const row = toRow([await quorumRaw(q, { warmupMs: 1000, measureMs: Number(values.seconds) * 1000 }, inFlight)]);
     console.log(JSON.stringify(row));
   }
   for (const r of q.cluster.replicas) {
-    const m = await (await fetch(`http://${r.address}/metrics`)).text();
-    const v = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(m)?.[1] ?? NaN);
+    const v = await scrapeMetrics(r.address);
     const pn = v('quorum_storage_persist_seconds_count');
     const an = v('quorum_apply_seconds_count');
     console.log(`${r.id}: persist ${pn} batches, mean ${((v('quorum_storage_persist_seconds_sum') / pn) * 1000).toFixed(3)} ms; apply ${an} batches, mean ${((v('quorum_apply_seconds_sum') / an) * 1000).toFixed(3)} ms`);

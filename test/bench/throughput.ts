@@ -12,7 +12,7 @@
  * /proc/<pid>/stat, before/after the window) per 1,000 committed sends. The load generator runs on the same 2-core
  * machine; its own CPU is reported separately (clientCpuSecondsPer1000).
  */
-import { Cluster } from '../helpers/cluster.js';
+import { Cluster, type ClusterOptions } from '../helpers/cluster.js';
 import type { BenchConfig } from './config.js';
 import { closedLoop } from './load.js';
 import { measureRaw, toRow, type LevelRaw, type LevelRow } from './measure.js';
@@ -27,15 +27,19 @@ export interface ThroughputRow extends LevelRow {
  * Starts a Quorum cluster of `size` replicas and load clients on its leader, then (with `warmMs`) runs sends at 64 in
  * flight for that long, unrecorded, so the first measured level does not pay for JIT compilation and cold caches.
  */
-export async function startQuorumWithLoad(size: number, warmMs = 0): Promise<{ cluster: Cluster; load: QuorumLoad; pids: () => (number | undefined)[] }> {
-  const cluster = await Cluster.start({ size });
+export async function startQuorumWithLoad(
+  size: number,
+  warmMs = 0,
+  options: Omit<ClusterOptions, 'size'> = {},
+): Promise<{ cluster: Cluster; load: QuorumLoad; pids: () => (number | undefined)[] }> {
+  const cluster = await Cluster.start({ ...options, size });
   const leader = await cluster.leader();
   const load = await QuorumLoad.open(leader.address);
   if (warmMs > 0) await closedLoop({ inFlight: 64, warmupMs: 0, measureMs: warmMs, op: (w) => load.send(w, 64) });
   return { cluster, load, pids: () => cluster.replicas.map((r) => r.proc?.pid) };
 }
 
-export function quorumRaw(q: { load: QuorumLoad; pids: () => (number | undefined)[] }, cfg: BenchConfig, inFlight: number): Promise<LevelRaw> {
+export function quorumRaw(q: { load: QuorumLoad; pids: () => (number | undefined)[] }, cfg: Pick<BenchConfig, 'warmupMs' | 'measureMs'>, inFlight: number): Promise<LevelRaw> {
   return measureRaw({
     inFlight,
     warmupMs: cfg.warmupMs,

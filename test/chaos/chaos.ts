@@ -179,15 +179,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     const drained = await Promise.all(workers.map((w) => w.drain(finalDeadline)));
     drainComplete = drained.every(Boolean);
     if (!drainComplete) problems.push('the final read drain did not complete (no write accepted after healing?)');
-    let historiesComplete = true;
-    for (let a = 0; a < workers.length; a++) {
-      for (let b = a + 1; b < workers.length; b++) {
-        const msgs = await workers[a].fullHistory(users[b], finalDeadline);
-        if (msgs) finalMessages.push(...msgs);
-        else historiesComplete = false;
+    /** Every conversation between two workers, read whole (complete: false if one could not be read in time). */
+    const readAll = async (deadline: number): Promise<{ msgs: SeenMessage[]; complete: boolean }> => {
+      const msgs: SeenMessage[] = [];
+      let complete = true;
+      for (let a = 0; a < workers.length; a++) {
+        for (let b = a + 1; b < workers.length; b++) {
+          const got = await workers[a].fullHistory(users[b], deadline);
+          if (got) msgs.push(...got);
+          else complete = false;
+        }
       }
-    }
-    if (!historiesComplete) problems.push('could not read every conversation after healing');
+      return { msgs, complete };
+    };
+    const final = await readAll(finalDeadline);
+    finalMessages.push(...final.msgs);
+    if (!final.complete) problems.push('could not read every conversation after healing');
     say(`final state: ${finalMessages.length} live messages; waiting for convergence`);
 
     /** Waits for every replica to hold the same state (keeping the last digests for the report); false on timeout. */
@@ -215,16 +222,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
       await Promise.all(replicas.map((r) => r.waitHealthy(120_000)));
       history.healed(kill, 'after the run: every message must survive');
       await waitFor('a leader after the final restart', () => observer.leader(), 60_000, 100);
-      const again: SeenMessage[] = [];
-      const deadline = Date.now() + 120_000;
-      let complete = true;
-      for (let a = 0; a < workers.length; a++) {
-        for (let b = a + 1; b < workers.length; b++) {
-          const msgs = await workers[a].fullHistory(users[b], deadline);
-          if (msgs) again.push(...msgs);
-          else complete = false;
-        }
-      }
+      const { msgs: again, complete } = await readAll(Date.now() + 120_000);
       const key = (m: SeenMessage) => JSON.stringify([m.id, m.from, m.to, m.text, m.readAt]);
       const before = new Set(finalMessages.map(key));
       const after = new Set(again.map(key));
