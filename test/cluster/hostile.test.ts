@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { readSecret } from '../../replica/cli/replica.js';
 import WebSocket from 'ws';
 import { QuorumClient } from '../../replica/client/client.js';
 import { adminMac, clientMac, newNonce } from '../../replica/net/peer-auth.js';
@@ -17,6 +18,8 @@ import { Rng } from '../sim/prng.js';
 const PW = 'password-123';
 const rng = new Rng(0x05711e);
 let cluster: Cluster;
+/** The cluster secret (what a compromised machine would hold). */
+let secret: Buffer;
 let ann: QuorumClient;
 const sent: string[] = [];
 let baselineTerm = 0;
@@ -92,6 +95,7 @@ async function exchange(c: RawConn, frame: string | Buffer, binary = false): Pro
 
 beforeAll(async () => {
   cluster = await Cluster.start({ size: 3, extraArgs: ['--heartbeat-ms', '100', '--election-timeout-ms', '1000'] });
+  secret = readSecret(cluster.secretFile);
   ann = new QuorumClient({ servers: cluster.addresses, WebSocket: WebSocket as never, giveUpAfterMs: 30_000, requestTimeoutMs: 5_000 });
   await ann.signup('ann', PW);
   await ann.signup('bob', PW);
@@ -269,7 +273,6 @@ describe('hostile input against live replicas', () => {
   });
 
   it('forged peer traffic: no authentication, wrong MAC, huge terms, snapshot frames, impersonation: closed, nothing applied', async () => {
-    const secret = Buffer.from(readFileSync(cluster.secretFile, 'utf8').trim(), 'utf8');
     const HUGE = 2 ** 52;
     const heartbeat = (from: string, to: string) => ({ type: 'heartbeat', from, to, term: HUGE, commit: HUGE });
     const append = (from: string, to: string) => ({
@@ -318,7 +321,7 @@ describe('hostile input against live replicas', () => {
       // A wrong MAC, a MAC for another replica's challenge, a malformed auth frame, binary, garbage.
       const wrong = await peer(r.address, (ws) => ws.send(JSON.stringify({ t: 'auth', id: other, address: '1.2.3.4:1', nonce: newNonce(), mac: 'ab'.repeat(32) })));
       expect(wrong.code).toBe(4401);
-      const replayed = await peer(r.address, (ws) => ws.send(JSON.stringify({ t: 'auth', id: other, address: '1.2.3.4:1', nonce: newNonce(), mac: clientMac(Buffer.from(readFileSync(cluster.secretFile, 'utf8').trim(), 'utf8'), newNonce(), other, r.id) })));
+      const replayed = await peer(r.address, (ws) => ws.send(JSON.stringify({ t: 'auth', id: other, address: '1.2.3.4:1', nonce: newNonce(), mac: clientMac(secret, newNonce(), other, r.id) })));
       expect(replayed.code).toBe(4401);
       const malformed = await peer(r.address, (ws) => ws.send(JSON.stringify({ t: 'auth', id: other, mac: 42 })));
       expect(malformed.code).toBe(4401);
@@ -353,7 +356,6 @@ describe('hostile input against live replicas', () => {
       const c = await RawConn.open(r.address);
       await waitFor('hello', () => c.frames.length > 0);
       const hello = c.frames[0];
-      const secret = Buffer.from(readFileSync(cluster.secretFile, 'utf8').trim(), 'utf8');
       for (const req of [
         { op: 'clusterChange', change: { op: 'remove', id: 'r2' } },
         { op: 'clusterChange', change: { op: 'addVoter', id: 'evil', address: '10.9.9.9:7400' } },
