@@ -1084,11 +1084,16 @@ export class ChatStateMachine {
     return merged.map((r) => this.toChat(r, cache));
   }
 
-  /** Forces everything applied so far to disk (WAL checkpoint with fsync): required before log compaction. */
-  makeDurable(): void {
+  /**
+   * Forces everything applied so far to disk (WAL checkpoint with fsync): required before log compaction. Returns
+   * false when the checkpoint could not copy the whole WAL (another connection kept a reader on an older snapshot):
+   * the state is then not known to be durable and the log must not be compacted.
+   */
+  makeDurable(): boolean {
     this.assertOpen();
     this.commitGroup();
-    this.db.pragma('wal_checkpoint(FULL)');
+    const [result] = this.db.pragma('wal_checkpoint(FULL)') as { busy: number; log: number; checkpointed: number }[];
+    return result.busy === 0 && result.checkpointed === result.log;
   }
 
   /** The highest id of a live message to or from the account (0 if none): where live delivery starts after login. */

@@ -64,11 +64,17 @@ export class Driver extends EventEmitter {
   /** Complete incoming snapshot files by index, until the core installs one (older ones are then dropped). */
   private readonly staged = new Map<number, IncomingSnapshot>();
   private lastCompactCheck = 0;
+  /**
+   * Index of the newest conf entry applied, or an upper bound of it: the configuration at any index at or above it is
+   * the state machine's. At start it is unknown, so the applied index stands in.
+   */
+  private lastConfIndex: number;
   private processing = false;
 
   constructor(private readonly o: DriverOptions) {
     super();
     this.applied = o.sm.applied().index;
+    this.lastConfIndex = this.applied;
   }
 
   get softState(): SoftState {
@@ -327,7 +333,10 @@ export class Driver extends EventEmitter {
     let confChanged = false;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
-      if (e.type === 'conf') confChanged = true;
+      if (e.type === 'conf') {
+        confChanged = true;
+        this.lastConfIndex = e.index;
+      }
       const w = this.waiters.get(e.index);
       if (!w) continue;
       this.waiters.delete(e.index);
@@ -387,6 +396,7 @@ export class Driver extends EventEmitter {
       throw new Error(`snapshot file holds ${installed.index}/${installed.term}, the core expected ${meta.index}/${meta.term}`);
     }
     this.applied = this.o.sm.applied().index;
+    this.lastConfIndex = this.applied;
     this.safeEmit('conf');
   }
 
@@ -435,9 +445,15 @@ export class Driver extends EventEmitter {
     const first = this.o.logStore.firstIndex();
     const upTo = this.applied - this.o.keepEntries;
     if (upTo - first < this.o.compactEvery) return;
+    // The snapshot metadata records the configuration as of upTo: the state machine's holds only while no conf entry
+    // was applied after upTo (rare: this compaction waits until one is older than the kept tail).
+    if (this.lastConfIndex > upTo) return;
     const conf = this.o.sm.conf() ?? { voters: [], learners: [] };
     // The state database is not fsynced per apply: make it durable before dropping the entries it was built from.
-    this.o.sm.makeDurable();
+    if (!this.o.sm.makeDurable()) {
+      this.o.log.warn({ upTo }, 'state checkpoint incomplete (a reader held the WAL); log compaction postponed');
+      return;
+    }
     this.o.logStore.compact(upTo, this.o.logStore.term(upTo), conf);
     this.o.log.info({ upTo, removed: upTo - first + 1 }, 'log compacted');
   }

@@ -1,0 +1,141 @@
+// Log compaction in the driver: the snapshot metadata it records carries the configuration as of the compacted index
+// (not the latest one), and nothing is compacted unless the state machine reports its state durable.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Driver } from '../../replica/node/driver.js';
+import { createMetrics } from '../../replica/node/metrics.js';
+import { Raft } from '../../replica/raft/raft.js';
+import { applyToConf, decodeConfChange } from '../../replica/raft/conf.js';
+import type { ConfChange, ConfState, Entry } from '../../replica/raft/types.js';
+import { SqliteLogStore } from '../../replica/storage/log-store.js';
+
+/** A state machine that only counts: what compaction needs of one (applied index, configuration, durability). */
+class CountingStateMachine {
+  index = 1;
+  term = 1;
+  confState: ConfState = { voters: ['a'], learners: [] };
+  /** Configuration from each index on. */
+  history: { index: number; conf: ConfState }[] = [{ index: 1, conf: { voters: ['a'], learners: [] } }];
+  durable = true;
+  applied() {
+    return { index: this.index, term: this.term };
+  }
+  conf(): ConfState {
+    return this.confState;
+  }
+  confAt(index: number): ConfState {
+    let conf = this.history[0].conf;
+    for (const h of this.history) if (h.index <= index) conf = h.conf;
+    return conf;
+  }
+  applyEntries(entries: Entry[], confApply: (cc: ConfChange) => ConfState) {
+    return entries.map((e) => {
+      if (e.type === 'conf') {
+        const cc = decodeConfChange(e.data);
+        this.confState = confApply(cc);
+        this.history.push({ index: e.index, conf: this.confState });
+      }
+      this.index = e.index;
+      this.term = e.term;
+      return { index: e.index };
+    });
+  }
+  maybeCommitGroup(): void {}
+  makeDurable(): boolean {
+    return this.durable;
+  }
+}
+
+let dir: string;
+let store: SqliteLogStore;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-compact-'));
+  store = SqliteLogStore.open(dir);
+  store.bootstrap({ voters: ['a'], learners: [] });
+});
+
+afterEach(() => {
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function start(sm: CountingStateMachine) {
+  const raft = new Raft({
+    id: 'a',
+    storage: Object.assign(Object.create(store), { initialState: () => ({ ...store.initialState(), conf: sm.conf() }) }),
+    applied: sm.applied().index,
+    random: () => 0.5,
+  });
+  const compactions: { upTo: number; conf: ConfState }[] = [];
+  const compact = store.compact.bind(store);
+  store.compact = (index, term, conf) => {
+    compactions.push({ upTo: index, conf });
+    compact(index, term, conf);
+  };
+  const driver = new Driver({
+    id: 'a',
+    dataDir: dir,
+    log: pino({ level: 'silent' }),
+    raft,
+    logStore: store,
+    sm: sm as never,
+    metrics: createMetrics('a', false),
+    send: () => {},
+    sendSnapshot: () => Promise.reject(new Error('no peers')),
+    compactEvery: 8,
+    keepEntries: 3,
+    proposalTimeoutMs: 5_000,
+  });
+  driver.campaign();
+  return { driver, compactions };
+}
+
+async function leading(driver: Driver): Promise<void> {
+  for (let k = 0; k < 100 && !driver.isLeader; k++) await new Promise((r) => setImmediate(r));
+  expect(driver.isLeader).toBe(true);
+}
+
+describe('driver: log compaction', () => {
+  it('records the configuration as of the compacted index, not a newer one applied since', async () => {
+    const sm = new CountingStateMachine();
+    const { driver, compactions } = start(sm);
+    await leading(driver);
+    const changes: ConfChange[] = [
+      { op: 'addLearner', id: 'b', address: 'b:1' },
+      { op: 'remove', id: 'b' },
+      { op: 'addLearner', id: 'c', address: 'c:1' },
+      { op: 'addLearner', id: 'd', address: 'd:1' },
+    ];
+    for (const cc of changes) {
+      for (let k = 0; k < 9; k++) await driver.propose(`x${k}`);
+      await driver.proposeConfChange(cc);
+      // A conf entry just applied, with entries before it still in the log: the next compaction point lies before it.
+      for (let k = 0; k < 2; k++) await driver.propose(`y${k}`);
+    }
+    for (let k = 0; k < 20; k++) await driver.propose(`z${k}`);
+    driver.stop();
+    expect(compactions.length).toBeGreaterThan(3);
+    for (const c of compactions) expect({ upTo: c.upTo, conf: c.conf }).toEqual({ upTo: c.upTo, conf: sm.confAt(c.upTo) });
+    expect(store.snapshotMeta().conf).toEqual(sm.confAt(store.snapshotMeta().index));
+    expect(sm.conf()).toEqual(applyToConf({ voters: ['a'], learners: ['c'] }, { op: 'addLearner', id: 'd', address: 'd:1' }));
+  });
+
+  it('does not compact while the state machine cannot make its state durable', async () => {
+    const sm = new CountingStateMachine();
+    sm.durable = false;
+    const { driver, compactions } = start(sm);
+    await leading(driver);
+    for (let k = 0; k < 40; k++) await driver.propose(`x${k}`);
+    expect(compactions).toEqual([]);
+    expect(store.firstIndex()).toBe(2);
+    sm.durable = true;
+    for (let k = 0; k < 4; k++) await driver.propose(`y${k}`);
+    expect(compactions.length).toBe(1);
+    expect(store.firstIndex()).toBeGreaterThan(30);
+    driver.stop();
+  });
+});
