@@ -193,8 +193,8 @@ function run(): void {
             await host.clusterAdmin({ op: 'transfer', to });
             return null;
           },
-          'clipboard:writeText': ({ text }) => {
-            clipboard.writeText(text);
+          'clipboard:writeText': async ({ text }) => {
+            await clipboard.writeText(text);
             return null;
           },
           'unread:set': ({ count }) => {

@@ -94,7 +94,7 @@ export function lockDown(wc: WebContentsLike, appUrl: string, log: WindowOptions
     return { action: 'deny' };
   });
   const guard = (event: { preventDefault(): void }, url: string) => {
-    let sameApp = false;
+    let sameApp: boolean;
     try {
       sameApp = new URL(url).origin === origin && url === wc.getURL();
     } catch {

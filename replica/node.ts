@@ -179,6 +179,7 @@ async function start(opts: ReplicaOptions, opened: (() => unknown)[]): Promise<R
   let removed = !!sm.conf() && !joining && !isMember();
   if (removed) serving = false;
   if (removed) log.warn('this replica was removed from the cluster configuration; it serves neither clients nor peers. Delete its data folder to reuse the machine');
+  // eslint-disable-next-line prefer-const -- the callbacks built before the Driver (below) read this binding
   let driver!: Driver;
   let address = opts.advertise ?? '';
   const members = () => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: typecheck, build the web client (the e2e tests serve it), then every vitest suite
+// `npm test`: typecheck, lint (ESLint, dependency-cruiser, knip), build the web client (the e2e tests serve it), then every vitest suite
 // (unit, simulation, real-process cluster, Chromium e2e, quick chaos). Prints one closing summary line.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -23,11 +23,14 @@ function step(title, cmd, args) {
 }
 
 let ok = step('typecheck (tsc --noEmit)', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
+// A lint finding fails the run but does not stop it: the tests still say whether the behaviour holds.
+const lintOk = ok && step('lint (npm run lint)', process.execPath, [join(root, 'scripts', 'lint.mjs')]);
 if (ok && existsSync(join(root, 'renderer', 'vite.config.ts'))) ok = step('build web client (vite)', bin('vite'), ['build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn']);
 mkdirSync(join(root, 'test-results'), { recursive: true });
 const report = join(root, 'test-results', 'vitest.json');
 const testsOk = ok && step('tests (vitest)', bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra]);
 
+if (!lintOk) process.stdout.write('npm test: lint failed (see "== lint" above; `npm run lint` runs it alone)\n');
 if (existsSync(report) && ok) {
   const r = JSON.parse(readFileSync(report, 'utf8'));
   const passed = r.numPassedTests ?? 0;
@@ -36,4 +39,4 @@ if (existsSync(report) && ok) {
   const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
 }
-process.exit(ok && testsOk ? 0 : 1);
+process.exit(ok && lintOk && testsOk ? 0 : 1);

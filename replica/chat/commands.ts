@@ -77,7 +77,6 @@ export const Command = z.discriminatedUnion('kind', [
   MemberCommand,
 ]);
 export type Command = z.infer<typeof Command>;
-export type CommandKind = Command['kind'];
 
 /** The payload of a `conf` entry. */
 export const ConfChangeSchema = z.discriminatedUnion('op', [

@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database, { type Statement } from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { LIMITS, SESSION_WINDOW } from '../protocol/limits.js';
 import { QuorumError, type ErrorCode } from '../protocol/errors.js';
 import { Pattern, type ChatMessage, type ClientSession, type ConversationSummary, type PushFrame } from '../protocol/client.js';

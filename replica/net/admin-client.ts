@@ -5,6 +5,7 @@
  */
 import WebSocket from 'ws';
 import { QuorumError, type ErrorCode } from '../protocol/errors.js';
+import type { ServerFrame } from '../protocol/client.js';
 import { adminMac } from './peer-auth.js';
 import { adminScope, type AdminOp } from '../protocol/admin.js';
 
@@ -21,7 +22,7 @@ export async function adminRequest<T = unknown>(servers: string[], secret: Buffe
   const deadline = Date.now() + (o.timeoutMs ?? 15_000);
   const queue = [...servers];
   let attempt = 0;
-  let lastError = 'no replica answered';
+  let lastError: string;
   for (;;) {
     const address = queue[attempt % queue.length];
     attempt++;
@@ -54,9 +55,9 @@ function once(address: string, secret: Buffer, req: Record<string, unknown>, tim
     };
     const timer = setTimeout(() => fail('TIMEOUT', `no answer from ${address}`), timeoutMs);
     ws.on('message', (data) => {
-      let f: any;
+      let f: ServerFrame;
       try {
-        f = JSON.parse(data.toString());
+        f = JSON.parse(data.toString()) as ServerFrame;
       } catch {
         return fail('INTERNAL', 'malformed frame from the replica');
       }

@@ -104,7 +104,9 @@ export class PeerEndpoint {
       if (transfer) {
         try {
           closeSync(transfer.fd);
-        } catch {}
+        } catch {
+          // already closed by a failed write: the file is removed next either way
+        }
         rmSync(transfer.path, { force: true });
         transfer = null;
       }

@@ -53,8 +53,6 @@ import {
 } from './types.js';
 
 export { NotLeaderError, NoQuorumError, TransferInProgressError, ConfChangeError, RaftError } from './errors.js';
-export type { RaftErrorCode } from './errors.js';
-export { encodeConfChange, decodeConfChange } from './conf.js';
 
 /** Vote request context that bypasses the leader lease (leadership transfer). */
 export const TRANSFER_CONTEXT = 'transfer';

@@ -107,7 +107,7 @@ export class SqliteLogStore implements LogStorage {
       this.segments = new LogSegments(db, segmentEntries);
     } catch (err) {
       db.close();
-      throw new Error(`${file}: corrupt log: ${(err as Error).message}`);
+      throw new Error(`${file}: corrupt log: ${(err as Error).message}`, { cause: err });
     }
 
     this.st = {

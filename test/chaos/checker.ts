@@ -16,7 +16,7 @@
  * - unknown sends: counted as applied once or not at all; applied twice shows up as duplicated.
  * - leadersPerTermMax: distinct leaders that anyone reported for one term.
  */
-import type { Digest, LeaderObservation, OpRecord, SeenMessage } from './types.js';
+import type { CheckResult, Digest, LeaderObservation, OpRecord, SeenMessage, Violation } from './types.js';
 
 export interface CheckInput {
   ops: OpRecord[];
@@ -28,36 +28,6 @@ export interface CheckInput {
   converged: boolean;
   /** The final read drain completed (every account read until its inbox was empty). */
   drainComplete: boolean;
-}
-
-export interface Violation {
-  kind: 'lost' | 'duplicated' | 'order' | 'stale' | 'phantom' | 'leaders';
-  detail: string;
-  /** Operation numbers involved. */
-  ops?: number[];
-}
-
-export interface CheckResult {
-  operations: number;
-  acknowledged: number;
-  acknowledgedSends: number;
-  failed: number;
-  unknown: number;
-  /** Unknown sends found applied (exactly once) / not applied at all. */
-  unknownApplied: number;
-  unknownNotApplied: number;
-  lost: number;
-  duplicated: number;
-  orderViolations: number;
-  staleReads: number;
-  /** Messages no send produced, or that a read returned before their send began. */
-  phantoms: number;
-  leadersPerTermMax: number;
-  /** term → leader ids reported for it (only terms with more than one, for the report). */
-  splitTerms: Record<number, string[]>;
-  /** Surviving acknowledged messages whose read outcome was unknown (marked read by a read whose answer was lost). */
-  readByUnknown: number;
-  violations: Violation[];
 }
 
 const MAX_VIOLATIONS = 200;

@@ -287,7 +287,9 @@ export class Nemesis {
       let size = -1;
       try {
         size = statSync(join(incoming, name)).size;
-      } catch {}
+      } catch {
+        // renamed or removed already: reported as gone
+      }
       crash(`partial snapshot file appeared (${size >= 0 ? `${size} bytes at the kill` : 'gone already'})`);
     });
     const offF = follower.onLog((line) => {

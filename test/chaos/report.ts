@@ -3,7 +3,7 @@
  * with the verdict, the seed and the command to replay it, the figures, a timeline of who led when, the faults,
  * client operations (per worker, binned) and latency, the fault list and the checker's violations.
  */
-import type { CheckResult } from './checker.js';
+import type { CheckResult } from './types.js';
 import type { ChaosFigures, FaultKind, FaultRecord, LeaderObservation, OpRecord } from './types.js';
 
 export interface ReportInput {

@@ -3,8 +3,6 @@
  * injected, and what every replica said about its role, term and leader. Times are milliseconds since the run began.
  */
 
-import type { CheckResult } from './checker.js';
-
 export type Outcome = 'ok' | 'fail' | 'unknown';
 
 export type OpKind = 'signup' | 'login' | 'send' | 'read' | 'history' | 'delete';
@@ -95,4 +93,34 @@ export interface ChaosFigures
   rejoinSecondsMax: number;
   faults: Record<FaultKind, number>;
   verdict: 'pass' | 'fail';
+}
+
+export interface Violation {
+  kind: 'lost' | 'duplicated' | 'order' | 'stale' | 'phantom' | 'leaders';
+  detail: string;
+  /** Operation numbers involved. */
+  ops?: number[];
+}
+
+export interface CheckResult {
+  operations: number;
+  acknowledged: number;
+  acknowledgedSends: number;
+  failed: number;
+  unknown: number;
+  /** Unknown sends found applied (exactly once) / not applied at all. */
+  unknownApplied: number;
+  unknownNotApplied: number;
+  lost: number;
+  duplicated: number;
+  orderViolations: number;
+  staleReads: number;
+  /** Messages no send produced, or that a read returned before their send began. */
+  phantoms: number;
+  leadersPerTermMax: number;
+  /** term → leader ids reported for it (only terms with more than one, for the report). */
+  splitTerms: Record<number, string[]>;
+  /** Surviving acknowledged messages whose read outcome was unknown (marked read by a read whose answer was lost). */
+  readByUnknown: number;
+  violations: Violation[];
 }

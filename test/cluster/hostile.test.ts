@@ -49,7 +49,9 @@ async function peakGrowth(r: ReplicaProc, during: () => Promise<void>): Promise<
   const t = setInterval(() => {
     try {
       peak = Math.max(peak, rss(r));
-    } catch {}
+    } catch {
+      // the process exited between two samples: the peak so far stands
+    }
   }, 100);
   try {
     await during();

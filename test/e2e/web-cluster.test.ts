@@ -19,7 +19,6 @@ import {
   messages,
   NetworkSwitch,
   converse,
-  openWith,
   PASSWORD,
   recordBar,
   say,

@@ -11,7 +11,6 @@ import { PROTOCOL_VERSION, WRITE_OPS } from '../../replica/protocol/index.js';
 import type { ChatMessage, ErrorCode, ReplicaStatus, WireError } from '../../replica/protocol/index.js';
 
 // The fake parses frames loosely on purpose: it records exactly what the client sent.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Req = Record<string, any> & { id: number | string; op: string };
 
 export type HookResult =
@@ -238,8 +237,11 @@ export class FakeCluster {
         let marked = 0;
         for (const m of this.messages) {
           if (m.to === me && m.id <= req.upTo && (req.op === 'delivered' || m.from === req.with)) {
-            if (req.op === 'delivered' && m.deliveredAt === null) (m.deliveredAt = this.clock++), marked++;
-            if (req.op === 'markRead' && m.readAt === null) (m.readAt = this.clock++), marked++;
+            const field = req.op === 'delivered' ? 'deliveredAt' : 'readAt';
+            if (m[field] === null) {
+              m[field] = this.clock++;
+              marked++;
+            }
           }
         }
         return ok({ marked });

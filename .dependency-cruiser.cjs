@@ -1,0 +1,85 @@
+// The layering of Quorum (docs/architecture.md, "Layout rules" in DEVELOPERS.md), checked on every `npm run lint`.
+// Paths are relative to the repository root; `core` means a Node built-in module.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'isomorphic-no-node',
+      comment: 'replica/protocol and replica/client run in the renderer, the CLI and the replica: no Node built-ins',
+      severity: 'error',
+      from: { path: '^replica/(protocol|client)/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'isomorphic-only-zod',
+      comment: 'replica/protocol and replica/client import only each other and zod (a Node-only package would break the web client)',
+      severity: 'error',
+      from: { path: '^replica/(protocol|client)/' },
+      to: { dependencyTypesNot: ['core'], pathNot: ['^replica/(protocol|client)/', '^node_modules/zod/'] },
+    },
+    {
+      name: 'raft-is-pure',
+      comment: 'replica/raft is the deterministic consensus core: it imports nothing but itself',
+      severity: 'error',
+      from: { path: '^replica/raft/' },
+      to: { pathNot: '^replica/raft/' },
+    },
+    {
+      name: 'replica-no-electron',
+      comment: 'replica/ runs under plain Node (headless) as well as under the desktop app',
+      severity: 'error',
+      from: { path: '^replica/' },
+      to: { path: '^node_modules/(electron|@electron)/' },
+    },
+    {
+      name: 'renderer-no-node',
+      comment: 'the renderer is a web page (also served to browsers): no Node built-ins',
+      severity: 'error',
+      from: { path: '^renderer/(src|dev/mock-client)' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'renderer-uses-isomorphic-replica',
+      comment: 'the renderer reaches the replica only through the wire types and the client library',
+      severity: 'error',
+      from: { path: '^renderer/(src|dev/mock-client)' },
+      to: { path: '^replica/', pathNot: '^replica/(protocol|client)/' },
+    },
+    {
+      name: 'renderer-no-electron',
+      comment: 'the renderer talks to the main process through the preload bridge only',
+      severity: 'error',
+      from: { path: '^renderer/' },
+      to: { path: '^node_modules/(electron|@electron)/' },
+    },
+    {
+      name: 'nothing-imports-tests',
+      comment: 'test/ is not shipped: product code and scripts never import it',
+      severity: 'error',
+      from: { pathNot: '^test/' },
+      to: { path: '^test/' },
+    },
+    {
+      name: 'no-circular',
+      comment: 'an import cycle makes module start-up order matter and hides which module depends on which',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-unresolvable',
+      comment: 'an import that resolves to nothing (a typo, a moved file)',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(dist|release|test-results|bench-results|chaos-results)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+    moduleSystems: ['es6', 'cjs'],
+  },
+};
