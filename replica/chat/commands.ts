@@ -77,6 +77,9 @@ export const Command = z.discriminatedUnion('kind', [
   MemberCommand,
 ]);
 export type Command = z.infer<typeof Command>;
+type CommandKind = Command['kind'];
+/** The command of one kind. */
+export type CommandOf<K extends CommandKind> = Extract<Command, { kind: K }>;
 
 /** The payload of a `conf` entry. */
 export const ConfChangeSchema = z.discriminatedUnion('op', [

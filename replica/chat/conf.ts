@@ -1,28 +1,14 @@
 /**
- * Pure application of a single-server configuration change to a ConfState. The Raft core owns the authoritative
- * version (the driver passes it to applyEntries as confApply); this one is the default for tests and tools.
+ * Applies a single-server configuration change to a ConfState with the Raft core's rules (raft/conf.ts), but strict:
+ * a change that does not fit throws with the reason, where the core leaves the configuration as it is. The core's
+ * version is authoritative (the driver passes it to applyEntries as confApply); this one is the default for tests
+ * and tools that apply entries without a core.
  */
+import { applyToConf, confChangeProblem } from '../raft/conf.js';
 import type { ConfChange, ConfState } from '../raft/types.js';
 
 export function applyConfChange(conf: ConfState, cc: ConfChange): ConfState {
-  const voters = conf.voters.filter((v) => v !== cc.id);
-  const learners = conf.learners.filter((l) => l !== cc.id);
-  const isVoter = conf.voters.includes(cc.id);
-  const isLearner = conf.learners.includes(cc.id);
-  switch (cc.op) {
-    case 'addLearner':
-      if (isVoter) throw new Error(`${cc.id} is already a voter`);
-      return { voters, learners: [...learners, cc.id] };
-    case 'addVoter':
-      return { voters: [...voters, cc.id], learners };
-    case 'promote':
-      if (!isLearner) throw new Error(`${cc.id} is not a learner`);
-      return { voters: [...voters, cc.id], learners };
-    case 'demote':
-      if (!isVoter) throw new Error(`${cc.id} is not a voter`);
-      return { voters, learners: [...learners, cc.id] };
-    case 'remove':
-      if (!isVoter && !isLearner) throw new Error(`${cc.id} is not a member`);
-      return { voters, learners };
-  }
+  const problem = confChangeProblem(conf, cc);
+  if (problem !== null) throw new Error(problem);
+  return applyToConf(conf, cc);
 }

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatStateMachine } from '../../replica/chat/state-machine.js';
 import { patternToGlob } from '../../replica/chat/state-machine.js';
+import { prepareStatements } from '../../replica/chat/statements.js';
 import type { Entry } from '../../replica/raft/types.js';
 import { Harness, pw, tempDir, tok } from './chat-harness.js';
 
@@ -375,8 +376,8 @@ describe('query plans', () => {
     h.user('ann');
     h.user('bob');
     h.send('ann', 'bob', 'x');
-    const statements = (h.sm as unknown as { st: Record<string, { source: string }> }).st;
     const db = new Database(path.join(h.dir, 'state.db'), { readonly: true });
+    const statements = prepareStatements(db);
     const bad: string[] = [];
     for (const [name, stmt] of Object.entries(statements)) {
       if (name === 'members') continue; // the member list is a handful of rows, read whole by design

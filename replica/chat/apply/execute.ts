@@ -1,0 +1,65 @@
+/** Runs one decoded command against the state: the one switch over every command kind. */
+import { missingCaseError } from '../../util/missing-case-error.js';
+import type { ApplyContext } from '../apply-context.js';
+import type { Command } from '../commands.js';
+import { authenticate, IdentityCache } from '../identities.js';
+import type { Statements } from '../statements.js';
+import { AccountCommands } from './accounts.js';
+import { applyMember } from './members.js';
+import { MessageCommands } from './messages.js';
+import { ReceiptCommands } from './receipts.js';
+
+export class CommandExecutor {
+  private readonly accounts: AccountCommands;
+  private readonly messages: MessageCommands;
+  private readonly receipts: ReceiptCommands;
+
+  constructor(
+    private readonly statements: Statements,
+    identities: IdentityCache,
+  ) {
+    this.accounts = new AccountCommands(statements, identities);
+    this.messages = new MessageCommands(statements, identities);
+    this.receipts = new ReceiptCommands(statements);
+  }
+
+  /**
+   * Whether a refusal of `cmd` may come after its first write, so it must run in a savepoint of its own. Only `send`
+   * refuses before writing anything (and is the command applied most often).
+   */
+  static needsSavepoint(cmd: Command): boolean {
+    return cmd.kind !== 'send';
+  }
+
+  /** Applies `cmd`; returns its result, or throws a QuorumError to refuse it. */
+  execute(cmd: Command, ctx: ApplyContext): unknown {
+    switch (cmd.kind) {
+      case 'signup':
+        return this.accounts.signup(cmd, ctx);
+      case 'login':
+        return this.accounts.login(cmd, ctx);
+      case 'logout':
+        return this.accounts.logout(cmd, ctx);
+      case 'deleteAccount':
+        return this.accounts.deleteAccount(cmd, ctx);
+      case 'send':
+        return this.messages.send(cmd, ctx);
+      case 'delete':
+        return this.messages.delete(cmd, this.authenticate(cmd.tokenHash).id, ctx);
+      case 'read':
+        return this.receipts.read(cmd, this.authenticate(cmd.tokenHash), ctx);
+      case 'markRead':
+        return this.receipts.markRead(cmd, this.authenticate(cmd.tokenHash), ctx);
+      case 'delivered':
+        return this.receipts.delivered(cmd, this.authenticate(cmd.tokenHash), ctx);
+      case 'member':
+        return applyMember(this.statements, cmd);
+      default:
+        throw missingCaseError(cmd);
+    }
+  }
+
+  private authenticate(tokenHash: string) {
+    return authenticate(this.statements, tokenHash);
+  }
+}

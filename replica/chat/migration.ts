@@ -1,0 +1,26 @@
+/** Brings a state database (a data folder's or a snapshot's) to the current schema version (PRAGMA user_version). */
+import type { Db } from '../storage/sqlite.js';
+import { MIGRATE_1_TO_2, STATE_SCHEMA, STATE_SCHEMA_VERSION } from './schema.js';
+
+/** The versions migrateSchema can open: 0 (a new file) up to STATE_SCHEMA_VERSION. */
+export function isKnownSchemaVersion(version: unknown): boolean {
+  return typeof version === 'number' && Number.isInteger(version) && version >= 0 && version <= STATE_SCHEMA_VERSION;
+}
+
+/**
+ * Creates the schema in a new file or brings a file of an older version up to STATE_SCHEMA_VERSION, in one
+ * transaction (a crash leaves the old version, migrated again at the next open). Refuses unknown versions.
+ */
+export function migrateSchema(db: Db, file: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version === STATE_SCHEMA_VERSION) {
+    db.exec(STATE_SCHEMA);
+    return;
+  }
+  if (!isKnownSchemaVersion(version)) throw new Error(`${file}: unknown state.db schema version ${version}`);
+  db.transaction(() => {
+    if (version === 1) db.exec(MIGRATE_1_TO_2);
+    db.exec(STATE_SCHEMA);
+    db.pragma(`user_version = ${STATE_SCHEMA_VERSION}`);
+  })();
+}
