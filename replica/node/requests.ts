@@ -59,10 +59,10 @@ function sessionKeyOf(conn: ClientConn, clientId: string, tokenHash: string): st
 let dummyHash: Promise<string> | null = null;
 
 export class RequestHandler implements ClientHandler {
-  constructor(private readonly c: RequestContext) {}
+  constructor(private readonly replica: RequestContext) {}
 
   hello(conn: ClientConn): HelloFrame {
-    return { type: 'hello', protocol: PROTOCOL_VERSION, replica: { id: this.c.id, address: this.c.address }, leader: this.c.leaderHint(), nonce: conn.nonce };
+    return { type: 'hello', protocol: PROTOCOL_VERSION, replica: { id: this.replica.id, address: this.replica.address }, leader: this.replica.leaderHint(), nonce: conn.nonce };
   }
 
   onClose(): void {}
@@ -70,27 +70,27 @@ export class RequestHandler implements ClientHandler {
   async handle(conn: ClientConn, req: ClientRequest): Promise<unknown> {
     try {
       const result = await this.dispatch(conn, req);
-      this.c.metrics.requests.inc({ op: req.op, outcome: 'ok' });
+      this.replica.metrics.requests.inc({ op: req.op, outcome: 'ok' });
       return result;
     } catch (err) {
-      this.c.metrics.requests.inc({ op: req.op, outcome: err instanceof QuorumError ? err.code : 'INTERNAL' });
+      this.replica.metrics.requests.inc({ op: req.op, outcome: err instanceof QuorumError ? err.code : 'INTERNAL' });
       throw err;
     }
   }
 
   private async dispatch(conn: ClientConn, req: ClientRequest): Promise<unknown> {
-    if (req.op === 'status') return this.c.status();
+    if (req.op === 'status') return this.replica.status();
     if (req.op === 'admin') {
-      if (!this.c.secret) throw new QuorumError('FORBIDDEN', 'this replica has no cluster secret, so it accepts no cluster administration');
-      if (!macEqual(req.mac, adminMac(this.c.secret, conn.nonce, req.scope))) throw new QuorumError('FORBIDDEN', 'wrong cluster secret');
+      if (!this.replica.secret) throw new QuorumError('FORBIDDEN', 'this replica has no cluster secret, so it accepts no cluster administration');
+      if (!macEqual(req.mac, adminMac(this.replica.secret, conn.nonce, req.scope))) throw new QuorumError('FORBIDDEN', 'wrong cluster secret');
       conn.adminScope = req.scope;
       return { admin: true };
     }
     // An admin proof is checked (and consumed) first, wherever the request lands.
     if (req.op === 'clusterChange') this.admin(conn, { op: 'clusterChange', change: req.change });
     if (req.op === 'transfer') this.admin(conn, { op: 'transfer', to: req.to });
-    if (!this.c.serving()) throw new QuorumError('UNAVAILABLE', 'this replica is not serving (stopping or removed from the cluster); use another replica');
-    if (!this.c.driver.isLeader) throw this.notLeader();
+    if (!this.replica.serving()) throw new QuorumError('UNAVAILABLE', 'this replica is not serving (stopping or removed from the cluster); use another replica');
+    if (!this.replica.driver.isLeader) throw this.notLeader();
 
     // Exactly-once is enforced where it is safe, at apply: a retried (clientId, seq) goes through the log again and
     // the state machine returns the first response without applying anything. (Answering retries from the stored
@@ -102,8 +102,8 @@ export class RequestHandler implements ClientHandler {
         return this.write(conn, req, { kind: 'signup', username: req.username, passwordHash });
       }
       case 'login': {
-        await this.c.driver.readBarrier();
-        const acc = this.c.sm().account(req.username);
+        await this.replica.driver.readBarrier();
+        const acc = this.replica.sm().account(req.username);
         if (!acc) {
           dummyHash ??= hashPassword('not-a-real-password');
           await verifyPassword(req.password, await dummyHash);
@@ -113,20 +113,20 @@ export class RequestHandler implements ClientHandler {
         return this.write(conn, req, { kind: 'login', username: req.username, passwordHash: acc.passwordHash, tokenHash: tokenHashOf(req.token) });
       }
       case 'resume': {
-        await this.c.driver.readBarrier();
+        await this.replica.driver.readBarrier();
         const tokenHash = tokenHashOf(req.token);
-        const acc = this.c.sm().accountByToken(tokenHash);
+        const acc = this.replica.sm().accountByToken(tokenHash);
         if (!acc) throw new QuorumError('UNAUTHENTICATED', 'this login has ended (logged out, expired or account deleted); log in again');
         conn.account = { id: acc.id, username: acc.username, tokenHash };
-        if (req.after !== undefined) this.c.pushBacklog(conn, acc.id, req.after);
-        return { user: acc.username, unread: this.c.sm().unreadCount(acc.id), lastMessageId: this.c.sm().lastMessageId(acc.id) };
+        if (req.after !== undefined) this.replica.pushBacklog(conn, acc.id, req.after);
+        return { user: acc.username, unread: this.replica.sm().unreadCount(acc.id), lastMessageId: this.replica.sm().lastMessageId(acc.id) };
       }
       case 'logout':
         return this.write(conn, req, { kind: 'logout', tokenHash: this.auth(conn).tokenHash });
       case 'accounts': {
         this.auth(conn);
-        await this.c.driver.readBarrier();
-        return this.c.sm().accounts(req.pattern ?? '', req.limit ?? 50, req.pageToken ?? null);
+        await this.replica.driver.readBarrier();
+        return this.replica.sm().accounts(req.pattern ?? '', req.limit ?? 50, req.pageToken ?? null);
       }
       case 'send':
         return this.write(conn, req, { kind: 'send', tokenHash: this.auth(conn).tokenHash, to: req.to, text: req.text });
@@ -134,13 +134,13 @@ export class RequestHandler implements ClientHandler {
         return this.write(conn, req, { kind: 'read', tokenHash: this.auth(conn).tokenHash, limit: req.limit ?? 50 });
       case 'history': {
         const a = this.auth(conn);
-        await this.c.driver.readBarrier();
-        return { messages: this.c.sm().history(a.id, req.with, req.limit ?? 50, req.before ?? null) };
+        await this.replica.driver.readBarrier();
+        return { messages: this.replica.sm().history(a.id, req.with, req.limit ?? 50, req.before ?? null) };
       }
       case 'conversations': {
         const a = this.auth(conn);
-        await this.c.driver.readBarrier();
-        return { conversations: this.c.sm().conversations(a.id, req.limit ?? 50) };
+        await this.replica.driver.readBarrier();
+        return { conversations: this.replica.sm().conversations(a.id, req.limit ?? 50) };
       }
       case 'markRead':
         return this.write(conn, req, { kind: 'markRead', tokenHash: this.auth(conn).tokenHash, with: req.with, upTo: req.upTo });
@@ -150,22 +150,22 @@ export class RequestHandler implements ClientHandler {
         return this.write(conn, req, { kind: 'delete', tokenHash: this.auth(conn).tokenHash, ids: req.ids });
       case 'clusterChange': {
         const cc = req.change;
-        if ((cc.op === 'remove' || cc.op === 'demote') && cc.id === this.c.id) {
+        if ((cc.op === 'remove' || cc.op === 'demote') && cc.id === this.replica.id) {
           // A leader removing or demoting itself hands leadership over first; the client retries at the new leader.
-          const to = await this.c.transfer();
-          throw new QuorumError('NOT_LEADER', `leadership handed to ${to} before the change to ${cc.id}; retry there`, this.c.leaderHint());
+          const to = await this.replica.transfer();
+          throw new QuorumError('NOT_LEADER', `leadership handed to ${to} before the change to ${cc.id}; retry there`, this.replica.leaderHint());
         }
-        const outcome = await this.c.driver.proposeConfChange(cc);
+        const outcome = await this.replica.driver.proposeConfChange(cc);
         if (!outcome.response.ok) throw new QuorumError(outcome.response.error.code, outcome.response.error.message);
         return outcome.response.result;
       }
       case 'transfer': {
-        return { leader: await this.c.transfer(req.to) };
+        return { leader: await this.replica.transfer(req.to) };
       }
       case 'deleteAccount': {
         const a = this.auth(conn);
-        await this.c.driver.readBarrier();
-        const acc = this.c.sm().account(a.username);
+        await this.replica.driver.readBarrier();
+        const acc = this.replica.sm().account(a.username);
         if (!acc || !(await verifyPassword(req.password, acc.passwordHash))) throw new QuorumError('BAD_CREDENTIALS', 'wrong password');
         return this.write(conn, req, { kind: 'deleteAccount', tokenHash: a.tokenHash, passwordHash: acc.passwordHash });
       }
@@ -187,7 +187,7 @@ export class RequestHandler implements ClientHandler {
   }
 
   private notLeader(): QuorumError {
-    const hint = this.c.leaderHint();
+    const hint = this.replica.leaderHint();
     return hint
       ? new QuorumError('NOT_LEADER', `this replica does not lead; connect to ${hint.id} at ${hint.address}`, hint)
       : new QuorumError('NO_QUORUM', 'no leader is known: an election is in progress or a majority of replicas is unreachable (read-only); retry shortly');
@@ -198,10 +198,10 @@ export class RequestHandler implements ClientHandler {
     // login that made it (another account reusing a clientId gets a session of its own).
     const token = typeof body.tokenHash === 'string' ? body.tokenHash : null;
     const session = token ? { clientId: sessionKeyOf(conn, req.session.clientId, token), seq: req.session.seq } : req.session;
-    const command = { ...body, at: this.c.now(), session };
+    const command = { ...body, at: this.replica.now(), session };
     let outcome: ApplyOutcome;
     try {
-      outcome = await this.c.driver.propose(JSON.stringify(command));
+      outcome = await this.replica.driver.propose(JSON.stringify(command));
     } catch (err) {
       if (err instanceof QuorumError && err.code === 'NOT_LEADER') throw this.notLeader();
       throw err;
@@ -217,14 +217,14 @@ export class RequestHandler implements ClientHandler {
       // Bind by the token this request registered, never by the name it asked for: a response replayed for a reused
       // session seq must not log anyone in.
       const tokenHash = tokenHashOf(req.token);
-      const acc = this.c.sm().accountByToken(tokenHash);
+      const acc = this.replica.sm().accountByToken(tokenHash);
       if (!acc || acc.username.toLowerCase() !== req.username.toLowerCase()) {
         throw new QuorumError('INVALID', 'this session seq was already used by another request; use a new seq for a new login');
       }
       conn.account = { id: acc.id, username: acc.username, tokenHash };
-      const last = typeof result.lastMessageId === 'number' ? result.lastMessageId : this.c.sm().lastMessageId(acc.id);
+      const last = typeof result.lastMessageId === 'number' ? result.lastMessageId : this.replica.sm().lastMessageId(acc.id);
       // Messages committed between the login's apply and now: push them so nothing is missed.
-      this.c.pushBacklog(conn, acc.id, req.after ?? last);
+      this.replica.pushBacklog(conn, acc.id, req.after ?? last);
       return { ...result, token: req.token, lastMessageId: last };
     }
     if (req.op === 'logout' || req.op === 'deleteAccount') conn.account = null;
