@@ -33,7 +33,7 @@ import { prepareStatements, readMeta, type ClientRow, type Statements } from './
 export type { ApplyOutcome, CommandResponse, PushEvent } from './outcome.js';
 export type { AccountInfo } from './queries.js';
 export { patternToGlob } from './queries.js';
-export { EXPIRY_EVERY, SESSION_EVICT_EVERY, SESSION_IDLE_MS, SESSION_TOUCH_MS } from './sessions.js';
+export { SESSION_EVICT_EVERY, SESSION_IDLE_MS, SESSION_TOUCH_MS } from './sessions.js';
 
 /** A new cluster's initial configuration is a snapshot at this index and term (never in the log itself). */
 export const BOOTSTRAP = { index: 1, term: 1 } as const;
