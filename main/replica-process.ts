@@ -8,7 +8,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ToReplicaProcessSchema, type FromReplicaProcess, type ReplicaStartOptions } from '../replica/protocol/ipc.js';
-import { startReplica, type ReplicaHandle } from '../replica/node.js';
+import { startReplica, type ReplicaHandle } from '../replica/node/replica.js';
 import { decodeInvite, encodeInvite } from '../replica/node/invite.js';
 import { adminRequest } from '../replica/net/admin-client.js';
 

@@ -10,7 +10,7 @@ import { QuorumError } from '../protocol/errors.js';
 import type { ReplicaStatus } from '../protocol/client.js';
 import { readSecret, UsageError } from './replica.js';
 import { encodeInvite } from '../node/invite.js';
-import { splitHostPort } from '../node.js';
+import { splitHostPort } from '../protocol/address.js';
 
 export const CLUSTER_USAGE = `usage: npm run --silent cluster -- --servers HOST:PORT[,...] [--json] [--secret-file FILE] [--timeout SECONDS] COMMAND
 commands:

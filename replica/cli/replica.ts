@@ -8,7 +8,8 @@ import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeInvite } from '../node/invite.js';
 import pino from 'pino';
-import { startReplica, splitHostPort, type Member } from '../node.js';
+import { startReplica, type Member } from '../node/replica.js';
+import { splitHostPort } from '../protocol/address.js';
 
 const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:PORT]
          [--initial-cluster ID=HOST:PORT,ID=HOST:PORT,...] [--secret-file FILE]

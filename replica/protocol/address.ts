@@ -15,3 +15,13 @@ export function isHostPort(s: string): boolean {
 }
 
 export const HostPortSchema = z.string().max(262).refine(isHostPort, 'addresses are HOST:PORT with a port from 1 to 65535');
+
+/**
+ * Splits a listen address HOST:PORT (host name, IPv4 or [IPv6]; port 0..65535, 0 picks a free one) into host (without
+ * brackets) and port. Throws `"…" is not HOST:PORT` otherwise.
+ */
+export function splitHostPort(s: string): [host: string, port: number] {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(s);
+  if (!m || Number(m[2]) > 65535) throw new Error(`"${s}" is not HOST:PORT`);
+  return [m[1].replace(/^\[|\]$/g, ''), Number(m[2])];
+}

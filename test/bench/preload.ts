@@ -65,7 +65,7 @@ export function preload(o: PreloadOptions): { lastIndex: number; seconds: number
   const sm = ChatStateMachine.open(o.dataDir);
   const log = SqliteLogStore.open(o.dataDir);
   const conf = { voters: o.members.map((m) => m.id), learners: [] as string[] };
-  // As replica/node.ts does on a first start: the configuration is the bootstrap snapshot in both stores.
+  // As replica/node/data-folder.ts does on a first start: the configuration is the bootstrap snapshot in both stores.
   sm.bootstrap(conf, o.members);
   log.bootstrap(conf);
   // The generated history: r1 won the election after bootstrap (term 2) and appended everything as leader.

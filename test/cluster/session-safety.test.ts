@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { startReplica, type ReplicaHandle } from '../../replica/node.js';
+import { startReplica, type ReplicaHandle } from '../../replica/node/replica.js';
 import { RawConn } from '../helpers/raw-client.js';
 
 describe('session safety (in-process replica)', () => {

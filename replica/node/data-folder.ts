@@ -1,0 +1,136 @@
+/**
+ * A replica's data folder at start-up: opens raft.db and state.db, and decides what this start is: the first start of
+ * a new cluster (records the bootstrap configuration), the first start of a replica joining a running cluster (an
+ * empty folder and join addresses), or a restart (the stored configuration wins). Applies --force-new-cluster, and
+ * repairs a log left behind its state by an interrupted snapshot install.
+ */
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ConfState } from '../raft/types.js';
+import { SqliteLogStore } from '../storage/log-store.js';
+import { ChatStateMachine } from '../chat/state-machine.js';
+import type { ReplicaOptions } from './options.js';
+
+export interface DataFolder {
+  logStore: SqliteLogStore;
+  stateMachine: ChatStateMachine;
+  /** This start joins a running cluster: the folder held nothing and join addresses were given. */
+  joining: boolean;
+}
+
+/** Closes what start-up opened, most recent first, when a later step fails. */
+export type Closer = () => unknown;
+
+/**
+ * Opens (creating when missing) the data folder at `dataDir` for the replica `options.id`. Each store it opens is
+ * pushed onto `opened`, so a failed start closes it again. Throws with what to do when the folder and the options
+ * do not fit together.
+ */
+export function openDataFolder(options: ReplicaOptions, dataDir: string, log: Logger, opened: Closer[]): DataFolder {
+  // The data folder holds every message and password hash: this user only.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+  const logStore = SqliteLogStore.open(dataDir);
+  opened.push(() => logStore.close());
+  const stateMachine = ChatStateMachine.open(dataDir);
+  opened.push(() => stateMachine.close());
+
+  const joining = recordConfiguration(options, dataDir, logStore, stateMachine, log);
+  if (options.forceNewCluster) forceNewCluster(options.id, dataDir, logStore, stateMachine, log);
+  reconcileLogWithState(logStore, stateMachine, log);
+
+  const conf = stateMachine.conf();
+  if (conf && conf.voters.length + conf.learners.length > 1 && !options.secret?.length) {
+    throw new Error('this cluster has more than one member: a cluster secret is required (--secret-file with a non-empty file)');
+  }
+  return { logStore, stateMachine, joining };
+}
+
+/**
+ * First start: records the bootstrap configuration (identical on every initial member), unless this replica joins
+ * a running cluster. Returns whether it joins.
+ */
+function recordConfiguration(options: ReplicaOptions, dataDir: string, logStore: SqliteLogStore, stateMachine: ChatStateMachine, log: Logger): boolean {
+  const initial = options.initialCluster ?? [];
+  const empty = !stateMachine.conf() && logStore.lastIndex() === 0;
+  if (empty && (options.join?.length ?? 0) > 0) {
+    if (!options.secret?.length) throw new Error('joining a cluster needs its secret (--secret-file or --join-code)');
+    log.info({ via: options.join }, 'empty data folder: joining a running cluster');
+    return true;
+  }
+  if (stateMachine.conf()) {
+    if (initial.length) log.info('stored configuration found; --initial-cluster is ignored on restart');
+    return false;
+  }
+  if (logStore.lastIndex() > 0) throw new Error(`data folder ${dataDir} has a log but no configuration; it is damaged`);
+  const members = initial.length ? initial : [{ id: options.id, address: '' }];
+  if (!members.some((m) => m.id === options.id)) {
+    throw new Error(`--initial-cluster must include this replica (${options.id}); to join a running cluster use --join`);
+  }
+  const bootConf: ConfState = { voters: members.map((m) => m.id), learners: [] };
+  stateMachine.bootstrap(bootConf, members);
+  logStore.bootstrap(bootConf);
+  return false;
+}
+
+function forceNewCluster(id: string, dataDir: string, logStore: SqliteLogStore, stateMachine: ChatStateMachine, log: Logger): void {
+  if (!stateMachine.conf()) throw new Error('--force-new-cluster needs a data folder that already belongs to a cluster');
+  log.warn(
+    { previous: stateMachine.conf() },
+    'FORCE NEW CLUSTER: this replica now forms a one-member cluster from its own data. Writes acknowledged by the old ' +
+      'cluster that never reached this replica are lost; entries only this replica held become committed. ' +
+      'Add the other machines back with --join; never restart the old replicas with their old data.',
+  );
+  const marker = join(dataDir, 'forced-new-cluster');
+  if (existsSync(marker)) {
+    log.warn({ marker }, '--force-new-cluster was already applied to this data folder; ignoring it (delete the marker file to force again)');
+    return;
+  }
+  // Entries past the applied state may never have committed, and a configuration change among them would undo
+  // the forced configuration when replayed: the new cluster starts from the applied state alone.
+  const applied = stateMachine.applied();
+  const alone: ConfState = { voters: [id], learners: [] };
+  stateMachine.forceConf(alone);
+  logStore.resetToSnapshot({ index: applied.index, term: applied.term, conf: alone });
+  writeFileSync(marker, `forced at applied index ${applied.index} (term ${applied.term}) on ${new Date().toISOString()}\n`);
+}
+
+/**
+ * After a crash between installing a snapshot's state and resetting the log, the state machine can be ahead of the
+ * log. The state is committed data, so the log restarts from it.
+ */
+export function reconcileLogWithState(logStore: SqliteLogStore, stateMachine: ChatStateMachine, log: Logger): void {
+  const { index, term } = stateMachine.applied();
+  if (index === 0) return;
+  let consistent = index <= logStore.lastIndex() && index >= logStore.firstIndex() - 1;
+  if (consistent) {
+    try {
+      consistent = logStore.term(index) === term;
+    } catch {
+      consistent = false;
+    }
+  }
+  if (!consistent) {
+    log.warn({ applied: index, logFirst: logStore.firstIndex(), logLast: logStore.lastIndex() }, 'log behind the applied state (interrupted snapshot install); resetting the log to the state');
+    logStore.resetToSnapshot({ index, term, conf: stateMachine.conf()! });
+  }
+}
+
+/**
+ * The storage the core starts from: the log store, with the configuration the state machine has applied
+ * (a configuration takes effect when its entry is applied, so the state machine holds the current one).
+ */
+export function coreStorage(logStore: SqliteLogStore, stateMachine: ChatStateMachine): SqliteLogStore {
+  const initialState = logStore.initialState.bind(logStore);
+  return Object.assign(Object.create(logStore), {
+    initialState: () => ({ ...initialState(), conf: stateMachine.conf() ?? { voters: [], learners: [] } }),
+  }) as SqliteLogStore;
+}
+
+/** Snapshot files this replica was sending when it stopped are of no use to the next start. */
+export function removeOutgoingSnapshots(dataDir: string): void {
+  const dir = join(dataDir, 'snapshots');
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) if (f.startsWith('out-')) rmSync(join(dir, f), { force: true });
+}

@@ -1,0 +1,79 @@
+/**
+ * What a host (the `replica` CLI, the desktop app's utility process, tests) gives `startReplica`, and what it gets
+ * back. Each field says when it is read: several only matter on a data folder's first start.
+ */
+import type { Logger } from 'pino';
+import type { ReplicaStatus } from '../protocol/client.js';
+
+/** A replica of the initial configuration: its id and the HOST:PORT peers reach it at. */
+export interface Member {
+  id: string;
+  address: string;
+}
+
+export interface ReplicaOptions {
+  /** This replica's id: 1-64 letters, digits, "_", "." or "-"; unique in the cluster and never reused. */
+  id: string;
+  /** Folder of raft.db, state.db and transient snapshots; created (mode 0700) when missing. */
+  dataDir: string;
+  /** HOST:PORT to listen on (port 0 picks a free one). */
+  listen: string;
+  /** Address peers and clients use to reach this replica; defaults to the listen address with the bound port. */
+  advertise?: string;
+  /** Bootstraps a new cluster (first start only; afterwards the stored configuration wins). Default: just this replica. */
+  initialCluster?: Member[];
+  /** Cluster secret; required when the cluster has more than one member. */
+  secret?: Buffer | null;
+  /** Milliseconds per Raft tick (default 25). */
+  tickMs?: number;
+  /** Ticks between heartbeats (default 2 → 50 ms). */
+  heartbeatTicks?: number;
+  /** Election timeout drawn from [electionTicks, 2*electionTicks) ticks (default 10 → 250–500 ms). */
+  electionTicks?: number;
+  /** Built web client to serve at / (default: dist/renderer when it exists; null serves none). */
+  webRoot?: string | null;
+  /** Parent logger (default: a pino logger named "quorum"); every line carries this replica's id. */
+  log?: Logger;
+  /** Compaction: entries applied beyond the last compaction point before the log is compacted (default 20000). */
+  compactEvery?: number;
+  /** Entries kept behind the applied index when compacting (default 5000). */
+  keepEntries?: number;
+  /** A write or configuration change not committed within this many ms fails with TIMEOUT (default 10000). */
+  proposalTimeoutMs?: number;
+  /** Register process-wide metrics (CPU, memory); on for real processes, off when tests embed several replicas. */
+  processMetrics?: boolean;
+  /** Join a running cluster through these replicas (first start only): added as a learner, then promoted once caught up. */
+  join?: string[];
+  /** With join: stay a non-voting learner (no automatic promotion). */
+  learner?: boolean;
+  /**
+   * Disaster recovery: restart as a one-member cluster from this replica's own data (see docs/operations.md for what
+   * this can lose). Only when a majority of the old cluster is gone for good.
+   */
+  forceNewCluster?: boolean;
+  /** Hand leadership to another voter before stopping when leading (default true). */
+  transferOnStop?: boolean;
+}
+
+export interface ReplicaHandle {
+  readonly id: string;
+  /** HOST:PORT this replica is reachable at. */
+  readonly address: string;
+  readonly port: number;
+  status(): ReplicaStatus;
+  /** sha256 of the replicated chat state (equal on replicas that applied the same log). */
+  stateHash(): string;
+  /** Resolves when the replica has stopped (after stop(), or a fatal storage error). */
+  readonly stopped: Promise<void>;
+  /** The error that stopped the replica by itself (a storage failure), or null. */
+  failure(): Error | null;
+  /** Hands leadership to `to` (default: the most up-to-date other voter); resolves with the new leader's id. */
+  transferLeadership(to?: string): Promise<string>;
+  /** Resolves once a joining replica is a member (a voter unless it joined as a learner). */
+  readonly joined: Promise<void>;
+  /** Stops; a leader first hands leadership over (unless transferOnStop is false). */
+  stop(): Promise<void>;
+}
+
+/** Raft timing on a LAN: 25 ms ticks, heartbeat every 50 ms, election timeout drawn from [250, 500) ms. */
+export const TIMING_DEFAULTS = { tickMs: 25, heartbeatTicks: 2, electionTicks: 10 } as const;

@@ -1,0 +1,316 @@
+/**
+ * The embeddable replica: `startReplica(options)` opens the data folder, starts the Raft driver, the peer links and
+ * the single port (HTTP + /client + /peer), and returns a handle with status and a clean stop. The CLI's `replica`
+ * command, the desktop app's utility process and the tests all start replicas through this function. This module only
+ * wires the parts together; each part is a module of replica/node/.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomInt } from 'node:crypto';
+import pino from 'pino';
+import { Raft } from '../raft/raft.js';
+import type { ConfState } from '../raft/types.js';
+import { ClientEndpoint } from '../net/client-endpoint.js';
+import { PeerEndpoint } from '../net/peer-endpoint.js';
+import { HttpServer } from '../net/http-server.js';
+import type { LeaderHint } from '../protocol/errors.js';
+import { splitHostPort } from '../protocol/address.js';
+import { Driver } from './driver.js';
+import { RequestHandler } from './requests.js';
+import { createMetrics } from './metrics.js';
+import { coreStorage, openDataFolder, removeOutgoingSnapshots, type Closer } from './data-folder.js';
+import { MemberAddresses } from './addresses.js';
+import { PeerLinks } from './peer-links.js';
+import { Membership } from './membership.js';
+import { Leadership } from './leadership.js';
+import { joinCluster } from './join.js';
+import { pushApplied, pushBacklog } from './live-push.js';
+import { StateDigest, replicaHealth, replicaStatus } from './status.js';
+import { TIMING_DEFAULTS, type ReplicaHandle, type ReplicaOptions } from './options.js';
+
+export type { Member, ReplicaHandle, ReplicaOptions } from './options.js';
+
+function defaultWebRoot(): string | null {
+  const built = resolve(import.meta.dirname ?? '.', '..', '..', 'dist', 'renderer');
+  return existsSync(join(built, 'index.html')) ? built : null;
+}
+
+/** Starts a replica; a failed start closes whatever it had opened (no port or file stays open) and rethrows. */
+export async function startReplica(options: ReplicaOptions): Promise<ReplicaHandle> {
+  const opened: Closer[] = [];
+  try {
+    return await start(options, opened);
+  } catch (err) {
+    for (const close of opened.reverse()) {
+      try {
+        await close();
+      } catch {
+        // already failing; the original error matters
+      }
+    }
+    throw err;
+  }
+}
+
+/**
+ * The once-only stop of a running replica, and why it stopped when it stopped by itself. A stop first hands
+ * leadership over (still serving meanwhile), then closes everything.
+ */
+class Lifecycle {
+  failure: Error | null = null;
+  readonly stopped: Promise<void>;
+  private resolveStopped!: () => void;
+  private stopping: Promise<void> | null = null;
+  private closing = false;
+
+  constructor() {
+    this.stopped = new Promise<void>((resolveStopped) => (this.resolveStopped = resolveStopped));
+  }
+
+  /** stop() was called. */
+  get isStopping(): boolean {
+    return this.stopping !== null;
+  }
+
+  /** The hand-over is done and the parts are closing: nothing is served any more. */
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** Runs `handOver`, then `close`, on the first call; every call resolves when the replica has stopped. */
+  stop(handOver: () => Promise<void>, close: () => Promise<void>): Promise<void> {
+    this.stopping ??= (async () => {
+      await handOver();
+      this.closing = true;
+      await close();
+      this.resolveStopped();
+    })();
+    return this.stopping;
+  }
+}
+
+async function start(options: ReplicaOptions, opened: Closer[]): Promise<ReplicaHandle> {
+  const selfId = options.id;
+  const log = (options.log ?? pino({ name: 'quorum' })).child({ replica: selfId });
+  const dataDir = resolve(options.dataDir);
+  const [host, port] = splitHostPort(options.listen);
+  const tickMs = options.tickMs ?? TIMING_DEFAULTS.tickMs;
+  const electionTicks = options.electionTicks ?? TIMING_DEFAULTS.electionTicks;
+  const secret = options.secret?.length ? options.secret : null;
+
+  const { logStore, stateMachine, joining } = openDataFolder(options, dataDir, log, opened);
+  const conf = (): ConfState => stateMachine.conf() ?? { voters: [], learners: [] };
+  const metrics = createMetrics(selfId, options.processMetrics ?? false);
+  const lifecycle = new Lifecycle();
+  const membership = new Membership(selfId, () => stateMachine.conf(), joining);
+  if (membership.removed) log.warn('this replica was removed from the cluster configuration; it serves neither clients nor peers. Delete its data folder to reuse the machine');
+  const serving = () => !lifecycle.isClosing && !membership.removed;
+  const addresses = new MemberAddresses(selfId, stateMachine, options.advertise);
+
+  const raft = new Raft({
+    id: selfId,
+    storage: coreStorage(logStore, stateMachine),
+    applied: stateMachine.applied().index,
+    heartbeatTick: options.heartbeatTicks ?? TIMING_DEFAULTS.heartbeatTicks,
+    electionTick: electionTicks,
+    random: () => randomInt(0, 2 ** 32) / 2 ** 32,
+  });
+  const links = new PeerLinks({
+    selfId,
+    selfAddress: () => addresses.self,
+    secret,
+    log,
+    onUnreachable: (id) => driver.reportUnreachable(id),
+    // Its connection closed for good (e.g. its process died): if it is our leader, elect a new one without waiting
+    // out the election timeout (the core ignores this for anyone else; it takes effect on the next tick).
+    onLost: (id) => {
+      if (!membership.removed) raft.leaderUnreachable(id);
+    },
+  });
+  const driver = new Driver({
+    id: selfId,
+    dataDir,
+    log,
+    raft,
+    logStore,
+    sm: stateMachine,
+    metrics,
+    send: (to, msgs) => {
+      const link = links.linkTo(to, addresses.of(to));
+      if (!link?.send(msgs)) raft.reportUnreachable(to);
+    },
+    sendSnapshot: (to, path, meta, msg) => {
+      const link = links.linkTo(to, addresses.of(to));
+      return link ? link.sendSnapshot(path, meta, msg) : Promise.reject(new Error(`no link to ${to}`));
+    },
+    compactEvery: options.compactEvery ?? 20_000,
+    keepEntries: options.keepEntries ?? 5_000,
+    proposalTimeoutMs: options.proposalTimeoutMs ?? 10_000,
+  });
+  const leadership = new Leadership({
+    selfId,
+    driver,
+    raftStatus: () => raft.status(),
+    log,
+    transferTimeoutMs: tickMs * electionTicks * 2 + 500,
+  });
+
+  const status = () =>
+    replicaStatus({
+      selfId,
+      selfAddress: addresses.self,
+      raft: raft.status(),
+      conf: conf(),
+      addresses: addresses.all(),
+      linkConnected: (id) => links.isConnected(id),
+      appliedIndex: driver.appliedIndex,
+      removed: membership.removed,
+      serving: serving(),
+    });
+  const leaderHint = (): LeaderHint | null => {
+    const lead = driver.softState.lead;
+    const address = lead ? addresses.of(lead) : undefined;
+    return lead && address ? { id: lead, address } : null;
+  };
+
+  const clients: ClientEndpoint = new ClientEndpoint({
+    log,
+    handler: new RequestHandler({
+      id: selfId,
+      get address() {
+        return addresses.self;
+      },
+      log,
+      driver,
+      sm: () => stateMachine,
+      metrics,
+      leaderHint,
+      status,
+      now: monotonicClock(),
+      pushBacklog: (conn, accountId, after) => pushBacklog(stateMachine, conn, accountId, after),
+      serving,
+      secret,
+      transfer: (to) => leadership.transfer(to),
+    }),
+  });
+  const peers = new PeerEndpoint({
+    selfId,
+    secret,
+    incomingDir: join(dataDir, 'snapshots', 'incoming'),
+    log,
+    onMessages: (_from, msgs) => {
+      if (!membership.removed) driver.step(msgs);
+    },
+    onSnapshot: (_from, snapshot) => {
+      if (!membership.removed) driver.stepSnapshot(snapshot);
+    },
+    onPeerSeen: (id, address) => links.peerSeen(id, address),
+  });
+  const digest = new StateDigest(() => driver.appliedIndex, () => stateMachine.stateHash());
+  const http = new HttpServer({
+    log,
+    client: clients,
+    peer: peers,
+    metrics: metrics.registry,
+    webRoot: options.webRoot === undefined ? defaultWebRoot() : options.webRoot,
+    stateDigest: () => digest.current(),
+    health: () => replicaHealth(status(), stateMachine.conf()),
+  });
+  // Listen before anything runs, so a port conflict fails the start cleanly.
+  const boundPort = await http.listen(host, port);
+  opened.push(() => http.close());
+  addresses.bound(host, boundPort);
+
+  const syncLinks = () => {
+    links.sync(conf(), addresses.all());
+    metrics.peersConnected.set(links.connectedCount);
+  };
+  driver.on('applied', (outcomes) => pushApplied(clients, outcomes));
+  driver.on('conf', () => {
+    if (membership.confApplied()) {
+      log.warn('this replica was removed from the cluster configuration; it no longer serves clients or peers. Delete its data folder to reuse the machine, or join again with --join');
+      clients.closeAll(4410, 'this replica was removed from the cluster');
+      links.close();
+      peers.close();
+    }
+    syncLinks();
+  });
+  driver.on('softState', (soft) => {
+    metrics.term.set(raft.currentTerm);
+    if (soft.role === 'leader') log.info({ term: raft.currentTerm }, 'became leader');
+  });
+
+  if (membership.removed) links.close();
+  else syncLinks();
+  const linkGauge = setInterval(() => metrics.peersConnected.set(links.connectedCount), 1000);
+  const ticker = setInterval(() => driver.tick(), tickMs);
+  const initialConf = conf();
+  if (initialConf.voters.length === 1 && initialConf.voters[0] === selfId && raft.status().role !== 'leader') driver.campaign();
+
+  const stop = () =>
+    lifecycle.stop(
+      async () => {
+        if (!lifecycle.failure && (options.transferOnStop ?? true)) await leadership.handOverBeforeStop();
+      },
+      async () => {
+        clearInterval(ticker);
+        clearInterval(linkGauge);
+        driver.stop();
+        clients.closeAll(1001, 'replica stopping');
+        links.close();
+        peers.close();
+        await http.close();
+        logStore.close();
+        stateMachine.close();
+        removeOutgoingSnapshots(dataDir);
+        log.info('replica stopped');
+      },
+    );
+  driver.on('fatal', (err: unknown) => {
+    lifecycle.failure = err instanceof Error ? err : new Error(String(err));
+    void stop();
+  });
+
+  const stillLearner = !!options.join?.length && !options.learner && !!stateMachine.conf()?.learners.includes(selfId);
+  const joined =
+    (joining || stillLearner) && secret
+      ? joinCluster({
+          selfId,
+          selfAddress: addresses.self,
+          via: options.join!,
+          secret,
+          addSelf: joining,
+          learner: options.learner ?? false,
+          log,
+          caughtUp: () => {
+            const core = raft.status();
+            // A member that knows a leader, and has applied what that leader told it is committed.
+            return membership.member && core.lead !== null && driver.appliedIndex >= core.commit && core.commit > 1;
+          },
+          isVoter: () => membership.voter,
+          leaderAddress: () => addresses.of(raft.status().lead ?? ''),
+          stopping: () => lifecycle.isStopping,
+        })
+      : Promise.resolve();
+  joined.catch((err) => log.error({ err: (err as Error).message }, 'joining the cluster failed'));
+
+  log.info({ address: addresses.self, dataDir, voters: initialConf.voters, learners: initialConf.learners }, 'replica started');
+  return {
+    id: selfId,
+    address: addresses.self,
+    port: boundPort,
+    status,
+    stateHash: () => stateMachine.stateHash(),
+    stopped: lifecycle.stopped,
+    failure: () => lifecycle.failure,
+    transferLeadership: (to) => leadership.transfer(to),
+    joined,
+    stop,
+  };
+}
+
+/** The leader's clock for commands: never goes back, even when the system clock does. */
+function monotonicClock(): () => number {
+  let last = 0;
+  return () => (last = Math.max(last, Date.now()));
+}
