@@ -1,8 +1,8 @@
 /**
  * A replica's data folder at start-up: opens raft.db and state.db, and decides what this start is: the first start of
  * a new cluster (records the bootstrap configuration), the first start of a replica joining a running cluster (an
- * empty folder and join addresses), or a restart (the stored configuration wins). Applies --force-new-cluster, and
- * repairs a log left behind its state by an interrupted snapshot install.
+ * empty folder and join addresses), or a restart (the stored configuration wins). Applies --force-new-cluster. (The
+ * log left behind its state by an interrupted snapshot install is repaired when the core starts: open-core.ts.)
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,7 +38,6 @@ export function openDataFolder(options: ReplicaOptions, dataDir: string, log: Lo
 
   const joining = recordConfiguration(options, dataDir, logStore, stateMachine, log);
   if (options.forceNewCluster) forceNewCluster(options.id, dataDir, logStore, stateMachine, log);
-  reconcileLogWithState(logStore, stateMachine, log);
 
   const conf = stateMachine.conf();
   if (conf && conf.voters.length + conf.learners.length > 1 && !options.secret?.length) {
@@ -94,38 +93,6 @@ function forceNewCluster(id: string, dataDir: string, logStore: SqliteLogStore, 
   stateMachine.forceConf(alone);
   logStore.resetToSnapshot({ index: applied.index, term: applied.term, conf: alone });
   writeFileSync(marker, `forced at applied index ${applied.index} (term ${applied.term}) on ${new Date().toISOString()}\n`);
-}
-
-/**
- * After a crash between installing a snapshot's state and resetting the log, the state machine can be ahead of the
- * log. The state is committed data, so the log restarts from it.
- */
-export function reconcileLogWithState(logStore: SqliteLogStore, stateMachine: ChatStateMachine, log: Logger): void {
-  const { index, term } = stateMachine.applied();
-  if (index === 0) return;
-  let consistent = index <= logStore.lastIndex() && index >= logStore.firstIndex() - 1;
-  if (consistent) {
-    try {
-      consistent = logStore.term(index) === term;
-    } catch {
-      consistent = false;
-    }
-  }
-  if (!consistent) {
-    log.warn({ applied: index, logFirst: logStore.firstIndex(), logLast: logStore.lastIndex() }, 'log behind the applied state (interrupted snapshot install); resetting the log to the state');
-    logStore.resetToSnapshot({ index, term, conf: stateMachine.conf()! });
-  }
-}
-
-/**
- * The storage the core starts from: the log store, with the configuration the state machine has applied
- * (a configuration takes effect when its entry is applied, so the state machine holds the current one).
- */
-export function coreStorage(logStore: SqliteLogStore, stateMachine: ChatStateMachine): SqliteLogStore {
-  const initialState = logStore.initialState.bind(logStore);
-  return Object.assign(Object.create(logStore), {
-    initialState: () => ({ ...initialState(), conf: stateMachine.conf() ?? { voters: [], learners: [] } }),
-  }) as SqliteLogStore;
 }
 
 /** Snapshot files this replica was sending when it stopped are of no use to the next start. */

@@ -1,29 +1,29 @@
 /**
  * The Raft driver: owns the pure core, and turns its Ready batches into effects in the order the contract demands:
- * persist (one fsync for the batch: group commit) → send → apply → advance. Timers, sockets and disk live here,
- * never in the core. Nothing here waits on a peer: the event loop only ever waits on the local disk.
+ * persist (one fsync for the batch: group commit) → send → apply → advance. Nothing here waits on a peer: the event
+ * loop only ever waits on the local disk. It depends on interfaces only (driver-contract.ts: the state machine, the
+ * log store, timers, snapshot files), so the simulation (test/sim) runs this very code over in-memory ones.
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { Raft } from '../raft/raft.js';
+import type { Raft } from '../raft/raft.js';
 import { RaftError } from '../raft/errors.js';
-import type { ConfChange, Entry, Message, Ready, SnapshotMeta, SoftState } from '../raft/types.js';
-import type { SqliteLogStore } from '../storage/log-store.js';
-import { ChatStateMachine, type ApplyOutcome } from '../chat/state-machine.js';
+import { LogDivergenceError } from '../raft/log.js';
+import type { ConfChange, Entry, LogStore, Message, NodeId, Ready, SnapshotMeta, SoftState } from '../raft/types.js';
 import { QuorumError } from '../protocol/errors.js';
-import type { IncomingSnapshot } from '../net/peer-endpoint.js';
-import type { NodeMetrics } from './metrics.js';
+import type { DriverMetrics, DriverTimers, SnapshotFiles, StagedSnapshot, StateMachine, TimerHandle } from './driver-contract.js';
 
-export interface DriverOptions {
+export interface DriverOptions<Outcome> {
   id: string;
-  dataDir: string;
   log: Logger;
   raft: Raft;
-  logStore: SqliteLogStore;
-  sm: ChatStateMachine;
-  metrics: NodeMetrics;
+  logStore: LogStore;
+  sm: StateMachine<Outcome>;
+  metrics: DriverMetrics;
+  /** Node's timers in the replica (NODE_TIMERS); the simulation's in test/sim. */
+  timers: DriverTimers;
+  /** Where outgoing snapshot files go (snapshotDirectory(dataDir) in the replica). */
+  snapshotFiles: SnapshotFiles;
   /** Sends messages to peers (batched per destination). 'snap' messages are handled by the driver itself. */
   send: (to: string, msgs: Message[]) => void;
   /** Streams a snapshot file to a peer; resolves when the peer has it all. */
@@ -35,22 +35,25 @@ export interface DriverOptions {
   proposalTimeoutMs: number;
 }
 
+/** A proposal waiting for its entry (`resolve` takes the state machine's Outcome; typed wide so Driver<O> is covariant). */
 interface Waiter {
   term: number;
-  resolve: (o: ApplyOutcome) => void;
+  resolve: (o: unknown) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
 }
 
 interface ReadWaiter {
-  resolve: () => void;
+  resolve: (applied: number) => void;
   reject: (e: Error) => void;
 }
 
 /**
- * Events: 'applied' (outcomes: ApplyOutcome[]), 'softState' (SoftState), 'conf' (), 'readOnly' (boolean).
+ * Events: 'applied' (outcomes: Outcome[]), 'softState' (SoftState), 'conf' () when the configuration this replica acts
+ * on changed (a leader that applied its own removal hands leadership over first: its 'conf' comes when it no longer
+ * leads), 'fatal' (Error) when it stopped itself (a storage failure or a diverged log).
  */
-export class Driver extends EventEmitter {
+export class Driver<Outcome> extends EventEmitter {
   private readonly waiters = new Map<number, Waiter>();
   private readonly appliedWaiters: { index: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private pendingReads: ReadWaiter[] = [];
@@ -62,7 +65,7 @@ export class Driver extends EventEmitter {
   private applied: number;
   private readonly snapshotsOut = new Set<string>();
   /** Complete incoming snapshot files by index, until the core installs one (older ones are then dropped). */
-  private readonly staged = new Map<number, IncomingSnapshot>();
+  private readonly staged = new Map<number, StagedSnapshot>();
   private lastCompactCheck = 0;
   /**
    * Index of the newest conf entry applied, or an upper bound of it: the configuration at any index at or above it is
@@ -70,11 +73,19 @@ export class Driver extends EventEmitter {
    */
   private lastConfIndex: number;
   private processing = false;
+  /** Term and vote as last made durable: a message may carry a term only once it is on disk. */
+  private savedTerm: number;
+  private savedVote: NodeId | null;
+  /** A 'conf' event held back while this replica leads outside the configuration (it is handing leadership over). */
+  private confHeld = false;
 
-  constructor(private readonly o: DriverOptions) {
+  constructor(private readonly o: DriverOptions<Outcome>) {
     super();
     this.applied = o.sm.applied().index;
     this.lastConfIndex = this.applied;
+    const { hardState } = o.logStore.initialState();
+    this.savedTerm = hardState.term;
+    this.savedVote = hardState.vote;
   }
 
   get softState(): SoftState {
@@ -105,32 +116,47 @@ export class Driver extends EventEmitter {
       try {
         this.o.raft.step(m);
       } catch (err) {
-        this.o.log.warn({ err: (err as Error).message, type: m.type, from: m.from }, 'peer message rejected by the core');
+        if (err instanceof RaftError) {
+          // Refused and changed nothing (a message not meant for this replica).
+          this.o.log.warn({ err: err.message, type: m.type, from: m.from }, 'peer message rejected by the core');
+          continue;
+        }
+        if (err instanceof LogDivergenceError) {
+          this.fail(
+            err,
+            `log divergence: ${err.message}; this replica's data disagrees with the cluster's, so it stopped. ` +
+              'Move its data folder aside and start it again with --join to rebuild it from the cluster (docs/operations.md)',
+          );
+        } else {
+          this.fail(err, `processing a message from ${m.from} failed; stopping to protect durability`);
+        }
+        return;
       }
     }
     this.schedule();
   }
 
   /** A complete snapshot arrived: keep the file (by index) until the core asks us to install that one. */
-  stepSnapshot(snap: IncomingSnapshot): void {
+  stepSnapshot(snap: StagedSnapshot): void {
     if (this.stopped) return;
     const old = this.staged.get(snap.meta.index);
-    if (old && old.path !== snap.path) rmSync(old.path, { force: true });
+    if (old && old.path !== snap.path) this.o.snapshotFiles.remove(old.path);
     this.staged.set(snap.meta.index, snap);
     this.step([snap.msg]);
   }
 
   /** Proposes a command; resolves with its outcome once committed and applied here. */
-  propose(data: string): Promise<ApplyOutcome> {
+  propose(data: string): Promise<Outcome> {
     return this.track(() => this.o.raft.propose(data), 'the write was not committed in time; its outcome is unknown: retry with the same session seq');
   }
 
-  proposeConfChange(cc: ConfChange): Promise<ApplyOutcome> {
+  proposeConfChange(cc: ConfChange): Promise<Outcome> {
     return this.track(() => this.o.raft.proposeConfChange(cc), 'the configuration change was not committed in time; check `status` before retrying');
   }
 
   /** Runs a proposal and waits for the entry at its index to be applied in the same term. */
-  private track(proposeFn: () => number, timeoutMessage: string): Promise<ApplyOutcome> {
+  private track(proposeFn: () => number, timeoutMessage: string): Promise<Outcome> {
+    if (this.stopped) return Promise.reject(this.stoppedError());
     return new Promise((resolve, reject) => {
       let index: number;
       try {
@@ -143,16 +169,16 @@ export class Driver extends EventEmitter {
       // An index proposed again (a lost term we never saw end) settles the earlier waiter first.
       const earlier = this.waiters.get(index);
       if (earlier) {
-        clearTimeout(earlier.timer);
+        this.o.timers.clearTimeout(earlier.timer);
         earlier.reject(new QuorumError('NOT_LEADER', 'leadership changed before the write committed; retry with the same session seq'));
       }
-      const timer = setTimeout(() => {
+      const timer = this.o.timers.setTimeout(() => {
         if (this.waiters.get(index)?.timer === timer) {
           this.waiters.delete(index);
           reject(new QuorumError('TIMEOUT', timeoutMessage));
         }
       }, this.o.proposalTimeoutMs);
-      this.waiters.set(index, { term, resolve, reject, timer });
+      this.waiters.set(index, { term, resolve: resolve as (o: unknown) => void, reject, timer });
       this.o.metrics.proposals.inc();
       this.schedule();
     });
@@ -160,9 +186,11 @@ export class Driver extends EventEmitter {
 
   /**
    * Linearizable read barrier (ReadIndex): resolves once this replica, as leader confirmed by a majority, has applied
-   * everything committed before the call. Reads issued in the same turn share one round.
+   * everything committed before the call; resolves with the index applied then. Reads issued in the same turn share
+   * one round.
    */
-  readBarrier(): Promise<void> {
+  readBarrier(): Promise<number> {
+    if (this.stopped) return Promise.reject(this.stoppedError());
     if (!this.isLeader) return Promise.reject(this.notLeader());
     return new Promise((resolve, reject) => {
       this.pendingReads.push({ resolve, reject });
@@ -186,8 +214,11 @@ export class Driver extends EventEmitter {
 
   stop(): void {
     this.stopped = true;
-    const err = new QuorumError('UNAVAILABLE', 'the replica is stopping; retry on another replica');
-    this.failAll(err);
+    this.failAll(this.stoppedError());
+  }
+
+  private stoppedError(): QuorumError {
+    return new QuorumError('UNAVAILABLE', 'the replica is stopping; retry on another replica');
   }
 
   notLeader(): QuorumError {
@@ -218,7 +249,7 @@ export class Driver extends EventEmitter {
   private schedule(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    setImmediate(() => {
+    this.o.timers.setImmediate(() => {
       this.scheduled = false;
       this.process();
     });
@@ -260,23 +291,32 @@ export class Driver extends EventEmitter {
   private handleReady(rd: Ready): void {
     if (rd.softState) this.onSoftState(rd.softState);
 
-    // A leader may send its appends before its own write (Raft thesis §10.2.1): it counts itself toward a commit only
-    // after advance(), i.e. once durable, and nothing it sends as leader depends on unpersisted term or vote.
-    // A leader's Ready without new entries carries only commit notices and heartbeats: it answers its clients first.
+    // No message may carry a term or rest on a vote that is not on disk: a Ready with a new term or vote is persisted
+    // before anything is sent (a single voter wins its election within one Ready: its appends would otherwise leave
+    // at a term a crash could forget, and it could win that term again with a different log).
+    // Otherwise a leader may send its appends before its own write (Raft thesis §10.2.1): it counts itself toward a
+    // commit only after advance(), i.e. once durable. A leader's Ready without new entries carries only commit
+    // notices and heartbeats: it answers its clients first.
     // Every other role persists first: its votes and acknowledgements promise what is on disk.
     // Not when a configuration change commits: applying a removal closes the link the commit notice must still take.
-    const leader = this.soft.role === 'leader' && !rd.snapshot;
+    const hard = rd.hardState;
+    const newTermOrVote = !!hard && (hard.term !== this.savedTerm || hard.vote !== this.savedVote);
+    const leader = this.soft.role === 'leader' && !rd.snapshot && !newTermOrVote;
     const sendFirst = leader && rd.entries.length > 0;
     const sendLast = leader && !sendFirst && !rd.committedEntries.some((e) => e.type === 'conf');
     if (sendFirst) this.sendAll(rd.messages);
 
     // 1. Make everything durable (one transaction, one fsync: group commit).
     if (rd.snapshot) this.installSnapshot(rd.snapshot);
-    if (rd.entries.length || rd.hardState || rd.snapshot) {
-      const t0 = performance.now();
-      this.o.logStore.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
-      this.o.metrics.persistSeconds.observe((performance.now() - t0) / 1000);
+    if (rd.entries.length || hard || rd.snapshot) {
+      const t0 = this.o.timers.now();
+      this.o.logStore.save({ hardState: hard, entries: rd.entries, snapshot: rd.snapshot });
+      this.o.metrics.persistSeconds.observe((this.o.timers.now() - t0) / 1000);
       this.o.metrics.persistBatch.observe(rd.entries.length);
+      if (hard) {
+        this.savedTerm = hard.term;
+        this.savedVote = hard.vote;
+      }
     }
 
     // 2. Send.
@@ -292,7 +332,7 @@ export class Driver extends EventEmitter {
       const batch = this.readBatches.get(rs.context);
       if (!batch) continue;
       this.readBatches.delete(rs.context);
-      const release = () => batch.forEach((r) => r.resolve());
+      const release = () => batch.forEach((r) => r.resolve(this.applied));
       if (this.applied >= rs.index) release();
       else this.appliedWaiters.push({ index: rs.index, resolve: release, reject: (e) => batch.forEach((r) => r.reject(e)) });
     }
@@ -324,9 +364,9 @@ export class Driver extends EventEmitter {
   }
 
   private apply(entries: Entry[]): void {
-    const t0 = performance.now();
+    const t0 = this.o.timers.now();
     const outcomes = this.o.sm.applyEntries(entries, (cc) => this.o.raft.applyConfChange(cc));
-    this.o.metrics.applySeconds.observe((performance.now() - t0) / 1000);
+    this.o.metrics.applySeconds.observe((this.o.timers.now() - t0) / 1000);
     const last = entries[entries.length - 1];
     this.applied = last.index;
     this.o.metrics.applied.set(this.applied);
@@ -340,7 +380,7 @@ export class Driver extends EventEmitter {
       const w = this.waiters.get(e.index);
       if (!w) continue;
       this.waiters.delete(e.index);
-      clearTimeout(w.timer);
+      this.o.timers.clearTimeout(w.timer);
       if (w.term === e.term) w.resolve(outcomes[i]);
       else w.reject(new QuorumError('NOT_LEADER', 'leadership changed before the write committed; retry with the same session seq'));
     }
@@ -355,7 +395,22 @@ export class Driver extends EventEmitter {
     }
     // Listeners (pushes, peer links) must not be able to turn a delivery problem into a storage failure.
     this.safeEmit('applied', outcomes);
-    if (confChanged) this.safeEmit('conf');
+    if (confChanged) this.confChanged();
+  }
+
+  /**
+   * A leader that applied its own removal (or demotion) keeps leading until it has handed leadership over (the core
+   * sends the transfer in the next Ready): listeners that close its links on 'conf' hear of the change once it no
+   * longer leads.
+   */
+  private confChanged(): void {
+    const conf = this.o.sm.conf();
+    if (conf && !conf.voters.includes(this.o.id) && this.o.raft.status().role === 'leader') {
+      this.confHeld = true;
+      return;
+    }
+    this.confHeld = false;
+    this.safeEmit('conf');
   }
 
   private onSoftState(s: SoftState): void {
@@ -366,7 +421,7 @@ export class Driver extends EventEmitter {
       // Writes in flight may still commit under the next leader; clients retry with the same seq, which is deduplicated.
       const err = new QuorumError('NOT_LEADER', 'this replica lost leadership; retry with the same session seq');
       for (const [idx, w] of this.waiters) {
-        clearTimeout(w.timer);
+        this.o.timers.clearTimeout(w.timer);
         w.reject(err);
         this.waiters.delete(idx);
       }
@@ -376,8 +431,9 @@ export class Driver extends EventEmitter {
       }
       for (const w of this.appliedWaiters.splice(0)) w.reject(err);
     }
-    if (was.role !== s.role || was.lead !== s.lead) this.o.log.info({ role: s.role, leader: s.lead, term: this.o.raft.status().term }, 'role changed');
+    if (was.role !== s.role || was.lead !== s.lead) this.o.log.info({ role: s.role, leader: s.lead, term: this.o.raft.currentTerm }, 'role changed');
     this.emit('softState', s);
+    if (this.confHeld && s.role !== 'leader') this.confChanged();
   }
 
   private installSnapshot(meta: SnapshotMeta): void {
@@ -386,12 +442,12 @@ export class Driver extends EventEmitter {
     for (const [index, snap] of this.staged) {
       if (index <= meta.index) {
         this.staged.delete(index);
-        if (snap !== staged) rmSync(snap.path, { force: true });
+        if (snap !== staged) this.o.snapshotFiles.remove(snap.path);
       }
     }
     this.o.log.info({ index: meta.index, term: meta.term }, 'installing snapshot from leader');
     const installed = this.o.sm.restoreFrom(staged.path);
-    rmSync(staged.path, { force: true });
+    this.o.snapshotFiles.remove(staged.path);
     if (installed.index !== meta.index || installed.term !== meta.term) {
       throw new Error(`snapshot file holds ${installed.index}/${installed.term}, the core expected ${meta.index}/${meta.term}`);
     }
@@ -404,10 +460,8 @@ export class Driver extends EventEmitter {
     const to = m.to;
     if (this.snapshotsOut.has(to)) return;
     this.snapshotsOut.add(to);
-    const dir = join(this.o.dataDir, 'snapshots');
-    mkdirSync(dir, { recursive: true });
-    const path = join(dir, `out-${to}-${Date.now()}.db`);
-    const started = performance.now();
+    const path = this.o.snapshotFiles.outgoing(to);
+    const started = this.o.timers.now();
     (async () => {
       const meta = await this.o.sm.snapshotTo(path);
       this.o.log.info({ to, index: meta.index }, 'sending snapshot');
@@ -415,9 +469,9 @@ export class Driver extends EventEmitter {
       return meta;
     })().then(
       (meta) => {
-        this.o.log.info({ to, index: meta.index, ms: Math.round(performance.now() - started) }, 'snapshot sent');
+        this.o.log.info({ to, index: meta.index, ms: Math.round(this.o.timers.now() - started) }, 'snapshot sent');
         this.snapshotsOut.delete(to);
-        rmSync(path, { force: true });
+        this.o.snapshotFiles.remove(path);
         if (!this.stopped) {
           this.o.raft.reportSnapshot(to, true);
           this.schedule();
@@ -426,7 +480,7 @@ export class Driver extends EventEmitter {
       (err) => {
         this.o.log.warn({ to, err: (err as Error).message }, 'snapshot transfer failed; will retry');
         this.snapshotsOut.delete(to);
-        rmSync(path, { force: true });
+        this.o.snapshotFiles.remove(path);
         if (!this.stopped) {
           this.o.raft.reportSnapshot(to, false);
           this.schedule();
@@ -458,12 +512,16 @@ export class Driver extends EventEmitter {
     this.o.log.info({ upTo, removed: upTo - first + 1 }, 'log compacted');
   }
 
-  /** A storage failure is fatal: continuing could acknowledge writes that are not durable. */
+  /**
+   * A storage failure or a diverged log is fatal: continuing could acknowledge writes that are not durable, or serve
+   * a history the cluster does not have. 'fatal' carries the one line that says why (`message`).
+   */
   private fail(err: unknown, message: string): void {
     this.o.log.fatal({ err }, message);
     this.stopped = true;
     this.failAll(new QuorumError('UNAVAILABLE', 'the replica hit a storage error and stopped'));
-    this.emit('fatal', err);
+    const reason = err instanceof LogDivergenceError ? message : `${message}: ${err instanceof Error ? err.message : String(err)}`;
+    this.emit('fatal', new Error(reason, { cause: err }));
   }
 
   private safeEmit(event: string, ...args: unknown[]): void {
@@ -476,7 +534,7 @@ export class Driver extends EventEmitter {
 
   private failAll(err: Error): void {
     for (const [, w] of this.waiters) {
-      clearTimeout(w.timer);
+      this.o.timers.clearTimeout(w.timer);
       w.reject(err);
     }
     this.waiters.clear();

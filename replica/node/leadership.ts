@@ -21,7 +21,7 @@ export function handOverTarget(status: RaftStatus, selfId: NodeId): NodeId | und
 }
 
 /** Resolves true once the driver's soft state satisfies `holds` (checked now and on every change), false after `ms`. */
-export function waitForSoftState(driver: Driver, holds: (soft: SoftState) => boolean, ms: number): Promise<boolean> {
+export function waitForSoftState(driver: Driver<unknown>, holds: (soft: SoftState) => boolean, ms: number): Promise<boolean> {
   if (holds(driver.softState)) return Promise.resolve(true);
   return new Promise((resolve) => {
     const onChange = (soft: SoftState) => {
@@ -39,7 +39,7 @@ export function waitForSoftState(driver: Driver, holds: (soft: SoftState) => boo
 
 export interface LeadershipOptions {
   selfId: NodeId;
-  driver: Driver;
+  driver: Driver<unknown>;
   /** The core's status (role, configuration, followers' progress). */
   raftStatus: () => RaftStatus;
   log: Logger;

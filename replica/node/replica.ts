@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import pino from 'pino';
-import { Raft } from '../raft/raft.js';
 import type { ConfState } from '../raft/types.js';
 import { ClientEndpoint } from '../net/client-endpoint.js';
 import { PeerEndpoint } from '../net/peer-endpoint.js';
@@ -18,7 +17,9 @@ import { splitHostPort } from '../protocol/address.js';
 import { Driver } from './driver.js';
 import { RequestHandler } from './requests.js';
 import { createMetrics } from './metrics.js';
-import { coreStorage, openDataFolder, removeOutgoingSnapshots, type Closer } from './data-folder.js';
+import { openDataFolder, removeOutgoingSnapshots, type Closer } from './data-folder.js';
+import { NODE_TIMERS, snapshotDirectory } from './driver-contract.js';
+import { openCore } from './open-core.js';
 import { MemberAddresses } from './addresses.js';
 import { PeerLinks } from './peer-links.js';
 import { Membership } from './membership.js';
@@ -107,10 +108,8 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   const serving = () => !lifecycle.isClosing && !membership.removed;
   const addresses = new MemberAddresses(selfId, stateMachine, options.advertise);
 
-  const raft = new Raft({
+  const raft = openCore(logStore, stateMachine, log, {
     id: selfId,
-    storage: coreStorage(logStore, stateMachine),
-    applied: stateMachine.applied().index,
     heartbeatTick: options.heartbeatTicks ?? TIMING_DEFAULTS.heartbeatTicks,
     electionTick: electionTicks,
     random: () => randomInt(0, 2 ** 32) / 2 ** 32,
@@ -129,8 +128,9 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   });
   const driver = new Driver({
     id: selfId,
-    dataDir,
     log,
+    timers: NODE_TIMERS,
+    snapshotFiles: snapshotDirectory(dataDir),
     raft,
     logStore,
     sm: stateMachine,

@@ -19,7 +19,7 @@ export interface RequestContext {
   id: string;
   address: string;
   log: Logger;
-  driver: Driver;
+  driver: Driver<ApplyOutcome>;
   sm: () => ChatStateMachine;
   metrics: NodeMetrics;
   leaderHint: () => LeaderHint | null;

@@ -34,6 +34,20 @@ export class RaftLogError extends Error {
   }
 }
 
+/**
+ * The leader sent an entry that conflicts with one this replica already committed: the logs diverged, which Raft
+ * rules out unless a disk lost or changed acknowledged data. Continuing would apply different histories.
+ */
+export class LogDivergenceError extends RaftLogError {
+  constructor(
+    readonly index: number,
+    readonly committed: number,
+  ) {
+    super(`the leader's entry ${index} conflicts with committed entry ${index} (committed up to ${committed})`);
+    this.name = 'LogDivergenceError';
+  }
+}
+
 class Unstable {
   /** A snapshot from the leader not yet persisted (set only on followers restoring). */
   snapshot: SnapshotMeta | null = null;
@@ -245,11 +259,25 @@ export class RaftLog {
     const lastNew = index + ents.length;
     const ci = this.findConflict(ents);
     if (ci !== 0) {
-      if (ci <= this.committed) throw new RaftLogError(`entry ${ci} conflicts with committed entry (committed ${this.committed})`);
+      if (ci <= this.committed) throw new LogDivergenceError(ci, this.committed);
       this.append(ents.slice(ci - (index + 1)));
     }
     this.commitTo(Math.min(leaderCommit, lastNew));
     return lastNew;
+  }
+
+  /**
+   * An append from the leader whose previous entry (index, logTerm) or entries reach into our committed prefix must
+   * agree with it wherever we still hold the entry: throws LogDivergenceError otherwise.
+   */
+  checkCommittedPrefix(index: number, logTerm: number, ents: readonly Entry[]): void {
+    const mine = this.termOrNull(index);
+    if (mine !== null && mine !== logTerm && index <= this.committed) throw new LogDivergenceError(index, this.committed);
+    for (const e of ents) {
+      if (e.index > this.committed) return;
+      const t = this.termOrNull(e.index);
+      if (t !== null && t !== e.term) throw new LogDivergenceError(e.index, this.committed);
+    }
   }
 
   /** Index of the first entry of ents that is not in our log with the same term, or 0 if all are present. */

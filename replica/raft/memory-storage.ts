@@ -1,18 +1,30 @@
 /**
- * An in-memory LogStorage for the simulation and unit tests (etcd's MemoryStorage). It plays the role of the durable
- * store: whatever was written here survives a simulated crash, and nothing else does.
+ * An in-memory LogStore for the simulation and unit tests (etcd's MemoryStorage). It plays the role of the durable
+ * store, with the durability of the SQLite store that ships (replica/storage/log-store.ts): whatever save(),
+ * compact() and resetToSnapshot() wrote survives a simulated crash, except a change of the commit index alone, which
+ * is kept in memory until the next durable write (crash() drops it).
  *
- * initialState().conf is the configuration as of the state machine's applied index: the driver records it with
- * setConfState() whenever it applies a conf entry (the SQLite replica keeps it in the state machine instead).
+ * initialState().conf is the bootstrap configuration, or whatever setConfState() recorded (unit tests of the core;
+ * the replica and the simulation take the configuration from the state machine instead: replica/node/open-core.ts).
  */
 import { copyConf } from './conf.js';
 import { limitSize } from './log.js';
-import { CompactedError, UnavailableError, type ConfState, type Entry, type HardState, type LogStorage, type SnapshotMeta } from './types.js';
+import {
+  CompactedError,
+  UnavailableError,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type LogStore,
+  type SaveBatch,
+  type SnapshotMeta,
+} from './types.js';
 
-export class MemoryStorage implements LogStorage {
+export class MemoryStorage implements LogStore {
   private hard: HardState = { term: 0, vote: null, commit: 0 };
+  /** The commit index on "disk" when `hard.commit` is newer (a commit-only save), else null. */
+  private durableCommit: number | null = null;
   private snap: SnapshotMeta;
-  private snapData: string | null = null;
   private conf: ConfState;
   /** Entries snap.index+1 .. lastIndex. */
   private ents: Entry[] = [];
@@ -25,6 +37,11 @@ export class MemoryStorage implements LogStorage {
 
   initialState(): { hardState: HardState; conf: ConfState } {
     return { hardState: { ...this.hard }, conf: copyConf(this.conf) };
+  }
+
+  /** The hard state a crash now would leave. */
+  durableHardState(): HardState {
+    return { ...this.hard, commit: this.durableCommit ?? this.hard.commit };
   }
 
   firstIndex(): number {
@@ -54,12 +71,43 @@ export class MemoryStorage implements LogStorage {
     return { index: this.snap.index, term: this.snap.term, conf: copyConf(this.snap.conf) };
   }
 
-  /** The state machine data stored with the snapshot (opaque; null for the bootstrap snapshot). */
-  snapshotData(): string | null {
-    return this.snapData;
+  // ---- LogStore: the driver's writes ----
+
+  save(batch: SaveBatch): void {
+    const h = batch.hardState;
+    if (!batch.snapshot && !batch.entries.length && h && h.term === this.hard.term && h.vote === this.hard.vote) {
+      // Commit-only: kept in memory, as the SQLite store does.
+      this.durableCommit ??= this.hard.commit;
+      this.hard = { ...this.hard, commit: h.commit };
+      return;
+    }
+    if (batch.snapshot) this.applySnapshot(batch.snapshot);
+    if (batch.entries.length) this.append(batch.entries);
+    if (h) this.setHardState(h);
+    this.durableCommit = null;
   }
 
-  // ---- writes (the driver's side) ----
+  compact(index: number, term: number, conf: ConfState): void {
+    if (index <= this.snap.index) return;
+    if (index > this.lastIndex()) throw new UnavailableError(index);
+    const actual = this.term(index);
+    if (actual !== term) throw new Error(`compact: entry ${index} has term ${actual}, not ${term}`);
+    this.ents = this.ents.slice(index - this.snap.index);
+    this.snap = { index, term, conf: copyConf(conf) };
+  }
+
+  resetToSnapshot(meta: SnapshotMeta): void {
+    this.applySnapshot(meta);
+    this.durableCommit = null;
+  }
+
+  /** A simulated crash: what was only in memory (a commit-only change) is gone. */
+  crash(): void {
+    if (this.durableCommit !== null) this.hard = { ...this.hard, commit: this.durableCommit };
+    this.durableCommit = null;
+  }
+
+  // ---- direct writes (unit tests of the core) ----
 
   setHardState(hs: HardState): void {
     this.hard = { term: hs.term, vote: hs.vote, commit: hs.commit };
@@ -89,32 +137,11 @@ export class MemoryStorage implements LogStorage {
     this.ents.length = from - this.snap.index - 1;
   }
 
-  /**
-   * Records a snapshot of the state machine at `index` (<= the applied index, so committed) and drops the entries
-   * up to it. `conf` is the configuration as of `index`.
-   */
-  compact(index: number, conf: ConfState, data: string | null = null): void {
-    if (index <= this.snap.index) return;
-    if (index > this.lastIndex()) throw new UnavailableError(index);
-    const term = this.term(index);
-    this.ents = this.ents.slice(index - this.snap.index);
-    this.snap = { index, term, conf: copyConf(conf) };
-    this.snapData = data;
-  }
-
   /** Replaces the whole log with a snapshot received from the leader. The commit index rises to it. */
-  applySnapshot(meta: SnapshotMeta, data: string | null = null): void {
+  applySnapshot(meta: SnapshotMeta): void {
     this.snap = { index: meta.index, term: meta.term, conf: copyConf(meta.conf) };
-    this.snapData = data;
     this.ents = [];
     this.conf = copyConf(meta.conf);
     if (this.hard.commit < meta.index) this.hard = { ...this.hard, commit: meta.index };
-  }
-
-  /** Persists a Ready's durable part (snapshot, entries, hard state) as one step. */
-  save(rd: { snapshot?: SnapshotMeta; entries: Entry[]; hardState?: HardState }, snapshotData: string | null = null): void {
-    if (rd.snapshot) this.applySnapshot(rd.snapshot, snapshotData);
-    if (rd.entries.length) this.append(rd.entries);
-    if (rd.hardState) this.setHardState(rd.hardState);
   }
 }

@@ -60,6 +60,11 @@ export const TRANSFER_CONTEXT = 'transfer';
 export const SNAPSHOT_NEEDED_CONTEXT = 'needSnapshot';
 /** Election rounds that use the short timeout after the leader was reported unreachable (see leaderUnreachable). */
 export const QUICK_ELECTIONS = 3;
+/**
+ * A report that the leader is unreachable is believed only once nothing was heard from the leader for this many
+ * heartbeat intervals: a flapping link reports a leader that is alive and still heard over the other direction.
+ */
+export const LEADER_SILENCE_HEARTBEATS = 3;
 
 export interface ProgressStatus {
   match: number;
@@ -141,6 +146,10 @@ export class Raft {
   private randomizedElectionTimeout = 0;
   /** Election rounds left that draw the short timeout (the leader was reported unreachable). */
   private quickElections = 0;
+  /** The leader was reported unreachable; believed once it has been silent long enough (leaderUnreachable). */
+  private leaderReportedLost = false;
+  /** The leader asked this follower to campaign (timeoutNow) while it had conf entries to apply: it will once applied. */
+  private transferRequested = false;
   private leadTransferee: NodeId | null = null;
   /** Index of the last conf entry this leader appended (or its no-op): no new change until it is applied. */
   private pendingConfIndex = 0;
@@ -308,20 +317,31 @@ export class Raft {
 
   /**
    * The driver lost its connection to `id` and could not re-establish it (the peer's sockets closed and a reconnect
-   * was refused, as when its process died). If `id` is this follower's leader, the follower forgets it, and with it
-   * the leader lease (so it grants the other followers' pre-votes at once), and campaigns after a short randomized
-   * delay of 1..ceil(electionTick/2) ticks instead of its remaining election timeout; the next QUICK_ELECTIONS - 1
-   * rounds (a split vote, an ignored pre-vote) draw from that short range too. Hearing from a leader ends it.
+   * was refused, as when its process died). If `id` is this follower's leader, the report stands until the leader
+   * has been silent for LEADER_SILENCE_HEARTBEATS heartbeat intervals (at once if it already has): the follower then
+   * forgets it, and with it the leader lease (so it grants the other followers' pre-votes at once), and campaigns
+   * after a short randomized delay of 1..ceil(electionTick/2) ticks instead of its remaining election timeout; the
+   * next QUICK_ELECTIONS - 1 rounds (a split vote, an ignored pre-vote) draw from that short range too. Hearing from
+   * a leader ends it, and withdraws a report not yet believed.
    *
    * Liveness only, like every timer: safety never depends on it. A false report about a live leader does not
-   * disrupt it: the campaign starts with a pre-vote, which the leader and every follower still in its lease ignore,
-   * so no term is bumped unless a majority has also lost the leader; the leader's next heartbeat restores it.
+   * disrupt it: a follower that still hears the leader (its link to the leader flapped, the leader's to it did not)
+   * never believes the report; one that stopped hearing it starts with a pre-vote, which the leader and every
+   * follower still in its lease ignore, so no term is bumped unless a majority has also lost the leader.
    * Ignored without pre-vote or check-quorum (nothing would then protect a live leader from the early campaign),
    * and on anything but a voting follower of `id`.
    */
   leaderUnreachable(id: NodeId): void {
     if (!this.preVote || !this.checkQuorum) return;
     if (this.role !== 'follower' || this.lead === null || this.lead !== id || !this.promotable()) return;
+    this.leaderReportedLost = true;
+    this.maybeForgetLostLeader();
+  }
+
+  /** Acts on a leaderUnreachable report once the leader has been silent long enough. */
+  private maybeForgetLostLeader(): void {
+    if (!this.leaderReportedLost || this.electionElapsed < this.heartbeatTick * LEADER_SILENCE_HEARTBEATS) return;
+    this.leaderReportedLost = false;
     this.lead = null;
     this.quickElections = QUICK_ELECTIONS;
     this.electionElapsed = 0;
@@ -439,6 +459,10 @@ export class Raft {
       log.unstable.stableTo(last.index, last.term);
     }
     if (rd.committedEntries.length) log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1].index);
+    if (this.transferRequested && !this.hasUnappliedConfChanges()) {
+      this.transferRequested = false;
+      if (this.role === 'follower') this.hup(true);
+    }
     if (this.role === 'leader') {
       // Self-acknowledgement: the leader's own entries count toward commit only once they are durable.
       const self = this.prs.get(this.id);
@@ -490,6 +514,8 @@ export class Raft {
       this.vote = null;
     }
     this.lead = null;
+    this.leaderReportedLost = false;
+    this.transferRequested = false;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.drawElectionTimeout();
@@ -648,6 +674,7 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
+    this.maybeForgetLostLeader();
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       if (this.quickElections > 0) {
@@ -943,7 +970,11 @@ export class Raft {
         this.handleSnapshot(m);
         break;
       case 'timeoutNow':
-        this.hup(true);
+        // The leader hands over (a transfer, or it applied its own removal) right after it committed: a conf entry
+        // it carried may be committed here but not applied yet, and nobody campaigns with one pending. Campaign once
+        // it is applied (advance).
+        if (this.hasUnappliedConfChanges()) this.transferRequested = true;
+        else this.hup(true);
         break;
       case 'readIndexResp':
         this.readStates.push({ index: m.index ?? 0, context: m.context ?? '' });
@@ -956,6 +987,7 @@ export class Raft {
   private heardFromLeader(lead: NodeId): void {
     this.electionElapsed = 0;
     this.lead = lead;
+    this.leaderReportedLost = false;
     this.endQuickElections();
   }
 
@@ -968,6 +1000,8 @@ export class Raft {
       return;
     }
     const index = m.index ?? 0;
+    // A leader holds every committed entry (Leader Completeness): disagreeing with ours means the logs diverged.
+    if (index <= log.committed) log.checkCommittedPrefix(index, m.logTerm ?? 0, m.entries ?? []);
     if (index < log.committed) {
       this.send({ type: 'appResp', to: m.from, index: log.committed });
       return;

@@ -150,6 +150,31 @@ export interface LogStorage {
   snapshotMeta(): SnapshotMeta;
 }
 
+/** The durable part of a Ready, written by the driver in one step (one transaction, one fsync). */
+export interface SaveBatch {
+  hardState?: HardState;
+  entries: Entry[];
+  snapshot?: SnapshotMeta;
+}
+
+/**
+ * The stable log as the driver writes it (the core only reads, through LogStorage). Implemented over SQLite in
+ * replica/storage (what ships) and in memory (MemoryStorage: the simulation and unit tests).
+ */
+export interface LogStore extends LogStorage {
+  /**
+   * Persists a Ready's durable part: first the snapshot (replaces the whole log), then the entries (a conflicting
+   * suffix from the first new index on is dropped), then the hard state. Durable when it returns, except a change of
+   * the commit index alone, which may be kept in memory until the next durable write (a restarted replica re-learns
+   * its commit index; the core starts from max(commit, applied)).
+   */
+  save(batch: SaveBatch): void;
+  /** Drops entries up to `index` (applied and durable in the state machine) and records the snapshot metadata. */
+  compact(index: number, term: number, conf: ConfState): void;
+  /** Replaces the whole log by a snapshot (its entries are gone; the commit index rises to the snapshot's index). */
+  resetToSnapshot(meta: SnapshotMeta): void;
+}
+
 export class CompactedError extends Error {
   constructor(index: number) {
     super(`log index ${index} is compacted`);

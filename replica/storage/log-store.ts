@@ -18,7 +18,8 @@ import {
   type Entry,
   type EntryType,
   type HardState,
-  type LogStorage,
+  type LogStore,
+  type SaveBatch,
   type SnapshotMeta,
 } from '../raft/types.js';
 import { openSqlite, type Db } from './sqlite.js';
@@ -42,12 +43,6 @@ CREATE TABLE IF NOT EXISTS snapshot_meta (
 );
 `;
 
-export interface SaveBatch {
-  hardState?: HardState;
-  entries: Entry[];
-  snapshot?: SnapshotMeta;
-}
-
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 
 /**
@@ -70,7 +65,7 @@ function assertIndex(name: string, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative safe integer, got ${n}`);
 }
 
-export class SqliteLogStore implements LogStorage {
+export class SqliteLogStore implements LogStore {
   readonly file: string;
   private readonly db: Db;
   private hard: HardState;

@@ -1,6 +1,7 @@
 /**
  * Raft's safety properties (Figure 3 of the paper), checked by the simulator after every step:
- * - Election Safety: at most one leader per term, over the whole history.
+ * - Election Safety: at most one leader per term, over the whole history, counting each incarnation of a replica
+ *   (a process restarted with a forgotten term or vote could otherwise lead one term twice, unnoticed).
  * - Log Matching: an (index, term) pair identifies one entry and the entry before it, in every log, ever
  *   (checked on every entry persisted or sent, and periodically on whole logs).
  * - Leader Completeness: an entry committed in term T is in the log of every leader of a term > T.
@@ -8,7 +9,7 @@
  * Plus: committed entries never change, ReadIndex answers are linearizable (cover every write applied anywhere
  * before the read was asked).
  */
-import type { Entry, NodeId } from '../../replica/raft/types.js';
+import type { Entry, LogStorage, NodeId } from '../../replica/raft/types.js';
 import type { RaftLog } from '../../replica/raft/log.js';
 
 export class SafetyViolation extends Error {
@@ -46,7 +47,8 @@ interface Applied {
 }
 
 export class Checker {
-  readonly leaders = new Map<number, NodeId>();
+  /** Term → the leader ("id#incarnation"). */
+  readonly leaders = new Map<number, string>();
   private readonly entries = new Map<string, { data: string; type: string; prevTerm: number | null }>();
   private readonly committed: Committed[] = [];
   private readonly applied: Applied[] = [];
@@ -65,13 +67,14 @@ export class Checker {
     this.maxApplied = Math.max(this.maxApplied, index);
   }
 
-  /** Election Safety. */
-  leader(term: number, id: NodeId): void {
+  /** Election Safety, per incarnation of a replica. */
+  leader(term: number, id: NodeId, incarnation: number): void {
+    const who = `${id}#${incarnation}`;
     const prev = this.leaders.get(term);
     if (prev === undefined) {
-      this.leaders.set(term, id);
+      this.leaders.set(term, who);
       this.stats.leaders++;
-    } else if (prev !== id) fail(`Election Safety: two leaders in term ${term}: ${prev} and ${id}`);
+    } else if (prev !== who) fail(`Election Safety: two leaders in term ${term}: ${prev} and ${who} (replica#incarnation)`);
   }
 
   /** Log Matching on a run of consecutive entries; prevTerm is the term of the entry before the first (null: unknown). */
@@ -92,13 +95,15 @@ export class Checker {
     }
   }
 
-  /** Log Matching over a whole log. */
-  wholeLog(where: string, log: RaftLog): void {
+  /**
+   * Log Matching over a whole durable log (not the core's unstable tail: a leader whose term a crash forgets may
+   * have appended there, and nobody else ever sees it).
+   */
+  wholeLog(where: string, log: LogStorage): void {
     const first = log.firstIndex();
     const last = log.lastIndex();
     if (last < first) return;
-    const ents = log.slice(first, last + 1, Number.MAX_SAFE_INTEGER);
-    this.entriesSeen(where, ents, log.termOrNull(first - 1));
+    this.entriesSeen(where, log.entries(first, last + 1, Number.MAX_SAFE_INTEGER), log.term(first - 1));
   }
 
   /** Committed entries never change; records when each index was first seen committed. */
@@ -166,13 +171,13 @@ export class Checker {
     this.reads.set(context, { node, minIndex: this.maxApplied });
   }
 
-  /** A ReadIndex answer must cover every write visible before the read was requested. */
+  /** A read served at `index` (the state it saw) must cover every write visible before the read was requested. */
   readAnswered(node: NodeId, context: string, index: number): void {
     const r = this.reads.get(context);
     if (!r) fail(`${node} got a read state for unknown context ${context}`);
     if (r.node !== node) fail(`read ${context} asked on ${r.node} answered on ${node}`);
     if (index < r.minIndex) fail(`ReadIndex not linearizable: ${context} answered with index ${index} but ${r.minIndex} was applied before it was asked`);
-    if (index > this.maxCommitted) fail(`ReadIndex ${context} answered with ${index}, beyond anything committed (${this.maxCommitted})`);
+    if (index > this.maxApplied) fail(`read ${context} served at applied index ${index}, beyond anything applied (${this.maxApplied})`);
     // Kept: a duplicated message may answer the same read twice; each answer must be linearizable.
     this.stats.reads++;
   }

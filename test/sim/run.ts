@@ -23,7 +23,7 @@ function arg(name: string): string | undefined {
   return k >= 0 ? process.argv[k + 1] : undefined;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const steps = Number(arg('steps') ?? DEFAULT_STEPS);
   const forcedNodes = arg('nodes') !== undefined ? Number(arg('nodes')) : undefined;
   const one = arg('seed');
@@ -32,7 +32,7 @@ function main(): void {
     const nodes = nodesFor(seed, forcedNodes);
     const quiet = process.argv.includes('--quiet');
     try {
-      const stats = runSeed({ seed, nodes, steps, verbose: !quiet });
+      const stats = await runSeed({ seed, nodes, steps, verbose: !quiet });
       console.log(`seed ${seed} OK`, stats);
     } catch (e) {
       report(e, steps, forcedNodes);
@@ -49,7 +49,7 @@ function main(): void {
   for (let seed = start; seed < start + count; seed++) {
     const nodes = nodesFor(seed, forcedNodes);
     try {
-      const st = runSeed({ seed, nodes, steps });
+      const st = await runSeed({ seed, nodes, steps });
       for (const [k, v] of Object.entries(st)) (total as Record<string, number>)[k] = ((total as Record<string, number>)[k] ?? 0) + v;
     } catch (e) {
       failures++;
@@ -77,4 +77,4 @@ function report(e: unknown, steps: number, forcedNodes?: number): void {
   }
 }
 
-if (process.argv[1] && /run\.ts$/.test(process.argv[1])) main();
+if (process.argv[1] && /run\.ts$/.test(process.argv[1])) await main();

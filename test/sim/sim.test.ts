@@ -20,12 +20,12 @@ let events = 0;
 let acked = 0;
 let elapsedMs = 0;
 
-function runChunk(from: number, to: number): void {
+async function runChunk(from: number, to: number): Promise<void> {
   for (let seed = from; seed < to; seed++) {
     const nodes = nodesFor(seed);
     const t0 = performance.now();
     try {
-      const st = runSeed({ seed, nodes, steps: STEPS });
+      const st = await runSeed({ seed, nodes, steps: STEPS });
       events += st.events;
       acked += st.acked;
     } catch (e) {
@@ -43,15 +43,15 @@ function runChunk(from: number, to: number): void {
 }
 
 describe('raft deterministic simulation', () => {
-  it('a seed replays exactly (same events, same outcome)', () => {
-    const trace = (seed: number) => {
+  it('a seed replays exactly (same events, same outcome)', async () => {
+    const trace = async (seed: number) => {
       const lines: string[] = [];
-      const stats = runSeed({ seed, nodes: nodesFor(seed), steps: 300, verbose: true, log: (l) => lines.push(l) });
+      const stats = await runSeed({ seed, nodes: nodesFor(seed), steps: 300, verbose: true, log: (l) => lines.push(l) });
       return { lines, stats };
     };
     for (const seed of [11, 12]) {
-      const a = trace(seed);
-      const b = trace(seed);
+      const a = await trace(seed);
+      const b = await trace(seed);
       expect(a.lines.length).toBeGreaterThan(100);
       expect(b.lines).toEqual(a.lines);
       expect(b.stats).toEqual(a.stats);

@@ -1,34 +1,40 @@
 /**
- * Deterministic simulation of a Quorum cluster's consensus layer: N Raft cores, each with a durable MemoryStorage
- * and a durable toy state machine (a hash chain of applied entries), a seeded network that drops, delays, reorders
- * and duplicates messages, partitions that come and go, crashes (losing everything not persisted, including a Ready
- * that was handed out but not finished) and restarts, client proposals, ReadIndex reads, compaction and snapshots,
- * membership changes and leadership transfers, and the transport's "connection to the leader is gone" reports
- * (leaderUnreachable: after a crash, like the closed sockets of a killed process, and now and then falsely, for a
- * leader that is alive). The driver of each node is asynchronous: messages and ticks reach a
- * core while one of its Readys is still being persisted.
+ * Deterministic simulation of a Quorum cluster's consensus layer, running the code that ships: every replica is the
+ * production Driver over the production core (replica.ts), with in-memory stores that keep only what the real ones
+ * keep through a crash. Around them: a seeded network that drops, delays, reorders and duplicates messages,
+ * partitions that come and go, crashes at any effect of a driver (before a write, a send, an apply; the process dies
+ * and, now and then, the machine loses power), disk-full errors that stop a replica, restarts, client proposals and
+ * linearizable reads through the driver, log compaction and snapshots as the driver does them, membership changes,
+ * leadership transfers, and the transport's "connection to the leader is gone" reports (leaderUnreachable: after a
+ * crash, like the closed sockets of a killed process, and now and then falsely, for a leader that is alive). Drivers
+ * run their scheduled turns at random moments, so messages, ticks and proposals pile up between turns.
+ *
+ * Checked after every step (checker.ts): Election Safety per incarnation, Log Matching, Leader Completeness, State
+ * Machine Safety, committed entries never change, linearizable reads, every acknowledged write applied at its index;
+ * and at every send, that no message carries a term its sender has not saved (pre-votes aside). A replica that stops
+ * for any reason other than an injected fault fails the run. After the faults, the cluster must converge.
  *
  * Everything derives from one seed: the same seed replays the same schedule.
  */
-import { Raft } from '../../replica/raft/raft.js';
-import { MemoryStorage } from '../../replica/raft/memory-storage.js';
-import { decodeConfChange, copyConf, confChangeProblem } from '../../replica/raft/conf.js';
+import { confChangeProblem } from '../../replica/raft/conf.js';
 import { RaftError } from '../../replica/raft/errors.js';
-import type { ConfChange, ConfState, Message, NodeId, Ready } from '../../replica/raft/types.js';
+import type { ConfChange, ConfState, Message, NodeId, SaveBatch } from '../../replica/raft/types.js';
 import { Rng } from './prng.js';
 import { Checker, SafetyViolation } from './checker.js';
+import { SimReplica, type Effect, type Fault, type SimHost } from './replica.js';
+import type { SimApplication } from './state-machine.js';
 
 export interface SimOptions {
   seed: number;
-  /** Initial voters (3 or 5). */
+  /** Initial replicas (3 or 5): all voters, or (some seeds) one voter and learners. */
   nodes: number;
   /** Events in the fault phase. */
   steps: number;
-  /** Extra replica ids that membership changes may add. */
-  spares?: number;
   /** Prints every event. */
   verbose?: boolean;
   log?: (line: string) => void;
+  /** The state machine's application (default: the hash chain alone). */
+  application?: () => SimApplication;
 }
 
 export interface SimStats {
@@ -43,6 +49,10 @@ export interface SimStats {
   snapshotsLoaded: number;
   snapshotsSent: number;
   crashes: number;
+  /** Crashes struck inside a driver's turn, just before one of its effects. */
+  effectCrashes: number;
+  powerLosses: number;
+  diskFull: number;
   confChanges: number;
   transfers: number;
   messages: number;
@@ -62,25 +72,12 @@ export class SimFailure extends Error {
   }
 }
 
-interface StateMachine {
-  applied: number;
-  hash: number;
-  conf: ConfState;
-  /** Configuration history (index → configuration from that index on), for snapshots at older indices. */
-  confHistory: { index: number; conf: ConfState }[];
-}
-
-interface SnapData {
-  index: number;
-  hash: number;
-  conf: ConfState;
-}
-
 interface Envelope {
   m: Message;
   at: number;
-  snap?: string;
   fromInc: number;
+  /** A snapshot stream: its contents, and the sender's promise to settle. */
+  snap?: { data: string; settle: (ok: boolean) => void };
 }
 
 interface Profile {
@@ -88,7 +85,13 @@ interface Profile {
   dupRate: number;
   maxDelay: number;
   crashRate: number;
-  readyCrashRate: number;
+  /** Per effect of a driver, the chance that the process dies just before it. */
+  effectCrashRate: number;
+  /** Share of crashes that are power losses (the state database's unsynced groups may go too). */
+  powerLossShare: number;
+  /** Per write of a driver, the chance that it fails (disk full): the replica stops. */
+  diskFullRate: number;
+  checkpointFailRate: number;
   partitionRate: number;
   preVote: boolean;
   checkQuorum: boolean;
@@ -99,53 +102,36 @@ interface Profile {
   proposeRate: number;
   confRate: number;
   transferRate: number;
-  /** Per step, the chance that a node's driver finishes its outstanding Ready (slow disks and state machines). */
-  finishRate: number;
+  /** Per step, the chance that a replica's pending event-loop turn runs (slow disks and state machines: low). */
+  driveRate: number;
   maxApplyBytes: number;
   drift: boolean;
+  /** One voter and learners (the desktop topology) instead of all voters. */
+  singleVoter: boolean;
+  compactEvery: number;
+  keepEntries: number;
+  proposalTimeoutTicks: number;
 }
 
-class SimNode {
-  raft: Raft | null = null;
-  incarnation = 0;
-  inflight: Ready | null = null;
-  snapStash = new Map<number, string>();
-  proposals = new Map<number, { data: string; term: number }>();
-  checkedCommit = 0;
-  leaderTerm = -1;
+interface Watch {
+  checkedCommit: number;
+  leaderTerm: number;
   /** The leader term in which checkedCommit was last observed (-1 when not leader). */
-  commitTerm = -1;
-  sm: StateMachine;
-  readonly storage: MemoryStorage;
-
-  constructor(
-    readonly id: NodeId,
-    conf: ConfState,
-  ) {
-    this.storage = new MemoryStorage(conf);
-    this.sm = { applied: 0, hash: 0, conf: copyConf(conf), confHistory: [{ index: 0, conf: copyConf(conf) }] };
-  }
-
-  get alive(): boolean {
-    return this.raft !== null;
-  }
-
-  confAt(index: number): ConfState {
-    let c = this.sm.confHistory[0].conf;
-    for (const h of this.sm.confHistory) if (h.index <= index) c = h.conf;
-    return c;
-  }
+  commitTerm: number;
 }
 
-const EMPTY: ConfState = { voters: [], learners: [] };
+const TICK_MS = 25;
 const BOOT_HASH = 0xb007;
 
-export class World {
+export class World implements SimHost {
   readonly rng: Rng;
   readonly checker = new Checker();
-  readonly nodes = new Map<NodeId, SimNode>();
-  private readonly pool: NodeId[];
+  readonly nodes = new Map<NodeId, SimReplica>();
+  private readonly watches = new Map<SimReplica, Watch>();
+  /** Replica ids used so far (n1..nN). */
+  private nodeIds: number;
   private readonly profile: Profile;
+  private readonly bootAt1: boolean;
   private ready: Envelope[] = [];
   private delayed: Envelope[] = [];
   private group = new Map<NodeId, number>();
@@ -153,16 +139,20 @@ export class World {
   private oneWay = new Set<string>();
   /** Per node, the chance that a global tick does not reach it (clock drift). */
   private drift = new Map<NodeId, number>();
-  private reports: { from: NodeId; inc: number; to: NodeId; ok: boolean }[] = [];
   private unreachable: { from: NodeId; inc: number; to: NodeId }[] = [];
   /** "The connection to `peer` closed and could not be re-established", for the core of `from` (leaderUnreachable). */
   private lost: { from: NodeId; inc: number; peer: NodeId }[] = [];
-  private now = 0;
+  private ticks = 0;
   private step = 0;
+  private incarnations = 0;
   private proposalSeq = 0;
   private readSeq = 0;
   private trace: string[] = [];
   private phase: 'faults' | 'heal' = 'faults';
+  /** The first violation found where it cannot be thrown (inside a driver's turn or a promise callback). */
+  private violation: SafetyViolation | null = null;
+  /** Promise callbacks (acknowledgements, reads, snapshot streams) may be waiting for the microtask queue. */
+  private microtasksDue = false;
   readonly stats: SimStats = {
     events: 0,
     ticks: 0,
@@ -175,6 +165,9 @@ export class World {
     snapshotsLoaded: 0,
     snapshotsSent: 0,
     crashes: 0,
+    effectCrashes: 0,
+    powerLosses: 0,
+    diskFull: 0,
     confChanges: 0,
     transfers: 0,
     messages: 0,
@@ -189,7 +182,10 @@ export class World {
       dupRate: r.pick([0, 0, 0.02, 0.05]),
       maxDelay: r.pick([0, 1, 2, 3]),
       crashRate: r.pick([0, 0.003, 0.01, 0.02, 0.04, 0.08]),
-      readyCrashRate: r.pick([0, 0.002, 0.01]),
+      effectCrashRate: r.pick([0, 0.002, 0.01]),
+      powerLossShare: r.pick([0, 0.3, 1]),
+      diskFullRate: r.pick([0, 0, 0.002]),
+      checkpointFailRate: r.pick([0, 0.2]),
       partitionRate: r.pick([0, 0.005, 0.01, 0.02]),
       preVote: r.chance(0.85),
       checkQuorum: r.chance(0.85),
@@ -200,41 +196,35 @@ export class World {
       proposeRate: r.pick([0.2, 0.3, 0.32]),
       confRate: r.pick([0, 0.02, 0.04, 0.07]),
       transferRate: r.pick([0, 0.005, 0.02]),
-      finishRate: r.pick([0.6, 0.6, 0.2, 0.05]),
+      driveRate: r.pick([0.6, 0.6, 0.2, 0.05]),
       maxApplyBytes: r.pick([1, 1 << 20]),
       drift: r.chance(0.3),
+      singleVoter: r.chance(0.15),
+      compactEvery: r.pick([4, 10, 40]),
+      keepEntries: r.pick([0, 2, 8]),
+      proposalTimeoutTicks: r.pick([30, 200]),
     };
-    const voters = Array.from({ length: opts.nodes }, (_, k) => `n${k + 1}`);
-    const spares = Array.from({ length: opts.spares ?? 2 }, (_, k) => `n${opts.nodes + k + 1}`);
-    this.pool = [...voters, ...spares];
+    const ids = Array.from({ length: opts.nodes }, (_, k) => `n${k + 1}`);
+    this.nodeIds = opts.nodes;
     // Bootstrap: the configuration as the initial state (index 0), or, as the replica does, as a snapshot at index 1.
-    const bootAt1 = r.chance(0.5);
-    if (bootAt1) this.checker.bootstrap(1, 1, BOOT_HASH);
-    for (const id of voters) {
-      const conf = { voters, learners: [] };
-      const n = new SimNode(id, conf);
-      if (bootAt1) {
-        const data: SnapData = { index: 1, hash: BOOT_HASH, conf };
-        n.storage.applySnapshot({ index: 1, term: 1, conf }, JSON.stringify(data));
-        n.storage.setHardState({ term: 1, vote: null, commit: 1 });
-        n.sm = { applied: 1, hash: BOOT_HASH, conf: copyConf(conf), confHistory: [{ index: 1, conf: copyConf(conf) }] };
-      }
-      this.nodes.set(id, n);
-      this.start(n);
-    }
+    this.bootAt1 = r.chance(0.5);
+    if (this.bootAt1) this.checker.bootstrap(1, 1, BOOT_HASH);
+    const conf: ConfState = this.profile.singleVoter ? { voters: [ids[0]], learners: ids.slice(1) } : { voters: ids, learners: [] };
+    for (const id of ids) this.startNew(id, conf);
   }
 
   // ---------------------------------------------------------------- running
 
-  run(): SimStats {
+  async run(): Promise<SimStats> {
     try {
-      this.note(`profile ${JSON.stringify(this.profile)}`);
+      this.note(`profile ${JSON.stringify(this.profile)} bootstrap at ${this.bootAt1 ? 1 : 0}`);
       for (this.step = 0; this.step < this.opts.steps; this.step++) {
         this.event();
         this.autoDrive();
+        await this.settle();
         this.check();
       }
-      this.heal();
+      await this.heal();
     } catch (e) {
       const reason = e instanceof SafetyViolation ? e.message : `${(e as Error).stack ?? e}`;
       throw new SimFailure(this.opts.seed, this.step, reason, this.trace.slice(-80));
@@ -250,21 +240,35 @@ export class World {
     return this.stats;
   }
 
-  private note(line: string): void {
-    const s = `[${this.step} t${this.now}] ${line}`;
+  note(line: string): void {
+    const s = `[${this.step} t${this.ticks}] ${line}`;
     this.trace.push(s);
     if (this.trace.length > 400) this.trace = this.trace.slice(-200);
     if (this.opts.verbose) (this.opts.log ?? console.log)(s);
   }
 
-  private live(): SimNode[] {
+  private fail(message: string): void {
+    this.violation ??= new SafetyViolation(message);
+  }
+
+  /** Runs a checker callback where a throw would be swallowed (a driver's turn, a promise callback). */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof SafetyViolation) this.fail(e.message);
+      else this.fail(`${(e as Error).stack ?? e}`);
+    }
+  }
+
+  private live(): SimReplica[] {
     return [...this.nodes.values()].filter((n) => n.alive);
   }
 
-  private leader(): SimNode | null {
-    let best: SimNode | null = null;
+  private leader(): SimReplica | null {
+    let best: SimReplica | null = null;
     for (const n of this.nodes.values()) {
-      if (!n.raft) continue;
+      if (!n.raft || n.removed) continue;
       const st = n.raft.status();
       if (st.role === 'leader' && (!best || st.term > best.raft!.status().term)) best = n;
     }
@@ -290,7 +294,7 @@ export class World {
       if (y < 0.52) this.tick();
       else if (y < 0.52 + p.proposeRate) this.propose();
       else if (y < 0.88) this.read();
-      else if (y < 0.93) this.compact();
+      else if (y < 0.93) this.driveOne();
       else if (y < 0.93 + p.confRate) this.confChange();
       else if (y < 0.93 + p.confRate + p.transferRate) this.transfer();
       else if (y < 0.94 + p.confRate + p.transferRate) this.forceCampaign();
@@ -298,36 +302,135 @@ export class World {
     }
   }
 
-  // ---------------------------------------------------------------- node lifecycle
+  // ---------------------------------------------------------------- SimHost
 
-  private start(n: SimNode): void {
-    n.incarnation++;
-    n.raft = new Raft({
-      id: n.id,
-      storage: n.storage,
-      applied: n.sm.applied,
-      random: this.rng.fork().fn(),
-      preVote: this.profile.preVote,
-      checkQuorum: this.profile.checkQuorum,
-      electionTick: this.profile.electionTick,
-      heartbeatTick: this.profile.heartbeatTick,
-      maxInflight: this.profile.maxInflight,
-      maxMsgBytes: this.profile.maxMsgBytes,
-      maxApplyBytes: this.profile.maxApplyBytes,
-    });
-    n.checkedCommit = n.raft.raftLog.committed;
-    n.leaderTerm = -1;
-    n.commitTerm = -1;
-    this.checker.wholeLog(`${n.id} restart`, n.raft.raftLog);
+  now(): number {
+    return this.ticks * TICK_MS;
   }
 
-  private crash(n: SimNode, why: string): void {
-    this.note(`CRASH ${n.id} (${why})`);
+  newIncarnation(): number {
+    return ++this.incarnations;
+  }
+
+  transmit(from: SimReplica, _to: NodeId, msgs: Message[]): void {
+    const saved = from.store.durableHardState().term;
+    for (const m of msgs) {
+      // Pre-votes ask for (and grant) a term nobody has entered yet; every other message's term must be on disk.
+      if (m.type !== 'preVote' && m.type !== 'preVoteResp' && m.term > saved) {
+        this.fail(`${from.id} sends ${fmt(m)} at term ${m.term}, but its saved term is ${saved}`);
+      }
+      if (m.type === 'app' && m.entries?.length) this.guard(() => this.checker.entriesSeen(`${from.id} -> ${m.to} app`, m.entries!, m.logTerm ?? null));
+      // A replica acting as leader (appends, heartbeats) counts for Election Safety even if it dies before its term
+      // reaches its disk.
+      if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') this.guard(() => this.checker.leader(m.term, from.id, from.incarnation));
+      this.send(from, m);
+    }
+  }
+
+  transmitSnapshot(from: SimReplica, _to: NodeId, data: string, msg: Message): Promise<void> {
+    this.stats.snapshotsSent++;
+    if (this.opts.verbose) this.note(`send snapshot ${from.id}->${msg.to} at ${msg.snapshot?.index}`);
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (ok: boolean) => {
+        if (settled) return;
+        settled = true;
+        this.microtasksDue = true;
+        if (ok) resolve();
+        else reject(new Error('snapshot stream lost'));
+      };
+      this.send(from, msg, { data, settle });
+    });
+  }
+
+  fault(node: SimReplica, effect: Effect): Fault {
+    if (this.phase !== 'faults') return 'none';
+    const p = this.profile;
+    const x = this.rng.next();
+    if (x < p.effectCrashRate) {
+      this.note(`CRASH ${node.id} just before ${effect}`);
+      this.stats.effectCrashes++;
+      return 'crash';
+    }
+    if (effect !== 'send' && x < p.effectCrashRate + p.diskFullRate) {
+      this.note(`DISK FULL ${node.id} at ${effect}`);
+      this.stats.diskFull++;
+      return 'diskFull';
+    }
+    return 'none';
+  }
+
+  saving(node: SimReplica, batch: SaveBatch, prevTerm: number | null): void {
+    if (batch.snapshot) this.note(`${node.id} installs snapshot ${batch.snapshot.index} (term ${batch.snapshot.term})`);
+    if (this.opts.verbose) {
+      const e = batch.entries;
+      this.note(`${node.id} saves${e.length ? ` [${e[0].index}..${e[e.length - 1].index}]@${e[e.length - 1].term}` : ''}${batch.hardState ? ` ${JSON.stringify(batch.hardState)}` : ''}`);
+    }
+    if (batch.entries.length) this.checker.entriesSeen(`${node.id} save`, batch.entries, prevTerm);
+  }
+
+  checkpointIncomplete(): boolean {
+    return this.phase === 'faults' && this.rng.chance(this.profile.checkpointFailRate);
+  }
+
+  unexpectedStop(node: SimReplica, err: Error): void {
+    const cause = err.cause;
+    if (cause instanceof SafetyViolation) this.fail(cause.message);
+    else this.fail(`${node.id} stopped: ${err.message}${cause instanceof Error && cause.stack ? `\n${cause.stack}` : ''}`);
+  }
+
+  pickSurvivingGroups(unsynced: number): number {
+    return this.rng.int(unsynced + 1);
+  }
+
+  // ---------------------------------------------------------------- node lifecycle
+
+  /** A replica with a new, empty data folder (or the bootstrap configuration). */
+  private startNew(id: NodeId, conf: ConfState | null): SimReplica {
+    const p = this.profile;
+    const n = new SimReplica(this, {
+      id,
+      conf,
+      bootstrapAtOne: this.bootAt1,
+      bootHash: BOOT_HASH,
+      raft: {
+        preVote: p.preVote,
+        checkQuorum: p.checkQuorum,
+        electionTick: p.electionTick,
+        heartbeatTick: p.heartbeatTick,
+        maxInflight: p.maxInflight,
+        maxMsgBytes: p.maxMsgBytes,
+        maxApplyBytes: p.maxApplyBytes,
+      },
+      random: this.rng.fork().fn(),
+      compactEvery: p.compactEvery,
+      keepEntries: p.keepEntries,
+      proposalTimeoutMs: p.proposalTimeoutTicks * TICK_MS,
+      observer: {
+        applied: (node, prevHash, e) => this.checker.apply(node, prevHash, e),
+        snapshotLoaded: (node, index, hash) => this.checker.snapshotLoaded(node, index, hash),
+      },
+      application: this.opts.application?.() ?? null,
+    });
+    this.nodes.set(id, n);
+    this.start(n);
+    return n;
+  }
+
+  private start(n: SimReplica): void {
+    if (!n.start()) return;
+    const raft = n.raft!;
+    if (this.opts.verbose) this.note(`${n.id} starts: ${JSON.stringify(n.store.initialState().hardState)} log ${raft.raftLog.firstIndex()}..${raft.raftLog.lastIndex()} applied ${n.sm.state.index}`);
+    this.watches.set(n, { checkedCommit: raft.raftLog.committed, leaderTerm: -1, commitTerm: -1 });
+    this.checker.wholeLog(`${n.id} restart`, n.store);
+  }
+
+  private crash(n: SimReplica, why: string): void {
+    const powerLoss = this.phase === 'faults' && this.rng.chance(this.profile.powerLossShare);
+    this.note(`CRASH ${n.id} (${why})${powerLoss ? ' with power loss' : ''}`);
     this.stats.crashes++;
-    n.raft = null;
-    n.inflight = null;
-    n.snapStash.clear();
-    n.proposals.clear();
+    if (powerLoss) this.stats.powerLosses++;
+    n.crash(powerLoss);
     // The dead process's sockets close: most peers' transports see it and report it (leaderUnreachable), a little later.
     for (const other of this.live()) {
       if (this.rng.chance(0.8)) this.lost.push({ from: other.id, inc: other.incarnation, peer: n.id });
@@ -336,7 +439,7 @@ export class World {
 
   /** A transport reports a live node's leader as gone (its connection flapped): must not disrupt that leader. */
   private falseLost(): void {
-    const live = this.live().filter((x) => x.raft!.status().lead !== null && x.raft!.status().role === 'follower');
+    const live = this.live().filter((x) => !x.removed && x.raft!.status().lead !== null && x.raft!.status().role === 'follower');
     if (!live.length) return;
     const n = this.rng.pick(live);
     this.note(`LOST ${n.id} reports its live leader ${n.raft!.status().lead} unreachable`);
@@ -363,45 +466,20 @@ export class World {
 
   // ---------------------------------------------------------------- network
 
-  private send(from: SimNode, m: Message): void {
+  private send(from: SimReplica, m: Message, snap?: Envelope['snap']): void {
     this.stats.messages++;
     const p = this.profile;
-    let snap: string | undefined;
-    if (m.type === 'snap') {
-      const s = this.snapshotToSend(from, m);
-      if (!s) {
-        this.reports.push({ from: from.id, inc: from.incarnation, to: m.to, ok: false });
-        return;
-      }
-      m = { ...m, snapshot: s.meta };
-      snap = s.data;
-      this.stats.snapshotsSent++;
-      if (this.opts.verbose) this.note(`send snapshot ${from.id}->${m.to} at ${s.meta.index} (core asked for ${m.snapshot?.index})`);
-    }
-    const copies = this.phase === 'faults' && this.rng.chance(p.dupRate) ? 2 : 1;
+    const copies = !snap && this.phase === 'faults' && this.rng.chance(p.dupRate) ? 2 : 1;
     for (let k = 0; k < copies; k++) {
       if (this.phase === 'faults' && this.rng.chance(p.dropRate)) {
-        if (snap !== undefined) this.reports.push({ from: from.id, inc: from.incarnation, to: m.to, ok: false });
+        snap?.settle(false);
         continue;
       }
       const delay = this.rng.int((this.phase === 'faults' ? p.maxDelay : 1) + 1);
-      const env: Envelope = { m, at: this.now + delay, snap, fromInc: from.incarnation };
+      const env: Envelope = { m, at: this.ticks + delay, fromInc: from.incarnation, snap };
       if (delay === 0) this.ready.push(env);
       else this.delayed.push(env);
     }
-  }
-
-  /** What the driver streams for a 'snap' message: the stored snapshot, or (like the replica's driver) the live state. */
-  private snapshotToSend(from: SimNode, m: Message): { meta: { index: number; term: number; conf: ConfState }; data: string } | null {
-    const stored = from.storage.snapshotData();
-    if (stored !== null && this.rng.chance(0.5) && from.storage.snapshotMeta().index >= (m.snapshot?.index ?? 0)) {
-      return { meta: from.storage.snapshotMeta(), data: stored };
-    }
-    const idx = from.sm.applied;
-    const term = from.raft!.raftLog.termOrNull(idx);
-    if (term === null) return null;
-    const data: SnapData = { index: idx, hash: from.sm.hash, conf: from.sm.conf };
-    return { meta: { index: idx, term, conf: copyConf(from.sm.conf) }, data: JSON.stringify(data) };
   }
 
   private connected(a: NodeId, b: NodeId): boolean {
@@ -414,26 +492,25 @@ export class World {
     const env = this.ready[k];
     this.ready[k] = this.ready[this.ready.length - 1];
     this.ready.pop();
-    if (this.phase === 'faults' && this.rng.chance(this.profile.dupRate)) this.ready.push(env);
+    if (!env.snap && this.phase === 'faults' && this.rng.chance(this.profile.dupRate)) this.ready.push(env);
     this.deliver(env);
   }
 
   private deliver(env: Envelope): void {
     const m = env.m;
     const to = this.nodes.get(m.to);
-    const ok = !!to && to.alive && this.connected(m.from, m.to);
-    if (env.snap !== undefined) this.reports.push({ from: m.from, inc: env.fromInc, to: m.to, ok });
+    const ok = !!to && to.alive && !to.removed && this.connected(m.from, m.to);
     if (!ok) {
+      env.snap?.settle(false);
       // Like a driver whose connection to the peer is down.
       if (m.type === 'app' && this.rng.chance(0.3)) this.unreachable.push({ from: m.from, inc: env.fromInc, to: m.to });
       return;
     }
-    if (env.snap !== undefined) {
-      to!.snapStash.set(m.snapshot!.index, env.snap);
-      if (to!.snapStash.size > 8) to!.snapStash.delete(to!.snapStash.keys().next().value!);
-    }
     if (this.opts.verbose) this.note(`deliver ${fmt(m)}`);
-    to!.raft!.step(m);
+    if (env.snap) {
+      to!.deliverSnapshot(env.snap.data, m);
+      env.snap.settle(true);
+    } else to!.deliver([m]);
   }
 
   private flushReports(): void {
@@ -441,7 +518,7 @@ export class World {
     this.lost = [];
     for (const l of lost) {
       const n = this.nodes.get(l.from);
-      if (n?.raft && n.incarnation === l.inc) {
+      if (n?.raft && n.incarnation === l.inc && !n.removed) {
         this.stats.lostReports++;
         if (this.opts.verbose) this.note(`leaderUnreachable ${l.from}: ${l.peer}`);
         n.raft.leaderUnreachable(l.peer);
@@ -451,37 +528,27 @@ export class World {
     this.unreachable = [];
     for (const u of us) {
       const n = this.nodes.get(u.from);
-      if (n?.raft && n.incarnation === u.inc) n.raft.reportUnreachable(u.to);
-    }
-    const rs = this.reports;
-    this.reports = [];
-    for (const r of rs) {
-      const n = this.nodes.get(r.from);
-      if (n?.raft && n.incarnation === r.inc) {
-        if (this.opts.verbose) this.note(`reportSnapshot ${r.from}->${r.to} ${r.ok ? 'ok' : 'failed'}`);
-        n.raft.reportSnapshot(r.to, r.ok);
-      }
+      if (n?.driver && n.incarnation === u.inc) n.driver.reportUnreachable(u.to);
     }
   }
 
   private tick(): void {
-    this.now++;
+    this.ticks++;
     this.stats.ticks++;
     if (this.delayed.length) {
       const still: Envelope[] = [];
-      for (const e of this.delayed) (e.at <= this.now ? this.ready : still).push(e);
+      for (const e of this.delayed) (e.at <= this.ticks ? this.ready : still).push(e);
       this.delayed = still;
     }
     for (const n of this.nodes.values()) {
-      if (!n.raft) continue;
+      if (!n.driver) continue;
       if (this.phase === 'faults' && this.rng.chance(this.driftOf(n.id))) continue;
-      n.raft.tick();
+      n.driver.tick();
+      n.fireTimers(this.now());
     }
     if (this.ready.length > 5000) {
-      // Congestion: the oldest messages are lost; a lost snapshot stream is reported as failed, as a driver does.
-      for (const e of this.ready.slice(0, this.ready.length - 2500)) {
-        if (e.snap !== undefined) this.reports.push({ from: e.m.from, inc: e.fromInc, to: e.m.to, ok: false });
-      }
+      // Congestion: the oldest messages are lost; a lost snapshot stream fails, as a transport reports it.
+      for (const e of this.ready.slice(0, this.ready.length - 2500)) e.snap?.settle(false);
       this.ready = this.ready.slice(-2500);
     }
   }
@@ -530,58 +597,50 @@ export class World {
     const l = this.leader();
     const n = l && this.rng.chance(0.85) ? l : this.rng.pick(live);
     const data = `p${++this.proposalSeq}`;
-    try {
-      const index = n.raft!.propose(data);
-      n.proposals.set(index, { data, term: n.raft!.status().term });
-      if (this.opts.verbose) this.note(`propose ${data} at ${n.id} -> index ${index}`);
-    } catch (e) {
-      if (!(e instanceof RaftError)) throw e;
-    }
+    if (this.opts.verbose) this.note(`propose ${data} at ${n.id}`);
+    this.proposeAt(n, data);
+  }
+
+  /** A client write through the driver; its acknowledgement is what the checker holds the cluster to. */
+  private proposeAt(n: SimReplica, data: string, onApplied?: (index: number) => void, onFailed?: () => void): void {
+    n.driver!.propose(data).then(
+      (o) =>
+        this.guard(() => {
+          if (o.data !== data) throw new SafetyViolation(`${n.id} acknowledged ${data} with entry ${o.index} holding ${JSON.stringify(o.data)}`);
+          this.checker.ack(o.index, data);
+          onApplied?.(o.index);
+        }),
+      () => onFailed?.(),
+    );
   }
 
   private read(): void {
-    const live = this.live();
-    if (!live.length) return;
+    const leaders = this.live().filter((x) => x.raft!.status().role === 'leader' && !x.removed);
+    if (!leaders.length) return;
     // Reads at a deposed leader (one that still thinks it leads while a newer term exists) are where a shortcut in
     // ReadIndex would return stale data: ask there often.
-    const leaders = live.filter((x) => x.raft!.status().role === 'leader').sort((a, b) => a.raft!.status().term - b.raft!.status().term);
-    const n = leaders.length > 1 && this.rng.chance(0.7) ? leaders[0] : this.rng.pick(live);
+    leaders.sort((a, b) => a.raft!.status().term - b.raft!.status().term);
+    const n = leaders.length > 1 && this.rng.chance(0.7) ? leaders[0] : this.rng.pick(leaders);
     const ctx = `r${++this.readSeq}`;
-    try {
-      n.raft!.readIndex(ctx);
-      this.checker.readRequested(n.id, ctx);
-      if (this.opts.verbose) this.note(`readIndex ${ctx} at ${n.id}`);
-    } catch (e) {
-      if (!(e instanceof RaftError)) throw e;
-    }
-  }
-
-  private compact(): void {
-    const live = this.live();
-    if (!live.length) return;
-    const n = this.rng.pick(live);
-    const first = n.storage.firstIndex();
-    if (n.sm.applied < first) return;
-    const index = this.rng.range(first, n.sm.applied);
-    const a = this.checker.appliedAt(index);
-    if (!a) return;
-    const conf = n.confAt(index);
-    const data: SnapData = { index, hash: a.hash, conf };
-    n.storage.compact(index, conf, JSON.stringify(data));
-    n.sm.confHistory = n.sm.confHistory.filter((h, k) => k === n.sm.confHistory.length - 1 || n.sm.confHistory[k + 1].index > index);
-    if (this.opts.verbose) this.note(`compact ${n.id} up to ${index}`);
+    this.checker.readRequested(n.id, ctx);
+    if (this.opts.verbose) this.note(`read ${ctx} at ${n.id}`);
+    n.driver!.readBarrier().then(
+      (applied) => this.guard(() => this.checker.readAnswered(n.id, ctx, applied)),
+      () => {},
+    );
   }
 
   private confChange(): void {
     const l = this.leader();
     if (!l) return;
     const conf = l.raft!.status().conf;
-    const members = new Set([...conf.voters, ...conf.learners]);
-    const outsiders = this.pool.filter((id) => !members.has(id));
     const choices: ConfChange[] = [];
-    for (const id of outsiders) {
+    if (conf.voters.length + conf.learners.length < 7) {
+      // A new machine gets a new id: a removed replica's id is never reused (as etcd never reuses a member id: a
+      // stale voter could otherwise count the vote of the new machine's empty log as the old member's).
+      const id = `n${this.nodeIds + 1}`;
       choices.push({ op: 'addLearner', id, address: `addr-${id}` });
-      if (conf.voters.length < 7) choices.push({ op: 'addVoter', id, address: `addr-${id}` });
+      if (conf.voters.length < 5) choices.push({ op: 'addVoter', id, address: `addr-${id}` });
     }
     for (const id of conf.learners) {
       choices.push({ op: 'promote', id });
@@ -597,17 +656,17 @@ export class World {
     if (!choices.length) return;
     const cc = this.rng.pick(choices);
     if (confChangeProblem(conf, cc)) return;
-    try {
-      const index = l.raft!.proposeConfChange(cc);
-      this.stats.confChanges++;
-      this.note(`CONF ${l.id} proposes ${JSON.stringify(cc)} at ${index}`);
-      if ((cc.op === 'addLearner' || cc.op === 'addVoter') && !this.nodes.has(cc.id)) {
-        const n = new SimNode(cc.id, EMPTY);
-        this.nodes.set(cc.id, n);
-        this.start(n);
-      }
-    } catch (e) {
-      if (!(e instanceof RaftError)) throw e;
+    const before = l.raft!.raftLog.lastIndex();
+    l.driver!.proposeConfChange(cc).then(
+      () => {},
+      () => {},
+    );
+    if (l.raft!.raftLog.lastIndex() === before) return; // refused (a change pending, a transfer, no quorum)
+    this.stats.confChanges++;
+    this.note(`CONF ${l.id} proposes ${JSON.stringify(cc)}`);
+    if (cc.op === 'addLearner' || cc.op === 'addVoter') {
+      this.nodeIds++;
+      this.startNew(cc.id, null);
     }
   }
 
@@ -619,7 +678,11 @@ export class World {
     const to = this.rng.pick(voters);
     this.note(`TRANSFER ${l.id} -> ${to}`);
     this.stats.transfers++;
-    l.raft!.transferLeadership(to);
+    try {
+      l.driver!.transferLeadership(to);
+    } catch (e) {
+      if (!(e instanceof RaftError)) throw e;
+    }
   }
 
   /** An operator (or the single-replica bootstrap) starts an election on some replica. */
@@ -628,150 +691,86 @@ export class World {
     if (!live.length) return;
     const n = this.rng.pick(live);
     this.note(`CAMPAIGN ${n.id}`);
-    n.raft!.campaign();
+    n.driver!.campaign();
   }
 
-  // ---------------------------------------------------------------- the driver
+  // ---------------------------------------------------------------- the drivers' event loops
 
-  /** Each live node's driver makes progress on its Ready at random moments (start, then finish later). */
+  /** Each live replica's pending turn runs at random moments. */
   private autoDrive(): void {
     for (const n of this.nodes.values()) {
-      if (!n.raft) continue;
-      if (n.inflight) {
-        if (this.rng.chance(this.profile.finishRate)) this.finishReady(n);
-      } else if (n.raft.hasReady() && this.rng.chance(0.8)) {
-        this.startReady(n);
-        if (this.rng.chance(this.profile.finishRate)) this.finishReady(n);
-      }
+      if (n.alive && n.pendingWork && this.rng.chance(this.profile.driveRate)) this.runTurn(n);
     }
   }
 
-  private driveAll(): void {
+  private driveOne(): void {
+    const busy = this.live().filter((n) => n.pendingWork);
+    if (busy.length) this.runTurn(this.rng.pick(busy));
+  }
+
+  private runTurn(n: SimReplica): void {
+    this.microtasksDue = true;
+    if (n.runImmediates()) this.crash(n, 'inside its turn');
+  }
+
+  /** Lets promise callbacks (acknowledgements, reads, snapshot streams) run. */
+  private async settle(): Promise<void> {
+    if (!this.microtasksDue) return;
+    this.microtasksDue = false;
+    for (let k = 0; k < 6; k++) await null;
+  }
+
+  private async driveAll(): Promise<void> {
     for (let round = 0; round < 100; round++) {
       let busy = false;
       for (const n of this.nodes.values()) {
-        if (!n.raft) continue;
-        if (n.inflight) this.finishReady(n);
-        if (n.raft && n.raft.hasReady()) {
-          this.startReady(n);
-          this.finishReady(n);
+        if (n.alive && n.pendingWork) {
+          this.runTurn(n);
           busy = true;
         }
       }
+      await this.settle();
       if (!busy) return;
     }
-  }
-
-  private startReady(n: SimNode): void {
-    const raft = n.raft!;
-    const rd = raft.ready();
-    n.inflight = rd;
-    if (rd.entries.length) {
-      const first = rd.entries[0].index;
-      const prev = rd.snapshot && rd.snapshot.index === first - 1 ? rd.snapshot.term : raft.raftLog.termOrNull(first - 1);
-      this.checker.entriesSeen(`${n.id} ready`, rd.entries, prev);
-    }
-    for (const m of rd.messages) {
-      if (m.type === 'app' && m.entries?.length) this.checker.entriesSeen(`${n.id} -> ${m.to} app`, m.entries, m.logTerm ?? null);
-    }
-  }
-
-  private maybeReadyCrash(n: SimNode, where: string): boolean {
-    if (this.phase === 'faults' && this.rng.chance(this.profile.readyCrashRate)) {
-      this.crash(n, where);
-      return true;
-    }
-    return false;
-  }
-
-  private finishReady(n: SimNode): void {
-    const rd = n.inflight!;
-    const raft = n.raft!;
-    if (this.maybeReadyCrash(n, 'before persisting a Ready')) return;
-    // 1. persist
-    if (rd.snapshot) {
-      const raw = n.snapStash.get(rd.snapshot.index);
-      if (raw === undefined) throw new SafetyViolation(`${n.id}: core asked to install snapshot ${rd.snapshot.index} that was never received`);
-      const data = JSON.parse(raw) as SnapData;
-      if (data.index !== rd.snapshot.index) throw new SafetyViolation(`${n.id}: snapshot data/meta mismatch`);
-      n.storage.applySnapshot(rd.snapshot, raw);
-      this.checker.snapshotLoaded(n.id, data.index, data.hash);
-      n.sm = { applied: data.index, hash: data.hash, conf: copyConf(data.conf), confHistory: [{ index: data.index, conf: copyConf(data.conf) }] };
-      n.proposals.clear();
-      this.note(`${n.id} installs snapshot ${data.index} (term ${rd.snapshot.term})`);
-    }
-    n.storage.append(rd.entries);
-    if (rd.hardState) n.storage.setHardState(rd.hardState);
-    if (this.maybeReadyCrash(n, 'after persisting, before sending')) return;
-    // 2. send
-    for (const m of rd.messages) this.send(n, m);
-    if (rd.softState && rd.softState.role === 'leader') this.note(`${n.id} is leader of term ${raft.status().term}`);
-    // 3. apply
-    for (const e of rd.committedEntries) {
-      if (e.index !== n.sm.applied + 1) throw new SafetyViolation(`${n.id} applies ${e.index} after ${n.sm.applied}`);
-      n.sm.hash = this.checker.apply(n.id, n.sm.hash, e);
-      n.sm.applied = e.index;
-      if (e.type === 'conf') {
-        const cc = decodeConfChange(e.data);
-        const conf = raft.applyConfChange(cc);
-        n.sm.conf = conf;
-        n.sm.confHistory.push({ index: e.index, conf });
-        n.storage.setConfState(conf);
-        this.note(`${n.id} applies conf ${e.index} ${e.data} -> voters ${conf.voters.join(',')} learners ${conf.learners.join(',')}`);
-      }
-      const p = n.proposals.get(e.index);
-      if (p) {
-        n.proposals.delete(e.index);
-        if (p.term === e.term && p.data === e.data) this.checker.ack(e.index, e.data);
-      }
-      if (this.phase === 'faults' && this.rng.chance(this.profile.readyCrashRate / 4)) {
-        this.crash(n, 'while applying');
-        return;
-      }
-    }
-    if (rd.readStates.length) {
-      for (const other of this.nodes.values()) this.observe(other);
-      for (const rs of rd.readStates) this.checker.readAnswered(n.id, rs.context, rs.index);
-    }
-    // 4. advance
-    raft.advance(rd);
-    n.inflight = null;
   }
 
   // ---------------------------------------------------------------- invariants
 
   private check(): void {
+    if (this.violation) throw this.violation;
     for (const n of this.nodes.values()) this.observe(n);
-    if (this.step % 97 === 0) for (const n of this.live()) this.checker.wholeLog(n.id, n.raft!.raftLog);
+    if (this.step % 97 === 0) for (const n of this.live()) this.checker.wholeLog(n.id, n.store);
   }
 
   /** Per-node invariants: election safety, leader completeness, the commit rule, committed entries never change. */
-  private observe(n: SimNode): void {
-    {
-      const raft = n.raft;
-      if (!raft) return;
-      const st = raft.status();
-      if (st.role === 'leader') {
-        // A leader outside the voters exists only while it hands leadership over (it applied its own removal).
-        if (!st.conf.voters.includes(n.id) && st.leadTransferee === null) {
-          throw new SafetyViolation(`${n.id} leads term ${st.term} but is not a voter of its configuration, and is not handing over`);
-        }
-        this.checker.leader(st.term, n.id);
-        if (n.leaderTerm !== st.term) {
-          n.leaderTerm = st.term;
-          this.checker.newLeader(n.id, st.term, raft.raftLog);
-        }
+  private observe(n: SimReplica): void {
+    const raft = n.raft;
+    const w = this.watches.get(n);
+    if (!raft || !w) return;
+    const st = raft.status();
+    if (st.role === 'leader') {
+      // A leader outside the voters exists only while it hands leadership over (it applied its own removal).
+      if (!st.conf.voters.includes(n.id) && st.leadTransferee === null) {
+        throw new SafetyViolation(`${n.id} leads term ${st.term} but is not a voter of its configuration, and is not handing over`);
       }
-      if (st.commit > n.checkedCommit) {
-        // Commit rule (§5.4.2): a leader advances its commit index only onto an entry of its own term.
-        if (st.role === 'leader' && n.leaderTerm === st.term && n.commitTerm === st.term && raft.raftLog.termOrNull(st.commit) !== st.term) {
-          throw new SafetyViolation(`commit rule: leader ${n.id} of term ${st.term} advanced its commit to ${st.commit}, an entry of term ${raft.raftLog.termOrNull(st.commit)}`);
-        }
-        this.checker.commit(n.id, raft.raftLog, n.checkedCommit, st.commit, st.term);
-        n.checkedCommit = st.commit;
+      // A leader whose term is not on disk yet has not acted (it sends nothing before that): a crash now lets its next
+      // incarnation win the same term, harmlessly. It counts once its term is durable or it sends (transmit).
+      if (n.store.durableHardState().term === st.term) this.checker.leader(st.term, n.id, n.incarnation);
+      if (w.leaderTerm !== st.term) {
+        this.note(`${n.id} is leader of term ${st.term}`);
+        w.leaderTerm = st.term;
+        this.checker.newLeader(n.id, st.term, raft.raftLog);
       }
-      n.commitTerm = st.role === 'leader' ? st.term : -1;
     }
+    if (st.commit > w.checkedCommit) {
+      // Commit rule (§5.4.2): a leader advances its commit index only onto an entry of its own term.
+      if (st.role === 'leader' && w.leaderTerm === st.term && w.commitTerm === st.term && raft.raftLog.termOrNull(st.commit) !== st.term) {
+        throw new SafetyViolation(`commit rule: leader ${n.id} of term ${st.term} advanced its commit to ${st.commit}, an entry of term ${raft.raftLog.termOrNull(st.commit)}`);
+      }
+      this.checker.commit(n.id, raft.raftLog, w.checkedCommit, st.commit, st.term);
+      w.checkedCommit = st.commit;
+    }
+    w.commitTerm = st.role === 'leader' ? st.term : -1;
   }
 
   // ---------------------------------------------------------------- heal and liveness
@@ -780,7 +779,7 @@ export class World {
    * Ends the faults: reliable network, no partitions, every member up. Within a bounded number of ticks a leader must
    * exist, a new proposal must commit, and every live member must have applied everything any leader acknowledged.
    */
-  private heal(): void {
+  private async heal(): Promise<void> {
     this.phase = 'heal';
     this.step = this.opts.steps;
     this.note('HEAL: faults stop');
@@ -791,17 +790,17 @@ export class World {
     // and full convergence (catch-up by snapshot included) not long after.
     const leaderBudget = 20 * this.profile.electionTick + 50;
     const budget = 40 * this.profile.electionTick + 200;
-    let marker: { index: number; term: number; node: NodeId; data: string } | null = null;
+    let marker: { data: string; node: NodeId; index: number | null; failed: boolean } | null = null;
     let leaderSeenAt = -1;
     for (let t = 0; t < budget; t++) {
       this.stats.healTicks++;
       this.tick();
       this.flushReports();
-      this.driveAll();
+      await this.driveAll();
       this.check();
       for (let guard = 0; this.ready.length && guard < 20_000; guard++) {
         this.deliverOne();
-        this.driveAll();
+        await this.driveAll();
         this.flushReports();
         this.check();
       }
@@ -815,36 +814,26 @@ export class World {
       if (leaderSeenAt < 0) leaderSeenAt = t;
       const conf = l.raft!.status().conf;
       const members = new Set([...conf.voters, ...conf.learners]);
-      // Replicas removed from the configuration are shut down (as the replica does); members are all up.
+      // Replicas removed from the configuration are shut down by their operators; members are all up.
       for (const n of this.nodes.values()) {
         if (!members.has(n.id) && n.alive && n !== l) this.crash(n, 'not a member');
         else if (members.has(n.id) && !n.alive) this.start(n);
       }
-      if (!marker || ((l.id !== marker.node || l.raft!.status().term !== marker.term) && !this.checker.appliedAt(marker.index))) {
-        try {
-          const data = `marker-${t}`;
-          const index = l.raft!.propose(data);
-          marker = { index, term: l.raft!.status().term, node: l.id, data };
-          l.proposals.set(index, { data, term: marker.term });
-        } catch (e) {
-          if (!(e instanceof RaftError)) throw e;
-        }
+      if (!marker || marker.failed || (marker.index === null && marker.node !== l.id)) {
+        const m = { data: `marker-${t}`, node: l.id, index: null as number | null, failed: false };
+        marker = m;
+        this.proposeAt(l, m.data, (index) => (m.index = index), () => (m.failed = true));
         continue;
       }
-      const applied = this.checker.appliedAt(marker.index);
-      if (!applied) continue;
-      if (applied.data !== marker.data) {
-        marker = null;
-        continue;
-      }
-      const lagging = [...members].filter((id) => (this.nodes.get(id)?.sm.applied ?? 0) < marker!.index);
+      if (marker.index === null) continue;
+      const lagging = [...members].filter((id) => (this.nodes.get(id)?.sm.state.index ?? 0) < marker!.index!);
       if (lagging.length) continue;
       // Converged: every acknowledged write is applied everywhere, at the index it was acknowledged with.
       for (const a of this.checker.acked) {
         const at = this.checker.appliedAt(a.index);
         if (!at || at.data !== a.data) throw new SafetyViolation(`acknowledged write ${a.data} at ${a.index} was lost (index holds ${at?.data})`);
       }
-      for (const n of this.live()) this.checker.wholeLog(n.id, n.raft!.raftLog);
+      for (const n of this.live()) this.checker.wholeLog(n.id, n.store);
       this.note(`converged after ${t} heal ticks (leader ${l.id} after ${leaderSeenAt})`);
       return;
     }
@@ -856,7 +845,7 @@ export class World {
       .map((n) => {
         if (!n.raft) return `${n.id}:down`;
         const s = n.raft.status();
-        let line = `${n.id}:${s.role}/t${s.term}/vote=${s.vote}/lead=${s.lead}/commit=${s.commit}/applied=${n.sm.applied}/first=${s.firstIndex}/last=${s.lastIndex}/voters=${s.conf.voters.join(',')}/learners=${s.conf.learners.join(',')}`;
+        let line = `${n.id}${n.removed ? '(removed)' : ''}:${s.role}/t${s.term}/vote=${s.vote}/lead=${s.lead}/commit=${s.commit}/applied=${n.sm.state.index}/first=${s.firstIndex}/last=${s.lastIndex}/voters=${s.conf.voters.join(',')}/learners=${s.conf.learners.join(',')}`;
         if (s.progress) line += ` progress=${JSON.stringify(s.progress)}`;
         return line;
       })
@@ -876,6 +865,6 @@ export function fmt(m: Message): string {
   return s;
 }
 
-export function runSeed(opts: SimOptions): SimStats {
+export function runSeed(opts: SimOptions): Promise<SimStats> {
   return new World(opts).run();
 }

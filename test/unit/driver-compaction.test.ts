@@ -6,6 +6,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Driver } from '../../replica/node/driver.js';
+import { NODE_TIMERS, snapshotDirectory } from '../../replica/node/driver-contract.js';
 import { createMetrics } from '../../replica/node/metrics.js';
 import { Raft } from '../../replica/raft/raft.js';
 import { applyToConf, decodeConfChange } from '../../replica/raft/conf.js';
@@ -78,7 +79,8 @@ function start(sm: CountingStateMachine) {
   };
   const driver = new Driver({
     id: 'a',
-    dataDir: dir,
+    timers: NODE_TIMERS,
+    snapshotFiles: snapshotDirectory(dir),
     log: pino({ level: 'silent' }),
     raft,
     logStore: store,
@@ -94,7 +96,7 @@ function start(sm: CountingStateMachine) {
   return { driver, compactions };
 }
 
-async function leading(driver: Driver): Promise<void> {
+async function leading(driver: Driver<unknown>): Promise<void> {
   for (let k = 0; k < 100 && !driver.isLeader; k++) await new Promise((r) => setImmediate(r));
   expect(driver.isLeader).toBe(true);
 }

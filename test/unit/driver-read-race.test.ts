@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Driver } from '../../replica/node/driver.js';
+import { NODE_TIMERS } from '../../replica/node/driver-contract.js';
 import { createMetrics } from '../../replica/node/metrics.js';
 import { NotLeaderError } from '../../replica/raft/errors.js';
 import type { Ready } from '../../replica/raft/types.js';
@@ -15,6 +16,7 @@ class SteppedDownCore {
   private pending: Ready[] = [{ softState: { role: 'leader', lead: 'r1' }, entries: [], committedEntries: [], messages: [], readStates: [] }];
   readIndexCalls = 0;
   leading = true;
+  currentTerm = 3;
   tick(): void {}
   step(): void {}
   hasReady(): boolean {
@@ -34,13 +36,14 @@ class SteppedDownCore {
   reportUnreachable(): void {}
 }
 
-function driverWith(core: SteppedDownCore): Driver {
+function driverWith(core: SteppedDownCore): Driver<unknown> {
   return new Driver({
     id: 'r1',
-    dataDir: '/nonexistent',
+    timers: NODE_TIMERS,
+    snapshotFiles: { outgoing: () => '/nonexistent', remove: () => {} },
     log: pino({ level: 'silent' }),
     raft: core as never,
-    logStore: { save() {}, firstIndex: () => 1, term: () => 1, compact() {} } as never,
+    logStore: { save() {}, firstIndex: () => 1, term: () => 1, compact() {}, initialState: () => ({ hardState: { term: 3, vote: 'r1', commit: 1 } }) } as never,
     sm: { applied: () => ({ index: 1, term: 1 }), applyEntries: () => [], maybeCommitGroup() {}, conf: () => ({ voters: ['r1'], learners: [] }) } as never,
     metrics: createMetrics('r1', false),
     send: () => {},
@@ -56,7 +59,7 @@ describe('driver: a read racing a step-down', () => {
     const core = new SteppedDownCore();
     const d = driverWith(core);
     let fatal: unknown = null;
-    d.on('fatal', (err) => (fatal = err));
+    d.on('fatal', (err: Error) => (fatal = err));
     d.tick(); // processes the Ready that says "leader"
     await new Promise((r) => setImmediate(r));
     expect(d.isLeader).toBe(true);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Raft, NoQuorumError, NotLeaderError } from '../../replica/raft/raft.js';
+import { Raft, NoQuorumError, NotLeaderError, LEADER_SILENCE_HEARTBEATS } from '../../replica/raft/raft.js';
 import { MemoryStorage } from '../../replica/raft/memory-storage.js';
 import type { Message } from '../../replica/raft/types.js';
 import { TestNetwork, TestNode } from '../sim/harness.js';
@@ -243,13 +243,24 @@ describe('raft leaderUnreachable (the driver saw the leader connection close for
     return raft;
   }
 
-  /** Three nodes; 'a' led, then died: it is cut off and both survivors were told their leader is gone. */
+  /** Ticks a follower that hears nothing until its leader has been silent long enough for a report to be believed. */
+  function silence(raft: Raft): void {
+    for (let k = 0; k < LEADER_SILENCE_HEARTBEATS; k++) raft.tick();
+  }
+
+  /**
+   * Three nodes; 'a' led, then died: it is cut off, both survivors were told their leader is gone, and have not heard
+   * from it since (they believe the report).
+   */
   function leaderDied(seed?: number): TestNetwork {
     const net = new TestNetwork(ids(3), { electionTick: 10, ...(seed === undefined ? {} : { seed }) });
     net.campaign('a');
     net.isolate('a');
-    net.raft('b').leaderUnreachable('a');
-    net.raft('c').leaderUnreachable('a');
+    for (const id of ['b', 'c']) {
+      net.raft(id).leaderUnreachable('a');
+      silence(net.raft(id));
+      expect(net.raft(id).status()).toMatchObject({ role: 'follower', lead: null });
+    }
     return net;
   }
 
@@ -266,10 +277,9 @@ describe('raft leaderUnreachable (the driver saw the leader connection close for
     { r: 0, ticks: 1 },
     { r: 0.5, ticks: 3 },
     { r: 0.9999, ticks: 5 },
-  ])('a follower forgets its leader and campaigns within [1, electionTick/2] ticks (random $r → $ticks)', ({ r, ticks }) => {
+  ])('a follower forgets a silent leader and campaigns within [1, electionTick/2] ticks (random $r → $ticks)', ({ r, ticks }) => {
     const raft = follower(r);
-    raft.tick();
-    raft.tick();
+    silence(raft);
     raft.leaderUnreachable('a');
     expect(raft.status()).toMatchObject({ role: 'follower', lead: null, term: 1 });
     expect(raft.ready().softState).toEqual({ lead: null, role: 'follower' });
@@ -284,8 +294,47 @@ describe('raft leaderUnreachable (the driver saw the leader connection close for
     expect(ticksUntilCampaign(raft)).toBe(10);
   });
 
+  it('a report about a leader heard recently is believed only after LEADER_SILENCE_HEARTBEATS of silence', () => {
+    const raft = follower(0);
+    raft.leaderUnreachable('a');
+    for (let k = 1; k < LEADER_SILENCE_HEARTBEATS; k++) {
+      raft.tick();
+      expect(raft.status().lead).toBe('a');
+    }
+    raft.tick();
+    expect(raft.status()).toMatchObject({ role: 'follower', lead: null });
+    expect(ticksUntilCampaign(raft)).toBe(1);
+  });
+
+  it('hearing from the leader withdraws a report not yet believed', () => {
+    const raft = follower(0);
+    raft.leaderUnreachable('a');
+    raft.tick();
+    raft.step({ type: 'heartbeat', from: 'a', to: 'b', term: 1, commit: 0 });
+    silence(raft);
+    expect(raft.status().lead).toBe('a');
+    expect(ticksUntilCampaign(raft)).toBe(10 - LEADER_SILENCE_HEARTBEATS);
+  });
+
+  it('false reports at every follower do not depose a leader they still hear (a flapping link, one direction)', () => {
+    // Production timing: heartbeats every 2 ticks, election timeout 10..19 ticks, quick campaigns within 1..5 ticks.
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const net = new TestNetwork(ids(3), { electionTick: 10, heartbeatTick: 2, seed });
+      net.campaign('a');
+      net.tickAll(3);
+      net.delivered = [];
+      net.raft('b').leaderUnreachable('a');
+      net.raft('c').leaderUnreachable('a');
+      net.tickAll(40);
+      expect(net.delivered.filter((m) => m.type === 'preVote')).toEqual([]);
+      for (const id of ids(3)) expect(net.raft(id).status()).toMatchObject({ term: 1, lead: 'a' });
+      expect(net.raft('a').status().role).toBe('leader');
+    }
+  });
+
   it('a repeated report does not postpone the campaign (the leader is already forgotten)', () => {
     const raft = follower(0.9999);
+    silence(raft);
     raft.leaderUnreachable('a');
     raft.tick();
     raft.tick();
@@ -389,6 +438,7 @@ describe('raft leaderUnreachable (the driver saw the leader connection close for
 
   it('hearing from the leader again ends the quick timeouts', () => {
     const raft = follower(0);
+    silence(raft);
     raft.leaderUnreachable('a');
     raft.step({ type: 'heartbeat', from: 'a', to: 'b', term: 1, commit: 0 });
     expect(raft.status().lead).toBe('a');

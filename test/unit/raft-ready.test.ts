@@ -88,7 +88,7 @@ describe('raft Ready contract', () => {
     const random = () => 0.5;
     expect(() => new Raft({ id: 'a', storage, applied: 0, random, electionTick: 2, heartbeatTick: 2 })).toThrow(/electionTick/);
     storage.append([ent(1, 1), ent(2, 1), ent(3, 1)]);
-    storage.compact(2, { voters: ['a'], learners: [] });
+    storage.compact(2, 1, { voters: ['a'], learners: [] });
     expect(() => new Raft({ id: 'a', storage, applied: 1, random })).toThrow(/snapshot/);
     expect(() => new Raft({ id: 'a', storage, applied: 4, random })).toThrow(/beyond/);
     expect(new Raft({ id: 'a', storage, applied: 2, random }).status()).toMatchObject({ commit: 2, applied: 2, firstIndex: 3, lastIndex: 3 });
@@ -110,10 +110,10 @@ describe('MemoryStorage', () => {
   it('compacts behind a snapshot; term() and entries() report compacted and unavailable indices', () => {
     const s = new MemoryStorage({ voters: ['a'], learners: [] });
     s.append([ent(1, 1), ent(2, 1), ent(3, 2), ent(4, 2)]);
-    s.compact(2, { voters: ['a'], learners: [] }, 'state@2');
+    expect(() => s.compact(2, 2, { voters: ['a'], learners: [] })).toThrow(/term 1, not 2/);
+    s.compact(2, 1, { voters: ['a'], learners: [] });
     expect(s.firstIndex()).toBe(3);
     expect(s.snapshotMeta()).toEqual({ index: 2, term: 1, conf: { voters: ['a'], learners: [] } });
-    expect(s.snapshotData()).toBe('state@2');
     expect(s.term(2)).toBe(1);
     expect(() => s.term(1)).toThrow(CompactedError);
     expect(() => s.term(5)).toThrow(UnavailableError);
@@ -134,9 +134,24 @@ describe('MemoryStorage', () => {
     const s = new MemoryStorage();
     s.append([ent(1, 1), ent(2, 1)]);
     s.setHardState({ term: 3, vote: 'b', commit: 1 });
-    s.applySnapshot({ index: 9, term: 3, conf: { voters: ['x'], learners: [] } }, 'state@9');
+    s.applySnapshot({ index: 9, term: 3, conf: { voters: ['x'], learners: [] } });
     expect(s.firstIndex()).toBe(10);
     expect(s.lastIndex()).toBe(9);
     expect(s.initialState()).toEqual({ hardState: { term: 3, vote: 'b', commit: 9 }, conf: { voters: ['x'], learners: [] } });
+  });
+
+  it('save() keeps a commit-only change in memory, like the SQLite store: a crash loses it, the next durable save keeps it', () => {
+    const s = new MemoryStorage({ voters: ['a'], learners: [] });
+    s.save({ entries: [ent(1, 1), ent(2, 1)], hardState: { term: 1, vote: 'a', commit: 0 } });
+    s.save({ entries: [], hardState: { term: 1, vote: 'a', commit: 2 } });
+    expect(s.initialState().hardState.commit).toBe(2);
+    expect(s.durableHardState().commit).toBe(0);
+    s.crash();
+    expect(s.initialState().hardState).toEqual({ term: 1, vote: 'a', commit: 0 });
+    s.save({ entries: [], hardState: { term: 1, vote: 'a', commit: 1 } });
+    s.save({ entries: [ent(3, 1)] });
+    s.crash();
+    expect(s.initialState().hardState.commit).toBe(1);
+    expect(s.lastIndex()).toBe(3);
   });
 });

@@ -7,7 +7,7 @@ const CONF3 = { voters: ['a', 'b', 'c'], learners: [] };
 
 function compact(net: TestNetwork, id: string): number {
   const n = net.node(id);
-  n.storage.compact(n.appliedIndex, n.smConf);
+  n.storage.compact(n.appliedIndex, n.storage.term(n.appliedIndex), n.smConf);
   return n.appliedIndex;
 }
 
