@@ -5,17 +5,24 @@ module.exports = {
   forbidden: [
     {
       name: 'isomorphic-no-node',
-      comment: 'replica/protocol and replica/client run in the renderer, the CLI and the replica: no Node built-ins',
+      comment: 'replica/protocol, replica/client and replica/util run in the renderer, the CLI and the replica: no Node built-ins',
       severity: 'error',
-      from: { path: '^replica/(protocol|client)/' },
+      from: { path: '^replica/(protocol|client|util)/' },
       to: { dependencyTypes: ['core'] },
     },
     {
       name: 'isomorphic-only-zod',
-      comment: 'replica/protocol and replica/client import only each other and zod (a Node-only package would break the web client)',
+      comment: 'replica/protocol and replica/client import only each other, replica/util and zod (a Node-only package would break the web client)',
       severity: 'error',
       from: { path: '^replica/(protocol|client)/' },
-      to: { dependencyTypesNot: ['core'], pathNot: ['^replica/(protocol|client)/', '^node_modules/zod/'] },
+      to: { dependencyTypesNot: ['core'], pathNot: ['^replica/(protocol|client|util)/', '^node_modules/zod/'] },
+    },
+    {
+      name: 'util-is-a-leaf',
+      comment: 'replica/util holds small isomorphic helpers (backoff, missingCaseError) that anything may import: they import nothing',
+      severity: 'error',
+      from: { path: '^replica/util/' },
+      to: { pathNot: '^replica/util/' },
     },
     {
       name: 'raft-is-pure',
@@ -40,10 +47,10 @@ module.exports = {
     },
     {
       name: 'renderer-uses-isomorphic-replica',
-      comment: 'the renderer reaches the replica only through the wire types and the client library',
+      comment: 'the renderer reaches the replica only through the wire types, the client library and the isomorphic helpers',
       severity: 'error',
       from: { path: '^renderer/(src|dev/mock-client)' },
-      to: { path: '^replica/', pathNot: '^replica/(protocol|client)/' },
+      to: { path: '^replica/', pathNot: '^replica/(protocol|client|util)/' },
     },
     {
       name: 'renderer-no-electron',

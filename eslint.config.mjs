@@ -26,12 +26,12 @@ export default tseslint.config(
   {
     // The wire types and the client library run in the browser, the CLI and the replica: neither Node's globals nor
     // the DOM's (dependency-cruiser checks their imports; this checks the globals an import would not show).
-    files: ['replica/protocol/**', 'replica/client/**'],
+    files: ['replica/protocol/**', 'replica/client/**', 'replica/util/**'],
     rules: {
       'no-restricted-globals': [
         'error',
-        ...['process', 'Buffer', 'require', '__dirname', '__filename', 'global', 'setImmediate'].map((name) => ({ name, message: 'Node-only: replica/protocol and replica/client are isomorphic' })),
-        ...['window', 'document', 'navigator', 'localStorage', 'sessionStorage', 'location'].map((name) => ({ name, message: 'DOM-only: replica/protocol and replica/client are isomorphic' })),
+        ...['process', 'Buffer', 'require', '__dirname', '__filename', 'global', 'setImmediate'].map((name) => ({ name, message: 'Node-only: replica/protocol, replica/client and replica/util are isomorphic' })),
+        ...['window', 'document', 'navigator', 'localStorage', 'sessionStorage', 'location'].map((name) => ({ name, message: 'DOM-only: replica/protocol, replica/client and replica/util are isomorphic' })),
       ],
     },
   },

@@ -12,7 +12,18 @@ import {
   type ReplicaStartOptions,
   type ToReplicaProcess,
 } from '../replica/protocol/ipc.js';
-import { DEFAULT_RESTART_BACKOFF, restartDelay, type RestartBackoff } from './backoff.js';
+import { backoffCeiling, type BackoffOptions } from '../replica/util/backoff.js';
+
+/**
+ * Restart delays for the hosted replica: exponential and capped, without jitter (one local replica has nobody to
+ * spread out from).
+ */
+export interface RestartBackoff extends BackoffOptions {
+  /** A run that lasts this long counts as stable and resets the crash count. */
+  stableMs: number;
+}
+
+const DEFAULT_RESTART_BACKOFF: RestartBackoff = { initialMs: 500, maxMs: 30_000, stableMs: 60_000 };
 
 /** The part of Electron's UtilityProcess the host uses. */
 export interface ReplicaChild {
@@ -305,7 +316,7 @@ export class ReplicaHost {
   private crashed(reason: string): void {
     this.restarts += 1;
     this.lastError = reason;
-    const delay = restartDelay(this.restarts, this.backoff);
+    const delay = backoffCeiling(this.restarts - 1, this.backoff);
     this.restartAt = this.deps.now() + delay;
     this.deps.log.warn({ restarts: this.restarts, delayMs: delay, reason }, 'replica crashed; restarting after backoff');
     this.restartTimer = this.deps.setTimeout(() => {

@@ -8,6 +8,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ToReplicaProcessSchema, type FromReplicaProcess, type ReplicaStartOptions } from '../replica/protocol/ipc.js';
+import { isReplicaId } from '../replica/protocol/address.js';
 import { startReplica, type ReplicaHandle } from '../replica/node/replica.js';
 import { decodeInvite, encodeInvite } from '../replica/node/invite.js';
 import { adminRequest } from '../replica/net/admin-client.js';
@@ -42,7 +43,7 @@ function replicaId(dataDir: string): string {
   const file = join(dataDir, 'replica-id');
   try {
     const id = readFileSync(file, 'utf8').trim();
-    if (/^[A-Za-z0-9_.-]{1,64}$/.test(id)) return id;
+    if (isReplicaId(id)) return id;
   } catch {
     // first start
   }

@@ -4,7 +4,7 @@
  * window.__mock drives it from a test: failover(), readOnly(on), incoming(from, text), killReplica(id).
  */
 import { QuorumError } from '../../replica/protocol/errors.js';
-import type { ApiEvents, ChatApi, ChatMessage, ConnState, ConversationSummary, ReplicaStatus } from '../src/net/api.js';
+import type { ClientEvents, ChatApi, ChatMessage, ClientState, ConversationSummary, ReplicaStatus } from '../src/net/api.js';
 
 const NOW = Date.now();
 const BIG = 100_000;
@@ -38,7 +38,7 @@ function bigMessage(i: number, me: string): ChatMessage {
 
 export function createMockApi(): ChatApi {
   const listeners = new Map<string, Set<(p: unknown) => void>>();
-  const emit = <K extends keyof ApiEvents>(e: K, p: ApiEvents[K]) => {
+  const emit = <K extends keyof ClientEvents>(e: K, p: ClientEvents[K]) => {
     for (const l of listeners.get(e) ?? []) l(p);
   };
   const replicas = [
@@ -51,8 +51,8 @@ export function createMockApi(): ChatApi {
   let leader = 0;
   let term = 7;
   let lastIndex = 120_450;
-  let state: ConnState = { status: 'connecting', replica: null, leader: null, readOnly: false };
-  const setState = (s: Partial<ConnState>) => {
+  let state: ClientState = { status: 'connecting', replica: null, leader: null, readOnly: false };
+  const setState = (s: Partial<ClientState>) => {
     state = { ...state, ...s };
     emit('state', state);
   };

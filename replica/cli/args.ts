@@ -1,20 +1,10 @@
 /**
  * Argument parsing for the `chat` and `status` commands (node:util parseArgs; options may come before or after
- * the command). Pure: no I/O, so every form and every error is unit-tested. Bad arguments throw UsageError,
- * which the commands report as `INVALID: message` with exit code 2 and a usage hint.
+ * the command). Pure: no I/O, so every form and every error is unit-tested. Bad arguments throw UsageError
+ * (replica/cli/usage.ts), which the commands report as `INVALID: message` with exit code 2 and the usage.
  */
-import { parseArgs } from 'node:util';
 import { LIMITS, Pattern, Username } from '../protocol/index.js';
-
-export class UsageError extends Error {
-  /** True for --help: print the usage on stdout and exit 0. */
-  readonly help: boolean;
-  constructor(message: string, help = false) {
-    super(message);
-    this.name = 'UsageError';
-    this.help = help;
-  }
-}
+import { parseAddressList, parseCommandLine, parseTimeout, UsageError } from './usage.js';
 
 export const CHAT_USAGE = `usage: npm run --silent chat -- --servers HOST:PORT[,HOST:PORT...] --user NAME [--password-stdin] [--json]
                               [--timeout SECONDS] COMMAND [ARGS]
@@ -82,7 +72,7 @@ const COMMAND_OPTIONS: Record<ChatCommandName, readonly string[]> = {
 };
 
 export function parseChatArgs(argv: string[]): ChatArgs {
-  const { values, positionals } = parse(argv, {
+  const { values, positionals } = parseCommandLine(argv, {
     servers: { type: 'string' },
     user: { type: 'string' },
     'password-stdin': { type: 'boolean' },
@@ -91,9 +81,7 @@ export function parseChatArgs(argv: string[]): ChatArgs {
     limit: { type: 'string' },
     'page-token': { type: 'string' },
     before: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) throw new UsageError('', true);
+  }, { allowPositionals: true });
   const [name, ...rest] = positionals;
   if (name === undefined) throw new UsageError(`a COMMAND is needed (one of ${CHAT_COMMANDS.join(', ')})`);
   if (!(CHAT_COMMANDS as readonly string[]).includes(name)) {
@@ -105,7 +93,7 @@ export function parseChatArgs(argv: string[]): ChatArgs {
       throw new UsageError(`--${option} does not apply to ${commandName}`);
     }
   }
-  const servers = parseServers(values.servers);
+  const servers = parseAddressList(values.servers, '--servers');
   if (values.user === undefined) throw new UsageError('--user NAME is needed');
   const user = username(values.user, '--user');
   const limit = values.limit === undefined ? undefined : positiveInt(values.limit, '--limit', LIMITS.pageMax);
@@ -125,16 +113,14 @@ export function parseChatArgs(argv: string[]): ChatArgs {
 }
 
 export function parseStatusArgs(argv: string[]): StatusArgs {
-  const { values, positionals } = parse(argv, {
+  const { values, positionals } = parseCommandLine(argv, {
     servers: { type: 'string' },
     json: { type: 'boolean' },
     timeout: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) throw new UsageError('', true);
+  }, { allowPositionals: true });
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   return {
-    servers: parseServers(values.servers),
+    servers: parseAddressList(values.servers, '--servers'),
     json: values.json ?? false,
     timeoutMs: values.timeout === undefined ? DEFAULT_STATUS_TIMEOUT_MS : parseTimeout(values.timeout),
   };
@@ -199,43 +185,6 @@ function parseCommand(
       return { name, ids: args.map((a) => positiveInt(a, 'ID', Number.MAX_SAFE_INTEGER)) };
     }
   }
-}
-
-type OptionsConfig = Record<string, { type: 'string' | 'boolean'; short?: string }>;
-
-function parse<T extends OptionsConfig>(argv: string[], options: T) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    // parseArgs messages are clear ("Unknown option '--x'", "Option '--limit <value>' argument missing").
-    const message = err instanceof Error ? err.message.replace(/\. To specify a positional argument.*$/s, '') : String(err);
-    throw new UsageError(message);
-  }
-}
-
-/** `HOST:PORT[,HOST:PORT...]`; IPv6 hosts in brackets. Duplicates are dropped. */
-export function parseServers(text: string | undefined): string[] {
-  if (text === undefined) throw new UsageError('--servers HOST:PORT[,HOST:PORT...] is needed');
-  const servers: string[] = [];
-  for (const raw of text.split(',')) {
-    const part = raw.trim();
-    if (part === '') throw new UsageError(`--servers "${text}": an empty address`);
-    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(part);
-    const port = m ? Number(m[2]) : 0;
-    if (!m || port < 1 || port > 65535) throw new UsageError(`--servers: "${part}" is not HOST:PORT`);
-    if (!servers.includes(part)) servers.push(part);
-  }
-  return servers;
-}
-
-/** Seconds ("15", "2.5", "15s") or milliseconds ("1500ms"); more than 0 and at most an hour. */
-export function parseTimeout(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());
-  const ms = m ? (m[2] === 'ms' ? Number(m[1]) : Number(m[1]) * 1000) : Number.NaN;
-  if (!Number.isFinite(ms) || ms <= 0 || ms > 3_600_000) {
-    throw new UsageError(`--timeout "${text}": give seconds (e.g. 15 or 2.5) or milliseconds (e.g. 1500ms), at most one hour`);
-  }
-  return Math.round(ms);
 }
 
 function positiveInt(text: string, what: string, max: number): number {

@@ -9,7 +9,8 @@ import { QuorumClient } from '../client/index.js';
 import type { ClientLogger, WebSocketConstructor } from '../client/index.js';
 import { QuorumError } from '../protocol/index.js';
 import type { ChatMessage } from '../protocol/index.js';
-import { CHAT_USAGE, parseChatArgs, UsageError } from './args.js';
+import { CHAT_USAGE, parseChatArgs } from './args.js';
+import { reportUsageError, UsageError } from './usage.js';
 import type { ChatArgs } from './args.js';
 import { promptPassword, readPasswordFromStdin } from './password.js';
 
@@ -58,7 +59,7 @@ export async function main(argv: string[], io: ChatIO = defaultChatIO()): Promis
   try {
     args = parseChatArgs(argv);
   } catch (err) {
-    if (err instanceof UsageError) return usageFailure(err, io);
+    if (err instanceof UsageError) return reportUsageError(err, CHAT_USAGE, io);
     throw err;
   }
   try {
@@ -171,15 +172,6 @@ function plural(n: number, noun: string): string {
 function describe(err: unknown): string {
   if (err instanceof QuorumError) return `${err.code}: ${err.message}`;
   return `INTERNAL: ${err instanceof Error ? err.message : String(err)}`;
-}
-
-export function usageFailure(err: UsageError, io: Pick<ChatIO, 'stdout' | 'stderr'>, usage = CHAT_USAGE): number {
-  if (err.help) {
-    io.stdout.write(`${usage}\n`);
-    return 0;
-  }
-  io.stderr.write(`INVALID: ${err.message}\n${usage}\n`);
-  return 2;
 }
 
 /** `CODE: message` on stderr; exit 2 for bad input (INVALID), 130 for an interrupted prompt, 1 otherwise. */

@@ -4,13 +4,13 @@
  *                               promote ID | demote ID | transfer ID | invite
  * Every command proves the cluster secret (HMAC over a per-connection nonce); the secret never crosses the wire.
  */
-import { parseArgs } from 'node:util';
 import { adminRequest } from '../net/admin-client.js';
 import { QuorumError } from '../protocol/errors.js';
 import type { ReplicaStatus } from '../protocol/client.js';
-import { readSecret, UsageError } from './replica.js';
+import { readSecret } from './replica.js';
+import { parseAddressList, parseCommandLine, parseTimeout, reportUsageError, UsageError } from './usage.js';
+import { isHostPort, isReplicaId, REPLICA_ID_RULE } from '../protocol/address.js';
 import { encodeInvite } from '../node/invite.js';
-import { splitHostPort } from '../protocol/address.js';
 
 export const CLUSTER_USAGE = `usage: npm run --silent cluster -- --servers HOST:PORT[,...] [--json] [--secret-file FILE] [--timeout SECONDS] COMMAND
 commands:
@@ -31,52 +31,31 @@ interface ClusterArgs {
 }
 
 export function parseClusterArgs(argv: string[]): ClusterArgs {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        servers: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        'secret-file': { type: 'string' },
-        timeout: { type: 'string', default: '15' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) throw new UsageError('');
-  if (!values.servers) throw new UsageError('--servers is required');
-  const servers = values.servers.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const s of servers) {
-    try {
-      splitHostPort(s);
-    } catch (err) {
-      throw new UsageError(`--servers: ${(err as Error).message}`);
-    }
-  }
+  const { values, positionals } = parseCommandLine(
+    argv,
+    {
+      servers: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'secret-file': { type: 'string' },
+      timeout: { type: 'string', default: '15' },
+    },
+    { allowPositionals: true },
+  );
+  const servers = parseAddressList(values.servers, '--servers');
   const secretFile = values['secret-file'] ?? process.env.QUORUM_SECRET_FILE;
   if (!secretFile) throw new UsageError('--secret-file is required (the cluster secret file the replicas use), or set QUORUM_SECRET_FILE');
-  const timeout = Number(values.timeout);
-  if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 3600) throw new UsageError('--timeout must be a number of seconds');
+  const timeoutMs = parseTimeout(values.timeout!);
   const [name, ...rest] = positionals;
   const id = rest[0];
   const checkId = () => {
-    if (!id || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UsageError(`${name} needs a replica ID (1-64 letters, digits, "_", "." or "-")`);
+    if (!id || !isReplicaId(id)) throw new UsageError(`${name} needs a replica ID (${REPLICA_ID_RULE})`);
   };
   let command: ClusterArgs['command'];
   switch (name) {
     case 'add':
       checkId();
       if (rest.length !== 2) throw new UsageError('add needs ID HOST:PORT');
-      try {
-        splitHostPort(rest[1]);
-      } catch (err) {
-        throw new UsageError(`add: ${(err as Error).message}`);
-      }
+      if (!isHostPort(rest[1])) throw new UsageError(`add: "${rest[1]}" is not HOST:PORT`);
       command = { name, id, address: rest[1] };
       break;
     case 'remove':
@@ -96,7 +75,7 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
     default:
       throw new UsageError(`unknown command "${name}"`);
   }
-  return { servers, json: values.json!, secretFile, timeoutMs: timeout * 1000, command };
+  return { servers, json: values.json!, secretFile, timeoutMs, command };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -106,11 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     args = parseClusterArgs(argv);
     secret = readSecret(args.secretFile);
   } catch (err) {
-    if (err instanceof UsageError) {
-      if (err.message) process.stderr.write(`INVALID: ${err.message}\n`);
-      process.stderr.write(CLUSTER_USAGE + '\n');
-      return 2;
-    }
+    if (err instanceof UsageError) return reportUsageError(err, CLUSTER_USAGE);
     throw err;
   }
   const out = (json: unknown, text: string) => process.stdout.write(args.json ? JSON.stringify(json) + '\n' : text + '\n');

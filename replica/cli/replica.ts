@@ -3,13 +3,13 @@
  *   npm run replica -- --id ID --data DIR --listen HOST:PORT [--initial-cluster ID=HOST:PORT,...] [--secret-file FILE]
  *                      [--heartbeat-ms 50] [--election-timeout-ms 250] [--log-level info]
  */
-import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeInvite } from '../node/invite.js';
 import pino from 'pino';
 import { startReplica, type Member } from '../node/replica.js';
-import { splitHostPort } from '../protocol/address.js';
+import { isHostPort, isReplicaId, parseHostPort, REPLICA_ID_RULE } from '../protocol/address.js';
+import { parseAddressList, parseCommandLine, reportUsageError, UsageError } from './usage.js';
 
 const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:PORT]
          [--initial-cluster ID=HOST:PORT,ID=HOST:PORT,...] [--secret-file FILE]
@@ -24,8 +24,6 @@ defaults: --id r1 --data .data/<id> --listen 127.0.0.1:7400 --heartbeat-ms 50 --
   --join-code-file reads the code from a file, so it does not show in the process list.
   compaction: once N entries (default 20000) are applied beyond the log's start, entries older than the last
   --keep-entries (default 5000) are dropped; a replica further behind catches up by snapshot`;
-
-export class UsageError extends Error {}
 
 export interface ParsedReplicaArgs {
   id: string;
@@ -45,68 +43,39 @@ export interface ParsedReplicaArgs {
 }
 
 export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        id: { type: 'string', default: 'r1' },
-        data: { type: 'string' },
-        listen: { type: 'string', default: '127.0.0.1:7400' },
-        'initial-cluster': { type: 'string' },
-        join: { type: 'string' },
-        'join-code': { type: 'string' },
-        'join-code-file': { type: 'string' },
-        learner: { type: 'boolean', default: false },
-        'force-new-cluster': { type: 'boolean', default: false },
-        'secret-file': { type: 'string' },
-        'heartbeat-ms': { type: 'string', default: '50' },
-        'election-timeout-ms': { type: 'string', default: '250' },
-        'log-level': { type: 'string', default: 'info' },
-        'compact-every': { type: 'string', default: '20000' },
-        'keep-entries': { type: 'string', default: '5000' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) throw new UsageError('');
+  const { values } = parseCommandLine(argv, {
+    id: { type: 'string', default: 'r1' },
+    data: { type: 'string' },
+    listen: { type: 'string', default: '127.0.0.1:7400' },
+    'initial-cluster': { type: 'string' },
+    join: { type: 'string' },
+    'join-code': { type: 'string' },
+    'join-code-file': { type: 'string' },
+    learner: { type: 'boolean', default: false },
+    'force-new-cluster': { type: 'boolean', default: false },
+    'secret-file': { type: 'string' },
+    'heartbeat-ms': { type: 'string', default: '50' },
+    'election-timeout-ms': { type: 'string', default: '250' },
+    'log-level': { type: 'string', default: 'info' },
+    'compact-every': { type: 'string', default: '20000' },
+    'keep-entries': { type: 'string', default: '5000' },
+  });
   const id = values.id!;
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UsageError(`--id "${id}": use 1-64 letters, digits, "_", "." or "-"`);
-  try {
-    splitHostPort(values.listen!);
-  } catch (err) {
-    throw new UsageError(`--listen: ${(err as Error).message}`);
-  }
+  if (!isReplicaId(id)) throw new UsageError(`--id "${id}": ${REPLICA_ID_RULE}`);
+  if (!parseHostPort(values.listen!)) throw new UsageError(`--listen: "${values.listen}" is not HOST:PORT`);
   let initialCluster: Member[] | undefined;
   if (values['initial-cluster']) {
     initialCluster = values['initial-cluster'].split(',').map((part) => {
-      const m = /^([A-Za-z0-9_.-]{1,64})=(.+)$/.exec(part.trim());
-      if (!m) throw new UsageError(`--initial-cluster: "${part}" is not ID=HOST:PORT`);
-      try {
-        splitHostPort(m[2]);
-      } catch (err) {
-        throw new UsageError(`--initial-cluster: ${(err as Error).message}`);
-      }
-      return { id: m[1], address: m[2] };
+      const [memberId, address] = part.trim().split('=', 2);
+      if (!isReplicaId(memberId) || address === undefined || !isHostPort(address)) throw new UsageError(`--initial-cluster: "${part}" is not ID=HOST:PORT`);
+      return { id: memberId, address };
     });
     const ids = new Set(initialCluster.map((m) => m.id));
     if (ids.size !== initialCluster.length) throw new UsageError('--initial-cluster: an id appears twice');
     if (!ids.has(id)) throw new UsageError(`--initial-cluster must include this replica's id (${id})`);
   }
   let join: string[] | undefined;
-  if (values.join) {
-    join = values.join.split(',').map((x) => x.trim()).filter(Boolean);
-    for (const j of join) {
-      try {
-        splitHostPort(j);
-      } catch (err) {
-        throw new UsageError(`--join: ${(err as Error).message}`);
-      }
-    }
-  }
+  if (values.join) join = parseAddressList(values.join, '--join');
   if (values['join-code'] && values['join-code-file']) throw new UsageError('give the join code once: --join-code or --join-code-file');
   let joinCode = values['join-code'];
   if (values['join-code-file']) {
@@ -186,11 +155,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError('--secret-file is required when the cluster has more than one member');
     } else if (args.join) throw new UsageError('--join needs the cluster secret: --secret-file FILE');
   } catch (err) {
-    if (err instanceof UsageError) {
-      if (err.message) process.stderr.write(`INVALID: ${err.message}\n`);
-      process.stderr.write(USAGE + '\n');
-      return 2;
-    }
+    if (err instanceof UsageError) return reportUsageError(err, USAGE);
     throw err;
   }
   const log = pino({ name: 'quorum', level: args.logLevel });

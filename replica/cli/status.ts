@@ -9,9 +9,10 @@ import { fetchStatus } from '../client/index.js';
 import type { WebSocketConstructor } from '../client/index.js';
 import { QuorumError } from '../protocol/index.js';
 import type { ReplicaStatus } from '../protocol/index.js';
-import { parseStatusArgs, STATUS_USAGE, UsageError } from './args.js';
+import { parseStatusArgs, STATUS_USAGE } from './args.js';
+import { reportUsageError, UsageError } from './usage.js';
+import { textTable } from './text-table.js';
 import type { StatusArgs } from './args.js';
-import { usageFailure } from './chat.js';
 
 export interface StatusIO {
   stdout: { write(text: string): unknown };
@@ -44,7 +45,7 @@ export async function main(argv: string[], io: StatusIO = { stdout: process.stdo
   try {
     args = parseStatusArgs(argv);
   } catch (err) {
-    if (err instanceof UsageError) return usageFailure(err, io, STATUS_USAGE);
+    if (err instanceof UsageError) return reportUsageError(err, STATUS_USAGE, io);
     throw err;
   }
   const report = await collectStatus(args.servers, { WebSocket: io.WebSocket, timeoutMs: args.timeoutMs });
@@ -143,11 +144,8 @@ function unreachableRow(address: string): StatusRow {
 
 export function formatTable(rows: StatusRow[]): string {
   const header = ['ID', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'VOTER', 'REACHABLE'];
-  const cell = (v: string | number | boolean | null): string => (v === null ? '-' : typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v));
-  const table = [
+  return textTable(
     header,
-    ...rows.map((r) => [r.id, r.address, r.role, r.term, r.leader, r.commitIndex, r.appliedIndex, r.voter, r.reachable].map(cell)),
-  ];
-  const widths = header.map((_, i) => Math.max(...table.map((line) => line[i].length)));
-  return table.map((line) => line.map((v, i) => (i === line.length - 1 ? v : v.padEnd(widths[i]))).join('  ')).join('\n');
+    rows.map((r) => [r.id, r.address, r.role, r.term, r.leader, r.commitIndex, r.appliedIndex, r.voter, r.reachable]),
+  );
 }

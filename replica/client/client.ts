@@ -20,7 +20,7 @@ import type {
   ServerFrame,
   WireError,
 } from '../protocol/index.js';
-import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
 import { Connection } from './connection.js';
 import { DeliveryAcker } from './delivery.js';
 import { Emitter, errorText } from './emitter.js';
@@ -31,8 +31,10 @@ import { RecentIds } from './recent.js';
 import { checkLogin, checkStatus } from './results.js';
 import { newClientId, newSecret, Session } from './session.js';
 import { fetchStatus } from './status-probe.js';
-import type { BackoffOptions, ClientEvents, ClientLogger, ClientState, QuorumClientOptions, WebSocketConstructor } from './types.js';
+import type { ClientEvents, ClientLogger, ClientState, QuorumClientOptions, WebSocketConstructor } from './types.js';
 
+/** Sized for failover on a LAN: elections take a few hundred milliseconds; an unreachable cluster is retried every ≤2 s. */
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2000 };
 /** Errors worth retrying on the same replica: the outcome is unknown (TIMEOUT) or it asked us to slow down. */
 const RETRY_SAME_REPLICA: ReadonlySet<ErrorCode> = new Set(['TIMEOUT', 'RATE_LIMITED', 'INTERNAL']);
 /**

@@ -1,6 +1,5 @@
 /** The isomorphic Quorum client library. No Node or DOM imports: inject a WebSocket constructor. */
 export { QuorumClient } from './client.js';
-export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 export { fetchStatus } from './status-probe.js';
 export type { StatusProbeOptions } from './status-probe.js';
 export type {

@@ -3,6 +3,7 @@
  * constructor is injected (the browser's in the renderer, `ws`'s under Node).
  */
 import type { ChatMessage, ReplicaStatusRow, LeaderHint } from '../protocol/index.js';
+import type { BackoffOptions } from '../util/backoff.js';
 
 /** Declares a handler parameter bivariantly so both `ws`'s and the DOM's event types fit. */
 type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
@@ -38,12 +39,6 @@ export interface ClientLogger {
   error?(obj: object, msg?: string): void;
 }
 
-export interface BackoffOptions {
-  /** First retry delay ceiling (full jitter picks uniformly in [0, ceiling]). */
-  initialMs: number;
-  /** Largest ceiling. */
-  maxMs: number;
-}
 
 export interface QuorumClientOptions {
   /** Replica addresses, host:port. At least one. */

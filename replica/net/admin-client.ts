@@ -8,7 +8,10 @@ import { QuorumError, type ErrorCode } from '../protocol/errors.js';
 import type { ServerFrame } from '../protocol/client.js';
 import { adminMac } from './peer-auth.js';
 import { adminScope, type AdminOp } from '../protocol/admin.js';
+import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
 
+/** Retries while the cluster elects a leader: 50 ms doubling to 1 s. */
+const RETRY_BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 1000 };
 const RETRY: ReadonlySet<string> = new Set(['NOT_LEADER', 'NO_QUORUM', 'TIMEOUT', 'UNAVAILABLE', 'RATE_LIMITED', 'CLOSED', 'INTERNAL']);
 
 export interface AdminOptions {
@@ -39,8 +42,8 @@ export async function adminRequest<T = unknown>(servers: string[], secret: Buffe
       o.onRetry?.(lastError);
     }
     if (Date.now() > deadline) throw new QuorumError('UNAVAILABLE', `cluster administration failed: ${lastError}`);
-    const delay = Math.min(1000, 50 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
-    await new Promise((r) => setTimeout(r, delay));
+    const delay = backoffDelay(attempt, RETRY_BACKOFF, Math.random);
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
 

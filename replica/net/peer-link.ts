@@ -14,6 +14,7 @@ import type { Message, SnapshotMeta } from '../raft/types.js';
 import { ChallengeFrame, WelcomeFrame } from '../protocol/peer.js';
 import { LIMITS } from '../protocol/limits.js';
 import { clientMac, macEqual, newNonce, serverMac } from './peer-auth.js';
+import { backoffDelay, type BackoffOptions } from '../util/backoff.js';
 
 export interface PeerLinkOptions {
   selfId: string;
@@ -39,6 +40,8 @@ const SNAPSHOT_CHUNK = 512 * 1024;
  * link is torn down and reconnected. Without it a link whose packets were dropped (a partition, a cable pulled) stays
  * "open" after the network heals until TCP's retransmission backoff expires, which grows to minutes.
  */
+/** Reconnect delays: 25 ms doubling to 1 s; 10 ms is added so a jitter of 0 never makes a tight reconnect loop. */
+const RECONNECT_BACKOFF: BackoffOptions = { initialMs: 25, maxMs: 1000 };
 const PING_MS = 1000;
 const DEAD_MS = 3500;
 /** An established link that closed and is still not back after this long is reported lost (onLost). */
@@ -257,10 +260,9 @@ export class PeerLink {
 
   private scheduleReconnect(soon: boolean): void {
     if (this.closed) return;
-    // Exponential backoff with full jitter: 25 ms doubling to 1 s; the first retry after a stable link dropped: 1-10 ms.
-    const cap = Math.min(1000, 25 * 2 ** Math.min(this.attempt, 6));
+    // The first retry after a stable link dropped comes within 1-10 ms; later ones back off.
+    const delay = soon ? 1 + Math.floor(this.o.random() * 9) : 10 + backoffDelay(this.attempt, RECONNECT_BACKOFF, this.o.random);
     this.attempt++;
-    const delay = soon ? 1 + Math.floor(this.o.random() * 9) : Math.floor(this.o.random() * cap) + 10;
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 

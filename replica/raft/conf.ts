@@ -4,6 +4,12 @@
  */
 import type { ConfChange, ConfState, NodeId } from './types.js';
 
+/**
+ * The configuration of a replica that has none yet (before bootstrap or its first snapshot). Frozen, so a change
+ * to it throws instead of changing every user's copy: copy it (copyConf) to build on it.
+ */
+export const EMPTY_CONF: ConfState = Object.freeze({ voters: Object.freeze([]) as unknown as NodeId[], learners: Object.freeze([]) as unknown as NodeId[] });
+
 export function copyConf(c: ConfState): ConfState {
   return { voters: [...c.voters], learners: [...c.learners] };
 }

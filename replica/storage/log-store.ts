@@ -22,6 +22,7 @@ import {
   type SaveBatch,
   type SnapshotMeta,
 } from '../raft/types.js';
+import { copyConf, EMPTY_CONF } from '../raft/conf.js';
 import { openSqlite, type Db } from './sqlite.js';
 import { LogSegments } from './log-segments.js';
 
@@ -43,7 +44,6 @@ CREATE TABLE IF NOT EXISTS snapshot_meta (
 );
 `;
 
-const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 
 /**
  * The newest entries are also kept in memory (at most this many, and this many bytes of data): the core reads
@@ -52,10 +52,6 @@ const EMPTY_CONF: ConfState = { voters: [], learners: [] };
  */
 const TAIL_MAX_ENTRIES = 16_384;
 const TAIL_MAX_BYTES = 16 * 1024 * 1024;
-
-function copyConf(conf: ConfState): ConfState {
-  return { voters: [...conf.voters], learners: [...conf.learners] };
-}
 
 function typeCode(t: EntryType): number {
   return t === 'conf' ? 1 : 0;

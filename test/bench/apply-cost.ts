@@ -32,7 +32,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Entry } from '../../replica/raft/types.js';
-import { mulberry32 } from './preload.js';
+import { seededRandom } from '../helpers/random.js';
+import { textTable } from '../../replica/cli/text-table.js';
 
 interface Sm {
   applyEntries(entries: Entry[]): { response: { ok: boolean } }[];
@@ -127,7 +128,7 @@ function template(impl: Impl, stored: number): { dir: string; w: Writer } {
     setup.push(w.entry({ kind: 'login', username: name(i), passwordHash: `scrypt$x$${i}`, tokenHash: TOKENS[i] }, `signup-${i}`));
   }
   applyAll(sm, setup, 1000);
-  const rand = mulberry32(7);
+  const rand = seededRandom(7);
   for (let done = 0; done < stored; ) {
     const chunk: Entry[] = [];
     for (; chunk.length < GEN_BATCH && done < stored; done++) {
@@ -161,7 +162,7 @@ function written(): number {
 
 /** Applies `SENDS` sends (after a warm-up) in `mode`; returns CPU and wall µs and KB written per send. */
 function measure(sm: Sm, w: Writer, mode: Mode, seed: number): { cpu: number; wall: number; kb: number; stall: number } {
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   const make = (n: number) => {
     const out: Entry[] = [];
     for (let i = 0; i < n; i++) {
@@ -280,12 +281,9 @@ async function main(): Promise<void> {
     return;
   }
   process.stdout.write(`apply cost per send (median of ${ROUNDS} rounds; ${SENDS} sends, batches of ${BATCH}, commit every ${GROUP}, ${ACCOUNTS} accounts)\n`);
-  process.stdout.write('impl                          stored  mode    CPU µs/send  wall µs/send  KB written/send  longest batch ms  CPU vs smallest\n');
-  for (const r of rows) {
-    process.stdout.write(
-      `${r.impl.padEnd(28).slice(0, 28)}  ${String(r.stored).padStart(7)}  ${r.mode.padEnd(6)}  ${r.cpuUsPerSend.toFixed(1).padStart(11)}  ${r.wallUsPerSend.toFixed(1).padStart(12)}  ${r.kbWrittenPerSend.toFixed(1).padStart(15)}  ${String(r.longestBatchMs).padStart(16)}  ${r.cpuVsSmallest.toFixed(2).padStart(15)}\n`,
-    );
-  }
+  const headers = ['impl', 'stored', 'mode', 'CPU µs/send', 'wall µs/send', 'KB written/send', 'longest batch ms', 'CPU vs smallest'];
+  const cells = rows.map((r) => [r.impl.slice(0, 28), r.stored, r.mode, r.cpuUsPerSend.toFixed(1), r.wallUsPerSend.toFixed(1), r.kbWrittenPerSend.toFixed(1), r.longestBatchMs, r.cpuVsSmallest.toFixed(2)]);
+  process.stdout.write(`${textTable(headers, cells, { align: ['left', 'right', 'left', 'right', 'right', 'right', 'right', 'right'] })}\n`);
   if (base) {
     for (const stored of sizes) {
       for (const mode of MODES) {

@@ -27,7 +27,8 @@ import { performance } from 'node:perf_hooks';
 import { freePort, ReplicaProc, statusOf, waitFor } from '../helpers/cluster.js';
 import type { BenchConfig } from './config.js';
 import { measureRaw, scrapeMetrics, toRow, type LevelRaw, type LevelRow } from './measure.js';
-import { benchPasswordHash, mulberry32, OTHER_ACCOUNTS, preload, type PreloadCache } from './preload.js';
+import { benchPasswordHash, OTHER_ACCOUNTS, preload, type PreloadCache } from './preload.js';
+import { seededRandom } from '../helpers/random.js';
 import { rssMB } from './procstat.js';
 import { progress } from './progress.js';
 import { QuorumLoad } from './quorum-load.js';
@@ -199,7 +200,7 @@ export async function runGrowth(cfg: BenchConfig, cache: PreloadCache): Promise<
     for (let round = 0; round < rounds; round++) {
       for (const r of runs) {
         const pids = () => [r.proc.proc?.pid];
-        const rand = mulberry32(1000 * round + r.stored);
+        const rand = seededRandom(1000 * round + r.stored);
         r.writes.push(await measureRaw({ inFlight: 16, warmupMs: cfg.warmupMs / 2, measureMs: cfg.measureMs / rounds, op: (w) => r.load!.send(w, 16, `user${Math.floor(rand() * OTHER_ACCOUNTS)}`), pids }));
         r.hotWrites.push(await measureRaw({ inFlight: 16, warmupMs: cfg.warmupMs / 4, measureMs: cfg.measureMs / rounds / 2, op: (w) => r.load!.send(w, 16), pids }));
         r.reads.push(await measureRaw({ inFlight: 1, warmupMs: cfg.warmupMs / 4, measureMs: cfg.measureMs / rounds / 2, op: (w) => r.load!.history(w), pids }));

@@ -1,13 +1,10 @@
 /** Hand-written SVG charts (no dependencies): line charts, grouped bar charts and histograms. */
+import { escapeHtml } from '../helpers/html.js';
 
 const W = 920;
 const H = 440;
 const M = { left: 70, right: 270, top: 40, bottom: 60 };
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
-
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
 
 function fmt(v: number): string {
   if (v >= 10_000) return `${Math.round(v / 1000)}k`;
@@ -28,9 +25,9 @@ function frame(title: string, xLabel: string, yLabel: string, body: string[]): s
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2 - M.right / 2 + M.left / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
-    `<text x="${(M.left + W - M.right) / 2}" y="${H - 15}" text-anchor="middle">${esc(xLabel)}</text>`,
-    `<text transform="translate(18 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`,
+    `<text x="${W / 2 - M.right / 2 + M.left / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeHtml(title)}</text>`,
+    `<text x="${(M.left + W - M.right) / 2}" y="${H - 15}" text-anchor="middle">${escapeHtml(xLabel)}</text>`,
+    `<text transform="translate(18 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(yLabel)}</text>`,
     ...body,
     '</svg>',
   ].join('\n');
@@ -40,7 +37,7 @@ function legend(names: string[]): string[] {
   return names.map(
     (n, i) =>
       `<rect x="${W - M.right + 15}" y="${M.top + i * 20}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>` +
-      `<text x="${W - M.right + 32}" y="${M.top + i * 20 + 10}">${esc(n)}</text>`,
+      `<text x="${W - M.right + 32}" y="${M.top + i * 20 + 10}">${escapeHtml(n)}</text>`,
   );
 }
 
@@ -95,7 +92,7 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
     const c = COLORS[i % COLORS.length];
     const pts = s.points.filter((p): p is [number, number] => p[1] !== null && Number.isFinite(p[1]));
     body.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${x(p[0])},${y(p[1])}`).join(' ')}"/>`);
-    for (const p of pts) body.push(`<circle cx="${x(p[0])}" cy="${y(p[1])}" r="3.5" fill="${c}"><title>${esc(s.name)}: ${p[1]}</title></circle>`);
+    for (const p of pts) body.push(`<circle cx="${x(p[0])}" cy="${y(p[1])}" r="3.5" fill="${c}"><title>${escapeHtml(s.name)}: ${p[1]}</title></circle>`);
   });
   body.push(...legend(o.series.map((s) => s.name)));
   body.push(`<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${H - M.bottom}" stroke="#333"/>`, `<line x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}" stroke="#333"/>`);
@@ -112,13 +109,13 @@ export function barChart(o: { title: string; xLabel: string; yLabel: string; cat
   const barW = (groupW * 0.8) / o.series.length;
   o.categories.forEach((cat, ci) => {
     const gx = M.left + ci * groupW + groupW * 0.1;
-    body.push(`<text x="${gx + groupW * 0.4}" y="${H - M.bottom + 18}" text-anchor="middle">${esc(cat)}</text>`);
+    body.push(`<text x="${gx + groupW * 0.4}" y="${H - M.bottom + 18}" text-anchor="middle">${escapeHtml(cat)}</text>`);
     o.series.forEach((s, si) => {
       const v = s.values[ci];
       if (v === null || !Number.isFinite(v)) return;
       const top = y(v);
       const bx = gx + si * barW;
-      body.push(`<rect x="${bx}" y="${top}" width="${barW - 2}" height="${Math.max(0, H - M.bottom - top)}" fill="${COLORS[si % COLORS.length]}"><title>${esc(s.name)}: ${v}</title></rect>`);
+      body.push(`<rect x="${bx}" y="${top}" width="${barW - 2}" height="${Math.max(0, H - M.bottom - top)}" fill="${COLORS[si % COLORS.length]}"><title>${escapeHtml(s.name)}: ${v}</title></rect>`);
       body.push(`<text x="${bx + barW / 2 - 1}" y="${top - 3}" text-anchor="middle" font-size="10">${fmt(v)}</text>`);
     });
   });
@@ -148,7 +145,7 @@ export function histogram(o: { title: string; xLabel: string; series: { name: st
     c.forEach((n, bi) => {
       if (!n) return;
       const top = y(n);
-      body.push(`<rect x="${M.left + bi * binW + si * barW}" y="${top}" width="${Math.max(1, barW - 0.5)}" height="${H - M.bottom - top}" fill="${COLORS[si % COLORS.length]}"><title>${esc(o.series[si].name)}: ${n} in [${fmt(bi * width)}, ${fmt((bi + 1) * width)}) ms</title></rect>`);
+      body.push(`<rect x="${M.left + bi * binW + si * barW}" y="${top}" width="${Math.max(1, barW - 0.5)}" height="${H - M.bottom - top}" fill="${COLORS[si % COLORS.length]}"><title>${escapeHtml(o.series[si].name)}: ${n} in [${fmt(bi * width)}, ${fmt((bi + 1) * width)}) ms</title></rect>`);
     }),
   );
   for (let i = 0; i <= 5; i++) {

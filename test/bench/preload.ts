@@ -19,6 +19,7 @@ import { SqliteLogStore } from '../../replica/storage/log-store.js';
 import type { Entry } from '../../replica/raft/types.js';
 import { PAYLOAD_256 } from './load.js';
 import { BENCH_PASSWORD, MAX_CONNS, SINK, senderName } from './quorum-load.js';
+import { seededRandom } from '../helpers/random.js';
 
 export interface PreloadOptions {
   dataDir: string;
@@ -34,17 +35,6 @@ export interface PreloadOptions {
   keepEntries?: number;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 let cachedHash: Promise<string> | null = null;
 export function benchPasswordHash(): Promise<string> {
   return (cachedHash ??= hashPassword(BENCH_PASSWORD));
@@ -57,7 +47,7 @@ export const OTHER_ACCOUNTS = 200;
 /** Writes the folder; returns the last log index and how long it took. */
 export function preload(o: PreloadOptions): { lastIndex: number; seconds: number } {
   const t0 = performance.now();
-  const rand = mulberry32(o.seed ?? 42);
+  const rand = seededRandom(o.seed ?? 42);
   const batchSize = o.batch ?? 5000;
   const compactEvery = o.compactEvery ?? 20_000;
   const keep = o.keepEntries ?? 5_000;

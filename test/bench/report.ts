@@ -7,6 +7,7 @@ import type { GrowthResult } from './growth.js';
 import { barChart, histogram, lineChart, type Series } from './plots.js';
 import type { SeedRow } from './seed-baseline.js';
 import type { ThroughputRow } from './throughput.js';
+import { textTable } from '../../replica/cli/text-table.js';
 
 export interface BenchResult {
   meta: { quick: boolean; startedAt: string; seconds: number; node: string; cpus: number; loadAverageAtStart: number[]; loadAverageAtEnd: number[]; only: string[] | null };
@@ -18,11 +19,9 @@ export interface BenchResult {
   growth: GrowthResult | null;
 }
 
+/** The report's tables: the first column names the row, the others are right-aligned figures. */
 function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
-  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
-  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+  return textTable(headers, rows, { align: headers.map((_, i) => (i === 0 ? 'left' : 'right')), rule: true });
 }
 
 function failoverLine(name: string, f: { trials: number; minms: number; p50ms: number; p99ms: number; maxms: number; failedTrials?: number } | null | undefined): (string | number | null)[] {

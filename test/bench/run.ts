@@ -5,7 +5,7 @@
  * plots go to bench-results/ (gitignored). Figures that the issue wants as ratios are taken against baselines
  * measured in the same run (etcd, the seed's design, the 0-message run), since this machine is shared and noisy.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandLine, reportUsageError, UsageError } from '../../replica/cli/usage.js';
 import { cpus, loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,29 +24,25 @@ import { runThroughput } from './throughput.js';
 const SCENARIOS = ['throughput', 'failover', 'etcd', 'growth', 'seed'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
+const USAGE = `usage: npm run bench -- [--quick] [--json] [--only ${SCENARIOS.join('|')}[,...]] [--out DIR]
+  --quick   short levels and few trials (a smoke run; figures are rough)
+  --json    print one JSON document instead of the tables
+  --only    run only these scenarios
+  --out     where results and plots go (default bench-results/, quick and partial runs in subfolders)`;
+
 async function main(): Promise<number> {
   let values;
-  try {
-    ({ values } = parseArgs({
-      args: process.argv.slice(2),
-      options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (err) {
-    process.stderr.write(`INVALID: ${(err as Error).message}\n`);
-    values = { help: true } as { help: boolean; quick?: boolean; json?: boolean; only?: string; out?: string };
-  }
-  if (values.help) {
-    process.stderr.write(`usage: npm run bench -- [--quick] [--json] [--only ${SCENARIOS.join('|')}[,...]] [--out DIR]\n`);
-    return 2;
-  }
   let only: Scenario[] | null = null;
-  if (values.only) {
-    only = values.only.split(',').map((s) => s.trim()) as Scenario[];
-    const bad = only.filter((s) => !SCENARIOS.includes(s));
-    if (bad.length) {
-      process.stderr.write(`INVALID: unknown scenario ${bad.join(', ')} (one of ${SCENARIOS.join(', ')})\n`);
-      return 2;
+  try {
+    ({ values } = parseCommandLine(process.argv.slice(2), { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, only: { type: 'string' }, out: { type: 'string' } }));
+    if (values.only) {
+      only = values.only.split(',').map((s) => s.trim()) as Scenario[];
+      const bad = only.filter((s) => !SCENARIOS.includes(s));
+      if (bad.length) throw new UsageError(`unknown scenario ${bad.join(', ')} (one of ${SCENARIOS.join(', ')})`);
     }
+  } catch (err) {
+    if (err instanceof UsageError) return reportUsageError(err, USAGE);
+    throw err;
   }
   const want = (s: Scenario) => !only || only.includes(s);
   // Quick and partial (--only) runs write to their own folders so they never overwrite a full run's results and plots.

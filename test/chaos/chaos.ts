@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ChatStateMachine } from '../../replica/chat/state-machine.js';
 import { stateDigest, waitFor } from '../helpers/cluster.js';
-import { Rng } from '../sim/prng.js';
+import { Rng } from '../helpers/random.js';
 import { check } from './checker.js';
 import { History } from './history.js';
 import type { HostLayer } from './hosts.js';

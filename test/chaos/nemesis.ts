@@ -16,7 +16,7 @@
 import { mkdirSync, rmSync, statSync, watch, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminRequest } from '../../replica/net/admin-client.js';
-import type { Rng } from '../sim/prng.js';
+import type { Rng } from '../helpers/random.js';
 import type { History } from './history.js';
 import type { HostLayer } from './hosts.js';
 import type { LeaderObserver } from './observer.js';

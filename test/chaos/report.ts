@@ -3,8 +3,8 @@
  * with the verdict, the seed and the command to replay it, the figures, a timeline of who led when, the faults,
  * client operations (per worker, binned) and latency, the fault list and the checker's violations.
  */
-import type { CheckResult } from './types.js';
-import type { ChaosFigures, FaultKind, FaultRecord, LeaderObservation, OpRecord } from './types.js';
+import type { ChaosFigures, CheckResult, FaultKind, FaultRecord, LeaderObservation, OpRecord } from './types.js';
+import { escapeHtml } from '../helpers/html.js';
 
 export interface ReportInput {
   figures: ChaosFigures;
@@ -39,10 +39,6 @@ const FAULT_COLOR: Record<FaultKind, string> = {
   snapshotCrash: '#e377c2',
   membership: '#17becf',
 };
-
-function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
 
 function sec(ms: number): string {
   return (ms / 1000).toFixed(1);
@@ -94,19 +90,19 @@ export function renderReport(r: ReportInput): string {
   parts.push(`<rect x="${x(r.runStart)}" y="20" width="${Math.max(1, x(r.runEnd) - x(r.runStart))}" height="${laneCount * lane + 30}" fill="#f6f6f6"><title>nemesis active ${sec(r.runStart)}–${sec(r.runEnd)} s</title></rect>`);
   const segs = leaderSegments(r.observations, r.totalEnd);
   for (const rep of r.replicas) {
-    parts.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end" class="lbl">${esc(rep)}</text>`);
+    parts.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end" class="lbl">${escapeHtml(rep)}</text>`);
     parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${y + lane - 2}" y2="${y + lane - 2}" stroke="#ddd"/>`);
     for (const s of segs.filter((s) => s.replica === rep)) {
       const w = Math.max(1, x(s.to) - x(s.from));
-      parts.push(`<rect x="${x(s.from)}" y="${y + 2}" width="${w}" height="9" fill="${s.term % 2 ? '#2ca02c' : '#1f77b4'}"><title>${esc(rep)} led term ${s.term}: ${sec(s.from)}–${sec(s.to)} s</title></rect>`);
+      parts.push(`<rect x="${x(s.from)}" y="${y + 2}" width="${w}" height="9" fill="${s.term % 2 ? '#2ca02c' : '#1f77b4'}"><title>${escapeHtml(rep)} led term ${s.term}: ${sec(s.from)}–${sec(s.to)} s</title></rect>`);
       if (w > 28) parts.push(`<text x="${x(s.from) + 2}" y="${y + 10}" class="tiny" fill="#fff">T${s.term}</text>`);
     }
     for (const c of r.crashes.filter((c) => c.replica === rep)) {
-      parts.push(`<text x="${x(c.t)}" y="${y + 19}" text-anchor="middle" font-size="16" font-weight="bold" fill="#c62828">✕<title>${esc(`${sec(c.t)} s: ${c.what}`)}</title></text>`);
+      parts.push(`<text x="${x(c.t)}" y="${y + 19}" text-anchor="middle" font-size="16" font-weight="bold" fill="#c62828">✕<title>${escapeHtml(`${sec(c.t)} s: ${c.what}`)}</title></text>`);
     }
     for (const fl of r.faults.filter((fl) => fl.targets.includes(rep))) {
       const end = fl.end ?? r.totalEnd;
-      parts.push(`<rect x="${x(fl.start)}" y="${y + 12}" width="${Math.max(2, x(end) - x(fl.start))}" height="7" fill="${FAULT_COLOR[fl.kind]}" opacity="0.85"><title>${esc(`${fl.kind}/${fl.variant} ${sec(fl.start)}–${sec(end)} s${fl.note ? `: ${fl.note}` : ''}`)}</title></rect>`);
+      parts.push(`<rect x="${x(fl.start)}" y="${y + 12}" width="${Math.max(2, x(end) - x(fl.start))}" height="7" fill="${FAULT_COLOR[fl.kind]}" opacity="0.85"><title>${escapeHtml(`${fl.kind}/${fl.variant} ${sec(fl.start)}–${sec(end)} s${fl.note ? `: ${fl.note}` : ''}`)}</title></rect>`);
     }
     y += lane;
   }
@@ -115,7 +111,7 @@ export function renderReport(r: ReportInput): string {
   const bins = Math.ceil(t1 / binMs) + 1;
   const binW = Math.max(1, (plotW * binMs) / (t1 - t0));
   for (const w of r.workers) {
-    parts.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end" class="lbl">${esc(w)}</text>`);
+    parts.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end" class="lbl">${escapeHtml(w)}</text>`);
     const counts = Array.from({ length: bins }, () => ({ ok: 0, fail: 0, unknown: 0, unavailable: 0 }));
     for (const o of r.ops) {
       if (o.user !== w) continue;
@@ -128,7 +124,7 @@ export function renderReport(r: ReportInput): string {
       const total = c.ok + c.fail + c.unknown;
       if (!total) return;
       const color = c.unknown ? '#d62728' : c.unavailable ? '#ffbb33' : '#9bd19b';
-      parts.push(`<rect x="${x(i * binMs)}" y="${y + 3}" width="${binW}" height="14" fill="${color}"><title>${esc(w)} ${sec(i * binMs)}–${sec((i + 1) * binMs)} s: ${c.ok} ok, ${c.fail} refused (${c.unavailable} for unavailability), ${c.unknown} unknown</title></rect>`);
+      parts.push(`<rect x="${x(i * binMs)}" y="${y + 3}" width="${binW}" height="14" fill="${color}"><title>${escapeHtml(w)} ${sec(i * binMs)}–${sec((i + 1) * binMs)} s: ${c.ok} ok, ${c.fail} refused (${c.unavailable} for unavailability), ${c.unknown} unknown</title></rect>`);
     });
     y += lane;
   }
@@ -163,7 +159,7 @@ export function renderReport(r: ReportInput): string {
   });
   for (const pts of max) parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="#ffb0b0" stroke-width="1"><title>slowest operation per bin</title></polyline>`);
   for (const pts of med) parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="#1f77b4" stroke-width="1.5"><title>median latency per bin</title></polyline>`);
-  for (const o of r.ops) if (o.outcome === 'unknown') parts.push(`<line x1="${x(o.start)}" x2="${x(o.start)}" y1="${latTop}" y2="${latTop + 6}" stroke="#d62728"><title>unknown ${esc(o.op)} #${o.n} by ${esc(o.user)}: ${esc(o.error ?? '')}</title></line>`);
+  for (const o of r.ops) if (o.outcome === 'unknown') parts.push(`<line x1="${x(o.start)}" x2="${x(o.start)}" y1="${latTop}" y2="${latTop + 6}" stroke="#d62728"><title>unknown ${escapeHtml(o.op)} #${o.n} by ${escapeHtml(o.user)}: ${escapeHtml(o.error ?? '')}</title></line>`);
   y = latTop + latH + 10;
   // ---- axis
   const step = niceStep(t1 / 1000);
@@ -180,16 +176,16 @@ ${parts.join('\n')}
   const legend = (Object.keys(FAULT_COLOR) as FaultKind[]).map((k) => `<span class="sw" style="background:${FAULT_COLOR[k]}"></span>${k}`).join(' ');
   const figRows = Object.entries(f)
     .filter(([k]) => k !== 'faults')
-    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
     .join('');
   const faultCounts = Object.entries(f.faults)
-    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
     .join('');
   const faultRows = r.faults
-    .map((fl) => `<tr><td>${sec(fl.start)}</td><td>${fl.end === null ? '—' : sec(fl.end)}</td><td>${esc(fl.kind)}</td><td>${esc(fl.variant)}</td><td>${esc(fl.targets.join(', '))}</td><td>${esc(fl.note ?? '')}</td></tr>`)
+    .map((fl) => `<tr><td>${sec(fl.start)}</td><td>${fl.end === null ? '—' : sec(fl.end)}</td><td>${escapeHtml(fl.kind)}</td><td>${escapeHtml(fl.variant)}</td><td>${escapeHtml(fl.targets.join(', '))}</td><td>${escapeHtml(fl.note ?? '')}</td></tr>`)
     .join('');
   const violations = r.check.violations.length
-    ? `<ol>${r.check.violations.map((v) => `<li><b>${esc(v.kind)}</b>: ${esc(v.detail)}${v.ops ? ` (ops ${esc(v.ops.join(', '))})` : ''}</li>`).join('')}</ol>`
+    ? `<ol>${r.check.violations.map((v) => `<li><b>${escapeHtml(v.kind)}</b>: ${escapeHtml(v.detail)}${v.ops ? ` (ops ${escapeHtml(v.ops.join(', '))})` : ''}</li>`).join('')}</ol>`
     : '<p>None.</p>';
   const terms = new Map<number, { leaders: Set<string>; first: number; last: number }>();
   for (const o of r.observations) {
@@ -203,11 +199,11 @@ ${parts.join('\n')}
   }
   const termRows = [...terms.entries()]
     .sort((a, b) => a[0] - b[0])
-    .map(([t, e]) => `<tr${e.leaders.size > 1 ? ' class="bad"' : ''}><td>${t}</td><td>${esc([...e.leaders].join(', '))}</td><td>${sec(e.first)}</td><td>${sec(e.last)}</td></tr>`)
+    .map(([t, e]) => `<tr${e.leaders.size > 1 ? ' class="bad"' : ''}><td>${t}</td><td>${escapeHtml([...e.leaders].join(', '))}</td><td>${sec(e.first)}</td><td>${sec(e.last)}</td></tr>`)
     .join('');
 
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Quorum chaos run ${esc(f.seed)}: ${pass ? 'PASS' : 'FAIL'}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Quorum chaos run ${escapeHtml(f.seed)}: ${pass ? 'PASS' : 'FAIL'}</title>
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1160px}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}
@@ -217,24 +213,24 @@ table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ddd;padding:
 code{background:#f3f3f3;padding:1px 4px}tr.bad td{background:#fdd}.small{color:#666;font-size:12px}
 </style></head><body>
 <h1>Quorum chaos run <span class="verdict">${pass ? 'PASS' : 'FAIL'}</span></h1>
-<p>Seed <b>${esc(f.seed)}</b>, ${esc(f.replicas)} replicas on ${esc(f.hosts)}, ${esc(f.workers)} client workers, ${esc(f.durationSeconds)} s of faults, started ${esc(r.startedAt)}.<br>
-Replay: <code>${esc(r.replay)}</code></p>
-${r.problems.length ? `<p><b>Problems:</b></p><ul>${r.problems.map((p) => `<li>${esc(p)}</li>`).join('')}</ul>` : ''}
-${r.notes.length ? `<ul class="small">${r.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
-${r.kept ? `<p>Data folders, replica logs and the history were kept in <code>${esc(r.kept)}</code>.</p>` : ''}
+<p>Seed <b>${escapeHtml(f.seed)}</b>, ${escapeHtml(f.replicas)} replicas on ${escapeHtml(f.hosts)}, ${escapeHtml(f.workers)} client workers, ${escapeHtml(f.durationSeconds)} s of faults, started ${escapeHtml(r.startedAt)}.<br>
+Replay: <code>${escapeHtml(r.replay)}</code></p>
+${r.problems.length ? `<p><b>Problems:</b></p><ul>${r.problems.map((p) => `<li>${escapeHtml(p)}</li>`).join('')}</ul>` : ''}
+${r.notes.length ? `<ul class="small">${r.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}
+${r.kept ? `<p>Data folders, replica logs and the history were kept in <code>${escapeHtml(r.kept)}</code>.</p>` : ''}
 <h2>Timeline</h2>
 <p class="small">Faults: ${legend}. Hover for details.</p>
 ${svg}
 <h2>Figures</h2>
 <div class="grid"><table>${figRows}</table><table><tr><th colspan="2"><b>faults injected</b></th></tr>${faultCounts}</table></div>
 <h2>Refusals and unknown outcomes</h2>
-<table><tr><th>outcome:code</th><th>operations</th></tr>${Object.entries(r.errorsByCode).sort((a, b) => b[1] - a[1]).map(([k, v]) => `<tr><td>${esc(k)}</td><td>${v}</td></tr>`).join('') || '<tr><td colspan="2">none</td></tr>'}</table>
+<table><tr><th>outcome:code</th><th>operations</th></tr>${Object.entries(r.errorsByCode).sort((a, b) => b[1] - a[1]).map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${v}</td></tr>`).join('') || '<tr><td colspan="2">none</td></tr>'}</table>
 <p class="small">fail = a definite refusal that changed nothing (e.g. NOT_FOUND for a message that does not exist, or any error of a read-only
 operation); unknown = a write whose outcome the client could not learn before giving up (it may have been applied, once).</p>
 <h2>Checker</h2>
 <p>Every acknowledged message is stored exactly once and read exactly once by its recipient; each sender's messages
-keep their order; an operation with an unknown outcome is applied once or not at all (${esc(r.check.unknownApplied)} applied,
-${esc(r.check.unknownNotApplied)} not); no read misses a write acknowledged before it began; at most one leader per term;
+keep their order; an operation with an unknown outcome is applied once or not at all (${escapeHtml(r.check.unknownApplied)} applied,
+${escapeHtml(r.check.unknownNotApplied)} not); no read misses a write acknowledged before it began; at most one leader per term;
 all replicas end with the same state hash.</p>
 ${violations}
 <h2>Faults</h2>

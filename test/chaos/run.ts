@@ -12,7 +12,7 @@
  * the inner run ends, whatever happened to it.
  */
 import { spawn } from 'node:child_process';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, reportUsageError, UsageError } from '../../replica/cli/usage.js';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cluster.js';
 import { netnsUnavailableReason } from '../helpers/netns.js';
@@ -44,34 +44,21 @@ interface Args {
   insideLab: NetnsPlan | null;
 }
 
-class UsageError extends Error {}
-
 function parse(argv: string[]): Args {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        quick: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        seed: { type: 'string' },
-        duration: { type: 'string' },
-        replicas: { type: 'string' },
-        workers: { type: 'string' },
-        hosts: { type: 'string' },
-        faults: { type: 'string' },
-        out: { type: 'string' },
-        keep: { type: 'boolean', default: false },
-        hold: { type: 'string' },
-        'inside-lab': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) throw new UsageError('');
+  const { values } = parseCommandLine(argv, {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    seed: { type: 'string' },
+    duration: { type: 'string' },
+    replicas: { type: 'string' },
+    workers: { type: 'string' },
+    hosts: { type: 'string' },
+    faults: { type: 'string' },
+    out: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    hold: { type: 'string' },
+    'inside-lab': { type: 'string' },
+  });
   const int = (s: string | undefined, name: string, def: number, lo: number, hi: number) => {
     if (s === undefined) return def;
     const n = Number(s);
@@ -173,11 +160,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     a = parse(argv);
   } catch (err) {
-    if (err instanceof UsageError) {
-      if (err.message) process.stderr.write(`INVALID: ${err.message}\n`);
-      process.stderr.write(USAGE + '\n');
-      return 2;
-    }
+    if (err instanceof UsageError) return reportUsageError(err, USAGE);
     throw err;
   }
   if (a.insideLab) return inner(a, new NetnsHosts(a.insideLab));

@@ -12,7 +12,7 @@
 import WebSocket from 'ws';
 import { QuorumClient } from '../../replica/client/client.js';
 import { QuorumError, type ChatMessage } from '../../replica/protocol/index.js';
-import type { Rng } from '../sim/prng.js';
+import type { Rng } from '../helpers/random.js';
 import type { History } from './history.js';
 import type { OpKind, OpRecord, Outcome, SeenMessage } from './types.js';
 

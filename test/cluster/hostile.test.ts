@@ -13,7 +13,7 @@ import { QuorumClient } from '../../replica/client/client.js';
 import { adminMac, clientMac, newNonce } from '../../replica/net/peer-auth.js';
 import { Cluster, waitConverged, waitFor, type ReplicaProc } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
-import { Rng } from '../sim/prng.js';
+import { Rng } from '../helpers/random.js';
 
 const PW = 'password-123';
 const rng = new Rng(0x05711e);

@@ -388,15 +388,3 @@ export async function until<T>(what: string, condition: () => T | Promise<T>, ti
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
-
-/** A seeded uniform [0,1) generator (mulberry32) for jitter. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -7,7 +7,7 @@ import { Raft } from '../../replica/raft/raft.js';
 import { MemoryStorage } from '../../replica/raft/memory-storage.js';
 import { decodeConfChange } from '../../replica/raft/conf.js';
 import type { ConfState, Entry, Message, MessageType, NodeId, RaftOptions, ReadState, SnapshotMeta } from '../../replica/raft/types.js';
-import { Rng } from './prng.js';
+import { Rng } from '../helpers/random.js';
 
 export type NodeOpts = Partial<Omit<RaftOptions, 'id' | 'storage' | 'applied' | 'random'>>;
 

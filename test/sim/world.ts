@@ -19,7 +19,7 @@
 import { confChangeProblem } from '../../replica/raft/conf.js';
 import { RaftError } from '../../replica/raft/errors.js';
 import type { ConfChange, ConfState, Message, NodeId, SaveBatch } from '../../replica/raft/types.js';
-import { Rng } from './prng.js';
+import { Rng } from '../helpers/random.js';
 import { Checker, SafetyViolation } from './checker.js';
 import { SimReplica, type Effect, type Fault, type SimHost } from './replica.js';
 import type { SimApplication } from './state-machine.js';

@@ -1,7 +1,8 @@
 // Argument parsing of the `chat` and `status` commands: every command form, options before or after the command,
 // and every kind of bad input (a UsageError, reported as INVALID with exit code 2).
 import { describe, expect, it } from 'vitest';
-import { parseChatArgs, parseServers, parseStatusArgs, parseTimeout, UsageError } from '../../replica/cli/args.js';
+import { parseChatArgs, parseStatusArgs } from '../../replica/cli/args.js';
+import { parseAddressList, parseTimeout, UsageError } from '../../replica/cli/usage.js';
 
 const common = ['--servers', '127.0.0.1:7001,127.0.0.1:7002', '--user', 'alice'];
 
@@ -109,8 +110,8 @@ describe('parseStatusArgs and shared parsers', () => {
   });
 
   it('parses server lists and timeouts', () => {
-    expect(parseServers(' host.lan:7400 , 10.0.0.2:1 ')).toEqual(['host.lan:7400', '10.0.0.2:1']);
-    expect(() => parseServers('host:0')).toThrow(UsageError);
+    expect(parseAddressList(' host.lan:7400 , 10.0.0.2:1 ', '--servers')).toEqual(['host.lan:7400', '10.0.0.2:1']);
+    expect(() => parseAddressList('host:0', '--servers')).toThrow(UsageError);
     expect([parseTimeout('15'), parseTimeout('2.5'), parseTimeout('15s'), parseTimeout('1500ms')]).toEqual([15000, 2500, 15000, 1500]);
     for (const bad of ['0', '-1', '1h', '', '3601']) expect(() => parseTimeout(bad)).toThrow(UsageError);
   });

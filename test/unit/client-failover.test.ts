@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { QuorumClient, QuorumError } from '../../replica/client/index.js';
 import type { ClientState, QuorumClientOptions } from '../../replica/client/index.js';
-import { FakeCluster, seeded, until } from '../helpers/fake-replica.js';
+import { FakeCluster, until } from '../helpers/fake-replica.js';
+import { seededRandom } from '../helpers/random.js';
 
 const clients: QuorumClient[] = [];
 const clusters: FakeCluster[] = [];
@@ -24,7 +25,7 @@ function client(servers: string[], options: Partial<QuorumClientOptions> = {}): 
   const c = new QuorumClient({
     servers,
     WebSocket,
-    random: seeded(7),
+    random: seededRandom(7),
     backoff: { initialMs: 10, maxMs: 80 },
     requestTimeoutMs: 2_000,
     connectTimeoutMs: 1_000,

@@ -5,7 +5,8 @@ import WebSocket from 'ws';
 import { QuorumClient } from '../../replica/client/index.js';
 import type { QuorumClientOptions } from '../../replica/client/index.js';
 import type { ChatMessage } from '../../replica/protocol/index.js';
-import { FakeCluster, seeded, until } from '../helpers/fake-replica.js';
+import { FakeCluster, until } from '../helpers/fake-replica.js';
+import { seededRandom } from '../helpers/random.js';
 
 const clients: QuorumClient[] = [];
 const clusters: FakeCluster[] = [];
@@ -27,7 +28,7 @@ function client(servers: string[], options: Partial<QuorumClientOptions> = {}): 
   const c = new QuorumClient({
     servers,
     WebSocket,
-    random: seeded(11),
+    random: seededRandom(11),
     backoff: { initialMs: 10, maxMs: 50 },
     requestTimeoutMs: 2_000,
     connectTimeoutMs: 1_000,

@@ -2,17 +2,26 @@
 // coalesced delivered acks, and that both the `ws` and the DOM WebSocket constructors fit the injected type.
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { backoffDelay } from '../../replica/client/backoff.js';
+import { backoffCeiling, backoffDelay } from '../../replica/util/backoff.js';
 import { DeliveryAcker } from '../../replica/client/delivery.js';
 import { Emitter } from '../../replica/client/emitter.js';
 import { RecentIds } from '../../replica/client/recent.js';
 import { newClientId, newSecret, Session } from '../../replica/client/session.js';
 import type { WebSocketConstructor } from '../../replica/client/index.js';
 import { ClientSession, LoginRequest } from '../../replica/protocol/index.js';
-import { seeded, until } from '../helpers/fake-replica.js';
+import { until } from '../helpers/fake-replica.js';
+import { seededRandom } from '../helpers/random.js';
 
 // Compile-time: the renderer passes the browser's WebSocket, Node callers pass ws's.
 const injectable: WebSocketConstructor[] = [WebSocket, null as unknown as typeof globalThis.WebSocket];
+
+describe('backoffCeiling', () => {
+  it('doubles from initialMs per attempt and stops at maxMs, finite for any attempt', () => {
+    const options = { initialMs: 500, maxMs: 8_000 };
+    expect([0, 1, 2, 3, 4, 5, 50, 1e9].map((a) => backoffCeiling(a, options))).toEqual([500, 1000, 2000, 4000, 8000, 8000, 8000, 8000]);
+    expect(backoffCeiling(-3, options)).toBe(500);
+  });
+});
 
 describe('backoffDelay', () => {
   const options = { initialMs: 100, maxMs: 5_000 };
@@ -22,7 +31,7 @@ describe('backoffDelay', () => {
     expect(backoffDelay(2, options, () => 0.5)).toBe(200);
   });
   it('stays within [0, ceiling] for any random source, even a broken one', () => {
-    const random = seeded(1);
+    const random = seededRandom(1);
     for (let attempt = 0; attempt < 50; attempt++) {
       const d = backoffDelay(attempt, options, random);
       expect(d).toBeGreaterThanOrEqual(0);

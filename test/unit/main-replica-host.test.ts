@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { ReplicaHost } from '../../main/replica-host.js';
-import { restartDelay } from '../../main/backoff.js';
 import type { HostConfig, HostStatus } from '../../replica/protocol/ipc.js';
 import { FakeChild, FakeClock, flush, silentLog } from './main-fakes.js';
 
@@ -22,7 +21,7 @@ function setup(cfg: HostConfig = config) {
       now: clock.now,
       log: silentLog,
       startOptions: (c, mode) => ({ dataDir: c.dataDir, port: c.port, host: '0.0.0.0', bootstrap: mode.bootstrap, ...(mode.join ? { join: mode.join } : {}) }),
-      backoff: { baseMs: 500, maxMs: 8_000, stableMs: 60_000 },
+      backoff: { initialMs: 500, maxMs: 8_000, stableMs: 60_000 },
       stopTimeoutMs: 5_000,
     },
     cfg,
@@ -30,13 +29,6 @@ function setup(cfg: HostConfig = config) {
   host.onStatus((s) => statuses.push(s));
   return { clock, children, statuses, host };
 }
-
-describe('restartDelay', () => {
-  it('doubles from the base and stops at the cap', () => {
-    const b = { baseMs: 500, maxMs: 8_000, stableMs: 1 };
-    expect([1, 2, 3, 4, 5, 6, 50].map((n) => restartDelay(n, b))).toEqual([500, 1000, 2000, 4000, 8000, 8000, 8000]);
-  });
-});
 
 describe('ReplicaHost', () => {
   it('starts the replica process with the configured options and reports running when it is ready', () => {

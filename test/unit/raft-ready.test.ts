@@ -3,7 +3,7 @@ import { Raft } from '../../replica/raft/raft.js';
 import { MemoryStorage } from '../../replica/raft/memory-storage.js';
 import { CompactedError, UnavailableError, type Entry } from '../../replica/raft/types.js';
 import { TestNetwork, TestNode } from '../sim/harness.js';
-import { Rng } from '../sim/prng.js';
+import { Rng } from '../helpers/random.js';
 
 const ent = (index: number, term: number, data = `e${index}`): Entry => ({ index, term, type: 'normal', data });
 

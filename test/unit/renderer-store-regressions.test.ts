@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeApiEvents } from './fake-api-events.js';
 import { createAppStore, HISTORY_PAGE, type AppEnv } from '../../renderer/src/store/store.js';
-import type { ChatApi, ChatMessage, ConnState, ConversationSummary, ReplicaStatus } from '../../renderer/src/net/api.js';
+import type { ChatApi, ChatMessage, ClientState, ConversationSummary, ReplicaStatus } from '../../renderer/src/net/api.js';
 
 const flush = async () => {
   for (let i = 0; i < 30; i++) await Promise.resolve();
@@ -28,12 +28,12 @@ const msg = (id: number, from: string, to: string, over: Partial<ChatMessage> = 
 
 /** The server side of one account's conversations, edited directly by the tests. */
 class Server extends FakeApiEvents implements ChatApi {
-  state: ConnState = { status: 'connected', replica: { id: 'r1', address: 'a:1' }, leader: { id: 'r1', address: 'a:1' }, readOnly: false };
+  state: ClientState = { status: 'connected', replica: { id: 'r1', address: 'a:1' }, leader: { id: 'r1', address: 'a:1' }, readOnly: false };
   messages: ChatMessage[] = [];
   historyCalls = 0;
   statusOf = null;
   cluster = null;
-  setConn(status: ConnState['status']) {
+  setConn(status: ClientState['status']) {
     this.state = { ...this.state, status };
     this.emit('state', this.state);
   }

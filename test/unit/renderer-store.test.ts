@@ -4,7 +4,7 @@ import { createAppStore, sortedConversations, toPattern, type AppEnv } from '../
 import { clusterHealth, connectionLabel, surviveText } from '../../renderer/src/store/health.js';
 import { readableError } from '../../renderer/src/errors.js';
 import { mergePage, insertMessage } from '../../renderer/src/store/messages.js';
-import type { ChatApi, ChatMessage, ConnState, ReplicaStatus } from '../../renderer/src/net/api.js';
+import type { ChatApi, ChatMessage, ClientState, ReplicaStatus } from '../../renderer/src/net/api.js';
 import { ERROR_CODES, QuorumError } from '../../replica/protocol/errors.js';
 
 const flush = async () => {
@@ -18,13 +18,13 @@ interface Deferred<T> {
 
 /** A ChatApi whose sends stay pending until the test settles them, like the client library during failover. */
 class FakeApi extends FakeApiEvents implements ChatApi {
-  state: ConnState = { status: 'connected', replica: { id: 'r1', address: 'a:1' }, leader: { id: 'r1', address: 'a:1' }, readOnly: false };
+  state: ClientState = { status: 'connected', replica: { id: 'r1', address: 'a:1' }, leader: { id: 'r1', address: 'a:1' }, readOnly: false };
   sends: { to: string; text: string; d: Deferred<{ id: number; sentAt: number }> }[] = [];
   marks: [string, number][] = [];
   history_: ChatMessage[] = [];
   statusOf = null;
   cluster = null;
-  setConn(c: Partial<ConnState>) {
+  setConn(c: Partial<ClientState>) {
     this.state = { ...this.state, ...c };
     this.emit('state', this.state);
   }
@@ -302,7 +302,7 @@ describe('connection bar and health', () => {
     expect(surviveText({ voters: 5, reachable: 5, survive: 2 })).toBe('can survive 2 more replica failures');
   });
   it('says Connected, Reconnecting or Read-only', () => {
-    const base: ConnState = { status: 'connected', replica: { id: 'r2', address: 'x' }, leader: { id: 'r1', address: 'y' }, readOnly: false };
+    const base: ClientState = { status: 'connected', replica: { id: 'r2', address: 'x' }, leader: { id: 'r1', address: 'y' }, readOnly: false };
     expect(connectionLabel(base).text).toBe('Connected to r1');
     expect(connectionLabel({ ...base, status: 'reconnecting' }).text).toBe('Reconnecting…');
     expect(connectionLabel({ ...base, readOnly: true }).text).toBe('Read-only: no majority reachable');

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseReplicaArgs, UsageError } from '../../replica/cli/replica.js';
+import { parseReplicaArgs } from '../../replica/cli/replica.js';
+import { UsageError } from '../../replica/cli/usage.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -4,31 +4,9 @@
  * renderer/dev/mock-client.ts fakes it for screenshots.
  */
 import type { ChatMessage, ConversationSummary, ReplicaStatus, ReplicaStatusRow } from '../../../replica/protocol/client.js';
+import type { ClientEvents, ClientState } from '../../../replica/client/index.js';
 
-export type { ChatMessage, ConversationSummary, ReplicaStatus, ReplicaStatusRow };
-
-export interface ConnState {
-  status: 'connecting' | 'connected' | 'reconnecting' | 'closed';
-  replica: { id: string; address: string } | null;
-  leader: { id: string; address: string } | null;
-  readOnly: boolean;
-  lastError?: string;
-}
-
-export interface ReceiptEvent {
-  ids: number[];
-  kind: 'delivered' | 'read';
-  at: number;
-}
-
-export interface ApiEvents {
-  state: ConnState;
-  message: ChatMessage;
-  deleted: number[];
-  receipt: ReceiptEvent;
-  sessionEnded: { reason: string };
-  members: ReplicaStatusRow[];
-}
+export type { ChatMessage, ClientEvents, ClientState, ConversationSummary, ReplicaStatus, ReplicaStatusRow };
 
 /** Membership changes; null until the client library and the replicas support them. */
 export interface ClusterActions {
@@ -38,8 +16,8 @@ export interface ClusterActions {
 }
 
 export interface ChatApi {
-  readonly state: ConnState;
-  on<K extends keyof ApiEvents>(event: K, listener: (payload: ApiEvents[K]) => void): () => void;
+  readonly state: ClientState;
+  on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;
   signup(username: string, password: string): Promise<{ user: string }>;
   login(username: string, password: string): Promise<{ user: string; token: string; unread: number }>;
   /** Takes over a login kept from before a page reload; rejects when it has ended. */

@@ -1,6 +1,7 @@
 /** Adapts the isomorphic client library (replica/client/) to the UI's ChatApi. The only file that imports it. */
 import { QuorumClient } from '../../../replica/client/index.js';
-import type { ApiEvents, ChatApi, ClusterActions, ConnState } from './api.js';
+import { isHostPort, isReplicaId } from '../../../replica/protocol/address.js';
+import type { ClientEvents, ChatApi, ClusterActions, ClientState } from './api.js';
 import { call, desktop } from '../desktop.js';
 
 
@@ -13,9 +14,11 @@ function clusterActions(): ClusterActions | null {
   if (!desktop) return null;
   return {
     add: async (text: string) => {
-      const m = /^\s*([A-Za-z0-9_.-]{1,64})\s*(?:=|\s)\s*(\S+:\d{1,5})\s*$/.exec(text);
-      if (!m) throw Object.assign(new Error('write the new replica as ID HOST:PORT, e.g. r4 10.0.0.4:7400'), { code: 'INVALID' });
-      return call('cluster:change', { change: { op: 'addLearner', id: m[1], address: m[2] } });
+      const [id, address, ...extra] = text.trim().split(/\s*=\s*|\s+/);
+      if (!isReplicaId(id) || address === undefined || !isHostPort(address) || extra.length > 0) {
+        throw Object.assign(new Error('write the new replica as ID HOST:PORT, e.g. r4 10.0.0.4:7400'), { code: 'INVALID' });
+      }
+      return call('cluster:change', { change: { op: 'addLearner', id, address } });
     },
     remove: (id: string) => call('cluster:change', { change: { op: 'remove', id } }),
     transferLeadership: (id: string) => call('cluster:transfer', { to: id }),
@@ -26,10 +29,10 @@ export function connectToCluster(servers: string[]): ChatApi {
   const client = new QuorumClient({ servers, WebSocket: globalThis.WebSocket as never });
   const cluster = clusterActions();
   return {
-    get state(): ConnState {
+    get state(): ClientState {
       return client.state;
     },
-    on<K extends keyof ApiEvents>(event: K, listener: (payload: ApiEvents[K]) => void) {
+    on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void) {
       return client.on(event, listener as never);
     },
     signup: (u, p) => client.signup(u, p),

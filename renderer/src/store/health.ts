@@ -1,5 +1,5 @@
 /** What the connection bar and the cluster view say, derived from connection state and replica status. Pure. */
-import type { ConnState, ReplicaStatus } from '../net/api.js';
+import type { ClientState, ReplicaStatus } from '../net/api.js';
 
 export interface Health {
   voters: number;
@@ -20,7 +20,7 @@ export function clusterHealth(status: ReplicaStatus | null): Health | null {
 
 export type BarTone = 'ok' | 'warn' | 'bad' | 'idle';
 
-export function connectionLabel(conn: ConnState): { text: string; tone: BarTone } {
+export function connectionLabel(conn: ClientState): { text: string; tone: BarTone } {
   switch (conn.status) {
     case 'connecting':
       return { text: 'Connecting…', tone: 'idle' };

@@ -5,7 +5,7 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { LIMITS } from '../../../replica/protocol/limits.js';
 import { Pattern, Username } from '../../../replica/protocol/client.js';
-import type { ChatApi, ChatMessage, ConnState, ConversationSummary, ReplicaStatus } from '../net/api.js';
+import type { ChatApi, ChatMessage, ClientState, ConversationSummary, ReplicaStatus } from '../net/api.js';
 import { isRetryableRefusal, readableError } from '../errors.js';
 import { applyReceipt, insertMessage, mergePage, removeIds } from './messages.js';
 
@@ -52,7 +52,7 @@ export interface Toast {
 export type View = 'chat' | 'cluster' | 'settings';
 
 export interface AppState {
-  conn: ConnState;
+  conn: ClientState;
   user: string | null;
   authBusy: boolean;
   authError: string | null;

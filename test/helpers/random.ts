@@ -1,4 +1,7 @@
-/** A small seeded PRNG (mulberry32 over a splitmix32-scrambled seed): deterministic, fast, good enough for schedules. */
+/**
+ * The seeded random generator of the tests, simulation, chaos runs and benchmark (mulberry32 over a
+ * splitmix32-scrambled seed): deterministic, fast, good enough for schedules and data. A seed replays a run.
+ */
 export class Rng {
   private s: number;
   constructor(seed: number) {
@@ -43,4 +46,9 @@ export class Rng {
   fn(): () => number {
     return () => this.next();
   }
+}
+
+/** A seeded uniform [0, 1) function, for options that take `random: () => number`. */
+export function seededRandom(seed: number): () => number {
+  return new Rng(seed).fn();
 }
