@@ -1,6 +1,6 @@
 /** Applying membership: `conf` entries (the Raft configuration and member addresses) and `member` commands. */
 import type { ConfChange, ConfState, Entry } from '../../raft/types.js';
-import { copyConf } from '../../raft/conf.js';
+import { copyConf, EMPTY_CONF } from '../../raft/conf.js';
 import type { CommandOf } from '../commands.js';
 import { decodeConfChange } from '../commands.js';
 import { applyConfChange } from '../conf.js';
@@ -25,7 +25,7 @@ export function applyConfEntry(
   const cc = decoded.value;
   let next: ConfState;
   try {
-    next = copyConf(confApply ? confApply(cc) : applyConfChange(conf ?? { voters: [], learners: [] }, cc));
+    next = copyConf(confApply ? confApply(cc) : applyConfChange(conf ?? EMPTY_CONF, cc));
   } catch (err) {
     return { outcome: { index: entry.index, response: refusal('CONFLICT', (err as Error).message), events: [] }, conf };
   }
