@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeInvite } from '../node/invite.js';
-import pino from 'pino';
+import { createLogger } from './logger.js';
 import { startReplica, type Member } from '../node/replica.js';
 import { isHostPort, isReplicaId, parseHostPort, REPLICA_ID_RULE } from '../protocol/address.js';
 import { parseAddressList, parseCommandLine, reportUsageError, UsageError } from './usage.js';
@@ -158,7 +158,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError) return reportUsageError(err, USAGE);
     throw err;
   }
-  const log = pino({ name: 'quorum', level: args.logLevel });
+  const log = createLogger('quorum', args.logLevel);
   if (args.forceNewCluster) {
     process.stderr.write(
       'WARNING: --force-new-cluster: this replica restarts as a ONE-MEMBER cluster from its own data.\n' +

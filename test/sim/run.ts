@@ -5,6 +5,7 @@
  *   options: --nodes 3|5 (default: alternate by seed), --steps N (default 600), --start S (first seed, default 1),
  *            --quiet (with --seed: only the result)
  */
+import { parseCommandLine, reportUsageError, UsageError } from '../../replica/cli/usage.js';
 import { SimFailure, runSeed, type SimStats } from './world.js';
 
 export const DEFAULT_STEPS = 600;
@@ -18,19 +19,63 @@ export function replayCommand(seed: number, nodes: number, steps: number): strin
   return `npm run sim -- --seed ${seed} --nodes ${nodes} --steps ${steps}`;
 }
 
-function arg(name: string): string | undefined {
-  const k = process.argv.indexOf(`--${name}`);
-  return k >= 0 ? process.argv[k + 1] : undefined;
+const USAGE = `usage: npm run sim -- [--seeds N] [--start S] [--nodes 3|5] [--steps N]
+       npm run sim -- --seed S [--nodes 3|5] [--steps N] [--quiet]
+  --seeds   how many seeded schedules to run (default 1000), from seed --start (default 1)
+  --seed    replay one schedule, printing every event (--quiet: only the result)
+  --nodes   initial cluster size (default: 3 for even seeds, 5 for odd)
+  --steps   steps per schedule (default ${DEFAULT_STEPS})`;
+
+interface SimArgs {
+  seeds: number;
+  start: number;
+  seed?: number;
+  nodes?: number;
+  steps: number;
+  quiet: boolean;
+}
+
+function parseSimArgs(argv: string[]): SimArgs {
+  const { values } = parseCommandLine(argv, {
+    seeds: { type: 'string' },
+    start: { type: 'string' },
+    seed: { type: 'string' },
+    nodes: { type: 'string' },
+    steps: { type: 'string' },
+    quiet: { type: 'boolean' },
+  });
+  const whole = (text: string | undefined, option: string, fallback: number, min: number): number => {
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${option} "${text}" must be a whole number, at least ${min}`);
+    return n;
+  };
+  const nodes = values.nodes === undefined ? undefined : whole(values.nodes, 'nodes', 3, 1);
+  if (nodes !== undefined && nodes !== 3 && nodes !== 5) throw new UsageError('--nodes is 3 or 5');
+  return {
+    seeds: whole(values.seeds, 'seeds', 1000, 1),
+    start: whole(values.start, 'start', 1, 0),
+    seed: values.seed === undefined ? undefined : whole(values.seed, 'seed', 0, 0),
+    nodes,
+    steps: whole(values.steps, 'steps', DEFAULT_STEPS, 1),
+    quiet: values.quiet ?? false,
+  };
 }
 
 async function main(): Promise<void> {
-  const steps = Number(arg('steps') ?? DEFAULT_STEPS);
-  const forcedNodes = arg('nodes') !== undefined ? Number(arg('nodes')) : undefined;
-  const one = arg('seed');
-  if (one !== undefined) {
-    const seed = Number(one);
+  let args: SimArgs;
+  try {
+    args = parseSimArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.exitCode = reportUsageError(err, USAGE);
+    return;
+  }
+  const { steps, nodes: forcedNodes } = args;
+  if (args.seed !== undefined) {
+    const seed = args.seed;
     const nodes = nodesFor(seed, forcedNodes);
-    const quiet = process.argv.includes('--quiet');
+    const quiet = args.quiet;
     try {
       const stats = await runSeed({ seed, nodes, steps, verbose: !quiet });
       console.log(`seed ${seed} OK`, stats);
@@ -40,8 +85,7 @@ async function main(): Promise<void> {
     }
     return;
   }
-  const count = Number(arg('seeds') ?? 1000);
-  const start = Number(arg('start') ?? 1);
+  const { seeds: count, start } = args;
   const t0 = performance.now();
   const total: Partial<SimStats> = {};
   let failures = 0;

@@ -7,7 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FakeApiEvents } from './fake-api-events.js';
-import { createAppStore, HISTORY_PAGE, type AppEnv } from '../../renderer/src/store/store.js';
+import { createAppStore } from '../../renderer/src/store/store.js';
+import type { AppEnv } from '../../renderer/src/store/store-deps.js';
+import { HISTORY_PAGE } from '../../renderer/src/store/threads.js';
 import type { ChatApi, ChatMessage, ClientState, ConversationSummary, ReplicaStatus } from '../../renderer/src/net/api.js';
 
 const flush = async () => {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FakeApiEvents } from './fake-api-events.js';
-import { createAppStore, sortedConversations, toPattern, type AppEnv } from '../../renderer/src/store/store.js';
+import { createAppStore } from '../../renderer/src/store/store.js';
+import type { AppEnv } from '../../renderer/src/store/store-deps.js';
+import { toPattern } from '../../renderer/src/store/directory.js';
+import { sortedConversations } from '../../renderer/src/store/threads.js';
 import { clusterHealth, connectionLabel, surviveText } from '../../renderer/src/store/health.js';
 import { readableError } from '../../renderer/src/errors.js';
 import { mergePage, insertMessage } from '../../renderer/src/store/messages.js';

@@ -4,9 +4,9 @@
  * renderer/dev/mock-client.ts fakes it for screenshots.
  */
 import type { ChatMessage, ConversationSummary, ReplicaStatus, ReplicaStatusRow } from '../../../replica/protocol/client.js';
-import type { ClientEvents, ClientState } from '../../../replica/client/index.js';
+import type { ClientEvents, ClientState, ReceiptEvent } from '../../../replica/client/index.js';
 
-export type { ChatMessage, ClientEvents, ClientState, ConversationSummary, ReplicaStatus, ReplicaStatusRow };
+export type { ChatMessage, ClientEvents, ClientState, ConversationSummary, ReceiptEvent, ReplicaStatus, ReplicaStatusRow };
 
 /** Membership changes; null until the client library and the replicas support them. */
 export interface ClusterActions {

@@ -2,7 +2,8 @@ import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useStat
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useApp } from './context.js';
 import type { ChatMessage } from '../net/api.js';
-import type { OutboxEntry, Thread } from '../store/store.js';
+import type { OutboxEntry } from '../store/outbox.js';
+import type { Thread } from '../store/threads.js';
 import { dayKey, dayLabel, messageState, timeLabel } from '../store/messages.js';
 import { Avatar, StateIcon } from './icons.js';
 import { Dialog } from './Dialog.js';

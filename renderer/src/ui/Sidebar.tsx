@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useApp } from './context.js';
-import { sortedConversations } from '../store/store.js';
+import { sortedConversations } from '../store/threads.js';
 import { Avatar } from './icons.js';
 import { Dialog } from './Dialog.js';
 import { readableError } from '../errors.js';
