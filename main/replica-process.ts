@@ -100,8 +100,10 @@ async function start(options: ReplicaStartOptions): Promise<void> {
       webRoot: options.webRoot ?? null,
       processMetrics: true,
       secret,
-      // A desktop install joins as a learner: it receives everything but does not count toward the majority
-      // until an administrator promotes it (a laptop that sleeps should not decide whether the team can write).
+      // Main says whether an empty folder may start a cluster of its own (never while a join is in progress).
+      bootstrap: options.bootstrap,
+      // A desktop install joins as a learner: it receives everything, and the leader's autopilot promotes it once it
+      // has stayed caught up (and demotes it again when it sleeps for longer than dead-after).
       ...(invite ? { join: invite.servers, learner: true } : {}),
     });
   } catch (err) {

@@ -10,18 +10,25 @@ import { createLogger } from './logger.js';
 import { startReplica, type Member } from '../node/replica.js';
 import { isHostPort, isReplicaId, parseHostPort, REPLICA_ID_RULE } from '../protocol/address.js';
 import { parseAddressList, parseCommandLine, reportUsageError, UsageError } from './usage.js';
+import { AUTOPILOT_DEFAULTS, type AutopilotSettings } from '../node/autopilot/policy.js';
 
 const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:PORT]
          [--initial-cluster ID=HOST:PORT,ID=HOST:PORT,...] [--secret-file FILE]
          [--join HOST:PORT,... --secret-file FILE | --join-code CODE | --join-code-file FILE] [--learner]
          [--force-new-cluster]
+         [--autopilot-voters N] [--autopilot-stabilize SECONDS] [--autopilot-dead-after SECONDS] [--no-autopilot]
          [--heartbeat-ms MS] [--election-timeout-ms MS] [--log-level LEVEL]
          [--compact-every N] [--keep-entries N]
 defaults: --id r1 --data .data/<id> --listen 127.0.0.1:7400 --heartbeat-ms 50 --election-timeout-ms 250
   (the election timeout is drawn from [MS, 2*MS) per term)
-  --join / --join-code: on first start, join a running cluster as a learner, catch up, then become a voter
-  (--learner: stay a non-voting learner). A join code's secret is kept in the data folder for restarts.
+  --join / --join-code: join a running cluster as a learner (an empty data folder), catch up, then the leader's
+  autopilot decides when it votes; a restart mid-join resumes. Without --learner, a caught-up learner asks to be
+  promoted itself when the leader runs --no-autopilot. A join code's secret is kept in the data folder for restarts.
   --join-code-file reads the code from a file, so it does not show in the process list.
+  autopilot (run by the leader): keeps an odd number of voters, at most --autopilot-voters (default 5); promotes a
+  learner caught up for --autopilot-stabilize seconds (default 10); demotes a voter unreachable for
+  --autopilot-dead-after seconds (default 300); never a change without a reachable majority. --no-autopilot: voters
+  change only by hand (cluster promote/demote).
   compaction: once N entries (default 20000) are applied beyond the log's start, entries older than the last
   --keep-entries (default 5000) are dropped; a replica further behind catches up by snapshot`;
 
@@ -40,6 +47,8 @@ export interface ParsedReplicaArgs {
   logLevel: string;
   compactEvery: number;
   keepEntries: number;
+  /** Autopilot's settings, or false (--no-autopilot). */
+  autopilot: AutopilotSettings | false;
 }
 
 export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
@@ -59,6 +68,10 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     'log-level': { type: 'string', default: 'info' },
     'compact-every': { type: 'string', default: '20000' },
     'keep-entries': { type: 'string', default: '5000' },
+    'autopilot-voters': { type: 'string' },
+    'autopilot-stabilize': { type: 'string' },
+    'autopilot-dead-after': { type: 'string' },
+    'no-autopilot': { type: 'boolean', default: false },
   });
   const id = values.id!;
   if (!isReplicaId(id)) throw new UsageError(`--id "${id}": ${REPLICA_ID_RULE}`);
@@ -92,6 +105,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
   if (values['force-new-cluster'] && (join || joinCode || initialCluster)) {
     throw new UsageError('--force-new-cluster restarts this replica alone from its own data; it takes no --join or --initial-cluster');
   }
+  const autopilot = parseAutopilot(values);
   const heartbeatMs = positiveInt(values['heartbeat-ms']!, '--heartbeat-ms');
   const electionTimeoutMs = positiveInt(values['election-timeout-ms']!, '--election-timeout-ms');
   if (electionTimeoutMs < 3 * heartbeatMs) throw new UsageError('--election-timeout-ms must be at least 3 heartbeats');
@@ -110,6 +124,38 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     logLevel: values['log-level']!,
     compactEvery: positiveInt(values['compact-every']!, '--compact-every'),
     keepEntries: positiveInt(values['keep-entries']!, '--keep-entries'),
+    autopilot,
+  };
+}
+
+/** Most voters --autopilot-voters accepts (a Raft cluster gains nothing from more). */
+const MAX_AUTOPILOT_VOTERS = 15;
+
+function parseAutopilot(values: Record<string, string | boolean | undefined>): AutopilotSettings | false {
+  const given = ['autopilot-voters', 'autopilot-stabilize', 'autopilot-dead-after'].filter((name) => values[name] !== undefined);
+  if (values['no-autopilot']) {
+    if (given.length) throw new UsageError(`--no-autopilot turns autopilot off; drop --${given[0]}`);
+    return false;
+  }
+  const text = (name: string) => values[name] as string | undefined;
+  let targetVoters = AUTOPILOT_DEFAULTS.targetVoters;
+  if (text('autopilot-voters') !== undefined) {
+    targetVoters = Number(text('autopilot-voters'));
+    if (!Number.isInteger(targetVoters) || targetVoters < 1 || targetVoters > MAX_AUTOPILOT_VOTERS || targetVoters % 2 === 0) {
+      throw new UsageError(`--autopilot-voters "${text('autopilot-voters')}" must be an odd number from 1 to ${MAX_AUTOPILOT_VOTERS} (an even count tolerates no more failures than the odd one below it)`);
+    }
+  }
+  const seconds = (name: string, fallbackMs: number, max: number) => {
+    const raw = text(name);
+    if (raw === undefined) return fallbackMs;
+    const n = Number(raw);
+    if (!/^\d+(\.\d+)?$/.test(raw) || n < 0.1 || n > max) throw new UsageError(`--${name} "${raw}" must be a number of seconds from 0.1 to ${max}`);
+    return Math.round(n * 1000);
+  };
+  return {
+    targetVoters,
+    stabilizeMs: seconds('autopilot-stabilize', AUTOPILOT_DEFAULTS.stabilizeMs, 86_400),
+    deadAfterMs: seconds('autopilot-dead-after', AUTOPILOT_DEFAULTS.deadAfterMs, 7 * 86_400),
   };
 }
 
@@ -185,6 +231,7 @@ export async function main(argv: string[]): Promise<number> {
       learner: args.learner,
       forceNewCluster: args.forceNewCluster,
       keepEntries: args.keepEntries,
+      autopilot: args.autopilot,
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -1,14 +1,15 @@
 /**
  * `status`: asks every listed replica (and every member they report) for its own status over a separate
  * connection each, and prints one row per replica: reachable ones with their own values, unreachable ones with
- * reachable=false and nulls. Exit 0 when at least one replica answered, 1 when none did.
+ * reachable=false and nulls, and each member's standing as the leader's autopilot sees it ("voter since 10:42",
+ * "learner: catching up", "demoted: unreachable for 6 min"). Exit 0 when at least one replica answered, 1 when none did.
  *   npm run --silent status -- --servers HOST:PORT[,...] [--json] [--timeout SECONDS]
  */
 import WebSocket from 'ws';
 import { fetchStatus } from '../client/index.js';
 import type { WebSocketConstructor } from '../client/index.js';
-import { QuorumError } from '../protocol/index.js';
-import type { ReplicaStatus } from '../protocol/index.js';
+import { QuorumError, describeMember, formatDuration } from '../protocol/index.js';
+import type { AutopilotSummary, ReplicaStatus } from '../protocol/index.js';
 import { parseStatusArgs, STATUS_USAGE } from './args.js';
 import { reportUsageError, UsageError } from './usage.js';
 import { textTable } from './text-table.js';
@@ -32,10 +33,14 @@ export interface StatusRow {
   /** From the replica itself, or from the configuration other replicas report when it is unreachable. */
   voter: boolean | null;
   reachable: boolean;
+  /** The member's standing as the leader's autopilot sees it, in one line; null without an answering leader. */
+  membership: string | null;
 }
 
 export interface StatusReport {
   rows: StatusRow[];
+  /** The answering leader's autopilot: what it aims at and waits for; null when no leader answered. */
+  autopilot: (AutopilotSummary & { leader: string }) | null;
   /** Why each unreachable address did not answer. */
   errors: { address: string; error: string }[];
 }
@@ -49,7 +54,9 @@ export async function main(argv: string[], io: StatusIO = { stdout: process.stdo
     throw err;
   }
   const report = await collectStatus(args.servers, { WebSocket: io.WebSocket, timeoutMs: args.timeoutMs });
-  io.stdout.write(args.json ? `${JSON.stringify({ replicas: report.rows })}\n` : `${formatTable(report.rows)}\n`);
+  io.stdout.write(
+    args.json ? `${JSON.stringify({ replicas: report.rows, autopilot: report.autopilot })}\n` : `${formatTable(report.rows)}\n${formatAutopilot(report.autopilot)}`,
+  );
   if (!args.json) for (const e of report.errors) io.stderr.write(`${e.address}: ${e.error}\n`);
   if (!report.rows.some((r) => r.reachable)) {
     io.stderr.write(`UNAVAILABLE: no replica answered (${report.errors.map((e) => `${e.address}: ${e.error}`).join('; ')})\n`);
@@ -99,6 +106,13 @@ export async function collectStatus(
   const members = new Map<string, { address: string; voter: boolean }>();
   const ordered = [...statuses].sort((a, b) => Number(b.role === 'leader') - Number(a.role === 'leader') || b.term - a.term);
   for (const s of ordered) for (const m of s.members) if (!members.has(m.id)) members.set(m.id, { address: m.address, voter: m.voter });
+  // The freshest leader's view of each member (only a leader observes the others).
+  const leader = ordered.find((s) => s.role === 'leader');
+  const now = Date.now();
+  const membership = (id: string): string | null => {
+    const row = leader?.members.find((m) => m.id === id);
+    return row ? describeMember(row, now) : null;
+  };
 
   const rows: StatusRow[] = [];
   const covered = new Set<string>();
@@ -115,11 +129,12 @@ export async function collectStatus(
         appliedIndex: own.appliedIndex,
         voter: own.voter,
         reachable: true,
+        membership: membership(id),
       });
       covered.add(own.address);
     } else {
       const member = members.get(id)!;
-      rows.push({ ...unreachableRow(member.address), id, voter: member.voter });
+      rows.push({ ...unreachableRow(member.address), id, voter: member.voter, membership: membership(id) });
     }
     const memberAddress = members.get(id)?.address;
     if (memberAddress) covered.add(memberAddress);
@@ -135,17 +150,30 @@ export async function collectStatus(
     return a.address.localeCompare(b.address);
   });
   const errors = [...answers].filter(([, a]) => typeof a === 'string').map(([address, a]) => ({ address, error: a as string }));
-  return { rows, errors };
+  return { rows, errors, autopilot: leader?.autopilot ? { leader: leader.id, ...leader.autopilot } : null };
 }
 
 function unreachableRow(address: string): StatusRow {
-  return { id: null, address, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false };
+  return { id: null, address, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null };
 }
 
 export function formatTable(rows: StatusRow[]): string {
-  const header = ['ID', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'VOTER', 'REACHABLE'];
+  const header = ['ID', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'VOTER', 'REACHABLE', 'MEMBERSHIP'];
   return textTable(
     header,
-    rows.map((r) => [r.id, r.address, r.role, r.term, r.leader, r.commitIndex, r.appliedIndex, r.voter, r.reachable]),
+    rows.map((r) => [r.id, r.address, r.role, r.term, r.leader, r.commitIndex, r.appliedIndex, r.voter, r.reachable, r.membership]),
   );
+}
+
+/** The lines under the table about the leader's autopilot (none when no leader answered). */
+export function formatAutopilot(autopilot: StatusReport['autopilot']): string {
+  if (!autopilot) return '';
+  if (!autopilot.enabled) return `autopilot: off on the leader ${autopilot.leader} (voters change only with cluster promote/demote)\n`;
+  const lines = [
+    `autopilot (leader ${autopilot.leader}): ${autopilot.desiredVoters} ${autopilot.desiredVoters === 1 ? 'voter' : 'voters'} wanted (target ${autopilot.targetVoters}; promote after ${formatDuration(autopilot.stabilizeMs)} healthy, demote after ${formatDuration(autopilot.deadAfterMs)} unreachable)`,
+  ];
+  if (autopilot.waiting) lines.push(`  now: ${autopilot.waiting}`);
+  const last = autopilot.recent.at(-1);
+  if (last) lines.push(`  last change: ${last.op}d ${last.id} (${last.explanation})`);
+  return `${lines.join('\n')}\n`;
 }

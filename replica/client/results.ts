@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { QuorumError } from '../protocol/index.js';
 import type { ReplicaStatus, ResultMap } from '../protocol/index.js';
+import { AutopilotMemberViewSchema, AutopilotSummarySchema } from '../protocol/index.js';
 
 const Hint = z.object({ id: z.string(), address: z.string() });
 
@@ -25,9 +26,11 @@ export const ReplicaStatusSchema = z.object({
       voter: z.boolean(),
       match: z.number().optional(),
       reachable: z.boolean().optional(),
+      autopilot: AutopilotMemberViewSchema.optional(),
     }),
   ),
   quorum: z.boolean(),
+  autopilot: AutopilotSummarySchema.optional(),
 });
 
 const LoginResultSchema = z.object({ user: z.string(), token: z.string().min(1), unread: z.number(), lastMessageId: z.number().int().nonnegative().optional() });

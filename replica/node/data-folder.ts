@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ConfState } from '../raft/types.js';
+import { isMember } from '../raft/conf.js';
 import { SqliteLogStore } from '../storage/log-store.js';
 import { ChatStateMachine } from '../chat/state-machine.js';
 import type { ReplicaOptions } from './options.js';
@@ -15,8 +16,12 @@ import type { ReplicaOptions } from './options.js';
 export interface DataFolder {
   logStore: SqliteLogStore;
   stateMachine: ChatStateMachine;
-  /** This start joins a running cluster: the folder held nothing and join addresses were given. */
-  joining: boolean;
+  /**
+   * What this start does about joining: 'add' (the folder held nothing and join addresses were given: ask to be
+   * added, then catch up), 'resume' (join addresses given and already a member: catch up, as after a restart
+   * mid-join), or 'none'.
+   */
+  join: 'add' | 'resume' | 'none';
 }
 
 /** Closes what start-up opened, most recent first, when a later step fails. */
@@ -36,33 +41,47 @@ export function openDataFolder(options: ReplicaOptions, dataDir: string, log: Lo
   const stateMachine = ChatStateMachine.open(dataDir);
   opened.push(() => stateMachine.close());
 
-  const joining = recordConfiguration(options, dataDir, logStore, stateMachine, log);
+  const join = recordConfiguration(options, dataDir, logStore, stateMachine, log);
   if (options.forceNewCluster) forceNewCluster(options.id, dataDir, logStore, stateMachine, log);
 
   const conf = stateMachine.conf();
   if (conf && conf.voters.length + conf.learners.length > 1 && !options.secret?.length) {
     throw new Error('this cluster has more than one member: a cluster secret is required (--secret-file with a non-empty file)');
   }
-  return { logStore, stateMachine, joining };
+  return { logStore, stateMachine, join };
 }
 
 /**
  * First start: records the bootstrap configuration (identical on every initial member), unless this replica joins
- * a running cluster. Returns whether it joins.
+ * a running cluster. Says what this start does about joining; refuses a join the data folder cannot take.
  */
-function recordConfiguration(options: ReplicaOptions, dataDir: string, logStore: SqliteLogStore, stateMachine: ChatStateMachine, log: Logger): boolean {
+function recordConfiguration(options: ReplicaOptions, dataDir: string, logStore: SqliteLogStore, stateMachine: ChatStateMachine, log: Logger): DataFolder['join'] {
   const initial = options.initialCluster ?? [];
-  const empty = !stateMachine.conf() && logStore.lastIndex() === 0;
-  if (empty && (options.join?.length ?? 0) > 0) {
-    if (!options.secret?.length) throw new Error('joining a cluster needs its secret (--secret-file or --join-code)');
+  const conf = stateMachine.conf();
+  const joining = (options.join?.length ?? 0) > 0;
+  if (joining && !options.secret?.length) throw new Error('joining a cluster needs its secret (--secret-file or --join-code)');
+  if (!conf && logStore.lastIndex() === 0 && joining) {
     log.info({ via: options.join }, 'empty data folder: joining a running cluster');
-    return true;
+    return 'add';
   }
-  if (stateMachine.conf()) {
+  if (conf) {
     if (initial.length) log.info('stored configuration found; --initial-cluster is ignored on restart');
-    return false;
+    if (!joining) return 'none';
+    if (conf.voters.length === 1 && conf.voters[0] === options.id && conf.learners.length === 0) {
+      throw new Error(
+        `data folder ${dataDir} holds a one-member cluster of its own; joining another cluster needs an empty data folder: ` +
+          'move this one aside (it keeps its messages as a backup) and start again',
+      );
+    }
+    if (!isMember(conf, options.id)) {
+      throw new Error(`this replica was removed from the cluster its data folder ${dataDir} belongs to; to join again, start it with an empty data folder`);
+    }
+    return 'resume';
   }
   if (logStore.lastIndex() > 0) throw new Error(`data folder ${dataDir} has a log but no configuration; it is damaged`);
+  if (options.bootstrap === false) {
+    throw new Error(`data folder ${dataDir} is empty and this start may not create a new cluster (bootstrap is off) nor join one (no join addresses)`);
+  }
   const members = initial.length ? initial : [{ id: options.id, address: '' }];
   if (!members.some((m) => m.id === options.id)) {
     throw new Error(`--initial-cluster must include this replica (${options.id}); to join a running cluster use --join`);
@@ -70,7 +89,7 @@ function recordConfiguration(options: ReplicaOptions, dataDir: string, logStore:
   const bootConf: ConfState = { voters: members.map((m) => m.id), learners: [] };
   stateMachine.bootstrap(bootConf, members);
   logStore.bootstrap(bootConf);
-  return false;
+  return 'none';
 }
 
 function forceNewCluster(id: string, dataDir: string, logStore: SqliteLogStore, stateMachine: ChatStateMachine, log: Logger): void {

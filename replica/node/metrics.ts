@@ -14,6 +14,16 @@ export interface NodeMetrics {
   applySeconds: Histogram;
   clientConnections: Gauge;
   peersConnected: Gauge;
+  /** Configuration changes autopilot made, by op (promote, demote) and reason (AutopilotReason). */
+  autopilotChanges: Counter<'op' | 'reason'>;
+  /** Changes autopilot proposed that failed (not committed, refused), by op. */
+  autopilotFailures: Counter<'op'>;
+  /** Times autopilot began holding back a change, by why (no-quorum, unsafe, settling). */
+  autopilotHolds: Counter<'reason'>;
+  /** Voter count autopilot aims at (leader only; 0 elsewhere). */
+  autopilotDesiredVoters: Gauge;
+  /** Members autopilot sees reachable and caught up (leader only; 0 elsewhere). */
+  autopilotHealthyMembers: Gauge;
 }
 
 export function createMetrics(id: string, withProcessMetrics: boolean): NodeMetrics {
@@ -39,5 +49,10 @@ export function createMetrics(id: string, withProcessMetrics: boolean): NodeMetr
     applySeconds: new Histogram({ name: 'quorum_apply_seconds', help: 'Time to apply one batch of committed entries', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1], registers }),
     clientConnections: new Gauge({ name: 'quorum_client_connections', help: 'Open client WebSocket connections', registers }),
     peersConnected: new Gauge({ name: 'quorum_peer_links_up', help: 'Outbound peer links that are authenticated and open', registers }),
+    autopilotChanges: new Counter({ name: 'quorum_autopilot_changes_total', help: 'Voter changes made by autopilot, by op and reason', labelNames: ['op', 'reason'], registers }),
+    autopilotFailures: new Counter({ name: 'quorum_autopilot_change_failures_total', help: 'Voter changes autopilot proposed that failed, by op', labelNames: ['op'], registers }),
+    autopilotHolds: new Counter({ name: 'quorum_autopilot_holds_total', help: 'Times autopilot began holding back a change, by reason', labelNames: ['reason'], registers }),
+    autopilotDesiredVoters: new Gauge({ name: 'quorum_autopilot_desired_voters', help: 'Voter count autopilot aims at (leader only)', registers }),
+    autopilotHealthyMembers: new Gauge({ name: 'quorum_autopilot_healthy_members', help: 'Members reachable and caught up as the leader sees them', registers }),
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { ReplicaStatus } from '../protocol/client.js';
+import type { AutopilotSettings } from './autopilot/policy.js';
 
 /** A replica of the initial configuration: its id and the HOST:PORT peers reach it at. */
 export interface Member {
@@ -22,6 +23,11 @@ export interface ReplicaOptions {
   advertise?: string;
   /** Bootstraps a new cluster (first start only; afterwards the stored configuration wins). Default: just this replica. */
   initialCluster?: Member[];
+  /**
+   * Whether an empty data folder without `join` may start a new cluster (default true). False: such a start fails
+   * with an error instead, so a host that lost track of a join in progress never makes a cluster of its own.
+   */
+  bootstrap?: boolean;
   /** Cluster secret; required when the cluster has more than one member. */
   secret?: Buffer | null;
   /** Milliseconds per Raft tick (default 25). */
@@ -42,10 +48,22 @@ export interface ReplicaOptions {
   proposalTimeoutMs?: number;
   /** Register process-wide metrics (CPU, memory); on for real processes, off when tests embed several replicas. */
   processMetrics?: boolean;
-  /** Join a running cluster through these replicas (first start only): added as a learner, then promoted once caught up. */
+  /**
+   * Join a running cluster through these replicas: on an empty data folder this replica asks to be added as a
+   * learner, then catches up; on a restart mid-join it resumes catching up. A data folder that holds a one-member
+   * cluster of its own cannot join (move it aside first). Read on every start; `joined` says when the join is done.
+   */
   join?: string[];
-  /** With join: stay a non-voting learner (no automatic promotion). */
+  /**
+   * With join: stay a learner and leave promotion to the leader's autopilot. Without it, a caught-up learner asks to
+   * be promoted itself when the leader runs without autopilot.
+   */
   learner?: boolean;
+  /**
+   * Autopilot's settings (missing fields take AUTOPILOT_DEFAULTS: 5 voters, 10 s stabilization, 300 s dead-after),
+   * or false to leave voters to the administrator (--no-autopilot). The replica that leads applies its own settings.
+   */
+  autopilot?: Partial<AutopilotSettings> | false;
   /**
    * Disaster recovery: restart as a one-member cluster from this replica's own data (see docs/operations.md for what
    * this can lose). Only when a majority of the old cluster is gone for good.
@@ -69,7 +87,11 @@ export interface ReplicaHandle {
   failure(): Error | null;
   /** Hands leadership to `to` (default: the most up-to-date other voter); resolves with the new leader's id. */
   transferLeadership(to?: string): Promise<string>;
-  /** Resolves once a joining replica is a member (a voter unless it joined as a learner). */
+  /**
+   * Resolves once this replica is a member and has caught up with the leader (and, when it asked to be promoted
+   * itself, is a voter): the join has completed, a host may forget the invite. Resolves at once when this start does
+   * not join; rejects when the join failed (the reason is in the message) or the replica stopped first.
+   */
   readonly joined: Promise<void>;
   /** Stops; a leader first hands leadership over (unless transferOnStop is false). */
   stop(): Promise<void>;

@@ -22,8 +22,6 @@ export interface PeerLinksOptions {
 
 export class PeerLinks {
   private readonly links = new Map<NodeId, PeerLink>();
-  /** Addresses peers announced when they authenticated: lets a joining replica answer a leader it has no config for. */
-  private readonly announced = new Map<NodeId, string>();
   private closed = false;
 
   constructor(private readonly options: PeerLinksOptions) {}
@@ -45,19 +43,17 @@ export class PeerLinks {
   }
 
   /**
-   * The link to `id`, made on demand at `address` (its configured address), or at the address it announced when it
-   * connected to us. Undefined when there is no way to reach it, or the links are closed.
+   * The link to `id`, made on demand at `address` when there is none (a peer outside a configuration this replica has
+   * not received yet, e.g. the leader of a cluster it joins). Undefined without an address, or once closed.
    */
   linkTo(id: NodeId, address: string | undefined): PeerLink | undefined {
     const link = this.links.get(id);
     if (link || this.closed) return link;
-    const at = address ?? this.announced.get(id);
-    return at ? this.open(id, at) : undefined;
+    return address ? this.open(id, address) : undefined;
   }
 
-  /** `id` just authenticated a connection to us from `address`: our link to it need not wait out its reconnect backoff. */
-  peerSeen(id: NodeId, address: string): void {
-    if (address) this.announced.set(id, address);
+  /** `id` just authenticated a connection to us: our link to it need not wait out its reconnect backoff. */
+  peerSeen(id: NodeId): void {
     this.links.get(id)?.peerSeen();
   }
 

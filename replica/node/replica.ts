@@ -12,7 +12,7 @@ import type { ConfState } from '../raft/types.js';
 import { ClientEndpoint } from '../net/client-endpoint.js';
 import { PeerEndpoint } from '../net/peer-endpoint.js';
 import { HttpServer } from '../net/http-server.js';
-import type { LeaderHint } from '../protocol/errors.js';
+import { QuorumError, type LeaderHint } from '../protocol/errors.js';
 import { parseHostPort } from '../protocol/address.js';
 import { Driver } from './driver.js';
 import { RequestHandler } from './requests.js';
@@ -28,8 +28,13 @@ import { joinCluster } from './join.js';
 import { pushApplied, pushBacklog } from './live-push.js';
 import { StateDigest, replicaHealth, replicaStatus } from './status.js';
 import { TIMING_DEFAULTS, type ReplicaHandle, type ReplicaOptions } from './options.js';
+import { Autopilot } from './autopilot/autopilot.js';
+import { AUTOPILOT_DEFAULTS } from './autopilot/policy.js';
 
 export type { Member, ReplicaHandle, ReplicaOptions } from './options.js';
+
+/** How often autopilot samples the members' health (and, when leading, decides). */
+const AUTOPILOT_SAMPLE_MS = 250;
 
 function defaultWebRoot(): string | null {
   const built = resolve(import.meta.dirname ?? '.', '..', '..', 'dist', 'renderer');
@@ -101,11 +106,11 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   const electionTicks = options.electionTicks ?? TIMING_DEFAULTS.electionTicks;
   const secret = options.secret?.length ? options.secret : null;
 
-  const { logStore, stateMachine, joining } = openDataFolder(options, dataDir, log, opened);
+  const { logStore, stateMachine, join: joinStep } = openDataFolder(options, dataDir, log, opened);
   const conf = (): ConfState => stateMachine.conf() ?? { voters: [], learners: [] };
   const metrics = createMetrics(selfId, options.processMetrics ?? false);
   const lifecycle = new Lifecycle();
-  const membership = new Membership(selfId, () => stateMachine.conf(), joining);
+  const membership = new Membership(selfId, () => stateMachine.conf(), joinStep === 'add');
   if (membership.removed) log.warn('this replica was removed from the cluster configuration; it serves neither clients nor peers. Delete its data folder to reuse the machine');
   const serving = () => !lifecycle.isClosing && !membership.removed;
   const addresses = new MemberAddresses(selfId, stateMachine, options.advertise);
@@ -157,6 +162,21 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     transferTimeoutMs: tickMs * electionTicks * 2 + 500,
   });
 
+  const autopilot = new Autopilot({
+    selfId,
+    settings: { ...AUTOPILOT_DEFAULTS, ...(options.autopilot || {}) },
+    enabled: options.autopilot !== false,
+    raftStatus: () => raft.status(),
+    linkConnected: (id) => links.isConnected(id),
+    proposeConfChange: async (change) => {
+      const outcome = await driver.proposeConfChange(change);
+      if (!outcome.response.ok) throw new QuorumError(outcome.response.error.code, outcome.response.error.message);
+    },
+    log,
+    metrics,
+  });
+  autopilot.confApplied(conf());
+
   const status = () =>
     replicaStatus({
       selfId,
@@ -168,6 +188,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
       appliedIndex: driver.appliedIndex,
       removed: membership.removed,
       serving: serving(),
+      autopilot: autopilot.report(),
     });
   const leaderHint = (): LeaderHint | null => {
     const lead = driver.softState.lead;
@@ -206,7 +227,10 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     onSnapshot: (_from, snapshot) => {
       if (!membership.removed) driver.stepSnapshot(snapshot);
     },
-    onPeerSeen: (id, address) => links.peerSeen(id, address),
+    onPeerSeen: (id, address) => {
+      addresses.announce(id, address);
+      links.peerSeen(id);
+    },
   });
   const digest = new StateDigest(() => driver.appliedIndex, () => stateMachine.stateHash());
   const http = new HttpServer({
@@ -235,6 +259,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
       links.close();
       peers.close();
     }
+    autopilot.confApplied(conf());
     syncLinks();
   });
   driver.on('softState', (soft) => {
@@ -246,6 +271,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   else syncLinks();
   const linkGauge = setInterval(() => metrics.peersConnected.set(links.connectedCount), 1000);
   const ticker = setInterval(() => driver.tick(), tickMs);
+  const autopilotSampler = setInterval(() => autopilot.tick(), AUTOPILOT_SAMPLE_MS);
   const initialConf = conf();
   if (initialConf.voters.length === 1 && initialConf.voters[0] === selfId && raft.status().role !== 'leader') driver.campaign();
 
@@ -257,6 +283,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
       async () => {
         clearInterval(ticker);
         clearInterval(linkGauge);
+        clearInterval(autopilotSampler);
         driver.stop();
         clients.closeAll(1001, 'replica stopping');
         links.close();
@@ -273,15 +300,14 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     void stop();
   });
 
-  const stillLearner = !!options.join?.length && !options.learner && !!stateMachine.conf()?.learners.includes(selfId);
   const joined =
-    (joining || stillLearner) && secret
+    joinStep !== 'none' && secret && options.join
       ? joinCluster({
           selfId,
           selfAddress: addresses.self,
-          via: options.join!,
+          via: options.join,
           secret,
-          addSelf: joining,
+          addSelf: joinStep === 'add',
           learner: options.learner ?? false,
           log,
           caughtUp: () => {

@@ -6,6 +6,7 @@ import type { RaftStatus } from '../raft/raft.js';
 import type { ConfState, NodeId } from '../raft/types.js';
 import { isMember, quorumSize } from '../raft/conf.js';
 import type { ReplicaStatus, ReplicaStatusRow } from '../protocol/client.js';
+import type { AutopilotReport } from './autopilot/autopilot.js';
 
 export interface StatusInputs {
   selfId: NodeId;
@@ -21,6 +22,8 @@ export interface StatusInputs {
   removed: boolean;
   /** False while stopping or removed. */
   serving: boolean;
+  /** The leader's autopilot report (undefined when not leading). */
+  autopilot: AutopilotReport | undefined;
 }
 
 export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
@@ -32,6 +35,8 @@ export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
       const progress = raft.progress?.[id];
       member.match = id === selfId ? raft.lastIndex : (progress?.match ?? 0);
       member.reachable = id === selfId ? true : (progress?.recentActive ?? false) && inputs.linkConnected(id);
+      const view = inputs.autopilot?.memberView(id);
+      if (view) member.autopilot = view;
     }
     return member;
   };
@@ -40,6 +45,7 @@ export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
     ? members.filter((m) => m.voter && m.reachable).length >= quorumSize(conf.voters.length)
     : raft.lead !== null;
   const voter = conf.voters.includes(selfId);
+  const autopilot = leading ? inputs.autopilot?.summary : undefined;
   return {
     id: selfId,
     address: inputs.selfAddress,
@@ -52,6 +58,7 @@ export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
     voter,
     members,
     quorum,
+    ...(autopilot ? { autopilot } : {}),
   };
 }
 

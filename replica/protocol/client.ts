@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { LIMITS } from './limits.js';
 import { ERROR_CODES } from './errors.js';
 import { HostPortSchema, ReplicaIdSchema } from './address.js';
+import type { AutopilotMemberView, AutopilotSummary } from './autopilot.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -169,6 +170,8 @@ export interface ReplicaStatusRow {
   match?: number;
   /** Leader only: heard from within the last election timeout. */
   reachable?: boolean;
+  /** Leader only: how autopilot sees this member (health, since when, its role's age, the last change it made). */
+  autopilot?: AutopilotMemberView;
 }
 
 export interface ReplicaStatus {
@@ -185,6 +188,8 @@ export interface ReplicaStatus {
   members: ReplicaStatusRow[];
   /** False when this replica (as leader) cannot reach a majority, or (as follower) has no leader. */
   quorum: boolean;
+  /** Leader only: what autopilot aims at and waits for (also when it is off: then `enabled` is false). */
+  autopilot?: AutopilotSummary;
 }
 
 export interface ResultMap {

@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './client.js';
 export * from './peer.js';
 export * from './address.js';
+export * from './autopilot.js';

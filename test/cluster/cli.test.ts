@@ -130,6 +130,7 @@ describe('chat and status against one real replica', () => {
         appliedIndex: expect.any(Number),
         voter: true,
         reachable: true,
+        membership: 'voter',
       },
     ]);
   });

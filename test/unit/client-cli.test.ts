@@ -147,17 +147,18 @@ describe('status command', () => {
     expect(r.code).toBe(0);
     expect(r.json).toEqual({
       replicas: [
-        { id: 'r1', address: a1, role: 'leader', term: 3, leader: 'r1', commitIndex: 0, appliedIndex: 0, voter: true, reachable: true },
-        { id: 'r2', address: a2, role: 'follower', term: 3, leader: 'r1', commitIndex: 0, appliedIndex: 0, voter: true, reachable: true },
-        { id: 'r3', address: a3, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: true, reachable: false },
+        { id: 'r1', address: a1, role: 'leader', term: 3, leader: 'r1', commitIndex: 0, appliedIndex: 0, voter: true, reachable: true, membership: null },
+        { id: 'r2', address: a2, role: 'follower', term: 3, leader: 'r1', commitIndex: 0, appliedIndex: 0, voter: true, reachable: true, membership: null },
+        { id: 'r3', address: a3, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: true, reachable: false, membership: null },
       ],
+      autopilot: null,
     });
     const human = await run(status, ['--servers', `${a1},${a3}`, '--timeout', '1']);
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^ID {2}ADDRESS +ROLE +TERM {2}LEADER {2}COMMIT {2}APPLIED {2}VOTER {2}REACHABLE$/);
+    expect(lines[0]).toMatch(/^ID {2}ADDRESS +ROLE +TERM {2}LEADER {2}COMMIT {2}APPLIED {2}VOTER {2}REACHABLE {2}MEMBERSHIP$/);
     expect(lines).toHaveLength(4);
-    expect(lines[3]).toMatch(/^r3 +127\.0\.0\.1:\d+ +- +- +- +- +- +yes +no$/);
+    expect(lines[3]).toMatch(/^r3 +127\.0\.0\.1:\d+ +- +- +- +- +- +yes +no +-$/);
     expect(human.stderr).toMatch(new RegExp(`^${a3.replace(/\./g, '\\.')}: UNAVAILABLE: `));
   });
 
@@ -171,20 +172,21 @@ describe('status command', () => {
       replicas: addresses
         .slice()
         .sort()
-        .map((address) => ({ id: null, address, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false })),
+        .map((address) => ({ id: null, address, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null })),
+      autopilot: null,
     });
     expect(r.stderr).toMatch(/^UNAVAILABLE: no replica answered/);
   });
 
   it('aligns the table columns', () => {
     const table = formatTable([
-      { id: 'r1', address: 'a:1', role: 'leader', term: 12, leader: 'r1', commitIndex: 100, appliedIndex: 100, voter: true, reachable: true },
-      { id: null, address: 'longer-host:7400', role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false },
+      { id: 'r1', address: 'a:1', role: 'leader', term: 12, leader: 'r1', commitIndex: 100, appliedIndex: 100, voter: true, reachable: true, membership: 'voter since 10:42' },
+      { id: null, address: 'longer-host:7400', role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null },
     ]);
     expect(table.split('\n')).toEqual([
-      'ID  ADDRESS           ROLE    TERM  LEADER  COMMIT  APPLIED  VOTER  REACHABLE',
-      'r1  a:1               leader  12    r1      100     100      yes    yes',
-      '-   longer-host:7400  -       -     -       -       -        -      no',
+      'ID  ADDRESS           ROLE    TERM  LEADER  COMMIT  APPLIED  VOTER  REACHABLE  MEMBERSHIP',
+      'r1  a:1               leader  12    r1      100     100      yes    yes        voter since 10:42',
+      '-   longer-host:7400  -       -     -       -       -        -      no         -',
     ]);
   });
 });

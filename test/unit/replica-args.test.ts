@@ -41,3 +41,31 @@ describe('replica arguments', () => {
     }
   });
 });
+
+describe('replica autopilot arguments', () => {
+  it('defaults to 5 voters, 10 s stabilization, 300 s dead-after', () => {
+    expect(parseReplicaArgs([]).autopilot).toEqual({ targetVoters: 5, stabilizeMs: 10_000, deadAfterMs: 300_000 });
+  });
+
+  it('takes the flags in seconds, and --no-autopilot alone', () => {
+    expect(parseReplicaArgs(['--autopilot-voters', '3', '--autopilot-stabilize', '0.5', '--autopilot-dead-after', '4']).autopilot).toEqual({
+      targetVoters: 3,
+      stabilizeMs: 500,
+      deadAfterMs: 4000,
+    });
+    expect(parseReplicaArgs(['--no-autopilot']).autopilot).toBe(false);
+  });
+
+  it.each([
+    [['--autopilot-voters', '4'], /must be an odd number from 1 to 15/],
+    [['--autopilot-voters', '0'], /must be an odd number/],
+    [['--autopilot-voters', '17'], /must be an odd number/],
+    [['--autopilot-stabilize=-1'], /must be a number of seconds/],
+    [['--autopilot-stabilize', '1e3'], /must be a number of seconds/],
+    [['--autopilot-dead-after', '0'], /must be a number of seconds from 0.1/],
+    [['--no-autopilot', '--autopilot-voters', '3'], /--no-autopilot turns autopilot off; drop --autopilot-voters/],
+  ])('refuses %j', (argv, message) => {
+    expect(() => parseReplicaArgs(argv)).toThrow(UsageError);
+    expect(() => parseReplicaArgs(argv)).toThrow(message);
+  });
+});
