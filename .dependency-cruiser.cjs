@@ -53,6 +53,27 @@ module.exports = {
       to: { path: '^replica/', pathNot: '^replica/(protocol|client|util)/' },
     },
     {
+      name: 'renderer-only-ipc-types-from-main',
+      comment: 'the renderer takes from main/ only the types of the IPC contract (main/ipc-contract.ts), never code',
+      severity: 'error',
+      from: { path: '^renderer/' },
+      to: { path: '^main/', pathNot: '^main/ipc-contract[.]ts$' },
+    },
+    {
+      name: 'renderer-ipc-contract-types-only',
+      comment: 'a value import of the IPC contract would pull zod schemas written for main into the web page',
+      severity: 'error',
+      from: { path: '^renderer/' },
+      to: { path: '^main/ipc-contract[.]ts$', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'ipc-contract-isomorphic',
+      comment: 'main/ipc-contract.ts is read by main, the preload, the utility process and (types) the renderer: no Node or Electron',
+      severity: 'error',
+      from: { path: '^main/ipc-contract[.]ts$' },
+      to: { pathNot: ['^main/ipc-contract[.]ts$', '^replica/(protocol|util)/', '^node_modules/zod/'] },
+    },
+    {
       name: 'renderer-no-electron',
       comment: 'the renderer talks to the main process through the preload bridge only',
       severity: 'error',

@@ -1,10 +1,10 @@
 /**
  * Registers the renderer → main request channels. Every input is validated against its zod schema
- * (replica/protocol/ipc.ts) before a handler sees it, the sender must be our own window, and every answer is an
+ * (main/ipc-contract.ts) before a handler sees it, the sender must be our own window, and every answer is an
  * IpcResult envelope so refusals reach the renderer with a stable code instead of Electron's mangled error text.
  */
 import type { z } from 'zod';
-import { IPC_INVOKE, INVOKE_CHANNELS, type InvokeChannel, type InvokeResults, type IpcResult } from '../replica/protocol/ipc.js';
+import { IPC_INVOKE, INVOKE_CHANNELS, type InvokeChannel, type InvokeResults, type IpcResult } from './ipc-contract.js';
 
 /** The part of a Electron IpcMainInvokeEvent we look at. */
 export interface InvokeEventLike {

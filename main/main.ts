@@ -15,6 +15,7 @@ import { createNotifier } from './notify.js';
 import { installQuitHandler } from './quit.js';
 import { ReplicaHost, type ReplicaChild } from './replica-host.js';
 import { defaultSettings, loadSettings, saveSettings, withReplica, type Settings } from './settings.js';
+import { createTray, type TrayElectron } from './tray.js';
 import { UnreadIndicator } from './unread.js';
 import { createMainWindow, reveal, type WindowCtor, type WindowLike } from './window.js';
 import { loadWindowState, saveWindowState, type FileAccess } from './window-state.js';
@@ -110,21 +111,10 @@ function run(): void {
       const icon = nativeImage.createFromPath(join(assets, 'icon.png'));
       const trayIcon = nativeImage.createFromPath(join(assets, 'tray.png'));
       const trayUnread = nativeImage.createFromPath(join(assets, 'tray-unread.png'));
-      let tray: Tray | null = null;
-      try {
-        tray = new Tray(trayIcon);
-        tray.setToolTip('Quorum');
-        tray.setContextMenu(
-          Menu.buildFromTemplate([
-            { label: 'Open Quorum', click: () => win && reveal(win) },
-            { type: 'separator' },
-            { label: 'Quit Quorum', click: () => app.quit() },
-          ]),
-        );
-        tray.on('click', () => win && reveal(win));
-      } catch (err) {
-        log.warn({ err }, 'no tray on this desktop');
-      }
+      const tray = createTray(
+        { Tray: Tray as unknown as TrayElectron['Tray'], buildMenu: (template) => Menu.buildFromTemplate(template) },
+        { icon: trayIcon, open: () => win && reveal(win), quit: () => app.quit(), log },
+      );
       const unread = new UnreadIndicator(app, tray, { platform: process.platform, icons: { normal: trayIcon, unread: trayUnread } });
 
       const displays = screen.getAllDisplays().map((d) => d.workArea);

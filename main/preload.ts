@@ -2,7 +2,7 @@
  * The only bridge between the sandboxed page and main: `window.quorum` with invoke (listed channels only) and on
  * (listed events only). No Node, no ipcRenderer, no event objects cross into the page. Inputs are validated in main.
  * Bundled to one CommonJS file (sandboxed preloads cannot load other modules).
- * Keep these lists equal to replica/protocol/ipc.ts (a unit test checks).
+ * Keep these lists equal to main/ipc-contract.ts (a unit test checks).
  */
 import { contextBridge, ipcRenderer } from 'electron';
 

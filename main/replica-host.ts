@@ -11,7 +11,7 @@ import {
   type HostStatus,
   type ReplicaStartOptions,
   type ToReplicaProcess,
-} from '../replica/protocol/ipc.js';
+} from './ipc-contract.js';
 import { backoffCeiling, type BackoffOptions } from '../replica/util/backoff.js';
 
 /**

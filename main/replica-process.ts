@@ -1,13 +1,13 @@
 /**
  * Entry of the Electron utilityProcess that runs this machine's replica. Talks to main over process.parentPort
- * with the messages of replica/protocol/ipc.ts (validated on arrival). A crash here ends only this process; main's
+ * with the messages of main/ipc-contract.ts (validated on arrival). A crash here ends only this process; main's
  * ReplicaHost restarts it with backoff.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ToReplicaProcessSchema, type FromReplicaProcess, type ReplicaStartOptions } from '../replica/protocol/ipc.js';
+import { ToReplicaProcessSchema, type FromReplicaProcess, type ReplicaStartOptions } from './ipc-contract.js';
 import { isReplicaId } from '../replica/protocol/address.js';
 import { startReplica, type ReplicaHandle } from '../replica/node/replica.js';
 import { decodeInvite, encodeInvite } from '../replica/node/invite.js';

@@ -1,6 +1,6 @@
 /** The desktop app's persisted settings (replica hosting), JSON in userData, validated on load. */
 import { z } from 'zod';
-import { HostConfigSchema, type HostConfig } from '../replica/protocol/ipc.js';
+import { HostConfigSchema, type HostConfig } from './ipc-contract.js';
 import type { FileAccess } from './window-state.js';
 
 /** Port the desktop replica listens on by default (teammates connect to host:port). */

@@ -1,5 +1,5 @@
 /** The desktop app's preload API (window.quorum), or null in a browser. */
-import type { DesktopApi, InvokeChannel, InvokeResults, InvokeArg } from '../../replica/protocol/ipc.js';
+import type { DesktopApi, InvokeChannel, InvokeResults, InvokeArg } from '../../main/ipc-contract.js';
 
 export const desktop: DesktopApi | null = (globalThis as { quorum?: DesktopApi }).quorum ?? null;
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ChatStateMachine, GROUP_COMMIT_MS } from '../../replica/chat/state-machine.js';
-import { Harness, tempDir, tok } from './chat-harness.js';
+import { Harness, tempDir, tok } from '../helpers/chat-harness.js';
 
 const cleanup: (() => void)[] = [];
 afterEach(() => {

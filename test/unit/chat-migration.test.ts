@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ChatStateMachine } from '../../replica/chat/state-machine.js';
 import { STATE_SCHEMA_VERSION } from '../../replica/chat/schema.js';
 import type { Entry } from '../../replica/raft/types.js';
-import { Harness, tempDir, tok } from './chat-harness.js';
+import { Harness, tempDir, tok } from '../helpers/chat-harness.js';
 
 // The schema of version 1, verbatim from the previous release (replica/chat/schema.ts).
 const V1_SCHEMA = `

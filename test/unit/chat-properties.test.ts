@@ -11,7 +11,7 @@ import { ChatStateMachine } from '../../replica/chat/state-machine.js';
 import { patternToGlob } from '../../replica/chat/state-machine.js';
 import { prepareStatements } from '../../replica/chat/statements.js';
 import type { Entry } from '../../replica/raft/types.js';
-import { Harness, pw, tempDir, tok } from './chat-harness.js';
+import { Harness, pw, tempDir, tok } from '../helpers/chat-harness.js';
 
 const SEED = 20241126;
 const cleanup: (() => void)[] = [];

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatStateMachine } from '../../replica/chat/state-machine.js';
-import { Harness, tempDir, tok } from './chat-harness.js';
+import { Harness, tempDir, tok } from '../helpers/chat-harness.js';
 
 const cleanup: (() => void)[] = [];
 afterEach(() => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Harness, pw, tok } from './chat-harness.js';
+import { Harness, pw, tok } from '../helpers/chat-harness.js';
 import { SESSION_WINDOW } from '../../replica/protocol/limits.js';
 import { SESSION_EVICT_EVERY, SESSION_IDLE_MS, SESSION_TOUCH_MS, type PushEvent } from '../../replica/chat/state-machine.js';
 

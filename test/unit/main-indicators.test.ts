@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UnreadIndicator } from '../../main/unread.js';
 import { createNotifier, type NotificationCtor } from '../../main/notify.js';
+import { createTray, type TrayElectron, type TrayMenuItem } from '../../main/tray.js';
 
 function fakeTray() {
   const calls: string[] = [];
@@ -78,5 +79,50 @@ describe('notifications', () => {
   it('stays quiet while focused or where notifications are unsupported', () => {
     expect(setup(true).n.message({ conversation: 'bob', from: 'bob', text: 'hi' })).toBe(false);
     expect(setup(false, false).n.message({ conversation: 'bob', from: 'bob', text: 'hi' })).toBe(false);
+  });
+});
+
+describe('tray icon', () => {
+  function fakeElectron(fail = false) {
+    const made: { tooltip?: string; menu?: TrayMenuItem[]; click?: () => void }[] = [];
+    const electron: TrayElectron = {
+      Tray: class {
+        private readonly record: (typeof made)[number] = {};
+        constructor() {
+          if (fail) throw new Error('StatusNotifier unavailable');
+          made.push(this.record);
+        }
+        setToolTip(text: string) {
+          this.record.tooltip = text;
+        }
+        setContextMenu(menu: unknown) {
+          this.record.menu = menu as TrayMenuItem[];
+        }
+        on(_event: 'click', listener: () => void) {
+          this.record.click = listener;
+        }
+      },
+      buildMenu: (template) => template,
+    };
+    return { electron, made };
+  }
+
+  it('opens the window on a click or "Open Quorum", quits on "Quit Quorum"', () => {
+    const { electron, made } = fakeElectron();
+    const actions: string[] = [];
+    const tray = createTray(electron, { icon: 'I', open: () => actions.push('open'), quit: () => actions.push('quit'), log: { warn: () => {} } });
+    expect(tray).not.toBeNull();
+    expect(made[0].tooltip).toBe('Quorum');
+    made[0].click!();
+    made[0].menu!.find((item) => item.label === 'Open Quorum')!.click!();
+    made[0].menu!.find((item) => item.label === 'Quit Quorum')!.click!();
+    expect(actions).toEqual(['open', 'open', 'quit']);
+  });
+
+  it('is null, with a warning, on a desktop without a tray', () => {
+    const warnings: string[] = [];
+    const tray = createTray(fakeElectron(true).electron, { icon: 'I', open: () => {}, quit: () => {}, log: { warn: (_obj, msg) => warnings.push(msg ?? '') } });
+    expect(tray).toBeNull();
+    expect(warnings).toEqual(['no tray on this desktop']);
   });
 });

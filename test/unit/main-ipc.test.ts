@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { registerIpcHandlers, validateInvoke, type InvokeHandlers, type InvokeEventLike } from '../../main/ipc-handlers.js';
-import { INVOKE_CHANNELS, IPC_EVENTS } from '../../replica/protocol/ipc.js';
-import { silentLog } from './main-fakes.js';
+import { INVOKE_CHANNELS, IPC_EVENTS } from '../../main/ipc-contract.js';
+import { silentLog } from '../helpers/main-fakes.js';
 
 vi.mock('electron', () => ({
   contextBridge: { exposeInMainWorld: vi.fn() },
@@ -95,7 +95,7 @@ describe('IPC validation in main', () => {
 });
 
 describe('preload', () => {
-  it('lists exactly the channels of replica/protocol/ipc.ts and forwards only those', async () => {
+  it('lists exactly the channels of main/ipc-contract.ts and forwards only those', async () => {
     const electron = await import('electron');
     const preload = await import('../../main/preload.js');
     expect([...preload.PRELOAD_INVOKE_CHANNELS].sort()).toEqual([...INVOKE_CHANNELS].sort());

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { installQuitHandler, type QuitHost } from '../../main/quit.js';
-import { flush, silentLog } from './main-fakes.js';
+import { flush, silentLog } from '../helpers/main-fakes.js';
 
 function setup(leader: boolean, transferResult: Promise<boolean> = Promise.resolve(true)) {
   const events: string[] = [];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ReplicaHost } from '../../main/replica-host.js';
-import type { HostConfig, HostStatus } from '../../replica/protocol/ipc.js';
-import { FakeChild, FakeClock, flush, silentLog } from './main-fakes.js';
+import type { HostConfig, HostStatus } from '../../main/ipc-contract.js';
+import { FakeChild, FakeClock, flush, silentLog } from '../helpers/main-fakes.js';
 
 const config: HostConfig = { enabled: true, dataDir: '/data/replica', port: 7420 };
 

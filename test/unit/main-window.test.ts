@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMainWindow, lockDown, type WindowLike } from '../../main/window.js';
 import { parseWindowState, DEFAULT_WINDOW_STATE } from '../../main/window-state.js';
 import { resolveAppPath, serveAppRequest, APP_CSP } from '../../main/app-protocol.js';
-import { silentLog } from './main-fakes.js';
+import { silentLog } from '../helpers/main-fakes.js';
 
 function fakeWebContents(url = 'app://quorum/index.html') {
   const on: Record<string, (e: { preventDefault(): void }, url: string) => void> = {};

@@ -6,7 +6,7 @@
  *   shown twice: as the queued outbox entry and as the committed message.
  */
 import { describe, expect, it } from 'vitest';
-import { FakeApiEvents } from './fake-api-events.js';
+import { FakeApiEvents } from '../helpers/fake-api-events.js';
 import { createAppStore } from '../../renderer/src/store/store.js';
 import type { AppEnv } from '../../renderer/src/store/store-deps.js';
 import { HISTORY_PAGE } from '../../renderer/src/store/threads.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeApiEvents } from './fake-api-events.js';
+import { FakeApiEvents } from '../helpers/fake-api-events.js';
 import { createAppStore } from '../../renderer/src/store/store.js';
 import type { AppEnv } from '../../renderer/src/store/store-deps.js';
 import { toPattern } from '../../renderer/src/store/directory.js';

@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { useApp, useAppContext } from './context.js';
 import { call, desktop } from '../desktop.js';
-import type { HostStatus } from '../../../replica/protocol/ipc.js';
+import type { HostStatus } from '../../../main/ipc-contract.js';
 import { readableError } from '../errors.js';
 
 function useHostStatus(): [HostStatus | null, (s: HostStatus) => void] {

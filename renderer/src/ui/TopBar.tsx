@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useApp } from './context.js';
 import { call, desktop } from '../desktop.js';
-import type { HostStatus } from '../../../replica/protocol/ipc.js';
+import type { HostStatus } from '../../../main/ipc-contract.js';
 import { connectionLabel, clusterHealth, surviveText } from '../store/health.js';
 import { Logo } from './icons.js';
 

@@ -2,11 +2,13 @@
  * Messages between the desktop app's processes, as discriminated unions with zod schemas:
  *  - renderer ⇄ main (Electron IPC through the preload's small API; every input validated in main), and
  *  - main ⇄ the local replica running in an Electron utilityProcess.
- * Isomorphic: no Node, DOM or Electron imports (main, preload and renderer all import it).
+ * The desktop app's own contract, so it lives in main/ rather than in the replica's wire package. Isomorphic: no Node,
+ * DOM or Electron imports (main, preload and the replica's utility process import it; the renderer imports its types
+ * only, which the lint rules check).
  */
 import { z } from 'zod';
-import { LIMITS } from './limits.js';
-import { Username, ConfChangeRequestSchema } from './client.js';
+import { LIMITS } from '../replica/protocol/limits.js';
+import { Username, ConfChangeRequestSchema } from '../replica/protocol/client.js';
 
 // ---- shared pieces ----
 

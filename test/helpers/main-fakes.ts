@@ -1,6 +1,6 @@
 /** Fakes of the electron pieces main/ modules take as parameters (shared by test/unit/main-*.test.ts). */
 import type { ReplicaChild } from '../../main/replica-host.js';
-import type { ToReplicaProcess } from '../../replica/protocol/ipc.js';
+import type { ToReplicaProcess } from '../../main/ipc-contract.js';
 
 /** A manual clock: timers fire only when the test advances time. */
 export class FakeClock {
