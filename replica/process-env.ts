@@ -4,8 +4,8 @@
  *
  * Password hashing (scrypt, N = 2^14, r = 8) allocates 16 MiB per hash on libuv's worker threads. glibc raises its
  * mmap threshold to the size of the last freed mmapped block, so after the first hash such blocks come from the
- * worker threads' arenas, which keep them: a replica grew from ~100 to ~187 MB after a handful of logins. A fixed
- * threshold of 4 MiB keeps them mmapped and returned to the system on free (118 MB after the same logins).
+ * worker threads' arenas, which keep them, and a replica's memory grows by most of its size after a handful of logins.
+ * A fixed threshold of 4 MiB keeps them mmapped and returned to the system on free (figures in test/bench/README.md).
  */
 export const REPLICA_PROCESS_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: String(4 * 1024 * 1024) };
 

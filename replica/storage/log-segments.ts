@@ -1,8 +1,8 @@
 /**
  * The Raft log's entries in `raft.db`, split into segment tables (`entries_<n>`, at most SEGMENT_ENTRIES rows each;
  * `entries` is the single table of schema version 1, read as the oldest segment). Compaction drops whole segments:
- * SQLite clears a table by freeing its pages, while deleting a range of rows rebalances the b-tree row by row
- * (20,000 entries: 26 ms and 5 MB of WAL as a range delete, 4 ms and 29 KB as a table drop).
+ * SQLite clears a table by freeing its pages, while deleting a range of rows rebalances the b-tree row by row, which
+ * costs several times the time and two orders of magnitude more WAL (figures in test/bench/README.md).
  *
  * Rows of a segment are contiguous indices. A segment that straddles the compaction point keeps its older rows
  * until it can go whole; they lie below the store's first index and are never read. Every method runs inside the
