@@ -55,6 +55,12 @@ export const DeleteAccountCommand = z.strictObject({
   tokenHash: TokenHash,
   passwordHash: PasswordHash,
 });
+/**
+ * Moves the cluster clock on without doing anything else (no client session). A leader whose clock is more than
+ * MAX_CLOCK_STEP_MS ahead of the applied clock (after the cluster was down or idle) proposes these before a write,
+ * since apply moves the clock at most that far per command.
+ */
+export const ClockCommand = z.strictObject({ at: At, kind: z.literal('clock') });
 /** Records a replica's address (proposed by the driver, no client session). */
 export const MemberCommand = z.strictObject({
   at: At,
@@ -75,6 +81,7 @@ export const Command = z.discriminatedUnion('kind', [
   DeleteCommand,
   DeleteAccountCommand,
   MemberCommand,
+  ClockCommand,
 ]);
 export type Command = z.infer<typeof Command>;
 type CommandKind = Command['kind'];
@@ -89,6 +96,11 @@ export const ConfChangeSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('demote'), id: NodeIdSchema }),
   z.strictObject({ op: z.literal('remove'), id: NodeIdSchema }),
 ]);
+
+/** The client session of a command, when it has one (client writes do; `member` may; `clock` never). */
+export function sessionOf(cmd: Command): ClientSession | undefined {
+  return 'session' in cmd ? cmd.session : undefined;
+}
 
 export function encodeCommand(cmd: Command): string {
   return JSON.stringify(cmd);
@@ -113,14 +125,17 @@ function ownKeys(o: object): number {
 function fastSend(raw: Record<string, unknown>): Command | null {
   const { at, session, tokenHash, to, text } = raw;
   if (ownKeys(raw) !== 6 || !Number.isSafeInteger(at) || (at as number) < 0) return null;
-  if (typeof session !== 'object' || session === null || Array.isArray(session) || ownKeys(session) !== 2) return null;
-  const { clientId, seq } = session as Record<string, unknown>;
+  if (typeof session !== 'object' || session === null || Array.isArray(session)) return null;
+  const { clientId, seq, startIndex } = session as Record<string, unknown>;
+  if (ownKeys(session) !== (startIndex === undefined ? 2 : 3)) return null;
   if (typeof clientId !== 'string' || clientId.length < 8 || clientId.length > LIMITS.clientIdMax || !ID_RE.test(clientId)) return null;
   if (!Number.isSafeInteger(seq) || (seq as number) < 1) return null;
+  if (startIndex !== undefined && (!Number.isSafeInteger(startIndex) || (startIndex as number) < 0)) return null;
   if (typeof tokenHash !== 'string' || tokenHash.length < 16 || tokenHash.length > 128 || !ID_RE.test(tokenHash)) return null;
   if (typeof to !== 'string' || to.length < LIMITS.usernameMin || to.length > LIMITS.usernameMax || !USERNAME_RE.test(to)) return null;
   if (typeof text !== 'string' || text.length < LIMITS.textMin || text.length > LIMITS.textMax) return null;
-  return { at: at as number, session: { clientId, seq: seq as number }, kind: 'send', tokenHash, to, text };
+  const stamped = startIndex === undefined ? { clientId, seq: seq as number } : { clientId, seq: seq as number, startIndex: startIndex as number };
+  return { at: at as number, session: stamped, kind: 'send', tokenHash, to, text };
 }
 
 /** Parses an entry's data. Never throws: a malformed command (a leader bug) becomes a clear message. */

@@ -1,6 +1,6 @@
 /** Brings a state database (a data folder's or a snapshot's) to the current schema version (PRAGMA user_version). */
 import type { Db } from '../storage/sqlite.js';
-import { MIGRATE_1_TO_2, STATE_SCHEMA, STATE_SCHEMA_VERSION } from './schema.js';
+import { MIGRATIONS, STATE_SCHEMA, STATE_SCHEMA_VERSION } from './schema.js';
 
 /** The versions migrateSchema can open: 0 (a new file) up to STATE_SCHEMA_VERSION. */
 export function isKnownSchemaVersion(version: unknown): boolean {
@@ -17,9 +17,13 @@ export function migrateSchema(db: Db, file: string): void {
     db.exec(STATE_SCHEMA);
     return;
   }
+  if (version > STATE_SCHEMA_VERSION) {
+    throw new Error(`${file}: state.db schema version ${version} is newer than this Quorum understands (${STATE_SCHEMA_VERSION}); upgrade this replica`);
+  }
   if (!isKnownSchemaVersion(version)) throw new Error(`${file}: unknown state.db schema version ${version}`);
   db.transaction(() => {
-    if (version === 1) db.exec(MIGRATE_1_TO_2);
+    // A new file (version 0) gets the whole schema below; an older one each migration from its version on.
+    if (version > 0) for (let from = version; from < STATE_SCHEMA_VERSION; from++) db.exec(MIGRATIONS[from]);
     db.exec(STATE_SCHEMA);
     db.pragma(`user_version = ${STATE_SCHEMA_VERSION}`);
   })();

@@ -18,7 +18,7 @@
  * Derived counters (conversations.unread, accounts.unread, conversations.last_id, first_unread) are maintained by
  * apply so no request ever counts or groups over a whole table.
  */
-export const STATE_SCHEMA_VERSION = 2;
+export const STATE_SCHEMA_VERSION = 3;
 
 export const STATE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS meta (
   applied_index INTEGER NOT NULL,
   applied_term INTEGER NOT NULL,
   conf TEXT,               -- ConfState JSON, NULL until the first conf entry
-  last_at INTEGER NOT NULL -- highest command clock applied (commands' clocks are clamped to be monotonic)
+  last_at INTEGER NOT NULL, -- highest command clock applied (commands' clocks are clamped: see state-machine.ts)
+  expired_upto INTEGER NOT NULL DEFAULT 0 -- highest start_index of an expired client (see clients)
 );
 INSERT OR IGNORE INTO meta (id, applied_index, applied_term, conf, last_at) VALUES (0, 0, 0, NULL, 0);
 
@@ -86,12 +87,21 @@ CREATE INDEX IF NOT EXISTS tokens_account ON tokens (account_id);
 
 -- Exactly-once: at least the latest SESSION_WINDOW responses per client (evicted in batches); floor = highest seq
 -- evicted (seqs at or below it are stale). last_at is moved only when it is SESSION_TOUCH_MS old (idle expiry).
+-- start_index: the applied index the client stamped its session with when it began (0: not stamped). Expiring a
+-- client raises meta.expired_upto to its start_index, so a later write of a client that is unknown but stamped at or
+-- below it is recognised as expired (SESSION_EXPIRED) instead of being taken for a new client.
 CREATE TABLE IF NOT EXISTS clients (
   client_id TEXT PRIMARY KEY,
   last_at INTEGER NOT NULL,
-  floor INTEGER NOT NULL DEFAULT 0
+  floor INTEGER NOT NULL DEFAULT 0,
+  start_index INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS clients_idle ON clients (last_at, client_id);
+-- Expired clients whose sessions were not stamped (start_index 0: clients older than schema version 3), which the
+-- watermark cannot recognise: one row each, so their retries are refused too.
+CREATE TABLE IF NOT EXISTS expired_clients (
+  client_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sessions (
   client_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
@@ -108,11 +118,11 @@ CREATE TABLE IF NOT EXISTS members (
 `;
 
 /**
- * Schema version 1 (the previous release) → 2: watermarks replace the per-message unread/undelivered indexes,
+ * Schema version 1 → 2: watermarks replace the per-message unread/undelivered indexes,
  * messages_in replaces messages_pair. Derived from the stored state only, so every replica migrates alike; run in
  * one transaction, before the old indexes are dropped (they make the derivation index lookups).
  */
-export const MIGRATE_1_TO_2 = `
+const MIGRATE_1_TO_2 = `
 ALTER TABLE accounts ADD COLUMN delivered_upto INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE conversations ADD COLUMN first_unread INTEGER;
 UPDATE conversations SET first_unread = (
@@ -128,6 +138,15 @@ DROP INDEX IF EXISTS messages_unread_from;
 DROP INDEX IF EXISTS messages_undelivered;
 DROP INDEX IF EXISTS messages_pair;
 `;
+
+/** Schema version 2 → 3: client sessions stamped with their start index, and the expiry watermark. */
+const MIGRATE_2_TO_3 = `
+ALTER TABLE clients ADD COLUMN start_index INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE meta ADD COLUMN expired_upto INTEGER NOT NULL DEFAULT 0;
+`;
+
+/** The migration from each older version to the next, applied in order (migration.ts). */
+export const MIGRATIONS: Record<number, string> = { 1: MIGRATE_1_TO_2, 2: MIGRATE_2_TO_3 };
 
 /**
  * Replicated tables in canonical order with their ordering keys (stateHash); `columns` when not all are hashed
@@ -146,5 +165,6 @@ export const HASHED_TABLES: { table: string; order: string; chat: boolean; colum
   { table: 'members', order: 'id', chat: true },
   { table: 'meta', order: 'id', chat: false },
   { table: 'clients', order: 'client_id', chat: false },
+  { table: 'expired_clients', order: 'client_id', chat: false },
   { table: 'sessions', order: 'client_id, seq', chat: false },
 ];

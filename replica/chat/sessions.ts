@@ -5,6 +5,14 @@
  * Bounded storage: at least the latest SESSION_WINDOW responses per client are kept (evicted in batches; `floor` is
  * the highest evicted seq, and a seq at or below it is refused: its outcome is unknown). A client that wrote nothing
  * for SESSION_IDLE_MS loses its records (checked every EXPIRY_EVERY indices, deterministically on every replica).
+ *
+ * Expired clients stay recognisable without keeping a row each: a client stamps its session with the applied index
+ * it began at (ClientSession.startIndex, from the hello). Expiring a client raises a watermark (meta.expired_upto) to
+ * its start index. A write of an unknown client stamped at or below the watermark began before some client that has
+ * since expired, so it is at least a day old: it may be the retry of a write applied before the expiry, and it is
+ * refused with SESSION_EXPIRED (outcome unknown), never applied again. A fresh session is stamped with a recent index,
+ * above the watermark (clients begin a new session after an hour without writes, replica/client/session.ts). An
+ * unstamped session (a client of an older release) leaves its id in expired_clients instead.
  */
 import { SESSION_WINDOW } from '../protocol/limits.js';
 import type { ChatMessage, ClientSession } from '../protocol/client.js';
@@ -38,6 +46,12 @@ const EXPIRY_BATCH = 1000;
  */
 const SEND_OK = 'send';
 
+const SESSION_EXPIRED = refusal(
+  'SESSION_EXPIRED',
+  `this client's session expired after ${SESSION_IDLE_MS / 3_600_000} hours without writes: the outcome of this write is unknown ` +
+    '(check before sending it again); start a new session',
+);
+
 /** What a client write's session says before it is applied. */
 export type SessionCheck =
   /** Applied before (the stored response), or too old to know (a refusal): apply nothing. */
@@ -48,7 +62,8 @@ export type SessionCheck =
 export class ClientSessions {
   constructor(private readonly statements: Statements) {}
 
-  check(session: ClientSession): SessionCheck {
+  /** What the session of a write applied at `index` says: answer it from the records, or apply it. */
+  check(session: ClientSession, index: number): SessionCheck {
     const stored = this.statements.sessionGet.get(session.clientId, session.seq);
     if (stored) return { status: 'answered', response: this.decode(stored) };
     const client = this.statements.clientGet.get(session.clientId);
@@ -58,7 +73,20 @@ export class ClientSessions {
         response: refusal('INVALID', `session seq ${session.seq} is older than the last ${SESSION_WINDOW} writes of this client; its outcome is unknown`),
       };
     }
+    if (!client) {
+      if (session.startIndex !== undefined && session.startIndex >= index) {
+        return { status: 'answered', response: refusal('INVALID', `session start index ${session.startIndex} is not below this write's index ${index}`) };
+      }
+      if (this.expired(session)) return { status: 'answered', response: SESSION_EXPIRED };
+    }
     return { status: 'open', client };
+  }
+
+  /** Whether an unknown client's session is one that expired. */
+  private expired(session: ClientSession): boolean {
+    // Start index 0 is stored like no stamp (schema.ts): such a client leaves its id when it expires.
+    if (!session.startIndex) return this.statements.expiredClientGet.get(session.clientId) !== undefined;
+    return session.startIndex <= this.statements.expiredUpto.get()!.expired_upto;
   }
 
   /** The stored response of an applied (clientId, seq), or null (never applied, evicted or expired). */
@@ -77,8 +105,8 @@ export class ClientSessions {
     this.statements.sessionPut.run(clientId, seq, encode(cmd, response), at, index);
     const floor = seq - SESSION_WINDOW;
     if (!client) {
-      // A new (or expired) client has nothing stored below this seq.
-      this.statements.clientInsert.run(clientId, at, Math.max(0, floor));
+      // A new client has nothing stored below this seq.
+      this.statements.clientInsert.run(clientId, at, Math.max(0, floor), session.startIndex ?? 0);
       return;
     }
     if (at - client.last_at >= SESSION_TOUCH_MS) this.statements.clientTouch.run(at, clientId);
@@ -92,10 +120,14 @@ export class ClientSessions {
   expireIdle(now: number): void {
     const cutoff = now - SESSION_IDLE_MS - SESSION_TOUCH_MS;
     if (cutoff <= 0) return;
-    for (const { client_id } of this.statements.clientsIdle.all(cutoff, EXPIRY_BATCH)) {
+    let expiredUpto = 0;
+    for (const { client_id, start_index } of this.statements.clientsIdle.all(cutoff, EXPIRY_BATCH)) {
       this.statements.sessionDropClient.run(client_id);
       this.statements.clientDelete.run(client_id);
+      if (start_index === 0) this.statements.expiredClientAdd.run(client_id);
+      expiredUpto = Math.max(expiredUpto, start_index);
     }
+    if (expiredUpto > 0) this.statements.raiseExpiredUpto.run(expiredUpto);
   }
 
   private decode(row: StoredResponseRow): CommandResponse {

@@ -5,8 +5,8 @@
  * checks in audit.ts, the prepared statements in statements.ts.
  *
  * applyEntries() turns committed log entries into state changes, responses and push events. It is deterministic: the
- * same entries give the same state and responses on every replica — timestamps come from the command's `at` (clamped
- * to be monotonic), ids from log indices, nothing from the clock or randomness. Each command runs in its own
+ * same entries give the same state and responses on every replica — timestamps come from the command's `at` (clamped:
+ * clampClock), ids from log indices, nothing from the clock or randomness. Each command runs in its own
  * savepoint, so a refusal rolls back whatever it touched and changes nothing but the applied index and the client's
  * session record.
  */
@@ -21,7 +21,7 @@ import { ApplyContext } from './apply-context.js';
 import { CommandExecutor } from './apply/execute.js';
 import { applyConfEntry, type ConfApply } from './apply/members.js';
 import { auditState, stateHash, type HashScope } from './audit.js';
-import { decodeCommand } from './commands.js';
+import { decodeCommand, sessionOf } from './commands.js';
 import { IdentityCache } from './identities.js';
 import { migrateSchema } from './migration.js';
 import { refusal, type ApplyOutcome, type CommandResponse } from './outcome.js';
@@ -56,6 +56,21 @@ export const GROUP_COMMIT_ENTRIES = 10_000;
  * Costs: a WAL of up to ~40 MB (reused, not grown further) and a longer, rarer checkpoint.
  */
 export const WAL_CHECKPOINT_PAGES = 10_000;
+
+/**
+ * The most a command's clock may move the applied clock forward. Commands carry the proposing leader's clock; apply
+ * takes it clamped to [last applied clock, last applied clock + MAX_CLOCK_STEP_MS]: time never goes backwards, and
+ * one command from a leader whose clock is far ahead cannot jump it (and with it every client's idle time). A leader
+ * whose clock is legitimately further ahead (the cluster was down or idle) first proposes `clock` commands, each
+ * moving it one step (replica/node/requests.ts).
+ */
+export const MAX_CLOCK_STEP_MS = 60 * 60 * 1000;
+
+/** The applied clock of a command that carries `at`, given the last applied clock (0: nothing applied yet). */
+export function clampClock(at: number, lastAt: number): number {
+  if (lastAt === 0) return at;
+  return Math.min(Math.max(at, lastAt), lastAt + MAX_CLOCK_STEP_MS);
+}
 
 /** SQLite errors that depend on this machine (disk, locks, corruption) must not be turned into a reply. */
 function isEnvironmentalError(err: unknown): boolean {
@@ -273,7 +288,7 @@ export class ChatStateMachine {
   private replayedOutcome(entry: Entry): ApplyOutcome {
     if (entry.type === 'normal' && entry.data === '') return { index: entry.index, response: { ok: true, result: null }, events: [] };
     const decoded = entry.type === 'normal' ? decodeCommand(entry.data) : null;
-    const session = decoded?.ok ? decoded.value.session : undefined;
+    const session = decoded?.ok ? sessionOf(decoded.value) : undefined;
     const stored = session ? this.open.sessions.response(session.clientId, session.seq) : null;
     const response = stored ?? refusal('INTERNAL', `entry ${entry.index} was applied before; its response is no longer known`);
     return { index: entry.index, ...(session ? { session } : {}), response, events: [] };
@@ -297,14 +312,14 @@ export class ChatStateMachine {
       };
     }
     const cmd = decoded.value;
-    const at = Math.max(cmd.at, this.lastAt);
+    const at = clampClock(cmd.at, this.lastAt);
     this.lastAt = at;
-    const session = cmd.session;
+    const session = sessionOf(cmd);
     const withSession = session ? { session } : {};
 
     let client: ClientRow | undefined;
     if (session) {
-      const check = this.open.sessions.check(session);
+      const check = this.open.sessions.check(session, entry.index);
       if (check.status === 'answered') return { index: entry.index, session, response: check.response, events: [] };
       client = check.client;
     }
@@ -364,6 +379,11 @@ export class ChatStateMachine {
   /** Every live message to or from the account with id > afterId, oldest first (resuming live delivery). */
   messagesAfter(accountId: number, afterId: number, limit: number): ChatMessage[] {
     return this.open.queries.messagesAfter(accountId, afterId, limit);
+  }
+
+  /** The applied clock: the clock of the last applied command, clamped (clampClock); 0 before any. */
+  appliedClock(): number {
+    return this.lastAt;
   }
 
   /** The highest id of a live message to or from the account (0 if none): where live delivery starts after login. */

@@ -44,6 +44,7 @@ export interface MetaRow {
 export interface ClientRow {
   last_at: number;
   floor: number;
+  start_index: number;
 }
 
 /** One stored session response (see sessions.ts for its encoding). */
@@ -66,6 +67,8 @@ export function prepareStatements(db: Db) {
   return {
     setApplied: prepare<[number, number, number]>('UPDATE meta SET applied_index = ?, applied_term = ?, last_at = ? WHERE id = 0'),
     setConf: prepare<[string]>('UPDATE meta SET conf = ? WHERE id = 0'),
+    expiredUpto: prepare<[], { expired_upto: number }>('SELECT expired_upto FROM meta WHERE id = 0'),
+    raiseExpiredUpto: prepare<[number]>('UPDATE meta SET expired_upto = max(expired_upto, ?) WHERE id = 0'),
 
     accountById: prepare<[number], AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`),
     accountLive: prepare<[string], AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE username_lower = ? AND deleted = 0`),
@@ -181,14 +184,16 @@ export function prepareStatements(db: Db) {
     ),
     sessionEvict: prepare<[string, number]>('DELETE FROM sessions WHERE client_id = ? AND seq <= ?'),
     sessionDropClient: prepare<[string]>('DELETE FROM sessions WHERE client_id = ?'),
-    clientGet: prepare<[string], ClientRow>('SELECT last_at, floor FROM clients WHERE client_id = ?'),
-    clientInsert: prepare<[string, number, number]>('INSERT INTO clients (client_id, last_at, floor) VALUES (?, ?, ?)'),
+    clientGet: prepare<[string], ClientRow>('SELECT last_at, floor, start_index FROM clients WHERE client_id = ?'),
+    clientInsert: prepare<[string, number, number, number]>('INSERT INTO clients (client_id, last_at, floor, start_index) VALUES (?, ?, ?, ?)'),
     clientTouch: prepare<[number, string]>('UPDATE clients SET last_at = ? WHERE client_id = ?'),
     clientFloor: prepare<[number, string]>('UPDATE clients SET floor = ? WHERE client_id = ?'),
-    clientsIdle: prepare<[number, number], { client_id: string }>(
-      'SELECT client_id FROM clients WHERE last_at < ? ORDER BY last_at, client_id LIMIT ?',
+    clientsIdle: prepare<[number, number], { client_id: string; start_index: number }>(
+      'SELECT client_id, start_index FROM clients WHERE last_at < ? ORDER BY last_at, client_id LIMIT ?',
     ),
     clientDelete: prepare<[string]>('DELETE FROM clients WHERE client_id = ?'),
+    expiredClientAdd: prepare<[string]>('INSERT OR IGNORE INTO expired_clients (client_id) VALUES (?)'),
+    expiredClientGet: prepare<[string], { client_id: string }>('SELECT client_id FROM expired_clients WHERE client_id = ?'),
 
     memberUpsert: prepare<[string, string]>(
       'INSERT INTO members (id, address) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET address = excluded.address',

@@ -26,10 +26,17 @@ export const Pattern = z
   .max(LIMITS.patternMax)
   .regex(/^[A-Za-z0-9_.*?-]*$/, 'patterns use username characters plus "*" and "?"');
 
-/** Exactly-once: every write carries the client's id and a sequence number that increases by one per write. */
+/**
+ * Exactly-once: every write carries the client's id and a sequence number that increases by one per write.
+ * `startIndex`: the `appliedIndex` of the hello the client had when it began this session (the same in every write
+ * of the session). It lets the cluster tell a session it expired (idle for a day) from a new one: a write of an
+ * unknown session stamped at or below the start of an expired one is refused with SESSION_EXPIRED instead of being
+ * applied as new. A session without it is taken as new whenever the cluster does not know it.
+ */
 export const ClientSession = z.strictObject({
   clientId: z.string().min(8).max(LIMITS.clientIdMax).regex(/^[A-Za-z0-9_-]+$/),
   seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  startIndex: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type ClientSession = z.infer<typeof ClientSession>;
 
@@ -239,6 +246,8 @@ export interface HelloFrame {
   protocol: number;
   replica: { id: string; address: string };
   leader: { id: string; address: string } | null;
+  /** The replica's applied log index: a client stamps a new session with it (ClientSession.startIndex). */
+  appliedIndex?: number;
   /** Per-connection challenge for the `admin` request. */
   nonce?: string;
 }
@@ -287,6 +296,7 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
     protocol: z.number(),
     replica: z.object({ id: z.string(), address: z.string() }),
     leader: z.object({ id: z.string(), address: z.string() }).nullable(),
+    appliedIndex: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
   }),
   z.object({ type: z.literal('error'), error: WireErrorSchema }),
 ]);

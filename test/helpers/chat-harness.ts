@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ChatStateMachine, type ApplyOutcome } from '../../replica/chat/state-machine.js';
+import { ChatStateMachine, MAX_CLOCK_STEP_MS, type ApplyOutcome } from '../../replica/chat/state-machine.js';
 import { hashToken } from '../../replica/chat/passwords.js';
 import type { Entry } from '../../replica/raft/types.js';
 
@@ -12,6 +12,14 @@ export function tempDir(prefix = 'quorum-chat-'): string {
 
 export const tok = (name: string) => hashToken(`token-of-${name}`);
 export const pw = (name: string) => `scrypt$16384$8$1$salt$${name}`;
+
+/** How the harness fills in a client command: its session (startIndex only when given) and its clock. */
+export interface EntryOptions {
+  clientId?: string;
+  seq?: number;
+  at?: number;
+  startIndex?: number;
+}
 
 export class Harness {
   readonly dir: string;
@@ -28,12 +36,13 @@ export class Harness {
   }
 
   /** The next entry carrying `body` as a client command (at and session filled in unless given). */
-  entry(body: Record<string, unknown>, opts: { clientId?: string; seq?: number; at?: number } = {}): Entry {
+  entry(body: Record<string, unknown>, opts: EntryOptions = {}): Entry {
     const clientId = opts.clientId ?? 'client-default';
     const seq = opts.seq ?? (this.seqs.get(clientId) ?? 0) + 1;
     this.seqs.set(clientId, Math.max(seq, this.seqs.get(clientId) ?? 0));
     this.at += 1000;
-    const cmd = { at: opts.at ?? this.at, session: { clientId, seq }, ...body };
+    const session = opts.startIndex === undefined ? { clientId, seq } : { clientId, seq, startIndex: opts.startIndex };
+    const cmd = { at: opts.at ?? this.at, session, ...body };
     return { index: this.nextIndex(), term: this.term, type: 'normal', data: JSON.stringify(cmd) };
   }
 
@@ -47,7 +56,19 @@ export class Harness {
     return this.index;
   }
 
-  apply(body: Record<string, unknown>, opts: { clientId?: string; seq?: number; at?: number } = {}): ApplyOutcome {
+  /**
+   * Walks the applied clock forward to `at` as a leader does after an idle period: `clock` commands of at most one
+   * MAX_CLOCK_STEP_MS each (apply moves the clock no further per command).
+   */
+  clockTo(at: number): void {
+    while (this.sm.appliedClock() < at) {
+      const step = Math.min(at, this.sm.appliedClock() + MAX_CLOCK_STEP_MS);
+      this.sm.applyEntries([this.raw(JSON.stringify({ kind: 'clock', at: step }))]);
+    }
+    this.at = Math.max(this.at, at);
+  }
+
+  apply(body: Record<string, unknown>, opts: EntryOptions = {}): ApplyOutcome {
     const [o] = this.sm.applyEntries([this.entry(body, opts)]);
     return o;
   }
@@ -58,14 +79,14 @@ export class Harness {
   }
 
   /** Applies and expects success; returns the result. */
-  ok<T = any>(body: Record<string, unknown>, opts: { clientId?: string; seq?: number; at?: number } = {}): T {
+  ok<T = any>(body: Record<string, unknown>, opts: EntryOptions = {}): T {
     const o = this.apply(body, opts);
     if (!o.response.ok) throw new Error(`expected ok for ${JSON.stringify(body)}, got ${JSON.stringify(o.response.error)}`);
     return o.response.result as T;
   }
 
   /** Applies and expects a refusal; returns its code. */
-  err(body: Record<string, unknown>, opts: { clientId?: string; seq?: number; at?: number } = {}): string {
+  err(body: Record<string, unknown>, opts: EntryOptions = {}): string {
     const o = this.apply(body, opts);
     if (o.response.ok) throw new Error(`expected a refusal for ${JSON.stringify(body)}, got ${JSON.stringify(o.response.result)}`);
     return o.response.error.code;

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Harness, pw, tok } from '../helpers/chat-harness.js';
 import { SESSION_WINDOW } from '../../replica/protocol/limits.js';
-import { SESSION_EVICT_EVERY, SESSION_IDLE_MS, SESSION_TOUCH_MS, type PushEvent } from '../../replica/chat/state-machine.js';
+import { MAX_CLOCK_STEP_MS, SESSION_EVICT_EVERY, SESSION_IDLE_MS, SESSION_TOUCH_MS, type PushEvent } from '../../replica/chat/state-machine.js';
 
 let h: Harness;
 
@@ -426,6 +426,7 @@ describe('exactly-once client sessions', () => {
     h.apply({ kind: 'delivered', tokenHash: tok('ann'), upTo: 1 }, { clientId: 'client-idle', seq: 1 });
     const later = h.at + 25 * 3600 * 1000;
     // A command from another client 25 hours later, then no-ops up to the next multiple of 1000.
+    h.clockTo(later);
     h.apply({ kind: 'delivered', tokenHash: tok('ann'), upTo: 1 }, { clientId: 'client-busy', seq: 1, at: later });
     expect(h.sm.sessionResponse('client-idle', 1)).not.toBeNull();
     const noops = [];
@@ -444,18 +445,103 @@ describe('exactly-once client sessions', () => {
     const last = t0 + SESSION_TOUCH_MS - 1000; // recorded last_at stays t0
     h.apply(body, { clientId: 'client-lag', seq: 2, at: last });
     // Another client almost 24 hours after client-lag's last write, then the check at index 1000.
+    h.clockTo(last + SESSION_IDLE_MS - 1000);
     h.apply(body, { clientId: 'client-other', seq: 1, at: last + SESSION_IDLE_MS - 1000 });
     const noops = [];
     while (h.index < 1000) noops.push(h.raw(''));
     h.sm.applyEntries(noops);
     expect(h.sm.sessionResponse('client-lag', 2)).not.toBeNull();
     // More than 24 hours (and the touch slack) later it goes at the next check.
+    h.clockTo(last + SESSION_IDLE_MS + SESSION_TOUCH_MS);
     h.apply(body, { clientId: 'client-other', seq: 2, at: last + SESSION_IDLE_MS + SESSION_TOUCH_MS });
     const more = [];
     while (h.index < 2000) more.push(h.raw(''));
     h.sm.applyEntries(more);
     expect(h.sm.sessionResponse('client-lag', 2)).toBeNull();
     expect(h.sm.sessionResponse('client-other', 2)).not.toBeNull();
+  });
+});
+
+describe('expired sessions and the clock (issue 11, finding 2)', () => {
+  const DAY = 24 * 3600 * 1000;
+
+  /** No-ops up to the next multiple of 1000, where idle clients expire. */
+  function toExpiryCheck(): void {
+    const noops = [];
+    while (h.index % 1000 !== 999) noops.push(h.raw(''));
+    noops.push(h.raw(''));
+    h.sm.applyEntries(noops);
+  }
+
+  for (const stamped of [true, false]) {
+    it(`a write retried after its ${stamped ? 'stamped' : 'unstamped (older client)'} session expired gets SESSION_EXPIRED and applies nothing`, () => {
+      h.user('ann');
+      const bob = h.user('bob');
+      // The send (client C, seq 1) applies as id 5.
+      const frame = h.entry({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'once' }, { clientId: 'client-c', seq: 1, ...(stamped ? { startIndex: 4 } : {}) });
+      const [sent] = h.sm.applyEntries([frame]);
+      expect(sent.response).toEqual({ ok: true, result: { id: 5, sentAt: expect.any(Number) } });
+      // A day and an hour pass (the cluster clock moves in steps), then the expiry runs.
+      h.clockTo(h.at + DAY + 3600 * 1000);
+      h.apply({ kind: 'delivered', tokenHash: tok('bob'), upTo: 1 }, { clientId: 'client-other', seq: 1 });
+      toExpiryCheck();
+      expect(h.sm.sessionResponse('client-c', 1)).toBeNull();
+      const before = h.sm.stateHash('chat');
+      // The same frame retried.
+      const [retried] = h.sm.applyEntries([h.raw(frame.data)]);
+      expect(retried.response).toMatchObject({ ok: false, error: { code: 'SESSION_EXPIRED' } });
+      expect(retried.events).toEqual([]);
+      expect(h.sm.stateHash('chat')).toBe(before);
+      expect(h.sm.unreadCount(bob)).toBe(1);
+      // So is a later write of that session (its earlier writes may still be retried): the client starts a new one.
+      const next = h.apply({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'later' }, { clientId: 'client-c', seq: 2, ...(stamped ? { startIndex: 4 } : {}) });
+      expect(next.response).toMatchObject({ ok: false, error: { code: 'SESSION_EXPIRED' } });
+      // A session begun after the expiry is new.
+      const fresh = h.apply({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'new' }, { clientId: 'client-d', seq: 1, startIndex: h.sm.applied().index });
+      expect(fresh.response.ok).toBe(true);
+      expect(h.sm.unreadCount(bob)).toBe(2);
+      h.reopen();
+      expect(h.sm.applyEntries([h.raw(frame.data)])[0].response).toMatchObject({ ok: false, error: { code: 'SESSION_EXPIRED' } });
+    });
+  }
+
+  it('one command from a leader whose clock is a day fast moves the clock one step: no session expires early', () => {
+    h.user('ann');
+    h.user('bob');
+    const frame = h.entry({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'once' }, { clientId: 'client-c', seq: 1, startIndex: 4 });
+    const [sent] = h.sm.applyEntries([frame]);
+    const clock = h.sm.appliedClock();
+    const skewed = h.apply({ kind: 'delivered', tokenHash: tok('bob'), upTo: 1 }, { clientId: 'client-skewed', seq: 1, at: clock + DAY + 3600 * 1000 });
+    expect(skewed.response.ok).toBe(true);
+    expect(h.sm.appliedClock()).toBe(clock + MAX_CLOCK_STEP_MS);
+    toExpiryCheck();
+    const hash = h.sm.stateHash('chat');
+    const [retried] = h.sm.applyEntries([h.raw(frame.data)]);
+    expect(retried.response).toEqual(sent.response);
+    expect(h.sm.stateHash('chat')).toBe(hash);
+  });
+
+  it('the clock never goes backwards and moves at most one step per command; `clock` commands only move it', () => {
+    h.user('ann');
+    h.user('bob');
+    const start = h.sm.appliedClock();
+    const hash = h.sm.stateHash('chat');
+    h.sm.applyEntries([h.raw(JSON.stringify({ kind: 'clock', at: start - 5000 }))]);
+    expect(h.sm.appliedClock()).toBe(start);
+    h.sm.applyEntries([h.raw(JSON.stringify({ kind: 'clock', at: start + 10 * MAX_CLOCK_STEP_MS }))]);
+    expect(h.sm.appliedClock()).toBe(start + MAX_CLOCK_STEP_MS);
+    expect(h.sm.stateHash('chat')).toBe(hash);
+    const sent = h.ok<{ sentAt: number }>({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'x' }, { at: start + 10 * MAX_CLOCK_STEP_MS });
+    expect(sent.sentAt).toBe(start + 2 * MAX_CLOCK_STEP_MS);
+  });
+
+  it('a session stamped at or after its own write is refused as invalid', () => {
+    h.user('ann');
+    h.user('bob');
+    const index = h.sm.applied().index + 1;
+    const o = h.apply({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'x' }, { clientId: 'client-f', seq: 1, startIndex: index });
+    expect(o.response).toMatchObject({ ok: false, error: { code: 'INVALID', message: expect.stringMatching(/start index/) } });
+    expect(h.sm.messagesAfter(h.sm.account('bob')!.id, 0, 10)).toEqual([]);
   });
 });
 
