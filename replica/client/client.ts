@@ -3,14 +3,17 @@
  *
  * - Connects to any known replica, follows the hello's leader and NOT_LEADER hints to the leader, learns the
  *   membership from `status`, and reconnects with exponential backoff and full jitter, rotating through replicas.
- * - Every write gets its session {clientId, seq} at call time; unanswered requests are resent after a reconnect
- *   as the very same frame, so the server's session table applies each write exactly once even across failover.
+ * - Every write gets its session {clientId, seq, startIndex} when first sent, in call order; unanswered requests are
+ *   resent after a reconnect as the very same frame, so the server's session table applies each write exactly once
+ *   even across failover. A write is given up after writeGiveUpMs (well before the cluster could forget its session)
+ *   with a clear error: "not sent" (UNAVAILABLE, nothing was sent) or "not confirmed" (TIMEOUT, outcome unknown).
  * - After a reconnect a logged-in client first sends `resume {token, after}` so live delivery continues with no
  *   gap; pushed messages are deduplicated by id and acknowledged with coalesced `delivered {upTo}`.
  */
 import { ClientRequest, LIMITS, QuorumError, WRITE_OPS } from '../protocol/index.js';
 import type {
   ChatMessage,
+  ClientSession,
   ErrorCode,
   HelloFrame,
   LeaderHint,
@@ -42,6 +45,10 @@ const RETRY_SAME_REPLICA: ReadonlySet<ErrorCode> = new Set(['TIMEOUT', 'RATE_LIM
  * backoff (a replica without a leader answers NO_QUORUM; another side of a partition may have one).
  */
 const RETRY_ELSEWHERE: ReadonlySet<ErrorCode> = new Set(['NOT_LEADER', 'UNAVAILABLE', 'NO_QUORUM']);
+/** How long a write is retried by default before the client gives up (QuorumClientOptions.writeGiveUpMs). */
+export const WRITE_GIVE_UP_MS = 10 * 60 * 1000;
+/** The most writeGiveUpMs may be: well inside the day after which the cluster forgets a session. */
+const MAX_WRITE_GIVE_UP_MS = 12 * 60 * 60 * 1000;
 /** INTERNAL says "may be retried", but a deterministic server bug must not loop forever. */
 const MAX_INTERNAL_RETRIES = 3;
 /** Consecutive leader hints followed at once before hops are delayed by the backoff (stale hints can cycle). */
@@ -62,6 +69,7 @@ export class QuorumClient {
   private readonly connectTimeoutMs: number;
   private readonly backoff: BackoffOptions;
   private readonly giveUpAfterMs: number | undefined;
+  private readonly writeGiveUpMs: number;
   private readonly urlOf: (address: string) => string;
   private readonly log: ClientLogger | undefined;
   private readonly autoDelivered: boolean;
@@ -111,12 +119,16 @@ export class QuorumClient {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.giveUpAfterMs = options.giveUpAfterMs;
+    this.writeGiveUpMs = Math.min(options.writeGiveUpMs ?? WRITE_GIVE_UP_MS, MAX_WRITE_GIVE_UP_MS);
     this.urlOf = options.url ?? ((address) => `ws://${address}/client`);
     this.log = options.log;
     this.autoDelivered = options.autoDelivered ?? true;
     this.lastMessageId = options.lastMessageId;
     this.emitter = new Emitter<ClientEvents>(this.log);
-    this.session = new Session(options.clientId ?? newClientId(this.random));
+    const base = options.clientId;
+    let sessions = 0;
+    const nextId = base === undefined ? () => newClientId(this.random) : () => `${base.slice(0, LIMITS.clientIdMax - 12)}-${++sessions}`;
+    this.session = new Session(base ?? nextId(), nextId);
     this.delivery = new DeliveryAcker((upTo) => this.request('delivered', { upTo }, { internal: true }), 50, this.log);
     for (const address of options.servers) this.learnAddress(address);
     this.connectNext();
@@ -271,8 +283,8 @@ export class QuorumClient {
     const frame: Record<string, unknown> & { id: number; op: Op } = { id, op };
     for (const [key, value] of Object.entries(params)) if (value !== undefined) frame[key] = value;
     const isWrite = WRITES.has(op);
-    // Validate before taking a sequence number, so a refused call leaves no gap in the session.
-    if (isWrite) frame.session = { clientId: this.session.clientId, seq: this.session.lastSeq + 1 };
+    // A write takes its session when it is first sent (transmit): validate (and measure) it with the longest one.
+    if (isWrite) frame.session = { clientId: 'x'.repeat(LIMITS.clientIdMax), seq: Number.MAX_SAFE_INTEGER, startIndex: Number.MAX_SAFE_INTEGER };
     const checked = ClientRequest.safeParse(frame);
     if (!checked.success) {
       const issue = checked.error.issues[0];
@@ -282,37 +294,52 @@ export class QuorumClient {
     if (utf8Length(JSON.stringify(frame)) > LIMITS.maxClientFrameBytes) {
       return Promise.reject(new QuorumError('TOO_LARGE', `${op}: the request is larger than ${LIMITS.maxClientFrameBytes} bytes`));
     }
-    if (isWrite) frame.session = this.session.next();
+    if (isWrite) delete frame.session;
+    const limit = isWrite ? Math.min(this.writeGiveUpMs, this.giveUpAfterMs ?? Infinity) : this.giveUpAfterMs;
 
     return new Promise<ResultMap[K]>((resolve, reject) => {
+      const createdAt = Date.now();
       const entry: PendingRequest = {
         id,
         op,
         frame,
         internal: options.internal ?? false,
-        createdAt: Date.now(),
+        createdAt,
         sentOn: null,
         attempts: 0,
+        transmissions: 0,
+        inDoubt: false,
+        giveUpAt: limit === undefined ? null : createdAt + limit,
         lastError: null,
         timer: null,
         giveUpTimer: null,
         resolve: resolve as (result: unknown) => void,
         reject,
       };
-      if (this.giveUpAfterMs !== undefined) {
-        const limit = this.giveUpAfterMs;
-        entry.giveUpTimer = setTimeout(() => {
-          const gone = this.pending.take(id);
-          if (gone) gone.reject(this.giveUpError(gone, limit));
-        }, limit);
-      }
+      if (limit !== undefined) entry.giveUpTimer = setTimeout(() => this.giveUp(entry), limit);
       this.pending.add(entry);
       this.transmit(entry);
     });
   }
 
+  /** Rejects the call because its time is up (giveUpAfterMs, or writeGiveUpMs for a write). */
+  private giveUp(entry: PendingRequest): void {
+    const gone = this.pending.take(entry.id);
+    if (gone) gone.reject(this.giveUpError(gone, gone.giveUpAt! - gone.createdAt));
+  }
+
   private giveUpError(entry: PendingRequest, limitMs: number): QuorumError {
     const last = entry.lastError;
+    if (WRITES.has(entry.op)) {
+      const within = `within ${formatDuration(limitMs)}`;
+      const why = last?.message ?? this.stateValue.lastError ?? 'no replica answered';
+      if (entry.inDoubt) {
+        return new QuorumError('TIMEOUT', `not confirmed: ${entry.op}: the cluster did not confirm it ${within}; it may or may not have been applied (${why})`);
+      }
+      // Every transmission, if any, was refused with a code that says it changed nothing.
+      const code = last && last.code !== 'NOT_LEADER' ? last.code : 'UNAVAILABLE';
+      return new QuorumError(code, `not sent: ${entry.op}: no leader took it ${within}; nothing was changed (${why})`, last?.leader ?? null);
+    }
     if (last && last.code !== 'NOT_LEADER') {
       return new QuorumError(last.code, `${last.message} (gave up after ${limitMs} ms)`, last.leader);
     }
@@ -324,7 +351,11 @@ export class QuorumClient {
   private transmit(entry: PendingRequest): void {
     const conn = this.conn;
     if (!conn || !this.ready || entry.sentOn === conn.epoch || entry.timer) return;
+    // Timers stop while a machine sleeps: a call whose time ran out meanwhile is given up, not sent.
+    if (entry.giveUpAt !== null && Date.now() >= entry.giveUpAt) return this.giveUp(entry);
+    if (WRITES.has(entry.op) && entry.frame.session === undefined) entry.frame.session = this.session.next(conn.hello?.appliedIndex);
     if (!conn.send(entry.frame)) return;
+    entry.transmissions += 1;
     entry.sentOn = conn.epoch;
     entry.timer = setTimeout(() => {
       entry.timer = null;
@@ -365,7 +396,21 @@ export class QuorumClient {
     const error = toQuorumError(frame.error);
     entry.lastError = error;
     entry.sentOn = null;
-    if (RETRY_ELSEWHERE.has(error.code)) {
+    if (error.code === 'TIMEOUT' || error.code === 'INTERNAL') entry.inDoubt = true;
+    if (error.code === 'SESSION_EXPIRED') {
+      const expired = (entry.frame.session as ClientSession).clientId;
+      this.session.expired(expired);
+      if (entry.transmissions === 1) {
+        // Its only transmission was refused at apply, so it was not applied: it goes again in a new session.
+        this.log?.info?.({ op: entry.op, clientId: expired }, 'client session expired; sending the write in a new session');
+        delete entry.frame.session;
+        this.transmit(entry);
+        return;
+      }
+    }
+    // A TIMEOUT naming another leader: leadership moved while the write was in flight; resend it there.
+    const movedOn = error.code === 'TIMEOUT' && error.leader && error.leader.id !== conn.hello?.replica.id;
+    if (RETRY_ELSEWHERE.has(error.code) || movedOn) {
       if (error.code === 'NO_QUORUM') this.setReadOnly(true, error.message);
       this.leaveReplica(conn, error);
       return;
@@ -481,6 +526,7 @@ export class QuorumClient {
         if (entry.timer) clearTimeout(entry.timer);
         entry.timer = null;
         entry.sentOn = null;
+        entry.inDoubt = true;
       }
     }
     if (this.closed) return;
@@ -678,4 +724,12 @@ function sameHint(a: LeaderHint | null, b: LeaderHint | null): boolean {
 
 function utf8Length(text: string): number {
   return new TextEncoder().encode(text).length;
+}
+
+/** "300 ms", "90 s", "10 min", "2 h" for error messages. */
+function formatDuration(ms: number): string {
+  if (ms < 10_000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 2 * 3_600_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
 }

@@ -17,6 +17,15 @@ export interface PendingRequest {
   sentOn: number | null;
   /** Retries after retryable error responses (TIMEOUT, NO_QUORUM, ...), for the backoff. */
   attempts: number;
+  /** How many times the frame was handed to a connection. */
+  transmissions: number;
+  /**
+   * A transmission ended without an answer that says it changed nothing (the connection dropped first, or TIMEOUT or
+   * INTERNAL came back): the write may have been applied.
+   */
+  inDoubt: boolean;
+  /** Wall-clock time (Date.now) after which the call is given up, or null for never. */
+  giveUpAt: number | null;
   lastError: QuorumError | null;
   /** Timer for a scheduled retry or for the response timeout. */
   timer: ReturnType<typeof setTimeout> | null;

@@ -44,7 +44,10 @@ export interface QuorumClientOptions {
   /** Replica addresses, host:port. At least one. */
   servers: string[];
   WebSocket: WebSocketConstructor;
-  /** Session client id (exactly-once); generated when absent. */
+  /**
+   * Client id of the first exactly-once session; generated when absent. Later sessions (Session, after an hour
+   * without writes) get generated ids, or this one with a suffix `-N` when given.
+   */
   clientId?: string;
   /** Uniform [0,1) source for jitter and generated ids; injectable for deterministic tests. */
   random?: () => number;
@@ -54,8 +57,15 @@ export interface QuorumClientOptions {
   connectTimeoutMs?: number;
   /** Reconnect and retry delays. Default {initialMs: 100, maxMs: 5000}. */
   backoff?: BackoffOptions;
-  /** Reject a call that has not succeeded this long after it was made. Undefined: retry forever (UI). */
+  /** Reject a call that has not succeeded this long after it was made. Undefined: retry reads forever (UI). */
   giveUpAfterMs?: number;
+  /**
+   * Reject a write that has not succeeded this long after it was made, whatever giveUpAfterMs says. Default
+   * WRITE_GIVE_UP_MS (10 minutes); at most a day. A write may only be resent while the cluster still knows its
+   * session (a day without writes), so the client gives up well before: with UNAVAILABLE ("not sent", nothing was
+   * sent) or TIMEOUT ("not confirmed": it was sent and may or may not have been applied).
+   */
+  writeGiveUpMs?: number;
   /** Builds the WebSocket URL of a replica address. Default `ws://${address}/client`. */
   url?: (address: string) => string;
   /** Send `delivered {upTo}` after pushed messages arrive. Default true. */

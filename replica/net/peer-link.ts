@@ -94,7 +94,7 @@ export class PeerLink {
       this.o.onUnreachable();
       return false;
     }
-    ws.send(JSON.stringify({ t: 'msgs', ms: msgs }));
+    ws.send(JSON.stringify({ t: 'msgs', ms: msgs, clock: Date.now() }));
     return true;
   }
 

@@ -15,6 +15,7 @@ import { HttpServer } from '../net/http-server.js';
 import { QuorumError, type LeaderHint } from '../protocol/errors.js';
 import { parseHostPort } from '../protocol/address.js';
 import { Driver } from './driver.js';
+import { PeerClocks } from './peer-clocks.js';
 import { RequestHandler } from './requests.js';
 import { createMetrics } from './metrics.js';
 import { openDataFolder, removeOutgoingSnapshots, type Closer } from './data-folder.js';
@@ -196,6 +197,8 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     return lead && address ? { id: lead, address } : null;
   };
 
+  // Commands are stamped with this replica's clock corrected by its peers' (a skewed clock does not stamp them).
+  const peerClocks = new PeerClocks();
   const clients: ClientEndpoint = new ClientEndpoint({
     log,
     handler: new RequestHandler({
@@ -209,7 +212,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
       metrics,
       leaderHint,
       status,
-      now: monotonicClock(),
+      now: () => peerClocks.now(),
       pushBacklog: (conn, accountId, after) => pushBacklog(stateMachine, conn, accountId, after),
       serving,
       secret,
@@ -221,7 +224,8 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     secret,
     incomingDir: join(dataDir, 'snapshots', 'incoming'),
     log,
-    onMessages: (_from, msgs) => {
+    onMessages: (from, msgs, clock) => {
+      if (clock !== undefined) peerClocks.observe(from, clock);
       if (!membership.removed) driver.step(msgs);
     },
     onSnapshot: (_from, snapshot) => {
@@ -335,10 +339,4 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     joined,
     stop,
   };
-}
-
-/** The leader's clock for commands: never goes back, even when the system clock does. */
-function monotonicClock(): () => number {
-  let last = 0;
-  return () => (last = Math.max(last, Date.now()));
 }

@@ -11,7 +11,7 @@ import { QuorumError, type LeaderHint } from '../protocol/errors.js';
 import { hashPassword, verifyPassword } from '../chat/passwords.js';
 import { adminMac, macEqual } from '../net/peer-auth.js';
 import { adminScope, type AdminOp } from '../protocol/admin.js';
-import type { ChatStateMachine, ApplyOutcome } from '../chat/state-machine.js';
+import { MAX_CLOCK_STEP_MS, type ChatStateMachine, type ApplyOutcome } from '../chat/state-machine.js';
 import type { Driver } from './driver.js';
 import type { NodeMetrics } from './metrics.js';
 
@@ -24,7 +24,7 @@ export interface RequestContext {
   metrics: NodeMetrics;
   leaderHint: () => LeaderHint | null;
   status: () => ReplicaStatus;
-  /** Leader clock for commands; monotonic per leader. */
+  /** The clock for commands: this replica's, corrected by its peers' (PeerClocks), never going back. */
   now: () => number;
   /** Sends everything newer than `after` to the connection, then it receives live pushes. */
   pushBacklog: (conn: ClientConn, accountId: number, after: number) => void;
@@ -58,11 +58,24 @@ function sessionKeyOf(conn: ClientConn, clientId: string, tokenHash: string): st
 // A fixed hash to verify against when the account does not exist, so timing does not reveal which usernames exist.
 let dummyHash: Promise<string> | null = null;
 
+/** Most `clock` commands proposed ahead of one write (a week of steps); a later write proposes the rest. */
+const MAX_CLOCK_STEPS_PER_WRITE = 168;
+
 export class RequestHandler implements ClientHandler {
+  /** The clock the `clock` commands proposed so far lead to (0: none pending). */
+  private clockProposedTo = 0;
+
   constructor(private readonly replica: RequestContext) {}
 
   hello(conn: ClientConn): HelloFrame {
-    return { type: 'hello', protocol: PROTOCOL_VERSION, replica: { id: this.replica.id, address: this.replica.address }, leader: this.replica.leaderHint(), nonce: conn.nonce };
+    return {
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      replica: { id: this.replica.id, address: this.replica.address },
+      leader: this.replica.leaderHint(),
+      appliedIndex: this.replica.sm().applied().index,
+      nonce: conn.nonce,
+    };
   }
 
   onClose(): void {}
@@ -197,16 +210,40 @@ export class RequestHandler implements ClientHandler {
     // Sessions of logged-in writes are keyed by the login too, so a stored response can only ever be replayed to the
     // login that made it (another account reusing a clientId gets a session of its own).
     const token = typeof body.tokenHash === 'string' ? body.tokenHash : null;
-    const session = token ? { clientId: sessionKeyOf(conn, req.session.clientId, token), seq: req.session.seq } : req.session;
-    const command = { ...body, at: this.replica.now(), session };
+    const session = token ? { ...req.session, clientId: sessionKeyOf(conn, req.session.clientId, token) } : req.session;
+    const at = this.replica.now();
+    this.catchUpClock(at);
+    const command = { ...body, at, session };
     let outcome: ApplyOutcome;
     try {
       outcome = await this.replica.driver.propose(JSON.stringify(command));
     } catch (err) {
-      if (err instanceof QuorumError && err.code === 'NOT_LEADER') throw this.notLeader();
+      if (err instanceof QuorumError && (err.code === 'NOT_LEADER' || err.code === 'UNAVAILABLE')) {
+        // It may have been appended before leadership moved or the replica stopped, and commit later: its outcome is
+        // unknown (TIMEOUT), which the client resolves by resending the same frame, at the leader if one is known.
+        throw new QuorumError('TIMEOUT', `${err.message}; the outcome of this write is unknown: resend it with the same session seq`, this.replica.leaderHint());
+      }
       throw err;
     }
     return this.finishWrite(conn, req, outcome.response);
+  }
+
+  /**
+   * Proposes `clock` commands ahead of a write whose clock is more than one step past the applied clock (the cluster
+   * was down or idle), so the write applies at its own time: apply moves the clock at most MAX_CLOCK_STEP_MS per
+   * command. They are not awaited: if they are lost, the write applies at the clock as far as it got.
+   */
+  private catchUpClock(at: number): void {
+    const applied = this.replica.sm().appliedClock();
+    let from = Math.max(applied, this.clockProposedTo);
+    if (applied === 0 || at - from <= MAX_CLOCK_STEP_MS) return;
+    for (let steps = 0; steps < MAX_CLOCK_STEPS_PER_WRITE && at - from > MAX_CLOCK_STEP_MS; steps++) {
+      from += MAX_CLOCK_STEP_MS;
+      void this.replica.driver.propose(JSON.stringify({ kind: 'clock', at: from })).catch(() => {
+        this.clockProposedTo = 0;
+      });
+    }
+    this.clockProposedTo = from;
   }
 
   /** Turns a stored or fresh outcome into the response; binds or unbinds the connection on login/logout. */

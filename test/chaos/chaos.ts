@@ -261,7 +261,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     }
   }
 
-  const result = check({ ops: history.ops, finalMessages, observations: history.observations, digests, converged, drainComplete });
+  const result = check({ ops: history.ops, finalMessages, observations: history.observations, digests, converged, drainComplete, runStartedAt: history.startedAt });
   const runOps = history.ops.filter((x) => x.phase === 'run');
   const writes = runOps.filter((x) => x.outcome === 'ok' && x.op !== 'history').map((x) => x.end).sort((a, b) => a - b);
   let longest = 0;
@@ -306,9 +306,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     const key = `${x.outcome}:${code}`;
     errorsByCode[key] = (errorsByCode[key] ?? 0) + 1;
   }
-  const faultCounts = { ...(nemesis?.counts ?? { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0 }) };
+  const faultCounts = { ...(nemesis?.counts ?? { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0, clockSkew: 0 }) };
   const bad =
-    result.lost + result.duplicated + result.orderViolations + result.staleReads + result.phantoms + auditProblems > 0 ||
+    result.lost + result.duplicated + result.orderViolations + result.staleReads + result.phantoms + result.clockViolations + auditProblems > 0 ||
     !converged ||
     !restartIntact ||
     result.leadersPerTermMax > 1 ||
@@ -331,6 +331,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     orderViolations: result.orderViolations,
     staleReads: result.staleReads,
     phantoms: result.phantoms,
+    clockViolations: result.clockViolations,
     converged,
     restartIntact,
     leadersPerTermMax: result.leadersPerTermMax,

@@ -14,6 +14,10 @@
  * - phantoms: a message no send produced, a send that failed (a definite refusal) but was applied, or a read that
  *   returned a message whose send began only after the read ended.
  * - unknown sends: counted as applied once or not at all; applied twice shows up as duplicated.
+ * - clockViolations: message times that are not sensible (a replica whose clock is off, the clockSkew fault, must
+ *   not stamp them): an acknowledged send stamped more than CLOCK_TOLERANCE_MS before the send was made or after it
+ *   was acknowledged, by the run's own clock; or a message stamped earlier than a message before it (message ids
+ *   are log indices, and the cluster's clock never goes back along the log), so times rise in every conversation.
  * - leadersPerTermMax: distinct leaders that anyone reported for one term.
  */
 import type { CheckResult, Digest, LeaderObservation, OpRecord, SeenMessage, Violation } from './types.js';
@@ -28,7 +32,12 @@ export interface CheckInput {
   converged: boolean;
   /** The final read drain completed (every account read until its inbox was empty). */
   drainComplete: boolean;
+  /** Wall-clock time (ms since the epoch) at which the history's times are 0; without it sends' times are not checked. */
+  runStartedAt?: number;
 }
+
+/** How far a message time may be from the real time of its send (delays between clocks, a busy machine). */
+export const CLOCK_TOLERANCE_MS = 60_000;
 
 const MAX_VIOLATIONS = 200;
 
@@ -263,6 +272,28 @@ export function check(input: CheckInput): CheckResult {
     else unknownNotApplied++;
   }
 
+  // ---- message times
+  let clockViolations = 0;
+  const at = (ms: number) => new Date(ms).toISOString();
+  if (input.runStartedAt !== undefined) {
+    for (const s of ackedSends) {
+      if (s.sentAt === undefined) continue;
+      const made = input.runStartedAt + s.start;
+      const acked = input.runStartedAt + s.end;
+      if (s.sentAt >= made - CLOCK_TOLERANCE_MS && s.sentAt <= acked + CLOCK_TOLERANCE_MS) continue;
+      clockViolations++;
+      const off = s.sentAt > acked ? `${Math.round((s.sentAt - acked) / 1000)} s after it was acknowledged` : `${Math.round((made - s.sentAt) / 1000)} s before it was made`;
+      note({ kind: 'clock', detail: `send #${s.n} (id ${s.id}) was stamped ${at(s.sentAt)}, ${off}`, ops: [s.n] });
+    }
+  }
+  const stamped = input.finalMessages.filter((m) => m.sentAt !== undefined).sort((a, b) => a.id - b.id);
+  for (let i = 1; i < stamped.length; i++) {
+    const [prev, m] = [stamped[i - 1], stamped[i]];
+    if (m.sentAt! >= prev.sentAt!) continue;
+    clockViolations++;
+    note({ kind: 'clock', detail: `message ${m.id} was stamped ${at(m.sentAt!)}, earlier than message ${prev.id} before it (${at(prev.sentAt!)})` });
+  }
+
   // ---- leaders per term
   const leadersByTerm = new Map<number, Set<string>>();
   for (const o of input.observations) {
@@ -296,6 +327,7 @@ export function check(input: CheckInput): CheckResult {
     orderViolations,
     staleReads,
     phantoms,
+    clockViolations,
     leadersPerTermMax,
     splitTerms,
     readByUnknown,

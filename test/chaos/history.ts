@@ -11,6 +11,8 @@ export class History {
   readonly faults: FaultRecord[] = [];
   readonly observations: LeaderObservation[] = [];
   private readonly t0 = performance.now();
+  /** The wall clock (ms since the epoch) at which the history's times are 0. */
+  readonly startedAt = Date.now();
   private n = 0;
   private readonly out: WriteStream | null;
 
@@ -29,7 +31,7 @@ export class History {
     return rec;
   }
 
-  complete(rec: OpRecord, outcome: OpRecord['outcome'], extra: Partial<Pick<OpRecord, 'id' | 'messages' | 'deleted' | 'error'>> = {}): void {
+  complete(rec: OpRecord, outcome: OpRecord['outcome'], extra: Partial<Pick<OpRecord, 'id' | 'sentAt' | 'messages' | 'deleted' | 'error'>> = {}): void {
     rec.end = this.now();
     rec.outcome = outcome;
     Object.assign(rec, extra);

@@ -12,8 +12,12 @@
  *   the leader says it sent everything), then restarts and must catch up.
  * - membership: a follower is removed from the configuration, wiped, and joins again (--join) to become a voter; or
  *   leadership is handed to a random follower.
+ * - clockSkew: one replica is restarted under Debian faketime (libfaketime) with its wall clock hours ahead or behind,
+ *   as a follower or with leadership handed to it, then restarted on the real clock. The checker requires message
+ *   times to stay sensible and nothing to apply twice.
  */
 import { mkdirSync, rmSync, statSync, watch, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { adminRequest } from '../../replica/net/admin-client.js';
 import type { Rng } from '../helpers/random.js';
@@ -23,8 +27,10 @@ import type { LeaderObserver } from './observer.js';
 import type { ChaosReplica } from './replicas.js';
 import type { FaultKind, FaultRecord } from './types.js';
 
-export const ALL_FAULTS: FaultKind[] = ['kill', 'pause', 'partition', 'loss', 'restartAll', 'snapshotCrash', 'membership'];
-const WEIGHT: Record<FaultKind, number> = { kill: 2, pause: 2, partition: 2, loss: 1, restartAll: 1, snapshotCrash: 1, membership: 1 };
+export const ALL_FAULTS: FaultKind[] = ['kill', 'pause', 'partition', 'loss', 'restartAll', 'snapshotCrash', 'membership', 'clockSkew'];
+const WEIGHT: Record<FaultKind, number> = { kill: 2, pause: 2, partition: 2, loss: 1, restartAll: 1, snapshotCrash: 1, membership: 1, clockSkew: 1 };
+/** How far a skewed replica's clock is off (faketime offsets). */
+const CLOCK_OFFSETS = ['+5h', '-5h', '+26h'];
 
 export interface NemesisOptions {
   replicas: ChaosReplica[];
@@ -42,7 +48,7 @@ export interface NemesisOptions {
 }
 
 export class Nemesis {
-  readonly counts: Record<FaultKind, number> = { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0 };
+  readonly counts: Record<FaultKind, number> = { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0, clockSkew: 0 };
   /** Faults attempted but not injected (e.g. no leader to target, no snapshot was needed), by kind. */
   readonly skipped: Record<string, number> = {};
   private bag: FaultKind[] = [];
@@ -148,6 +154,8 @@ export class Nemesis {
         return this.snapshotCrash();
       case 'membership':
         return this.membership();
+      case 'clockSkew':
+        return this.clockSkew();
     }
   }
 
@@ -390,15 +398,63 @@ export class Nemesis {
     if (!voter) this.o.history.event('rejoin-failed', { replica: victim.id });
   }
 
-  /** Ends every fault: network healed, paused processes continued, dead ones restarted. */
+  /**
+   * Restarts a replica under faketime with its clock hours off (ahead or behind), as a follower or, handed
+   * leadership, as the leader; after the hold, restarts it on the real clock.
+   */
+  private async clockSkew(): Promise<void> {
+    if (!hasFaketime()) return this.skip('clockSkew', 'faketime is not installed (Debian package faketime)');
+    const rng = this.o.rng;
+    const offset = rng.pick(CLOCK_OFFSETS);
+    const variant = rng.pick(['follower', 'leader']);
+    const leader = this.o.observer.leader();
+    const candidates = this.o.replicas.filter((r) => r !== leader && r.running);
+    if (candidates.length === 0) return this.skip('clockSkew', 'no running follower');
+    const target = rng.pick(candidates);
+    const f = this.record('clockSkew', `${offset}/${variant}`, [target], `${target.id} runs with its clock ${offset}`);
+    await target.kill();
+    target.clockOffset = offset;
+    await this.restart([target]);
+    let outcome = `${target.id} followed with its clock ${offset}`;
+    if (variant === 'leader') {
+      outcome = (await this.caughtUp(target, 20_000)) ? await this.handLeadership(target) : `${target.id} did not catch up: not made leader`;
+    }
+    await this.hold(this.holdTime());
+    await target.kill();
+    target.clockOffset = null;
+    await this.restart([target]);
+    this.o.history.healed(f, outcome);
+  }
+
+  /** Asks the cluster to hand leadership to `to`; says how it went. */
+  private async handLeadership(to: ChaosReplica): Promise<string> {
+    const secret = Buffer.from(readFileSync(this.o.secretFile, 'utf8').trim(), 'utf8');
+    try {
+      await adminRequest(this.o.replicas.map((r) => r.address), secret, { op: 'transfer', to: to.id }, { timeoutMs: 15_000 });
+      return `${to.id} led with its clock ${to.clockOffset}`;
+    } catch (err) {
+      return `transfer to ${to.id} refused: ${(err as Error).message}`;
+    }
+  }
+
+  /** Ends every fault: network healed, paused processes continued, skewed clocks set right, dead ones restarted. */
   async healAll(): Promise<void> {
     this.o.hosts.healNetwork();
     for (const r of this.o.replicas) r.resume();
+    for (const r of this.o.replicas.filter((x) => x.clockOffset !== null)) {
+      await r.kill();
+      r.clockOffset = null;
+    }
     const dead = this.o.replicas.filter((r) => !r.running);
     for (const r of dead) r.start();
     await Promise.all(this.o.replicas.map((r) => r.waitHealthy(90_000)));
     for (const f of this.o.history.faults) if (f.end === null) this.o.history.healed(f, 'healed at the end of the run');
   }
+}
+
+/** Whether Debian's faketime (libfaketime) can be run. */
+function hasFaketime(): boolean {
+  return spawnSync('faketime', ['-f', '+0', 'true']).status === 0;
 }
 
 async function fetchStatus(address: string): Promise<{ voter: boolean; role: string } | null> {

@@ -26,6 +26,11 @@ export class ChaosReplica {
   exited: Promise<void> = Promise.resolve();
   paused = false;
   starts = 0;
+  /**
+   * A faketime offset ('+5h', '-5h', ...) the next start() runs the replica under (libfaketime: its wall clock is that
+   * far off); null for the real clock.
+   */
+  clockOffset: string | null = null;
   /** Exits nobody asked for (the process died by itself): each one fails the run. */
   readonly crashes: string[] = [];
   /** Called on such an exit (the run records when it happened). */
@@ -62,8 +67,9 @@ export class ChaosReplica {
     if (this.running) return;
     this.starts++;
     this.log ??= createWriteStream(this.spec.logFile, { flags: 'a' });
-    this.log.write(`--- start #${this.starts} at ${new Date().toISOString()}\n`);
-    const argv = [...this.spec.prefix, process.execPath, '--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', ...this.spec.args];
+    this.log.write(`--- start #${this.starts} at ${new Date().toISOString()}${this.clockOffset ? ` under faketime ${this.clockOffset}` : ''}\n`);
+    const clock = this.clockOffset ? ['faketime', '-f', this.clockOffset] : [];
+    const argv = [...this.spec.prefix, ...clock, process.execPath, '--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', ...this.spec.args];
     const p = spawn(argv[0], argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = p;
     this.paused = false;

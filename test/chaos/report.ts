@@ -38,6 +38,7 @@ const FAULT_COLOR: Record<FaultKind, string> = {
   restartAll: '#8c564b',
   snapshotCrash: '#e377c2',
   membership: '#17becf',
+  clockSkew: '#bcbd22',
 };
 
 function sec(ms: number): string {
@@ -230,7 +231,8 @@ operation); unknown = a write whose outcome the client could not learn before gi
 <h2>Checker</h2>
 <p>Every acknowledged message is stored exactly once and read exactly once by its recipient; each sender's messages
 keep their order; an operation with an unknown outcome is applied once or not at all (${escapeHtml(r.check.unknownApplied)} applied,
-${escapeHtml(r.check.unknownNotApplied)} not); no read misses a write acknowledged before it began; at most one leader per term;
+${escapeHtml(r.check.unknownNotApplied)} not); no read misses a write acknowledged before it began; message times follow the real
+time of their sends and rise along the log (${escapeHtml(r.check.clockViolations)} out of bounds); at most one leader per term;
 all replicas end with the same state hash.</p>
 ${violations}
 <h2>Faults</h2>

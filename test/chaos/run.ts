@@ -122,7 +122,7 @@ async function inner(a: Args, hosts: HostLayer): Promise<number> {
   else {
     process.stdout.write(
       `${f.verdict === 'pass' ? 'PASS' : 'FAIL'}: seed ${f.seed}, ${f.durationSeconds} s on ${f.hosts}, ${f.operations} operations (${f.acknowledged} ok, ${f.failed} refused, ${f.unknown} unknown); ` +
-        `lost ${f.lost}, duplicated ${f.duplicated}, order ${f.orderViolations}, stale ${f.staleReads}, phantoms ${f.phantoms}, converged ${f.converged}, intact after a full restart ${f.restartIntact}, ` +
+        `lost ${f.lost}, duplicated ${f.duplicated}, order ${f.orderViolations}, stale ${f.staleReads}, phantoms ${f.phantoms}, clock ${f.clockViolations}, converged ${f.converged}, intact after a full restart ${f.restartIntact}, ` +
         `leaders/term ${f.leadersPerTermMax}; faults ${JSON.stringify(f.faults)}\nreport: ${out.report}\n`,
     );
   }

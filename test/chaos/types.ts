@@ -14,6 +14,8 @@ export interface SeenMessage {
   to: string;
   text: string;
   readAt: number | null;
+  /** The cluster's clock when it applied the send (ms since the epoch); absent in hand-made histories. */
+  sentAt?: number;
 }
 
 export interface OpRecord {
@@ -30,8 +32,9 @@ export interface OpRecord {
   outcome: Outcome;
   /** send: to, text; history: with, limit; read: limit; delete: ids. */
   args: { to?: string; text?: string; with?: string; limit?: number; before?: number; ids?: number[] };
-  /** send: the message id the cluster acknowledged. */
+  /** send: the message id the cluster acknowledged, and the time it stamped it with. */
   id?: number;
+  sentAt?: number;
   /** read, history: what came back. */
   messages?: SeenMessage[];
   /** delete: how many were deleted. */
@@ -40,7 +43,7 @@ export interface OpRecord {
   error?: string;
 }
 
-export type FaultKind = 'kill' | 'pause' | 'partition' | 'loss' | 'restartAll' | 'snapshotCrash' | 'membership';
+export type FaultKind = 'kill' | 'pause' | 'partition' | 'loss' | 'restartAll' | 'snapshotCrash' | 'membership' | 'clockSkew';
 
 export interface FaultRecord {
   kind: FaultKind;
@@ -72,7 +75,18 @@ export interface Digest {
 export interface ChaosFigures
   extends Pick<
     CheckResult,
-    'operations' | 'acknowledged' | 'failed' | 'unknown' | 'unknownApplied' | 'unknownNotApplied' | 'lost' | 'duplicated' | 'orderViolations' | 'staleReads' | 'phantoms'
+    | 'operations'
+    | 'acknowledged'
+    | 'failed'
+    | 'unknown'
+    | 'unknownApplied'
+    | 'unknownNotApplied'
+    | 'lost'
+    | 'duplicated'
+    | 'orderViolations'
+    | 'staleReads'
+    | 'phantoms'
+    | 'clockViolations'
   > {
   seed: number;
   durationSeconds: number;
@@ -96,7 +110,7 @@ export interface ChaosFigures
 }
 
 export interface Violation {
-  kind: 'lost' | 'duplicated' | 'order' | 'stale' | 'phantom' | 'leaders';
+  kind: 'lost' | 'duplicated' | 'order' | 'stale' | 'phantom' | 'leaders' | 'clock';
   detail: string;
   /** Operation numbers involved. */
   ops?: number[];
@@ -117,6 +131,11 @@ export interface CheckResult {
   staleReads: number;
   /** Messages no send produced, or that a read returned before their send began. */
   phantoms: number;
+  /**
+   * Message times that are not sensible: an acknowledged send stamped more than CLOCK_TOLERANCE_MS before it was
+   * made or after it was acknowledged (by the real clock of the run), or a message stamped earlier than one before it.
+   */
+  clockViolations: number;
   leadersPerTermMax: number;
   /** term → leader ids reported for it (only terms with more than one, for the report). */
   splitTerms: Record<number, string[]>;

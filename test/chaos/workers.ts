@@ -37,7 +37,7 @@ export interface WorkerOptions {
 }
 
 export function seen(m: ChatMessage): SeenMessage {
-  return { id: m.id, from: m.from, to: m.to, text: m.text, readAt: m.readAt };
+  return { id: m.id, from: m.from, to: m.to, text: m.text, readAt: m.readAt, sentAt: m.sentAt };
 }
 
 function errorText(err: unknown): { code: string; text: string } {
@@ -76,7 +76,7 @@ export class Worker {
     args: OpRecord['args'],
     write: boolean,
     run: () => Promise<T>,
-    done: (r: T) => Partial<Pick<OpRecord, 'id' | 'messages' | 'deleted'>>,
+    done: (r: T) => Partial<Pick<OpRecord, 'id' | 'sentAt' | 'messages' | 'deleted'>>,
   ): Promise<{ outcome: Outcome; value?: T; code?: string }> {
     const rec = this.o.history.invoke(this.o.index, this.user, op, phase, args);
     this.ops++;
@@ -133,7 +133,7 @@ export class Worker {
     const to = rng.pick(this.others());
     const n = ++this.n;
     const text = rng.chance(this.o.bigTextShare) ? `w${this.o.index}-${n}-${'x'.repeat(rng.range(500, 3500))}` : `w${this.o.index}-${n}`;
-    const r = await this.recorded('send', 'run', { to, text }, true, () => this.client.send(to, text), (v) => ({ id: v.id }));
+    const r = await this.recorded('send', 'run', { to, text }, true, () => this.client.send(to, text), (v) => ({ id: v.id, sentAt: v.sentAt }));
     if (r.outcome === 'ok') this.sent.push(r.value!.id);
   }
 

@@ -1,6 +1,6 @@
 // The chaos checker against hand-made histories: a clean one passes, and each kind of violation is found.
 import { describe, expect, it } from 'vitest';
-import { check, type CheckInput } from '../chaos/checker.js';
+import { check, CLOCK_TOLERANCE_MS, type CheckInput } from '../chaos/checker.js';
 import type { LeaderObservation, OpRecord, SeenMessage } from '../chaos/types.js';
 
 let n = 0;
@@ -102,6 +102,23 @@ describe('chaos checker', () => {
     expect(r.unknownApplied).toBe(1);
     expect(r.unknownNotApplied).toBe(1);
     expect(figures(r)).toEqual(zeros);
+  });
+
+  it('finds message times that are not sensible: hours off the real time of the send, or going back along the log', () => {
+    const t0 = 1_700_000_000_000;
+    const stampedSend = (text: string, id: number, start: number, end: number, sentAt: number) => ({ ...send('u0', 'u1', text, start, end, id), sentAt });
+    const a = { ...msg(10, 'u0', 'u1', 'w0-1'), sentAt: t0 + 3 };
+    const b = { ...msg(11, 'u0', 'u1', 'w0-2'), sentAt: t0 + 8 };
+    const ok = [stampedSend('w0-1', 10, 0, 5, t0 + 3), stampedSend('w0-2', 11, 6, 9, t0 + 8), read('u1', 10, 12, [a, b])];
+    expect(check({ ...input(ok, [a, b]), runStartedAt: t0 }).clockViolations).toBe(0);
+    // Stamped by a leader five hours fast, and one stamped an hour before its send was made.
+    const ahead = [stampedSend('w0-1', 10, 0, 5, t0 + 5 * 3600_000), stampedSend('w0-2', 11, 6, 9, t0 - CLOCK_TOLERANCE_MS - 1), ok[2]];
+    const r = check({ ...input(ahead, [a, b]), runStartedAt: t0 });
+    expect(r.clockViolations).toBe(2);
+    expect(r.violations.map((v) => v.kind)).toEqual(['clock', 'clock']);
+    // A message stamped earlier than the one before it.
+    const back = { ...b, sentAt: t0 + 1 };
+    expect(check({ ...input(ok, [a, back]), runStartedAt: t0 }).clockViolations).toBe(1);
   });
 
   it('finds two leaders in one term', () => {

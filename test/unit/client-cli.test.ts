@@ -132,7 +132,7 @@ describe('chat command', () => {
     const r = await run(chat, ['--servers', address, '--user', 'alice', '--password-stdin', '--json', '--timeout', '0.4', 'login']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^UNAVAILABLE: login: no leader answered within 400 ms/);
+    expect(r.stderr).toMatch(/^UNAVAILABLE: not sent: login: no leader took it within 400 ms; nothing was changed/);
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 });

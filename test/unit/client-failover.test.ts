@@ -301,3 +301,62 @@ describe('QuorumClient: status', () => {
     expect(err.code).toBe('UNAVAILABLE');
   });
 });
+
+describe('QuorumClient: writes never outlive their session (issue 11, finding 2)', () => {
+  const expired = { error: { code: 'SESSION_EXPIRED' as const, message: "this client's session expired" } };
+
+  it('gives up on a write after writeGiveUpMs even when giveUpAfterMs is unset: "not sent" when nothing was sent', async () => {
+    const c = await cluster(1);
+    const address = c.addresses[0];
+    await c.close();
+    const q = client([address], { writeGiveUpMs: 300 });
+    const err = await rejection(q.signup('alice', 'password123'));
+    expect(err.code).toBe('UNAVAILABLE');
+    expect(err.message).toMatch(/^not sent: signup: no leader took it within 300 ms; nothing was changed/);
+  });
+
+  it('"not confirmed" (TIMEOUT) once it was sent and no answer said it changed nothing', async () => {
+    const c = await cluster(1);
+    const q = client(c.addresses, { writeGiveUpMs: 400, requestTimeoutMs: 150 });
+    c.replica('r1').hook = (req) => (req.op === 'signup' ? { drop: true } : undefined);
+    const err = await rejection(q.signup('alice', 'password123'));
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.message).toMatch(/^not confirmed: signup: the cluster did not confirm it within 400 ms; it may or may not have been applied/);
+  });
+
+  it('a write whose only transmission was refused as SESSION_EXPIRED goes again in a new session', async () => {
+    const c = await cluster(1);
+    const q = client(c.addresses, { clientId: 'client-first' });
+    let refused = 0;
+    c.replica('r1').hook = (req) => (req.op === 'signup' && req.session.clientId === 'client-first' && ++refused ? expired : undefined);
+    await q.signup('alice', 'password123');
+    expect(c.framesOf('signup').map((f) => f.session)).toEqual([
+      { clientId: 'client-first', seq: 1 },
+      { clientId: 'client-first-1', seq: 1 },
+    ]);
+    expect(c.applied.map((w) => w.clientId)).toEqual(['client-first-1']);
+    expect(q.clientId).toBe('client-first-1');
+  });
+
+  it('a write sent more than once that meets SESSION_EXPIRED is refused with it (its outcome is unknown)', async () => {
+    const c = await cluster(1);
+    const q = client(c.addresses, { clientId: 'client-first' });
+    let sends = 0;
+    c.replica('r1').hook = (req) => {
+      if (req.op !== 'signup') return undefined;
+      sends += 1;
+      return sends === 1 ? { close: true } : expired;
+    };
+    const err = await rejection(q.signup('alice', 'password123'));
+    expect(err.code).toBe('SESSION_EXPIRED');
+    expect(c.applied).toEqual([]);
+    c.replica('r1').hook = null;
+    await q.signup('bob', 'password123');
+    expect(c.framesOf('signup').map((f) => f.session)).toEqual([
+      { clientId: 'client-first', seq: 1 },
+      { clientId: 'client-first', seq: 1 },
+      { clientId: 'client-first-1', seq: 1 },
+    ]);
+  });
+});
+

@@ -6,7 +6,7 @@ import { backoffCeiling, backoffDelay } from '../../replica/util/backoff.js';
 import { DeliveryAcker } from '../../replica/client/delivery.js';
 import { Emitter } from '../../replica/client/emitter.js';
 import { RecentIds } from '../../replica/client/recent.js';
-import { newClientId, newSecret, Session } from '../../replica/client/session.js';
+import { newClientId, newSecret, Session, SESSION_ROTATE_MS } from '../../replica/client/session.js';
 import type { WebSocketConstructor } from '../../replica/client/index.js';
 import { ClientSession, LoginRequest } from '../../replica/protocol/index.js';
 import { until } from '../helpers/fake-replica.js';
@@ -44,11 +44,31 @@ describe('backoffDelay', () => {
 });
 
 describe('session', () => {
-  it('hands out seqs one by one from 1', () => {
-    const s = new Session('client-abc');
+  it('hands out seqs one by one from 1, stamped with the applied index the session began at', () => {
+    const s = new Session('client-abc', () => 'client-new');
     expect(s.lastSeq).toBe(0);
-    expect([s.next(), s.next(), s.next()]).toEqual([1, 2, 3].map((seq) => ({ clientId: 'client-abc', seq })));
-    expect(ClientSession.safeParse(s.next()).success).toBe(true);
+    expect([s.next(40), s.next(41), s.next(undefined)]).toEqual([1, 2, 3].map((seq) => ({ clientId: 'client-abc', seq, startIndex: 40 })));
+    expect(ClientSession.safeParse(s.next(50)).success).toBe(true);
+    const unstamped = new Session('client-old', () => 'client-new');
+    expect(unstamped.next(undefined)).toEqual({ clientId: 'client-old', seq: 1 });
+  });
+
+  it('begins a new session after an hour without writes, when the clock goes back, and when the cluster says it expired', () => {
+    let now = 1_000_000;
+    let made = 0;
+    const s = new Session('client-first', () => `client-next${++made}`, () => now);
+    expect(s.next(10)).toEqual({ clientId: 'client-first', seq: 1, startIndex: 10 });
+    now += SESSION_ROTATE_MS;
+    expect(s.next(20)).toEqual({ clientId: 'client-first', seq: 2, startIndex: 10 });
+    now += SESSION_ROTATE_MS + 1;
+    expect(s.next(30)).toEqual({ clientId: 'client-next1', seq: 1, startIndex: 30 });
+    now -= 1;
+    expect(s.next(31)).toEqual({ clientId: 'client-next2', seq: 1, startIndex: 31 });
+    s.expired('client-first'); // an old session: nothing changes
+    expect(s.next(32)).toEqual({ clientId: 'client-next2', seq: 2, startIndex: 31 });
+    s.expired('client-next2');
+    expect(s.clientId).toBe('client-next3');
+    expect(s.next(33)).toEqual({ clientId: 'client-next3', seq: 1, startIndex: 33 });
   });
   it('makes protocol-valid client ids and login tokens', () => {
     const id = newClientId(Math.random);
