@@ -12,19 +12,18 @@
  *   the leader says it sent everything), then restarts and must catch up.
  * - membership: a follower is removed from the configuration, wiped, and joins again (--join) to become a voter; or
  *   leadership is handed to a random follower.
- * - clockSkew: one replica is restarted under Debian faketime (libfaketime) with its wall clock hours ahead or behind,
+ * - clockSkew: one replica is restarted with libfaketime preloaded (Debian faketime), its clock hours ahead or behind,
  *   as a follower or with leadership handed to it, then restarted on the real clock. The checker requires message
  *   times to stay sensible and nothing to apply twice.
  */
-import { mkdirSync, rmSync, statSync, watch, readdirSync, readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, statSync, watch, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminRequest } from '../../replica/net/admin-client.js';
 import type { Rng } from '../helpers/random.js';
 import type { History } from './history.js';
 import type { HostLayer } from './hosts.js';
 import type { LeaderObserver } from './observer.js';
-import type { ChaosReplica } from './replicas.js';
+import { FAKETIME_LIBRARY, type ChaosReplica } from './replicas.js';
 import type { FaultKind, FaultRecord } from './types.js';
 
 export const ALL_FAULTS: FaultKind[] = ['kill', 'pause', 'partition', 'loss', 'restartAll', 'snapshotCrash', 'membership', 'clockSkew'];
@@ -403,7 +402,7 @@ export class Nemesis {
    * leadership, as the leader; after the hold, restarts it on the real clock.
    */
   private async clockSkew(): Promise<void> {
-    if (!hasFaketime()) return this.skip('clockSkew', 'faketime is not installed (Debian package faketime)');
+    if (!existsSync(FAKETIME_LIBRARY)) return this.skip('clockSkew', `no ${FAKETIME_LIBRARY} (Debian package libfaketime)`);
     const rng = this.o.rng;
     const offset = rng.pick(CLOCK_OFFSETS);
     const variant = rng.pick(['follower', 'leader']);
@@ -419,6 +418,7 @@ export class Nemesis {
     if (variant === 'leader') {
       outcome = (await this.caughtUp(target, 20_000)) ? await this.handLeadership(target) : `${target.id} did not catch up: not made leader`;
     }
+    this.o.progress(`clockSkew: ${outcome}`);
     await this.hold(this.holdTime());
     await target.kill();
     target.clockOffset = null;
@@ -452,10 +452,6 @@ export class Nemesis {
   }
 }
 
-/** Whether Debian's faketime (libfaketime) can be run. */
-function hasFaketime(): boolean {
-  return spawnSync('faketime', ['-f', '+0', 'true']).status === 0;
-}
 
 async function fetchStatus(address: string): Promise<{ voter: boolean; role: string } | null> {
   const { statusOf } = await import('../helpers/cluster.js');

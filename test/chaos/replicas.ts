@@ -19,6 +19,9 @@ export interface ReplicaSpec {
   args: string[];
 }
 
+/** Debian's libfaketime (package libfaketime), multi-threaded variant: the replica's clock is FAKETIME off. */
+export const FAKETIME_LIBRARY = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
+
 export type LogListener = (line: Record<string, unknown>, replica: ChaosReplica) => void;
 
 export class ChaosReplica {
@@ -68,9 +71,11 @@ export class ChaosReplica {
     this.starts++;
     this.log ??= createWriteStream(this.spec.logFile, { flags: 'a' });
     this.log.write(`--- start #${this.starts} at ${new Date().toISOString()}${this.clockOffset ? ` under faketime ${this.clockOffset}` : ''}\n`);
-    const clock = this.clockOffset ? ['faketime', '-f', this.clockOffset] : [];
-    const argv = [...this.spec.prefix, ...clock, process.execPath, '--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', ...this.spec.args];
-    const p = spawn(argv[0], argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...this.spec.prefix, process.execPath, '--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', ...this.spec.args];
+    // libfaketime preloaded into the replica itself (not the `faketime` wrapper, which forks: a SIGKILL of the wrapper
+    // would leave the replica running).
+    const env = this.clockOffset ? { ...process.env, LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: this.clockOffset } : process.env;
+    const p = spawn(argv[0], argv.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = p;
     this.paused = false;
     this.expectExit = false;
