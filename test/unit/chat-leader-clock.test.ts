@@ -8,7 +8,7 @@ import { MAX_CLOCK_STEP_MS } from '../../replica/chat/state-machine.js';
 import { FRESH_MS, PeerClocks } from '../../replica/node/peer-clocks.js';
 import { RequestHandler, type RequestContext } from '../../replica/node/requests.js';
 import type { ClientRequest } from '../../replica/protocol/client.js';
-import { Harness } from './chat-harness.js';
+import { Harness } from '../helpers/chat-harness.js';
 
 const HOUR = 3600 * 1000;
 const DAY = 24 * HOUR;
