@@ -187,15 +187,13 @@ export class RaftLog {
     return this.storage.term(i);
   }
 
-  /** Term of entry i, or null when it is compacted or not in the log. */
+  /** Term of entry i, or null when it is compacted or not in the log (no exception: this sits on hot paths). */
   termOrNull(i: number): number | null {
     if (i < 0) return null;
-    try {
-      return this.term(i);
-    } catch (e) {
-      if (e instanceof CompactedError || e instanceof UnavailableError) return null;
-      throw e;
-    }
+    const t = this.unstable.maybeTerm(i);
+    if (t !== null) return t;
+    if (i < this.firstIndex() - 1 || i > this.lastIndex()) return null;
+    return this.storage.term(i);
   }
 
   lastTerm(): number {

@@ -39,6 +39,11 @@ export class MemoryStorage implements LogStore {
     return { hardState: { ...this.hard }, conf: copyConf(this.conf) };
   }
 
+  /** The term on "disk" (a term is never kept in memory only). */
+  savedTerm(): number {
+    return this.hard.term;
+  }
+
   /** The hard state a crash now would leave. */
   durableHardState(): HardState {
     return { ...this.hard, commit: this.durableCommit ?? this.hard.commit };

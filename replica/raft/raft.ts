@@ -118,6 +118,11 @@ export class Raft {
   get currentTerm(): number {
     return this.term;
   }
+
+  /** The current role (cheap). */
+  get currentRole(): Role {
+    return this.role;
+  }
   private vote: NodeId | null = null;
   private role: Role = 'follower';
   private lead: NodeId | null = null;

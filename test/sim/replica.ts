@@ -18,8 +18,11 @@ import type { Raft } from '../../replica/raft/raft.js';
 import type { ConfState, LogStore, Message, NodeId, RaftOptions, SaveBatch } from '../../replica/raft/types.js';
 import { SimStateMachine, type ApplyObserver, type SimApplication, type SimFiles, type SimOutcome, type SimState } from './state-machine.js';
 
-/** Where a fault may strike: just before this effect of the driver. */
-export type Effect = 'save' | 'send' | 'apply' | 'checkpoint' | 'compact' | 'restore' | 'reset';
+/**
+ * Where a fault may strike: just before this effect of the driver. 'install' is the log reset that completes a snapshot
+ * install (after 'restore' replaced the state); 'reset' is start-up's repair of a log left behind its state.
+ */
+export type Effect = 'save' | 'install' | 'send' | 'apply' | 'checkpoint' | 'compact' | 'restore' | 'reset';
 
 /** A fault the host injects at an effect. */
 export type Fault = 'none' | 'crash' | 'diskFull';
@@ -290,7 +293,7 @@ export class SimReplica {
       entries: (lo, hi, maxBytes) => store.entries(lo, hi, maxBytes),
       snapshotMeta: () => store.snapshotMeta(),
       save: (batch) => {
-        guard('save');
+        guard(batch.snapshot ? 'install' : 'save');
         this.host.saving(this, batch, this.prevTerm(batch));
         store.save(batch);
       },

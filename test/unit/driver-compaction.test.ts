@@ -6,15 +6,15 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Driver } from '../../replica/node/driver.js';
-import { NODE_TIMERS, snapshotDirectory } from '../../replica/node/driver-contract.js';
+import { NODE_TIMERS, snapshotDirectory, type StateMachine } from '../../replica/node/driver-contract.js';
 import { createMetrics } from '../../replica/node/metrics.js';
-import { Raft } from '../../replica/raft/raft.js';
+import { openCore } from '../../replica/node/open-core.js';
 import { applyToConf, decodeConfChange } from '../../replica/raft/conf.js';
-import type { ConfChange, ConfState, Entry } from '../../replica/raft/types.js';
+import type { ConfChange, ConfState, Entry, SnapshotMeta } from '../../replica/raft/types.js';
 import { SqliteLogStore } from '../../replica/storage/log-store.js';
 
 /** A state machine that only counts: what compaction needs of one (applied index, configuration, durability). */
-class CountingStateMachine {
+class CountingStateMachine implements StateMachine<{ index: number }> {
   index = 1;
   term = 1;
   confState: ConfState = { voters: ['a'], learners: [] };
@@ -48,6 +48,12 @@ class CountingStateMachine {
   makeDurable(): boolean {
     return this.durable;
   }
+  snapshotTo(): Promise<SnapshotMeta> {
+    return Promise.reject(new Error('no snapshots in this test'));
+  }
+  restoreFrom(): SnapshotMeta {
+    throw new Error('no snapshots in this test');
+  }
 }
 
 let dir: string;
@@ -65,12 +71,7 @@ afterEach(() => {
 });
 
 function start(sm: CountingStateMachine) {
-  const raft = new Raft({
-    id: 'a',
-    storage: Object.assign(Object.create(store), { initialState: () => ({ ...store.initialState(), conf: sm.conf() }) }),
-    applied: sm.applied().index,
-    random: () => 0.5,
-  });
+  const raft = openCore(store, sm, pino({ level: 'silent' }), { id: 'a', random: () => 0.5 });
   const compactions: { upTo: number; conf: ConfState }[] = [];
   const compact = store.compact.bind(store);
   store.compact = (index, term, conf) => {
@@ -84,7 +85,7 @@ function start(sm: CountingStateMachine) {
     log: pino({ level: 'silent' }),
     raft,
     logStore: store,
-    sm: sm as never,
+    sm,
     metrics: createMetrics('a', false),
     send: () => {},
     sendSnapshot: () => Promise.reject(new Error('no peers')),
