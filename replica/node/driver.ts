@@ -124,8 +124,8 @@ export class Driver<Outcome> extends EventEmitter {
         if (err instanceof LogDivergenceError) {
           this.fail(
             err,
-            `log divergence: ${err.message}; this replica's data disagrees with the cluster's, so it stopped. ` +
-              'Move its data folder aside and start it again with --join to rebuild it from the cluster (docs/operations.md)',
+            `log divergence: ${err.message}; this replica's data disagrees with the cluster's, so it stopped; ` +
+              'rebuild the replica as "A damaged replica" in docs/operations.md says',
           );
         } else {
           this.fail(err, `processing a message from ${m.from} failed; stopping to protect durability`);

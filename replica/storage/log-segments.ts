@@ -8,7 +8,12 @@
  * until it can go whole; they lie below the store's first index and are never read. Every method runs inside the
  * caller's transaction (table creation and drops included: SQLite's DDL is transactional); after a rollback the
  * caller restores the in-memory view with `restore(saved)`.
+ *
+ * Every row carries a CRC-32 of its index, term, type and data (`crc`), as etcd's WAL records do, checked whenever a
+ * row is read: a damaged row throws DamagedLogError instead of reaching the core. Tables of schema versions 1 and 2
+ * (no `crc` column) get the column, filled from their rows, when opened.
  */
+import { crc32 } from 'node:zlib';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './sqlite.js';
 
@@ -21,6 +26,30 @@ export interface EntryRow {
   data: string;
 }
 
+interface StoredRow extends EntryRow {
+  /** null only in a row a migration did not reach (never, once opened): damaged. */
+  crc: number | null;
+}
+
+/** CRC-32 of an entry as stored (index, term, type and data). */
+export function entryChecksum(idx: number, term: number, type: number, data: string): number {
+  return crc32(data, crc32(`${idx}/${term}/${type}/`));
+}
+
+/** A row of raft.db whose checksum does not match: the file was damaged (disk, or edited). */
+export class DamagedLogError extends Error {
+  constructor(
+    readonly file: string,
+    readonly index: number,
+  ) {
+    super(
+      `${file}: log entry ${index} is damaged (its checksum does not match), so this replica's log cannot be trusted; ` +
+        'rebuild the replica as "A damaged replica" in docs/operations.md says',
+    );
+    this.name = 'DamagedLogError';
+  }
+}
+
 interface Segment {
   name: string;
   /** Number in the name (0 for the legacy `entries` table). */
@@ -28,9 +57,9 @@ interface Segment {
   first: number;
   last: number;
   st?: {
-    insert: Statement<[number, number, number, string]>;
-    range: Statement<[number, number], EntryRow>;
-    termOf: Statement<[number], { term: number }>;
+    insert: Statement<[number, number, number, string, number]>;
+    range: Statement<[number, number], StoredRow>;
+    rowAt: Statement<[number], StoredRow>;
     deleteFrom: Statement<[number]>;
   };
 }
@@ -47,8 +76,10 @@ export class LogSegments {
   private segs: Segment[] = [];
   private nextN = 1;
 
+  /** Opens the segment tables of `file` (run it inside a transaction: tables without checksums are migrated). */
   constructor(
     private readonly db: Db,
+    private readonly file: string,
     private readonly segmentEntries = SEGMENT_ENTRIES,
   ) {
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND (name = 'entries' OR name GLOB 'entries_[0-9]*')").all() as { name: string }[];
@@ -62,15 +93,27 @@ export class LogSegments {
         db.exec(`DROP TABLE "${name}"`);
         continue;
       }
-      if (r.last - r.first + 1 !== r.rows) throw new Error(`raft.db: segment ${name} holds ${r.rows} rows for indices ${r.first}..${r.last}`);
+      if (r.last - r.first + 1 !== r.rows) throw new Error(`${file}: segment ${name} holds ${r.rows} rows for indices ${r.first}..${r.last}`);
+      this.addChecksums(name);
       this.segs.push({ name, n, first: r.first, last: r.last });
     }
     this.segs.sort((a, b) => a.first - b.first);
     for (let k = 1; k < this.segs.length; k++) {
       if (this.segs[k].first !== this.segs[k - 1].last + 1) {
-        throw new Error(`raft.db: segments ${this.segs[k - 1].name} (..${this.segs[k - 1].last}) and ${this.segs[k].name} (${this.segs[k].first}..) are not contiguous`);
+        throw new Error(`${file}: segments ${this.segs[k - 1].name} (..${this.segs[k - 1].last}) and ${this.segs[k].name} (${this.segs[k].first}..) are not contiguous`);
       }
     }
+  }
+
+  /** A table of schema version 1 or 2 has no checksums: add the column and fill it from the rows as they are. */
+  private addChecksums(name: string): void {
+    const columns = this.db.prepare(`SELECT name FROM pragma_table_info('${name}')`).all() as { name: string }[];
+    if (columns.some((c) => c.name === 'crc')) return;
+    this.db.function('quorum_entry_crc', { deterministic: true }, (idx, term, type, data) =>
+      entryChecksum(Number(idx), Number(term), Number(type), String(data)),
+    );
+    this.db.exec(`ALTER TABLE "${name}" ADD COLUMN crc INTEGER`);
+    this.db.exec(`UPDATE "${name}" SET crc = quorum_entry_crc(idx, term, type, data)`);
   }
 
   /** Lowest stored index (possibly below the store's first index), or null when empty. */
@@ -82,36 +125,48 @@ export class LogSegments {
   lastEntry(): { index: number; term: number } | null {
     const s = this.segs[this.segs.length - 1];
     if (!s) return null;
-    return { index: s.last, term: this.stmts(s).termOf.get(s.last)!.term };
+    return { index: s.last, term: this.checked(this.stmts(s).rowAt.get(s.last)!).term };
   }
 
   term(i: number): number | null {
     const s = this.find(i);
-    return s ? (this.stmts(s).termOf.get(i)?.term ?? null) : null;
+    const row = s ? this.stmts(s).rowAt.get(i) : undefined;
+    return row ? this.checked(row).term : null;
   }
 
-  /** Rows with lo <= idx < hi, in order, across segments. */
+  /** Rows with lo <= idx < hi, in order, across segments, each checked against its checksum. */
   *range(lo: number, hi: number): Generator<EntryRow> {
     for (const s of this.segs) {
       if (s.last < lo) continue;
       if (s.first >= hi) return;
-      yield* this.stmts(s).range.iterate(Math.max(lo, s.first), Math.min(hi, s.last + 1));
+      for (const row of this.stmts(s).range.iterate(Math.max(lo, s.first), Math.min(hi, s.last + 1))) yield this.checked(row);
     }
+  }
+
+  /** Checks every row with lo <= idx < hi against its checksum (throws DamagedLogError at the first bad one). */
+  verify(lo: number, hi: number): void {
+    const rows = this.range(lo, hi);
+    while (!rows.next().done);
+  }
+
+  private checked(row: StoredRow): StoredRow {
+    if (row.crc !== entryChecksum(row.idx, row.term, row.type, row.data)) throw new DamagedLogError(this.file, row.idx);
+    return row;
   }
 
   /** Appends rows that continue the stored ones (the caller truncated first when they overlap). */
   append(rows: EntryRow[]): void {
     for (const r of rows) {
       let s = this.segs[this.segs.length - 1];
-      if (s && r.idx !== s.last + 1) throw new Error(`raft.db: appending ${r.idx} after ${s.last}`);
+      if (s && r.idx !== s.last + 1) throw new Error(`${this.file}: appending ${r.idx} after ${s.last}`);
       if (!s || s.last - s.first + 1 >= this.segmentEntries) {
         const n = this.nextN++;
         const name = `entries_${n}`;
-        this.db.exec(`CREATE TABLE "${name}" (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data TEXT NOT NULL)`);
+        this.db.exec(`CREATE TABLE "${name}" (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data TEXT NOT NULL, crc INTEGER NOT NULL)`);
         s = { name, n, first: r.idx, last: r.idx - 1 };
         this.segs.push(s);
       }
-      this.stmts(s).insert.run(r.idx, r.term, r.type, r.data);
+      this.stmts(s).insert.run(r.idx, r.term, r.type, r.data, entryChecksum(r.idx, r.term, r.type, r.data));
       s.last = r.idx;
     }
   }
@@ -173,9 +228,9 @@ export class LogSegments {
 
   private stmts(s: Segment): NonNullable<Segment['st']> {
     s.st ??= {
-      insert: this.db.prepare(`INSERT INTO "${s.name}" (idx, term, type, data) VALUES (?, ?, ?, ?)`),
-      range: this.db.prepare(`SELECT idx, term, type, data FROM "${s.name}" WHERE idx >= ? AND idx < ? ORDER BY idx`),
-      termOf: this.db.prepare(`SELECT term FROM "${s.name}" WHERE idx = ?`),
+      insert: this.db.prepare(`INSERT INTO "${s.name}" (idx, term, type, data, crc) VALUES (?, ?, ?, ?, ?)`),
+      range: this.db.prepare(`SELECT idx, term, type, data, crc FROM "${s.name}" WHERE idx >= ? AND idx < ? ORDER BY idx`),
+      rowAt: this.db.prepare(`SELECT idx, term, type, data, crc FROM "${s.name}" WHERE idx = ?`),
       deleteFrom: this.db.prepare(`DELETE FROM "${s.name}" WHERE idx >= ?`),
     };
     return s.st;

@@ -26,8 +26,11 @@ import { copyConf, EMPTY_CONF } from '../raft/conf.js';
 import { openSqlite, type Db } from './sqlite.js';
 import { LogSegments } from './log-segments.js';
 
-/** 1: one `entries` table. 2: segment tables `entries_<n>` (log-segments.ts); a version-1 file opens unchanged. */
-const SCHEMA_VERSION = 2;
+/**
+ * 1: one `entries` table. 2: segment tables `entries_<n>` (log-segments.ts); a version-1 file opens unchanged.
+ * 3: every entry row carries a checksum (`crc`); a version-1 or -2 file gets them, computed from its rows, at open.
+ */
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hard_state (
@@ -88,18 +91,23 @@ export class SqliteLogStore implements LogStore {
     this.file = file;
     this.db = db;
     const version = db.pragma('user_version', { simple: true }) as number;
-    if (version !== 0 && version !== 1 && version !== SCHEMA_VERSION) {
+    if (version < 0 || version > SCHEMA_VERSION) {
       db.close();
-      throw new Error(`${file}: unknown raft.db schema version ${version}`);
+      throw new Error(`${file}: unknown raft.db schema version ${version} (written by a newer Quorum?)`);
     }
-    db.exec(SCHEMA);
-    if (version !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    let segments: LogSegments | undefined;
     try {
-      this.segments = new LogSegments(db, segmentEntries);
+      // One transaction: a migration (checksums added to an older file) happens whole or not at all.
+      db.transaction(() => {
+        db.exec(SCHEMA);
+        segments = new LogSegments(db, file, segmentEntries);
+        if (version !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })();
     } catch (err) {
       db.close();
       throw new Error(`${file}: corrupt log: ${(err as Error).message}`, { cause: err });
     }
+    this.segments = segments!;
 
     this.st = {
       putHard: db.prepare(
@@ -122,14 +130,21 @@ export class SqliteLogStore implements LogStore {
       | undefined;
     this.snap = s ? { index: s.idx, term: s.term, conf: JSON.parse(s.conf) as ConfState } : { index: 0, term: 0, conf: copyConf(EMPTY_CONF) };
 
-    const l = this.segments.lastEntry();
-    this.last = l && l.index > this.snap.index ? l : { index: this.snap.index, term: this.snap.term };
-    // Rows below the snapshot index may remain in a segment that straddles it (dropped with that segment later);
-    // but nothing may be missing between the snapshot and the last entry.
-    const f = this.segments.firstStored();
-    if (l && l.index > this.snap.index && f !== null && f > this.snap.index + 1) {
+    try {
+      const l = this.segments.lastEntry();
+      this.last = l && l.index > this.snap.index ? l : { index: this.snap.index, term: this.snap.term };
+      // Rows below the snapshot index may remain in a segment that straddles it (dropped with that segment later);
+      // but nothing may be missing between the snapshot and the last entry.
+      const f = this.segments.firstStored();
+      if (l && l.index > this.snap.index && f !== null && f > this.snap.index + 1) {
+        throw new Error(`${file}: corrupt log: first entry ${f} does not follow snapshot index ${this.snap.index}`);
+      }
+      // Every entry the replica may still read is checked now (as etcd reads its whole WAL at start): a damaged file
+      // is refused at start rather than when a follower happens to need the entry. The log is bounded by compaction.
+      this.segments.verify(this.snap.index + 1, this.last.index + 1);
+    } catch (err) {
       db.close();
-      throw new Error(`${file}: corrupt log: first entry ${f} does not follow snapshot index ${this.snap.index}`);
+      throw err;
     }
   }
 

@@ -1,4 +1,8 @@
-// A single real replica process, SIGKILLed while writes are in flight, loses no acknowledged write.
+// A single real replica process, SIGKILLed while writes are in flight, loses no acknowledged write; on a damaged
+// raft.db it refuses to start, saying why in one line.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplicaProc, singleReplica, waitFor } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
@@ -54,5 +58,25 @@ describe('single replica durability', () => {
     const texts = [...seen.values()];
     expect(new Set(texts).size).toBe(texts.length);
     b.close();
+  });
+
+  it('refuses to start on a damaged raft.db, with one line naming the file and the entry', async () => {
+    expect(await r.stop()).toBe(0);
+    const file = join(r.o.dataDir, 'raft.db');
+    const db = new Database(file);
+    const [table] = (db.prepare("SELECT name FROM sqlite_master WHERE name GLOB 'entries_*' ORDER BY name DESC").all() as { name: string }[]).map((t) => t.name);
+    const { idx } = db.prepare(`SELECT max(idx) AS idx FROM "${table}"`).get() as { idx: number };
+    db.prepare(`UPDATE "${table}" SET data = data || ' ' WHERE idx = ?`).run(idx);
+    db.close();
+    const logged = readFileSync(r.o.logFile, 'utf8').length;
+    r.start();
+    expect(await r.exited).toBe(1);
+    const output = readFileSync(r.o.logFile, 'utf8').slice(logged);
+    const lines = output.trimEnd().split('\n').filter((l) => !l.startsWith('{'));
+    expect(lines).toEqual([
+      `UNAVAILABLE: cannot start replica r1: ${file}: log entry ${idx} is damaged (its checksum does not match), so this replica's log cannot be trusted; ` +
+        'rebuild the replica as "A damaged replica" in docs/operations.md says',
+    ]);
+    expect(output).not.toMatch(/^\s+at /m);
   });
 });

@@ -26,7 +26,7 @@ describe('driver: a diverged log stops the replica', () => {
 
     expect(c.stops.map((s) => s.id)).toEqual(['b']);
     const message = c.stops[0].error.message;
-    expect(message).toMatch(new RegExp(`^log divergence: the leader's entry ${commit} conflicts with committed entry ${commit} .*Move its data folder aside`));
+    expect(message).toMatch(new RegExp(`^log divergence: the leader's entry ${commit} conflicts with committed entry ${commit} .*rebuild the replica as "A damaged replica" in docs/operations.md says$`));
     expect(message).not.toContain('\n');
     // Stopped: it steps nothing more and refuses work.
     await expect(b.driver!.propose('later')).rejects.toMatchObject({ code: 'UNAVAILABLE' });

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteLogStore } from '../../replica/storage/log-store.js';
 import { openSqlite } from '../../replica/storage/sqlite.js';
+import { DamagedLogError, entryChecksum } from '../../replica/storage/log-segments.js';
 import { CompactedError, UnavailableError, type Entry } from '../../replica/raft/types.js';
 
 let dir: string;
@@ -257,8 +258,8 @@ describe('SqliteLogStore', () => {
     const db = new Database(path.join(dir, 'raft.db'), { readonly: true });
     const [table] = (db.prepare("SELECT name FROM sqlite_master WHERE name GLOB 'entries_*'").all() as { name: string }[]).map((r) => r.name);
     const plans = [
-      `SELECT term FROM "${table}" WHERE idx = 5`,
-      `SELECT idx, term, type, data FROM "${table}" WHERE idx >= 5 AND idx < 9 ORDER BY idx`,
+      `SELECT idx, term, type, data, crc FROM "${table}" WHERE idx = 5`,
+      `SELECT idx, term, type, data, crc FROM "${table}" WHERE idx >= 5 AND idx < 9 ORDER BY idx`,
       `DELETE FROM "${table}" WHERE idx >= 5`,
     ].map((sql) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join('; '));
     db.close();
@@ -312,5 +313,107 @@ describe('SqliteLogStore', () => {
       fs.rmSync(v1, { recursive: true, force: true });
     }
     store = SqliteLogStore.open(dir);
+  });
+
+  describe('checksums (schema 3)', () => {
+    /** Changes one stored row behind the store's back (a damaged disk, or an edited file). */
+    function tamper(sql: string): void {
+      store.close();
+      const db = new Database(path.join(dir, 'raft.db'));
+      const [table] = (db.prepare("SELECT name FROM sqlite_master WHERE name GLOB 'entries_*'").all() as { name: string }[]).map((r) => r.name);
+      db.prepare(sql.replace('TABLE', `"${table}"`)).run();
+      db.close();
+    }
+
+    it('refuses at open a file with a damaged entry, in one line naming the file and the index and saying what to do', () => {
+      store.save({ hardState: { term: 1, vote: 'a', commit: 3 }, entries: ents(1, 8, 1) });
+      tamper("UPDATE TABLE SET data = 'cmd-x' WHERE idx = 5");
+      let message = '';
+      try {
+        store = SqliteLogStore.open(dir);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toBe(
+        `${path.join(dir, 'raft.db')}: log entry 5 is damaged (its checksum does not match), so this replica's log cannot be trusted; ` +
+          'rebuild the replica as "A damaged replica" in docs/operations.md says',
+      );
+      tamper("UPDATE TABLE SET data = 'cmd-5' WHERE idx = 5");
+      store = SqliteLogStore.open(dir);
+      expect(store.entries(5, 6, 1e9)[0].data).toBe('cmd-5');
+    });
+
+    it('catches a changed term or type as well as changed data', () => {
+      store.save({ entries: ents(1, 4, 2) });
+      tamper('UPDATE TABLE SET term = 3 WHERE idx = 4');
+      expect(() => (store = SqliteLogStore.open(dir))).toThrow(/log entry 4 is damaged/);
+      tamper('UPDATE TABLE SET term = 2, type = 1 WHERE idx = 4');
+      expect(() => (store = SqliteLogStore.open(dir))).toThrow(/log entry 4 is damaged/);
+      tamper('UPDATE TABLE SET type = 0 WHERE idx = 4');
+      store = SqliteLogStore.open(dir);
+    });
+
+    it('checks rows read while open (entries older than the in-memory tail, and their terms)', () => {
+      store.close();
+      store = SqliteLogStore.open(dir, { maxEntries: 2 });
+      store.save({ entries: ents(1, 40, 1) });
+      const db = new Database(path.join(dir, 'raft.db'));
+      db.prepare("UPDATE entries_1 SET data = 'evil' WHERE idx = 7").run();
+      db.close();
+      expect(() => store.entries(5, 10, 1e9)).toThrow(DamagedLogError);
+      expect(() => store.term(7)).toThrow(/log entry 7 is damaged/);
+      expect(store.entries(8, 10, 1e9).map((e) => e.index)).toEqual([8, 9]);
+    });
+
+    it('opens a schema-2 file (entries without checksums), adding them from its rows in one step', () => {
+      store.close();
+      const v2 = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-log-v2-'));
+      try {
+        const db = openSqlite(path.join(v2, 'raft.db'));
+        db.exec(`CREATE TABLE hard_state (id INTEGER PRIMARY KEY CHECK (id = 0), term INTEGER NOT NULL, vote TEXT, commit_index INTEGER NOT NULL);
+          CREATE TABLE snapshot_meta (id INTEGER PRIMARY KEY CHECK (id = 0), idx INTEGER NOT NULL, term INTEGER NOT NULL, conf TEXT NOT NULL);
+          CREATE TABLE entries_1 (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data TEXT NOT NULL);
+          CREATE TABLE entries_2 (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data TEXT NOT NULL);
+          INSERT INTO hard_state VALUES (0, 2, 'a', 4);
+          INSERT INTO snapshot_meta VALUES (0, 1, 1, '{"voters":["a"],"learners":[]}');
+          INSERT INTO entries_1 VALUES (2, 1, 0, 'x2'), (3, 2, 1, '{"op":"remove","id":"c"}');
+          INSERT INTO entries_2 VALUES (4, 2, 0, 'x4');
+          PRAGMA user_version = 2;`);
+        db.close();
+        const old = SqliteLogStore.open(v2);
+        expect(old.entries(2, 5, 1e9)).toEqual([
+          { index: 2, term: 1, type: 'normal', data: 'x2' },
+          { index: 3, term: 2, type: 'conf', data: '{"op":"remove","id":"c"}' },
+          { index: 4, term: 2, type: 'normal', data: 'x4' },
+        ]);
+        old.save({ entries: [{ index: 5, term: 2, type: 'normal', data: 'x5' }] });
+        old.close();
+        const check = new Database(path.join(v2, 'raft.db'));
+        expect(check.pragma('user_version', { simple: true })).toBe(3);
+        const rows = [
+          ...(check.prepare('SELECT idx, term, type, data, crc FROM entries_1').all() as { idx: number; term: number; type: number; data: string; crc: number }[]),
+          ...(check.prepare('SELECT idx, term, type, data, crc FROM entries_2').all() as { idx: number; term: number; type: number; data: string; crc: number }[]),
+        ];
+        expect(rows.map((r) => r.crc)).toEqual(rows.map((r) => entryChecksum(r.idx, r.term, r.type, r.data)));
+        check.prepare("UPDATE entries_2 SET data = 'y4' WHERE idx = 4").run();
+        check.close();
+        expect(() => SqliteLogStore.open(v2)).toThrow(/log entry 4 is damaged/);
+      } finally {
+        fs.rmSync(v2, { recursive: true, force: true });
+      }
+      store = SqliteLogStore.open(dir);
+    });
+
+    it('refuses a file of a newer schema', () => {
+      store.close();
+      const db = new Database(path.join(dir, 'raft.db'));
+      db.pragma('user_version = 4');
+      db.close();
+      expect(() => SqliteLogStore.open(dir)).toThrow(/unknown raft.db schema version 4/);
+      const fix = new Database(path.join(dir, 'raft.db'));
+      fix.pragma('user_version = 3');
+      fix.close();
+      store = SqliteLogStore.open(dir);
+    });
   });
 });
