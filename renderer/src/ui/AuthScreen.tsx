@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useApp } from './context.js';
 import { Logo } from './icons.js';
+import { FormError } from './FormParts.js';
 
 export function AuthScreen() {
   const [username, setUsername] = useState('');
@@ -35,11 +36,7 @@ export function AuthScreen() {
           <span>Password</span>
           <input name="password" type="password" autoComplete="current-password" maxLength={256} value={password} onChange={(e) => setPassword(e.target.value)} required />
         </label>
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormError error={error} />
         <div className="row auth-actions">
           <button type="submit" className="primary" value="login" disabled={busy}>
             Log in

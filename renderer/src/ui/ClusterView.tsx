@@ -3,6 +3,7 @@ import { useApp, useAppContext } from './context.js';
 import type { ReplicaStatus, ReplicaStatusRow } from '../net/api.js';
 import { clusterHealth, surviveText } from '../store/health.js';
 import { readableError } from '../errors.js';
+import { ViewHeader } from './FormParts.js';
 
 interface NodeView {
   id: string;
@@ -110,7 +111,6 @@ export function ClusterView() {
   const statusAt = useApp((s) => s.statusAt);
   const probes = useApp((s) => s.memberStatus);
   const conn = useApp((s) => s.conn);
-  const setView = useApp((s) => s.setView);
   const toast = useApp((s) => s.toast);
   const refresh = useApp((s) => s.refreshStatus);
   const [invite, setInvite] = useState('');
@@ -137,12 +137,7 @@ export function ClusterView() {
   const health = clusterHealth(status);
   return (
     <section className="cluster-view" aria-labelledby="cluster-title">
-      <header className="view-header">
-        <h2 id="cluster-title">Cluster</h2>
-        <button type="button" className="ghost" onClick={() => setView('chat')}>
-          Back to chat
-        </button>
-      </header>
+      <ViewHeader id="cluster-title" title="Cluster" />
       {!status ? (
         <p className="muted">{conn.status === 'connected' ? 'Asking the replica…' : 'Not connected to any replica. The view fills in as soon as one answers.'}</p>
       ) : (

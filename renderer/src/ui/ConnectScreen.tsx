@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { isAddress, rememberServers } from '../servers.js';
 import { Logo } from './icons.js';
+import { FormError } from './FormParts.js';
 
 /** Shown when no replica is known (desktop app with hosting off and nothing remembered). */
 export function ConnectScreen() {
@@ -25,11 +26,7 @@ export function ConnectScreen() {
           <span>Replica address</span>
           <input value={address} onChange={(e) => setAddress(e.target.value)} placeholder="192.168.1.20:7420" autoFocus />
         </label>
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormError error={error} />
         <div className="row auth-actions">
           <button type="submit" className="primary">
             Connect

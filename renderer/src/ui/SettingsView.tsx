@@ -3,6 +3,7 @@ import { useApp, useAppContext } from './context.js';
 import { call, desktop } from '../desktop.js';
 import type { HostStatus } from '../../../main/ipc-contract.js';
 import { readableError } from '../errors.js';
+import { ViewHeader } from './FormParts.js';
 
 function useHostStatus(): [HostStatus | null, (s: HostStatus) => void] {
   const [status, setStatus] = useState<HostStatus | null>(null);
@@ -173,15 +174,9 @@ function DesktopHosting() {
 
 export function SettingsView() {
   const { api, servedBy } = useAppContext();
-  const setView = useApp((s) => s.setView);
   return (
     <section className="settings-view" aria-labelledby="settings-title">
-      <header className="view-header">
-        <h2 id="settings-title">Settings</h2>
-        <button type="button" className="ghost" onClick={() => setView('chat')}>
-          Back to chat
-        </button>
-      </header>
+      <ViewHeader id="settings-title" title="Settings" />
       {desktop ? (
         <DesktopHosting />
       ) : (

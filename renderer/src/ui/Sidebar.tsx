@@ -5,6 +5,7 @@ import { Avatar } from './icons.js';
 import { Dialog } from './Dialog.js';
 import { readableError } from '../errors.js';
 import { timeLabel, dayKey } from '../store/messages.js';
+import { FormError } from './FormParts.js';
 
 function shortTime(ms: number): string {
   return dayKey(ms) === dayKey(Date.now()) ? timeLabel(ms) : new Date(ms).toLocaleDateString(undefined, { day: 'numeric', month: 'short' });
@@ -121,11 +122,7 @@ function DeleteAccountDialog({ open, onClose }: { open: boolean; onClose(): void
           <span>Password</span>
           <input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required autoFocus />
         </label>
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormError error={error} />
         <div className="row end">
           <button type="button" className="secondary" onClick={onClose}>
             Cancel
