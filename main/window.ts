@@ -60,25 +60,25 @@ export const SECURE_WEB_PREFERENCES = {
   spellcheck: true,
 } as const;
 
-export function createMainWindow(BrowserWindow: WindowCtor, o: WindowOptions): WindowLike {
+export function createMainWindow(BrowserWindow: WindowCtor, options: WindowOptions): WindowLike {
   const win = new BrowserWindow({
-    width: o.state.width,
-    height: o.state.height,
-    ...(o.state.x !== undefined && o.state.y !== undefined ? { x: o.state.x, y: o.state.y } : {}),
+    width: options.state.width,
+    height: options.state.height,
+    ...(options.state.x !== undefined && options.state.y !== undefined ? { x: options.state.x, y: options.state.y } : {}),
     minWidth: MIN_WIDTH,
     minHeight: MIN_HEIGHT,
     show: false,
     title: 'Quorum',
-    ...(o.icon ? { icon: o.icon } : {}),
+    ...(options.icon ? { icon: options.icon } : {}),
     autoHideMenuBar: true,
-    webPreferences: { ...SECURE_WEB_PREFERENCES, preload: o.preload, devTools: o.devTools },
+    webPreferences: { ...SECURE_WEB_PREFERENCES, preload: options.preload, devTools: options.devTools },
   });
-  if (o.state.maximized) win.maximize();
-  lockDown(win.webContents, o.url, o.log);
+  if (options.state.maximized) win.maximize();
+  lockDown(win.webContents, options.url, options.log);
   win.once('ready-to-show', () => win.show());
   win.on('close', (event) => {
-    o.saveState({ ...win.getNormalBounds(), maximized: win.isMaximized() });
-    if (o.hideOnClose()) {
+    options.saveState({ ...win.getNormalBounds(), maximized: win.isMaximized() });
+    if (options.hideOnClose()) {
       event.preventDefault();
       win.hide();
     }

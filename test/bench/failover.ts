@@ -272,7 +272,7 @@ export async function runFailover(cfg: BenchConfig): Promise<{ failover: Failove
 /** Whether the replica's log since its last start says it completed a leadership transfer. */
 function logSaysTransferred(r: ReplicaProc): boolean {
   try {
-    const text = readFileSync(r.o.logFile, 'utf8');
+    const text = readFileSync(r.options.logFile, 'utf8');
     const lastStart = text.lastIndexOf('replica started');
     return /leadership transferred/i.test(text.slice(Math.max(0, lastStart)));
   } catch {

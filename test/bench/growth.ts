@@ -90,7 +90,7 @@ export async function startTimed(r: ReplicaProc, timeoutMs = 120_000): Promise<n
   const t0 = performance.now();
   r.start();
   await waitFor(`${r.id} /healthz`, async () => {
-    if (!r.running) throw new Error(`${r.id} exited (see ${r.o.logFile})`);
+    if (!r.running) throw new Error(`${r.id} exited (see ${r.options.logFile})`);
     const res = await fetch(`http://${r.address}/healthz`).catch(() => null);
     return res?.status === 200;
   }, timeoutMs, 10);

@@ -72,7 +72,7 @@ describe('autopilot on real processes', () => {
     for (let n = 1; n <= expected.length; n++) {
       if (n > 1) {
         const r = await replica(dir, `r${n}`, ['--join', procs.map((p) => p.address).join(','), '--secret-file', secretFile, '--learner', ...FAST]);
-        await waitFor(`r${n} to report the join complete`, () => readFileSync(r.o.logFile, 'utf8').includes('join: complete'), 60_000, 100);
+        await waitFor(`r${n} to report the join complete`, () => readFileSync(r.options.logFile, 'utf8').includes('join: complete'), 60_000, 100);
       }
       // Settled: every member caught up for a while (longer than stabilization, so a due promotion has happened),
       // and the voter count the leader aims at reached.
@@ -119,7 +119,7 @@ describe('autopilot on real processes', () => {
     expect(promoted).toMatchObject({ reason: 'stable-learner' });
     expect(['r4', 'r5']).toContain(promoted.id);
     expect(voters(replaced)).toEqual([leader.id, promoted.id, ...cluster.replicas.map((r) => r.id).filter((id) => id !== leader.id && id !== victim.id)].sort());
-    expect(readFileSync(leader.o.logFile, 'utf8')).toMatch(new RegExp(`autopilot: demoting ${victim.id}`));
+    expect(readFileSync(leader.options.logFile, 'utf8')).toMatch(new RegExp(`autopilot: demoting ${victim.id}`));
 
     // What an operator sees: the status command's membership column, and the counters.
     const report = statusCli(all().filter((r) => r !== victim).map((r) => r.address));
@@ -140,7 +140,7 @@ describe('autopilot on real processes', () => {
     // The leader quits: it hands leadership over first, then its vote moves to a learner once it is dead-after gone.
     leader.signal('SIGTERM');
     expect(await leader.exited).toBe(0);
-    expect(readFileSync(leader.o.logFile, 'utf8')).toMatch(/leadership transferred/);
+    expect(readFileSync(leader.options.logFile, 'utf8')).toMatch(/leadership transferred/);
     const after = await leaderStatus(all(), `${leader.id}'s vote moved to a learner`, (s) => !row(s, leader.id).voter && voters(s).length === 3, 60_000);
     expect(row(after, leader.id).autopilot?.lastChange).toMatchObject({ op: 'demote', reason: 'dead-voter' });
 

@@ -498,7 +498,7 @@ describe('hostile input against live replicas', () => {
       const sock = (ws as unknown as { _socket: Socket })._socket;
       sock.pause();
       for (let i = 0; i < 2500; i++) ws.send(JSON.stringify({ id: 100 + i, op: 'history', with: 'big2', limit: 500 }));
-      await waitFor('the replica to drop the slow reader', () => readFileSync(leader.o.logFile, 'utf8').includes('it does not read its answers'), 30_000, 100);
+      await waitFor('the replica to drop the slow reader', () => readFileSync(leader.options.logFile, 'utf8').includes('it does not read its answers'), 30_000, 100);
       sock.resume();
       expect(await Promise.race([closed, new Promise((res) => setTimeout(() => res('still open'), 30_000))])).toBe(1006);
     });
@@ -519,7 +519,7 @@ describe('hostile input against live replicas', () => {
   it('pipelined HTTP floods and socket floods are cut off; memory stays bounded and the cluster serves', async () => {
     const leader = await cluster.leader();
     const [host, port] = leader.address.split(':');
-    const dropped = () => readFileSync(leader.o.logFile, 'utf8').split('too many pipelined requests').length - 1;
+    const dropped = () => readFileSync(leader.options.logFile, 'utf8').split('too many pipelined requests').length - 1;
     const before = dropped();
     const growth = await peakGrowth(leader, async () => {
       const socks = Array.from({ length: 8 }, () => {

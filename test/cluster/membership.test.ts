@@ -60,7 +60,7 @@ describe('membership on real processes', () => {
       const st = await r4.status().catch(() => null);
       return st?.voter === true && st.role !== 'learner';
     }, 60_000, 100);
-    expect(readFileSync(r4.o.logFile, 'utf8')).toMatch(/installing snapshot/);
+    expect(readFileSync(r4.options.logFile, 'utf8')).toMatch(/installing snapshot/);
     await waitConverged([...cluster.addresses, r4.address]);
 
     // Remove an original replica (a follower), then kill the leader: 3 voters left of whom 2 live.
@@ -112,7 +112,7 @@ describe('membership on real processes', () => {
     const before = await target.status();
     target.signal('SIGTERM');
     expect(await target.exited).toBe(0);
-    expect(readFileSync(target.o.logFile, 'utf8')).toMatch(/leadership transferred/);
+    expect(readFileSync(target.options.logFile, 'utf8')).toMatch(/leadership transferred/);
     const next = await cluster.leader();
     expect((await next.status()).term).toBe(before.term + 1);
   });

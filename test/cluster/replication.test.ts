@@ -138,7 +138,7 @@ describe('replication on real processes', () => {
     lagging.start();
     await lagging.waitHealthy();
     await waitConverged(cluster.addresses);
-    const log = readFileSync(lagging.o.logFile, 'utf8');
+    const log = readFileSync(lagging.options.logFile, 'utf8');
     expect(log).toMatch(/installing snapshot/);
   });
 });

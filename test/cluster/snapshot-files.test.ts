@@ -29,7 +29,7 @@ describe('snapshot files', () => {
     const lagging = cluster.replicas.find((r) => r !== leader)!;
     await lagging.kill();
     // A partial file as a transfer interrupted by a crash leaves it.
-    const incoming = join(lagging.o.dataDir, 'snapshots', 'incoming');
+    const incoming = join(lagging.options.dataDir, 'snapshots', 'incoming');
     mkdirSync(incoming, { recursive: true });
     writeFileSync(join(incoming, `${leader.id}-7-crashed.part`), Buffer.alloc(4096, 1));
     await Promise.all(Array.from({ length: 6 }, async (_, w) => {
@@ -38,7 +38,7 @@ describe('snapshot files', () => {
     lagging.start();
     await lagging.waitHealthy();
     await waitConverged(cluster.addresses);
-    await waitFor('the follower to log its snapshot install', () => /installing snapshot/.test(readFileSync(lagging.o.logFile, 'utf8')), 10_000);
+    await waitFor('the follower to log its snapshot install', () => /installing snapshot/.test(readFileSync(lagging.options.logFile, 'utf8')), 10_000);
     const left = existsSync(incoming) ? readdirSync(incoming) : [];
     expect(left).toEqual([]);
   });

@@ -80,16 +80,16 @@ export class Harness {
 
   /** Applies and expects success; returns the result. */
   ok<T = any>(body: Record<string, unknown>, opts: EntryOptions = {}): T {
-    const o = this.apply(body, opts);
-    if (!o.response.ok) throw new Error(`expected ok for ${JSON.stringify(body)}, got ${JSON.stringify(o.response.error)}`);
-    return o.response.result as T;
+    const outcome = this.apply(body, opts);
+    if (!outcome.response.ok) throw new Error(`expected ok for ${JSON.stringify(body)}, got ${JSON.stringify(outcome.response.error)}`);
+    return outcome.response.result as T;
   }
 
   /** Applies and expects a refusal; returns its code. */
   err(body: Record<string, unknown>, opts: EntryOptions = {}): string {
-    const o = this.apply(body, opts);
-    if (o.response.ok) throw new Error(`expected a refusal for ${JSON.stringify(body)}, got ${JSON.stringify(o.response.result)}`);
-    return o.response.error.code;
+    const outcome = this.apply(body, opts);
+    if (outcome.response.ok) throw new Error(`expected a refusal for ${JSON.stringify(body)}, got ${JSON.stringify(outcome.response.result)}`);
+    return outcome.response.error.code;
   }
 
   signup(username: string): void {

@@ -102,25 +102,25 @@ function logTail(file: string, lines = 15): string {
 export class ReplicaProc {
   proc: ChildProcess | null = null;
   exited: Promise<number | null> = Promise.resolve(null);
-  constructor(readonly o: ReplicaProcOptions) {}
+  constructor(readonly options: ReplicaProcOptions) {}
 
   get id(): string {
-    return this.o.id;
+    return this.options.id;
   }
   get address(): string {
-    return `127.0.0.1:${this.o.port}`;
+    return `127.0.0.1:${this.options.port}`;
   }
   get running(): boolean {
     return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
   start(): void {
-    const root = this.o.codeRoot ?? ROOT;
-    const args = [...(this.o.nodeArgs ?? []), '--import', 'tsx', join(root, 'replica', 'cli.ts'), 'replica', '--id', this.o.id, '--data', this.o.dataDir, '--listen', this.address];
-    if (this.o.initialCluster) args.push('--initial-cluster', this.o.initialCluster);
-    if (this.o.secretFile) args.push('--secret-file', this.o.secretFile);
-    args.push(...(this.o.extraArgs ?? []));
-    const out = createWriteStream(this.o.logFile, { flags: 'a' });
+    const root = this.options.codeRoot ?? ROOT;
+    const args = [...(this.options.nodeArgs ?? []), '--import', 'tsx', join(root, 'replica', 'cli.ts'), 'replica', '--id', this.options.id, '--data', this.options.dataDir, '--listen', this.address];
+    if (this.options.initialCluster) args.push('--initial-cluster', this.options.initialCluster);
+    if (this.options.secretFile) args.push('--secret-file', this.options.secretFile);
+    args.push(...(this.options.extraArgs ?? []));
+    const out = createWriteStream(this.options.logFile, { flags: 'a' });
     const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: replicaProcessEnv(process.env) });
     // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
     p.stdout!.pipe(out, { end: false });
@@ -132,7 +132,7 @@ export class ReplicaProc {
 
   async waitHealthy(timeoutMs = 30_000): Promise<void> {
     await waitFor(`${this.id} /healthz`, async () => {
-      if (!this.running) throw new Error(`${this.id} exited; its log ends with:\n${logTail(this.o.logFile)}`);
+      if (!this.running) throw new Error(`${this.id} exited; its log ends with:\n${logTail(this.options.logFile)}`);
       const r = await fetch(`http://${this.address}/healthz`).catch(() => null);
       return r?.status === 200;
     }, timeoutMs, 50);

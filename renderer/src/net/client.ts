@@ -39,7 +39,7 @@ export function connectToCluster(servers: string[]): ChatApi {
     login: (u, p) => client.login(u, p),
     resume: (t) => client.resumeLogin(t),
     logout: () => client.logout(),
-    accounts: (o) => client.accounts(o),
+    accounts: (query) => client.accounts(query),
     send: (to, text) => client.send(to, text),
     history: (w, o) => client.history(w, o),
     conversations: (limit) => client.conversations(limit),
