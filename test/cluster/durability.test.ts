@@ -62,16 +62,16 @@ describe('single replica durability', () => {
 
   it('refuses to start on a damaged raft.db, with one line naming the file and the entry', async () => {
     expect(await r.stop()).toBe(0);
-    const file = join(r.o.dataDir, 'raft.db');
+    const file = join(r.options.dataDir, 'raft.db');
     const db = new Database(file);
     const [table] = (db.prepare("SELECT name FROM sqlite_master WHERE name GLOB 'entries_*' ORDER BY name DESC").all() as { name: string }[]).map((t) => t.name);
     const { idx } = db.prepare(`SELECT max(idx) AS idx FROM "${table}"`).get() as { idx: number };
     db.prepare(`UPDATE "${table}" SET data = data || ' ' WHERE idx = ?`).run(idx);
     db.close();
-    const logged = readFileSync(r.o.logFile, 'utf8').length;
+    const logged = readFileSync(r.options.logFile, 'utf8').length;
     r.start();
     expect(await r.exited).toBe(1);
-    const output = readFileSync(r.o.logFile, 'utf8').slice(logged);
+    const output = readFileSync(r.options.logFile, 'utf8').slice(logged);
     const lines = output.trimEnd().split('\n').filter((l) => !l.startsWith('{'));
     expect(lines).toEqual([
       `UNAVAILABLE: cannot start replica r1: ${file}: log entry ${idx} is damaged (its checksum does not match), so this replica's log cannot be trusted; ` +
