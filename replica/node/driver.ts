@@ -405,7 +405,7 @@ export class Driver<Outcome> extends EventEmitter {
    */
   private confChanged(): void {
     const conf = this.o.sm.conf();
-    if (conf && !conf.voters.includes(this.o.id) && this.o.raft.status().role === 'leader') {
+    if (conf && !conf.voters.includes(this.o.id) && this.o.raft.currentRole === 'leader') {
       this.confHeld = true;
       return;
     }
