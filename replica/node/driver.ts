@@ -78,6 +78,8 @@ export class Driver<Outcome> extends EventEmitter {
   private savedVote: NodeId | null;
   /** A 'conf' event held back while this replica leads outside the configuration (it is handing leadership over). */
   private confHeld = false;
+  /** It stopped leading: the held 'conf' goes out once the current Ready's messages have left. */
+  private confDue = false;
 
   constructor(private readonly o: DriverOptions<Outcome>) {
     super();
@@ -337,6 +339,11 @@ export class Driver<Outcome> extends EventEmitter {
       else this.appliedWaiters.push({ index: rs.index, resolve: release, reject: (e) => batch.forEach((r) => r.reject(e)) });
     }
 
+    if (this.confDue) {
+      this.confDue = false;
+      this.confChanged();
+    }
+
     // 4. Tell the core.
     this.o.raft.advance(rd);
   }
@@ -433,7 +440,7 @@ export class Driver<Outcome> extends EventEmitter {
     }
     if (was.role !== s.role || was.lead !== s.lead) this.o.log.info({ role: s.role, leader: s.lead, term: this.o.raft.currentTerm }, 'role changed');
     this.emit('softState', s);
-    if (this.confHeld && s.role !== 'leader') this.confChanged();
+    if (this.confHeld && s.role !== 'leader') this.confDue = true;
   }
 
   private installSnapshot(meta: SnapshotMeta): void {

@@ -1,6 +1,6 @@
 /**
  * Whether this replica belongs to the applied configuration, and the moment a configuration change removes it: a
- * removed replica serves neither clients nor peers until its data folder is deleted (or it joins again).
+ * removed replica serves no clients (it still answers its former peers' Raft messages: replica.ts, REMOVED_NOTICE).
  */
 import type { ConfState, NodeId } from '../raft/types.js';
 import { isMember } from '../raft/conf.js';

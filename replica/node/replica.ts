@@ -36,6 +36,15 @@ export type { Member, ReplicaHandle, ReplicaOptions } from './options.js';
 
 /** How often autopilot samples the members' health (and, when leading, decides). */
 const AUTOPILOT_SAMPLE_MS = 250;
+/**
+ * A removed replica serves no clients but keeps answering its former peers' Raft messages: a configuration change takes
+ * effect when applied, so a voter that has not yet learned that the change committed still counts this replica, and
+ * may need its vote or its acknowledgement to learn it (removing one of two voters is the plain case). Stopping it
+ * at once could leave such a voter without a majority for good; the operator stops it once the cluster has moved on.
+ */
+const REMOVED_NOTICE =
+  'this replica was removed from the cluster configuration: it serves no clients, and answers its former peers until ' +
+  'stopped. Stop it and delete its data folder to reuse the machine, or join again with --join';
 
 function defaultWebRoot(): string | null {
   const built = resolve(import.meta.dirname ?? '.', '..', '..', 'dist', 'renderer');
@@ -112,7 +121,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   const metrics = createMetrics(selfId, options.processMetrics ?? false);
   const lifecycle = new Lifecycle();
   const membership = new Membership(selfId, () => stateMachine.conf(), joinStep === 'add');
-  if (membership.removed) log.warn('this replica was removed from the cluster configuration; it serves neither clients nor peers. Delete its data folder to reuse the machine');
+  if (membership.removed) log.warn(REMOVED_NOTICE);
   const serving = () => !lifecycle.isClosing && !membership.removed;
   const addresses = new MemberAddresses(selfId, stateMachine, options.advertise);
 
@@ -226,10 +235,11 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     log,
     onMessages: (from, msgs, clock) => {
       if (clock !== undefined) peerClocks.observe(from, clock);
-      if (!membership.removed) driver.step(msgs);
+      // A removed replica still answers its former peers: see REMOVED_NOTICE.
+      driver.step(msgs);
     },
     onSnapshot: (_from, snapshot) => {
-      if (!membership.removed) driver.stepSnapshot(snapshot);
+      driver.stepSnapshot(snapshot);
     },
     onPeerSeen: (id, address) => {
       addresses.announce(id, address);
@@ -258,10 +268,8 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   driver.on('applied', (outcomes) => pushApplied(clients, outcomes));
   driver.on('conf', () => {
     if (membership.confApplied()) {
-      log.warn('this replica was removed from the cluster configuration; it no longer serves clients or peers. Delete its data folder to reuse the machine, or join again with --join');
+      log.warn(REMOVED_NOTICE);
       clients.closeAll(4410, 'this replica was removed from the cluster');
-      links.close();
-      peers.close();
     }
     autopilot.confApplied(conf());
     syncLinks();
@@ -271,8 +279,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     if (soft.role === 'leader') log.info({ term: raft.currentTerm }, 'became leader');
   });
 
-  if (membership.removed) links.close();
-  else syncLinks();
+  syncLinks();
   const linkGauge = setInterval(() => metrics.peersConnected.set(links.connectedCount), 1000);
   const ticker = setInterval(() => driver.tick(), tickMs);
   const autopilotSampler = setInterval(() => autopilot.tick(), AUTOPILOT_SAMPLE_MS);

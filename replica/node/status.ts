@@ -18,7 +18,7 @@ export interface StatusInputs {
   /** Whether this replica's link to `id` is open (counts toward "reachable" on a leader). */
   linkConnected: (id: NodeId) => boolean;
   appliedIndex: number;
-  /** Removed from the configuration: serves neither clients nor peers. */
+  /** Removed from the configuration: serves no clients (it still answers its former peers). */
   removed: boolean;
   /** False while stopping or removed. */
   serving: boolean;

@@ -93,7 +93,7 @@ export class SimCluster implements SimHost {
       for (const q of batch) {
         moved = true;
         const to = this.nodes.get(q.m.to);
-        const ok = !!to && to.alive && !to.removed && (!this.filter || this.filter(q.m));
+        const ok = !!to && to.alive && (!this.filter || this.filter(q.m));
         if (q.snap) {
           if (ok) to!.deliverSnapshot(q.snap.data, q.m);
           q.snap.settle(ok);

@@ -1,8 +1,9 @@
 /**
  * One simulated replica: the production consensus stack (openCore + Raft + Driver, replica/node/) over in-memory
  * stores that keep only what the real ones would keep through a crash (MemoryStorage for raft.db, SimStateMachine for
- * state.db), with simulated timers and snapshot files, wired the way replica/node.ts wires a replica:
- * - a replica removed from the configuration stops stepping peer messages and sending (node.ts closes its links);
+ * state.db), with simulated timers and snapshot files, wired the way replica/node/replica.ts wires a replica:
+ * - a replica removed from the configuration serves no clients (the world proposes and reads elsewhere) but still
+ *   answers its former peers;
  * - a one-voter configuration campaigns at start;
  * - transport reports go to driver.reportUnreachable and raft.leaderUnreachable.
  * Faults are injected at the driver's effects (SimHost.fault): the process dies just before a write, a send or an
@@ -102,7 +103,7 @@ export class SimReplica {
   readonly store: MemoryStorage;
   readonly sm: SimStateMachine;
   readonly files: SimFiles = new Map();
-  /** Removed from the configuration: steps no peer message and sends nothing (node.ts's `removed`). */
+  /** Removed from the configuration: serves no clients (replica.ts's `membership.removed`). */
   removed = false;
   private wasMember = false;
   /** The process died at an effect inside the driver's current turn; it is buried when the turn ends. */
@@ -121,7 +122,7 @@ export class SimReplica {
     this.store = new MemoryStorage(conf ?? { voters: [], learners: [] });
     const initial: SimState = { index: 0, term: 0, hash: 0, conf, app: '' };
     if (conf && opts.bootstrapAtOne) {
-      // As node.ts bootstraps: the configuration is a snapshot at index 1, term 1, in both stores.
+      // As the replica bootstraps (data-folder.ts): the configuration is a snapshot at index 1, term 1, in both stores.
       this.store.resetToSnapshot({ index: 1, term: 1, conf });
       this.store.save({ entries: [], hardState: { term: 1, vote: null, commit: 1 } });
       Object.assign(initial, { index: 1, term: 1, hash: opts.bootHash });
@@ -169,7 +170,7 @@ export class SimReplica {
       timers: this.timers(inc),
       snapshotFiles: this.snapshotFiles(),
       send: (to, msgs) => {
-        if (inc !== this.incarnation || this.removed || this.dying) return;
+        if (inc !== this.incarnation || this.dying) return;
         if (this.fault('send') !== 'none') {
           // The process dies with these messages unsent; the driver's turn goes on until its next effect throws.
           this.dying = true;
@@ -179,7 +180,7 @@ export class SimReplica {
       },
       sendSnapshot: (to, path, _meta, msg) => {
         const data = this.files.get(path);
-        if (inc !== this.incarnation || this.removed || this.dying || data === undefined) return Promise.reject(new Error('link closed'));
+        if (inc !== this.incarnation || this.dying || data === undefined) return Promise.reject(new Error('link closed'));
         return this.host.transmitSnapshot(this, to, data, msg);
       },
       compactEvery: this.opts.compactEvery,
@@ -188,13 +189,13 @@ export class SimReplica {
     });
     this.driver = driver;
     this.wasMember = isMember(this.sm.conf(), this.id);
-    // node.ts: a replica that starts outside its stored configuration (it was removed) serves no peers.
+    // A replica that starts outside its stored configuration was removed: it serves no clients.
     this.removed = this.sm.conf() !== null && !this.wasMember;
     driver.on('conf', () => {
       const member = isMember(this.sm.conf(), this.id);
       if (this.wasMember && !member && !this.removed) {
         this.removed = true;
-        this.host.note(`${this.id} removed from the configuration: stops serving peers`);
+        this.host.note(`${this.id} removed from the configuration: serves no clients`);
       }
       this.wasMember = member;
     });
@@ -247,14 +248,14 @@ export class SimReplica {
     }
   }
 
-  /** Peer messages arriving (node.ts: a removed replica steps nothing). */
+  /** Peer messages arriving (a removed replica still steps them). */
   deliver(msgs: Message[]): void {
-    if (!this.driver || this.removed) return;
+    if (!this.driver) return;
     this.driver.step(msgs);
   }
 
   deliverSnapshot(data: string, msg: Message): void {
-    if (!this.driver || this.removed) return;
+    if (!this.driver) return;
     const path = `in-${++this.fileSeq}`;
     this.files.set(path, data);
     this.driver.stepSnapshot({ path, meta: msg.snapshot!, msg });

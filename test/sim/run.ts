@@ -93,15 +93,20 @@ async function main(): Promise<void> {
   const total: Partial<SimStats> = {};
   let failures = 0;
   let lastPrint = t0;
+  let ran = 0;
   for (let seed = start; seed < start + count; seed++) {
     const nodes = nodesFor(seed, forcedNodes);
+    ran++;
     try {
       const st = await runSeed({ seed, nodes, steps });
       for (const [k, v] of Object.entries(st)) (total as Record<string, number>)[k] = ((total as Record<string, number>)[k] ?? 0) + v;
     } catch (e) {
       failures++;
       report(e, steps, forcedNodes);
-      if (failures >= 5) break;
+      if (failures >= 5) {
+        console.error('stopping after 5 failures');
+        break;
+      }
     }
     const now = performance.now();
     if (now - lastPrint > 2000) {
@@ -111,7 +116,7 @@ async function main(): Promise<void> {
     }
   }
   const secs = (performance.now() - t0) / 1000;
-  console.log(`${count} seeds in ${secs.toFixed(1)} s (${(count / secs).toFixed(1)} schedules/s), ${failures} failures`);
+  console.log(`${ran} of ${count} seeds in ${secs.toFixed(1)} s (${(ran / secs).toFixed(1)} schedules/s), ${failures} failures`);
   console.log('totals', total);
   if (failures) process.exitCode = 1;
 }

@@ -508,7 +508,7 @@ export class World implements SimHost {
   private deliver(env: Envelope): void {
     const m = env.m;
     const to = this.nodes.get(m.to);
-    const ok = !!to && to.alive && !to.removed && this.connected(m.from, m.to);
+    const ok = !!to && to.alive && this.connected(m.from, m.to);
     if (!ok) {
       env.snap?.settle(false);
       // Like a driver whose connection to the peer is down.
@@ -601,7 +601,8 @@ export class World implements SimHost {
   // ---------------------------------------------------------------- clients & operators
 
   private propose(): void {
-    const live = this.live();
+    // A removed replica serves no clients.
+    const live = this.live().filter((n) => !n.removed);
     if (!live.length) return;
     const l = this.leader();
     const n = l && this.rng.chance(0.85) ? l : this.rng.pick(live);

@@ -1,7 +1,8 @@
 // Regression (issue 11, finding 5): a leader that applies its own removal (an entry it inherited: a leader never
 // proposes one) must hand leadership over; the core sends the transfer in its next Ready. The driver told its
-// listeners about the new configuration at once, and the replica (node.ts) closes its links on that event: the
-// transfer never left and the others waited out an election timeout. The 'conf' event now comes once it stops leading.
+// listeners about the new configuration at once, and the replica closed its links on that event: the transfer never
+// left and the others waited out an election timeout. The 'conf' event now comes once it stops leading, after the
+// messages of that moment have left.
 import { describe, expect, it } from 'vitest';
 import { encodeConfChange } from '../../replica/raft/conf.js';
 import { SimCluster } from '../sim/cluster.js';
@@ -19,7 +20,7 @@ describe('driver: a leader that applies its own removal', () => {
     let confEvents = 0;
     a.driver!.on('conf', () => {
       confEvents++;
-      // What node.ts does: a replica out of the configuration closes its links.
+      // A listener may stop serving (or close links) on this event: this replica must no longer lead.
       expect(a.raft!.status().role).not.toBe('leader');
     });
     a.driver!.campaign();
