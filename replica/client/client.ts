@@ -415,7 +415,9 @@ export class QuorumClient {
       this.leaveReplica(conn, error);
       return;
     }
-    if (RETRY_SAME_REPLICA.has(error.code) && !(error.code === 'INTERNAL' && entry.attempts >= MAX_INTERNAL_RETRIES)) {
+    // A refusal that names its wait (the login throttle) is a person's to see, not the library's to retry.
+    const throttled = error.retryAfterMs !== undefined;
+    if (RETRY_SAME_REPLICA.has(error.code) && !throttled && !(error.code === 'INTERNAL' && entry.attempts >= MAX_INTERNAL_RETRIES)) {
       const delay = backoffDelay(entry.attempts, this.backoff, this.random);
       entry.attempts += 1;
       this.log?.debug?.({ op: entry.op, code: error.code, delay }, 'client retrying request');
@@ -715,7 +717,7 @@ export class QuorumClient {
 }
 
 function toQuorumError(error: WireError): QuorumError {
-  return new QuorumError(error.code, error.message, error.leader ?? null);
+  return new QuorumError(error.code, error.message, error.leader ?? null, error.retryAfterMs);
 }
 
 function sameHint(a: LeaderHint | null, b: LeaderHint | null): boolean {

@@ -1,7 +1,13 @@
 /**
- * The replica's single port: HTTP (web client at /, /healthz, /metrics) and WebSocket upgrades at /client and /peer.
+ * The replica's single port: HTTP (web client at /, /healthz, /metrics, /debug/state) and WebSocket upgrades at /client
+ * and /peer, in plain text and TLS alike: the first byte of a connection tells a TLS handshake (0x16) from HTTP, so
+ * one port serves the desktop's own window on loopback in plain and everyone else over TLS. Who may use what is
+ * decided by Exposure (exposure.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { Server as TlsServer, type TLSSocket, type TlsOptions, type SecureContextOptions } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -13,6 +19,24 @@ import { LIMITS } from '../protocol/limits.js';
 import type { ClientEndpoint } from './client-endpoint.js';
 import type { PeerEndpoint } from './peer-endpoint.js';
 import { CONTENT_TYPES } from '../protocol/content-types.js';
+import type { Exposure } from './exposure.js';
+
+/** The TLS side of the port (replica/security/replica-tls.ts). */
+export interface PortTls {
+  /** False when the replica has neither a cluster secret nor an operator certificate: the port speaks plain only. */
+  readonly enabled: boolean;
+  serverOptions(): TlsOptions;
+  defaultContextOptions(): SecureContextOptions;
+  /** Called when the served certificates changed; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
+
+/** How a connection reached the port: in plain text, or over TLS with the client certificate it presented. */
+export interface Transport {
+  encrypted: boolean;
+  /** The certificate the client presented (peers do; browsers and the CLI do not). */
+  certificate?: X509Certificate;
+}
 
 export interface HttpServerOptions {
   log: Logger;
@@ -25,6 +49,10 @@ export interface HttpServerOptions {
   stateDigest: () => { appliedIndex: number; stateHash: string };
   /** Built web client (dist/renderer); null when not built. */
   webRoot: string | null;
+  /** TLS of the port; null: plain text only. */
+  tls: PortTls | null;
+  /** Origin, plain-text and metrics rules. */
+  exposure: Exposure;
 }
 
 const CSP =
@@ -39,12 +67,19 @@ export const MAX_PIPELINED = 16;
 export const MAX_SOCKETS_PER_ADDRESS = 1024;
 
 export class HttpServer {
+  /** Answers the HTTP requests and upgrades of plain and TLS connections alike. */
   readonly server: Server;
+  /** The listening socket: sniffs each connection's first byte and hands it to TLS or straight to HTTP. */
+  private readonly front: NetServer;
+  private readonly tlsServer: TlsServer | null;
+  private readonly stopTlsUpdates: () => void = () => {};
+  private metricsServer: Server | null = null;
   private readonly clientWss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.maxClientFrameBytes, perMessageDeflate: false });
   private readonly peerWss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.maxPeerFrameBytes, perMessageDeflate: false });
 
   /** Open sockets per remote address, and unanswered requests per socket (see the limits below). */
   private readonly socketsByAddress = new Map<string, number>();
+  private readonly sockets = new Set<Socket>();
   private readonly unanswered = new WeakMap<object, number>();
 
   constructor(private readonly o: HttpServerOptions) {
@@ -66,20 +101,6 @@ export class HttpServer {
         res.end('internal error\n');
       });
     });
-    this.server.on('connection', (socket: Socket) => {
-      const a = socket.remoteAddress ?? 'unknown';
-      const n = (this.socketsByAddress.get(a) ?? 0) + 1;
-      if (n > MAX_SOCKETS_PER_ADDRESS) {
-        socket.destroy();
-        return;
-      }
-      this.socketsByAddress.set(a, n);
-      socket.once('close', () => {
-        const left = (this.socketsByAddress.get(a) ?? 1) - 1;
-        if (left > 0) this.socketsByAddress.set(a, left);
-        else this.socketsByAddress.delete(a);
-      });
-    });
     this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     this.server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
@@ -88,49 +109,154 @@ export class HttpServer {
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 30_000;
     this.server.keepAliveTimeout = 5_000;
+
+    const tls = o.tls?.enabled ? o.tls : null;
+    this.tlsServer = tls ? new TlsServer(tls.serverOptions(), (secure: TLSSocket) => this.server.emit('connection', secure)) : null;
+    if (tls && this.tlsServer) {
+      const server = this.tlsServer;
+      server.on('tlsClientError', (err, socket) => o.log.debug({ remote: socket.remoteAddress, err: err.message }, 'tls handshake failed'));
+      this.stopTlsUpdates = tls.onChange(() => server.setSecureContext(tls.defaultContextOptions()));
+    }
+    this.front = createNetServer((socket) => this.accept(socket));
   }
 
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        const addr = this.server.address();
-        resolve(typeof addr === 'object' && addr ? addr.port : port);
+    return listenOn(this.front, host, port);
+  }
+
+  /**
+   * Serves /metrics, /debug/state and /healthz on a port of their own to anyone who reaches it (--metrics-listen):
+   * the operator chose who can reach that address.
+   */
+  async listenMetrics(host: string, port: number): Promise<number> {
+    const server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD') return plainAnswer(res, 405, 'method not allowed');
+      if (path !== '/metrics' && path !== '/debug/state' && path !== '/healthz') return plainAnswer(res, 404, 'not found (this port serves /metrics, /debug/state and /healthz)');
+      this.observe(path, res).catch((err) => {
+        this.o.log.error({ err }, 'metrics handler failed');
+        if (!res.headersSent) plainAnswer(res, 500, 'internal error');
       });
     });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    this.metricsServer = server;
+    return listenOn(server, host, port);
   }
 
   async close(): Promise<void> {
+    this.stopTlsUpdates();
     for (const ws of this.clientWss.clients) ws.terminate();
     for (const ws of this.peerWss.clients) ws.terminate();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
+    const metrics = this.metricsServer;
+    await Promise.all([
+      new Promise<void>((resolve) => {
+        this.front.close(() => resolve());
+        this.server.closeAllConnections();
+        for (const s of this.sockets) s.destroy();
+      }),
+      metrics ? new Promise<void>((resolve) => {
+        metrics.close(() => resolve());
+        metrics.closeAllConnections();
+      }) : undefined,
+    ]);
+  }
+
+  /** A new connection: counted per address, then handed to TLS or HTTP by its first byte. */
+  private accept(socket: Socket): void {
+    const a = socket.remoteAddress ?? 'unknown';
+    const n = (this.socketsByAddress.get(a) ?? 0) + 1;
+    if (n > MAX_SOCKETS_PER_ADDRESS) {
+      socket.destroy();
+      return;
+    }
+    this.socketsByAddress.set(a, n);
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      const left = (this.socketsByAddress.get(a) ?? 1) - 1;
+      if (left > 0) this.socketsByAddress.set(a, left);
+      else this.socketsByAddress.delete(a);
     });
+    const ignore = () => {};
+    socket.on('error', ignore);
+    // A connection that says nothing holds a socket for free: give it as long as HTTP gives a request's headers.
+    socket.setTimeout(this.server.headersTimeout, () => socket.destroy());
+    const sniff = () => {
+      const first: Buffer | null = socket.read();
+      if (first === null) {
+        socket.once('readable', sniff);
+        return;
+      }
+      socket.unshift(first);
+      socket.setTimeout(0);
+      socket.off('error', ignore);
+      if (first[0] !== TLS_HANDSHAKE) this.server.emit('connection', socket);
+      else if (this.tlsServer) this.tlsServer.emit('connection', socket);
+      else {
+        this.o.log.debug({ remote: a }, 'tls connection refused: this replica has no certificate (no cluster secret, no --tls-cert)');
+        socket.destroy();
+      }
+    };
+    socket.once('readable', sniff);
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const path = (req.url ?? '').split('?')[0];
     const remote = req.socket.remoteAddress ?? 'unknown';
+    const transport = transportOf(req);
+    if (path !== '/client' && path !== '/peer') return refuseUpgrade(socket, 404, 'not found');
+    const originProblem = this.o.exposure.originProblem(req);
+    if (originProblem) {
+      this.o.log.warn({ remote, origin: req.headers.origin, path }, 'websocket refused: foreign origin');
+      return refuseUpgrade(socket, 403, originProblem);
+    }
     if (path === '/client') {
+      if (!transport.encrypted && this.tlsServer && !this.o.exposure.plainAllowed(remote)) {
+        return refuseUpgrade(
+          socket,
+          403,
+          'this replica serves other machines over TLS only: connect with wss:// (the CLI: --ca-file with the cluster-ca.pem of a ' +
+            "replica's data folder), or start the replica with --allow-plain-clients on a network you trust",
+        );
+      }
       this.clientWss.handleUpgrade(req, socket, head, (ws) => this.o.client.accept(ws, remote, socket));
-    } else if (path === '/peer') {
-      this.peerWss.handleUpgrade(req, socket, head, (ws) => this.o.peer.accept(ws, remote));
     } else {
-      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      this.peerWss.handleUpgrade(req, socket, head, (ws) => this.o.peer.accept(ws, remote, transport));
     }
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
+      // Nothing here changes state over HTTP; a foreign page is refused first all the same.
+      const originProblem = this.o.exposure.originProblem(req);
+      if (originProblem) return plainAnswer(res, 403, originProblem);
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
       res.end('method not allowed\n');
       return;
     }
+    if (path === '/healthz') return this.observe(path, res);
+    const remote = req.socket.remoteAddress ?? 'unknown';
+    if (path === '/debug/state' || path === '/metrics') {
+      const problem = this.o.exposure.metricsProblem(req, remote);
+      if (problem) return plainAnswer(res, 403, problem);
+      return this.observe(path, res);
+    }
+    if (!transportOf(req).encrypted && this.tlsServer && !this.o.exposure.plainAllowed(remote)) {
+      // The web client over plain text would hand passwords to the network: send the browser to TLS on this port.
+      const host = req.headers.host;
+      if (!host || !this.o.exposure.isOurHost(host)) return plainAnswer(res, 421, 'this replica is not reached under that name');
+      res.writeHead(308, { location: `https://${host}${req.url ?? '/'}`, 'content-type': 'text/plain', 'cache-control': 'no-store' });
+      res.end(`use https://${host}/ (docs/security.md: how a browser trusts a replica)\n`);
+      return;
+    }
+    await this.serveStatic(path, res);
+  }
+
+  /** /healthz, /metrics, /debug/state (who may read them is decided by the caller). */
+  private async observe(path: string, res: ServerResponse): Promise<void> {
     if (path === '/healthz') {
       const h = this.o.health();
       res.writeHead(h.serving ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -142,13 +268,9 @@ export class HttpServer {
       res.end(JSON.stringify(this.o.stateDigest()) + '\n');
       return;
     }
-    if (path === '/metrics') {
-      const body = await this.o.metrics.metrics();
-      res.writeHead(200, { 'content-type': this.o.metrics.contentType, 'cache-control': 'no-store' });
-      res.end(body);
-      return;
-    }
-    await this.serveStatic(path, res);
+    const body = await this.o.metrics.metrics();
+    res.writeHead(200, { 'content-type': this.o.metrics.contentType, 'cache-control': 'no-store' });
+    res.end(body);
   }
 
   private async serveStatic(path: string, res: ServerResponse): Promise<void> {
@@ -198,4 +320,37 @@ export class HttpServer {
     });
     res.end(body);
   }
+}
+
+/** First byte of a TLS record carrying a handshake (a ClientHello opens every TLS connection). */
+const TLS_HANDSHAKE = 0x16;
+
+function transportOf(req: IncomingMessage): Transport {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (!socket.encrypted) return { encrypted: false };
+  const certificate = socket.getPeerX509Certificate?.();
+  return certificate ? { encrypted: true, certificate } : { encrypted: true };
+}
+
+function refuseUpgrade(socket: Duplex, status: 403 | 404, reason: string): void {
+  const text = status === 403 ? 'Forbidden' : 'Not Found';
+  const body = `${reason}\n`;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+function plainAnswer(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(`${text}\n`);
+}
+
+function listenOn(server: NetServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
 }

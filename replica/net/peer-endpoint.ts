@@ -1,8 +1,9 @@
 /**
- * Inbound side of /peer: challenges every connection, and only after a valid HMAC proof accepts Raft messages and
- * snapshot streams from it. An unauthenticated connection can read nothing and change nothing.
+ * Inbound side of /peer: challenges every connection, and only after a valid HMAC proof, on a TLS connection whose
+ * client certificate the cluster CA issued to the replica the proof names, accepts Raft messages and snapshot streams
+ * from it. An unauthenticated connection can read nothing and change nothing.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
@@ -11,6 +12,7 @@ import type { Message, SnapshotMeta } from '../raft/types.js';
 import { AuthFrame, PeerFrame, PEER_PROTOCOL } from '../protocol/peer.js';
 import { LIMITS } from '../protocol/limits.js';
 import { clientMac, macEqual, newNonce, serverMac } from './peer-auth.js';
+import type { Transport } from './http-server.js';
 
 export interface IncomingSnapshot {
   path: string;
@@ -20,7 +22,17 @@ export interface IncomingSnapshot {
 
 export interface PeerEndpointOptions {
   selfId: string;
+  /** The current cluster secret; null: this replica accepts no peers. */
   secret: Buffer | null;
+  /** Older secrets still accepted during a rotation (a proof by any of them is answered with the same one). */
+  previousSecrets?: readonly Buffer[];
+  /**
+   * Checks the certificate a TLS peer presented (replica/security/replica-tls.ts: peerProblem); null: no TLS checks
+   * (unit tests of the HMAC layer alone).
+   */
+  certificates?: { peerProblem(certificate: X509Certificate | undefined, id: string): string | null } | null;
+  /** Refuse peers that connect in plain text (true unless --allow-plain-peers during an upgrade from a version without TLS). */
+  requireTls?: boolean;
   /** Folder for snapshot files being received. */
   incomingDir: string;
   log: Logger;
@@ -70,13 +82,18 @@ export class PeerEndpoint {
     }
   }
 
-  accept(ws: WebSocket, remote: string): void {
+  accept(ws: WebSocket, remote: string, transport: Transport = { encrypted: false }): void {
     limitFrames(ws, MAX_UNAUTHENTICATED_FRAME);
     if (!this.o.secret) {
       ws.close(4403, 'this replica has no cluster secret: it does not accept peers');
       return;
     }
-    const secret = this.o.secret;
+    if (this.o.requireTls && !transport.encrypted) {
+      this.o.log.warn({ remote }, 'peer connection refused: plain text (replicas talk over TLS)');
+      ws.close(4426, 'replicas talk over TLS: upgrade the connecting replica, or start this one with --allow-plain-peers while upgrading');
+      return;
+    }
+    const secrets = [this.o.secret, ...(this.o.previousSecrets ?? [])];
     const pending = this.pendingByAddress.get(remote) ?? 0;
     if (pending >= MAX_PENDING_PER_ADDRESS) {
       // A flood: drop it at once rather than wait for a closing handshake while its data keeps arriving.
@@ -124,9 +141,16 @@ export class PeerEndpoint {
       }
       if (!peer) {
         const auth = AuthFrame.safeParse(raw);
-        if (!auth.success || !macEqual(auth.data.mac, clientMac(secret, nonce, auth.data.id, this.o.selfId))) {
+        const secret = auth.success ? secrets.find((s) => macEqual(auth.data.mac, clientMac(s, nonce, auth.data.id, this.o.selfId))) : undefined;
+        if (!auth.success || !secret) {
           this.o.log.warn({ remote }, 'peer connection failed authentication');
           return ws.close(4401, 'authentication failed');
+        }
+        const certificateProblem = transport.encrypted && this.o.certificates ? this.o.certificates.peerProblem(transport.certificate, auth.data.id) : null;
+        if (certificateProblem) {
+          this.o.log.warn({ remote, peer: auth.data.id, problem: certificateProblem }, 'peer connection refused: wrong certificate');
+          // A close reason is at most 123 bytes: the peer's log says what it presented, ours says why in full.
+          return ws.close(4403, 'certificate refused: not this cluster\'s certificate for that replica id');
         }
         peer = auth.data.id;
         clearTimeout(timer);

@@ -1,12 +1,14 @@
 /**
- * Outbound link to one peer: connects to ws://address/peer, authenticates with the cluster secret, then carries
+ * Outbound link to one peer: connects to wss://address/peer (TLS: our replica certificate presented, the peer's checked
+ * against the cluster CA and its replica id before anything is sent), authenticates with the cluster secret, then carries
  * Raft messages (and snapshot streams) to that peer. Never blocks: when the link is down or congested, Raft messages
  * are dropped (Raft retransmits) and the owner is told the peer is unreachable. When an established link closes and
  * cannot be re-established (the first reconnect fails, as when the peer's process died and its port refuses, or
  * LOST_GRACE_MS pass), the owner is told once (onLost): a follower then stops waiting out its election timeout for a
  * leader that is gone.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { open } from 'node:fs/promises';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
@@ -21,7 +23,23 @@ export interface PeerLinkOptions {
   selfAddress: string;
   peerId: string;
   peerAddress: string;
+  /** The current cluster secret (proves us). */
   secret: Buffer;
+  /** Older secrets still accepted from the peer during a rotation. */
+  previousSecrets?: readonly Buffer[];
+  /**
+   * TLS of the link: our client certificate and the check of the peer's. null: plain ws:// (unit tests of the HMAC
+   * layer alone).
+   */
+  tls?: {
+    peerClientOptions(): ConnectionOptions;
+    peerProblem(certificate: X509Certificate | undefined, id: string): string | null;
+  } | null;
+  /**
+   * After a TLS attempt that the peer did not answer in TLS (a replica of a version without TLS), try plain text
+   * (--allow-plain-peers, for a rolling upgrade only).
+   */
+  allowPlain?: boolean;
   log: Logger;
   random: () => number;
   /** Called when messages to this peer had to be dropped (link down or congested). */
@@ -59,6 +77,8 @@ export class PeerLink {
   private upSince = 0;
   /** An established link closed and has not come back: onLost is due (when a reconnect fails, or at the grace). */
   private lostTimer: NodeJS.Timeout | null = null;
+  /** The peer did not speak TLS on the last attempt and plain text is allowed: the next attempt is plain. */
+  private plain = false;
 
   constructor(private readonly o: PeerLinkOptions) {
     this.connect();
@@ -147,8 +167,12 @@ export class PeerLink {
   private connect(): void {
     if (this.closed) return;
     let ws: WebSocket;
+    const tls = this.o.tls && !this.plain ? this.o.tls : null;
+    // One plain attempt per fallback: the next reconnect tries TLS first again (the peer may have been upgraded).
+    this.plain = false;
     try {
-      ws = new WebSocket(`ws://${this.o.peerAddress}/peer`, {
+      ws = new WebSocket(`${tls ? 'wss' : 'ws'}://${this.o.peerAddress}/peer`, {
+        ...(tls ? tls.peerClientOptions() : {}),
         maxPayload: LIMITS.maxPeerFrameBytes,
         handshakeTimeout: 2000,
         perMessageDeflate: false,
@@ -166,6 +190,17 @@ export class PeerLink {
     this.ws = ws;
     this.nonce = newNonce();
     let authed = false;
+    if (tls) {
+      // The handshake is done and nothing but the upgrade request (no secret, no data) has been sent: check whom we
+      // reached before the challenge is answered. Terminating here stops ws from opening the connection.
+      ws.once('upgrade', (res) => {
+        const problem = tls.peerProblem((res.socket as TLSSocket).getPeerX509Certificate?.(), this.o.peerId);
+        if (problem) {
+          this.logOnce('peer refused: wrong certificate', { peer: this.o.peerId, address: this.o.peerAddress, problem });
+          ws.terminate();
+        }
+      });
+    }
     ws.on('message', (data, isBinary) => {
       if (isBinary) return ws.close(4400, 'binary frames not accepted');
       let frame: unknown;
@@ -193,7 +228,8 @@ export class PeerLink {
           return;
         }
         const w = WelcomeFrame.safeParse(frame);
-        if (w.success && macEqual(w.data.mac, serverMac(this.o.secret, this.nonce, this.o.selfId, this.o.peerId))) {
+        const secrets = [this.o.secret, ...(this.o.previousSecrets ?? [])];
+        if (w.success && secrets.some((s) => macEqual(w.data.mac, serverMac(s, this.nonce, this.o.selfId, this.o.peerId)))) {
           authed = true;
           this.open = true;
           this.attempt = 0;
@@ -208,7 +244,12 @@ export class PeerLink {
       }
       // Nothing flows back on an outbound link after authentication.
     });
-    ws.on('error', (err) => this.logOnce('peer link error', { peer: this.o.peerId, err: err.message }));
+    ws.on('error', (err) => {
+      // A replica of a version without TLS answers the handshake with HTTP: the TLS layer reports a protocol error.
+      const notTls = tls !== null && /EPROTO|wrong version number|packet length too long|ECONNRESET/i.test(`${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`);
+      if (notTls && this.o.allowPlain) this.plain = true;
+      this.logOnce(notTls ? (this.o.allowPlain ? 'peer does not speak TLS; trying plain text (--allow-plain-peers)' : 'peer does not speak TLS (an older version?); upgrade it, or allow plain links with --allow-plain-peers while upgrading') : 'peer link error', { peer: this.o.peerId, err: err.message });
+    });
     ws.on('close', () => {
       if (this.ws === ws) {
         this.stopPing();

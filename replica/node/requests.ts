@@ -14,6 +14,7 @@ import { adminScope, type AdminOp } from '../protocol/admin.js';
 import { MAX_CLOCK_STEP_MS, type ChatStateMachine, type ApplyOutcome } from '../chat/state-machine.js';
 import type { Driver } from './driver.js';
 import type { NodeMetrics } from './metrics.js';
+import { throttledPasswordCheck, type LoginThrottle } from '../security/login-throttle.js';
 
 export interface RequestContext {
   id: string;
@@ -32,6 +33,10 @@ export interface RequestContext {
   serving: () => boolean;
   /** The cluster secret (null: cluster administration is refused). */
   secret: Buffer | null;
+  /** Older secrets whose admin proofs are still accepted during a rotation. */
+  previousSecrets?: readonly Buffer[];
+  /** Slows password guessing (login, deleteAccount); see replica/security/login-throttle.ts. */
+  loginThrottle: LoginThrottle;
   /** Hands leadership over (to the given voter or the most up-to-date one); resolves with the new leader's id. */
   transfer: (to?: string) => Promise<string>;
 }
@@ -95,7 +100,8 @@ export class RequestHandler implements ClientHandler {
     if (req.op === 'status') return this.replica.status();
     if (req.op === 'admin') {
       if (!this.replica.secret) throw new QuorumError('FORBIDDEN', 'this replica has no cluster secret, so it accepts no cluster administration');
-      if (!macEqual(req.mac, adminMac(this.replica.secret, conn.nonce, req.scope))) throw new QuorumError('FORBIDDEN', 'wrong cluster secret');
+      const secrets = [this.replica.secret, ...(this.replica.previousSecrets ?? [])];
+      if (!secrets.some((secret) => macEqual(req.mac, adminMac(secret, conn.nonce, req.scope)))) throw new QuorumError('FORBIDDEN', 'wrong cluster secret');
       conn.adminScope = req.scope;
       return { admin: true };
     }
@@ -115,14 +121,17 @@ export class RequestHandler implements ClientHandler {
         return this.write(conn, req, { kind: 'signup', username: req.username, passwordHash });
       }
       case 'login': {
-        await this.replica.driver.readBarrier();
-        const acc = this.replica.sm().account(req.username);
-        if (!acc) {
-          dummyHash ??= hashPassword('not-a-real-password');
-          await verifyPassword(req.password, await dummyHash);
-          throw new QuorumError('BAD_CREDENTIALS', 'wrong username or password');
-        }
-        if (!(await verifyPassword(req.password, acc.passwordHash))) throw new QuorumError('BAD_CREDENTIALS', 'wrong username or password');
+        const acc = await throttledPasswordCheck(this.replica.loginThrottle, req.username, conn.remote, async () => {
+          await this.replica.driver.readBarrier();
+          const found = this.replica.sm().account(req.username);
+          if (!found) {
+            dummyHash ??= hashPassword('not-a-real-password');
+            await verifyPassword(req.password, await dummyHash);
+            return null;
+          }
+          return (await verifyPassword(req.password, found.passwordHash)) ? found : null;
+        });
+        if (!acc) throw new QuorumError('BAD_CREDENTIALS', 'wrong username or password');
         return this.write(conn, req, { kind: 'login', username: req.username, passwordHash: acc.passwordHash, tokenHash: tokenHashOf(req.token) });
       }
       case 'resume': {
@@ -177,9 +186,12 @@ export class RequestHandler implements ClientHandler {
       }
       case 'deleteAccount': {
         const a = this.auth(conn);
-        await this.replica.driver.readBarrier();
-        const acc = this.replica.sm().account(a.username);
-        if (!acc || !(await verifyPassword(req.password, acc.passwordHash))) throw new QuorumError('BAD_CREDENTIALS', 'wrong password');
+        const acc = await throttledPasswordCheck(this.replica.loginThrottle, a.username, conn.remote, async () => {
+          await this.replica.driver.readBarrier();
+          const found = this.replica.sm().account(a.username);
+          return found && (await verifyPassword(req.password, found.passwordHash)) ? found : null;
+        });
+        if (!acc) throw new QuorumError('BAD_CREDENTIALS', 'wrong password');
         return this.write(conn, req, { kind: 'deleteAccount', tokenHash: a.tokenHash, passwordHash: acc.passwordHash });
       }
     }

@@ -226,6 +226,7 @@ export const WireErrorSchema = z.object({
   code: z.enum(ERROR_CODES),
   message: z.string(),
   leader: z.object({ id: z.string(), address: z.string() }).nullable().optional(),
+  retryAfterMs: z.number().int().nonnegative().max(86_400_000).optional(),
 });
 
 export type ResponseFrame =

@@ -29,19 +29,27 @@ export interface WireError {
   message: string;
   /** With NOT_LEADER: the current leader if this replica knows it. */
   leader?: LeaderHint | null;
+  /** With RATE_LIMITED from the login throttle: milliseconds until another attempt will be looked at. */
+  retryAfterMs?: number;
 }
 
 /** An error as thrown inside the client library and the server; `code` is one of ERROR_CODES. */
 export class QuorumError extends Error {
   readonly code: ErrorCode;
   readonly leader: LeaderHint | null;
-  constructor(code: ErrorCode, message: string, leader: LeaderHint | null = null) {
+  /** See WireError.retryAfterMs. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: ErrorCode, message: string, leader: LeaderHint | null = null, retryAfterMs?: number) {
     super(message);
     this.name = 'QuorumError';
     this.code = code;
     this.leader = leader;
+    this.retryAfterMs = retryAfterMs;
   }
   toWire(): WireError {
-    return this.leader ? { code: this.code, message: this.message, leader: this.leader } : { code: this.code, message: this.message };
+    const wire: WireError = { code: this.code, message: this.message };
+    if (this.leader) wire.leader = this.leader;
+    if (this.retryAfterMs !== undefined) wire.retryAfterMs = this.retryAfterMs;
+    return wire;
   }
 }

@@ -1,0 +1,104 @@
+/**
+ * The cluster's certificate authority, derived from the cluster secret: every holder of the secret computes the same
+ * P-256 key (HKDF-SHA256 over the secret), so each replica can issue its own certificate and verify every other
+ * replica's without any key being handed around, and a newcomer trusts exactly what its invite's secret pins.
+ * docs/security.md explains the choice. Certificates are built with @peculiar/x509 (no hand-made ASN.1).
+ */
+import { createECDH, createHash, hkdfSync, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
+// @peculiar/x509 resolves its parsers through tsyringe, which needs the Reflect metadata API.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+export interface ClusterCa {
+  /** Signs replica certificates. Never leaves memory: it is derived again from the secret on every start. */
+  signingKey: CryptoKey;
+  /** The CA certificate, PEM (what `--ca-file` takes: a replica writes it to `cluster-ca.pem` in its data folder). */
+  pem: string;
+  /** The same certificate for node:crypto (verification of presented certificates). */
+  certificate: X509Certificate;
+  /** SHA-256 of the CA's public key (SubjectPublicKeyInfo, DER), hex: the cluster's pin, shown in errors and docs. */
+  pin: string;
+}
+
+/** The name every replica certificate carries besides its addresses: clients that trust the cluster CA ask for it. */
+export const REPLICA_SERVER_NAME = 'quorum-replica';
+/** Subject prefix of a cluster CA (how the CLI tells a cluster CA file from an operator's authority). */
+export const CLUSTER_CA_NAME = 'Quorum cluster CA';
+
+/** Order of the P-256 group. */
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+/**
+ * Fixed validity: the CA is the same key on every replica and is derived again on every start, so its certificate
+ * carries no dates that could differ between replicas or expire under a running cluster.
+ */
+const CA_NOT_BEFORE = new Date('2025-01-01T00:00:00Z');
+const CA_NOT_AFTER = new Date('2125-01-01T00:00:00Z');
+
+const cache = new Map<string, Promise<ClusterCa>>();
+
+/** The CA of the cluster whose secret this is (memoized per secret). */
+export function deriveClusterCa(secret: Buffer): Promise<ClusterCa> {
+  if (secret.length === 0) throw new Error('a cluster CA needs a non-empty secret');
+  const key = createHash('sha256').update(secret).digest('hex');
+  let ca = cache.get(key);
+  if (!ca) {
+    ca = build(secret);
+    cache.set(key, ca);
+  }
+  return ca;
+}
+
+async function build(secret: Buffer): Promise<ClusterCa> {
+  // 48 bytes reduced mod n-1 (+1): a uniform scalar in [1, n-1] up to a 2^-128 bias.
+  const okm = Buffer.from(hkdfSync('sha256', secret, 'quorum-cluster-ca', 'p-256 signing key 1', 48));
+  const scalar = (BigInt(`0x${okm.toString('hex')}`) % (P256_N - 1n)) + 1n;
+  const d = Buffer.from(scalar.toString(16).padStart(64, '0'), 'hex');
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(d);
+  const point = ecdh.getPublicKey(); // 0x04 || x || y
+  const jwk = { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33, 65).toString('base64url') };
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256' };
+  const subtle = webcrypto.subtle;
+  const signingKey = (await subtle.importKey('jwk', { ...jwk, d: d.toString('base64url') }, algorithm, false, ['sign'])) as CryptoKey;
+  const publicKey = (await subtle.importKey('jwk', jwk, algorithm, true, ['verify'])) as CryptoKey;
+  const spki = Buffer.from(await subtle.exportKey('spki', publicKey as webcrypto.CryptoKey));
+  const pin = createHash('sha256').update(spki).digest('hex');
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    // Positive and stable: derived from the key.
+    serialNumber: `01${pin.slice(0, 30)}`,
+    name: `CN=${CLUSTER_CA_NAME} ${pin.slice(0, 16)}, O=Quorum`,
+    notBefore: CA_NOT_BEFORE,
+    notAfter: CA_NOT_AFTER,
+    keys: { privateKey: signingKey, publicKey },
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
+    ],
+  });
+  const pem = cert.toString('pem');
+  return { signingKey, pem, certificate: new X509Certificate(pem), pin };
+}
+
+/** The pin (SHA-256 of the public key, hex) of any certificate: how errors name what was presented. */
+export function pinOf(certificate: X509Certificate): string {
+  return spkiPin(certificate.publicKey);
+}
+
+export function spkiPin(publicKey: KeyObject): string {
+  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+}
+
+/** True when the certificate is a Quorum cluster CA (its subject names it so and it may sign certificates). */
+export function isClusterCa(certificate: X509Certificate): boolean {
+  return certificate.ca && commonName(certificate)?.startsWith(CLUSTER_CA_NAME) === true;
+}
+
+/** The subject's common name, or null. */
+export function commonName(certificate: X509Certificate): string | null {
+  for (const line of certificate.subject.split('\n')) if (line.startsWith('CN=')) return line.slice(3);
+  return null;
+}
