@@ -102,6 +102,9 @@ async function start(options: ReplicaStartOptions): Promise<void> {
       secret,
       // Main says whether an empty folder may start a cluster of its own (never while a join is in progress).
       bootstrap: options.bootstrap,
+      // Teammates' windows still reach this replica by ws:// until the renderer connects to remote replicas over wss://
+      // trusting the cluster CA (docs/security.md, "What main and the renderer still have to do").
+      security: { allowPlainClients: true },
       // A desktop install joins as a learner: it receives everything, and the leader's autopilot promotes it once it
       // has stayed caught up (and demotes it again when it sleeps for longer than dead-after).
       ...(invite ? { join: invite.servers, learner: true } : {}),

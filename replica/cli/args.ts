@@ -7,7 +7,7 @@ import { LIMITS, Pattern, Username } from '../protocol/index.js';
 import { parseAddressList, parseCommandLine, parseTimeout, UsageError } from './usage.js';
 
 export const CHAT_USAGE = `usage: npm run --silent chat -- --servers HOST:PORT[,HOST:PORT...] --user NAME [--password-stdin] [--json]
-                              [--timeout SECONDS] COMMAND [ARGS]
+                              [--timeout SECONDS] [--ca-file FILE] COMMAND [ARGS]
 commands:
   signup                                       create the account NAME
   login                                        check the password; report unread messages
@@ -22,9 +22,12 @@ options:
   --password-stdin   read the password from standard input (else prompt on the terminal, without echo)
   --json             print exactly one JSON document on stdout
   --timeout SECONDS  give up when no leader answered for this long (default 15)
+  --ca-file FILE     connect over TLS (wss://), trusting the certificates FILE vouches for: the cluster-ca.pem of a
+                     replica's data folder, or the authority of the replicas' operator certificate
 failure: non-zero exit status and "CODE: message" on standard error`;
 
-export const STATUS_USAGE = `usage: npm run --silent status -- --servers HOST:PORT[,HOST:PORT...] [--json] [--timeout SECONDS]
+export const STATUS_USAGE = `usage: npm run --silent status -- --servers HOST:PORT[,HOST:PORT...] [--json] [--timeout SECONDS] [--ca-file FILE]
+  --ca-file FILE: connect over TLS, trusting the certificates FILE vouches for (a replica's cluster-ca.pem)
   asks every listed replica (and every member they report) for its status; one row per replica.
   exit status 0 when at least one replica answered, 1 when none did.`;
 
@@ -46,6 +49,8 @@ export const CHAT_COMMANDS: readonly ChatCommandName[] = ['signup', 'login', 'ac
 
 export interface ChatArgs {
   servers: string[];
+  /** Connect over TLS trusting this PEM file (--ca-file); plain ws:// without it. */
+  caFile?: string;
   user: string;
   passwordStdin: boolean;
   json: boolean;
@@ -55,6 +60,8 @@ export interface ChatArgs {
 
 export interface StatusArgs {
   servers: string[];
+  /** Connect over TLS trusting this PEM file (--ca-file). */
+  caFile?: string;
   json: boolean;
   timeoutMs: number;
 }
@@ -78,6 +85,7 @@ export function parseChatArgs(argv: string[]): ChatArgs {
     'password-stdin': { type: 'boolean' },
     json: { type: 'boolean' },
     timeout: { type: 'string' },
+    'ca-file': { type: 'string' },
     limit: { type: 'string' },
     'page-token': { type: 'string' },
     before: { type: 'string' },
@@ -104,6 +112,7 @@ export function parseChatArgs(argv: string[]): ChatArgs {
   });
   return {
     servers,
+    ...(values['ca-file'] !== undefined ? { caFile: caFile(values['ca-file']) } : {}),
     user,
     passwordStdin: values['password-stdin'] ?? false,
     json: values.json ?? false,
@@ -117,10 +126,12 @@ export function parseStatusArgs(argv: string[]): StatusArgs {
     servers: { type: 'string' },
     json: { type: 'boolean' },
     timeout: { type: 'string' },
+    'ca-file': { type: 'string' },
   }, { allowPositionals: true });
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   return {
     servers: parseAddressList(values.servers, '--servers'),
+    ...(values['ca-file'] !== undefined ? { caFile: caFile(values['ca-file']) } : {}),
     json: values.json ?? false,
     timeoutMs: values.timeout === undefined ? DEFAULT_STATUS_TIMEOUT_MS : parseTimeout(values.timeout),
   };
@@ -192,6 +203,11 @@ function positiveInt(text: string, what: string, max: number): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`${what} "${text}" must be between 1 and ${max}`);
   return n;
+}
+
+function caFile(text: string): string {
+  if (text.trim() === '') throw new UsageError('--ca-file needs a FILE (e.g. the cluster-ca.pem of a replica\'s data folder)');
+  return text;
 }
 
 function username(text: string, what: string): string {

@@ -13,6 +13,7 @@ import { CHAT_USAGE, parseChatArgs } from './args.js';
 import { reportUsageError, UsageError } from './usage.js';
 import type { ChatArgs } from './args.js';
 import { promptPassword, readPasswordFromStdin } from './password.js';
+import { clientUrl, trustFromCaFile, trustedWebSocket, TrustError } from '../security/client-tls.js';
 
 export interface ChatIO {
   stdout: { write(text: string): unknown };
@@ -63,6 +64,8 @@ export async function main(argv: string[], io: ChatIO = defaultChatIO()): Promis
     throw err;
   }
   try {
+    // A CA file that cannot be used is reported before the password is asked for.
+    if (args.caFile) trustFromCaFile(args.caFile);
     const password = await io.password(args.passwordStdin, args.command.name === 'signup');
     const outcome = await runChat(args, password, io);
     io.stdout.write(args.json ? `${JSON.stringify(outcome.json)}\n` : `${outcome.human}\n`);
@@ -74,9 +77,11 @@ export async function main(argv: string[], io: ChatIO = defaultChatIO()): Promis
 
 /** Runs the parsed command against the cluster; the client is always closed afterwards. */
 export async function runChat(args: ChatArgs, password: string, io: ChatIO): Promise<Outcome> {
+  const trust = args.caFile ? trustFromCaFile(args.caFile) : null;
   const client = new QuorumClient({
     servers: args.servers,
-    WebSocket: io.WebSocket,
+    WebSocket: trust ? trustedWebSocket(trust) : io.WebSocket,
+    url: (address) => clientUrl(trust, address),
     giveUpAfterMs: args.timeoutMs,
     requestTimeoutMs: Math.min(10_000, args.timeoutMs),
     connectTimeoutMs: Math.min(5_000, args.timeoutMs),
@@ -171,6 +176,7 @@ function plural(n: number, noun: string): string {
 
 function describe(err: unknown): string {
   if (err instanceof QuorumError) return `${err.code}: ${err.message}`;
+  if (err instanceof TrustError) return `INVALID: ${err.message}`;
   return `INTERNAL: ${err instanceof Error ? err.message : String(err)}`;
 }
 
@@ -179,5 +185,5 @@ function failure(err: unknown, io: Pick<ChatIO, 'stderr'>): number {
   io.stderr.write(`${describe(err)}\n`);
   const exitCode = (err as { exitCode?: unknown } | null)?.exitCode;
   if (typeof exitCode === 'number') return exitCode;
-  return err instanceof QuorumError && err.code === 'INVALID' ? 2 : 1;
+  return (err instanceof QuorumError && err.code === 'INVALID') || err instanceof TrustError ? 2 : 1;
 }

@@ -1,8 +1,10 @@
 /**
  * `cluster`: membership administration.
- *   npm run --silent cluster -- --servers LIST [--json] [--secret-file FILE] add ID HOST:PORT | remove ID |
- *                               promote ID | demote ID | transfer ID | invite
- * Every command proves the cluster secret (HMAC over a per-connection nonce); the secret never crosses the wire.
+ *   npm run --silent cluster -- --servers LIST [--json] [--secret-file FILE | --invite-file FILE] add ID HOST:PORT |
+ *                               remove ID | promote ID | demote ID | transfer ID | invite
+ * Every command proves the cluster secret (HMAC over a per-connection nonce); the secret never crosses the wire. The
+ * connection is TLS and the replica must present a certificate of the cluster CA derived from that secret: the secret
+ * (of the file or of an invite code) pins the cluster.
  */
 import { adminRequest } from '../net/admin-client.js';
 import { QuorumError } from '../protocol/errors.js';
@@ -10,9 +12,13 @@ import type { ReplicaStatus } from '../protocol/client.js';
 import { readSecret } from './replica.js';
 import { parseAddressList, parseCommandLine, parseTimeout, reportUsageError, UsageError } from './usage.js';
 import { isHostPort, isReplicaId, REPLICA_ID_RULE } from '../protocol/address.js';
-import { encodeInvite } from '../node/invite.js';
+import { readFileSync } from 'node:fs';
+import { decodeInvite, encodeInvite } from '../node/invite.js';
+import { SecretFileError, type ClusterSecrets } from '../security/secret-file.js';
+import { trustFromSecrets } from '../security/client-tls.js';
 
-export const CLUSTER_USAGE = `usage: npm run --silent cluster -- --servers HOST:PORT[,...] [--json] [--secret-file FILE] [--timeout SECONDS] COMMAND
+export const CLUSTER_USAGE = `usage: npm run --silent cluster -- --servers HOST:PORT[,...] [--secret-file FILE] [--json] [--timeout SECONDS] COMMAND
+       npm run --silent cluster -- --invite-file FILE [--servers HOST:PORT[,...]] [--json] [--timeout SECONDS] COMMAND
 commands:
   add ID HOST:PORT   add a replica as a learner (it is promoted to voter once caught up when it runs with --join)
   remove ID          remove a replica (a leader hands leadership over first)
@@ -20,12 +26,15 @@ commands:
   demote ID          make a voter a learner
   transfer ID        hand leadership to voter ID
   invite             print an invite code (addresses + secret) for: npm run replica -- ... --join-code CODE
-the secret file defaults to $QUORUM_SECRET_FILE; it is the file the replicas were started with.`;
+the secret file defaults to $QUORUM_SECRET_FILE; it is the file the replicas were started with (private: chmod 600).
+--invite-file: a file holding an invite code (quorum1.…): its addresses and secret are used instead.
+The replicas are reached over TLS; a replica whose certificate the secret's cluster CA did not issue is refused.`;
 
 interface ClusterArgs {
   servers: string[];
   json: boolean;
-  secretFile: string;
+  /** Where the secret comes from: a secret file, or an invite code (which also gives the servers). */
+  secretFrom: { file: string } | { invite: string };
   timeoutMs: number;
   command: { name: 'add'; id: string; address: string } | { name: 'remove' | 'promote' | 'demote' | 'transfer'; id: string } | { name: 'invite' };
 }
@@ -37,13 +46,34 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
       servers: { type: 'string' },
       json: { type: 'boolean', default: false },
       'secret-file': { type: 'string' },
+      'invite-file': { type: 'string' },
       timeout: { type: 'string', default: '15' },
     },
     { allowPositionals: true },
   );
-  const servers = parseAddressList(values.servers, '--servers');
-  const secretFile = values['secret-file'] ?? process.env.QUORUM_SECRET_FILE;
-  if (!secretFile) throw new UsageError('--secret-file is required (the cluster secret file the replicas use), or set QUORUM_SECRET_FILE');
+  if (values['invite-file'] && values['secret-file']) throw new UsageError('give the secret once: --secret-file or --invite-file');
+  let secretFrom: ClusterArgs['secretFrom'];
+  let servers: string[] = [];
+  if (values['invite-file']) {
+    let code: string;
+    try {
+      code = readFileSync(values['invite-file'], 'utf8');
+    } catch (err) {
+      throw new UsageError(`--invite-file ${values['invite-file']}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    try {
+      servers = decodeInvite(code).servers;
+    } catch (err) {
+      throw new UsageError(`--invite-file ${values['invite-file']}: ${(err as Error).message}`);
+    }
+    secretFrom = { invite: code };
+  } else {
+    const secretFile = values['secret-file'] ?? process.env.QUORUM_SECRET_FILE;
+    if (!secretFile) throw new UsageError('--secret-file is required (the cluster secret file the replicas use), or set QUORUM_SECRET_FILE, or --invite-file');
+    secretFrom = { file: secretFile };
+  }
+  // An invite code names the servers; --servers may still say which to ask.
+  if (values.servers !== undefined || servers.length === 0) servers = parseAddressList(values.servers, '--servers');
   const timeoutMs = parseTimeout(values.timeout!);
   const [name, ...rest] = positionals;
   const id = rest[0];
@@ -75,21 +105,30 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
     default:
       throw new UsageError(`unknown command "${name}"`);
   }
-  return { servers, json: values.json!, secretFile, timeoutMs, command };
+  return { servers, json: values.json!, secretFrom, timeoutMs, command };
 }
 
 export async function main(argv: string[]): Promise<number> {
   let args: ClusterArgs;
-  let secret: Buffer;
+  let secrets: ClusterSecrets;
   try {
     args = parseClusterArgs(argv);
-    secret = readSecret(args.secretFile);
+    if ('file' in args.secretFrom) secrets = readSecret(args.secretFrom.file);
+    else {
+      const secret = decodeInvite(args.secretFrom.invite).secret;
+      secrets = { current: secret, accepted: [secret] };
+    }
   } catch (err) {
     if (err instanceof UsageError) return reportUsageError(err, CLUSTER_USAGE);
+    if (err instanceof SecretFileError) {
+      process.stderr.write(`INVALID: ${err.message}\n`);
+      return 2;
+    }
     throw err;
   }
+  const secret = secrets.current;
   const out = (json: unknown, text: string) => process.stdout.write(args.json ? JSON.stringify(json) + '\n' : text + '\n');
-  const opts = { timeoutMs: args.timeoutMs };
+  const opts = { timeoutMs: args.timeoutMs, trust: await trustFromSecrets(secrets.accepted) };
   try {
     const c = args.command;
     switch (c.name) {

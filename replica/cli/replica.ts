@@ -11,6 +11,9 @@ import { startReplica, type Member } from '../node/replica.js';
 import { isHostPort, isReplicaId, parseHostPort, REPLICA_ID_RULE } from '../protocol/address.js';
 import { parseAddressList, parseCommandLine, reportUsageError, UsageError } from './usage.js';
 import { AUTOPILOT_DEFAULTS, type AutopilotSettings } from '../node/autopilot/policy.js';
+import { readSecretFile, SecretFileError, type ClusterSecrets } from '../security/secret-file.js';
+import { normalizeOrigin } from '../net/exposure.js';
+import { PEER_LINK_MODES, type PeerLinkMode, type ReplicaSecurityOptions } from '../security/replica-security.js';
 
 const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:PORT]
          [--initial-cluster ID=HOST:PORT,ID=HOST:PORT,...] [--secret-file FILE]
@@ -19,6 +22,9 @@ const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:P
          [--autopilot-voters N] [--autopilot-stabilize SECONDS] [--autopilot-dead-after SECONDS] [--no-autopilot]
          [--heartbeat-ms MS] [--election-timeout-ms MS] [--log-level LEVEL]
          [--compact-every N] [--keep-entries N]
+         [--tls-cert FILE --tls-key FILE] [--allow-origin ORIGIN,...] [--allow-plain-clients]
+         [--peer-links tls|tls-or-plain|plain]
+         [--metrics-listen HOST:PORT] [--metrics-token-file FILE]
 defaults: --id r1 --data .data/<id> --listen 127.0.0.1:7400 --heartbeat-ms 50 --election-timeout-ms 250
   (the election timeout is drawn from [MS, 2*MS) per term)
   --join / --join-code: join a running cluster as a learner (an empty data folder), catch up, then the leader's
@@ -30,7 +36,16 @@ defaults: --id r1 --data .data/<id> --listen 127.0.0.1:7400 --heartbeat-ms 50 --
   --autopilot-dead-after seconds (default 300); never a change without a reachable majority. --no-autopilot: voters
   change only by hand (cluster promote/demote).
   compaction: once N entries (default 20000) are applied beyond the log's start, entries older than the last
-  --keep-entries (default 5000) are dropped; a replica further behind catches up by snapshot`;
+  --keep-entries (default 5000) are dropped; a replica further behind catches up by snapshot
+security (docs/security.md): replicas talk TLS with certificates of a CA derived from the cluster secret; the secret
+  file must be private (chmod 600); a second line holds the previous secret during a rotation.
+  --tls-cert/--tls-key: an operator's certificate for browsers, served on the same port (reloaded when the files change)
+  --allow-origin: web origins besides the replica's own and the desktop app allowed to open /client
+  --allow-plain-clients: serve pages and /client in plain text to other machines too (default: loopback only)
+  --peer-links: tls (default); tls-or-plain only while upgrading from a version without TLS; plain only on a network
+  that is encrypted already (WireGuard) or to measure what TLS costs
+  --metrics-listen: serve /metrics, /debug/state and /healthz to anyone on a separate port (default: loopback only)
+  --metrics-token-file: a bearer token that lets other machines read /metrics and /debug/state on the main port`;
 
 export interface ParsedReplicaArgs {
   id: string;
@@ -49,6 +64,9 @@ export interface ParsedReplicaArgs {
   keepEntries: number;
   /** Autopilot's settings, or false (--no-autopilot). */
   autopilot: AutopilotSettings | false;
+  security: ReplicaSecurityOptions;
+  /** --metrics-token-file, read in main (it must be private, like the secret). */
+  metricsTokenFile?: string;
 }
 
 export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
@@ -72,6 +90,13 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     'autopilot-stabilize': { type: 'string' },
     'autopilot-dead-after': { type: 'string' },
     'no-autopilot': { type: 'boolean', default: false },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'allow-origin': { type: 'string', multiple: true },
+    'allow-plain-clients': { type: 'boolean', default: false },
+    'peer-links': { type: 'string', default: 'tls' },
+    'metrics-listen': { type: 'string' },
+    'metrics-token-file': { type: 'string' },
   });
   const id = values.id!;
   if (!isReplicaId(id)) throw new UsageError(`--id "${id}": ${REPLICA_ID_RULE}`);
@@ -109,8 +134,25 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
   const heartbeatMs = positiveInt(values['heartbeat-ms']!, '--heartbeat-ms');
   const electionTimeoutMs = positiveInt(values['election-timeout-ms']!, '--election-timeout-ms');
   if (electionTimeoutMs < 3 * heartbeatMs) throw new UsageError('--election-timeout-ms must be at least 3 heartbeats');
+  if (!!values['tls-cert'] !== !!values['tls-key']) throw new UsageError('--tls-cert and --tls-key go together: the certificate and its private key');
+  const allowedOrigins = (values['allow-origin'] ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  for (const origin of allowedOrigins) {
+    if (normalizeOrigin(origin) === null) throw new UsageError(`--allow-origin "${origin}" is not an origin (scheme://host[:port], e.g. https://chat.example.com)`);
+  }
+  if (values['metrics-listen'] && !parseHostPort(values['metrics-listen'])) throw new UsageError(`--metrics-listen: "${values['metrics-listen']}" is not HOST:PORT`);
+  const peerLinks = values['peer-links']! as PeerLinkMode;
+  if (!PEER_LINK_MODES.includes(peerLinks)) throw new UsageError(`--peer-links "${peerLinks}": one of ${PEER_LINK_MODES.join(', ')}`);
+  const security: ReplicaSecurityOptions = {
+    operatorCertificate: values['tls-cert'] ? { certFile: values['tls-cert'], keyFile: values['tls-key']! } : null,
+    allowedOrigins,
+    allowPlainClients: values['allow-plain-clients']!,
+    peerLinks,
+    metricsListen: values['metrics-listen'] ?? null,
+  };
   return {
     id,
+    security,
+    metricsTokenFile: values['metrics-token-file'],
     dataDir: values.data ?? `.data/${id}`,
     listen: values.listen!,
     initialCluster,
@@ -131,7 +173,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
 /** Most voters --autopilot-voters accepts (a Raft cluster gains nothing from more). */
 const MAX_AUTOPILOT_VOTERS = 15;
 
-function parseAutopilot(values: Record<string, string | boolean | undefined>): AutopilotSettings | false {
+function parseAutopilot(values: Record<string, string | boolean | string[] | undefined>): AutopilotSettings | false {
   const given = ['autopilot-voters', 'autopilot-stabilize', 'autopilot-dead-after'].filter((name) => values[name] !== undefined);
   if (values['no-autopilot']) {
     if (given.length) throw new UsageError(`--no-autopilot turns autopilot off; drop --${given[0]}`);
@@ -165,21 +207,19 @@ function positiveInt(s: string, name: string): number {
   return n;
 }
 
-export function readSecret(file: string): Buffer {
-  let buf: Buffer;
+/** The secrets of a secret file (private; first line current, further lines accepted during a rotation). */
+export function readSecret(file: string): ClusterSecrets {
   try {
-    buf = readFileSync(file);
+    return readSecretFile(file);
   } catch (err) {
-    throw new UsageError(`--secret-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    if (err instanceof SecretFileError) throw new SecretFileError(`--secret-file ${err.message}`);
+    throw err;
   }
-  const secret = Buffer.from(buf.toString('utf8').trim(), 'utf8');
-  if (secret.length === 0) throw new UsageError(`--secret-file ${file} is empty; put a long random secret in it (e.g. openssl rand -hex 32 > ${file})`);
-  return secret;
 }
 
 export async function main(argv: string[]): Promise<number> {
   let args: ParsedReplicaArgs;
-  let secret: Buffer | null = null;
+  let secrets: ClusterSecrets | null = null;
   try {
     args = parseReplicaArgs(argv);
     const kept = join(args.dataDir, 'cluster.secret');
@@ -191,17 +231,25 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`--join-code: ${(err as Error).message}`);
       }
       args.join = inv.servers;
-      secret = inv.secret;
+      secrets = { current: inv.secret, accepted: [inv.secret] };
       // Restarts need the secret too: keep it beside the data, readable by this user only.
-      mkdirSync(args.dataDir, { recursive: true });
-      writeFileSync(kept, secret.toString('utf8') + '\n', { mode: 0o600 });
-    } else if (args.secretFile) secret = readSecret(args.secretFile);
-    else if (existsSync(kept)) secret = readSecret(kept);
+      mkdirSync(args.dataDir, { recursive: true, mode: 0o700 });
+      writeFileSync(kept, inv.secret.toString('utf8') + '\n', { mode: 0o600 });
+    } else if (args.secretFile) secrets = readSecret(args.secretFile);
+    else if (existsSync(kept)) secrets = readSecret(kept);
     else if (args.initialCluster && args.initialCluster.length > 1) {
       throw new UsageError('--secret-file is required when the cluster has more than one member');
     } else if (args.join) throw new UsageError('--join needs the cluster secret: --secret-file FILE');
+    if (args.metricsTokenFile) {
+      const token = readSecretFile(args.metricsTokenFile).current.toString('utf8');
+      args.security = { ...args.security, metricsToken: token };
+    }
   } catch (err) {
     if (err instanceof UsageError) return reportUsageError(err, USAGE);
+    if (err instanceof SecretFileError) {
+      process.stderr.write(`INVALID: ${err.message}\n`);
+      return 2;
+    }
     throw err;
   }
   const log = createLogger('quorum', args.logLevel);
@@ -220,7 +268,9 @@ export async function main(argv: string[]): Promise<number> {
       dataDir: args.dataDir,
       listen: args.listen,
       initialCluster: args.initialCluster,
-      secret,
+      secret: secrets?.current ?? null,
+      previousSecrets: secrets?.accepted.slice(1) ?? [],
+      security: args.security,
       tickMs,
       heartbeatTicks: 2,
       electionTicks: Math.max(3, Math.round(args.electionTimeoutMs / tickMs)),
@@ -239,7 +289,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`UNAVAILABLE: cannot start replica ${args.id}: ${why}\n`);
     return 1;
   }
-  process.stderr.write(`Quorum replica ${handle.id} serving at http://${handle.address}/ (data: ${args.dataDir})\n`);
+  const scheme = args.security.operatorCertificate || secrets ? 'https' : 'http';
+  process.stderr.write(`Quorum replica ${handle.id} serving at ${scheme}://${handle.address}/ (data: ${args.dataDir})\n`);
   const shutdown = (sig: string) => {
     log.info({ signal: sig }, 'shutting down');
     void handle.stop();

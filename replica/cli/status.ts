@@ -14,6 +14,7 @@ import { parseStatusArgs, STATUS_USAGE } from './args.js';
 import { reportUsageError, UsageError } from './usage.js';
 import { textTable } from './text-table.js';
 import type { StatusArgs } from './args.js';
+import { clientUrl, trustFromCaFile, trustedWebSocket, TrustError, type ClientTrust } from '../security/client-tls.js';
 
 export interface StatusIO {
   stdout: { write(text: string): unknown };
@@ -53,7 +54,19 @@ export async function main(argv: string[], io: StatusIO = { stdout: process.stdo
     if (err instanceof UsageError) return reportUsageError(err, STATUS_USAGE, io);
     throw err;
   }
-  const report = await collectStatus(args.servers, { WebSocket: io.WebSocket, timeoutMs: args.timeoutMs });
+  let trust: ClientTrust | null = null;
+  try {
+    trust = args.caFile ? trustFromCaFile(args.caFile) : null;
+  } catch (err) {
+    if (!(err instanceof TrustError)) throw err;
+    io.stderr.write(`INVALID: ${err.message}\n`);
+    return 2;
+  }
+  const report = await collectStatus(args.servers, {
+    WebSocket: trust ? trustedWebSocket(trust) : io.WebSocket,
+    timeoutMs: args.timeoutMs,
+    url: (address) => clientUrl(trust, address),
+  });
   io.stdout.write(
     args.json ? `${JSON.stringify({ replicas: report.rows, autopilot: report.autopilot })}\n` : `${formatTable(report.rows)}\n${formatAutopilot(report.autopilot)}`,
   );

@@ -31,7 +31,7 @@ export interface PeerEndpointOptions {
    * (unit tests of the HMAC layer alone).
    */
   certificates?: { peerProblem(certificate: X509Certificate | undefined, id: string): string | null } | null;
-  /** Refuse peers that connect in plain text (true unless --allow-plain-peers during an upgrade from a version without TLS). */
+  /** Refuse peers that connect in plain text (true unless --peer-links tls-or-plain during an upgrade from a version without TLS). */
   requireTls?: boolean;
   /** Folder for snapshot files being received. */
   incomingDir: string;
@@ -90,7 +90,7 @@ export class PeerEndpoint {
     }
     if (this.o.requireTls && !transport.encrypted) {
       this.o.log.warn({ remote }, 'peer connection refused: plain text (replicas talk over TLS)');
-      ws.close(4426, 'replicas talk over TLS: upgrade the connecting replica, or start this one with --allow-plain-peers while upgrading');
+      ws.close(4426, 'replicas talk over TLS: upgrade the connecting replica, or start this one with --peer-links tls-or-plain while upgrading');
       return;
     }
     const secrets = [this.o.secret, ...(this.o.previousSecrets ?? [])];

@@ -37,7 +37,7 @@ export interface PeerLinkOptions {
   } | null;
   /**
    * After a TLS attempt that the peer did not answer in TLS (a replica of a version without TLS), try plain text
-   * (--allow-plain-peers, for a rolling upgrade only).
+   * (--peer-links tls-or-plain, for a rolling upgrade only).
    */
   allowPlain?: boolean;
   log: Logger;
@@ -248,7 +248,7 @@ export class PeerLink {
       // A replica of a version without TLS answers the handshake with HTTP: the TLS layer reports a protocol error.
       const notTls = tls !== null && /EPROTO|wrong version number|packet length too long|ECONNRESET/i.test(`${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`);
       if (notTls && this.o.allowPlain) this.plain = true;
-      this.logOnce(notTls ? (this.o.allowPlain ? 'peer does not speak TLS; trying plain text (--allow-plain-peers)' : 'peer does not speak TLS (an older version?); upgrade it, or allow plain links with --allow-plain-peers while upgrading') : 'peer link error', { peer: this.o.peerId, err: err.message });
+      this.logOnce(notTls ? (this.o.allowPlain ? 'peer does not speak TLS; trying plain text (--peer-links tls-or-plain)' : 'peer does not speak TLS (an older version?); upgrade it, or allow plain links with --peer-links tls-or-plain while upgrading') : 'peer link error', { peer: this.o.peerId, err: err.message });
     });
     ws.on('close', () => {
       if (this.ws === ws) {

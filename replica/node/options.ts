@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { ReplicaStatus } from '../protocol/client.js';
 import type { AutopilotSettings } from './autopilot/policy.js';
+import type { ReplicaSecurityOptions } from '../security/replica-security.js';
 
 /** A replica of the initial configuration: its id and the HOST:PORT peers reach it at. */
 export interface Member {
@@ -28,8 +29,15 @@ export interface ReplicaOptions {
    * with an error instead, so a host that lost track of a join in progress never makes a cluster of its own.
    */
   bootstrap?: boolean;
-  /** Cluster secret; required when the cluster has more than one member. */
+  /**
+   * Cluster secret; required when the cluster has more than one member. It authenticates peers (HMAC) and the cluster
+   * CA that issues every replica's TLS certificate is derived from it (docs/security.md).
+   */
   secret?: Buffer | null;
+  /** Older secrets still accepted from peers and administrators while a rotation is under way (docs/security.md). */
+  previousSecrets?: readonly Buffer[];
+  /** TLS and exposure of the port: operator certificate, plain-text exceptions, origins, metrics (safe defaults). */
+  security?: ReplicaSecurityOptions;
   /** Milliseconds per Raft tick (default 25). */
   tickMs?: number;
   /** Ticks between heartbeats (default 2 → 50 ms). */

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { ConfState, NodeId } from '../raft/types.js';
-import { PeerLink } from '../net/peer-link.js';
+import { PeerLink, type PeerLinkOptions } from '../net/peer-link.js';
 
 export interface PeerLinksOptions {
   selfId: NodeId;
@@ -13,6 +13,12 @@ export interface PeerLinksOptions {
   selfAddress: () => string;
   /** The cluster secret; without one (a one-member cluster) no link is made. */
   secret: Buffer | null;
+  /** Older secrets accepted from peers during a rotation. */
+  previousSecrets?: readonly Buffer[];
+  /** TLS of the links (our certificate, the check of the peer's); null: plain (tests of the HMAC layer alone). */
+  tls?: PeerLinkOptions['tls'];
+  /** Fall back to plain text for a peer that does not speak TLS (--peer-links tls-or-plain). */
+  allowPlain?: boolean;
   log: Logger;
   /** Messages to `id` had to be dropped (its link is down or congested). */
   onUnreachable: (id: NodeId) => void;
@@ -84,6 +90,9 @@ export class PeerLinks {
       peerId: id,
       peerAddress: address,
       secret: this.options.secret,
+      previousSecrets: this.options.previousSecrets,
+      tls: this.options.tls,
+      allowPlain: this.options.allowPlain,
       log: this.options.log,
       random: Math.random,
       onUnreachable: () => this.options.onUnreachable(id),

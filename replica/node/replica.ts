@@ -31,6 +31,7 @@ import { StateDigest, replicaHealth, replicaStatus } from './status.js';
 import { TIMING_DEFAULTS, type ReplicaHandle, type ReplicaOptions } from './options.js';
 import { Autopilot } from './autopilot/autopilot.js';
 import { AUTOPILOT_DEFAULTS } from './autopilot/policy.js';
+import { startReplicaSecurity } from '../security/replica-security.js';
 
 export type { Member, ReplicaHandle, ReplicaOptions } from './options.js';
 
@@ -124,6 +125,19 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   if (membership.removed) log.warn(REMOVED_NOTICE);
   const serving = () => !lifecycle.isClosing && !membership.removed;
   const addresses = new MemberAddresses(selfId, stateMachine, options.advertise);
+  const previousSecrets = secret ? (options.previousSecrets ?? []) : [];
+  const securityOptions = options.security ?? {};
+  const peerLinks = securityOptions.peerLinks ?? 'tls';
+  const security = await startReplicaSecurity({
+    id: selfId,
+    dataDir,
+    secrets: secret ? [secret, ...previousSecrets] : [],
+    hosts: [host, ...(options.advertise ? [parseHostPort(options.advertise)?.host ?? ''] : [])],
+    options: securityOptions,
+    registry: metrics.registry,
+    log,
+  });
+  opened.push(() => security.close());
 
   const raft = openCore(logStore, stateMachine, log, {
     id: selfId,
@@ -135,6 +149,9 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     selfId,
     selfAddress: () => addresses.self,
     secret,
+    previousSecrets,
+    tls: peerLinks === 'plain' ? null : security.tls,
+    allowPlain: peerLinks === 'tls-or-plain',
     log,
     onUnreachable: (id) => driver.reportUnreachable(id),
     // Its connection closed for good (e.g. its process died): if it is our leader, elect a new one without waiting
@@ -225,12 +242,17 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
       pushBacklog: (conn, accountId, after) => pushBacklog(stateMachine, conn, accountId, after),
       serving,
       secret,
+      previousSecrets,
+      loginThrottle: security.loginThrottle,
       transfer: (to) => leadership.transfer(to),
     }),
   });
   const peers = new PeerEndpoint({
     selfId,
     secret,
+    previousSecrets,
+    certificates: security.tls,
+    requireTls: peerLinks === 'tls',
     incomingDir: join(dataDir, 'snapshots', 'incoming'),
     log,
     onMessages: (from, msgs, clock) => {
@@ -255,10 +277,18 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     webRoot: options.webRoot === undefined ? defaultWebRoot() : options.webRoot,
     stateDigest: () => digest.current(),
     health: () => replicaHealth(status(), stateMachine.conf()),
+    tls: security.tls,
+    exposure: security.exposure,
   });
   // Listen before anything runs, so a port conflict fails the start cleanly.
   const boundPort = await http.listen(host, port);
   opened.push(() => http.close());
+  if (securityOptions.metricsListen) {
+    const metricsAt = parseHostPort(securityOptions.metricsListen);
+    if (!metricsAt) throw new Error(`metricsListen "${securityOptions.metricsListen}" is not HOST:PORT`);
+    const bound = await http.listenMetrics(metricsAt.host, metricsAt.port);
+    log.info({ metrics: `${metricsAt.host}:${bound}` }, 'serving /metrics, /debug/state and /healthz on a port of their own');
+  }
   addresses.bound(host, boundPort);
 
   const syncLinks = () => {
@@ -300,6 +330,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
         links.close();
         peers.close();
         await http.close();
+        security.close();
         logStore.close();
         stateMachine.close();
         removeOutgoingSnapshots(dataDir);

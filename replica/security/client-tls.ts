@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { ClientOptions } from 'ws';
 import WebSocket from 'ws';
-import { deriveClusterCa, isClusterCa, pinOf, REPLICA_SERVER_NAME } from './cluster-ca.js';
+import { isClusterCa, pinOf, REPLICA_SERVER_NAME } from './certificate-names.js';
 
 export interface ClientTrust {
   /** PEM bundle of the authorities trusted. */
@@ -60,6 +60,8 @@ export function trustFromCaFile(file: string, now = new Date()): ClientTrust {
 
 /** Trust in the cluster CA(s) of these secrets (the `cluster` command, a join, the desktop). */
 export async function trustFromSecrets(secrets: readonly Buffer[]): Promise<ClientTrust> {
+  // Loaded on demand: the certificate builder is slow to load and `chat`/`status` never need it.
+  const { deriveClusterCa } = await import('./cluster-ca.js');
   const cas = await Promise.all(secrets.map((s) => deriveClusterCa(s)));
   return { ca: cas.map((ca) => ca.pem).join(''), clusterCa: true, source: 'the cluster secret', pins: cas.map((ca) => ca.pin) };
 }

@@ -4,10 +4,11 @@
  * replica's without any key being handed around, and a newcomer trusts exactly what its invite's secret pins.
  * docs/security.md explains the choice. Certificates are built with @peculiar/x509 (no hand-made ASN.1).
  */
-import { createECDH, createHash, hkdfSync, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
+import { createECDH, createHash, hkdfSync, webcrypto, X509Certificate } from 'node:crypto';
 // @peculiar/x509 resolves its parsers through tsyringe, which needs the Reflect metadata API.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { CLUSTER_CA_NAME } from './certificate-names.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -22,10 +23,6 @@ export interface ClusterCa {
   pin: string;
 }
 
-/** The name every replica certificate carries besides its addresses: clients that trust the cluster CA ask for it. */
-export const REPLICA_SERVER_NAME = 'quorum-replica';
-/** Subject prefix of a cluster CA (how the CLI tells a cluster CA file from an operator's authority). */
-export const CLUSTER_CA_NAME = 'Quorum cluster CA';
 
 /** Order of the P-256 group. */
 const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
@@ -81,24 +78,4 @@ async function build(secret: Buffer): Promise<ClusterCa> {
   });
   const pem = cert.toString('pem');
   return { signingKey, pem, certificate: new X509Certificate(pem), pin };
-}
-
-/** The pin (SHA-256 of the public key, hex) of any certificate: how errors name what was presented. */
-export function pinOf(certificate: X509Certificate): string {
-  return spkiPin(certificate.publicKey);
-}
-
-export function spkiPin(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
-}
-
-/** True when the certificate is a Quorum cluster CA (its subject names it so and it may sign certificates). */
-export function isClusterCa(certificate: X509Certificate): boolean {
-  return certificate.ca && commonName(certificate)?.startsWith(CLUSTER_CA_NAME) === true;
-}
-
-/** The subject's common name, or null. */
-export function commonName(certificate: X509Certificate): string | null {
-  for (const line of certificate.subject.split('\n')) if (line.startsWith('CN=')) return line.slice(3);
-  return null;
 }

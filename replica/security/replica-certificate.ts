@@ -8,7 +8,8 @@
 import { isIP } from 'node:net';
 import { randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { commonName, pinOf, REPLICA_SERVER_NAME, type ClusterCa } from './cluster-ca.js';
+import type { ClusterCa } from './cluster-ca.js';
+import { commonName, pinOf, REPLICA_SERVER_NAME } from './certificate-names.js';
 
 export interface ReplicaCertificate {
   /** PEM of the private key (PKCS#8). */

@@ -11,7 +11,8 @@ import { statSync } from 'node:fs';
 import { createSecureContext, type SecureContext, type SecureContextOptions, type TlsOptions, type ConnectionOptions } from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import { deriveClusterCa, REPLICA_SERVER_NAME, type ClusterCa } from './cluster-ca.js';
+import { deriveClusterCa, type ClusterCa } from './cluster-ca.js';
+import { REPLICA_SERVER_NAME } from './certificate-names.js';
 import { issueReplicaCertificate, replicaCertificateProblem, REPLICA_CERT_DAYS, type ReplicaCertificate } from './replica-certificate.js';
 import { readOperatorCertificate, type OperatorCertificate, type OperatorCertificateFiles } from './operator-certificate.js';
 

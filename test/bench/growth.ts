@@ -143,7 +143,7 @@ async function measureCatchUp(missed: number, root: string): Promise<CatchUp> {
   const members = ports.map((p, i) => ({ id: `r${i + 1}`, address: `127.0.0.1:${p}` }));
   const initial = members.map((m) => `${m.id}=${m.address}`).join(',');
   const secretFile = join(dir, 'secret');
-  writeFileSync(secretFile, `bench-secret-${process.pid}\n`);
+  writeFileSync(secretFile, `bench-secret-${process.pid}\n`, { mode: 0o600 });
   const passwordHash = await benchPasswordHash();
   const base = 1000;
   progress(`catch-up: generating 3 folders (r3 misses ${missed.toLocaleString('en')} messages)`);

@@ -60,7 +60,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
   }
 
   const secretFile = join(dataRoot, 'secret');
-  writeFileSync(secretFile, randomBytes(32).toString('hex') + '\n');
+  writeFileSync(secretFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
   const ids = Array.from({ length: o.replicas }, (_, i) => `r${i + 1}`);
   const initial = ids.map((id, i) => `${id}=${o.hosts.address(i)}`).join(',');
   const compact = o.quick ? ['--compact-every', '100', '--keep-entries', '20'] : ['--compact-every', '200', '--keep-entries', '50'];

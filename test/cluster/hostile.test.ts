@@ -97,7 +97,7 @@ async function exchange(c: RawConn, frame: string | Buffer, binary = false): Pro
 
 beforeAll(async () => {
   cluster = await Cluster.start({ size: 3, extraArgs: ['--heartbeat-ms', '100', '--election-timeout-ms', '1000'] });
-  secret = readSecret(cluster.secretFile);
+  secret = readSecret(cluster.secretFile).current;
   ann = new QuorumClient({ servers: cluster.addresses, WebSocket: WebSocket as never, giveUpAfterMs: 30_000, requestTimeoutMs: 5_000 });
   await ann.signup('ann', PW);
   await ann.signup('bob', PW);

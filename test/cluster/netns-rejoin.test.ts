@@ -37,7 +37,7 @@ describe.skipIf(reason !== null)('a replica whose link was cut (network namespac
   beforeAll(async () => {
     lab = new NetnsLab();
     dir = mkdtempSync(join(tmpdir(), 'quorum-rejoin-'));
-    writeFileSync(join(dir, 'secret'), 'rejoin-secret-value\n');
+    writeFileSync(join(dir, 'secret'), 'rejoin-secret-value\n', { mode: 0o600 });
     hosts = ['r1', 'r2', 'r3'].map((n) => lab.addHost(n));
     clientHost = lab.addHost('cl');
     const initial = hosts.map((h) => `${h.name}=${addr(h)}`).join(',');

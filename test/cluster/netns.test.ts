@@ -46,7 +46,7 @@ describe.skipIf(reason !== null)('replicas on separate hosts (network namespaces
   beforeAll(async () => {
     lab = new NetnsLab();
     dir = mkdtempSync(join(tmpdir(), 'quorum-netns-'));
-    writeFileSync(join(dir, 'secret'), 'netns-secret-value\n');
+    writeFileSync(join(dir, 'secret'), 'netns-secret-value\n', { mode: 0o600 });
     hosts = ['r1', 'r2', 'r3'].map((n) => lab.addHost(n));
     clientHost = lab.addHost('cl');
     const initial = hosts.map((h) => `${h.name}=${addr(h)}`).join(',');

@@ -181,7 +181,7 @@ export class Cluster {
 
   static async start(o: ClusterOptions): Promise<Cluster> {
     const c = new Cluster(mkdtempSync(join(tmpdir(), 'quorum-cluster-')));
-    writeFileSync(c.secretFile, 'test-secret-' + Math.random().toString(36).slice(2) + '\n');
+    writeFileSync(c.secretFile, 'test-secret-' + Math.random().toString(36).slice(2) + '\n', { mode: 0o600 });
     const ports: number[] = [];
     for (let i = 0; i < o.size; i++) ports.push(await freePort());
     const initial = ports.map((p, i) => `r${i + 1}=127.0.0.1:${p}`).join(',');
@@ -210,6 +210,11 @@ export class Cluster {
 
   get addresses(): string[] {
     return this.replicas.map((r) => r.address);
+  }
+
+  /** The cluster CA bundle the replicas wrote (what a client's --ca-file takes). */
+  get caFile(): string {
+    return join(this.replicas[0].options.dataDir, 'cluster-ca.pem');
   }
 
   byId(id: string): ReplicaProc {

@@ -2,7 +2,7 @@
  * A bare protocol connection for tests that must control every frame (pipelining, kills mid-write, hostile input).
  * Product code uses replica/client instead.
  */
-import WebSocket from 'ws';
+import WebSocket, { type ClientOptions } from 'ws';
 import { randomBytes } from 'node:crypto';
 
 export interface Resp {
@@ -38,10 +38,13 @@ export class RawConn {
     ws.on('error', () => {});
   }
 
-  /** `localAddress`: the source address to connect from (e.g. another 127.0.0.0/8 address: another client host). */
-  static open(address: string, timeoutMs = 5000, localAddress?: string): Promise<RawConn> {
+  /**
+   * `localAddress`: the source address to connect from (e.g. another 127.0.0.0/8 address: another client host).
+   * `tls`: connect with wss:// and these TLS options (replica/security/client-tls.ts: tlsClientOptions).
+   */
+  static open(address: string, timeoutMs = 5000, localAddress?: string, tls?: ClientOptions): Promise<RawConn> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://${address}/client`, localAddress ? { localAddress } : {});
+      const ws = new WebSocket(`${tls ? 'wss' : 'ws'}://${address}/client`, { ...(localAddress ? { localAddress } : {}), ...tls });
       const t = setTimeout(() => {
         ws.terminate();
         reject(new Error(`connect to ${address} timed out`));
