@@ -7,7 +7,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { Server as TlsServer, type TLSSocket, type TlsOptions, type SecureContextOptions } from 'node:tls';
-import type { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -20,6 +19,7 @@ import type { ClientEndpoint } from './client-endpoint.js';
 import type { PeerEndpoint } from './peer-endpoint.js';
 import { CONTENT_TYPES } from '../protocol/content-types.js';
 import type { Exposure } from './exposure.js';
+import type { Transport } from './transport.js';
 
 /** The TLS side of the port (replica/security/replica-tls.ts). */
 export interface PortTls {
@@ -31,12 +31,6 @@ export interface PortTls {
   onChange(listener: () => void): () => void;
 }
 
-/** How a connection reached the port: in plain text, or over TLS with the client certificate it presented. */
-export interface Transport {
-  encrypted: boolean;
-  /** The certificate the client presented (peers do; browsers and the CLI do not). */
-  certificate?: X509Certificate;
-}
 
 export interface HttpServerOptions {
   log: Logger;

@@ -12,7 +12,7 @@ import type { Message, SnapshotMeta } from '../raft/types.js';
 import { AuthFrame, PeerFrame, PEER_PROTOCOL } from '../protocol/peer.js';
 import { LIMITS } from '../protocol/limits.js';
 import { clientMac, macEqual, newNonce, serverMac } from './peer-auth.js';
-import type { Transport } from './http-server.js';
+import type { Transport } from './transport.js';
 
 export interface IncomingSnapshot {
   path: string;
