@@ -98,7 +98,12 @@ export class ClientEndpoint {
       this.reindex(conn, conn.account?.id ?? null, null);
       this.o.handler.onClose(conn);
     });
-    ws.on('error', (err) => this.o.log.debug({ conn: conn.connId, err: err.message }, 'client socket error'));
+    ws.on('error', (err) => {
+      // A protocol error or an oversized frame ends the connection: drop it now rather than read (over TLS, decrypt)
+      // what the sender still sends until the closing handshake times out.
+      this.o.log.debug({ conn: conn.connId, err: err.message }, 'client socket error');
+      ws.terminate();
+    });
   }
 
   /** Pushes a frame to every live connection logged in as the account (only those of one login, given its token hash). */

@@ -59,6 +59,12 @@ const TYPES = CONTENT_TYPES;
 export const MAX_PIPELINED = 16;
 /** Open sockets (HTTP, /client, /peer) one remote address may hold; /client itself allows 512 per address. */
 export const MAX_SOCKETS_PER_ADDRESS = 1024;
+/**
+ * A TLS handshake costs the replica about 1.5 ms of CPU, so one address could keep a core busy with new connections:
+ * it may have this many handshakes under way at once, and start this many per second (with twice that as a burst).
+ */
+export const MAX_HANDSHAKES_PER_ADDRESS = 16;
+export const HANDSHAKES_PER_SECOND = 50;
 
 export class HttpServer {
   /** Answers the HTTP requests and upgrades of plain and TLS connections alike. */
@@ -73,24 +79,28 @@ export class HttpServer {
 
   /** Open sockets per remote address, and unanswered requests per socket (see the limits below). */
   private readonly socketsByAddress = new Map<string, number>();
+  /** TLS handshakes under way, and a token bucket of new ones, per remote address. */
+  private readonly handshakes = new Map<string, { pending: number; tokens: number; at: number }>();
+  /** Settles the handshake count of a connection (by remote address:port) when its handshake completes. */
+  private readonly handshaking = new Map<string, () => void>();
   private readonly sockets = new Set<Socket>();
   private readonly unanswered = new WeakMap<object, number>();
 
-  constructor(private readonly o: HttpServerOptions) {
+  constructor(private readonly options: HttpServerOptions) {
     this.server = createServer((req, res) => {
       // Browsers never pipeline; a socket with many requests in flight is a flood that would make us hold an
       // answer for each of them in memory. Drop it.
       const sock = req.socket;
       const depth = (this.unanswered.get(sock) ?? 0) + 1;
       if (depth > MAX_PIPELINED || sock.destroyed) {
-        if (!sock.destroyed) o.log.warn({ remote: sock.remoteAddress }, 'http connection dropped: too many pipelined requests');
+        if (!sock.destroyed) options.log.warn({ remote: sock.remoteAddress }, 'http connection dropped: too many pipelined requests');
         sock.destroy();
         return;
       }
       this.unanswered.set(sock, depth);
       res.once('close', () => this.unanswered.set(sock, (this.unanswered.get(sock) ?? 1) - 1));
       this.route(req, res).catch((err) => {
-        o.log.error({ err }, 'http handler failed');
+        options.log.error({ err }, 'http handler failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end('internal error\n');
       });
@@ -104,11 +114,16 @@ export class HttpServer {
     this.server.requestTimeout = 30_000;
     this.server.keepAliveTimeout = 5_000;
 
-    const tls = o.tls?.enabled ? o.tls : null;
-    this.tlsServer = tls ? new TlsServer(tls.serverOptions(), (secure: TLSSocket) => this.server.emit('connection', secure)) : null;
+    const tls = options.tls?.enabled ? options.tls : null;
+    this.tlsServer = tls
+      ? new TlsServer(tls.serverOptions(), (secure: TLSSocket) => {
+          this.handshaking.get(`${secure.remoteAddress}:${secure.remotePort}`)?.();
+          this.server.emit('connection', secure);
+        })
+      : null;
     if (tls && this.tlsServer) {
       const server = this.tlsServer;
-      server.on('tlsClientError', (err, socket) => o.log.debug({ remote: socket.remoteAddress, err: err.message }, 'tls handshake failed'));
+      server.on('tlsClientError', (err, socket) => options.log.debug({ remote: socket.remoteAddress, err: err.message }, 'tls handshake failed'));
       this.stopTlsUpdates = tls.onChange(() => server.setSecureContext(tls.defaultContextOptions()));
     }
     this.front = createNetServer((socket) => this.accept(socket));
@@ -128,7 +143,7 @@ export class HttpServer {
       if (req.method !== 'GET' && req.method !== 'HEAD') return plainAnswer(res, 405, 'method not allowed');
       if (path !== '/metrics' && path !== '/debug/state' && path !== '/healthz') return plainAnswer(res, 404, 'not found (this port serves /metrics, /debug/state and /healthz)');
       this.observe(path, res).catch((err) => {
-        this.o.log.error({ err }, 'metrics handler failed');
+        this.options.log.error({ err }, 'metrics handler failed');
         if (!res.headersSent) plainAnswer(res, 500, 'internal error');
       });
     });
@@ -186,13 +201,52 @@ export class HttpServer {
       socket.setTimeout(0);
       socket.off('error', ignore);
       if (first[0] !== TLS_HANDSHAKE) this.server.emit('connection', socket);
-      else if (this.tlsServer) this.tlsServer.emit('connection', socket);
-      else {
-        this.o.log.debug({ remote: a }, 'tls connection refused: this replica has no certificate (no cluster secret, no --tls-cert)');
+      else if (this.tlsServer) {
+        if (!this.admitHandshake(a, socket)) {
+          socket.destroy();
+          return;
+        }
+        this.tlsServer.emit('connection', socket);
+      } else {
+        this.options.log.debug({ remote: a }, 'tls connection refused: this replica has no certificate (no cluster secret, no --tls-cert)');
         socket.destroy();
       }
     };
     socket.once('readable', sniff);
+  }
+
+  /** Counts a TLS handshake of `address` until it completes or fails; false when the address is over its limits. */
+  private admitHandshake(address: string, socket: Socket): boolean {
+    const now = Date.now();
+    let h = this.handshakes.get(address);
+    if (!h) {
+      h = { pending: 0, tokens: HANDSHAKES_PER_SECOND * 2, at: now };
+      this.handshakes.set(address, h);
+      if (this.handshakes.size > 10_000) {
+        for (const [k, v] of this.handshakes) if (v.pending === 0 && k !== address) this.handshakes.delete(k);
+      }
+    }
+    h.tokens = Math.min(HANDSHAKES_PER_SECOND * 2, h.tokens + ((now - h.at) / 1000) * HANDSHAKES_PER_SECOND);
+    h.at = now;
+    if (h.pending >= MAX_HANDSHAKES_PER_ADDRESS || h.tokens < 1) {
+      this.options.log.debug({ remote: address, pending: h.pending }, 'tls connection dropped: too many handshakes from this address');
+      return false;
+    }
+    h.tokens -= 1;
+    h.pending += 1;
+    const entry = h;
+    const key = `${address}:${socket.remotePort}`;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      entry.pending -= 1;
+      this.handshaking.delete(key);
+    };
+    // Settled by the secure connection (see the TLS server's listener) or by the end of the socket (a failed handshake).
+    socket.once('close', finish);
+    this.handshaking.set(key, finish);
+    return true;
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -201,23 +255,25 @@ export class HttpServer {
     const remote = req.socket.remoteAddress ?? 'unknown';
     const transport = transportOf(req);
     if (path !== '/client' && path !== '/peer') return refuseUpgrade(socket, 404, 'not found');
-    const originProblem = this.o.exposure.originProblem(req);
+    const originProblem = this.options.exposure.originProblem(req);
     if (originProblem) {
-      this.o.log.warn({ remote, origin: req.headers.origin, path }, 'websocket refused: foreign origin');
+      this.options.log.warn({ remote, origin: req.headers.origin, path }, 'websocket refused: foreign origin');
       return refuseUpgrade(socket, 403, originProblem);
     }
     if (path === '/client') {
-      if (!transport.encrypted && this.tlsServer && !this.o.exposure.plainAllowed(remote)) {
-        return refuseUpgrade(
-          socket,
-          403,
-          'this replica serves other machines over TLS only: connect with wss:// (the CLI: --ca-file with the cluster-ca.pem of a ' +
-            "replica's data folder), or start the replica with --allow-plain-clients on a network you trust",
-        );
+      if (!transport.encrypted && this.tlsServer && !this.options.exposure.plainAllowed(remote)) {
+        // Accepted only to be closed with a reason a client can show (a refused upgrade's body never reaches it):
+        // nothing is sent before the close, and nothing is read.
+        this.options.log.warn({ remote }, 'client refused: plain text from another machine');
+        this.clientWss.handleUpgrade(req, socket, head, (ws) => {
+          ws.on('error', () => ws.terminate());
+          ws.close(4426, PLAIN_CLIENT_REFUSED);
+        });
+        return;
       }
-      this.clientWss.handleUpgrade(req, socket, head, (ws) => this.o.client.accept(ws, remote, socket));
+      this.clientWss.handleUpgrade(req, socket, head, (ws) => this.options.client.accept(ws, remote, socket));
     } else {
-      this.peerWss.handleUpgrade(req, socket, head, (ws) => this.o.peer.accept(ws, remote, transport));
+      this.peerWss.handleUpgrade(req, socket, head, (ws) => this.options.peer.accept(ws, remote, transport));
     }
   }
 
@@ -225,7 +281,7 @@ export class HttpServer {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       // Nothing here changes state over HTTP; a foreign page is refused first all the same.
-      const originProblem = this.o.exposure.originProblem(req);
+      const originProblem = this.options.exposure.originProblem(req);
       if (originProblem) return plainAnswer(res, 403, originProblem);
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
       res.end('method not allowed\n');
@@ -234,14 +290,14 @@ export class HttpServer {
     if (path === '/healthz') return this.observe(path, res);
     const remote = req.socket.remoteAddress ?? 'unknown';
     if (path === '/debug/state' || path === '/metrics') {
-      const problem = this.o.exposure.metricsProblem(req, remote);
+      const problem = this.options.exposure.metricsProblem(req, remote);
       if (problem) return plainAnswer(res, 403, problem);
       return this.observe(path, res);
     }
-    if (!transportOf(req).encrypted && this.tlsServer && !this.o.exposure.plainAllowed(remote)) {
+    if (!transportOf(req).encrypted && this.tlsServer && !this.options.exposure.plainAllowed(remote)) {
       // The web client over plain text would hand passwords to the network: send the browser to TLS on this port.
       const host = req.headers.host;
-      if (!host || !this.o.exposure.isOurHost(host)) return plainAnswer(res, 421, 'this replica is not reached under that name');
+      if (!host || !this.options.exposure.isOurHost(host)) return plainAnswer(res, 421, 'this replica is not reached under that name');
       res.writeHead(308, { location: `https://${host}${req.url ?? '/'}`, 'content-type': 'text/plain', 'cache-control': 'no-store' });
       res.end(`use https://${host}/ (docs/security.md: how a browser trusts a replica)\n`);
       return;
@@ -252,18 +308,18 @@ export class HttpServer {
   /** /healthz, /metrics, /debug/state (who may read them is decided by the caller). */
   private async observe(path: string, res: ServerResponse): Promise<void> {
     if (path === '/healthz') {
-      const h = this.o.health();
+      const h = this.options.health();
       res.writeHead(h.serving ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify({ status: h.serving ? 'serving' : 'not serving', ...h.detail }) + '\n');
       return;
     }
     if (path === '/debug/state') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify(this.o.stateDigest()) + '\n');
+      res.end(JSON.stringify(this.options.stateDigest()) + '\n');
       return;
     }
-    const body = await this.o.metrics.metrics();
-    res.writeHead(200, { 'content-type': this.o.metrics.contentType, 'cache-control': 'no-store' });
+    const body = await this.options.metrics.metrics();
+    res.writeHead(200, { 'content-type': this.options.metrics.contentType, 'cache-control': 'no-store' });
     res.end(body);
   }
 
@@ -274,7 +330,7 @@ export class HttpServer {
       'referrer-policy': 'no-referrer',
       'x-frame-options': 'DENY',
     };
-    const root = this.o.webRoot;
+    const root = this.options.webRoot;
     if (!root) {
       res.writeHead(200, { ...security, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       res.end('<!doctype html><title>Quorum</title><p>This replica is running, but the web client is not built. Run <code>npm run build:renderer</code> and restart it.</p>\n');
@@ -315,6 +371,9 @@ export class HttpServer {
     res.end(body);
   }
 }
+
+/** The close reason of a plain /client connection from another machine (at most 123 bytes). */
+export const PLAIN_CLIENT_REFUSED = 'this replica serves other machines over TLS only: connect with wss:// (--ca-file cluster-ca.pem)';
 
 /** First byte of a TLS record carrying a handshake (a ClientHello opens every TLS connection). */
 const TLS_HANDSHAKE = 0x16;

@@ -83,6 +83,10 @@ export class PeerEndpoint {
   }
 
   accept(ws: WebSocket, remote: string, transport: Transport = { encrypted: false }): void {
+    // First of all: a socket error (a frame over the size limit, a reset) on a connection refused below must not go
+    // unhandled, which would end the process. The connection is dropped at once: ws would otherwise keep reading (and
+    // over TLS, decrypting) whatever the sender still sends until its closing handshake times out.
+    ws.on('error', () => ws.terminate());
     limitFrames(ws, MAX_UNAUTHENTICATED_FRAME);
     if (!this.o.secret) {
       ws.close(4403, 'this replica has no cluster secret: it does not accept peers');
@@ -225,7 +229,6 @@ export class PeerEndpoint {
       this.sockets.delete(ws);
       if (peer && this.byPeer.get(peer) === ws) this.byPeer.delete(peer);
     });
-    ws.on('error', () => {});
   }
 
   close(): void {

@@ -32,7 +32,8 @@ describe.skipIf(reason !== null)('replicas on separate hosts (network namespaces
   }
 
   function probe(h: Host, address: string): { role: string; term: number; appliedIndex: number; stateHash?: string } | null {
-    const code = `Promise.all([fetch('http://${address}/healthz').then(r=>r.json()),fetch('http://${address}/debug/state').then(r=>r.json())]).then(([h,s])=>console.log(JSON.stringify({...h,...s}))).catch(()=>console.log('null'))`;
+    // /debug/state answers other machines only with the metrics token.
+    const code = `Promise.all([fetch('http://${address}/healthz').then(r=>r.json()),fetch('http://${address}/debug/state',{headers:{authorization:'Bearer ${METRICS_TOKEN}'}}).then(r=>r.json())]).then(([h,s])=>console.log(JSON.stringify({...h,...s}))).catch(()=>console.log('null'))`;
     const r = spawnSync(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '-e', code], { encoding: 'utf8', timeout: 10_000 });
     try {
       return JSON.parse(r.stdout.trim());
@@ -42,17 +43,21 @@ describe.skipIf(reason !== null)('replicas on separate hosts (network namespaces
   }
 
   const addr = (h: Host) => `${h.address}:${PORT}`;
+  const METRICS_TOKEN = 'netns-metrics-token';
+  /** Clients on other machines talk TLS, trusting the cluster CA the replicas wrote to their data folders. */
+  const tls = () => ['--ca-file', join(dir, 'r1', 'cluster-ca.pem')];
 
   beforeAll(async () => {
     lab = new NetnsLab();
     dir = mkdtempSync(join(tmpdir(), 'quorum-netns-'));
     writeFileSync(join(dir, 'secret'), 'netns-secret-value\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'metrics-token'), `${METRICS_TOKEN}\n`, { mode: 0o600 });
     hosts = ['r1', 'r2', 'r3'].map((n) => lab.addHost(n));
     clientHost = lab.addHost('cl');
     const initial = hosts.map((h) => `${h.name}=${addr(h)}`).join(',');
     for (const h of hosts) {
       const out = createWriteStream(join(dir, `${h.name}.log`));
-      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', CLI, 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', CLI, 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret'), '--metrics-token-file', join(dir, 'metrics-token')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
       p.stdout!.pipe(out, { end: false });
       p.stderr!.pipe(out, { end: false });
@@ -68,22 +73,32 @@ describe.skipIf(reason !== null)('replicas on separate hosts (network namespaces
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it('another machine reaches the replicas over TLS only; metrics need the token', async () => {
+    const servers = hosts.map(addr).join(',');
+    const plain = cli(clientHost, ['chat', '--servers', servers, '--user', 'ann', '--password-stdin', '--json', '--timeout', '3', 'login'], 'password-123\n');
+    expect(plain.code).toBe(1);
+    expect(plain.err).toMatch(/serves other machines over TLS only/);
+    const code = `fetch('http://${addr(hosts[0])}/metrics').then(async r=>console.log(r.status, await r.text()))`;
+    const r = spawnSync(lab.exec(clientHost)[0], [...lab.exec(clientHost).slice(1), process.execPath, '-e', code], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.stdout).toMatch(/^403 .*--metrics-listen/);
+  });
+
   it('isolating the leader: minority refuses writes, majority elects and serves, then all converge', async () => {
     const servers = hosts.map(addr).join(',');
-    expect(cli(clientHost, ['chat', '--servers', servers, '--user', 'ann', '--password-stdin', '--json', 'signup'], 'password-123\n').code).toBe(0);
-    expect(cli(clientHost, ['chat', '--servers', servers, '--user', 'ben', '--password-stdin', '--json', 'signup'], 'password-123\n').code).toBe(0);
-    expect(cli(clientHost, ['chat', '--servers', servers, '--user', 'ann', '--password-stdin', '--json', 'send', 'ben', 'before the cut'], 'password-123\n').code).toBe(0);
+    expect(cli(clientHost, ['chat', ...tls(), '--servers', servers, '--user', 'ann', '--password-stdin', '--json', 'signup'], 'password-123\n').code).toBe(0);
+    expect(cli(clientHost, ['chat', ...tls(), '--servers', servers, '--user', 'ben', '--password-stdin', '--json', 'signup'], 'password-123\n').code).toBe(0);
+    expect(cli(clientHost, ['chat', ...tls(), '--servers', servers, '--user', 'ann', '--password-stdin', '--json', 'send', 'ben', 'before the cut'], 'password-123\n').code).toBe(0);
 
     const leader = hosts.find((h) => probe(clientHost, addr(h))?.role === 'leader')!;
     lab.setLink(leader, false);
     try {
       // The isolated side (a client on the old leader's own host) cannot get a write acknowledged.
-      const minority = cli(leader, ['chat', '--servers', addr(leader), '--user', 'ann', '--password-stdin', '--json', '--timeout', '5', 'send', 'ben', 'minority write'], 'password-123\n', 20_000);
+      const minority = cli(leader, ['chat', ...tls(), '--servers', addr(leader), '--user', 'ann', '--password-stdin', '--json', '--timeout', '5', 'send', 'ben', 'minority write'], 'password-123\n', 20_000);
       expect(minority.code).not.toBe(0);
       // The majority elects a new leader and serves.
       const others = hosts.filter((h) => h !== leader);
       await waitFor('a new leader in the majority', () => others.some((h) => probe(clientHost, addr(h))?.role === 'leader'), 30_000, 200);
-      const w = cli(clientHost, ['chat', '--servers', others.map(addr).join(','), '--user', 'ann', '--password-stdin', '--json', 'send', 'ben', 'majority write'], 'password-123\n');
+      const w = cli(clientHost, ['chat', ...tls(), '--servers', others.map(addr).join(','), '--user', 'ann', '--password-stdin', '--json', 'send', 'ben', 'majority write'], 'password-123\n');
       expect(w.code, w.err).toBe(0);
     } finally {
       lab.setLink(leader, true);
@@ -92,7 +107,7 @@ describe.skipIf(reason !== null)('replicas on separate hosts (network namespaces
       const ds = hosts.map((h) => probe(clientHost, addr(h)));
       return ds.every((d) => d && d.appliedIndex === ds[0]!.appliedIndex && d.stateHash === ds[0]!.stateHash);
     }, 60_000, 300);
-    const h = cli(clientHost, ['chat', '--servers', servers, '--user', 'ben', '--password-stdin', '--json', 'history', 'ann'], 'password-123\n');
+    const h = cli(clientHost, ['chat', ...tls(), '--servers', servers, '--user', 'ben', '--password-stdin', '--json', 'history', 'ann'], 'password-123\n');
     expect(h.code, h.err).toBe(0);
     const texts = JSON.parse(h.out).messages.map((m: { text: string }) => m.text);
     expect(texts).toEqual(['before the cut', 'majority write']);
