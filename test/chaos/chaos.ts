@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { ChatStateMachine } from '../../replica/chat/state-machine.js';
 import { stateDigest, waitFor } from '../helpers/cluster.js';
 import { Rng } from '../helpers/random.js';
+import { trustFromCaFile } from '../../replica/security/client-tls.js';
+import { CLUSTER_CA_FILE } from '../../replica/security/replica-security.js';
 import { check } from './checker.js';
 import { History } from './history.js';
 import type { HostLayer } from './hosts.js';
@@ -33,6 +35,11 @@ export interface ChaosOptions {
   holdMs: [number, number] | null;
   /** The command line that replays this run. */
   replay: string;
+  /**
+   * TLS everywhere, as shipped (peer links, and clients over wss:// trusting the cluster's cluster-ca.pem); false:
+   * the plain transport (--peer-links plain --allow-plain-clients), to compare.
+   */
+  tls: boolean;
   progress: (msg: string) => void;
 }
 
@@ -61,16 +68,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
 
   const secretFile = join(dataRoot, 'secret');
   writeFileSync(secretFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  // The checker reads /debug/state, which other machines (the client namespace) may read only with the token.
+  const metricsToken = randomBytes(16).toString('hex');
+  const tokenFile = join(dataRoot, 'metrics-token');
+  writeFileSync(tokenFile, `${metricsToken}\n`, { mode: 0o600 });
+  const transport = ['--metrics-token-file', tokenFile, ...(o.tls ? [] : ['--peer-links', 'plain', '--allow-plain-clients'])];
   const ids = Array.from({ length: o.replicas }, (_, i) => `r${i + 1}`);
   const initial = ids.map((id, i) => `${id}=${o.hosts.address(i)}`).join(',');
   const compact = o.quick ? ['--compact-every', '100', '--keep-entries', '20'] : ['--compact-every', '200', '--keep-entries', '50'];
   const replicas = ids.map((id, i) => {
     const dataDir = join(dataRoot, id);
-    const base = ['--id', id, '--data', dataDir, '--listen', o.hosts.address(i), '--secret-file', secretFile, ...compact];
+    const base = ['--id', id, '--data', dataDir, '--listen', o.hosts.address(i), '--secret-file', secretFile, ...compact, ...transport];
     return new ChaosReplica({ index: i, id, address: o.hosts.address(i), prefix: o.hosts.prefix(i), dataDir, logFile: join(logDir, `${id}.log`), args: [...base, '--initial-cluster', initial] });
   });
   const joinArgs = (r: ChaosReplica) => [
-    '--id', r.id, '--data', r.spec.dataDir, '--listen', r.address, '--secret-file', secretFile, ...compact,
+    '--id', r.id, '--data', r.spec.dataDir, '--listen', r.address, '--secret-file', secretFile, ...compact, ...transport,
     '--join', replicas.filter((x) => x !== r).map((x) => x.address).join(','),
   ];
 
@@ -113,6 +125,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     await waitFor('a first leader', () => observer.leader(), 60_000, 100);
 
     const users = Array.from({ length: o.workers }, (_, i) => `u${i}`);
+    // Clients trust what a user would be given: the cluster CA a replica wrote to its data folder.
+    const trust = o.tls ? trustFromCaFile(join(replicas[0].spec.dataDir, CLUSTER_CA_FILE)) : null;
     const servers = replicas.map((r) => r.address);
     for (let i = 0; i < o.workers; i++) {
       workers.push(
@@ -128,6 +142,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
           thinkMs: [0, 30],
           bigTextShare: 0.05,
           clientIdPrefix: `chaos${o.seed.toString(36)}x`,
+          trust,
         }),
       );
     }
@@ -201,7 +216,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     const converge = async (when: string): Promise<boolean> => {
       try {
         await waitFor(`every replica to hold the same state${when}`, async () => {
-          const ds = await Promise.all(replicas.map(async (r) => ({ replica: r.id, ...(await stateDigest(r.address)) })));
+          const ds = await Promise.all(replicas.map(async (r) => ({ replica: r.id, ...(await stateDigest(r.address, metricsToken)) })));
           digests = ds;
           return ds.every((d) => d.appliedIndex === ds[0].appliedIndex && d.stateHash === ds[0].stateHash);
         }, 120_000, 250);
@@ -318,6 +333,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     seed: o.seed,
     durationSeconds: Math.round((runEnd - runStart) / 100) / 10,
     hosts: o.hosts.mode,
+    tls: o.tls,
     replicas: o.replicas,
     workers: o.workers,
     operations: result.operations,

@@ -1,6 +1,6 @@
 /**
  * `npm run chaos -- [--quick] [--json] [--seed S] [--duration SECONDS] [--replicas N] [--workers N]
- *                   [--hosts loopback|netns] [--faults kill,pause,...] [--out DIR] [--keep]`
+ *                   [--hosts loopback|netns] [--faults kill,pause,...] [--tls on|off] [--out DIR] [--keep]`
  *
  * Starts real replica processes (in network namespaces when root, else on loopback), runs concurrent clients while a
  * seeded nemesis injects faults, heals, checks the recorded history and writes an HTML report under chaos-results/.
@@ -22,11 +22,12 @@ import { ALL_FAULTS } from './nemesis.js';
 import type { FaultKind } from './types.js';
 
 const USAGE = `usage: npm run chaos -- [--quick] [--json] [--seed S] [--duration SECONDS] [--replicas N] [--workers N]
-                     [--hosts loopback|netns] [--faults ${ALL_FAULTS.join(',')}] [--hold MIN,MAX] [--out DIR] [--keep]
+                     [--hosts loopback|netns] [--faults ${ALL_FAULTS.join(',')}] [--hold MIN,MAX] [--tls on|off] [--out DIR] [--keep]
   --quick      3 replicas, 3 workers, 35 s of faults (what npm test runs)
   defaults     5 replicas, 5 workers, 120 s; hosts: netns when root, else loopback; every fault kind
   --hold       seconds each fault is held, drawn from [MIN, MAX] (default 2,8; --quick 1.5,4)
-  --keep       keep data folders, logs and history even when the run passes (they are always kept when it fails)`;
+  --keep       keep data folders, logs and history even when the run passes (they are always kept when it fails)
+  --tls        on (default, as shipped): TLS peer links and wss:// clients; off: plain peer links and ws:// clients`;
 
 interface Args {
   quick: boolean;
@@ -39,6 +40,8 @@ interface Args {
   faults: FaultKind[];
   out: string;
   keep: boolean;
+  /** TLS between replicas and to the clients (the default), or the plain transport. */
+  tls: boolean;
   /** How long each fault is held, seconds [min, max] (default: quick 1.5–4, else 2–8). */
   hold: [number, number] | null;
   insideLab: NetnsPlan | null;
@@ -57,6 +60,7 @@ function parse(argv: string[]): Args {
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
     hold: { type: 'string' },
+    tls: { type: 'string', default: 'on' },
     'inside-lab': { type: 'string' },
   });
   const int = (s: string | undefined, name: string, def: number, lo: number, hi: number) => {
@@ -88,9 +92,15 @@ function parse(argv: string[]): Args {
     faults: faults as FaultKind[],
     out: values.out ?? join(ROOT, 'chaos-results'),
     keep: values.keep!,
+    tls: tlsFlag(values.tls!),
     hold,
     insideLab: values['inside-lab'] ? (JSON.parse(Buffer.from(values['inside-lab'], 'base64url').toString('utf8')) as NetnsPlan) : null,
   };
+}
+
+function tlsFlag(text: string): boolean {
+  if (text !== 'on' && text !== 'off') throw new UsageError('--tls is on or off');
+  return text === 'on';
 }
 
 function replayCommand(a: Args, hosts: 'loopback' | 'netns'): string {
@@ -98,6 +108,7 @@ function replayCommand(a: Args, hosts: 'loopback' | 'netns'): string {
   if (a.quick) parts.push('--quick');
   if (a.faults.length !== ALL_FAULTS.length) parts.push(`--faults ${a.faults.join(',')}`);
   if (a.hold) parts.push(`--hold ${a.hold.join(',')}`);
+  if (!a.tls) parts.push('--tls off');
   return parts.join(' ');
 }
 
@@ -115,13 +126,14 @@ async function inner(a: Args, hosts: HostLayer): Promise<number> {
     quick: a.quick,
     holdMs: a.hold ? [a.hold[0] * 1000, a.hold[1] * 1000] : null,
     replay: replayCommand(a, hosts.mode),
+    tls: a.tls,
     progress,
   });
   const f = out.figures;
   if (a.json) process.stdout.write(JSON.stringify(f) + '\n');
   else {
     process.stdout.write(
-      `${f.verdict === 'pass' ? 'PASS' : 'FAIL'}: seed ${f.seed}, ${f.durationSeconds} s on ${f.hosts}, ${f.operations} operations (${f.acknowledged} ok, ${f.failed} refused, ${f.unknown} unknown); ` +
+      `${f.verdict === 'pass' ? 'PASS' : 'FAIL'}: seed ${f.seed}, ${f.durationSeconds} s on ${f.hosts} (TLS ${f.tls ? 'on' : 'off'}), ${f.operations} operations (${f.acknowledged} ok, ${f.failed} refused, ${f.unknown} unknown); ` +
         `lost ${f.lost}, duplicated ${f.duplicated}, order ${f.orderViolations}, stale ${f.staleReads}, phantoms ${f.phantoms}, clock ${f.clockViolations}, converged ${f.converged}, intact after a full restart ${f.restartIntact}, ` +
         `leaders/term ${f.leadersPerTermMax}; faults ${JSON.stringify(f.faults)}\nreport: ${out.report}\n`,
     );

@@ -91,6 +91,8 @@ export interface ChaosFigures
   seed: number;
   durationSeconds: number;
   hosts: 'loopback' | 'netns';
+  /** TLS peer links and wss:// clients (true), or the plain transport. */
+  tls: boolean;
   replicas: number;
   workers: number;
   converged: boolean;

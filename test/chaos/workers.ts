@@ -10,6 +10,7 @@
  * Texts are unique (`w<worker>-<n>`), so the checker can identify every message.
  */
 import WebSocket from 'ws';
+import { clientUrl, trustedWebSocket, type ClientTrust } from '../../replica/security/client-tls.js';
 import { QuorumClient } from '../../replica/client/client.js';
 import { QuorumError, type ChatMessage } from '../../replica/protocol/index.js';
 import type { Rng } from '../helpers/random.js';
@@ -34,6 +35,8 @@ export interface WorkerOptions {
   /** Share of sends with a long text (grows the state so snapshots span several chunks). */
   bigTextShare: number;
   clientIdPrefix: string;
+  /** wss:// trusting these authorities; null: plain ws:// (the replicas then allow plain clients). */
+  trust: ClientTrust | null;
 }
 
 export function seen(m: ChatMessage): SeenMessage {
@@ -58,7 +61,8 @@ export class Worker {
     this.user = o.users[o.index];
     this.client = new QuorumClient({
       servers: o.servers,
-      WebSocket: WebSocket as never,
+      WebSocket: (o.trust ? trustedWebSocket(o.trust) : WebSocket) as never,
+      url: (address) => clientUrl(o.trust, address),
       clientId: `${o.clientIdPrefix}w${o.index}`,
       random: o.rng.fn(),
       requestTimeoutMs: o.requestTimeoutMs,

@@ -76,7 +76,7 @@ describe.skipIf(!haveChromium)('cross-site access (Chromium)', () => {
   });
 
   it('a page of another origin cannot open /client (403) and nothing changes in the cluster', async () => {
-    const before = await Promise.all(cluster.addresses.map(stateDigest));
+    const before = await Promise.all(cluster.addresses.map((a) => stateDigest(a)));
     const page = await browser.newPage();
     await page.goto(`${evilOrigin}/`);
     for (const replica of cluster.replicas) {
@@ -84,7 +84,7 @@ describe.skipIf(!haveChromium)('cross-site access (Chromium)', () => {
       expect(attempt.opened, `${replica.id} opened to ${evilOrigin}`).toBe(false);
       expect(socketErrors.join('\n')).toMatch(/403/);
     }
-    const after = await Promise.all(cluster.addresses.map(stateDigest));
+    const after = await Promise.all(cluster.addresses.map((a) => stateDigest(a)));
     expect(after).toEqual(before);
     await page.close();
   });

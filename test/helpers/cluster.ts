@@ -245,15 +245,16 @@ export class Cluster {
   }
 }
 
-export async function stateDigest(address: string): Promise<{ appliedIndex: number; stateHash: string }> {
-  const r = await fetch(`http://${address}/debug/state`);
+/** The replica's applied index and state hash; from another machine /debug/state needs the metrics token. */
+export async function stateDigest(address: string, metricsToken?: string): Promise<{ appliedIndex: number; stateHash: string }> {
+  const r = await fetch(`http://${address}/debug/state`, metricsToken ? { headers: { authorization: `Bearer ${metricsToken}` } } : {});
   return (await r.json()) as { appliedIndex: number; stateHash: string };
 }
 
 /** Waits until every given replica has applied the same index with the same state hash. */
 export async function waitConverged(addresses: string[], timeoutMs = 30_000): Promise<{ appliedIndex: number; stateHash: string }> {
   return waitFor('replicas to converge', async () => {
-    const ds = await Promise.all(addresses.map(stateDigest));
+    const ds = await Promise.all(addresses.map((a) => stateDigest(a)));
     const first = ds[0];
     return ds.every((d) => d.appliedIndex === first.appliedIndex && d.stateHash === first.stateHash) ? first : null;
   }, timeoutMs, 100);
