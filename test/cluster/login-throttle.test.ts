@@ -1,0 +1,103 @@
+/**
+ * Brute force against one account on a real replica process (docs/security.md, "Passwords under attack"): guesses
+ * from one address get 3 free attempts, then waits of 1 s, 2 s, 4 s, refused with RATE_LIMITED and the wait before
+ * the password is looked at; the person keeps logging in with the right password from their own machine, also while
+ * many addresses guess at once and a stranger with the right password is asked to wait; the CLI shows the wait; the
+ * refusals are metrics. Loopback source addresses (127.0.0.x) stand for machines.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { RawConn, type Resp } from '../helpers/raw-client.js';
+import { ROOT, singleReplica, type ReplicaProc } from '../helpers/cluster.js';
+
+const RIGHT = 'the-right-password';
+
+describe('login throttle against a real replica', () => {
+  let replica: ReplicaProc;
+  let destroy: () => Promise<void>;
+  const conns: RawConn[] = [];
+
+  async function from(address: string): Promise<RawConn> {
+    const c = await RawConn.open(replica.address, 5000, address);
+    conns.push(c);
+    return c;
+  }
+
+  beforeAll(async () => {
+    ({ replica, destroy } = await singleReplica('quorum-throttle-'));
+    const alice = await from('127.0.0.2');
+    await alice.signup('alice', RIGHT);
+    await alice.login('alice', RIGHT);
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of conns) c.close();
+    await destroy();
+  });
+
+  const attempt = (c: RawConn, password: string): Promise<Resp> => c.request({ op: 'login', username: 'alice', password, token: 'x'.repeat(43), session: c.session() });
+
+  it('one address guessing: 3 free attempts, then doubling waits it must sit out, while the right password logs in elsewhere', async () => {
+    const mallory = await from('127.0.0.66');
+    for (let i = 0; i < 3; i++) expect((await attempt(mallory, `guess-${i}`)).error?.code).toBe('BAD_CREDENTIALS');
+    const alice = await from('127.0.0.2');
+    for (const expected of [1000, 2000, 4000]) {
+      const refused = await attempt(mallory, 'guess-again');
+      expect(refused.error?.code).toBe('RATE_LIMITED');
+      const wait = (refused.error as { retryAfterMs?: number }).retryAfterMs!;
+      expect(wait).toBeGreaterThan(expected - 500);
+      expect(wait).toBeLessThanOrEqual(expected);
+      expect(refused.error?.message).toMatch(/too many failed logins for this account from your address; try again in \d s/);
+      // The wait holds: every attempt before it is over is refused without being counted; the first after it is
+      // looked at (and, wrong, lengthens the next wait).
+      const t0 = Date.now();
+      let answer: Resp;
+      for (;;) {
+        answer = await attempt(mallory, 'guess-again');
+        if (answer.error?.code !== 'RATE_LIMITED') break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(answer.error?.code).toBe('BAD_CREDENTIALS');
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(wait - 50);
+      // Meanwhile the person logs in from their own machine with the right password.
+      expect((await attempt(alice, RIGHT)).ok).toBe(true);
+    }
+  }, 60_000);
+
+  it('many addresses guessing hold up a stranger, not the person at a machine that logged in before', async () => {
+    for (let i = 0; i < 12; i++) {
+      const bot = await from(`127.0.1.${10 + i}`);
+      expect((await attempt(bot, `bot-${i}`)).error?.code).toMatch(/BAD_CREDENTIALS|RATE_LIMITED/);
+      bot.close();
+    }
+    // The right password from an address never seen is asked to wait (the account is under attack)...
+    const stranger = await from('127.0.2.1');
+    const refused = await attempt(stranger, RIGHT);
+    expect(refused.error?.code).toBe('RATE_LIMITED');
+    expect(refused.error?.message).toMatch(/for this account; try again in \d+ s/);
+    expect((refused.error as { retryAfterMs?: number }).retryAfterMs).toBeLessThanOrEqual(5 * 60_000);
+    // ...while the person's own machine is not held up.
+    const alice = await from('127.0.0.2');
+    expect((await attempt(alice, RIGHT)).ok).toBe(true);
+  }, 60_000);
+
+  it('the CLI shows the wait, and the refusals are metrics', async () => {
+    const local = await from('127.0.0.1');
+    for (let i = 0; i < 6; i++) await attempt(local, `cli-guess-${i}`);
+    const cli = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'chat', '--servers', replica.address, '--user', 'alice', '--password-stdin', 'login'], { cwd: ROOT, stdio: ['pipe', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.once('close', (code) => resolve({ code, stderr }));
+      child.stdin.end('wrong-again\n');
+    });
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/^RATE_LIMITED: too many failed logins .*; try again in \d+ s\n$/);
+    const metrics = await (await fetch(`http://${replica.address}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+    expect(value('quorum_login_refused_total\\{scope="pair"[^}]*')).toBeGreaterThan(0);
+    expect(value('quorum_login_refused_total\\{scope="account"[^}]*')).toBeGreaterThan(0);
+    expect(value('quorum_login_failures_total')).toBeGreaterThanOrEqual(8);
+    expect(metrics).toMatch(/^quorum_login_retry_after_seconds_count\{[^}]*\} [1-9]/m);
+  }, 60_000);
+});
