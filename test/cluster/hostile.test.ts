@@ -479,7 +479,6 @@ describe('hostile input against live replicas', () => {
   it('unauthenticated peers sending huge frames: refused before buffering, the replica stays responsive', async () => {
     const leader = await cluster.leader();
     const big = JSON.stringify({ t: 'auth', id: 'r2', address: 'x'.repeat(7 * 1024 * 1024), nonce: '0'.repeat(64), mac: '0'.repeat(64) });
-    let slowest = 0;
     const growth = await peakGrowth(leader, async () => {
       const closed = Array.from({ length: 60 }, (_, i) => {
         const ws = i % 2 ? new WebSocket(`wss://${leader.address}/peer`, { ...STRANGER, maxPayload: 1e9 }) : new WebSocket(`ws://${leader.address}/peer`, { maxPayload: 1e9 });
@@ -487,11 +486,10 @@ describe('hostile input against live replicas', () => {
         ws.on('open', () => ws.send(big));
         return new Promise<number>((res) => ws.on('close', (code) => res(code)));
       });
+      // Responsive: every /healthz during the flood answers (within the probe's own 5 s timeout).
       const probe = (async () => {
         for (let i = 0; i < 10; i++) {
-          const t0 = Date.now();
-          await health(leader);
-          slowest = Math.max(slowest, Date.now() - t0);
+          expect((await health(leader)).status).toBe(200);
           await new Promise((r) => setTimeout(r, 200));
         }
       })();
@@ -500,7 +498,6 @@ describe('hostile input against live replicas', () => {
       for (const c of codes) expect([1009, 1006, 4401, 4426]).toContain(c);
     });
     expect(growth, `peak RSS growth ${Math.round(growth / 1e6)} MB`).toBeLessThan(150 * 1024 * 1024);
-    expect(slowest, 'slowest /healthz during the flood (ms; includes this busy test process)').toBeLessThan(5000);
     await assertIntact('huge unauthenticated peer frames');
   }, 120_000);
 
