@@ -3,8 +3,9 @@
  * one running the code of another checkout (`--base DIR`, e.g. `git worktree add /tmp/base HEAD~1` + `npm ci` there,
  * or a symlinked node_modules), one running this checkout; closed-loop sends alternate between them level by level,
  * round after round, so machine noise hits both alike. Without --base both run this checkout (compare node flags with
- * --base-node-args / --this-node-args). Prints, per level, this/base ratios of committed/s, p50 and
- * server CPU per 1,000 writes. `npx tsx test/bench/ab.ts [--base DIR] [--levels 1,64,256] [--rounds 3] [--seconds 3]`
+ * --base-node-args / --this-node-args, or the transport with --base-tls / --this-tls on|off: TLS peer links and
+ * load connections, or plain). Prints, per level, this/base ratios of committed/s, p50 and server CPU per 1,000
+ * writes. `npx tsx test/bench/ab.ts [--base DIR] [--levels 1,64,256] [--rounds 3] [--seconds 3] [--this-tls on]`
  */
 import { parseArgs } from 'node:util';
 import { measureRaw, toRow, type LevelRaw } from './measure.js';
@@ -19,16 +20,21 @@ const { values } = parseArgs({
     replicas: { type: 'string', default: '3' },
     'base-node-args': { type: 'string', default: '' },
     'this-node-args': { type: 'string', default: '' },
+    'base-tls': { type: 'string', default: 'off' },
+    'this-tls': { type: 'string', default: 'off' },
   },
 });
 const levels = values.levels.split(',').map(Number);
 const size = Number(values.replicas);
 
-function open(codeRoot: string | undefined, nodeArgs: string) {
-  return startQuorumWithLoad(size, 0, { codeRoot, nodeArgs: nodeArgs ? nodeArgs.split(' ') : undefined });
+function open(codeRoot: string | undefined, nodeArgs: string, tls: string) {
+  return startQuorumWithLoad(size, 0, { codeRoot, nodeArgs: nodeArgs ? nodeArgs.split(' ') : undefined, tls: tls === 'on' });
 }
 
-const sides = { base: await open(values.base, values['base-node-args']), this: await open(undefined, values['this-node-args']) };
+const sides = {
+  base: await open(values.base, values['base-node-args'], values['base-tls']),
+  this: await open(undefined, values['this-node-args'], values['this-tls']),
+};
 const raw: Record<'base' | 'this', Map<number, LevelRaw[]>> = { base: new Map(), this: new Map() };
 try {
   for (let round = 0; round < Number(values.rounds); round++) {

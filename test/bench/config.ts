@@ -1,6 +1,8 @@
 /** What one benchmark run does: durations, trial counts and data sizes for the quick and the full run. */
 export interface BenchConfig {
   quick: boolean;
+  /** Quorum with TLS on its peer links and load connections (--tls on); otherwise plain (--peer-links plain, ws://). */
+  tls: boolean;
   /** Closed-loop concurrency levels. */
   levels: number[];
   /** Replica counts for the throughput scenario. */
@@ -26,10 +28,11 @@ export interface BenchConfig {
   outDir: string;
 }
 
-export function makeConfig(quick: boolean, outDir: string): BenchConfig {
+export function makeConfig(quick: boolean, outDir: string, tls = false): BenchConfig {
   return quick
     ? {
         quick,
+        tls,
         levels: [1, 16, 64, 256],
         clusterSizes: [1, 3, 5],
         warmupMs: 600,
@@ -49,6 +52,7 @@ export function makeConfig(quick: boolean, outDir: string): BenchConfig {
       }
     : {
         quick,
+        tls,
         levels: [1, 16, 64, 256],
         clusterSizes: [1, 3, 5],
         warmupMs: 2000,

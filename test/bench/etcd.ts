@@ -151,7 +151,7 @@ export async function runEtcd(cfg: BenchConfig): Promise<EtcdResult | null> {
   const { execFileSync } = await import('node:child_process');
   const version = /etcd Version:\s*(\S+)/.exec(execFileSync(found.bin, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
   progress(`etcd ${version}: starting a 3-replica Quorum cluster for the alternating runs`);
-  const q = await startQuorumWithLoad(3, cfg.warmupMs * 2);
+  const q = await startQuorumWithLoad(3, cfg.warmupMs * 2, { tls: cfg.tls });
   const throughput: EtcdRow[] = [];
   const quorumThroughput: EtcdRow[] = [];
   const ratios: EtcdRatio[] = [];

@@ -5,6 +5,7 @@
  * Each connection comes from its own loopback source address (127.0.0.2, 127.0.0.3, ...): 8 client machines, each
  * within the replica's per-address request-rate limit (20,000/s), which one address would otherwise hit above that.
  */
+import type { ClientOptions } from 'ws';
 import { RawConn } from '../helpers/raw-client.js';
 import { PAYLOAD_256 } from './load.js';
 
@@ -21,11 +22,12 @@ export class QuorumLoad {
 
   /**
    * Opens `connections` connections to `address` (the leader) and logs each in as bench-<i>, signing the accounts
-   * (and the sink) up first unless they exist already (a preloaded data folder has them).
+   * (and the sink) up first unless they exist already (a preloaded data folder has them). `tls`: wss:// with these
+   * options.
    */
-  static async open(address: string, connections = MAX_CONNS): Promise<QuorumLoad> {
+  static async open(address: string, connections = MAX_CONNS, tls?: ClientOptions): Promise<QuorumLoad> {
     const local = address.startsWith('127.') ? (i: number) => `127.0.0.${2 + i}` : () => undefined;
-    const conns = await Promise.all(Array.from({ length: connections }, (_, i) => RawConn.open(address, 5000, local(i))));
+    const conns = await Promise.all(Array.from({ length: connections }, (_, i) => RawConn.open(address, 5000, local(i), tls)));
     const names = [SINK, ...conns.map((_, i) => senderName(i))];
     await Promise.all(
       names.map(async (name, i) => {

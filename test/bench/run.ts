@@ -24,17 +24,19 @@ import { runThroughput } from './throughput.js';
 const SCENARIOS = ['throughput', 'failover', 'etcd', 'growth', 'seed'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-const USAGE = `usage: npm run bench -- [--quick] [--json] [--only ${SCENARIOS.join('|')}[,...]] [--out DIR]
+const USAGE = `usage: npm run bench -- [--quick] [--json] [--only ${SCENARIOS.join('|')}[,...]] [--tls on|off] [--out DIR]
   --quick   short levels and few trials (a smoke run; figures are rough)
   --json    print one JSON document instead of the tables
   --only    run only these scenarios
+  --tls     on: Quorum's peer links and load connections over TLS (throughput, etcd); off (default): plain
   --out     where results and plots go (default bench-results/, quick and partial runs in subfolders)`;
 
 async function main(): Promise<number> {
   let values;
   let only: Scenario[] | null = null;
   try {
-    ({ values } = parseCommandLine(process.argv.slice(2), { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, only: { type: 'string' }, out: { type: 'string' } }));
+    ({ values } = parseCommandLine(process.argv.slice(2), { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, only: { type: 'string' }, out: { type: 'string' }, tls: { type: 'string', default: 'off' } }));
+    if (values.tls !== 'on' && values.tls !== 'off') throw new UsageError('--tls is on or off');
     if (values.only) {
       only = values.only.split(',').map((s) => s.trim()) as Scenario[];
       const bad = only.filter((s) => !SCENARIOS.includes(s));
@@ -46,10 +48,10 @@ async function main(): Promise<number> {
   }
   const want = (s: Scenario) => !only || only.includes(s);
   // Quick and partial (--only) runs write to their own folders so they never overwrite a full run's results and plots.
-  const sub = [values.quick ? 'quick' : '', only ? `only-${only.join('-')}` : ''].filter(Boolean).join('-');
+  const sub = [values.quick ? 'quick' : '', only ? `only-${only.join('-')}` : '', values.tls === 'on' ? 'tls' : ''].filter(Boolean).join('-');
   const outDir = values.out ?? join(ROOT, 'bench-results', ...(sub ? [sub] : []));
   mkdirSync(outDir, { recursive: true });
-  const cfg = makeConfig(values.quick ?? false, outDir);
+  const cfg = makeConfig(values.quick ?? false, outDir, values.tls === 'on');
   const started = Date.now();
   const result: BenchResult = {
     meta: { quick: cfg.quick, startedAt: new Date(started).toISOString(), seconds: 0, node: process.version, cpus: cpus().length, loadAverageAtStart: loadavg(), loadAverageAtEnd: [], only },

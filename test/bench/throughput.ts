@@ -18,6 +18,7 @@ import { closedLoop } from './load.js';
 import { measureRaw, toRow, type LevelRaw, type LevelRow } from './measure.js';
 import { progress } from './progress.js';
 import { QuorumLoad } from './quorum-load.js';
+import { tlsClientOptions, trustFromCaFile } from '../../replica/security/client-tls.js';
 
 export interface ThroughputRow extends LevelRow {
   replicas: number;
@@ -30,11 +31,15 @@ export interface ThroughputRow extends LevelRow {
 export async function startQuorumWithLoad(
   size: number,
   warmMs = 0,
-  options: Omit<ClusterOptions, 'size'> = {},
+  options: Omit<ClusterOptions, 'size'> & { tls?: boolean } = {},
 ): Promise<{ cluster: Cluster; load: QuorumLoad; pids: () => (number | undefined)[] }> {
-  const cluster = await Cluster.start({ ...options, size });
+  // TLS: peer links as shipped and load connections over wss:// trusting the cluster CA. Plain: the transport before
+  // TLS (--peer-links plain, ws://), which the earlier figures and etcd's (plain) measure.
+  const { tls = false, ...clusterOptions } = options;
+  const transport = tls ? [] : ['--peer-links', 'plain'];
+  const cluster = await Cluster.start({ ...clusterOptions, size, secret: tls || size > 1, extraArgs: [...transport, ...(clusterOptions.extraArgs ?? [])] });
   const leader = await cluster.leader();
-  const load = await QuorumLoad.open(leader.address);
+  const load = await QuorumLoad.open(leader.address, undefined, tls ? tlsClientOptions(trustFromCaFile(cluster.caFile)) : undefined);
   if (warmMs > 0) await closedLoop({ inFlight: 64, warmupMs: 0, measureMs: warmMs, op: (w) => load.send(w, 64) });
   return { cluster, load, pids: () => cluster.replicas.map((r) => r.proc?.pid) };
 }
@@ -53,7 +58,7 @@ export async function runThroughput(cfg: BenchConfig): Promise<ThroughputRow[]> 
   const rows: ThroughputRow[] = [];
   for (const size of cfg.clusterSizes) {
     progress(`throughput: starting ${size} replica(s)`);
-    const q = await startQuorumWithLoad(size, cfg.warmupMs * 2);
+    const q = await startQuorumWithLoad(size, cfg.warmupMs * 2, { tls: cfg.tls });
     try {
       for (const inFlight of cfg.levels) {
         const row = toRow([await quorumRaw(q, cfg, inFlight)]);

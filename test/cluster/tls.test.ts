@@ -144,9 +144,11 @@ describe('TLS on a 3-replica cluster', () => {
     expect(await attempt('r9', strangers)).toMatchObject({ code: 4403, welcomed: false, reason: expect.stringMatching(/certificate refused/) });
     expect(await attempt('r2', r9)).toMatchObject({ code: 4403, welcomed: false });
     expect(await attempt('r9', null)).toMatchObject({ code: 4426, welcomed: false, reason: expect.stringMatching(/TLS/) });
-    const log = readFileSync(join(cluster.root, `${target.id}.log`), 'utf8');
-    expect(log).toMatch(/not issued by this cluster's CA/);
-    expect(log).toMatch(/presented the certificate of replica \\"r9\\", not of \\"r2\\"/);
+    // The replica's log says why (written asynchronously: wait for the lines).
+    await waitFor('the refusals in the log', () => {
+      const log = readFileSync(join(cluster.root, `${target.id}.log`), 'utf8');
+      return /not issued by this cluster's CA/.test(log) && /presented the certificate of replica \\"r9\\", not of \\"r2\\"/.test(log);
+    }, 10_000);
     // The cluster is unharmed.
     await cluster.leader();
   }, 60_000);

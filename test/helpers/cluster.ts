@@ -167,6 +167,8 @@ export interface ClusterOptions {
   keepData?: boolean;
   /** Run the replica code of another checkout (e.g. a baseline worktree for an A/B comparison); default this one. */
   codeRoot?: string;
+  /** Give the replicas the cluster secret (default: when there is more than one; a lone replica with one speaks TLS). */
+  secret?: boolean;
 }
 
 export class Cluster {
@@ -195,7 +197,7 @@ export class Cluster {
           port: ports[i],
           dataDir,
           initialCluster: o.size > 1 ? initial : undefined,
-          secretFile: o.size > 1 ? c.secretFile : undefined,
+          secretFile: (o.secret ?? o.size > 1) ? c.secretFile : undefined,
           extraArgs: o.extraArgs,
           nodeArgs: o.nodeArgs,
           codeRoot: o.codeRoot,
