@@ -1,5 +1,6 @@
 // The clock a leader stamps commands with: corrected by its peers' clocks (PeerClocks), caught up in steps after the
 // cluster was down (RequestHandler), so one skewed replica neither stamps messages hours off nor expires sessions.
+import { LoginThrottle } from '../../replica/security/login-throttle.js';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClientConn } from '../../replica/net/client-endpoint.js';
@@ -98,6 +99,7 @@ class Leader {
       pushBacklog: () => {},
       serving: () => true,
       secret: null,
+      loginThrottle: new LoginThrottle(),
       transfer: () => Promise.reject(new Error('not used')),
     } as unknown as RequestContext;
     this.handler = new RequestHandler(context);
