@@ -1,7 +1,9 @@
 /**
- * `cluster`: membership administration.
+ * `cluster`: membership administration, and finding clusters on the LAN.
  *   npm run --silent cluster -- --servers LIST [--json] [--secret-file FILE | --invite-file FILE] add ID HOST:PORT |
  *                               remove ID | promote ID | demote ID | transfer ID | invite
+ *   npm run --silent cluster -- discover [--json] [--timeout SECONDS] [--interface IPV4]  (no secret: lists what
+ *                               replicas advertise with mDNS/DNS-SD)
  * Every command proves the cluster secret (HMAC over a per-connection nonce); the secret never crosses the wire. The
  * connection is TLS and the replica must present a certificate of the cluster CA derived from that secret: the secret
  * (of the file or of an invite code) pins the cluster.
@@ -16,11 +18,13 @@ import { readFileSync } from 'node:fs';
 import { decodeInvite, encodeInvite } from '../node/invite.js';
 import { SecretFileError, type ClusterSecrets } from '../security/secret-file.js';
 import { trustFromSecrets } from '../security/client-tls.js';
+import { discoverClusters } from '../node/discovery.js';
+import { isIPv4 } from 'node:net';
 
 export const CLUSTER_USAGE = `usage: npm run --silent cluster -- --servers HOST:PORT[,...] [--secret-file FILE] [--json] [--timeout SECONDS] COMMAND
        npm run --silent cluster -- --invite-file FILE [--servers HOST:PORT[,...]] [--json] [--timeout SECONDS] COMMAND
 commands:
-  add ID HOST:PORT   add a replica as a learner (it is promoted to voter once caught up when it runs with --join)
+  add ID HOST:PORT   add a replica as a learner (the leader's autopilot promotes it once it has caught up)
   remove ID          remove a replica (a leader hands leadership over first)
   promote ID         make a learner a voter
   demote ID          make a voter a learner
@@ -28,7 +32,65 @@ commands:
   invite             print an invite code (addresses + secret) for: npm run replica -- ... --join-code CODE
 the secret file defaults to $QUORUM_SECRET_FILE; it is the file the replicas were started with (private: chmod 600).
 --invite-file: a file holding an invite code (quorum1.…): its addresses and secret are used instead.
-The replicas are reached over TLS; a replica whose certificate the secret's cluster CA did not issue is refused.`;
+The replicas are reached over TLS; a replica whose certificate the secret's cluster CA did not issue is refused.
+       npm run --silent cluster -- discover [--json] [--timeout SECONDS] [--interface IPV4]
+  lists the clusters replicas advertise on this network (mDNS/DNS-SD _quorum._tcp), listening --timeout seconds
+  (default 3); --json prints {"clusters":[{"clusterId","replicas":[{"id","address"}]}]}. Joining still takes an
+  invite code.`;
+
+interface DiscoverArgs {
+  json: boolean;
+  timeoutMs: number;
+  interfaceAddress?: string;
+}
+
+export function parseDiscoverArgs(argv: string[]): DiscoverArgs {
+  const { values, positionals } = parseCommandLine(
+    argv,
+    { json: { type: 'boolean', default: false }, timeout: { type: 'string', default: '3' }, interface: { type: 'string' } },
+    { allowPositionals: true },
+  );
+  if (positionals.length !== 1 || positionals[0] !== 'discover') throw new UsageError(`discover takes no arguments`);
+  const iface = values.interface;
+  if (iface !== undefined && !isIPv4(iface)) throw new UsageError(`--interface "${iface}" is not an IPv4 address`);
+  return { json: values.json!, timeoutMs: parseTimeout(values.timeout!), ...(iface ? { interfaceAddress: iface } : {}) };
+}
+
+/** The first positional argument (the command), skipping the values of the options that take one. */
+function commandName(argv: string[]): string | undefined {
+  const takesValue = new Set(['--servers', '--secret-file', '--invite-file', '--timeout', '--interface']);
+  for (let i = 0; i < argv.length; i++) {
+    if (takesValue.has(argv[i])) i++;
+    else if (!argv[i].startsWith('-')) return argv[i];
+  }
+  return undefined;
+}
+
+async function discover(argv: string[]): Promise<number> {
+  let args: DiscoverArgs;
+  try {
+    args = parseDiscoverArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) return reportUsageError(err, CLUSTER_USAGE);
+    throw err;
+  }
+  let clusters;
+  try {
+    clusters = await discoverClusters(args);
+  } catch (err) {
+    process.stderr.write(`UNAVAILABLE: discovery failed: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ clusters })}\n`);
+    return 0;
+  }
+  if (!clusters.length) process.stdout.write(`no Quorum replica answered within ${args.timeoutMs / 1000} s\n`);
+  for (const c of clusters) {
+    process.stdout.write(`cluster ${c.clusterId}\n${c.replicas.map((r) => `  ${r.id}  ${r.address}`).join('\n')}\n`);
+  }
+  return 0;
+}
 
 interface ClusterArgs {
   servers: string[];
@@ -109,6 +171,7 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (commandName(argv) === 'discover') return discover(argv);
   let args: ClusterArgs;
   let secrets: ClusterSecrets;
   try {

@@ -20,6 +20,7 @@ const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:P
          [--join HOST:PORT,... --secret-file FILE | --join-code CODE | --join-code-file FILE] [--learner]
          [--force-new-cluster]
          [--autopilot-voters N] [--autopilot-stabilize SECONDS] [--autopilot-dead-after SECONDS] [--no-autopilot]
+         [--no-discovery]
          [--heartbeat-ms MS] [--election-timeout-ms MS] [--log-level LEVEL]
          [--compact-every N] [--keep-entries N]
          [--tls-cert FILE --tls-key FILE] [--allow-origin ORIGIN,...] [--allow-plain-clients]
@@ -35,6 +36,8 @@ defaults: --id r1 --data .data/<id> --listen 127.0.0.1:7400 --heartbeat-ms 50 --
   learner caught up for --autopilot-stabilize seconds (default 10); demotes a voter unreachable for
   --autopilot-dead-after seconds (default 300); never a change without a reachable majority. --no-autopilot: voters
   change only by hand (cluster promote/demote).
+  LAN discovery: a replica whose address is a LAN IPv4 address advertises _quorum._tcp (id, address, public cluster
+  id; never the secret) on that interface; find them with: npm run --silent cluster -- discover. --no-discovery: off.
   compaction: once N entries (default 20000) are applied beyond the log's start, entries older than the last
   --keep-entries (default 5000) are dropped; a replica further behind catches up by snapshot
 security (docs/security.md): replicas talk TLS with certificates of a CA derived from the cluster secret; the secret
@@ -67,6 +70,8 @@ export interface ParsedReplicaArgs {
   security: ReplicaSecurityOptions;
   /** --metrics-token-file, read in main (it must be private, like the secret). */
   metricsTokenFile?: string;
+  /** Advertise on the LAN (--no-discovery: false). */
+  discovery: boolean;
 }
 
 export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
@@ -97,6 +102,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     'peer-links': { type: 'string', default: 'tls' },
     'metrics-listen': { type: 'string' },
     'metrics-token-file': { type: 'string' },
+    'no-discovery': { type: 'boolean', default: false },
   });
   const id = values.id!;
   if (!isReplicaId(id)) throw new UsageError(`--id "${id}": ${REPLICA_ID_RULE}`);
@@ -167,6 +173,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     compactEvery: positiveInt(values['compact-every']!, '--compact-every'),
     keepEntries: positiveInt(values['keep-entries']!, '--keep-entries'),
     autopilot,
+    discovery: !values['no-discovery'],
   };
 }
 
@@ -282,6 +289,7 @@ export async function main(argv: string[]): Promise<number> {
       forceNewCluster: args.forceNewCluster,
       keepEntries: args.keepEntries,
       autopilot: args.autopilot,
+      discovery: args.discovery,
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

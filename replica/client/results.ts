@@ -30,6 +30,7 @@ export const ReplicaStatusSchema = z.object({
     }),
   ),
   quorum: z.boolean(),
+  clusterId: z.string().regex(/^[0-9a-f]{16}$/).optional(),
   autopilot: AutopilotSummarySchema.optional(),
 });
 

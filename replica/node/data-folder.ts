@@ -12,6 +12,7 @@ import { isMember } from '../raft/conf.js';
 import { SqliteLogStore } from '../storage/log-store.js';
 import { ChatStateMachine } from '../chat/state-machine.js';
 import type { ReplicaOptions } from './options.js';
+import { bootstrapClusterId, writeClusterId } from './cluster-id.js';
 
 export interface DataFolder {
   logStore: SqliteLogStore;
@@ -89,6 +90,7 @@ function recordConfiguration(options: ReplicaOptions, dataDir: string, logStore:
   const bootConf: ConfState = { voters: members.map((m) => m.id), learners: [] };
   stateMachine.bootstrap(bootConf, members);
   logStore.bootstrap(bootConf);
+  writeClusterId(dataDir, bootstrapClusterId(members));
   return 'none';
 }
 

@@ -73,6 +73,12 @@ export interface ReplicaOptions {
    */
   autopilot?: Partial<AutopilotSettings> | false;
   /**
+   * Advertise this replica on the LAN with mDNS/DNS-SD (`_quorum._tcp`: replica id, address, public cluster id).
+   * Default false; the CLI turns it on unless --no-discovery, the desktop app turns it on. Only an advertised address
+   * that is a LAN IPv4 address is advertised (on its own interface): a replica on loopback sends no multicast.
+   */
+  discovery?: boolean;
+  /**
    * Disaster recovery: restart as a one-member cluster from this replica's own data (see docs/operations.md for what
    * this can lose). Only when a majority of the old cluster is gone for good.
    */

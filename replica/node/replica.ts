@@ -32,8 +32,12 @@ import { TIMING_DEFAULTS, type ReplicaHandle, type ReplicaOptions } from './opti
 import { Autopilot } from './autopilot/autopilot.js';
 import { AUTOPILOT_DEFAULTS } from './autopilot/policy.js';
 import { startReplicaSecurity } from '../security/replica-security.js';
+import { LanPresence } from './lan-presence.js';
 
 export type { Member, ReplicaHandle, ReplicaOptions } from './options.js';
+
+/** How often the LAN presence checks its cluster id and advertisement. */
+const LAN_PRESENCE_MS = 2000;
 
 /** How often autopilot samples the members' health (and, when leading, decides). */
 const AUTOPILOT_SAMPLE_MS = 250;
@@ -216,6 +220,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
       removed: membership.removed,
       serving: serving(),
       autopilot: autopilot.report(),
+      clusterId: lan.id,
     });
   const leaderHint = (): LeaderHint | null => {
     const lead = driver.softState.lead;
@@ -313,6 +318,20 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   const linkGauge = setInterval(() => metrics.peersConnected.set(links.connectedCount), 1000);
   const ticker = setInterval(() => driver.tick(), tickMs);
   const autopilotSampler = setInterval(() => autopilot.tick(), AUTOPILOT_SAMPLE_MS);
+  const lan = new LanPresence({
+    selfId,
+    dataDir,
+    address: addresses.self,
+    discovery: options.discovery ?? false,
+    raftStatus: () => raft.status(),
+    conf,
+    leaderAddress: () => addresses.of(raft.status().lead ?? ''),
+    secret,
+    removed: () => membership.removed,
+    log,
+  });
+  lan.tick();
+  const lanTimer = setInterval(() => lan.tick(), LAN_PRESENCE_MS);
   const initialConf = conf();
   if (initialConf.voters.length === 1 && initialConf.voters[0] === selfId && raft.status().role !== 'leader') driver.campaign();
 
@@ -325,6 +344,8 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
         clearInterval(ticker);
         clearInterval(linkGauge);
         clearInterval(autopilotSampler);
+        clearInterval(lanTimer);
+        await lan.close();
         driver.stop();
         clients.closeAll(1001, 'replica stopping');
         links.close();

@@ -22,6 +22,8 @@ export interface StatusInputs {
   removed: boolean;
   /** False while stopping or removed. */
   serving: boolean;
+  /** The cluster's public id, once this replica knows it. */
+  clusterId: string | null;
   /** The leader's autopilot report (undefined when not leading). */
   autopilot: AutopilotReport | undefined;
 }
@@ -58,6 +60,7 @@ export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
     voter,
     members,
     quorum,
+    ...(inputs.clusterId ? { clusterId: inputs.clusterId } : {}),
     ...(autopilot ? { autopilot } : {}),
   };
 }

@@ -195,6 +195,8 @@ export interface ReplicaStatus {
   members: ReplicaStatusRow[];
   /** False when this replica (as leader) cannot reach a majority, or (as follower) has no leader. */
   quorum: boolean;
+  /** The cluster's public id (16 hex digits; LAN discovery groups replicas by it), once this replica knows it. */
+  clusterId?: string;
   /** Leader only: what autopilot aims at and waits for (also when it is off: then `enabled` is false). */
   autopilot?: AutopilotSummary;
 }

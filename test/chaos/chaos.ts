@@ -78,11 +78,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
   const compact = o.quick ? ['--compact-every', '100', '--keep-entries', '20'] : ['--compact-every', '200', '--keep-entries', '50'];
   const replicas = ids.map((id, i) => {
     const dataDir = join(dataRoot, id);
-    const base = ['--id', id, '--data', dataDir, '--listen', o.hosts.address(i), '--secret-file', secretFile, ...compact, ...transport];
+    // No LAN discovery: it is tested on its own (test/cluster/discovery.test.ts) and would only add multicast here.
+    const base = ['--id', id, '--data', dataDir, '--listen', o.hosts.address(i), '--secret-file', secretFile, '--no-discovery', ...compact, ...transport];
     return new ChaosReplica({ index: i, id, address: o.hosts.address(i), prefix: o.hosts.prefix(i), dataDir, logFile: join(logDir, `${id}.log`), args: [...base, '--initial-cluster', initial] });
   });
   const joinArgs = (r: ChaosReplica) => [
-    '--id', r.id, '--data', r.spec.dataDir, '--listen', r.address, '--secret-file', secretFile, ...compact, ...transport,
+    '--id', r.id, '--data', r.spec.dataDir, '--listen', r.address, '--secret-file', secretFile, '--no-discovery', ...compact, ...transport,
     '--join', replicas.filter((x) => x !== r).map((x) => x.address).join(','),
   ];
 

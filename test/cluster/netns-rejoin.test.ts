@@ -43,7 +43,7 @@ describe.skipIf(reason !== null)('a replica whose link was cut (network namespac
     const initial = hosts.map((h) => `${h.name}=${addr(h)}`).join(',');
     for (const h of hosts) {
       const out = createWriteStream(join(dir, `${h.name}.log`));
-      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret')], {
+      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret'), '--no-discovery'], {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -57,7 +57,7 @@ describe.skipIf(reason !== null)('replicas on separate hosts (network namespaces
     const initial = hosts.map((h) => `${h.name}=${addr(h)}`).join(',');
     for (const h of hosts) {
       const out = createWriteStream(join(dir, `${h.name}.log`));
-      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', CLI, 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret'), '--metrics-token-file', join(dir, 'metrics-token')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', CLI, 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret'), '--metrics-token-file', join(dir, 'metrics-token'), '--no-discovery'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
       p.stdout!.pipe(out, { end: false });
       p.stderr!.pipe(out, { end: false });
