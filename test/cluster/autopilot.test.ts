@@ -64,7 +64,7 @@ describe('autopilot on real processes', () => {
   it('keeps an odd number of voters as members join one by one: 1, 1, 3, 3, 5, 5', async () => {
     dir = mkdtempSync(join(tmpdir(), 'quorum-autopilot-'));
     const secretFile = join(dir, 'secret');
-    writeFileSync(secretFile, 'autopilot-test-secret\n');
+    writeFileSync(secretFile, 'autopilot-test-secret\n', { mode: 0o600 });
     const first = await replica(dir, 'r1', ['--secret-file', secretFile, ...FAST]);
     await first.waitHealthy();
     const expected = [1, 1, 3, 3, 5, 5];

@@ -29,10 +29,11 @@ describe.skipIf(reason !== null)('LAN discovery (mDNS in network namespaces)', (
   const hosts = new Map<string, Host>();
   const addr = (name: string) => `${hosts.get(name)!.address}:${PORT}`;
 
+  /** A replica in its own namespace; plain /client from the client namespace is allowed for the status probes. */
   function start(name: string, args: string[]): void {
     const h = hosts.get(name)!;
     const out = createWriteStream(join(dir, `${name}.log`));
-    const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', CLI, 'replica', '--id', name, '--data', join(dir, name), '--listen', addr(name), ...args], {
+    const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', CLI, 'replica', '--id', name, '--data', join(dir, name), '--listen', addr(name), '--allow-plain-clients', ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -66,7 +67,7 @@ describe.skipIf(reason !== null)('LAN discovery (mDNS in network namespaces)', (
   beforeAll(async () => {
     lab = new NetnsLab();
     dir = mkdtempSync(join(tmpdir(), 'quorum-discovery-'));
-    writeFileSync(join(dir, 'secret'), 'discovery-secret-value\n');
+    writeFileSync(join(dir, 'secret'), 'discovery-secret-value\n', { mode: 0o600 });
     for (const name of ['a1', 'a2', 'a3', 'a4', 'b1', 'c1', 'cl']) hosts.set(name, lab.addHost(name));
     const initial = ['a1', 'a2', 'a3'].map((n) => `${n}=${addr(n)}`).join(',');
     for (const n of ['a1', 'a2', 'a3']) start(n, ['--initial-cluster', initial, '--secret-file', join(dir, 'secret')]);
