@@ -1,6 +1,6 @@
 // QuorumClient live delivery against a fake cluster: resume {token, after} first on every reconnect, no gap and no
 // duplicate pushes, coalesced `delivered`, session end, and robustness against malformed frames and bad listeners.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { QuorumClient } from '../../replica/client/index.js';
 import type { QuorumClientOptions } from '../../replica/client/index.js';
@@ -101,10 +101,22 @@ describe('QuorumClient: live delivery', () => {
     const received: ChatMessage[] = [];
     q.on('message', (m) => received.push(m));
     await q.login('alice', 'password123');
-    c.deliver('bob', 'alice', 'quiet');
-    await until('the push', () => received.length === 1);
-    await q.status(); // a round trip after the push: an ack would have been scheduled by now
+    // Fake timers from here: the ack would be a 50 ms setTimeout scheduled by the push; advancing past it fires it.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      c.deliver('bob', 'alice', 'quiet');
+      await vi.waitFor(() => expect(received).toHaveLength(1)); // vi.waitFor polls with real timers
+      vi.advanceTimersByTime(1_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    await q.status(); // a round trip after the timer: an ack sent by it would have reached the replica first
     expect(c.framesOf('delivered')).toEqual([]);
+    // Contrast: the same client acknowledges when asked to (the fake's ack path works in this setup).
+    const acking = client(c.addresses);
+    await acking.login('alice', 'password123');
+    c.deliver('bob', 'alice', 'loud');
+    await until('the ack of the acking client', () => c.framesOf('delivered').length > 0);
   });
 
   it('logs in with `after` to receive the backlog, then live', async () => {
