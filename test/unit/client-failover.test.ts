@@ -97,14 +97,20 @@ describe('QuorumClient: finding the leader', () => {
   it('asks no leader twice in a row when a replica knows none, and tries another replica', async () => {
     const c = await cluster(2);
     c.leaderId = null; // an election: both answer NO_QUORUM
+    // Which replica received each signup, in the order the client sent them.
+    const asked: string[] = [];
+    for (const replica of c.replicas) replica.hook = (req, _conn, r) => (req.op === 'signup' ? void asked.push(r.id) : undefined);
     const q = client(c.addresses);
     const pending = q.signup('dave', 'password123');
-    await until('NO_QUORUM seen twice', () => c.framesOf('signup').length >= 2);
+    await until('NO_QUORUM seen twice', () => asked.length >= 2);
     expect(q.state.readOnly).toBe(true);
+    // After r1's NO_QUORUM the next attempt goes to r2: another side of a partition may have a leader.
+    expect(asked.slice(0, 2)).toEqual(['r1', 'r2']);
     c.leaderId = 'r2';
     await expect(pending).resolves.toEqual({ user: 'dave' });
     expect(q.state.readOnly).toBe(false);
     expect(c.applied.filter((w) => w.op === 'signup')).toHaveLength(1);
+    expect(c.applied.find((w) => w.op === 'signup')?.replica).toBe('r2');
   });
 });
 
