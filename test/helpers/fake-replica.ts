@@ -7,7 +7,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { PROTOCOL_VERSION, WRITE_OPS } from '../../replica/protocol/index.js';
+import { SESSION_EVICT_EVERY } from '../../replica/chat/sessions.js';
+import { PROTOCOL_VERSION, SESSION_WINDOW, WRITE_OPS } from '../../replica/protocol/index.js';
 import type { ChatMessage, ErrorCode, ReplicaStatus, WireError } from '../../replica/protocol/index.js';
 
 // The fake parses frames loosely on purpose: it records exactly what the client sent.
@@ -27,6 +28,7 @@ export type HookResult =
 export type Hook = (req: Req, conn: FakeConn, replica: FakeReplica) => HookResult;
 
 const WRITES = new Set<string>(WRITE_OPS);
+type Outcome = { ok: true; result: unknown } | { ok: false; error: WireError };
 
 export class FakeConn {
   user: string | null = null;
@@ -66,9 +68,12 @@ export class FakeCluster {
   readonly accounts = new Map<string, Account>();
   readonly tokens = new Map<string, string>();
   readonly messages: ChatMessage[] = [];
+  /** Deleted messages (the real replica keeps tombstones: a deleted id is still known, not NOT_FOUND). */
+  private readonly deleted = new Map<number, ChatMessage>();
   /** Every write actually applied (after deduplication), in order. */
   readonly applied: AppliedWrite[] = [];
-  private readonly sessions = new Map<string, Map<number, { ok: true; result: unknown } | { ok: false; error: WireError }>>();
+  /** Per client: the stored responses and the floor (highest evicted seq), as replica/chat/sessions.ts keeps them. */
+  private readonly sessions = new Map<string, { floor: number; responses: Map<number, Outcome> }>();
   private nextMessageId = 1;
   private clock = 1_700_000_000_000;
 
@@ -151,20 +156,37 @@ export class FakeCluster {
     }
     if (WRITES.has(req.op)) {
       const { clientId, seq } = req.session as { clientId: string; seq: number };
-      let table = this.sessions.get(clientId);
-      if (!table) this.sessions.set(clientId, (table = new Map()));
-      const stored = table.get(seq);
+      const client = this.sessions.get(clientId);
+      const stored = client?.responses.get(seq);
       if (stored) {
         this.bind(conn, req, stored);
         return stored;
       }
+      if (client && seq <= client.floor) {
+        return { ok: false, error: { code: 'INVALID', message: `session seq ${seq} is older than the last ${SESSION_WINDOW} writes of this client; its outcome is unknown` } };
+      }
       const outcome = this.apply(conn, req);
-      table.set(seq, outcome);
+      this.record(clientId, seq, outcome);
       this.applied.push({ op: req.op, clientId, seq, replica: replica.id });
       this.bind(conn, req, outcome);
       return outcome;
     }
     return this.apply(conn, req);
+  }
+
+  /** Stores a response and evicts in batches like the real table (SESSION_WINDOW kept, SESSION_EVICT_EVERY per batch). */
+  private record(clientId: string, seq: number, outcome: Outcome): void {
+    const floor = seq - SESSION_WINDOW;
+    const client = this.sessions.get(clientId);
+    if (!client) {
+      this.sessions.set(clientId, { floor: Math.max(0, floor), responses: new Map([[seq, outcome]]) });
+      return;
+    }
+    client.responses.set(seq, outcome);
+    if (floor - client.floor >= SESSION_EVICT_EVERY) {
+      for (const stored of client.responses.keys()) if (stored <= floor) client.responses.delete(stored);
+      client.floor = floor;
+    }
   }
 
   private bind(conn: FakeConn, req: Req, outcome: { ok: boolean }): void {
@@ -188,14 +210,14 @@ export class FakeCluster {
     if (needsLogin && !me) return fail('UNAUTHENTICATED', 'log in first');
     switch (req.op) {
       case 'signup':
-        if (this.accounts.has(req.username)) return fail('USERNAME_TAKEN', `${req.username} is taken`);
+        if (this.accounts.has(req.username)) return fail('USERNAME_TAKEN', `the username "${req.username}" is taken`);
         this.addAccount(req.username, req.password);
         return ok({ user: req.username });
       case 'login': {
         const account = this.accounts.get(req.username);
         if (!account || account.password !== req.password) return fail('BAD_CREDENTIALS', 'wrong username or password');
         this.tokens.set(req.token, req.username);
-        return ok({ user: req.username, token: req.token, unread: this.unread(req.username).length });
+        return ok({ user: req.username, token: req.token, unread: this.unread(req.username).length, lastMessageId: this.lastMessageId(req.username) });
       }
       case 'resume': {
         const user = this.tokens.get(req.token);
@@ -215,7 +237,7 @@ export class FakeCluster {
         return ok({ accounts: page.map((username) => ({ username })), nextPageToken: names.length > limit ? page[page.length - 1] : null });
       }
       case 'send': {
-        if (!this.accounts.has(req.to)) return fail('NOT_FOUND', `no account ${req.to}`);
+        if (!this.accounts.has(req.to)) return fail('NOT_FOUND', `no account named "${req.to}"`);
         const message = this.deliver(me!, req.to, req.text);
         return ok({ id: message.id, sentAt: message.sentAt });
       }
@@ -247,11 +269,22 @@ export class FakeCluster {
         return ok({ marked });
       }
       case 'delete': {
-        const ids = req.ids as number[];
-        const mine = this.messages.filter((m) => ids.includes(m.id));
-        if (mine.some((m) => m.from !== me)) return fail('FORBIDDEN', 'only your own messages');
-        for (const m of mine) this.messages.splice(this.messages.indexOf(m), 1);
-        return ok({ deleted: mine.length });
+        // Like the real replica: either side of a message may delete it; every id is checked before anything goes.
+        const ids = [...new Set(req.ids as number[])].sort((a, b) => a - b);
+        const found: ChatMessage[] = [];
+        for (const id of ids) {
+          const message = this.messages.find((m) => m.id === id) ?? this.deleted.get(id);
+          if (!message) return fail('NOT_FOUND', `no message ${id}`);
+          if (message.from !== me && message.to !== me) return fail('FORBIDDEN', `message ${id} is not yours to delete`);
+          found.push(message);
+        }
+        // Deleting twice is harmless (the real replica keeps a tombstone and counts only what it deleted now).
+        const now = found.filter((m) => !this.deleted.has(m.id));
+        for (const m of now) {
+          this.messages.splice(this.messages.indexOf(m), 1);
+          this.deleted.set(m.id, m);
+        }
+        return ok({ deleted: now.length });
       }
       case 'deleteAccount': {
         if (this.accounts.get(me!)?.password !== req.password) return fail('BAD_CREDENTIALS', 'wrong password');
@@ -262,6 +295,10 @@ export class FakeCluster {
       default:
         return fail('INVALID', `unknown op ${req.op}`);
     }
+  }
+
+  private lastMessageId(user: string): number {
+    return this.messages.filter((m) => m.to === user || m.from === user).reduce((last, m) => Math.max(last, m.id), 0);
   }
 
   private unread(user: string): ChatMessage[] {

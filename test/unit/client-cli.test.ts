@@ -98,11 +98,11 @@ describe('chat command', () => {
     const base = ['--servers', c.addresses[0], '--password-stdin', '--json'];
     await run(chat, [...base, '--user', 'alice', 'signup']);
     const taken = await run(chat, [...base, '--user', 'alice', 'signup']);
-    expect(taken).toMatchObject({ code: 1, stdout: '', stderr: 'USERNAME_TAKEN: alice is taken\n' });
+    expect(taken).toMatchObject({ code: 1, stdout: '', stderr: 'USERNAME_TAKEN: the username "alice" is taken\n' });
     const wrong = await run(chat, [...base, '--user', 'alice', 'login'], 'wrong-password');
     expect(wrong).toMatchObject({ code: 1, stdout: '', stderr: 'BAD_CREDENTIALS: wrong username or password\n' });
     const missing = await run(chat, [...base, '--user', 'alice', 'send', 'nobody', 'hi']);
-    expect(missing).toMatchObject({ code: 1, stdout: '', stderr: 'NOT_FOUND: no account nobody\n' });
+    expect(missing).toMatchObject({ code: 1, stdout: '', stderr: 'NOT_FOUND: no account named "nobody"\n' });
     // The refused send still logged out.
     expect(c.tokens.size).toBe(0);
     const short = await run(chat, [...base, '--user', 'bob', 'signup'], 'short');
