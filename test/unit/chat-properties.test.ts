@@ -2,16 +2,14 @@
  * Property tests (fast-check, seeded): determinism of apply across replicas and batchings, derived counters
  * consistent with the messages, wildcard matching against a reference regex, and index use of every hot statement.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChatStateMachine } from '../../replica/chat/state-machine.js';
 import { patternToGlob } from '../../replica/chat/state-machine.js';
 import { prepareStatements } from '../../replica/chat/statements.js';
 import type { Entry } from '../../replica/raft/types.js';
-import { Harness, pw, tempDir, tok } from '../helpers/chat-harness.js';
+import { Harness, pw, tok } from '../helpers/chat-harness.js';
 
 const SEED = 20241126;
 const cleanup: (() => void)[] = [];
@@ -390,13 +388,4 @@ describe('query plans', () => {
     db.close();
     expect(bad).toEqual([]);
   });
-});
-
-it('tempDir helper creates distinct folders', () => {
-  const a = tempDir();
-  const b = tempDir();
-  expect(a).not.toBe(b);
-  fs.rmSync(a, { recursive: true });
-  fs.rmSync(b, { recursive: true });
-  expect(ChatStateMachine).toBeTypeOf('function');
 });
