@@ -1,11 +1,12 @@
 /** Which replicas to connect to at start: this page's origin (web) or this machine's replica (desktop), plus remembered members. */
+import { isHostPort } from '../../replica/protocol/address.js';
 import { call, desktop } from './desktop.js';
 
 const KEY = 'quorum.servers';
-const ADDRESS = /^[A-Za-z0-9.-]{1,253}:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/;
 
+/** HOST:PORT with a port from 1 to 65535 (the one rule every entry point shares, replica/protocol/address.ts). */
 export function isAddress(s: string): boolean {
-  return ADDRESS.test(s);
+  return isHostPort(s);
 }
 
 export function rememberedServers(): string[] {
