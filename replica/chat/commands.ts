@@ -12,8 +12,10 @@ import { ClientSession, Limit, MessageId, MessageText, Username } from '../proto
 import { LIMITS } from '../protocol/limits.js';
 import { HostPortSchema, ReplicaIdSchema } from '../protocol/address.js';
 import type { ConfChange } from '../raft/types.js';
+import { FIRST_VERSION, requiredVersion, SUPPORTED_VERSION } from './versions.js';
 
 const At = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const Version = z.number().int().min(1).max(1_000_000);
 /** sha256 of a login token, base64url (43 characters); kept loose enough for other encodings. */
 export const TokenHash = z.string().min(16).max(128).regex(/^[A-Za-z0-9_-]+$/);
 /** A self-describing password hash (`scrypt$N$r$p$salt$hash`); opaque to the state machine. */
@@ -61,6 +63,10 @@ export const DeleteAccountCommand = z.strictObject({
  * since apply moves the clock at most that far per command.
  */
 export const ClockCommand = z.strictObject({ at: At, kind: z.literal('clock') });
+/** Records the state-machine version a member supports (proposed by the leader for what the member told it). */
+export const MemberVersionCommand = z.strictObject({ at: At, kind: z.literal('memberVersion'), id: NodeIdSchema, version: Version });
+/** Raises the cluster version (proposed by the leader once every member supports it; see versions.ts). */
+export const ClusterVersionCommand = z.strictObject({ at: At, kind: z.literal('clusterVersion'), version: Version });
 /** Records a replica's address (proposed by the driver, no client session). */
 export const MemberCommand = z.strictObject({
   at: At,
@@ -81,10 +87,12 @@ export const Command = z.discriminatedUnion('kind', [
   DeleteCommand,
   DeleteAccountCommand,
   MemberCommand,
+  MemberVersionCommand,
+  ClusterVersionCommand,
   ClockCommand,
 ]);
 export type Command = z.infer<typeof Command>;
-type CommandKind = Command['kind'];
+export type CommandKind = Command['kind'];
 /** The command of one kind. */
 export type CommandOf<K extends CommandKind> = Extract<Command, { kind: K }>;
 
@@ -102,11 +110,22 @@ export function sessionOf(cmd: Command): ClientSession | undefined {
   return 'session' in cmd ? cmd.session : undefined;
 }
 
+/** The data of a log entry for `cmd`: its JSON, with `v` when it needs a version above 1 (versions.ts). */
 export function encodeCommand(cmd: Command): string {
-  return JSON.stringify(cmd);
+  const version = requiredVersion(cmd);
+  return JSON.stringify(version > FIRST_VERSION ? { ...cmd, v: version } : cmd);
 }
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; message: string; session?: ClientSession };
+
+/**
+ * A decoded command entry: the command and the version it needs; or a malformed entry; or one that needs a version
+ * above what this replica supports (`newer`), which it cannot read beyond that.
+ */
+export type DecodedCommand =
+  | { ok: true; value: Command; version: number }
+  | { ok: false; message: string; session?: ClientSession; newer?: undefined }
+  | { ok: false; message: string; session?: ClientSession; newer: number };
 
 const USERNAME_RE = /^[A-Za-z0-9_.-]+$/;
 const ID_RE = /^[A-Za-z0-9_-]+$/;
@@ -123,8 +142,8 @@ function ownKeys(o: object): number {
  * accept goes through the schema, which decides (and explains).
  */
 function fastSend(raw: Record<string, unknown>): Command | null {
-  const { at, session, tokenHash, to, text } = raw;
-  if (ownKeys(raw) !== 6 || !Number.isSafeInteger(at) || (at as number) < 0) return null;
+  const { at, session, tokenHash, to, text, v } = raw;
+  if (ownKeys(raw) !== (v === undefined ? 6 : 7) || !Number.isSafeInteger(at) || (at as number) < 0) return null;
   if (typeof session !== 'object' || session === null || Array.isArray(session)) return null;
   const { clientId, seq, startIndex } = session as Record<string, unknown>;
   if (ownKeys(session) !== (startIndex === undefined ? 2 : 3)) return null;
@@ -138,29 +157,51 @@ function fastSend(raw: Record<string, unknown>): Command | null {
   return { at: at as number, session: stamped, kind: 'send', tokenHash, to, text };
 }
 
-/** Parses an entry's data. Never throws: a malformed command (a leader bug) becomes a clear message. */
-export function decodeCommand(data: string): Decoded<Command> {
+/**
+ * Parses an entry's data. Never throws: a malformed command (a leader bug) becomes a clear message. The version
+ * (`v`, absent for 1) is read first: a command needing more than `supported` is not parsed further (`newer`).
+ */
+export function decodeCommand(data: string, supported = SUPPORTED_VERSION): DecodedCommand {
   let raw: unknown;
   try {
     raw = JSON.parse(data);
   } catch {
     return { ok: false, message: 'command is not JSON' };
   }
-  if (raw !== null && typeof raw === 'object' && (raw as { kind?: unknown }).kind === 'send') {
-    const fast = fastSend(raw as Record<string, unknown>);
-    if (fast) return { ok: true, value: fast };
+  const fields = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : null;
+  const declared = fields?.v === undefined ? FIRST_VERSION : fields.v;
+  if (!Number.isSafeInteger(declared) || (fields?.v !== undefined && (declared as number) <= FIRST_VERSION)) {
+    return { ok: false, message: `malformed command: v: a version above ${FIRST_VERSION} (absent for ${FIRST_VERSION})`, ...sessionIn(fields) };
   }
-  const parsed = Command.safeParse(raw);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  // Still tell the proposer which request failed, if the session is intact.
-  const session = raw && typeof raw === 'object' ? ClientSession.safeParse((raw as { session?: unknown }).session) : null;
-  const issue = parsed.error.issues[0];
-  const where = issue?.path.length ? issue.path.join('.') : 'command';
-  return {
-    ok: false,
-    message: `malformed command: ${where}: ${issue?.message ?? 'invalid'}`,
-    ...(session?.success ? { session: session.data } : {}),
-  };
+  const version = declared as number;
+  if (version > supported) return { ok: false, newer: version, message: `the command needs Quorum version ${version}`, ...sessionIn(fields) };
+  let value: Command | null = fields?.kind === 'send' ? fastSend(fields) : null;
+  if (!value) {
+    const body = fields && fields.v !== undefined ? withoutVersion(fields) : raw;
+    const parsed = Command.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? issue.path.join('.') : 'command';
+      // Still tell the proposer which request failed, if the session is intact.
+      return { ok: false, message: `malformed command: ${where}: ${issue?.message ?? 'invalid'}`, ...sessionIn(fields) };
+    }
+    value = parsed.data;
+  }
+  const needs = requiredVersion(value);
+  if (needs !== version) return { ok: false, message: `malformed command: it declares version ${version} but needs ${needs}`, ...sessionIn(fields) };
+  return { ok: true, value, version };
+}
+
+function withoutVersion(fields: Record<string, unknown>): Record<string, unknown> {
+  const copy = { ...fields };
+  delete copy.v;
+  return copy;
+}
+
+/** The session of an entry that did not decode, when it is intact (so its proposer still learns what happened). */
+function sessionIn(fields: Record<string, unknown> | null): { session?: ClientSession } {
+  const session = fields ? ClientSession.safeParse(fields.session) : null;
+  return session?.success ? { session: session.data } : {};
 }
 
 export function decodeConfChange(data: string): Decoded<ConfChange> {

@@ -18,7 +18,7 @@
  * Derived counters (conversations.unread, accounts.unread, conversations.last_id, first_unread) are maintained by
  * apply so no request ever counts or groups over a whole table.
  */
-export const STATE_SCHEMA_VERSION = 3;
+export const STATE_SCHEMA_VERSION = 4;
 
 export const STATE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS meta (
   applied_term INTEGER NOT NULL,
   conf TEXT,               -- ConfState JSON, NULL until the first conf entry
   last_at INTEGER NOT NULL, -- highest command clock applied (commands' clocks are clamped: see state-machine.ts)
-  expired_upto INTEGER NOT NULL DEFAULT 0 -- highest start_index of an expired client (see clients)
+  expired_upto INTEGER NOT NULL DEFAULT 0, -- highest start_index of an expired client (see clients)
+  cluster_version INTEGER NOT NULL DEFAULT 1 -- the version every replica applies by (replica/chat/versions.ts)
 );
 INSERT OR IGNORE INTO meta (id, applied_index, applied_term, conf, last_at) VALUES (0, 0, 0, NULL, 0);
 
@@ -111,9 +112,11 @@ CREATE TABLE IF NOT EXISTS sessions (
   PRIMARY KEY (client_id, seq)
 ) WITHOUT ROWID;
 
+-- version: the highest state-machine version the member reported supporting (NULL: not reported yet).
 CREATE TABLE IF NOT EXISTS members (
   id TEXT PRIMARY KEY,
-  address TEXT NOT NULL
+  address TEXT NOT NULL,
+  version INTEGER
 ) WITHOUT ROWID;
 `;
 
@@ -145,8 +148,14 @@ ALTER TABLE clients ADD COLUMN start_index INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE meta ADD COLUMN expired_upto INTEGER NOT NULL DEFAULT 0;
 `;
 
+/** Schema version 3 → 4: the cluster version (1, the rules of before) and the versions members report. */
+const MIGRATE_3_TO_4 = `
+ALTER TABLE meta ADD COLUMN cluster_version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE members ADD COLUMN version INTEGER;
+`;
+
 /** The migration from each older version to the next, applied in order (migration.ts). */
-export const MIGRATIONS: Record<number, string> = { 1: MIGRATE_1_TO_2, 2: MIGRATE_2_TO_3 };
+export const MIGRATIONS: Record<number, string> = { 1: MIGRATE_1_TO_2, 2: MIGRATE_2_TO_3, 3: MIGRATE_3_TO_4 };
 
 /**
  * Replicated tables in canonical order with their ordering keys (stateHash); `columns` when not all are hashed

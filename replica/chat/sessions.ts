@@ -62,8 +62,11 @@ export type SessionCheck =
 export class ClientSessions {
   constructor(private readonly statements: Statements) {}
 
-  /** What the session of a write applied at `index` says: answer it from the records, or apply it. */
-  check(session: ClientSession, index: number): SessionCheck {
+  /**
+   * What the session of a write applied at `index` says: answer it from the records, or apply it. Expired sessions
+   * are recognised from cluster version 2 on (versions.ts).
+   */
+  check(session: ClientSession, index: number, clusterVersion: number): SessionCheck {
     const stored = this.statements.sessionGet.get(session.clientId, session.seq);
     if (stored) return { status: 'answered', response: this.decode(stored) };
     const client = this.statements.clientGet.get(session.clientId);
@@ -77,7 +80,7 @@ export class ClientSessions {
       if (session.startIndex !== undefined && session.startIndex >= index) {
         return { status: 'answered', response: refusal('INVALID', `session start index ${session.startIndex} is not below this write's index ${index}`) };
       }
-      if (this.expired(session)) return { status: 'answered', response: SESSION_EXPIRED };
+      if (clusterVersion >= 2 && this.expired(session)) return { status: 'answered', response: SESSION_EXPIRED };
     }
     return { status: 'open', client };
   }
@@ -116,14 +119,18 @@ export class ClientSessions {
     }
   }
 
-  /** Drops the records of clients idle for more than SESSION_IDLE_MS at clock `now` (at most EXPIRY_BATCH of them). */
-  expireIdle(now: number): void {
+  /**
+   * Drops the records of clients idle for more than SESSION_IDLE_MS at clock `now` (at most EXPIRY_BATCH of them);
+   * from cluster version 2 on, remembers them (watermark or id) so their writes get SESSION_EXPIRED.
+   */
+  expireIdle(now: number, clusterVersion: number): void {
     const cutoff = now - SESSION_IDLE_MS - SESSION_TOUCH_MS;
     if (cutoff <= 0) return;
     let expiredUpto = 0;
     for (const { client_id, start_index } of this.statements.clientsIdle.all(cutoff, EXPIRY_BATCH)) {
       this.statements.sessionDropClient.run(client_id);
       this.statements.clientDelete.run(client_id);
+      if (clusterVersion < 2) continue;
       if (start_index === 0) this.statements.expiredClientAdd.run(client_id);
       expiredUpto = Math.max(expiredUpto, start_index);
     }

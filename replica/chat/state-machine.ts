@@ -26,7 +26,10 @@ import { IdentityCache } from './identities.js';
 import { migrateSchema } from './migration.js';
 import { refusal, type ApplyOutcome, type CommandResponse } from './outcome.js';
 import { ChatQueries, type AccountInfo } from './queries.js';
+import { ClusterVersions } from './cluster-versions.js';
 import { ClientSessions, EXPIRY_EVERY } from './sessions.js';
+import { SUPPORTED_VERSION } from './versions.js';
+import { ReplicaStopError } from '../util/replica-stop-error.js';
 import { installSnapshot, writeSnapshot } from './snapshot.js';
 import { prepareStatements, readMeta, type ClientRow, type Statements } from './statements.js';
 
@@ -66,10 +69,19 @@ export const WAL_CHECKPOINT_PAGES = 10_000;
  */
 export const MAX_CLOCK_STEP_MS = 60 * 60 * 1000;
 
-/** The applied clock of a command that carries `at`, given the last applied clock (0: nothing applied yet). */
-export function clampClock(at: number, lastAt: number): number {
+/**
+ * The applied clock of a command that carries `at`, given the last applied clock (0: nothing applied yet): never
+ * back, and from cluster version 2 on (versions.ts) at most MAX_CLOCK_STEP_MS forward.
+ */
+export function clampClock(at: number, lastAt: number, clusterVersion: number): number {
   if (lastAt === 0) return at;
-  return Math.min(Math.max(at, lastAt), lastAt + MAX_CLOCK_STEP_MS);
+  const notBack = Math.max(at, lastAt);
+  return clusterVersion >= 2 ? Math.min(notBack, lastAt + MAX_CLOCK_STEP_MS) : notBack;
+}
+
+/** The refusal of a command that needs `version` while the cluster runs `cluster`. */
+function unsupported(version: number, cluster: number) {
+  return refusal('UNSUPPORTED', `this needs Quorum version ${version}, but the cluster runs version ${cluster}`);
 }
 
 /** SQLite errors that depend on this machine (disk, locks, corruption) must not be turned into a reply. */
@@ -78,10 +90,17 @@ function isEnvironmentalError(err: unknown): boolean {
   return !err.code.startsWith('SQLITE_CONSTRAINT');
 }
 
+/** How a state machine is opened. */
+export interface OpenOptions {
+  /** The highest state-machine version this replica supports (default SUPPORTED_VERSION; versions.ts). */
+  supportedVersion?: number;
+}
+
 /** Everything prepared against one open database; made again when a snapshot replaces the file. */
 interface OpenState {
   db: Db;
   statements: Statements;
+  versions: ClusterVersions;
   identities: IdentityCache;
   commands: CommandExecutor;
   sessions: ClientSessions;
@@ -95,6 +114,8 @@ interface OpenState {
 export class ChatStateMachine {
   readonly dataDir: string;
   readonly file: string;
+  /** The highest state-machine version this replica supports. */
+  readonly supportedVersion: number;
   private open!: OpenState;
   private appliedIndex = 0;
   private appliedTerm = 0;
@@ -108,14 +129,19 @@ export class ChatStateMachine {
   /** Snapshot copies running: meanwhile every apply batch commits at once (a backup must see only committed pages). */
   private backups = 0;
 
-  private constructor(dataDir: string) {
+  private constructor(dataDir: string, options: OpenOptions) {
     this.dataDir = dataDir;
     this.file = path.join(dataDir, 'state.db');
+    this.supportedVersion = options.supportedVersion ?? SUPPORTED_VERSION;
     this.load();
   }
 
-  static open(dataDir: string): ChatStateMachine {
-    return new ChatStateMachine(dataDir);
+  /**
+   * Opens (creating or migrating) `<dataDir>/state.db`. Throws ReplicaStopError when its cluster runs a version
+   * this replica does not support.
+   */
+  static open(dataDir: string, options: OpenOptions = {}): ChatStateMachine {
+    return new ChatStateMachine(dataDir, options);
   }
 
   private load(): void {
@@ -134,13 +160,22 @@ export class ChatStateMachine {
       db.close();
       throw err;
     }
+    const versions = new ClusterVersions(statements, this.supportedVersion);
+    if (versions.current > this.supportedVersion) {
+      db.close();
+      throw new ReplicaStopError(
+        `${this.file}: this replica's cluster runs Quorum version ${versions.current}, but this replica supports only version ` +
+          `${this.supportedVersion}: upgrade this replica`,
+      );
+    }
     const identities = new IdentityCache(statements);
     const savepoint = db.transaction((fn: () => unknown) => fn());
     this.open = {
       db,
       statements,
+      versions,
       identities,
-      commands: new CommandExecutor(statements, identities),
+      commands: new CommandExecutor(statements, identities, versions, () => this.confState),
       sessions: new ClientSessions(statements),
       queries: new ChatQueries(statements),
       applyBatch: db.transaction((entries: Entry[], confApply?: ConfApply) => this.applyInTransaction(entries, confApply)),
@@ -165,7 +200,17 @@ export class ChatStateMachine {
   }
 
   members(): { id: string; address: string }[] {
-    return this.open.statements.members.all();
+    return this.open.statements.members.all().map(({ id, address }) => ({ id, address }));
+  }
+
+  /** The version every replica applies by (versions.ts). */
+  clusterVersion(): number {
+    return this.open.versions.current;
+  }
+
+  /** The cluster version and the versions members reported (versions.ts). */
+  versions(): { supported: number; cluster: number; members: Map<string, number> } {
+    return { supported: this.supportedVersion, cluster: this.open.versions.current, members: this.open.versions.members() };
   }
 
   /**
@@ -209,7 +254,7 @@ export class ChatStateMachine {
   applyEntries(entries: Entry[], confApply?: ConfApply): ApplyOutcome[] {
     this.assertOpen();
     if (entries.length === 0) return [];
-    const before = { index: this.appliedIndex, term: this.appliedTerm, conf: this.confState, lastAt: this.lastAt };
+    const before = { index: this.appliedIndex, term: this.appliedTerm, conf: this.confState, lastAt: this.lastAt, cluster: this.open.versions.current };
     if (this.groupOpenedAt === null) {
       this.open.db.exec('BEGIN');
       this.groupOpenedAt = performance.now();
@@ -229,6 +274,7 @@ export class ChatStateMachine {
       this.appliedTerm = before.term;
       this.confState = before.conf;
       this.lastAt = before.lastAt;
+      this.open.versions.current = before.cluster;
       throw err;
     }
   }
@@ -278,7 +324,7 @@ export class ChatStateMachine {
       outcomes.push(entry.type === 'conf' ? this.applyConf(entry, confApply) : this.applyNormal(entry));
       this.appliedIndex = entry.index;
       this.appliedTerm = entry.term;
-      if (entry.index % EXPIRY_EVERY === 0) this.open.sessions.expireIdle(this.lastAt);
+      if (entry.index % EXPIRY_EVERY === 0) this.open.sessions.expireIdle(this.lastAt, this.open.versions.current);
     }
     this.open.statements.setApplied.run(this.appliedIndex, this.appliedTerm, this.lastAt);
     return outcomes;
@@ -287,7 +333,7 @@ export class ChatStateMachine {
   /** An entry applied before (e.g. handed over again after a restart): nothing changes; report what it returned. */
   private replayedOutcome(entry: Entry): ApplyOutcome {
     if (entry.type === 'normal' && entry.data === '') return { index: entry.index, response: { ok: true, result: null }, events: [] };
-    const decoded = entry.type === 'normal' ? decodeCommand(entry.data) : null;
+    const decoded = entry.type === 'normal' ? decodeCommand(entry.data, this.supportedVersion) : null;
     const session = decoded?.ok ? sessionOf(decoded.value) : undefined;
     const stored = session ? this.open.sessions.response(session.clientId, session.seq) : null;
     const response = stored ?? refusal('INTERNAL', `entry ${entry.index} was applied before; its response is no longer known`);
@@ -302,24 +348,31 @@ export class ChatStateMachine {
 
   private applyNormal(entry: Entry): ApplyOutcome {
     if (entry.data === '') return { index: entry.index, response: { ok: true, result: null }, events: [] };
-    const decoded = decodeCommand(entry.data);
+    const decoded = decodeCommand(entry.data, this.supportedVersion);
+    const cluster = this.open.versions.current;
     if (!decoded.ok) {
-      return {
-        index: entry.index,
-        ...(decoded.session ? { session: decoded.session } : {}),
-        response: refusal('INVALID', decoded.message),
-        events: [],
-      };
+      const withSession = decoded.session ? { session: decoded.session } : {};
+      if (decoded.newer === undefined) return { index: entry.index, ...withSession, response: refusal('INVALID', decoded.message), events: [] };
+      // A command of a version this replica does not know: refused like everywhere if the cluster does not run it yet;
+      // otherwise this replica is too old to apply the log.
+      if (decoded.newer > cluster) return { index: entry.index, ...withSession, response: unsupported(decoded.newer, cluster), events: [] };
+      throw new ReplicaStopError(
+        `this log holds a command from a newer Quorum (entry ${entry.index} needs version ${decoded.newer}; this replica supports ` +
+          `${this.supportedVersion}): upgrade this replica`,
+      );
     }
     const cmd = decoded.value;
-    const at = clampClock(cmd.at, this.lastAt);
+    if (decoded.version > cluster) {
+      return { index: entry.index, ...(sessionOf(cmd) ? { session: sessionOf(cmd) } : {}), response: unsupported(decoded.version, cluster), events: [] };
+    }
+    const at = clampClock(cmd.at, this.lastAt, cluster);
     this.lastAt = at;
     const session = sessionOf(cmd);
     const withSession = session ? { session } : {};
 
     let client: ClientRow | undefined;
     if (session) {
-      const check = this.open.sessions.check(session, entry.index);
+      const check = this.open.sessions.check(session, entry.index, cluster);
       if (check.status === 'answered') return { index: entry.index, session, response: check.response, events: [] };
       client = check.client;
     }
@@ -334,7 +387,7 @@ export class ChatStateMachine {
       if (err instanceof QuorumError) {
         response = refusal(err.code, err.message);
         ctx.events = [];
-      } else if (isEnvironmentalError(err)) {
+      } else if (err instanceof ReplicaStopError || isEnvironmentalError(err)) {
         throw err;
       } else {
         // A bug, but a deterministic one (every replica hits it at this entry): answer, keep going.

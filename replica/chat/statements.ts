@@ -68,6 +68,8 @@ export function prepareStatements(db: Db) {
     setApplied: prepare<[number, number, number]>('UPDATE meta SET applied_index = ?, applied_term = ?, last_at = ? WHERE id = 0'),
     setConf: prepare<[string]>('UPDATE meta SET conf = ? WHERE id = 0'),
     expiredUpto: prepare<[], { expired_upto: number }>('SELECT expired_upto FROM meta WHERE id = 0'),
+    clusterVersion: prepare<[], { cluster_version: number }>('SELECT cluster_version FROM meta WHERE id = 0'),
+    setClusterVersion: prepare<[number]>('UPDATE meta SET cluster_version = ? WHERE id = 0'),
     raiseExpiredUpto: prepare<[number]>('UPDATE meta SET expired_upto = max(expired_upto, ?) WHERE id = 0'),
 
     accountById: prepare<[number], AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`),
@@ -199,7 +201,8 @@ export function prepareStatements(db: Db) {
       'INSERT INTO members (id, address) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET address = excluded.address',
     ),
     memberDelete: prepare<[string]>('DELETE FROM members WHERE id = ?'),
-    members: prepare<[], { id: string; address: string }>('SELECT id, address FROM members ORDER BY id'),
+    members: prepare<[], { id: string; address: string; version: number | null }>('SELECT id, address, version FROM members ORDER BY id'),
+    memberVersionSet: prepare<[number, string]>('UPDATE members SET version = ? WHERE id = ?'),
   };
 }
 

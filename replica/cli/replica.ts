@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { decodeInvite } from '../node/invite.js';
 import { createLogger } from './logger.js';
 import { startReplica, type Member } from '../node/replica.js';
+import { supportedVersion } from '../chat/versions.js';
 import { isHostPort, isReplicaId, parseHostPort, REPLICA_ID_RULE } from '../protocol/address.js';
 import { parseAddressList, parseCommandLine, reportUsageError, UsageError } from './usage.js';
 import { AUTOPILOT_DEFAULTS, type AutopilotSettings } from '../node/autopilot/policy.js';
@@ -290,6 +291,7 @@ export async function main(argv: string[]): Promise<number> {
       keepEntries: args.keepEntries,
       autopilot: args.autopilot,
       discovery: args.discovery,
+      supportedVersion: supportedVersion(process.env),
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

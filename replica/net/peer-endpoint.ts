@@ -37,8 +37,11 @@ export interface PeerEndpointOptions {
   incomingDir: string;
   log: Logger;
   /** Raft messages from an authenticated peer (already checked: from = that peer, to = this replica). */
-  /** Raft messages from an authenticated peer, with the peer's wall clock when it sent them (if it said). */
-  onMessages: (from: string, msgs: Message[], clock?: number) => void;
+  /**
+   * Raft messages from an authenticated peer, with what it said about itself (when it did): its wall clock when it
+   * sent them, and the state-machine version it supports.
+   */
+  onMessages: (from: string, msgs: Message[], sender?: { clock?: number; version?: number }) => void;
   /** A complete, hash-verified snapshot file and the 'snap' message that goes with it. */
   onSnapshot: (from: string, snap: IncomingSnapshot) => void;
   /** A peer proved it knows the secret; tells the owner the address it says it listens on. */
@@ -179,7 +182,7 @@ export class PeerEndpoint {
         switch (f.t) {
           case 'msgs': {
             const ok = f.ms.filter((m) => m.from === peer && m.to === this.o.selfId && m.type !== 'snap');
-            if (ok.length) this.o.onMessages(peer, ok as Message[], f.clock);
+            if (ok.length) this.o.onMessages(peer, ok as Message[], { clock: f.clock, version: f.version });
             return;
           }
           case 'snapBegin': {

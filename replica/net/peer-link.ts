@@ -49,6 +49,8 @@ export interface PeerLinkOptions {
    * (e.g. refused: the peer's process is gone), or LOST_GRACE_MS passed. A link that comes back in time says nothing.
    */
   onLost?: () => void;
+  /** The state-machine version this replica supports, told to the peer with every batch (versions.ts). */
+  version?: number;
 }
 
 const CONGESTED_BYTES = 32 * 1024 * 1024;
@@ -114,7 +116,7 @@ export class PeerLink {
       this.o.onUnreachable();
       return false;
     }
-    ws.send(JSON.stringify({ t: 'msgs', ms: msgs, clock: Date.now() }));
+    ws.send(JSON.stringify({ t: 'msgs', ms: msgs, clock: Date.now(), version: this.o.version }));
     return true;
   }
 

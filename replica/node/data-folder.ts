@@ -39,7 +39,7 @@ export function openDataFolder(options: ReplicaOptions, dataDir: string, log: Lo
   chmodSync(dataDir, 0o700);
   const logStore = SqliteLogStore.open(dataDir);
   opened.push(() => logStore.close());
-  const stateMachine = ChatStateMachine.open(dataDir);
+  const stateMachine = ChatStateMachine.open(dataDir, { supportedVersion: options.supportedVersion });
   opened.push(() => stateMachine.close());
 
   const join = recordConfiguration(options, dataDir, logStore, stateMachine, log);

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Raft } from '../raft/raft.js';
 import { RaftError } from '../raft/errors.js';
 import { LogDivergenceError } from '../raft/log.js';
+import { ReplicaStopError } from '../util/replica-stop-error.js';
 import type { ConfChange, Entry, LogStore, Message, NodeId, Ready, SnapshotMeta, SoftState } from '../raft/types.js';
 import { QuorumError } from '../protocol/errors.js';
 import type { DriverMetrics, DriverTimers, SnapshotFiles, StagedSnapshot, StateMachine, TimerHandle } from './driver-contract.js';
@@ -524,10 +525,13 @@ export class Driver<Outcome> extends EventEmitter {
    * a history the cluster does not have. 'fatal' carries the one line that says why (`message`).
    */
   private fail(err: unknown, message: string): void {
-    this.o.log.fatal({ err }, message);
+    // A ReplicaStopError is not a failure: its message says why and what to do, and no stack helps.
+    if (err instanceof ReplicaStopError) this.o.log.fatal(err.message);
+    else this.o.log.fatal({ err }, message);
     this.stopped = true;
-    this.failAll(new QuorumError('UNAVAILABLE', 'the replica hit a storage error and stopped'));
-    const reason = err instanceof LogDivergenceError ? message : `${message}: ${err instanceof Error ? err.message : String(err)}`;
+    this.failAll(new QuorumError('UNAVAILABLE', err instanceof ReplicaStopError ? `the replica stopped: ${err.message}` : 'the replica hit a storage error and stopped'));
+    const reason =
+      err instanceof ReplicaStopError ? err.message : err instanceof LogDivergenceError ? message : `${message}: ${err instanceof Error ? err.message : String(err)}`;
     this.emit('fatal', new Error(reason, { cause: err }));
   }
 

@@ -79,6 +79,11 @@ export interface ReplicaOptions {
    */
   discovery?: boolean;
   /**
+   * The highest state-machine version this replica supports (replica/chat/versions.ts): default SUPPORTED_VERSION;
+   * less makes it play an older release (the CLI reads QUORUM_MAX_VERSION), for upgrade tests.
+   */
+  supportedVersion?: number;
+  /**
    * Disaster recovery: restart as a one-member cluster from this replica's own data (see docs/operations.md for what
    * this can lose). Only when a majority of the old cluster is gone for good.
    */

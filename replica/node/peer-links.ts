@@ -19,6 +19,8 @@ export interface PeerLinksOptions {
   tls?: PeerLinkOptions['tls'];
   /** Fall back to plain text for a peer that does not speak TLS (--peer-links tls-or-plain). */
   allowPlain?: boolean;
+  /** The state-machine version this replica supports (told to peers). */
+  version?: number;
   log: Logger;
   /** Messages to `id` had to be dropped (its link is down or congested). */
   onUnreachable: (id: NodeId) => void;
@@ -97,6 +99,7 @@ export class PeerLinks {
       random: Math.random,
       onUnreachable: () => this.options.onUnreachable(id),
       onLost: () => this.options.onLost(id),
+      version: this.options.version,
     });
     this.links.set(id, link);
     return link;

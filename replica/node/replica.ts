@@ -16,6 +16,7 @@ import { QuorumError, type LeaderHint } from '../protocol/errors.js';
 import { parseHostPort } from '../protocol/address.js';
 import { Driver } from './driver.js';
 import { PeerClocks } from './peer-clocks.js';
+import { ClusterVersionKeeper } from './cluster-version.js';
 import { RequestHandler } from './requests.js';
 import { createMetrics } from './metrics.js';
 import { openDataFolder, removeOutgoingSnapshots, type Closer } from './data-folder.js';
@@ -122,6 +123,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   const secret = options.secret?.length ? options.secret : null;
 
   const { logStore, stateMachine, join: joinStep } = openDataFolder(options, dataDir, log, opened);
+  const version = stateMachine.supportedVersion;
   const conf = (): ConfState => stateMachine.conf() ?? { voters: [], learners: [] };
   const metrics = createMetrics(selfId, options.processMetrics ?? false);
   const lifecycle = new Lifecycle();
@@ -150,6 +152,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     random: () => randomInt(0, 2 ** 32) / 2 ** 32,
   });
   const links = new PeerLinks({
+    version,
     selfId,
     selfAddress: () => addresses.self,
     secret,
@@ -221,6 +224,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
       serving: serving(),
       autopilot: autopilot.report(),
       clusterId: lan.id,
+      versions: stateMachine.versions(),
     });
   const leaderHint = (): LeaderHint | null => {
     const lead = driver.softState.lead;
@@ -230,6 +234,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
 
   // Commands are stamped with this replica's clock corrected by its peers' (a skewed clock does not stamp them).
   const peerClocks = new PeerClocks();
+  const versionKeeper = new ClusterVersionKeeper({ selfId, supported: version, sm: () => stateMachine, driver, log, now: () => peerClocks.now() });
   const clients: ClientEndpoint = new ClientEndpoint({
     log,
     handler: new RequestHandler({
@@ -260,8 +265,9 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     requireTls: peerLinks === 'tls',
     incomingDir: join(dataDir, 'snapshots', 'incoming'),
     log,
-    onMessages: (from, msgs, clock) => {
-      if (clock !== undefined) peerClocks.observe(from, clock);
+    onMessages: (from, msgs, sender) => {
+      if (sender?.clock !== undefined) peerClocks.observe(from, sender.clock);
+      if (sender?.version !== undefined) versionKeeper.observe(from, sender.version);
       // A removed replica still answers its former peers: see REMOVED_NOTICE.
       driver.step(msgs);
     },
@@ -332,6 +338,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   });
   lan.tick();
   const lanTimer = setInterval(() => lan.tick(), LAN_PRESENCE_MS);
+  const versionRecorder = setInterval(() => void versionKeeper.tick(), 1000);
   const initialConf = conf();
   if (initialConf.voters.length === 1 && initialConf.voters[0] === selfId && raft.status().role !== 'leader') driver.campaign();
 
@@ -346,6 +353,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
         clearInterval(autopilotSampler);
         clearInterval(lanTimer);
         await lan.close();
+        clearInterval(versionRecorder);
         driver.stop();
         clients.closeAll(1001, 'replica stopping');
         links.close();

@@ -6,12 +6,14 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClientConn, ClientHandler } from '../net/client-endpoint.js';
-import { PROTOCOL_VERSION, type ClientRequest, type HelloFrame, type ReplicaStatus } from '../protocol/client.js';
+import { PROTOCOL_VERSION, type ClientRequest, type ClientSession, type HelloFrame, type ReplicaStatus } from '../protocol/client.js';
 import { QuorumError, type LeaderHint } from '../protocol/errors.js';
 import { hashPassword, verifyPassword } from '../chat/passwords.js';
 import { adminMac, macEqual } from '../net/peer-auth.js';
 import { adminScope, type AdminOp } from '../protocol/admin.js';
 import { MAX_CLOCK_STEP_MS, type ChatStateMachine, type ApplyOutcome } from '../chat/state-machine.js';
+import { encodeCommand, type Command } from '../chat/commands.js';
+import { requiredVersion, unsupportedReason } from '../chat/versions.js';
 import type { Driver } from './driver.js';
 import type { NodeMetrics } from './metrics.js';
 import { throttledPasswordCheck, type LoginThrottle } from '../security/login-throttle.js';
@@ -218,17 +220,27 @@ export class RequestHandler implements ClientHandler {
       : new QuorumError('NO_QUORUM', 'no leader is known: an election is in progress or a majority of replicas is unreachable (read-only); retry shortly');
   }
 
-  private async write(conn: ClientConn, req: ClientRequest & { session: { clientId: string; seq: number } }, body: Record<string, unknown>): Promise<unknown> {
+  private async write(conn: ClientConn, req: ClientRequest & { session: ClientSession }, body: Record<string, unknown>): Promise<unknown> {
     // Sessions of logged-in writes are keyed by the login too, so a stored response can only ever be replayed to the
     // login that made it (another account reusing a clientId gets a session of its own).
     const token = typeof body.tokenHash === 'string' ? body.tokenHash : null;
-    const session = token ? { ...req.session, clientId: sessionKeyOf(conn, req.session.clientId, token) } : req.session;
+    const state = this.replica.sm();
+    const cluster = state.clusterVersion();
+    let session: ClientSession = token ? { ...req.session, clientId: sessionKeyOf(conn, req.session.clientId, token) } : req.session;
+    // A stamped session needs version 2: below it the write goes unstamped (exactly-once as the older rules give it).
+    if (session.startIndex !== undefined && cluster < 2) session = { clientId: session.clientId, seq: session.seq };
     const at = this.replica.now();
-    this.catchUpClock(at);
-    const command = { ...body, at, session };
+    const command = { ...body, at, session } as Command;
+    const required = requiredVersion(command);
+    if (required > cluster) {
+      const { members } = state.versions();
+      const conf = state.conf();
+      throw new QuorumError('UNSUPPORTED', unsupportedReason(required, cluster, [...(conf?.voters ?? []), ...(conf?.learners ?? [])], members));
+    }
+    this.catchUpClock(at, cluster);
     let outcome: ApplyOutcome;
     try {
-      outcome = await this.replica.driver.propose(JSON.stringify(command));
+      outcome = await this.replica.driver.propose(encodeCommand(command));
     } catch (err) {
       if (err instanceof QuorumError && (err.code === 'NOT_LEADER' || err.code === 'UNAVAILABLE')) {
         // It may have been appended before leadership moved or the replica stopped, and commit later: its outcome is
@@ -245,13 +257,14 @@ export class RequestHandler implements ClientHandler {
    * was down or idle), so the write applies at its own time: apply moves the clock at most MAX_CLOCK_STEP_MS per
    * command. They are not awaited: if they are lost, the write applies at the clock as far as it got.
    */
-  private catchUpClock(at: number): void {
+  private catchUpClock(at: number, cluster: number): void {
     const applied = this.replica.sm().appliedClock();
     let from = Math.max(applied, this.clockProposedTo);
-    if (applied === 0 || at - from <= MAX_CLOCK_STEP_MS) return;
+    // Below cluster version 2 apply does not bound the step (and knows no `clock` commands).
+    if (cluster < 2 || applied === 0 || at - from <= MAX_CLOCK_STEP_MS) return;
     for (let steps = 0; steps < MAX_CLOCK_STEPS_PER_WRITE && at - from > MAX_CLOCK_STEP_MS; steps++) {
       from += MAX_CLOCK_STEP_MS;
-      void this.replica.driver.propose(JSON.stringify({ kind: 'clock', at: from })).catch(() => {
+      void this.replica.driver.propose(encodeCommand({ kind: 'clock', at: from })).catch(() => {
         this.clockProposedTo = 0;
       });
     }

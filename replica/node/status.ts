@@ -26,6 +26,8 @@ export interface StatusInputs {
   clusterId: string | null;
   /** The leader's autopilot report (undefined when not leading). */
   autopilot: AutopilotReport | undefined;
+  /** What this replica supports, the cluster version, and what members reported (the replicated record). */
+  versions: { supported: number; cluster: number; members: ReadonlyMap<NodeId, number> };
 }
 
 export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
@@ -33,6 +35,8 @@ export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
   const leading = raft.role === 'leader';
   const row = (id: NodeId, voter: boolean): ReplicaStatusRow => {
     const member: ReplicaStatusRow = { id, address: addresses.get(id) ?? '', voter };
+    const version = inputs.versions.members.get(id);
+    if (version !== undefined) member.version = version;
     if (leading) {
       const progress = raft.progress?.[id];
       member.match = id === selfId ? raft.lastIndex : (progress?.match ?? 0);
@@ -61,6 +65,7 @@ export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
     members,
     quorum,
     ...(inputs.clusterId ? { clusterId: inputs.clusterId } : {}),
+    versions: { supported: inputs.versions.supported, cluster: inputs.versions.cluster },
     ...(autopilot ? { autopilot } : {}),
   };
 }

@@ -179,6 +179,8 @@ export interface ReplicaStatusRow {
   reachable?: boolean;
   /** Leader only: how autopilot sees this member (health, since when, its role's age, the last change it made). */
   autopilot?: AutopilotMemberView;
+  /** The highest state-machine version the member reported supporting (absent: not reported yet). */
+  version?: number;
 }
 
 export interface ReplicaStatus {
@@ -199,6 +201,8 @@ export interface ReplicaStatus {
   clusterId?: string;
   /** Leader only: what autopilot aims at and waits for (also when it is off: then `enabled` is false). */
   autopilot?: AutopilotSummary;
+  /** State-machine versions: what this replica supports and what the cluster runs (the replicated record). */
+  versions?: { supported: number; cluster: number };
 }
 
 export interface ResultMap {

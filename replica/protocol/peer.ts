@@ -59,8 +59,16 @@ export const AuthFrame = z.strictObject({ t: z.literal('auth'), id: NodeId, addr
 /** Server → peer: proves knowledge of the secret over the peer's nonce. */
 export const WelcomeFrame = z.strictObject({ t: z.literal('welcome'), mac: Mac });
 
-/** Raft messages; `clock`: the sender's wall clock when it sent them (ms since the epoch; leaders' command clocks). */
-export const MessagesFrame = z.strictObject({ t: z.literal('msgs'), ms: z.array(RaftMessageSchema).min(1).max(10_000), clock: Index.optional() });
+/**
+ * Raft messages; `clock`: the sender's wall clock when it sent them (ms since the epoch; leaders' command clocks);
+ * `version`: the highest state-machine version the sender supports (replica/chat/versions.ts).
+ */
+export const MessagesFrame = z.strictObject({
+  t: z.literal('msgs'),
+  ms: z.array(RaftMessageSchema).min(1).max(10_000),
+  clock: Index.optional(),
+  version: z.number().int().min(1).max(1_000_000).optional(),
+});
 export const SnapBeginFrame = z.strictObject({ t: z.literal('snapBegin'), xfer: z.string().max(64), size: Index, meta: SnapshotMetaSchema });
 export const SnapChunkFrame = z.strictObject({ t: z.literal('snapChunk'), xfer: z.string().max(64), offset: Index, data: z.string().max(1024 * 1024) });
 export const SnapEndFrame = z.strictObject({

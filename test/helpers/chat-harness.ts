@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ChatStateMachine, MAX_CLOCK_STEP_MS, type ApplyOutcome } from '../../replica/chat/state-machine.js';
+import { encodeCommand } from '../../replica/chat/commands.js';
+import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
 import { hashToken } from '../../replica/chat/passwords.js';
 import type { Entry } from '../../replica/raft/types.js';
 
@@ -41,8 +43,9 @@ export class Harness {
     const seq = opts.seq ?? (this.seqs.get(clientId) ?? 0) + 1;
     this.seqs.set(clientId, Math.max(seq, this.seqs.get(clientId) ?? 0));
     this.at += 1000;
+    // A stamped session needs version 2 (replica/chat/versions.ts): the entry says so, as a leader's would.
     const session = opts.startIndex === undefined ? { clientId, seq } : { clientId, seq, startIndex: opts.startIndex };
-    const cmd = { at: opts.at ?? this.at, session, ...body };
+    const cmd = { at: opts.at ?? this.at, session, ...body, ...(opts.startIndex === undefined ? {} : { v: 2 }) };
     return { index: this.nextIndex(), term: this.term, type: 'normal', data: JSON.stringify(cmd) };
   }
 
@@ -61,11 +64,25 @@ export class Harness {
    * MAX_CLOCK_STEP_MS each (apply moves the clock no further per command).
    */
   clockTo(at: number): void {
+    if (this.sm.versions().cluster < 2) throw new Error('clockTo: clock commands need cluster version 2 (raiseClusterVersion first)');
     while (this.sm.appliedClock() < at) {
       const step = Math.min(at, this.sm.appliedClock() + MAX_CLOCK_STEP_MS);
-      this.sm.applyEntries([this.raw(JSON.stringify({ kind: 'clock', at: step }))]);
+      this.sm.applyEntries([this.raw(encodeCommand({ kind: 'clock', at: step }))]);
     }
     this.at = Math.max(this.at, at);
+  }
+
+  /**
+   * Raises the cluster version as a leader would once every member supports it (versions.ts): reports the version of
+   * each member of the configuration, then the raise. One entry each.
+   */
+  raiseClusterVersion(version = SUPPORTED_VERSION): void {
+    const conf = this.sm.conf();
+    for (const id of [...(conf?.voters ?? []), ...(conf?.learners ?? [])]) {
+      this.sm.applyEntries([this.raw(encodeCommand({ kind: 'memberVersion', at: this.at, id, version }))]);
+    }
+    const [raised] = this.sm.applyEntries([this.raw(encodeCommand({ kind: 'clusterVersion', at: this.at, version }))]);
+    if (!raised.response.ok) throw new Error(`raiseClusterVersion: ${JSON.stringify(raised.response)}`);
   }
 
   apply(body: Record<string, unknown>, opts: EntryOptions = {}): ApplyOutcome {

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Command, decodeCommand, decodeConfChange, encodeCommand } from '../../replica/chat/commands.js';
 import { applyConfChange } from '../../replica/chat/conf.js';
+import { requiredVersion } from '../../replica/chat/versions.js';
 
 const session = { clientId: 'client-123', seq: 1 };
 const tokenHash = 'ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0';
@@ -19,8 +20,24 @@ describe('commands', () => {
       { kind: 'delete', at: 1, session, tokenHash, ids: [1, 2] },
       { kind: 'deleteAccount', at: 1, session, tokenHash, passwordHash: 'h' },
       { kind: 'member', at: 1, id: 'n1', address: '10.0.0.1:7000' },
+      { kind: 'memberVersion', at: 1, id: 'n1', version: 2 },
+      { kind: 'clusterVersion', at: 1, version: 2 },
+      { kind: 'clock', at: 1 },
+      { kind: 'send', at: 1, session: { ...session, startIndex: 4 }, tokenHash, to: 'bob', text: 'hi' },
     ] as const;
-    for (const c of cmds) expect(decodeCommand(encodeCommand(c as never))).toEqual({ ok: true, value: c });
+    for (const c of cmds) expect(decodeCommand(encodeCommand(c as never))).toEqual({ ok: true, value: c, version: requiredVersion(c as never) });
+    // Version 2 commands say so (`v`); a command that does not say what it needs, or says too much, is malformed.
+    expect(JSON.parse(encodeCommand({ kind: 'clock', at: 1 }))).toEqual({ kind: 'clock', at: 1, v: 2 });
+    expect(decodeCommand(JSON.stringify({ kind: 'clock', at: 1 }))).toMatchObject({ ok: false, message: expect.stringMatching(/declares version 1 but needs 2/) });
+    expect(decodeCommand(JSON.stringify({ kind: 'logout', at: 1, session, tokenHash, v: 2 })).ok).toBe(false);
+    expect(decodeCommand(JSON.stringify({ kind: 'logout', at: 1, session, tokenHash, v: 1 })).ok).toBe(false);
+  });
+
+  it('reads no further than the version of a command newer than this replica supports', () => {
+    const newer = JSON.stringify({ kind: 'createGroup', at: 1, session, v: 3, name: 'team' });
+    expect(decodeCommand(newer)).toEqual({ ok: false, newer: 3, message: 'the command needs Quorum version 3', session });
+    expect(decodeCommand(encodeCommand({ kind: 'clock', at: 1 }), 1)).toMatchObject({ ok: false, newer: 2 });
+    expect(decodeCommand(JSON.stringify({ kind: 'createGroup', at: 1, v: 2 })).ok).toBe(false);
   });
 
   it('rejects malformed commands with a message, keeping the session when readable', () => {
@@ -61,14 +78,19 @@ describe('commands', () => {
     // Mostly valid fields (at the edges of their limits), each sometimes replaced by something else.
     const field = <T>(good: fc.Arbitrary<T>, ...bad: fc.Arbitrary<unknown>[]) =>
       fc.oneof({ arbitrary: good, weight: 12 }, ...bad.map((b) => ({ arbitrary: b, weight: 1 })));
+    // An optional key: mostly absent (JSON drops undefined).
+    const rarely = (present: fc.Arbitrary<unknown>) => fc.oneof({ arbitrary: fc.constant(undefined), weight: 6 }, { arbitrary: present, weight: 1 });
     const arb = fc.record({
       kind: field(fc.constant('send'), fc.constantFrom('read', 'Send', 1)),
       at: field(fc.constantFrom(0, 1_750_000_000_000, Number.MAX_SAFE_INTEGER), fc.constantFrom(-1, -0, 1.5, Number.MAX_SAFE_INTEGER + 2, '1', null)),
       session: field(
-        fc.record({
-          clientId: field(str(idChars, 8, 64), str(idChars, 0, 7), str(idChars, 65, 70), str([...idChars, ...odd], 8, 12)),
-          seq: field(fc.constantFrom(1, 7, Number.MAX_SAFE_INTEGER), fc.constantFrom(0, -1, 2.5, 2 ** 60, '7')),
-        }),
+        fc.record(
+          {
+            clientId: field(str(idChars, 8, 64), str(idChars, 0, 7), str(idChars, 65, 70), str([...idChars, ...odd], 8, 12)),
+            seq: field(fc.constantFrom(1, 7, Number.MAX_SAFE_INTEGER), fc.constantFrom(0, -1, 2.5, 2 ** 60, '7')),
+            startIndex: rarely(field(fc.constantFrom(0, 12, Number.MAX_SAFE_INTEGER), fc.constantFrom(-1, 1.5, 2 ** 60, '3', null))),
+          },
+        ),
         fc.anything(),
         fc.constant({ clientId: 'client-123', seq: 1, extra: 1 }),
         fc.constant({ clientId: 'client-123' }),
@@ -76,6 +98,7 @@ describe('commands', () => {
       tokenHash: field(str(idChars, 16, 128), str(idChars, 0, 15), str(idChars, 129, 130), str([...idChars, ...odd], 16, 20)),
       to: field(str([...idChars, '.'], 1, 32), fc.constant(''), str(idChars, 33, 34), str([...idChars, ...odd], 1, 5)),
       text: field(fc.string({ minLength: 1, maxLength: 8 }), fc.constantFrom('', 'x'.repeat(4000), 'x'.repeat(4001), '😀'.repeat(2000), '😀'.repeat(2001), 5)),
+      v: rarely(fc.constantFrom(2, 2, 1, 3, 2.5, '2')),
     });
     const shapes = fc.constantFrom('as is', 'extra key', 'missing key', '__proto__ key', 'array');
     let accepted = 0;
@@ -87,14 +110,18 @@ describe('commands', () => {
         if (shape === '__proto__ key') data = `{"__proto__":1,${data.slice(1)}`;
         if (shape === 'array') data = `[${data}]`;
         const raw: unknown = JSON.parse(data);
-        const schema = Command.safeParse(raw);
+        // What it should be: the schema's verdict on the command without `v`, and `v` saying exactly what it needs.
+        const { v, ...body } = (raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : { notAnObject: raw }) as Record<string, unknown>;
+        const schema = Command.safeParse(Array.isArray(raw) ? raw : body);
+        const sane = (v === undefined || (Number.isSafeInteger(v) && (v as number) >= 2 && (v as number) <= 2)) && schema.success;
+        const expected = sane && requiredVersion(schema.data) === (v ?? 1);
         const got = decodeCommand(data);
-        expect(got.ok).toBe(schema.success);
+        expect(got.ok).toBe(expected);
         if (got.ok && schema.success) {
           accepted++;
           expect(got.value).toEqual(schema.data);
           expect(Object.keys(got.value)).toEqual(Object.keys(schema.data));
-          expect(Object.keys((got.value as { session: object }).session)).toEqual(['clientId', 'seq']);
+          expect(Object.keys((got.value as { session: object }).session)).toEqual(Object.keys((schema.data as { session: object }).session));
         }
       }),
       { seed: 77, numRuns: 4000 },
@@ -103,7 +130,7 @@ describe('commands', () => {
     // The common case takes the fast path and gives the schema's value, keys in the schema's order.
     const sent = { session, text: 'hello', to: 'Bob', tokenHash, kind: 'send', at: 5 };
     const got = decodeCommand(JSON.stringify(sent));
-    expect(got).toEqual({ ok: true, value: Command.parse(sent) });
+    expect(got).toEqual({ ok: true, value: Command.parse(sent), version: 1 });
     if (got.ok) expect(Object.keys(got.value)).toEqual(['at', 'session', 'kind', 'tokenHash', 'to', 'text']);
   });
 });

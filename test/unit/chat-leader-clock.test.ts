@@ -10,6 +10,7 @@ import { FRESH_MS, PeerClocks } from '../../replica/node/peer-clocks.js';
 import { RequestHandler, type RequestContext } from '../../replica/node/requests.js';
 import type { ClientRequest } from '../../replica/protocol/client.js';
 import { Harness } from '../helpers/chat-harness.js';
+import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
 
 const HOUR = 3600 * 1000;
 const DAY = 24 * HOUR;
@@ -79,7 +80,8 @@ class Leader {
     close: () => {},
   };
 
-  constructor() {
+  constructor(clusterVersion = SUPPORTED_VERSION) {
+    if (clusterVersion > 1) this.h.raiseClusterVersion(clusterVersion);
     const propose = (data: string): Promise<ApplyOutcome> => {
       this.applied.push(data);
       return Promise.resolve(this.h.sm.applyEntries([this.h.raw(data)])[0]);
@@ -149,6 +151,23 @@ describe('the leader stamps writes', () => {
     leader.clock = () => later + 1000;
     await leader.request('send', { to: 'bob', text: 'again' });
     expect(leader.applied.filter((d) => JSON.parse(d).kind === 'clock').length).toBe(10);
+  });
+
+  it('under cluster version 1 it writes by the older rules: sessions unstamped, no clock commands', async () => {
+    const old = new Leader(1);
+    try {
+      await old.loggedIn();
+      const before = old.h.sm.appliedClock();
+      old.clock = () => before + 10 * HOUR;
+      const sent = await old.send<{ sentAt: number }>(old.frame('send', { to: 'bob', text: 'hi' }, 'client-a', 1));
+      expect(sent.sentAt).toBe(before + 10 * HOUR);
+      const data = JSON.parse(old.applied[old.applied.length - 1]);
+      expect(data.session).toEqual({ clientId: expect.any(String), seq: 1 });
+      expect(data.v).toBeUndefined();
+      expect(old.applied.some((d) => JSON.parse(d).kind === 'clock')).toBe(false);
+    } finally {
+      old.h.dispose();
+    }
   });
 
   it('a leader whose clock is a day fast, corrected by its peers, neither stamps the future nor expires a session', async () => {

@@ -215,23 +215,29 @@ describe('schema version 1', () => {
   });
 });
 
-/** Writes `file` as version 2 would have: the rows of `from` without what version 3 added. */
-function writeV2(from: string, file: string): void {
+/** What each schema version added, undone to write a file of the version before it. */
+const UNDO: Record<number, string> = {
+  3: 'ALTER TABLE clients DROP COLUMN start_index; ALTER TABLE meta DROP COLUMN expired_upto; DROP TABLE expired_clients;',
+  4: 'ALTER TABLE meta DROP COLUMN cluster_version; ALTER TABLE members DROP COLUMN version;',
+};
+
+/** Writes `file` as schema `version` (2 or later) would have: the rows of `from` without what came after it. */
+function writeOlder(from: string, file: string, version: number): void {
   const src = new Database(from, { readonly: true });
   src.prepare('VACUUM INTO ?').run(file);
   src.close();
   const db = new Database(file);
-  db.exec('ALTER TABLE clients DROP COLUMN start_index; ALTER TABLE meta DROP COLUMN expired_upto; DROP TABLE expired_clients;');
-  db.pragma('user_version = 2');
+  for (let v = STATE_SCHEMA_VERSION; v > version; v--) db.exec(UNDO[v]);
+  db.pragma(`user_version = ${version}`);
   db.close();
 }
 
-describe('schema version 2', () => {
-  it('a data folder of version 2 migrates to the same state (sessions unstamped, no watermark) and applies alike', () => {
+describe.each([2, 3])('schema version %i', (version) => {
+  it('a data folder migrates to the same state (what later versions add starts empty) and applies alike', () => {
     const { h, later } = history();
-    const dir = tempDir('quorum-v2-');
+    const dir = tempDir(`quorum-v${version}-`);
     cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    writeV2(path.join(h.dir, 'state.db'), path.join(dir, 'state.db'));
+    writeOlder(path.join(h.dir, 'state.db'), path.join(dir, 'state.db'), version);
     const sm = ChatStateMachine.open(dir);
     cleanup.push(() => sm.close());
     expect(sm.stateHash()).toBe(h.sm.stateHash());

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Harness, pw, tok } from '../helpers/chat-harness.js';
+import { encodeCommand } from '../../replica/chat/commands.js';
 import { SESSION_WINDOW } from '../../replica/protocol/limits.js';
 import { MAX_CLOCK_STEP_MS, SESSION_EVICT_EVERY, SESSION_IDLE_MS, SESSION_TOUCH_MS, type PushEvent } from '../../replica/chat/state-machine.js';
 
@@ -422,6 +423,7 @@ describe('exactly-once client sessions', () => {
   });
 
   it('expires clients idle for more than 24 hours, deterministically at every 1000th index', () => {
+    h.raiseClusterVersion();
     h.user('ann');
     h.apply({ kind: 'delivered', tokenHash: tok('ann'), upTo: 1 }, { clientId: 'client-idle', seq: 1 });
     const later = h.at + 25 * 3600 * 1000;
@@ -438,6 +440,7 @@ describe('exactly-once client sessions', () => {
     expect(h.sm.sessionResponse('client-busy', 1)).not.toBeNull();
   });
   it('moves last_at only when SESSION_TOUCH_MS old, and never expires a client that wrote within 24 hours', () => {
+    h.raiseClusterVersion();
     h.user('ann');
     const body = { kind: 'delivered', tokenHash: tok('ann'), upTo: 1 };
     const t0 = h.at + 1000;
@@ -464,6 +467,7 @@ describe('exactly-once client sessions', () => {
 
 describe('expired sessions and the clock (issue 11, finding 2)', () => {
   const DAY = 24 * 3600 * 1000;
+  beforeEach(() => h.raiseClusterVersion());
 
   /** No-ops up to the next multiple of 1000, where idle clients expire. */
   function toExpiryCheck(): void {
@@ -477,10 +481,10 @@ describe('expired sessions and the clock (issue 11, finding 2)', () => {
     it(`a write retried after its ${stamped ? 'stamped' : 'unstamped (older client)'} session expired gets SESSION_EXPIRED and applies nothing`, () => {
       h.user('ann');
       const bob = h.user('bob');
-      // The send (client C, seq 1) applies as id 5.
+      // The send (client C, seq 1) applies as the message with its entry's index.
       const frame = h.entry({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'once' }, { clientId: 'client-c', seq: 1, ...(stamped ? { startIndex: 4 } : {}) });
       const [sent] = h.sm.applyEntries([frame]);
-      expect(sent.response).toEqual({ ok: true, result: { id: 5, sentAt: expect.any(Number) } });
+      expect(sent.response).toEqual({ ok: true, result: { id: frame.index, sentAt: expect.any(Number) } });
       // A day and an hour pass (the cluster clock moves in steps), then the expiry runs.
       h.clockTo(h.at + DAY + 3600 * 1000);
       h.apply({ kind: 'delivered', tokenHash: tok('bob'), upTo: 1 }, { clientId: 'client-other', seq: 1 });
@@ -526,9 +530,9 @@ describe('expired sessions and the clock (issue 11, finding 2)', () => {
     h.user('bob');
     const start = h.sm.appliedClock();
     const hash = h.sm.stateHash('chat');
-    h.sm.applyEntries([h.raw(JSON.stringify({ kind: 'clock', at: start - 5000 }))]);
+    h.sm.applyEntries([h.raw(encodeCommand({ kind: 'clock', at: start - 5000 }))]);
     expect(h.sm.appliedClock()).toBe(start);
-    h.sm.applyEntries([h.raw(JSON.stringify({ kind: 'clock', at: start + 10 * MAX_CLOCK_STEP_MS }))]);
+    h.sm.applyEntries([h.raw(encodeCommand({ kind: 'clock', at: start + 10 * MAX_CLOCK_STEP_MS }))]);
     expect(h.sm.appliedClock()).toBe(start + MAX_CLOCK_STEP_MS);
     expect(h.sm.stateHash('chat')).toBe(hash);
     const sent = h.ok<{ sentAt: number }>({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'x' }, { at: start + 10 * MAX_CLOCK_STEP_MS });

@@ -1,6 +1,8 @@
 /** Runs one decoded command against the state: the one switch over every command kind. */
 import { missingCaseError } from '../../util/missing-case-error.js';
+import type { ConfState } from '../../raft/types.js';
 import type { ApplyContext } from '../apply-context.js';
+import type { ClusterVersions } from '../cluster-versions.js';
 import type { Command } from '../commands.js';
 import { authenticate, IdentityCache } from '../identities.js';
 import type { Statements } from '../statements.js';
@@ -17,6 +19,9 @@ export class CommandExecutor {
   constructor(
     private readonly statements: Statements,
     identities: IdentityCache,
+    private readonly versions: ClusterVersions,
+    /** The applied configuration (a cluster version is raised only when all of its members support it). */
+    private readonly conf: () => ConfState | null,
   ) {
     this.accounts = new AccountCommands(statements, identities);
     this.messages = new MessageCommands(statements, identities);
@@ -54,6 +59,10 @@ export class CommandExecutor {
         return this.receipts.delivered(cmd, this.authenticate(cmd.tokenHash), ctx);
       case 'member':
         return applyMember(this.statements, cmd);
+      case 'memberVersion':
+        return this.versions.recordMember(cmd.id, cmd.version);
+      case 'clusterVersion':
+        return this.versions.raise(cmd.version, this.conf());
       case 'clock':
         // Applying any command moves the clock (state-machine.ts); this one does nothing else.
         return { at: ctx.at };

@@ -1,0 +1,86 @@
+/**
+ * Versions of the replicated state machine, for clusters whose replicas run different Quorum releases during a
+ * rolling upgrade (as etcd's cluster version does).
+ *
+ * - Every replica supports versions up to SUPPORTED_VERSION (or less: QUORUM_MAX_VERSION makes it play an older
+ *   release, for tests). It tells its peers in every batch of Raft messages (MessagesFrame.version).
+ * - The replicated state records each member's supported version (`memberVersion` commands, proposed by the leader
+ *   for what it hears) and the cluster version: the version every replica applies by (`clusterVersion` commands,
+ *   raised by the leader once every member supports more; never lowered).
+ * - A command that needs a version above the cluster version is refused: at the leader (UNSUPPORTED, naming the
+ *   replicas to upgrade) and, deterministically, at apply. Commands needing more than version 1 carry it (`v`), so a
+ *   replica that does not know the command can still tell whether it must refuse it or is itself too old.
+ * - A replica stops with one line when the cluster version passes what it supports, or when the log holds a command
+ *   it does not understand that the cluster version allows; it refuses to start on (or install) a state whose cluster
+ *   version it does not support.
+ *
+ * How a new command declares the version it needs: add a line to VERSION_HISTORY and raise SUPPORTED_VERSION, give
+ * the command's kind its version in COMMAND_VERSIONS (or, for a new field of an old command, in requiredVersion), and
+ * keep every rule that changes with it behind `clusterVersion >= N` in apply. The leader stamps `v` and refuses it
+ * below that cluster version.
+ */
+import type { Command, CommandKind } from './commands.js';
+
+/** What each version added. */
+export const VERSION_HISTORY: Record<number, string> = {
+  1: 'accounts, messages, receipts, members, client sessions, version reports',
+  2: 'client sessions stamped with their start index (SESSION_EXPIRED), the bounded clock step and `clock` commands',
+};
+
+/** The highest state-machine version this build supports. */
+export const SUPPORTED_VERSION = 2;
+
+/** The cluster version of a new cluster, and of a data folder from before versions were recorded. */
+export const FIRST_VERSION = 1;
+
+/** The version each command kind needs. */
+const COMMAND_VERSIONS: Record<CommandKind, number> = {
+  signup: 1,
+  login: 1,
+  logout: 1,
+  send: 1,
+  read: 1,
+  markRead: 1,
+  delivered: 1,
+  delete: 1,
+  deleteAccount: 1,
+  member: 1,
+  memberVersion: 1,
+  clusterVersion: 1,
+  clock: 2,
+};
+
+/** The version a command needs: its kind's, or more for newer fields (a session's start index needs 2). */
+export function requiredVersion(cmd: Command): number {
+  const kind = COMMAND_VERSIONS[cmd.kind];
+  return 'session' in cmd && cmd.session?.startIndex !== undefined ? Math.max(kind, 2) : kind;
+}
+
+/**
+ * The version this replica supports: SUPPORTED_VERSION, or less when QUORUM_MAX_VERSION says so (a replica that
+ * plays an older release, for upgrade tests). Throws on a value that is not a version this build knows.
+ */
+export function supportedVersion(env: Record<string, string | undefined>): number {
+  const cap = env.QUORUM_MAX_VERSION;
+  if (cap === undefined || cap === '') return SUPPORTED_VERSION;
+  const version = Number(cap);
+  if (!Number.isInteger(version) || version < FIRST_VERSION || version > SUPPORTED_VERSION) {
+    throw new Error(`QUORUM_MAX_VERSION=${cap}: this Quorum supports versions ${FIRST_VERSION} to ${SUPPORTED_VERSION}`);
+  }
+  return version;
+}
+
+/**
+ * Why the leader refuses a command that needs `required` while the cluster runs `cluster`: the members to upgrade,
+ * named from what they reported (those that never did count as the oldest).
+ */
+export function unsupportedReason(required: number, cluster: number, memberIds: string[], reported: ReadonlyMap<string, number>): string {
+  const behind = memberIds.filter((id) => (reported.get(id) ?? FIRST_VERSION) < required);
+  const who = behind.map((id) => `${id} (version ${reported.get(id) ?? `${FIRST_VERSION} or unreported`})`).join(', ');
+  const feature = VERSION_HISTORY[required] ?? `version ${required}`;
+  return (
+    `this needs Quorum version ${required} (${feature}), but the cluster runs version ${cluster}` +
+    (behind.length ? `: upgrade ${who}` : ': the cluster version is being raised; retry shortly')
+  );
+}
+
