@@ -89,6 +89,8 @@ export interface ReplicaProcOptions {
   /** Checkout whose replica/cli.ts runs (default: this one). */
   codeRoot?: string;
   logFile: string;
+  /** Environment variables for this replica beyond the launchers' (e.g. QUORUM_MAX_VERSION); read at each start. */
+  env?: Record<string, string>;
 }
 
 function logTail(file: string, lines = 15): string {
@@ -121,7 +123,7 @@ export class ReplicaProc {
     if (this.options.secretFile) args.push('--secret-file', this.options.secretFile);
     args.push(...(this.options.extraArgs ?? []));
     const out = createWriteStream(this.options.logFile, { flags: 'a' });
-    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: replicaProcessEnv(process.env) });
+    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: replicaProcessEnv({ ...process.env, ...this.options.env }) });
     // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
     p.stdout!.pipe(out, { end: false });
     p.stderr!.pipe(out, { end: false });
@@ -169,6 +171,8 @@ export interface ClusterOptions {
   codeRoot?: string;
   /** Give the replicas the cluster secret (default: when there is more than one; a lone replica with one speaks TLS). */
   secret?: boolean;
+  /** Extra environment of the replica with this id (e.g. QUORUM_MAX_VERSION to play an older release). */
+  envOf?: (id: string) => Record<string, string>;
 }
 
 export class Cluster {
@@ -202,6 +206,7 @@ export class Cluster {
           nodeArgs: o.nodeArgs,
           codeRoot: o.codeRoot,
           logFile: join(c.root, `${id}.log`),
+          env: o.envOf?.(id),
         }),
       );
     }
