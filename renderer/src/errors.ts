@@ -15,7 +15,7 @@ const TEXT: Record<ErrorCode, string> = {
   RATE_LIMITED: 'Too many requests at once. Wait a moment and try again.',
   UNAVAILABLE: 'The replica is starting, stopping or was removed from the cluster. Try again shortly.',
   CONFLICT: 'Another cluster change is in progress, or this change does not fit the cluster.',
-  UNSUPPORTED: 'The cluster runs an older Quorum on some replicas, which cannot do this yet. Upgrade them first.',
+  UNSUPPORTED_BY_CLUSTER: 'The cluster runs an older Quorum on some replicas, which cannot do this yet. Upgrade them first.',
   SESSION_EXPIRED: 'This was not confirmed before your session with the cluster expired, so it may or may not have been done. Check before trying again.',
   INTERNAL: 'Something went wrong on the replica. Try again.',
 };

@@ -28,7 +28,7 @@ import { refusal, type ApplyOutcome, type CommandResponse } from './outcome.js';
 import { ChatQueries, type AccountInfo } from './queries.js';
 import { ClusterVersions } from './cluster-versions.js';
 import { ClientSessions, EXPIRY_EVERY } from './sessions.js';
-import { SUPPORTED_VERSION } from './versions.js';
+import { needsVersion, SUPPORTED_VERSION } from './versions.js';
 import { ReplicaStopError } from '../util/replica-stop-error.js';
 import { installSnapshot, writeSnapshot } from './snapshot.js';
 import { prepareStatements, readMeta, type ClientRow, type Statements } from './statements.js';
@@ -81,7 +81,7 @@ export function clampClock(at: number, lastAt: number, clusterVersion: number): 
 
 /** The refusal of a command that needs `version` while the cluster runs `cluster`. */
 function unsupported(version: number, cluster: number) {
-  return refusal('UNSUPPORTED', `this needs Quorum version ${version}, but the cluster runs version ${cluster}`);
+  return refusal('UNSUPPORTED_BY_CLUSTER', needsVersion(version, cluster));
 }
 
 /** SQLite errors that depend on this machine (disk, locks, corruption) must not be turned into a reply. */

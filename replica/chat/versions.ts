@@ -7,7 +7,7 @@
  * - The replicated state records each member's supported version (`memberVersion` commands, proposed by the leader
  *   for what it hears) and the cluster version: the version every replica applies by (`clusterVersion` commands,
  *   raised by the leader once every member supports more; never lowered).
- * - A command that needs a version above the cluster version is refused: at the leader (UNSUPPORTED, naming the
+ * - A command that needs a version above the cluster version is refused: at the leader (UNSUPPORTED_BY_CLUSTER, naming the
  *   replicas to upgrade) and, deterministically, at apply. Commands needing more than version 1 carry it (`v`), so a
  *   replica that does not know the command can still tell whether it must refuse it or is itself too old.
  * - A replica stops with one line when the cluster version passes what it supports, or when the log holds a command
@@ -21,10 +21,16 @@
  */
 import type { Command, CommandKind } from './commands.js';
 
-/** What each version added. */
-export const VERSION_HISTORY: Record<number, string> = {
-  1: 'accounts, messages, receipts, members, client sessions, version reports',
-  2: 'client sessions stamped with their start index (SESSION_EXPIRED), the bounded clock step and `clock` commands',
+/**
+ * Each version: what it added to the state machine (`adds`), and what a person gets from it, as a refusal names it
+ * ("update every member to use <feature>").
+ */
+export const VERSION_HISTORY: Record<number, { adds: string; feature: string }> = {
+  1: { adds: 'accounts, messages, receipts, members, client sessions, version reports', feature: 'this' },
+  2: {
+    adds: 'client sessions stamped with their start index (SESSION_EXPIRED), the bounded clock step and `clock` commands',
+    feature: 'session expiry',
+  },
 };
 
 /** The highest state-machine version this build supports. */
@@ -77,10 +83,16 @@ export function supportedVersion(env: Record<string, string | undefined>): numbe
 export function unsupportedReason(required: number, cluster: number, memberIds: string[], reported: ReadonlyMap<string, number>): string {
   const behind = memberIds.filter((id) => (reported.get(id) ?? FIRST_VERSION) < required);
   const who = behind.map((id) => `${id} (version ${reported.get(id) ?? `${FIRST_VERSION} or unreported`})`).join(', ');
-  const feature = VERSION_HISTORY[required] ?? `version ${required}`;
   return (
-    `this needs Quorum version ${required} (${feature}), but the cluster runs version ${cluster}` +
-    (behind.length ? `: upgrade ${who}` : ': the cluster version is being raised; retry shortly')
+    `${needsVersion(required, cluster)}` + (behind.length ? `; still to update: ${who}` : '; the cluster version is being raised: retry shortly')
   );
 }
 
+/**
+ * The start of every refusal of a command that needs `required` while the cluster runs `cluster` (at the leader and
+ * at apply alike): what to do first, then the versions.
+ */
+export function needsVersion(required: number, cluster: number): string {
+  const feature = VERSION_HISTORY[required]?.feature ?? `Quorum version ${required}`;
+  return `update every member to use ${feature} (it needs Quorum version ${required}; the cluster runs version ${cluster})`;
+}

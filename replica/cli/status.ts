@@ -36,10 +36,17 @@ export interface StatusRow {
   reachable: boolean;
   /** The member's standing as the leader's autopilot sees it, in one line; null without an answering leader. */
   membership: string | null;
+  /**
+   * The highest state-machine version the replica supports: its own answer, or (unreachable) what the replicated
+   * record says it reported; null when neither is known (a release from before version gates).
+   */
+  version: number | null;
 }
 
 export interface StatusReport {
   rows: StatusRow[];
+  /** The version every replica applies by (the freshest answering replica's applied state); null when none said. */
+  clusterVersion: number | null;
   /** The answering leader's autopilot: what it aims at and waits for; null when no leader answered. */
   autopilot: (AutopilotSummary & { leader: string }) | null;
   /** Why each unreachable address did not answer. */
@@ -68,7 +75,9 @@ export async function main(argv: string[], io: StatusIO = { stdout: process.stdo
     url: (address) => clientUrl(trust, address),
   });
   io.stdout.write(
-    args.json ? `${JSON.stringify({ replicas: report.rows, autopilot: report.autopilot })}\n` : `${formatTable(report.rows)}\n${formatAutopilot(report.autopilot)}`,
+    args.json
+      ? `${JSON.stringify({ replicas: report.rows, clusterVersion: report.clusterVersion, autopilot: report.autopilot })}\n`
+      : `${formatTable(report.rows)}\n${formatClusterVersion(report)}${formatAutopilot(report.autopilot)}`,
   );
   if (!args.json) for (const e of report.errors) io.stderr.write(`${e.address}: ${e.error}\n`);
   if (!report.rows.some((r) => r.reachable)) {
@@ -126,6 +135,14 @@ export async function collectStatus(
     const row = leader?.members.find((m) => m.id === id);
     return row ? describeMember(row, now) : null;
   };
+  // What the replicated record says a member supports (any answering replica holds it; the freshest first).
+  const recordedVersion = (id: string): number | null => {
+    for (const s of ordered) {
+      const version = s.members.find((m) => m.id === id)?.version;
+      if (version !== undefined) return version;
+    }
+    return null;
+  };
 
   const rows: StatusRow[] = [];
   const covered = new Set<string>();
@@ -143,11 +160,12 @@ export async function collectStatus(
         voter: own.voter,
         reachable: true,
         membership: membership(id),
+        version: own.version ?? recordedVersion(id),
       });
       covered.add(own.address);
     } else {
       const member = members.get(id)!;
-      rows.push({ ...unreachableRow(member.address), id, voter: member.voter, membership: membership(id) });
+      rows.push({ ...unreachableRow(member.address), id, voter: member.voter, membership: membership(id), version: recordedVersion(id) });
     }
     const memberAddress = members.get(id)?.address;
     if (memberAddress) covered.add(memberAddress);
@@ -163,19 +181,42 @@ export async function collectStatus(
     return a.address.localeCompare(b.address);
   });
   const errors = [...answers].filter(([, a]) => typeof a === 'string').map(([address, a]) => ({ address, error: a as string }));
-  return { rows, errors, autopilot: leader?.autopilot ? { leader: leader.id, ...leader.autopilot } : null };
+  const clusterVersion = Math.max(0, ...statuses.map((s) => s.clusterVersion ?? 0)) || null;
+  return { rows, errors, clusterVersion, autopilot: leader?.autopilot ? { leader: leader.id, ...leader.autopilot } : null };
 }
 
 function unreachableRow(address: string): StatusRow {
-  return { id: null, address, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null };
+  return {
+    id: null,
+    address,
+    role: null,
+    term: null,
+    leader: null,
+    commitIndex: null,
+    appliedIndex: null,
+    voter: null,
+    reachable: false,
+    membership: null,
+    version: null,
+  };
 }
 
 export function formatTable(rows: StatusRow[]): string {
-  const header = ['ID', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'VOTER', 'REACHABLE', 'MEMBERSHIP'];
+  const header = ['ID', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'VOTER', 'REACHABLE', 'VERSION', 'MEMBERSHIP'];
   return textTable(
     header,
-    rows.map((r) => [r.id, r.address, r.role, r.term, r.leader, r.commitIndex, r.appliedIndex, r.voter, r.reachable, r.membership]),
+    rows.map((r) => [r.id, r.address, r.role, r.term, r.leader, r.commitIndex, r.appliedIndex, r.voter, r.reachable, r.version, r.membership]),
   );
+}
+
+/** The line under the table about the cluster version, naming the members that hold a raise back (none: no line). */
+export function formatClusterVersion(report: Pick<StatusReport, 'rows' | 'clusterVersion'>): string {
+  if (report.clusterVersion === null) return '';
+  const newest = Math.max(...report.rows.map((r) => r.version ?? 0));
+  const behind = report.rows.filter((r) => r.id !== null && (r.version === null || r.version < newest));
+  if (newest <= report.clusterVersion || behind.length === 0) return `cluster version ${report.clusterVersion}\n`;
+  const names = behind.map((r) => `${r.id} (${r.version === null ? 'version unknown' : `version ${r.version}`})`).join(', ');
+  return `cluster version ${report.clusterVersion}; version ${newest} once these are updated: ${names}\n`;
 }
 
 /** The lines under the table about the leader's autopilot (none when no leader answered). */

@@ -27,10 +27,13 @@ export const ReplicaStatusSchema = z.object({
       match: z.number().optional(),
       reachable: z.boolean().optional(),
       autopilot: AutopilotMemberViewSchema.optional(),
+      version: z.number().int().positive().optional(),
     }),
   ),
   quorum: z.boolean(),
   clusterId: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+  version: z.number().int().positive().optional(),
+  clusterVersion: z.number().int().positive().optional(),
   autopilot: AutopilotSummarySchema.optional(),
 });
 

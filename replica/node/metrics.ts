@@ -24,6 +24,10 @@ export interface NodeMetrics {
   autopilotDesiredVoters: Gauge;
   /** Members autopilot sees reachable and caught up (leader only; 0 elsewhere). */
   autopilotHealthyMembers: Gauge;
+  /** The highest state-machine version this replica supports (replica/chat/versions.ts). */
+  version: Gauge;
+  /** The cluster version in this replica's applied state. */
+  clusterVersion: Gauge;
 }
 
 export function createMetrics(id: string, withProcessMetrics: boolean): NodeMetrics {
@@ -54,5 +58,7 @@ export function createMetrics(id: string, withProcessMetrics: boolean): NodeMetr
     autopilotHolds: new Counter({ name: 'quorum_autopilot_holds_total', help: 'Times autopilot began holding back a change, by reason', labelNames: ['reason'], registers }),
     autopilotDesiredVoters: new Gauge({ name: 'quorum_autopilot_desired_voters', help: 'Voter count autopilot aims at (leader only)', registers }),
     autopilotHealthyMembers: new Gauge({ name: 'quorum_autopilot_healthy_members', help: 'Members reachable and caught up as the leader sees them', registers }),
+    version: new Gauge({ name: 'quorum_version_supported', help: 'Highest state-machine version this replica supports', registers }),
+    clusterVersion: new Gauge({ name: 'quorum_cluster_version', help: 'Cluster version in the applied state (every replica applies by it)', registers }),
   };
 }

@@ -338,7 +338,12 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   });
   lan.tick();
   const lanTimer = setInterval(() => lan.tick(), LAN_PRESENCE_MS);
-  const versionRecorder = setInterval(() => void versionKeeper.tick(), 1000);
+  metrics.version.set(version);
+  metrics.clusterVersion.set(stateMachine.clusterVersion());
+  const versionRecorder = setInterval(() => {
+    metrics.clusterVersion.set(stateMachine.clusterVersion());
+    void versionKeeper.tick();
+  }, 1000);
   const initialConf = conf();
   if (initialConf.voters.length === 1 && initialConf.voters[0] === selfId && raft.status().role !== 'leader') driver.campaign();
 

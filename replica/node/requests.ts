@@ -235,7 +235,7 @@ export class RequestHandler implements ClientHandler {
     if (required > cluster) {
       const { members } = state.versions();
       const conf = state.conf();
-      throw new QuorumError('UNSUPPORTED', unsupportedReason(required, cluster, [...(conf?.voters ?? []), ...(conf?.learners ?? [])], members));
+      throw new QuorumError('UNSUPPORTED_BY_CLUSTER', unsupportedReason(required, cluster, [...(conf?.voters ?? []), ...(conf?.learners ?? [])], members));
     }
     this.catchUpClock(at, cluster);
     let outcome: ApplyOutcome;

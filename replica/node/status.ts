@@ -65,7 +65,8 @@ export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
     members,
     quorum,
     ...(inputs.clusterId ? { clusterId: inputs.clusterId } : {}),
-    versions: { supported: inputs.versions.supported, cluster: inputs.versions.cluster },
+    version: inputs.versions.supported,
+    clusterVersion: inputs.versions.cluster,
     ...(autopilot ? { autopilot } : {}),
   };
 }

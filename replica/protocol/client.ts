@@ -201,8 +201,13 @@ export interface ReplicaStatus {
   clusterId?: string;
   /** Leader only: what autopilot aims at and waits for (also when it is off: then `enabled` is false). */
   autopilot?: AutopilotSummary;
-  /** State-machine versions: what this replica supports and what the cluster runs (the replicated record). */
-  versions?: { supported: number; cluster: number };
+  /** The highest state-machine version this replica supports (replica/chat/versions.ts; absent from older releases). */
+  version?: number;
+  /**
+   * The cluster version as of this replica's applied state: the version every replica applies by, raised by the leader
+   * once every member supports more (absent from older releases).
+   */
+  clusterVersion?: number;
 }
 
 export interface ResultMap {

@@ -13,7 +13,7 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   'UNAVAILABLE', // the replica is starting, stopping or was removed from the cluster
   'CONFLICT', // a cluster change is already in progress, or the change does not fit the configuration
-  'UNSUPPORTED', // the cluster runs an older Quorum version than this needs: upgrade the replicas the message names
+  'UNSUPPORTED_BY_CLUSTER', // the cluster runs an older Quorum version than this needs: upgrade the replicas the message names
   'SESSION_EXPIRED', // the client's session expired (idle too long): this write's outcome is unknown; start a new session
   'INTERNAL',
 ] as const;

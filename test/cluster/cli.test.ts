@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { QuorumClient } from '../../replica/client/index.js';
 import type { ChatMessage } from '../../replica/protocol/index.js';
 import { Cluster, ReplicaProc, ROOT, singleReplica, waitFor } from '../helpers/cluster.js';
+import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
 
 interface CliRun {
   code: number | null;
@@ -131,6 +132,7 @@ describe('chat and status against one real replica', () => {
         voter: true,
         reachable: true,
         membership: 'voter',
+        version: SUPPORTED_VERSION,
       },
     ]);
   });

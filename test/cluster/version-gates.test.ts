@@ -51,7 +51,7 @@ function linesOfLastRun(r: ReplicaProc): string[] {
 }
 
 async function clusterVersions(): Promise<(number | undefined)[]> {
-  return Promise.all(cluster.replicas.filter((r) => r.running).map(async (r) => (await r.status()).versions?.cluster));
+  return Promise.all(cluster.replicas.filter((r) => r.running).map(async (r) => (await r.status()).clusterVersion));
 }
 
 /** The versions the leader's record says the members support. */
@@ -80,7 +80,7 @@ describe('version gates on real processes', () => {
     await ann.login('ann', PW);
     for (let i = 0; i < 20; i++) await ann.send('bob', `v1-${i}`);
     await waitConverged(cluster.addresses);
-    for (const r of cluster.replicas) expect((await r.status()).versions).toEqual({ supported: r.id === 'r3' ? 1 : 2, cluster: 1 });
+    for (const r of cluster.replicas) expect(await r.status()).toMatchObject({ version: r.id === 'r3' ? 1 : 2, clusterVersion: 1 });
   });
 
   it('a learner of version 2 joins (and reports it), then goes down', async () => {

@@ -65,6 +65,8 @@ interface AppliedWrite {
 export class FakeCluster {
   readonly replicas: FakeReplica[] = [];
   leaderId: string | null;
+  /** The state-machine version each replica supports (status); 2 unless a test says otherwise. */
+  readonly versions = new Map<string, number>();
   readonly accounts = new Map<string, Account>();
   readonly tokens = new Map<string, string>();
   readonly messages: ChatMessage[] = [];
@@ -140,9 +142,15 @@ export class FakeCluster {
       appliedIndex: this.applied.length,
       lastIndex: this.applied.length,
       voter: true,
-      members: this.replicas.map((r) => ({ id: r.id, address: r.address, voter: true })),
+      members: this.replicas.map((r) => ({ id: r.id, address: r.address, voter: true, version: this.versionOf(r.id) })),
       quorum: leader !== null,
+      version: this.versionOf(of.id),
+      clusterVersion: Math.min(...this.replicas.map((r) => this.versionOf(r.id))),
     };
+  }
+
+  private versionOf(id: string): number {
+    return this.versions.get(id) ?? 2;
   }
 
   /** Runs one request the way the real replica would (leader only, exactly-once writes). */

@@ -49,13 +49,13 @@ describe('the cluster version', () => {
     const clock = h.sm.appliedClock();
     const hash = h.sm.stateHash('chat');
     const refusedClock = command({ kind: 'clock', at: clock + 5000 });
-    expect(refusedClock.response).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED' } });
+    expect(refusedClock.response).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED_BY_CLUSTER' } });
     const stamped = h.apply({ kind: 'send', tokenHash: tok('ann'), to: 'bob', text: 'x' }, { clientId: 'client-s', seq: 1, startIndex: 2, at: clock + 9000 });
-    expect(stamped.response).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED', message: /needs Quorum version 2, but the cluster runs version 1/ } });
+    expect(stamped.response).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED_BY_CLUSTER', message: 'update every member to use session expiry (it needs Quorum version 2; the cluster runs version 1)' } });
     expect(stamped.session).toEqual({ clientId: 'client-s', seq: 1, startIndex: 2 });
     // A command of a version this build does not even know is refused too (it does not run in this cluster yet).
     const future = h.applyRaw(JSON.stringify({ kind: 'createGroup', at: clock + 9000, v: 3, name: 'team' }));
-    expect(future.response).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED', message: /needs Quorum version 3/ } });
+    expect(future.response).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED_BY_CLUSTER', message: /needs Quorum version 3/ } });
     expect(h.sm.appliedClock()).toBe(clock);
     expect(h.sm.stateHash('chat')).toBe(hash);
     expect(h.sm.sessionResponse('client-s', 1)).toBeNull();
@@ -124,8 +124,8 @@ describe('versions a replica supports, and what the leader says when a command n
       ['r3', 1],
     ]);
     expect(unsupportedReason(2, 1, ['r1', 'r2', 'r3', 'r4'], reported)).toBe(
-      'this needs Quorum version 2 (client sessions stamped with their start index (SESSION_EXPIRED), the bounded clock step and `clock` commands), ' +
-        'but the cluster runs version 1: upgrade r3 (version 1), r4 (version 1 or unreported)',
+      'update every member to use session expiry (it needs Quorum version 2; the cluster runs version 1); ' +
+        'still to update: r3 (version 1), r4 (version 1 or unreported)',
     );
   });
 });

@@ -141,24 +141,28 @@ describe('status command', () => {
   it('prints one row per replica, unreachable ones with nulls, and exits 0 while any answers', async () => {
     const c = await cluster(3);
     const [a1, a2, a3] = c.addresses;
+    c.versions.set('r3', 1);
     await c.replica('r3').down();
     // Only r1 is listed: r2 is asked because r1 reports it; r3 is a member that does not answer.
     const r = await run(status, ['--servers', a1, '--json', '--timeout', '1']);
     expect(r.code).toBe(0);
     expect(r.json).toEqual({
       replicas: [
-        { id: 'r1', address: a1, role: 'leader', term: 3, leader: 'r1', commitIndex: 0, appliedIndex: 0, voter: true, reachable: true, membership: null },
-        { id: 'r2', address: a2, role: 'follower', term: 3, leader: 'r1', commitIndex: 0, appliedIndex: 0, voter: true, reachable: true, membership: null },
-        { id: 'r3', address: a3, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: true, reachable: false, membership: null },
+        { id: 'r1', address: a1, role: 'leader', term: 3, leader: 'r1', commitIndex: 0, appliedIndex: 0, voter: true, reachable: true, membership: null, version: 2 },
+        { id: 'r2', address: a2, role: 'follower', term: 3, leader: 'r1', commitIndex: 0, appliedIndex: 0, voter: true, reachable: true, membership: null, version: 2 },
+        // Unreachable: its version is what the replicated record says it reported.
+        { id: 'r3', address: a3, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: true, reachable: false, membership: null, version: 1 },
       ],
+      clusterVersion: 1,
       autopilot: null,
     });
     const human = await run(status, ['--servers', `${a1},${a3}`, '--timeout', '1']);
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^ID {2}ADDRESS +ROLE +TERM {2}LEADER {2}COMMIT {2}APPLIED {2}VOTER {2}REACHABLE {2}MEMBERSHIP$/);
-    expect(lines).toHaveLength(4);
-    expect(lines[3]).toMatch(/^r3 +127\.0\.0\.1:\d+ +- +- +- +- +- +yes +no +-$/);
+    expect(lines[0]).toMatch(/^ID {2}ADDRESS +ROLE +TERM {2}LEADER {2}COMMIT {2}APPLIED {2}VOTER {2}REACHABLE {2}VERSION {2}MEMBERSHIP$/);
+    expect(lines).toHaveLength(5);
+    expect(lines[3]).toMatch(/^r3 +127\.0\.0\.1:\d+ +- +- +- +- +- +yes +no +1 +-$/);
+    expect(lines[4]).toBe('cluster version 1; version 2 once these are updated: r3 (version 1)');
     expect(human.stderr).toMatch(new RegExp(`^${a3.replace(/\./g, '\\.')}: UNAVAILABLE: `));
   });
 
@@ -172,7 +176,8 @@ describe('status command', () => {
       replicas: addresses
         .slice()
         .sort()
-        .map((address) => ({ id: null, address, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null })),
+        .map((address) => ({ id: null, address, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null, version: null })),
+      clusterVersion: null,
       autopilot: null,
     });
     expect(r.stderr).toMatch(/^UNAVAILABLE: no replica answered/);
@@ -180,13 +185,13 @@ describe('status command', () => {
 
   it('aligns the table columns', () => {
     const table = formatTable([
-      { id: 'r1', address: 'a:1', role: 'leader', term: 12, leader: 'r1', commitIndex: 100, appliedIndex: 100, voter: true, reachable: true, membership: 'voter since 10:42' },
-      { id: null, address: 'longer-host:7400', role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null },
+      { id: 'r1', address: 'a:1', role: 'leader', term: 12, leader: 'r1', commitIndex: 100, appliedIndex: 100, voter: true, reachable: true, membership: 'voter since 10:42', version: 2 },
+      { id: null, address: 'longer-host:7400', role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null, version: null },
     ]);
     expect(table.split('\n')).toEqual([
-      'ID  ADDRESS           ROLE    TERM  LEADER  COMMIT  APPLIED  VOTER  REACHABLE  MEMBERSHIP',
-      'r1  a:1               leader  12    r1      100     100      yes    yes        voter since 10:42',
-      '-   longer-host:7400  -       -     -       -       -        -      no         -',
+      'ID  ADDRESS           ROLE    TERM  LEADER  COMMIT  APPLIED  VOTER  REACHABLE  VERSION  MEMBERSHIP',
+      'r1  a:1               leader  12    r1      100     100      yes    yes        2        voter since 10:42',
+      '-   longer-host:7400  -       -     -       -       -        -      no         -        -',
     ]);
   });
 });
