@@ -11,10 +11,8 @@ import { createAppStore } from '../../renderer/src/store/store.js';
 import type { AppEnv } from '../../renderer/src/store/store-deps.js';
 import { HISTORY_PAGE } from '../../renderer/src/store/threads.js';
 import type { ChatApi, ChatMessage, ClientState, ConversationSummary, ReplicaStatus } from '../../renderer/src/net/api.js';
+import { settled } from '../helpers/settled.js';
 
-const flush = async () => {
-  for (let i = 0; i < 30; i++) await Promise.resolve();
-};
 
 const T0 = 1_700_000_000_000;
 const msg = (id: number, from: string, to: string, over: Partial<ChatMessage> = {}): ChatMessage => ({
@@ -80,7 +78,7 @@ async function withThread(messages: ChatMessage[]) {
   const store = createAppStore(api, env);
   await store.getState().login('alice', 'password-1');
   store.getState().openConversation('bob');
-  await flush();
+  await settled();
   return { api, store };
 }
 
@@ -92,7 +90,7 @@ describe('store: resync after a reconnect', () => {
     // While away: bob read message 1 and deleted message 3 (their pushes went to a dead connection).
     api.messages = [msg(1, 'alice', 'bob', { deliveredAt: T0, readAt: T0 + 5 }), msg(2, 'bob', 'alice')];
     api.setConn('connected');
-    await flush();
+    await settled();
     const t = store.getState().threads.bob;
     expect(t.messages.map((m) => m.id)).toEqual([1, 2]);
     expect(t.messages[0].readAt).toBe(T0 + 5);
@@ -117,7 +115,7 @@ describe('store: resync after a reconnect', () => {
       return page;
     };
     api.setConn('connected');
-    await flush();
+    await settled();
     const ids = store.getState().threads.bob.messages.map((m) => m.id);
     expect(ids).toContain(5);
     expect(ids).not.toContain(HISTORY_PAGE + 10);
@@ -132,7 +130,7 @@ describe('store: resync after a reconnect', () => {
     api.setConn('connected');
     api.setConn('reconnecting');
     api.setConn('connected');
-    await flush();
+    await settled();
     expect(api.historyCalls).toBe(0);
   });
 });
@@ -155,7 +153,7 @@ describe('store: my own message pushed before the send is answered', () => {
     expect(shown()).toEqual(['sent:m1', 'sent:hello', 'queued:again']);
     // ...then the answer: nothing doubles, and the next entry goes out.
     answers[0]({ id: 2, sentAt: T0 + 2 });
-    await flush();
+    await settled();
     expect(shown()).toEqual(['sent:m1', 'sent:hello', 'queued:again']);
     expect(answers).toHaveLength(2);
   });

@@ -9,10 +9,8 @@ import { readableError } from '../../renderer/src/errors.js';
 import { mergePage, insertMessage } from '../../renderer/src/store/messages.js';
 import type { ChatApi, ChatMessage, ClientState, ReplicaStatus } from '../../renderer/src/net/api.js';
 import { ERROR_CODES, QuorumError } from '../../replica/protocol/errors.js';
+import { settled } from '../helpers/settled.js';
 
-const flush = async () => {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-};
 
 interface Deferred<T> {
   resolve(v: T): void;
@@ -102,12 +100,12 @@ describe('outbox', () => {
     api.setConn({ status: 'connected' });
     expect(api.sends.map((s) => s.text)).toEqual(['one']);
     api.sends[0].d.resolve({ id: 10, sentAt: 1 });
-    await flush();
+    await settled();
     expect(api.sends.map((s) => s.text)).toEqual(['one', 'two']);
     api.sends[1].d.resolve({ id: 11, sentAt: 2 });
-    await flush();
+    await settled();
     api.sends[2].d.resolve({ id: 12, sentAt: 3 });
-    await flush();
+    await settled();
     expect(api.sends.map((s) => s.text)).toEqual(['one', 'two', 'three']);
     expect(store.getState().outbox).toEqual([]);
     const convs = sortedConversations(store.getState().conversations);
@@ -123,12 +121,12 @@ describe('outbox', () => {
     store.getState().send('bob', 'two');
     api.sends[0].d.reject(new QuorumError('NO_QUORUM', 'no quorum'));
     api.setConn({ readOnly: true });
-    await flush();
+    await settled();
     expect(store.getState().outbox.map((e) => e.state)).toEqual(['queued', 'queued']);
     api.setConn({ readOnly: false });
     expect(api.sends.map((s) => s.text)).toEqual(['one', 'one']);
     api.sends[1].d.reject(new QuorumError('NOT_FOUND', 'no such account'));
-    await flush();
+    await settled();
     expect(store.getState().outbox.map((e) => [e.text, e.state])).toEqual([
       ['one', 'failed'],
       ['two', 'queued'],
@@ -136,7 +134,7 @@ describe('outbox', () => {
     expect(store.getState().outbox[0].error).toBe('There is no such account or message.');
     expect(api.sends.map((s) => s.text)).toEqual(['one', 'one', 'two']);
     api.sends[2].d.resolve({ id: 5, sentAt: 1 });
-    await flush();
+    await settled();
     store.getState().retry(store.getState().outbox[0].localId);
     expect(api.sends).toHaveLength(4);
   });
@@ -144,15 +142,15 @@ describe('outbox', () => {
   it('a pushed copy of my own message does not duplicate it', async () => {
     const { api, store } = await loggedIn();
     store.getState().openConversation('bob');
-    await flush();
+    await settled();
     store.getState().send('bob', 'hello');
     store.getState().send('bob', 'second');
     api.emit('message', msg(7, 'alice', 'bob', 'hello'));
     api.sends[0].d.resolve({ id: 7, sentAt: msg(7, 'a', 'b').sentAt });
-    await flush();
+    await settled();
     expect(store.getState().threads.bob.messages.map((m) => m.id)).toEqual([7]);
     api.sends[1].d.resolve({ id: 8, sentAt: 2 });
-    await flush();
+    await settled();
     expect(store.getState().conversations.bob.lastMessage.text).toBe('second');
     // deleting the newest message moves the preview back to the one before it
     store.getState().toggleSelect(8);
@@ -184,12 +182,12 @@ describe('conversations and messages', () => {
     expect(e.incoming).toEqual(['m1', 'm2', 'm3']);
     api.history_ = [msg(1, 'bob', 'alice'), msg(3, 'bob', 'alice')];
     store.getState().openConversation('bob');
-    await flush();
+    await settled();
     expect(api.marks).toEqual([['bob', 3]]);
     expect(store.getState().conversations.bob.unread).toBe(0);
     expect(e.unread.at(-1)).toBe(1);
     api.emit('message', msg(4, 'bob', 'alice'));
-    await flush();
+    await settled();
     expect(store.getState().conversations.bob.unread).toBe(0);
     expect(api.marks).toEqual([
       ['bob', 3],
@@ -205,20 +203,20 @@ describe('conversations and messages', () => {
     await store.getState().login('alice', 'password1');
     api.history_ = [msg(1, 'bob', 'alice')];
     store.getState().openConversation('bob');
-    await flush();
+    await settled();
     for (const fn of timers.splice(0)) fn();
-    await flush();
+    await settled();
     expect(api.marks).toEqual([['bob', 1]]);
     // A new message schedules a mark; before it fires the user opens the cluster view.
     api.emit('message', msg(2, 'bob', 'alice'));
     store.getState().setView('cluster');
     for (const fn of timers.splice(0)) fn();
-    await flush();
+    await settled();
     expect(api.marks).toEqual([['bob', 1]]);
     // Back in the conversation, it is marked read.
     store.getState().setView('chat');
     for (const fn of timers.splice(0)) fn();
-    await flush();
+    await settled();
     expect(api.marks).toEqual([
       ['bob', 1],
       ['bob', 2],
@@ -229,7 +227,7 @@ describe('conversations and messages', () => {
     const { api, store } = await loggedIn();
     api.history_ = Array.from({ length: 450 }, (_, i) => msg(i + 1, i % 2 ? 'bob' : 'alice', i % 2 ? 'alice' : 'bob'));
     store.getState().openConversation('bob');
-    await flush();
+    await settled();
     expect(store.getState().threads.bob.messages).toHaveLength(200);
     await store.getState().loadOlder('bob');
     await store.getState().loadOlder('bob');
