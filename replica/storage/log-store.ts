@@ -23,6 +23,7 @@ import {
   type SnapshotMeta,
 } from '../raft/types.js';
 import { copyConf, EMPTY_CONF } from '../raft/conf.js';
+import { entrySize } from '../raft/log.js';
 import { openSqlite, type Db } from './sqlite.js';
 import { LogSegments } from './log-segments.js';
 
@@ -202,7 +203,7 @@ export class SqliteLogStore implements LogStore {
       return out;
     }
     for (const row of this.segments.range(lo, hi)) {
-      const size = Buffer.byteLength(row.data, 'utf8');
+      const size = row.data.length; // the contract's measure (LogStorage.entries, limitSize in raft/log.ts)
       if (out.length > 0 && total + size > maxBytes) break;
       total += size;
       out.push({ index: row.idx, term: row.term, type: row.type === 1 ? 'conf' : 'normal', data: row.data });
@@ -319,7 +320,7 @@ export class SqliteLogStore implements LogStore {
     }
     if (!this.tail.length) this.tailStart = first;
     for (const e of fresh) {
-      const size = Buffer.byteLength(e.data, 'utf8');
+      const size = entrySize(e);
       this.tail.push(e);
       this.tailSizes.push(size);
       this.tailBytes += size;
