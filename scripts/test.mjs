@@ -2,8 +2,8 @@
 // `npm test`: typecheck, lint (ESLint, dependency-cruiser, knip), build the web client (the e2e tests serve it), then every vitest suite
 // (unit, simulation, real-process cluster, Chromium e2e, quick chaos). Prints one closing summary line.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -28,6 +28,10 @@ const lintOk = ok && step('lint (npm run lint)', process.execPath, [join(root, '
 if (ok && existsSync(join(root, 'renderer', 'vite.config.ts'))) ok = step('build web client (vite)', bin('vite'), ['build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn']);
 mkdirSync(join(root, 'test-results'), { recursive: true });
 const report = join(root, 'test-results', 'vitest.json');
+// Tests that skip say why through test/helpers/skip.ts, which appends {file, suite|test, reason} lines here.
+const skipLog = join(root, 'test-results', 'skips.jsonl');
+rmSync(skipLog, { force: true });
+process.env.QUORUM_SKIP_LOG = skipLog;
 const testsOk = ok && step('tests (vitest)', bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra]);
 
 if (!lintOk) process.stdout.write('npm test: lint failed (see "== lint" above; `npm run lint` runs it alone)\n');
@@ -38,5 +42,28 @@ if (existsSync(report) && ok) {
   const failed = (r.numFailedTests ?? 0) || (r.numFailedTestSuites ?? 0);
   const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+  printSkips(r);
 }
+
+/** Lists every skipped test with the reason it gave (test/helpers/skip.ts); a filtered run only counts the rest. */
+function printSkips(result) {
+  const reasons = existsSync(skipLog)
+    ? readFileSync(skipLog, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line))
+    : [];
+  const reasonOf = (file, test) =>
+    reasons.find((s) => s.file === file && (s.test === test.title || (s.suite !== undefined && test.ancestorTitles.includes(s.suite))))?.reason;
+  let unexplained = 0;
+  for (const fileResult of result.testResults ?? []) {
+    const file = relative(root, fileResult.name);
+    for (const test of fileResult.assertionResults ?? []) {
+      if (test.status !== 'skipped' && test.status !== 'pending' && test.status !== 'todo') continue;
+      const reason = reasonOf(file, test);
+      if (reason !== undefined) process.stdout.write(`  skipped: ${file} > ${test.fullName}: ${reason}\n`);
+      else if (extra.length === 0) process.stdout.write(`  skipped: ${file} > ${test.fullName}: NO REASON GIVEN (use test/helpers/skip.ts)\n`);
+      else unexplained++;
+    }
+  }
+  if (unexplained) process.stdout.write(`  (${unexplained} more not run: filtered out by ${extra.join(' ')})\n`);
+}
+
 process.exit(ok && lintOk && testsOk ? 0 : 1);

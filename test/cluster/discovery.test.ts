@@ -4,6 +4,7 @@
 // not listed. Multicast stays inside the namespaces this test made; a replica on loopback in the test's own namespace
 // opens no mDNS socket at all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeUnless } from '../helpers/skip.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,6 @@ import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js
 import { derivedClusterId } from '../../replica/node/cluster-id.js';
 
 const reason = netnsUnavailableReason();
-if (reason) console.warn(`[netns] LAN discovery test skipped: ${reason}`);
 
 const PORT = 7400;
 const CLI = join(ROOT, 'replica', 'cli.ts');
@@ -22,7 +22,7 @@ interface Discovered {
   clusters: { clusterId: string; replicas: { id: string; address: string }[] }[];
 }
 
-describe.skipIf(reason !== null)('LAN discovery (mDNS in network namespaces)', () => {
+describeUnless(reason, 'LAN discovery (mDNS in network namespaces)', () => {
   let lab: NetnsLab;
   let dir: string;
   const procs: ChildProcess[] = [];

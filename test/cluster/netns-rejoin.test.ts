@@ -2,7 +2,8 @@
 // retransmission backoff on its stalled peer connections (28 s after a 23 s cut in the chaos run; minutes after longer
 // ones), because nothing noticed that an "open" peer link had stopped carrying anything. Peer links now ping and
 // reconnect when silent, so a replica whose link comes back follows the leader again within a few seconds.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeUnless } from '../helpers/skip.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,12 +12,11 @@ import { ROOT, waitFor } from '../helpers/cluster.js';
 import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js';
 
 const reason = netnsUnavailableReason();
-if (reason) console.warn(`[netns] rejoin test skipped: ${reason}`);
 
 const PORT = 7400;
 const CUT_MS = 14_000;
 
-describe.skipIf(reason !== null)('a replica whose link was cut (network namespaces)', () => {
+describeUnless(reason, 'a replica whose link was cut (network namespaces)', () => {
   let lab: NetnsLab;
   let dir: string;
   const procs: ReturnType<typeof spawn>[] = [];

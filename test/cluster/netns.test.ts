@@ -1,6 +1,7 @@
 // Several hosts: each replica in its own network namespace on a bridge. Cutting the leader's link leaves it a
 // minority that refuses writes; the majority elects a leader and serves; after healing all converge.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeUnless } from '../helpers/skip.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,12 +10,11 @@ import { ROOT, waitFor } from '../helpers/cluster.js';
 import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js';
 
 const reason = netnsUnavailableReason();
-if (reason) console.warn(`[netns] several-hosts test skipped: ${reason}`);
 
 const PORT = 7400;
 const CLI = join(ROOT, 'replica', 'cli.ts');
 
-describe.skipIf(reason !== null)('replicas on separate hosts (network namespaces)', () => {
+describeUnless(reason, 'replicas on separate hosts (network namespaces)', () => {
   let lab: NetnsLab;
   let dir: string;
   const procs = new Map<string, ReturnType<typeof spawn>>();

@@ -20,6 +20,7 @@ import WebSocket, { type ClientOptions } from 'ws';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipBecause } from '../helpers/skip.js';
 import { Cluster, ReplicaProc, ROOT, freePort, waitFor } from '../helpers/cluster.js';
 import { deriveClusterCa } from '../../replica/security/cluster-ca.js';
 import { issueReplicaCertificate } from '../../replica/security/replica-certificate.js';
@@ -65,7 +66,9 @@ async function capture(ports: number[], file: string): Promise<{ stop(): Promise
   };
 }
 
-const canCapture = process.getuid?.() === 0 && existsSync('/usr/bin/tcpdump');
+/** Why a packet capture cannot run here, or null. */
+const captureSkipReason =
+  process.getuid?.() !== 0 ? 'capturing packets needs root (tcpdump on loopback)' : existsSync('/usr/bin/tcpdump') ? null : 'no /usr/bin/tcpdump (Debian: apt-get install tcpdump)';
 
 describe('TLS on a 3-replica cluster', () => {
   let cluster: Cluster;
@@ -79,7 +82,8 @@ describe('TLS on a 3-replica cluster', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it.skipIf(!canCapture)('a loopback capture of TLS clients and peers holds no password, token, request or message text', async () => {
+  it('a loopback capture of TLS clients and peers holds no password, token, request or message text', async (ctx) => {
+    if (captureSkipReason) skipBecause(ctx, captureSkipReason);
     const servers = cluster.addresses;
     const ports = servers.map((a) => Number(a.split(':')[1]));
     const password = `pw-${randomBytes(6).toString('hex')}`;

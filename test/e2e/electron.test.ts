@@ -6,7 +6,8 @@
  * and the reason is printed. The binary is located the way node_modules/electron/index.js does, without calling it:
  * since Electron 45 that call downloads a missing binary.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeUnless } from '../helpers/skip.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -45,9 +46,8 @@ function skipReason(): string | null {
 }
 
 const reason = skipReason();
-if (reason) console.warn(`electron e2e skipped: ${reason}`);
 
-describe.skipIf(reason !== null)('the desktop app through _electron', () => {
+describeUnless(reason, 'the desktop app through _electron', () => {
   let userData: string;
   let port: number;
   let app: ElectronApplication;

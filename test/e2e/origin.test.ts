@@ -4,13 +4,13 @@
  * replica's address (its name is not the replica's), which also cannot read /metrics. The replica's own page can.
  */
 import { createServer, type Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeUnless } from '../helpers/skip.js';
 import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { Cluster, freePort, stateDigest } from '../helpers/cluster.js';
-import { CHROMIUM, chromiumMissing, haveChromium } from './support.js';
+import { CHROMIUM, chromiumSkipReason } from './support.js';
 
-if (!haveChromium) console.warn(`origin e2e skipped: ${chromiumMissing}`);
 
 /** What a page's attempt to use the replica came to: opened (and what it was told) or refused. */
 interface Attempt {
@@ -46,7 +46,7 @@ async function tryWebSocket(page: Page, url: string, user: string): Promise<{ at
   return { attempt, socketErrors };
 }
 
-describe.skipIf(!haveChromium)('cross-site access (Chromium)', () => {
+describeUnless(chromiumSkipReason, 'cross-site access (Chromium)', () => {
   let cluster: Cluster;
   let browser: Browser;
   let evil: Server;

@@ -12,6 +12,8 @@ import { ROOT } from '../helpers/cluster.js';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const haveChromium = existsSync(CHROMIUM);
 export const chromiumMissing = `no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; or set CHROMIUM_PATH)`;
+/** Why the browser tests cannot run here, or null. */
+export const chromiumSkipReason = haveChromium ? null : chromiumMissing;
 export const SCREENSHOTS = join(ROOT, 'test-results', 'screenshots');
 export const PASSWORD = 'password-123';
 
