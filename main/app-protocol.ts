@@ -4,10 +4,12 @@
  */
 import { extname, join, normalize, sep } from 'node:path';
 import { CONTENT_TYPES } from '../replica/protocol/content-types.js';
+import { DESKTOP_APP_ORIGIN } from '../replica/protocol/origins.js';
 
-export const APP_SCHEME = 'app';
-export const APP_HOST = 'quorum';
-export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
+/** The window's origin: the one every replica lets open /client besides its own pages (replica/net/exposure.ts). */
+export const APP_ORIGIN = DESKTOP_APP_ORIGIN;
+export const APP_SCHEME = new URL(APP_ORIGIN).protocol.slice(0, -1);
+export const APP_HOST = new URL(APP_ORIGIN).host;
 export const APP_URL = `${APP_ORIGIN}/index.html`;
 
 /**

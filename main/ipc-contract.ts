@@ -9,8 +9,36 @@
 import { z } from 'zod';
 import { LIMITS } from '../replica/protocol/limits.js';
 import { Username, ConfChangeRequestSchema } from '../replica/protocol/client.js';
+import { isHostPort } from '../replica/protocol/address.js';
 
 // ---- shared pieces ----
+
+/** Most voters the autopilot setting accepts (as the replica's --autopilot-voters). */
+export const MAX_AUTOPILOT_VOTERS = 15;
+
+/**
+ * Autopilot as this machine's replica runs it when it leads (the replica flags --autopilot-voters,
+ * --autopilot-stabilize, --autopilot-dead-after, --no-autopilot; docs/operations.md "Autopilot").
+ */
+export const AutopilotConfigSchema = z.strictObject({
+  /** False: voters change only by hand (--no-autopilot); health is still reported. */
+  enabled: z.boolean(),
+  /** Most voters wanted: odd, 1 to 15. */
+  voters: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_AUTOPILOT_VOTERS)
+    .refine((n) => n % 2 === 1, 'the number of voters must be odd (an even count tolerates no more failures than the odd one below it)'),
+  /** Seconds a learner must stay reachable and caught up before it is promoted. */
+  stabilizeSeconds: z.number().min(0.1).max(86_400),
+  /** Seconds a voter may stay unreachable (asleep, gone) before it is demoted. */
+  deadAfterSeconds: z.number().min(0.1).max(7 * 86_400),
+});
+export type AutopilotConfig = z.infer<typeof AutopilotConfigSchema>;
+
+/** The replica's own defaults (replica/node/autopilot/policy.ts AUTOPILOT_DEFAULTS). */
+export const AUTOPILOT_CONFIG_DEFAULTS: AutopilotConfig = { enabled: true, voters: 5, stabilizeSeconds: 10, deadAfterSeconds: 300 };
 
 /** Where and how this machine hosts a replica. */
 export const HostConfigSchema = z.strictObject({
@@ -22,12 +50,14 @@ export const HostConfigSchema = z.strictObject({
     .refine((s) => !s.includes('\0'), 'the folder name contains a NUL character'),
   /** 0 lets the OS choose; other values below 1024 need privileges on most systems. */
   port: z.number().int().min(0).max(65535),
+  /** Missing in settings written before autopilot: the replica's defaults. */
+  autopilot: AutopilotConfigSchema.default(AUTOPILOT_CONFIG_DEFAULTS),
 });
 export type HostConfig = z.infer<typeof HostConfigSchema>;
 
 /**
- * An invite code: made by a replica of the cluster to join (it carries the cluster secret and member
- * addresses). Main checks only its shape; the replica decodes and checks it.
+ * An invite code as pasted: made by a replica of the cluster to join (it carries the cluster secret and member
+ * addresses). This checks only its shape; main decodes it and checks it by reaching the cluster.
  */
 export const InviteCodeSchema = z
   .string()
@@ -36,8 +66,49 @@ export const InviteCodeSchema = z
   .max(4096, 'the invite code is too long')
   .regex(/^[A-Za-z0-9_.:=+/-]+$/, 'the invite code contains characters that invite codes never have');
 
-export const HOST_STATES = ['disabled', 'starting', 'running', 'crashed', 'stopping', 'stopped'] as const;
+export const HOST_STATES = ['disabled', 'starting', 'running', 'crashed', 'diskFull', 'stopping', 'stopped'] as const;
+/**
+ * What the hosted replica process is doing. 'crashed': it exited and is restarted after a backoff; 'diskFull': it
+ * stopped because its disk is full and is started again once there is free space (or the user retries), never in a
+ * loop.
+ */
 export type HostState = (typeof HOST_STATES)[number];
+
+/**
+ * What this machine is to its team. 'solo': a one-member cluster of its own (a first install); 'member': one of
+ * several; 'joining': a join is in progress (the invite is kept until the replica is a member and caught up);
+ * 'leaving': moving this machine's data aside to join another team or create a new one.
+ */
+export type TeamPhase = 'solo' | 'member' | 'joining' | 'leaving';
+
+export interface TeamStatus {
+  phase: TeamPhase;
+  /** Who the replica listens for: this machine only (a solo install that invited nobody) or the LAN. */
+  exposure: 'loopback' | 'lan';
+  /** While joining: the addresses the invite named. */
+  joiningVia: string[] | null;
+  /** The backup folder the last join or create moved this machine's earlier data to; null when none. */
+  backupDir: string | null;
+  /** Why the last join failed (the earlier setup was restored); null when it did not. */
+  joinError: string | null;
+}
+
+/**
+ * How the cluster secret and the login token are kept. 'keystore': encrypted with the OS keystore (Electron
+ * safeStorage: Keychain, DPAPI, libsecret/kwallet); 'file': the OS offers no keystore (e.g. Linux without a keyring),
+ * so they sit in files only this user can read, and `detail` says so.
+ */
+export interface SecretProtection {
+  kind: 'keystore' | 'file';
+  detail: string;
+}
+
+/** Free space on the data folder's disk, as the replica last measured it. */
+export interface DiskSpace {
+  freeBytes: number;
+  /** Below the replica's warning threshold: writes will soon fail. */
+  low: boolean;
+}
 
 /** What main tells the renderer about the replica hosted on this machine. */
 export interface HostStatus {
@@ -49,32 +120,71 @@ export interface HostStatus {
   /** Raft role as last reported by the replica. */
   role: string | null;
   term: number | null;
+  /** Members of the cluster and whether this replica votes, as it last reported; null before it did. */
+  members: number | null;
+  voter: boolean | null;
+  /** The cluster's public id (as LAN discovery lists it), once the replica knows it. */
+  clusterId: string | null;
   /** Crashes since the last stable run. */
   restarts: number;
   /** When state is 'crashed': the restart is scheduled this many ms after `at`. */
   restartInMs: number | null;
   lastError: string | null;
+  team: TeamStatus;
+  secrets: SecretProtection;
+  disk: DiskSpace | null;
   /** ms since epoch when this status was made. */
   at: number;
+}
+
+/** What joining another team or creating a new one will do, for the user to confirm once. */
+export interface TeamChangePlan {
+  kind: 'join' | 'create';
+  /** This machine now: an empty data folder, a one-member team of its own, or a member of a team of `members`. */
+  current: { kind: 'empty' } | { kind: 'solo' } | { kind: 'member'; members: number };
+  /** Where this machine's current data folder will be moved (dated); null when there is nothing to move. */
+  backupDir: string | null;
+  /** join: the team the invite reached (its members as the cluster reports them). */
+  target: { leader: string | null; members: { id: string; address: string; voter: boolean }[] } | null;
+}
+
+/** One team found on this network (mDNS `_quorum._tcp`): its public id and the machines that announce it. */
+export interface DiscoveredTeam {
+  clusterId: string;
+  replicas: { id: string; address: string }[];
 }
 
 // ---- renderer → main: request/response channels (ipcRenderer.invoke / ipcMain.handle) ----
 
 const NoArg = z.undefined();
+const ReplicaIdArg = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/);
 
 export const IPC_INVOKE = {
   'app:info': NoArg,
   'replica:getStatus': NoArg,
   'replica:setConfig': HostConfigSchema,
   'replica:chooseDataDir': NoArg,
-  /** Wipes nothing: starts this machine's replica as the first member of a brand-new cluster. */
-  'replica:createCluster': NoArg,
-  'replica:joinCluster': z.strictObject({ inviteCode: InviteCodeSchema }),
-  'replica:inviteCode': NoArg,
+  /** Starts the replica now instead of waiting (after a full disk was freed, or a crash). */
+  'replica:retry': NoArg,
+  /** Checks an invite by reaching its cluster and says what joining would do; changes nothing. */
+  'team:planJoin': z.strictObject({ inviteCode: InviteCodeSchema }),
+  /** Says what creating a new team would do; changes nothing. */
+  'team:planCreate': NoArg,
+  /** Moves this machine's data aside (when there is any) and joins the invite's team. */
+  'team:join': z.strictObject({ inviteCode: InviteCodeSchema }),
+  /** Moves this machine's data aside (when there is any) and starts a new one-member team. */
+  'team:create': NoArg,
+  /** Opens the replica to the LAN when needed, makes an invite code and puts it on the clipboard (never in the page). */
+  'team:copyInvite': NoArg,
+  /** Lists the teams announcing themselves on this network. */
+  'team:discover': z.strictObject({ timeoutSeconds: z.number().min(0.5).max(30) }).optional(),
   /** Membership changes, made by this machine's replica with the cluster secret it holds (desktop only). */
   'cluster:change': z.strictObject({ change: ConfChangeRequestSchema }),
-  'cluster:transfer': z.strictObject({ to: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/) }),
-  'clipboard:writeText': z.strictObject({ text: z.string().min(1).max(8192) }),
+  'cluster:transfer': z.strictObject({ to: ReplicaIdArg }),
+  /** The login token, kept by main with the OS keystore so a restart of the app stays logged in. */
+  'login:keep': z.strictObject({ token: z.string().min(16).max(256).regex(/^[A-Za-z0-9_-]+$/) }),
+  'login:kept': NoArg,
+  'login:forget': NoArg,
   'unread:set': z.strictObject({ count: z.number().int().min(0).max(1_000_000_000) }),
   'notify:message': z.strictObject({
     conversation: Username,
@@ -97,12 +207,19 @@ export interface InvokeResults {
   'replica:getStatus': HostStatus;
   'replica:setConfig': HostStatus;
   'replica:chooseDataDir': string | null;
-  'replica:createCluster': HostStatus;
-  'replica:joinCluster': HostStatus;
-  'replica:inviteCode': { inviteCode: string };
+  'replica:retry': HostStatus;
+  'team:planJoin': TeamChangePlan;
+  'team:planCreate': TeamChangePlan;
+  'team:join': HostStatus;
+  'team:create': HostStatus;
+  /** The addresses the copied invite names (the code itself stays in main and on the clipboard). */
+  'team:copyInvite': { servers: string[] };
+  'team:discover': { teams: DiscoveredTeam[] };
   'cluster:change': null;
   'cluster:transfer': null;
-  'clipboard:writeText': null;
+  'login:keep': null;
+  'login:kept': { token: string | null };
+  'login:forget': null;
   'unread:set': null;
   'notify:message': null;
 }
@@ -129,15 +246,25 @@ export interface DesktopApi {
 
 // ---- main ⇄ the replica utilityProcess ----
 
+const HostPort = z.string().max(300).refine(isHostPort, 'not a HOST:PORT');
+
 export const ReplicaStartOptionsSchema = z.strictObject({
   dataDir: z.string().min(1).max(1024),
   port: z.number().int().min(0).max(65535),
-  /** Listen address; the desktop app listens on the LAN so teammates can join. */
+  /** Listen address: 127.0.0.1 for a solo install that invited nobody, 0.0.0.0 once it is part of a team. */
   host: z.string().min(1).max(255),
-  /** Start as the first member of a new cluster when the data folder holds none. */
+  /** HOST:PORT teammates reach this replica at (its LAN address); absent: the listen address. */
+  advertise: HostPort.optional(),
+  /** Start as the first member of a new cluster when the data folder holds none (never while a join is in progress). */
   bootstrap: z.boolean(),
-  /** Join an existing cluster with this invite code. */
-  join: InviteCodeSchema.optional(),
+  /** Join the cluster these replicas belong to (from an invite); resumed on every start until main forgets it. */
+  join: z.array(HostPort).min(1).max(64).optional(),
+  /** The cluster secret, base64 (main keeps it with the OS keystore; the replica process never writes it to disk). */
+  secret: z.string().min(1).max(4096),
+  /** Autopilot's settings when this replica leads. */
+  autopilot: AutopilotConfigSchema,
+  /** Announce this replica on the LAN (mDNS) so teammates' Join screens list its team. */
+  announce: z.boolean(),
   /** Folder of the built web client to serve at GET /. */
   webRoot: z.string().max(1024).optional(),
 });
@@ -159,6 +286,10 @@ export const ToReplicaProcessSchema = z.discriminatedUnion('type', [
 ]);
 export type ToReplicaProcess = z.infer<typeof ToReplicaProcessSchema>;
 
+/** Why the replica process stopped by itself; 'diskFull' is not retried until there is free space. */
+export const REPLICA_FAILURES = ['diskFull', 'startFailed', 'stopped'] as const;
+export type ReplicaFailure = (typeof REPLICA_FAILURES)[number];
+
 export const FromReplicaProcessSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ready'), id: z.string().max(256), address: z.string().max(300) }),
   z.strictObject({
@@ -166,9 +297,17 @@ export const FromReplicaProcessSchema = z.discriminatedUnion('type', [
     role: z.string().max(32),
     term: z.number().int().nonnegative(),
     leader: z.string().max(256).nullable(),
+    members: z.number().int().nonnegative(),
+    voter: z.boolean(),
+    clusterId: z.string().max(64).nullable(),
+    disk: z.strictObject({ freeBytes: z.number().nonnegative(), low: z.boolean() }).nullable(),
   }),
+  /** The join this start made has completed: a member, caught up with the leader. */
+  z.strictObject({ type: z.literal('joined') }),
+  /** The join this start made failed for good (refused, or no member answered); the message says why. */
+  z.strictObject({ type: z.literal('joinFailed'), message: z.string().max(2000) }),
   z.strictObject({ type: z.literal('reply'), reqId: z.number().int(), ok: z.boolean(), value: z.string().max(8192).optional(), error: z.string().max(2000).optional() }),
-  z.strictObject({ type: z.literal('fatal'), message: z.string().max(2000) }),
+  z.strictObject({ type: z.literal('fatal'), failure: z.enum(REPLICA_FAILURES), message: z.string().max(2000) }),
   z.strictObject({ type: z.literal('stopped') }),
 ]);
 export type FromReplicaProcess = z.infer<typeof FromReplicaProcessSchema>;

@@ -2,7 +2,7 @@
  * Electron main process: wires the small modules of main/ to the real electron API.
  * Built by main/build.mjs (esbuild) into dist/main/main.js; see electron-builder.yml for packaging.
  */
-import { app, BrowserWindow, Menu, Notification, Tray, clipboard, dialog, ipcMain, nativeImage, protocol, screen, session, utilityProcess } from 'electron';
+import { app, BrowserWindow, Menu, Notification, Tray, clipboard, dialog, ipcMain, nativeImage, powerMonitor, protocol, safeStorage, screen, session, utilityProcess } from 'electron';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -13,13 +13,23 @@ import { drop } from './drop.js';
 import { registerIpcHandlers, type InvokeEventLike } from './ipc-handlers.js';
 import { createNotifier } from './notify.js';
 import { installQuitHandler } from './quit.js';
+import { handOverBeforeSleep } from './power.js';
 import { ReplicaHost, type ReplicaChild } from './replica-host.js';
-import { defaultSettings, loadSettings, saveSettings, withReplica, type Settings } from './settings.js';
+import { SecretKeeper } from './secret-keeper.js';
+import { defaultSettings, SettingsStore } from './settings.js';
+import { Team } from './team.js';
+import { lanAddress } from './lan-address.js';
+import { DesktopServices } from './desktop.js';
+import { ClusterCertificateTrust } from './cluster-certificates.js';
 import { createTray, type TrayElectron } from './tray.js';
 import { UnreadIndicator } from './unread.js';
 import { createMainWindow, reveal, type WindowCtor, type WindowLike } from './window.js';
 import { loadWindowState, saveWindowState, type FileAccess } from './window-state.js';
 import { replicaProcessEnv } from '../replica/process-env.js';
+import { adminRequest } from '../replica/net/admin-client.js';
+import { discoverClusters } from '../replica/node/discovery.js';
+import { freeBytes } from '../replica/storage/disk-full.js';
+import type { ReplicaStatus } from '../replica/protocol/client.js';
 
 const log = pino({ name: 'quorum-main' });
 const here = dirname(fileURLToPath(import.meta.url)); // <app>/dist/main
@@ -38,7 +48,8 @@ const files: FileAccess = {
   writeFile(path, text) {
     mkdirSync(dirname(path), { recursive: true });
     const tmp = `${path}.tmp`;
-    writeFileSync(tmp, text);
+    // Settings hold sealed secrets (and plain ones where the OS has no keystore): this user only.
+    writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, path);
   },
 };
@@ -59,10 +70,12 @@ function run(): void {
   });
 
   const userData = app.getPath('userData');
-  const settingsFile = join(userData, 'settings.json');
   const windowFile = join(userData, 'window-state.json');
-  let settings: Settings = loadSettings(settingsFile, files, defaultSettings(userData, join));
+  const settings = new SettingsStore(join(userData, 'settings.json'), files, defaultSettings(userData, join));
+  const secrets = new SecretKeeper(safeStorage, process.platform);
+  const certificates = new ClusterCertificateTrust();
 
+  let team: Team | null = null;
   const host = new ReplicaHost(
     {
       fork: () =>
@@ -75,19 +88,26 @@ function run(): void {
       clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
       now: () => Date.now(),
       log,
-      startOptions: (config, mode) => ({
-        dataDir: config.dataDir,
-        port: config.port,
-        host: '0.0.0.0',
-        bootstrap: mode.bootstrap,
-        ...(mode.join ? { join: mode.join } : {}),
-        webRoot: rendererRoot,
-      }),
+      startOptions: (config) => {
+        const options = team!.startOptions(config);
+        // The renderer trusts the replicas of the cluster this replica belongs to (or is joining).
+        drop(certificates.useSecret(Buffer.from(options.secret, 'base64')), (err) => log.error({ err }, 'cannot derive the cluster CA'));
+        return options;
+      },
+      freeBytes,
     },
-    settings.replica,
+    settings.get().replica,
   );
-  host.onStatus((s) => {
-    if (win && !win.isDestroyed()) win.webContents.send('replica:status', s);
+  team = new Team({
+    host,
+    settings,
+    secrets,
+    reachCluster: (servers, secret) => adminRequest<ReplicaStatus>(servers, secret, { op: 'status' }, { timeoutMs: 10_000 }),
+    lanAddress,
+    writeClipboard: (text) => clipboard.writeText(text),
+    now: () => Date.now(),
+    log,
+    webRoot: rendererRoot,
   });
 
   installQuitHandler(app, host, log, {
@@ -106,7 +126,10 @@ function run(): void {
       ses.setPermissionCheckHandler(() => false);
       // The page only ever loads app:// files and opens WebSockets to replicas; plain web requests are refused.
       ses.webRequest.onBeforeRequest({ urls: ['http://*/*', 'https://*/*'] }, (_details, callback) => callback({ cancel: true }));
+      // Teammates' replicas answer wss:// with certificates of the cluster CA, which no system trusts: accept those.
+      ses.setCertificateVerifyProc((request, callback) => callback(certificates.verify(request)));
       protocol.handle(APP_SCHEME, (req) => serveAppRequest(req.url, rendererRoot, (p) => readFile(p)));
+      handOverBeforeSleep(powerMonitor, host, log);
 
       const icon = nativeImage.createFromPath(join(assets, 'icon.png'));
       const trayIcon = nativeImage.createFromPath(join(assets, 'tray.png'));
@@ -139,65 +162,32 @@ function run(): void {
         },
       });
 
+      const services = new DesktopServices({
+        host,
+        team: team!,
+        settings,
+        secrets,
+        appInfo: () => ({ platform: process.platform, appVersion: app.getVersion(), electronVersion: process.versions.electron ?? '' }),
+        chooseFolder: async () => {
+          const r = await dialog.showOpenDialog(BrowserWindow.getFocusedWindow() ?? (mainWindow as unknown as BrowserWindow), {
+            title: 'Data folder for this machine’s replica',
+            properties: ['openDirectory', 'createDirectory'],
+          });
+          return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0];
+        },
+        discover: (timeoutMs) => discoverClusters({ timeoutMs }),
+        setUnread: (count) => unread.set(count),
+        notify: (m) => notifier.message(m),
+      });
+      services.onStatus((s) => {
+        if (!mainWindow.isDestroyed()) mainWindow.webContents.send('replica:status', s);
+      });
+
       const isTrustedSender = (event: InvokeEventLike) =>
         event.sender === (mainWindow as unknown as { webContents: unknown }).webContents &&
         typeof event.senderFrame?.url === 'string' &&
         event.senderFrame.url.startsWith(`${APP_ORIGIN}/`);
-
-      registerIpcHandlers(
-        ipcMain,
-        {
-          'app:info': () => ({ platform: process.platform, appVersion: app.getVersion(), electronVersion: process.versions.electron ?? '' }),
-          'replica:getStatus': () => host.status(),
-          'replica:setConfig': async (config) => {
-            settings = withReplica(settings, config);
-            saveSettings(settingsFile, files, settings);
-            await host.setConfig(config);
-            return host.status();
-          },
-          'replica:chooseDataDir': async () => {
-            const r = await dialog.showOpenDialog(BrowserWindow.getFocusedWindow() ?? (mainWindow as unknown as BrowserWindow), {
-              title: 'Data folder for this machine’s replica',
-              properties: ['openDirectory', 'createDirectory'],
-            });
-            return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0];
-          },
-          'replica:createCluster': async () => {
-            await host.createCluster();
-            settings = withReplica(settings, host.status().config);
-            saveSettings(settingsFile, files, settings);
-            return host.status();
-          },
-          'replica:joinCluster': async ({ inviteCode }) => {
-            await host.joinCluster(inviteCode);
-            settings = withReplica(settings, host.status().config);
-            saveSettings(settingsFile, files, settings);
-            return host.status();
-          },
-          'replica:inviteCode': async () => ({ inviteCode: await host.inviteCode() }),
-          'cluster:change': async ({ change }) => {
-            await host.clusterAdmin({ op: 'clusterChange', change });
-            return null;
-          },
-          'cluster:transfer': async ({ to }) => {
-            await host.clusterAdmin({ op: 'transfer', to });
-            return null;
-          },
-          'clipboard:writeText': async ({ text }) => {
-            await clipboard.writeText(text);
-            return null;
-          },
-          'unread:set': ({ count }) => {
-            unread.set(count);
-            return null;
-          },
-          'notify:message': (m) => {
-            notifier.message(m);
-            return null;
-          },
-        },
-        { isTrustedSender, log },
-      );
+      registerIpcHandlers(ipcMain, services.handlers(), { isTrustedSender, log });
 
       drop(mainWindow.loadURL(APP_URL));
       host.start();

@@ -1,18 +1,22 @@
 /**
  * Hosts this machine's replica in a child process (an Electron utilityProcess in the app), so a replica crash
- * never takes the UI down: starts it, restarts it with exponential backoff when it dies, stops it gracefully,
- * relays requests (leadership transfer, invite code), and reports its status to listeners.
- * Electron-free: the process is created by the injected `fork`, timers and clock are injected.
+ * never takes the UI down: starts it, restarts it with exponential backoff when it dies, waits for free space when it
+ * stopped on a full disk (never a restart loop), stops it gracefully, relays requests (leadership transfer, invite
+ * code, cluster changes), and reports its state and its events (joined, join failed) to listeners.
+ * Electron-free: the process is created by the injected `fork`; timers, clock and the free-space probe are injected.
  */
 import {
   FromReplicaProcessSchema,
+  type DiskSpace,
   type FromReplicaProcess,
   type HostConfig,
-  type HostStatus,
+  type HostState,
   type ReplicaStartOptions,
   type ToReplicaProcess,
 } from './ipc-contract.js';
 import { backoffCeiling, type BackoffOptions } from '../replica/util/backoff.js';
+import { EXIT_DISK_FULL } from '../replica/storage/disk-full.js';
+import { missingCaseError } from '../replica/util/missing-case-error.js';
 
 /**
  * Restart delays for the hosted replica: exponential and capped, without jitter (one local replica has nobody to
@@ -25,7 +29,15 @@ export interface RestartBackoff extends BackoffOptions {
 
 const DEFAULT_RESTART_BACKOFF: RestartBackoff = { initialMs: 500, maxMs: 30_000, stableMs: 60_000 };
 
-/** The part of Electron's UtilityProcess the host uses. */
+/** After a full disk: how often free space is measured, and how much must be free before the replica starts again. */
+export interface DiskWait {
+  pollMs: number;
+  resumeBytes: number;
+}
+
+const DEFAULT_DISK_WAIT: DiskWait = { pollMs: 5_000, resumeBytes: 256 * 2 ** 20 };
+
+/** The part of Electron's UtilityProcess (or of the test's child_process adapter) the host uses. */
 export interface ReplicaChild {
   postMessage(message: ToReplicaProcess): void;
   kill(): boolean;
@@ -45,12 +57,36 @@ export interface ReplicaHostDeps {
   clearTimeout(handle: unknown): void;
   now(): number;
   log: HostLogger;
-  /** Turns the user's settings into the replica's start options (data folder, port, web root...). */
-  startOptions(config: HostConfig, mode: { bootstrap: boolean; join?: string }): ReplicaStartOptions;
+  /** The replica's start options for this start (read at every start: the team's state may have changed). */
+  startOptions(config: HostConfig): ReplicaStartOptions;
+  /** Free bytes on the disk of `dir` (or of its nearest existing parent), null when unknown. */
+  freeBytes(dir: string): number | null;
   backoff?: RestartBackoff;
+  diskWait?: DiskWait;
   /** How long a graceful stop may take before the process is killed. */
   stopTimeoutMs?: number;
 }
+
+/** The hosted process as main sees it (main/desktop.ts adds the team and how secrets are kept). */
+export interface ProcessStatus {
+  state: HostState;
+  config: HostConfig;
+  address: string | null;
+  replicaId: string | null;
+  role: string | null;
+  term: number | null;
+  members: number | null;
+  voter: boolean | null;
+  clusterId: string | null;
+  restarts: number;
+  restartInMs: number | null;
+  lastError: string | null;
+  disk: DiskSpace | null;
+  at: number;
+}
+
+/** What the replica told main about this start's join. */
+export type ReplicaEvent = { type: 'joined' } | { type: 'joinFailed'; message: string };
 
 interface Pending {
   resolve(r: { ok: boolean; value?: string; error?: string }): void;
@@ -60,23 +96,30 @@ interface Pending {
 export class ReplicaHost {
   private config: HostConfig;
   private child: ReplicaChild | null = null;
-  private state: HostStatus['state'];
+  private state: HostState;
   private address: string | null = null;
   private replicaId: string | null = null;
   private role: string | null = null;
   private term: number | null = null;
+  private members: number | null = null;
+  private voter: boolean | null = null;
+  private clusterId: string | null = null;
+  private disk: DiskSpace | null = null;
   private restarts = 0;
   private restartAt: number | null = null;
   private restartTimer: unknown = null;
   private stableTimer: unknown = null;
   private lastError: string | null = null;
+  /** The failure the child reported before it exited (its exit status says the same for a full disk). */
+  private reportedFailure: Extract<FromReplicaProcess, { type: 'fatal' }>['failure'] | null = null;
   private stopping: Promise<void> | null = null;
-  private join: string | undefined;
-  private bootstrap = true;
+  private onExit: (() => void) | null = null;
   private nextReqId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly listeners = new Set<(s: HostStatus) => void>();
+  private readonly listeners = new Set<(s: ProcessStatus) => void>();
+  private readonly eventListeners = new Set<(e: ReplicaEvent) => void>();
   private readonly backoff: RestartBackoff;
+  private readonly diskWait: DiskWait;
 
   constructor(
     private readonly deps: ReplicaHostDeps,
@@ -85,26 +128,36 @@ export class ReplicaHost {
     this.config = config;
     this.state = config.enabled ? 'stopped' : 'disabled';
     this.backoff = deps.backoff ?? DEFAULT_RESTART_BACKOFF;
+    this.diskWait = deps.diskWait ?? DEFAULT_DISK_WAIT;
   }
 
-  status(): HostStatus {
+  status(): ProcessStatus {
     return {
       state: this.state,
-      config: { ...this.config },
+      config: { ...this.config, autopilot: { ...this.config.autopilot } },
       address: this.address,
       replicaId: this.replicaId,
       role: this.role,
       term: this.term,
+      members: this.members,
+      voter: this.voter,
+      clusterId: this.clusterId,
       restarts: this.restarts,
       restartInMs: this.restartAt === null ? null : Math.max(0, this.restartAt - this.deps.now()),
       lastError: this.lastError,
+      disk: this.disk,
       at: this.deps.now(),
     };
   }
 
-  onStatus(listener: (s: HostStatus) => void): () => void {
+  onStatus(listener: (s: ProcessStatus) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onEvent(listener: (e: ReplicaEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
   }
 
   /** True when the hosted replica last said it leads. */
@@ -112,9 +165,21 @@ export class ReplicaHost {
     return this.state === 'running' && this.role === 'leader';
   }
 
+  isRunning(): boolean {
+    return this.state === 'running';
+  }
+
   start(): void {
     if (!this.config.enabled || this.child || this.stopping) return;
     this.cancelRestart();
+    this.spawn();
+  }
+
+  /** Starts now: after a crash (skipping the backoff) or a full disk (the user freed space), or when stopped. */
+  retry(): void {
+    if (this.child || this.stopping || !this.config.enabled) return;
+    this.cancelRestart();
+    this.lastError = null;
     this.spawn();
   }
 
@@ -132,7 +197,7 @@ export class ReplicaHost {
       const killTimer = this.deps.setTimeout(() => {
         this.deps.log.warn({}, 'replica did not stop in time; killing it');
         child.kill();
-      }, this.deps.stopTimeoutMs ?? 5_000);
+      }, this.deps.stopTimeoutMs ?? 10_000);
       this.onExit = () => {
         this.deps.clearTimeout(killTimer);
         resolve();
@@ -145,6 +210,22 @@ export class ReplicaHost {
     return this.stopping;
   }
 
+  /**
+   * Stops the replica, runs `change` while nothing runs (e.g. moving the data folder; it may return new settings),
+   * then starts it again, also when `change` threw (with what it left).
+   */
+  async restartWith(change: () => HostConfig | void | Promise<HostConfig | void>): Promise<void> {
+    await this.stop();
+    try {
+      const config = await change();
+      if (config) this.config = config;
+    } finally {
+      this.restarts = 0;
+      this.lastError = null;
+      this.start();
+    }
+  }
+
   /** Applies new settings: stops the replica and starts it again with them (or leaves it off). */
   async setConfig(config: HostConfig): Promise<void> {
     await this.stop();
@@ -152,28 +233,6 @@ export class ReplicaHost {
     this.restarts = 0;
     this.lastError = null;
     this.setState(config.enabled ? 'stopped' : 'disabled');
-    this.start();
-  }
-
-  /** Restarts the replica as the first member of a new cluster. */
-  async createCluster(): Promise<void> {
-    await this.stop();
-    this.bootstrap = true;
-    this.join = undefined;
-    this.config = { ...this.config, enabled: true };
-    this.restarts = 0;
-    this.lastError = null;
-    this.start();
-  }
-
-  /** Restarts the replica so it joins the cluster the invite code names. */
-  async joinCluster(inviteCode: string): Promise<void> {
-    await this.stop();
-    this.bootstrap = false;
-    this.join = inviteCode;
-    this.config = { ...this.config, enabled: true };
-    this.restarts = 0;
-    this.lastError = null;
     this.start();
   }
 
@@ -189,7 +248,7 @@ export class ReplicaHost {
   }
 
   async inviteCode(timeoutMs = 5_000): Promise<string> {
-    if (this.state !== 'running') throw Object.assign(new Error('the local replica is not running'), { code: 'UNAVAILABLE' });
+    this.requireRunning();
     const r = await this.request((reqId) => ({ type: 'inviteCode', reqId }), timeoutMs);
     if (!r.ok || !r.value) throw Object.assign(new Error(r.error ?? 'the replica made no invite code'), { code: 'UNAVAILABLE' });
     return r.value;
@@ -197,7 +256,7 @@ export class ReplicaHost {
 
   /** A membership change or leadership transfer, made by the local replica with the cluster secret it holds. */
   async clusterAdmin(request: Extract<ToReplicaProcess, { type: 'clusterAdmin' }>['request'], timeoutMs = 20_000): Promise<void> {
-    if (this.state !== 'running') throw Object.assign(new Error('the local replica is not running'), { code: 'UNAVAILABLE' });
+    this.requireRunning();
     const r = await this.request((reqId) => ({ type: 'clusterAdmin', reqId, request }), timeoutMs);
     if (!r.ok) {
       const m = /^([A-Z_]+): (.*)$/s.exec(r.error ?? '');
@@ -207,7 +266,9 @@ export class ReplicaHost {
 
   // ---- internals ----
 
-  private onExit: (() => void) | null = null;
+  private requireRunning(): void {
+    if (this.state !== 'running') throw Object.assign(new Error('this machine’s replica is not running'), { code: 'UNAVAILABLE' });
+  }
 
   private request(make: (reqId: number) => ToReplicaProcess, timeoutMs: number): Promise<{ ok: boolean; value?: string; error?: string }> {
     const child = this.child;
@@ -229,8 +290,11 @@ export class ReplicaHost {
     this.replicaId = null;
     this.role = null;
     this.term = null;
+    this.reportedFailure = null;
+    let options: ReplicaStartOptions;
     let child: ReplicaChild;
     try {
+      options = this.deps.startOptions(this.config);
       child = this.deps.fork();
     } catch (err) {
       this.crashed(`could not start the replica process: ${(err as Error).message}`);
@@ -240,7 +304,6 @@ export class ReplicaHost {
     this.setState('starting');
     child.on('message', (m) => this.onMessage(child, m));
     child.on('exit', (code) => this.onChildExit(child, code));
-    const options = this.deps.startOptions(this.config, { bootstrap: this.bootstrap, join: this.join });
     child.postMessage({ type: 'start', options });
   }
 
@@ -257,9 +320,6 @@ export class ReplicaHost {
         this.address = m.address;
         this.replicaId = m.id;
         this.lastError = null;
-        // Joined: later restarts reuse the data folder's membership, not the invite code.
-        this.join = undefined;
-        this.bootstrap = true;
         this.stableTimer = this.deps.setTimeout(() => {
           this.restarts = 0;
           this.stableTimer = null;
@@ -270,7 +330,17 @@ export class ReplicaHost {
       case 'status':
         this.role = m.role;
         this.term = m.term;
+        this.members = m.members;
+        this.voter = m.voter;
+        this.clusterId = m.clusterId;
+        this.disk = m.disk;
         this.emit();
+        break;
+      case 'joined':
+        this.emitEvent({ type: 'joined' });
+        break;
+      case 'joinFailed':
+        this.emitEvent({ type: 'joinFailed', message: m.message });
         break;
       case 'reply': {
         const p = this.pending.get(m.reqId);
@@ -283,11 +353,14 @@ export class ReplicaHost {
       }
       case 'fatal':
         this.lastError = m.message;
-        this.deps.log.error({ message: m.message }, 'replica reported a fatal error');
+        this.reportedFailure = m.failure;
+        this.deps.log.error({ failure: m.failure, message: m.message }, 'replica stopped after an error');
         this.emit();
         break;
       case 'stopped':
         break;
+      default:
+        throw missingCaseError(m);
     }
   }
 
@@ -310,6 +383,10 @@ export class ReplicaHost {
       done();
       return;
     }
+    if (code === EXIT_DISK_FULL || this.reportedFailure === 'diskFull') {
+      this.waitForDiskSpace(this.lastError ?? `the disk of ${this.config.dataDir} is full`);
+      return;
+    }
     this.crashed(this.lastError ?? `the replica exited unexpectedly (code ${code})`);
   }
 
@@ -326,6 +403,26 @@ export class ReplicaHost {
     this.setState('crashed');
   }
 
+  /** A full disk is not fixed by restarting: measure free space now and then, and start once there is enough. */
+  private waitForDiskSpace(reason: string): void {
+    this.lastError = reason;
+    this.deps.log.warn({ dataDir: this.config.dataDir, resumeBytes: this.diskWait.resumeBytes }, 'replica stopped: disk full; waiting for free space');
+    const check = () => {
+      this.restartTimer = null;
+      const free = this.deps.freeBytes(this.config.dataDir);
+      this.disk = free === null ? this.disk : { freeBytes: free, low: true };
+      if (free !== null && free >= this.diskWait.resumeBytes) {
+        this.deps.log.info({ freeBytes: free }, 'disk space freed; starting the replica again');
+        this.spawn();
+        return;
+      }
+      this.restartTimer = this.deps.setTimeout(check, this.diskWait.pollMs);
+      this.emit();
+    };
+    this.restartTimer = this.deps.setTimeout(check, this.diskWait.pollMs);
+    this.setState('diskFull');
+  }
+
   private cancelRestart(): void {
     if (this.restartTimer !== null) {
       this.deps.clearTimeout(this.restartTimer);
@@ -334,7 +431,7 @@ export class ReplicaHost {
     this.restartAt = null;
   }
 
-  private setState(state: HostStatus['state']): void {
+  private setState(state: HostState): void {
     this.state = state;
     this.emit();
   }
@@ -342,5 +439,9 @@ export class ReplicaHost {
   private emit(): void {
     const s = this.status();
     for (const l of this.listeners) l(s);
+  }
+
+  private emitEvent(e: ReplicaEvent): void {
+    for (const l of this.eventListeners) l(e);
   }
 }

@@ -1,67 +1,40 @@
 /**
  * Entry of the Electron utilityProcess that runs this machine's replica. Talks to main over process.parentPort
  * with the messages of main/ipc-contract.ts (validated on arrival). A crash here ends only this process; main's
- * ReplicaHost restarts it with backoff.
+ * ReplicaHost restarts it with backoff (or, after a full disk, once there is free space).
+ *
+ * The cluster secret arrives with the start message: main keeps it with the OS keystore, and this process never
+ * writes it to disk. Exit statuses: 0 stopped when asked, 1 failed (the last 'fatal' message says why),
+ * EXIT_DISK_FULL the data folder's disk is full.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname, networkInterfaces } from 'node:os';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ToReplicaProcessSchema, type FromReplicaProcess, type ReplicaStartOptions } from './ipc-contract.js';
 import { isReplicaId } from '../replica/protocol/address.js';
 import { startReplica, type ReplicaHandle } from '../replica/node/replica.js';
-import { decodeInvite, encodeInvite } from '../replica/node/invite.js';
+import { encodeInvite } from '../replica/node/invite.js';
 import { adminRequest } from '../replica/net/admin-client.js';
+import { EXIT_DISK_FULL, LOW_DISK_BYTES, freeBytes, isDiskFull } from '../replica/storage/disk-full.js';
 
-type RunningReplica = ReplicaHandle;
-let secret: Buffer | null = null;
-
-/**
- * This machine's cluster secret, kept in the data folder (readable by this user only): made on the first start of a
- * new cluster, or taken from the invite code when joining one.
- */
-function clusterSecret(dataDir: string, invite: Buffer | null): Buffer {
-  const file = join(dataDir, 'cluster.secret');
-  mkdirSync(dataDir, { recursive: true });
-  if (invite) {
-    writeFileSync(file, `${invite.toString('utf8')}\n`, { mode: 0o600 });
-    return invite;
-  }
-  try {
-    const kept = readFileSync(file, 'utf8').trim();
-    if (kept) return Buffer.from(kept, 'utf8');
-  } catch {
-    // first start
-  }
-  const made = randomBytes(32).toString('hex');
-  writeFileSync(file, `${made}\n`, { mode: 0o600 });
-  return Buffer.from(made, 'utf8');
-}
-
-/** This machine's replica id: made once, kept in the data folder. */
+/** This machine's replica id: made once per data folder, kept in it (a new folder, e.g. after a join, gets a new one). */
 function replicaId(dataDir: string): string {
   const file = join(dataDir, 'replica-id');
   try {
     const id = readFileSync(file, 'utf8').trim();
     if (isReplicaId(id)) return id;
   } catch {
-    // first start
+    // first start in this folder: make one below
   }
   const base = hostname().toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'desktop';
   const id = `${base}-${randomBytes(3).toString('hex')}`;
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(file, `${id}\n`);
   return id;
 }
 
-/** First non-internal IPv4 address, so teammates on the LAN can reach this replica. */
-function lanAddress(): string | null {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return null;
-}
-
+/** The part of Electron's process.parentPort used here. */
 interface ParentPortLike {
   on(event: 'message', listener: (e: { data: unknown }) => void): unknown;
   postMessage(message: FromReplicaProcess): void;
@@ -69,16 +42,15 @@ interface ParentPortLike {
 
 const port = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
 if (!port) {
-  console.error('replica-process must run in an Electron utilityProcess');
+  console.error('replica-process must run in an Electron utilityProcess (or under test/helpers/replica-child.ts)');
   process.exit(2);
 }
 const parent: ParentPortLike = port;
 
-let replica: RunningReplica | null = null;
+let replica: ReplicaHandle | null = null;
+let dataDir = '';
+let secret: Buffer | null = null;
 let stopping = false;
-function drop(p: Promise<unknown>): void {
-  p.catch(() => {});
-}
 let statusTimer: ReturnType<typeof setInterval> | null = null;
 let lastStatus = '';
 
@@ -86,55 +58,83 @@ function send(m: FromReplicaProcess): void {
   parent.postMessage(m);
 }
 
+function errorText(err: unknown): string {
+  return String((err as Error)?.message ?? err).slice(0, 2000);
+}
+
+/** Says why in one line and exits with the status main reads (a full disk is waited out, not restarted at once). */
+function fail(err: unknown, otherwise: 'startFailed' | 'stopped'): never {
+  const diskFull = isDiskFull(err);
+  send({ type: 'fatal', failure: diskFull ? 'diskFull' : otherwise, message: errorText(err) });
+  process.exit(diskFull ? EXIT_DISK_FULL : 1);
+}
+
 async function start(options: ReplicaStartOptions): Promise<void> {
   if (replica) return;
+  dataDir = options.dataDir;
   try {
-    const invite = options.join ? decodeInvite(options.join) : null;
-    secret = clusterSecret(options.dataDir, invite?.secret ?? null);
-    const lan = lanAddress();
+    secret = Buffer.from(options.secret, 'base64');
     replica = await startReplica({
       id: replicaId(options.dataDir),
       dataDir: options.dataDir,
       listen: `${options.host}:${options.port}`,
-      ...(lan && options.port !== 0 ? { advertise: `${lan}:${options.port}` } : {}),
+      ...(options.advertise ? { advertise: options.advertise } : {}),
       webRoot: options.webRoot ?? null,
       processMetrics: true,
       secret,
+      // Teammates' Join screens list this team (only once it listens on the LAN; a loopback replica announces nothing).
+      discovery: options.announce,
       // Main says whether an empty folder may start a cluster of its own (never while a join is in progress).
       bootstrap: options.bootstrap,
-      // Teammates' windows still reach this replica by ws:// until the renderer connects to remote replicas over wss://
-      // trusting the cluster CA (docs/security.md, "What main and the renderer still have to do").
-      security: { allowPlainClients: true },
+      autopilot: options.autopilot.enabled
+        ? { targetVoters: options.autopilot.voters, stabilizeMs: options.autopilot.stabilizeSeconds * 1000, deadAfterMs: options.autopilot.deadAfterSeconds * 1000 }
+        : false,
       // A desktop install joins as a learner: it receives everything, and the leader's autopilot promotes it once it
       // has stayed caught up (and demotes it again when it sleeps for longer than dead-after).
-      ...(invite ? { join: invite.servers, learner: true } : {}),
+      ...(options.join ? { join: options.join, learner: true } : {}),
     });
   } catch (err) {
-    send({ type: 'fatal', message: String((err as Error)?.message ?? err).slice(0, 2000) });
-    process.exit(1);
+    fail(err, 'startFailed');
   }
-  const r = replica!;
+  const r = replica;
   send({ type: 'ready', id: r.id, address: r.address });
-  // A fatal storage error stops the replica by itself: exit so main restarts it with backoff.
-  drop(
-    r.stopped.then(() => {
-      if (stopping) return;
-      send({ type: 'fatal', message: 'the replica stopped unexpectedly' });
-      process.exit(1);
-    }),
-  );
-  statusTimer = setInterval(() => void reportStatus(), 1000);
-  void reportStatus();
+  if (options.join) {
+    r.joined.then(
+      () => send({ type: 'joined' }),
+      (err: unknown) => {
+        if (!stopping) send({ type: 'joinFailed', message: errorText(err) });
+      },
+    );
+  }
+  // A fatal storage error stops the replica by itself: exit so main restarts it (or waits for disk space).
+  void r.stopped.then(() => {
+    if (stopping) return;
+    fail(r.failure() ?? new Error('the replica stopped unexpectedly'), 'stopped');
+  });
+  statusTimer = setInterval(reportStatus, 1000);
+  reportStatus();
 }
 
-async function reportStatus(): Promise<void> {
+function reportStatus(): void {
   if (!replica) return;
   try {
     const s = replica.status();
-    const key = `${s.role}/${s.term}/${s.leader?.id ?? ''}`;
+    const free = freeBytes(dataDir);
+    const disk = free === null ? null : { freeBytes: free, low: free < LOW_DISK_BYTES };
+    const m: FromReplicaProcess = {
+      type: 'status',
+      role: s.role,
+      term: s.term,
+      leader: s.leader?.id ?? null,
+      members: s.members.length,
+      voter: s.voter,
+      clusterId: s.clusterId ?? null,
+      disk,
+    };
+    const key = JSON.stringify({ ...m, disk: disk ? { low: disk.low, mb: Math.round(disk.freeBytes / 2 ** 20) } : null });
     if (key === lastStatus) return;
     lastStatus = key;
-    send({ type: 'status', role: s.role, term: s.term, leader: s.leader?.id ?? null });
+    send(m);
   } catch {
     // status is best effort; the next tick tries again
   }
@@ -151,6 +151,26 @@ async function stop(): Promise<void> {
   }
 }
 
+/** Runs one request and sends its reply; a failure becomes an error reply (the replica keeps running). */
+function reply(reqId: number, run: (r: ReplicaHandle, clusterSecret: Buffer) => Promise<string | undefined>): void {
+  if (!replica || !secret) {
+    send({ type: 'reply', reqId, ok: false, error: 'the replica is not running' });
+    return;
+  }
+  run(replica, secret).then(
+    (value) => send({ type: 'reply', reqId, ok: true, ...(value === undefined ? {} : { value: value.slice(0, 8192) }) }),
+    (err: unknown) => {
+      const code = (err as { code?: unknown })?.code;
+      send({ type: 'reply', reqId, ok: false, error: `${typeof code === 'string' ? `${code}: ` : ''}${errorText(err)}`.slice(0, 2000) });
+    },
+  );
+}
+
+/** The members' addresses this replica knows (its own first), for cluster requests and invites. */
+function memberAddresses(r: ReplicaHandle): string[] {
+  return [...new Set([r.address, ...r.status().members.map((m) => m.address).filter(Boolean)])];
+}
+
 parent.on('message', (e) => {
   const parsed = ToReplicaProcessSchema.safeParse(e.data);
   if (!parsed.success) return;
@@ -163,48 +183,16 @@ parent.on('message', (e) => {
       void stop();
       break;
     case 'transferLeadership':
-      void (async () => {
-        if (!replica) {
-          send({ type: 'reply', reqId: m.reqId, ok: false, error: 'the replica is not running' });
-          return;
-        }
-        try {
-          await replica.transferLeadership();
-          send({ type: 'reply', reqId: m.reqId, ok: true });
-        } catch (err) {
-          send({ type: 'reply', reqId: m.reqId, ok: false, error: String((err as Error)?.message ?? err).slice(0, 2000) });
-        }
-      })();
+      reply(m.reqId, async (r) => {
+        await r.transferLeadership();
+        return undefined;
+      });
       break;
     case 'clusterAdmin':
-      void (async () => {
-        if (!replica || !secret) {
-          send({ type: 'reply', reqId: m.reqId, ok: false, error: 'the replica is not running' });
-          return;
-        }
-        try {
-          const servers = [replica.address, ...replica.status().members.map((x) => x.address).filter(Boolean)];
-          const result = await adminRequest(servers, secret, m.request, { timeoutMs: 15_000 });
-          send({ type: 'reply', reqId: m.reqId, ok: true, value: JSON.stringify(result).slice(0, 8000) });
-        } catch (err) {
-          const e = err as Error & { code?: string };
-          send({ type: 'reply', reqId: m.reqId, ok: false, error: `${e.code ?? 'ERROR'}: ${e.message}`.slice(0, 2000) });
-        }
-      })();
+      reply(m.reqId, async (r, clusterSecret) => JSON.stringify(await adminRequest(memberAddresses(r), clusterSecret, m.request, { timeoutMs: 15_000 })));
       break;
     case 'inviteCode':
-      void (async () => {
-        if (!replica || !secret) {
-          send({ type: 'reply', reqId: m.reqId, ok: false, error: 'the replica is not running' });
-          return;
-        }
-        try {
-          const servers = replica.status().members.map((x) => x.address).filter(Boolean);
-          send({ type: 'reply', reqId: m.reqId, ok: true, value: encodeInvite({ servers: servers.length ? servers : [replica.address], secret }) });
-        } catch (err) {
-          send({ type: 'reply', reqId: m.reqId, ok: false, error: String((err as Error)?.message ?? err).slice(0, 2000) });
-        }
-      })();
+      reply(m.reqId, async (r, clusterSecret) => encodeInvite({ servers: memberAddresses(r), secret: clusterSecret }));
       break;
   }
 });

@@ -18,7 +18,7 @@ function setup() {
     return null;
   };
   const handlers = Object.fromEntries(INVOKE_CHANNELS.map((c) => [c, handler(c)])) as unknown as InvokeHandlers;
-  handlers['replica:inviteCode'] = () => {
+  handlers['team:copyInvite'] = () => {
     throw Object.assign(new Error('the local replica is not running'), { code: 'UNAVAILABLE' });
   };
   handlers['app:info'] = () => {
@@ -44,7 +44,8 @@ describe('IPC validation in main', () => {
     expect(await invoke('replica:setConfig', trusted, { enabled: true, dataDir: '/home/a/q', port: 7420 })).toEqual({ ok: true, result: null });
     expect(calls).toEqual([
       ['unread:set', { count: 3 }],
-      ['replica:setConfig', { enabled: true, dataDir: '/home/a/q', port: 7420 }],
+      // Settings of a version before autopilot: the replica's defaults are filled in.
+      ['replica:setConfig', { enabled: true, dataDir: '/home/a/q', port: 7420, autopilot: { enabled: true, voters: 5, stabilizeSeconds: 10, deadAfterSeconds: 300 } }],
     ]);
   });
 
@@ -58,11 +59,19 @@ describe('IPC validation in main', () => {
     ['replica:setConfig', [{ enabled: true, dataDir: '/x', port: 70000 }]],
     ['replica:setConfig', [{ enabled: 'yes', dataDir: '/x', port: 1 }]],
     ['replica:setConfig', [{ enabled: true, dataDir: 'a\0b', port: 1 }]],
-    ['replica:joinCluster', [{ inviteCode: 'short' }]],
-    ['replica:joinCluster', [{ inviteCode: 'quorum1 <script>alert(1)</script>' }]],
+    ['team:join', [{ inviteCode: 'short' }]],
+    ['team:join', [{ inviteCode: 'quorum1 <script>alert(1)</script>' }]],
+    ['team:planJoin', [{ inviteCode: 'x'.repeat(5000) }]],
+    ['team:discover', [{ timeoutSeconds: 0 }]],
+    ['team:discover', [{ timeoutSeconds: 3600 }]],
+    ['replica:setConfig', [{ enabled: true, dataDir: '/x', port: 1, autopilot: { enabled: true, voters: 4, stabilizeSeconds: 10, deadAfterSeconds: 300 } }]],
+    ['replica:setConfig', [{ enabled: true, dataDir: '/x', port: 1, autopilot: { enabled: true, voters: 5, stabilizeSeconds: 0, deadAfterSeconds: 300 } }]],
+    ['replica:setConfig', [{ enabled: true, dataDir: '/x', port: 1, autopilot: { enabled: true, voters: 5, stabilizeSeconds: 10 } }]],
+    ['login:keep', [{ token: 'short' }]],
+    ['login:keep', [{ token: 'a b c d e f g h i j k l m n o p' }]],
+    ['cluster:transfer', [{ to: '../x' }]],
     ['notify:message', [{ conversation: 'bob', from: 'bob', text: '' }]],
     ['notify:message', [{ conversation: '../../etc', from: 'bob', text: 'hi' }]],
-    ['clipboard:writeText', [{ text: 'x'.repeat(9000) }]],
     ['app:info', [{ anything: 1 }]],
     ['unread:set', [{ count: 1 }, { count: 2 }]],
   ])('%s refuses %j with INVALID and never calls the handler', async (channel, args) => {
@@ -84,7 +93,7 @@ describe('IPC validation in main', () => {
 
   it('returns a handler refusal with its code, and an unexpected throw as INTERNAL', async () => {
     const { invoke } = setup();
-    expect(await invoke('replica:inviteCode', trusted)).toEqual({ ok: false, error: { code: 'UNAVAILABLE', message: 'the local replica is not running' } });
+    expect(await invoke('team:copyInvite', trusted)).toEqual({ ok: false, error: { code: 'UNAVAILABLE', message: 'the local replica is not running' } });
     expect(await invoke('app:info', trusted)).toMatchObject({ ok: false, error: { code: 'INTERNAL' } });
   });
 

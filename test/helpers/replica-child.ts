@@ -1,0 +1,60 @@
+/**
+ * The replica's utility process under Node: forks main/replica-process.ts (through replica-child-entry.ts, which maps
+ * Electron's parentPort onto the fork's IPC channel) and gives main's ReplicaHost the same ReplicaChild interface
+ * Electron's UtilityProcess has. Optionally inside a network namespace (test/helpers/netns.ts).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { ReplicaChild } from '../../main/replica-host.js';
+import type { ToReplicaProcess } from '../../main/ipc-contract.js';
+import { replicaProcessEnv } from '../../replica/process-env.js';
+import { ROOT } from './cluster.js';
+
+const ENTRY = join(ROOT, 'test', 'helpers', 'replica-child-entry.ts');
+
+export interface ReplicaChildOptions {
+  /** Run inside this network namespace (`ip netns exec NS`; execs, so the pid is the replica's). */
+  netns?: string;
+  /** Appends the child's stdout and stderr here (pino JSON lines); default: inherited. */
+  logFd?: number;
+}
+
+/** A forked replica process, as ReplicaHost sees a utility process, plus its pid for signals. */
+export class ForkedReplicaChild implements ReplicaChild {
+  readonly proc: ChildProcess;
+  private exited: number | null = null;
+
+  constructor(options: ReplicaChildOptions = {}) {
+    const nodeArgs = ['--import', 'tsx'];
+    const stdio = options.logFd === undefined ? 'inherit' : (['ignore', options.logFd, options.logFd, 'ipc'] as const);
+    this.proc = options.netns
+      ? fork(ENTRY, [], { cwd: ROOT, execPath: 'ip', execArgv: ['netns', 'exec', options.netns, process.execPath, ...nodeArgs], env: replicaProcessEnv(process.env), stdio: stdio as never })
+      : fork(ENTRY, [], { cwd: ROOT, execArgv: nodeArgs, env: replicaProcessEnv(process.env), stdio: stdio as never });
+    this.proc.on('exit', (code, signal) => {
+      this.exited = code ?? (signal ? 128 : 1);
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+
+  get alive(): boolean {
+    return this.exited === null;
+  }
+
+  postMessage(message: ToReplicaProcess): void {
+    if (this.proc.connected) this.proc.send(message);
+  }
+
+  kill(): boolean {
+    return this.proc.kill('SIGKILL');
+  }
+
+  on(event: 'message' | 'exit', listener: (x: never) => void): this {
+    if (event === 'message') this.proc.on('message', listener as (m: unknown) => void);
+    // Electron's 'exit' carries the exit code; a process killed by a signal reports 128 + nothing better here.
+    else this.proc.on('exit', (code, signal) => (listener as (c: number) => void)(code ?? (signal ? 128 : 1)));
+    return this;
+  }
+}
