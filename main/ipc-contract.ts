@@ -76,10 +76,9 @@ export type HostState = (typeof HOST_STATES)[number];
 
 /**
  * What this machine is to its team. 'solo': a one-member cluster of its own (a first install); 'member': one of
- * several; 'joining': a join is in progress (the invite is kept until the replica is a member and caught up);
- * 'leaving': moving this machine's data aside to join another team or create a new one.
+ * several; 'joining': a join is in progress (the invite is kept until the replica is a member and caught up).
  */
-export type TeamPhase = 'solo' | 'member' | 'joining' | 'leaving';
+export type TeamPhase = 'solo' | 'member' | 'joining';
 
 export interface TeamStatus {
   phase: TeamPhase;

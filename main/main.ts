@@ -28,7 +28,7 @@ import { loadWindowState, saveWindowState, type FileAccess } from './window-stat
 import { replicaProcessEnv } from '../replica/process-env.js';
 import { adminRequest } from '../replica/net/admin-client.js';
 import { discoverClusters } from '../replica/node/discovery.js';
-import { freeBytes } from '../replica/storage/disk-full.js';
+import { freeBytes } from './free-space.js';
 import type { ReplicaStatus } from '../replica/protocol/client.js';
 
 const log = pino({ name: 'quorum-main' });

@@ -15,7 +15,7 @@ import {
   type ToReplicaProcess,
 } from './ipc-contract.js';
 import { backoffCeiling, type BackoffOptions } from '../replica/util/backoff.js';
-import { EXIT_DISK_FULL } from '../replica/storage/disk-full.js';
+import { EXIT_DISK_FULL } from './free-space.js';
 import { missingCaseError } from '../replica/util/missing-case-error.js';
 
 /**

@@ -16,7 +16,7 @@ import { isReplicaId } from '../replica/protocol/address.js';
 import { startReplica, type ReplicaHandle } from '../replica/node/replica.js';
 import { encodeInvite } from '../replica/node/invite.js';
 import { adminRequest } from '../replica/net/admin-client.js';
-import { EXIT_DISK_FULL, LOW_DISK_BYTES, freeBytes, isDiskFull } from '../replica/storage/disk-full.js';
+import { EXIT_DISK_FULL, LOW_DISK_BYTES, freeBytes, isDiskFullStop } from './free-space.js';
 
 /** This machine's replica id: made once per data folder, kept in it (a new folder, e.g. after a join, gets a new one). */
 function replicaId(dataDir: string): string {
@@ -64,7 +64,7 @@ function errorText(err: unknown): string {
 
 /** Says why in one line and exits with the status main reads (a full disk is waited out, not restarted at once). */
 function fail(err: unknown, otherwise: 'startFailed' | 'stopped'): never {
-  const diskFull = isDiskFull(err);
+  const diskFull = isDiskFullStop(err);
   send({ type: 'fatal', failure: diskFull ? 'diskFull' : otherwise, message: errorText(err) });
   process.exit(diskFull ? EXIT_DISK_FULL : 1);
 }

@@ -21,7 +21,7 @@ import type { HostConfig, HostStatus, InvokeArg, InvokeChannel, InvokeResults, I
 import type { FileAccess } from '../../main/window-state.js';
 import { adminRequest } from '../../replica/net/admin-client.js';
 import { discoverClusters } from '../../replica/node/discovery.js';
-import { freeBytes } from '../../replica/storage/disk-full.js';
+import { freeBytes } from '../../main/free-space.js';
 import type { ReplicaStatus } from '../../replica/protocol/client.js';
 import { ForkedReplicaChild } from './replica-child.js';
 import { waitFor } from './cluster.js';

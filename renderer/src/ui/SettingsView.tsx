@@ -1,43 +1,11 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { useApp, useAppContext } from './context.js';
 import { call, desktop } from '../desktop.js';
-import type { HostStatus } from '../../../main/ipc-contract.js';
+import type { HostStatus, TeamChangePlan } from '../../../main/ipc-contract.js';
 import { readableError } from '../errors.js';
 import { ViewHeader } from './FormParts.js';
-
-function useHostStatus(): [HostStatus | null, (s: HostStatus) => void] {
-  const [status, setStatus] = useState<HostStatus | null>(null);
-  useEffect(() => {
-    if (!desktop) return;
-    let live = true;
-    void call('replica:getStatus').then((s) => live && setStatus(s), () => {});
-    const off = desktop.on('replica:status', (s) => setStatus(s));
-    return () => {
-      live = false;
-      off();
-    };
-  }, []);
-  return [status, setStatus];
-}
-
-function describeHost(s: HostStatus, now: number): string {
-  switch (s.state) {
-    case 'disabled':
-      return 'Not hosting a replica.';
-    case 'starting':
-      return 'Starting…';
-    case 'running':
-      return `Running as ${s.replicaId ?? '?'} at ${s.address ?? '?'}${s.role ? ` · ${s.role}` : ''}${s.term !== null ? `, term ${s.term}` : ''}.`;
-    case 'crashed': {
-      const left = s.restartInMs === null ? null : Math.max(0, Math.ceil((s.at + s.restartInMs - now) / 1000));
-      return `Crashed${s.lastError ? `: ${s.lastError}` : ''}. Restarting${left !== null ? ` in ${left} s` : ''} (attempt ${s.restarts}).`;
-    }
-    case 'stopping':
-      return 'Stopping…';
-    case 'stopped':
-      return 'Stopped.';
-  }
-}
+import { describeHost, describePlan, describeTeam, useHostStatus } from '../store/host.js';
+import { TeamsNearby } from './ConnectScreen.js';
 
 function DesktopHosting() {
   const toast = useApp((s) => s.toast);
@@ -45,7 +13,6 @@ function DesktopHosting() {
   const [enabled, setEnabled] = useState(true);
   const [dataDir, setDataDir] = useState('');
   const [port, setPort] = useState('7420');
-  const [invite, setInvite] = useState('');
   const [busy, setBusy] = useState(false);
   const [, setTick] = useState(0);
   useEffect(() => {
@@ -57,7 +24,7 @@ function DesktopHosting() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [status?.config.enabled, status?.config.dataDir, status?.config.port]);
   useEffect(() => {
-    if (status?.state !== 'crashed') return;
+    if (status?.state !== 'crashed' && status?.state !== 'diskFull') return;
     const h = window.setInterval(() => setTick((t) => t + 1), 1000);
     return () => window.clearInterval(h);
   }, [status?.state]);
@@ -78,7 +45,7 @@ function DesktopHosting() {
     e.preventDefault();
     const p = Number(port);
     if (!Number.isInteger(p) || p < 0 || p > 65535) return toast('The port is a number from 0 to 65535.', 'error');
-    void run(() => call('replica:setConfig', { enabled, dataDir, port: p }), 'Settings saved. The replica restarted with them.');
+    void run(() => call('replica:setConfig', { ...status!.config, enabled, dataDir, port: p }), 'Settings saved. The replica restarted with them.');
   };
 
   if (!status) return <p className="muted">Asking the desktop app…</p>;
@@ -89,6 +56,15 @@ function DesktopHosting() {
         <p className={`host-state hs-${status.state}`} role="status">
           {describeHost(status, Date.now())}
         </p>
+        {(status.state === 'diskFull' || status.state === 'crashed') && (
+          <div className="row">
+            <button type="button" className="secondary" disabled={busy} onClick={() => void run(() => call('replica:retry'))}>
+              Start it now
+            </button>
+          </div>
+        )}
+        {status.disk && <p className={`muted small ${status.disk.low ? 'warning' : ''}`}>Free space on its disk: {Math.round(status.disk.freeBytes / 2 ** 20)} MB{status.disk.low ? ' (low: free some space before the disk fills)' : ''}.</p>}
+        <p className="muted small">Secrets: {status.secrets.detail}.</p>
         <form onSubmit={apply} className="stack">
           <label className="check">
             <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} />
@@ -123,52 +99,98 @@ function DesktopHosting() {
           </div>
         </form>
       </section>
-      <section className="settings-section" aria-labelledby="membership-title">
-        <h3 id="membership-title">Membership</h3>
-        <p className="muted">Invite a teammate’s machine with this cluster’s invite code, or make this machine join another cluster.</p>
-        <div className="row">
-          <button
-            type="button"
-            className="secondary"
-            disabled={busy}
-            onClick={() =>
-              void run(async () => {
-                const { inviteCode } = await call('replica:inviteCode');
-                await call('clipboard:writeText', { text: inviteCode });
-              }, 'Invite code copied.')
-            }
-          >
-            Copy invite code
-          </button>
-          <button
-            type="button"
-            className="secondary"
-            disabled={busy}
-            onClick={() => {
-              if (window.confirm('Start a new one-member cluster on this machine? It will not be connected to any other replica.'))
-                void run(() => call('replica:createCluster'), 'Started a new cluster.');
-            }}
-          >
-            Create new cluster
-          </button>
-        </div>
-        <form
-          className="row"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void run(() => call('replica:joinCluster', { inviteCode: invite.trim() }), 'Joining…');
-          }}
-        >
-          <label className="field grow">
-            <span>Invite code to join</span>
-            <input value={invite} onChange={(e) => setInvite(e.target.value)} spellCheck={false} placeholder="quorum1-…" />
-          </label>
-          <button type="submit" className="primary" disabled={busy || invite.trim().length < 16}>
-            Join
-          </button>
-        </form>
-      </section>
+      <TeamSection status={status} busy={busy} run={run} />
     </>
+  );
+}
+
+/** This machine's team: invite someone, join a team from an invite (after saying what happens to this machine's data), or start a new team. */
+function TeamSection({ status, busy, run }: { status: HostStatus; busy: boolean; run: (f: () => Promise<HostStatus | void>, done?: string) => Promise<void> }) {
+  const toast = useApp((s) => s.toast);
+  const [invite, setInvite] = useState('');
+  const [plan, setPlan] = useState<{ plan: TeamChangePlan; inviteCode: string | null } | null>(null);
+  const [checking, setChecking] = useState(false);
+  const joining = status.team.phase === 'joining';
+
+  const check = async (make: () => Promise<TeamChangePlan>, inviteCode: string | null) => {
+    setChecking(true);
+    try {
+      setPlan({ plan: await make(), inviteCode });
+    } catch (err) {
+      toast(readableError(err), 'error');
+    } finally {
+      setChecking(false);
+    }
+  };
+  const confirm = () => {
+    if (!plan) return;
+    const { inviteCode } = plan;
+    setPlan(null);
+    if (inviteCode !== null) {
+      setInvite('');
+      void run(() => call('team:join', { inviteCode }), 'Joining the team…');
+    } else {
+      void run(() => call('team:create'), 'Started a new team on this machine.');
+    }
+  };
+
+  return (
+    <section className="settings-section" aria-labelledby="team-title">
+      <h3 id="team-title">Team</h3>
+      <p role="status">{describeTeam(status)}</p>
+      {status.team.joinError && <p className="error">{status.team.joinError}</p>}
+      {status.team.backupDir && <p className="muted small">This machine’s earlier data is in {status.team.backupDir}.</p>}
+      <div className="row">
+        <button
+          type="button"
+          className="secondary"
+          disabled={busy || joining || status.state !== 'running'}
+          onClick={() =>
+            void run(async () => {
+              await call('team:copyInvite');
+            }, 'Invite code copied. Send it to your teammate privately: it lets a machine join this team.')
+          }
+        >
+          Copy invite code
+        </button>
+        <button type="button" className="secondary" disabled={busy || checking} onClick={() => void check(() => call('team:planCreate'), null)}>
+          Create new team…
+        </button>
+      </div>
+      <form
+        className="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const code = invite.trim();
+          void check(() => call('team:planJoin', { inviteCode: code }), code);
+        }}
+      >
+        <label className="field grow">
+          <span>Invite code to join a team</span>
+          <input value={invite} onChange={(e) => setInvite(e.target.value)} spellCheck={false} placeholder="quorum1.…" disabled={joining} />
+        </label>
+        <button type="submit" className="primary" disabled={busy || checking || joining || invite.trim().length < 16}>
+          {checking && plan === null ? 'Checking…' : 'Check invite'}
+        </button>
+      </form>
+      {plan && (
+        <div className="card plan" role="alertdialog" aria-labelledby="plan-title">
+          <h4 id="plan-title">{plan.plan.kind === 'join' ? 'Join this team?' : 'Start a new team?'}</h4>
+          {describePlan(plan.plan).map((line) => (
+            <p key={line}>{line}</p>
+          ))}
+          <div className="row">
+            <button type="button" className="primary" disabled={busy} onClick={confirm}>
+              {plan.plan.kind === 'join' ? 'Join' : 'Create'}
+            </button>
+            <button type="button" className="secondary" onClick={() => setPlan(null)}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      )}
+      <TeamsNearby />
+    </section>
   );
 }
 

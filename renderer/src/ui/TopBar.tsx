@@ -1,27 +1,19 @@
 import { useEffect, useState } from 'react';
 import { useApp } from './context.js';
-import { call, desktop } from '../desktop.js';
-import type { HostStatus } from '../../../main/ipc-contract.js';
+import { hostTrouble, useHostStatus } from '../store/host.js';
 import { connectionLabel, clusterHealth, surviveText } from '../store/health.js';
 import { Logo } from './icons.js';
 
-/** Desktop only: the state of the replica this machine hosts, when it needs saying (crashed, restarting). */
-function useLocalReplicaTrouble(): string | null {
-  const [host, setHost] = useState<HostStatus | null>(null);
+/** Desktop only: the state of the replica this machine hosts, when it needs saying (crashed, disk full, space low). */
+function useLocalReplicaTrouble(): { text: string; tone: 'warn' | 'error' } | null {
+  const [host] = useHostStatus();
   const [, tick] = useState(0);
-  useEffect(() => {
-    if (!desktop) return;
-    void call('replica:getStatus').then(setHost, () => {});
-    return desktop.on('replica:status', setHost);
-  }, []);
   useEffect(() => {
     if (host?.state !== 'crashed') return;
     const h = window.setInterval(() => tick((n) => n + 1), 1000);
     return () => window.clearInterval(h);
   }, [host?.state]);
-  if (!host || host.state !== 'crashed') return null;
-  const left = host.restartInMs === null ? null : Math.max(0, Math.ceil((host.at + host.restartInMs - Date.now()) / 1000));
-  return `this machine’s replica crashed; restarting${left !== null ? ` in ${left} s` : ''}`;
+  return hostTrouble(host, Date.now());
 }
 
 export function ConnectionBar() {
@@ -36,7 +28,7 @@ export function ConnectionBar() {
       <span className="dot" aria-hidden="true" />
       <span className="connection-text">{text}</span>
       {survive && <span className="connection-detail">· {survive}</span>}
-      {trouble && <span className="connection-detail">· {trouble}</span>}
+      {trouble && <span className={`connection-detail trouble-${trouble.tone}`}>· {trouble.text}</span>}
       {queued > 0 && (
         <span className="connection-detail">
           · {queued} queued {queued === 1 ? 'message' : 'messages'}

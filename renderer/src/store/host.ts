@@ -1,0 +1,123 @@
+/**
+ * Desktop only: the state of this machine's replica and of its team as main reports it (HostStatus over IPC), and the
+ * sentences the Settings view, the Connect screen and the connection bar say about it. The words live here, apart
+ * from the components, so they are tested without a DOM.
+ */
+import { useEffect, useState } from 'react';
+import { call, desktop } from '../desktop.js';
+import type { HostStatus, TeamChangePlan } from '../../../main/ipc-contract.js';
+
+/** Main's latest HostStatus (null outside the desktop app, or until main answered). */
+export function useHostStatus(): [HostStatus | null, (s: HostStatus) => void] {
+  const [status, setStatus] = useState<HostStatus | null>(null);
+  useEffect(() => {
+    if (!desktop) return;
+    let live = true;
+    void call('replica:getStatus').then(
+      (s) => live && setStatus(s),
+      () => {},
+    );
+    const off = desktop.on('replica:status', (s) => live && setStatus(s));
+    return () => {
+      live = false;
+      off();
+    };
+  }, []);
+  return [status, setStatus];
+}
+
+function megabytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GB` : `${Math.max(0, Math.round(bytes / 2 ** 20))} MB`;
+}
+
+/** Seconds until `status`'s scheduled restart, as of `now`; null when none is scheduled. */
+function secondsLeft(status: HostStatus, now: number): number | null {
+  return status.restartInMs === null ? null : Math.max(0, Math.ceil((status.at + status.restartInMs - now) / 1000));
+}
+
+/** One line on the hosted replica's process state. */
+export function describeHost(s: HostStatus, now: number): string {
+  switch (s.state) {
+    case 'disabled':
+      return 'Not hosting a replica.';
+    case 'starting':
+      return 'Starting…';
+    case 'running':
+      return `Running as ${s.replicaId ?? '?'} at ${s.address ?? '?'}${s.role ? ` · ${s.role}` : ''}${s.term !== null ? `, term ${s.term}` : ''}.`;
+    case 'crashed': {
+      const left = secondsLeft(s, now);
+      return `Crashed${s.lastError ? `: ${s.lastError}` : ''}. Restarting${left !== null ? ` in ${left} s` : ''} (attempt ${s.restarts}).`;
+    }
+    case 'diskFull':
+      return diskFullText(s);
+    case 'stopping':
+      return 'Stopping…';
+    case 'stopped':
+      return 'Stopped.';
+  }
+}
+
+function diskFullText(s: HostStatus): string {
+  const free = s.disk ? ` (${megabytes(s.disk.freeBytes)} free now)` : '';
+  return `The disk of ${s.config.dataDir} is full${free}: this machine’s replica stopped so that nothing written is lost. Free some space; it starts again by itself once there is room.`;
+}
+
+/**
+ * What the connection bar says about this machine's replica when it needs saying (null otherwise): a crash with its
+ * restart countdown, a full disk (the replica waits for space, never restarting in a loop), or space running low.
+ */
+export function hostTrouble(s: HostStatus | null, now: number): { text: string; tone: 'warn' | 'error' } | null {
+  if (!s) return null;
+  if (s.state === 'crashed') {
+    const left = secondsLeft(s, now);
+    return { text: `this machine’s replica crashed; restarting${left !== null ? ` in ${left} s` : ''}`, tone: 'warn' };
+  }
+  if (s.state === 'diskFull') return { text: `disk full: this machine’s replica stopped until space is freed on the disk of ${s.config.dataDir}`, tone: 'error' };
+  if (s.state === 'running' && s.disk?.low) return { text: `low disk space: ${megabytes(s.disk.freeBytes)} free for this machine’s replica`, tone: 'warn' };
+  return null;
+}
+
+/** One line on what this machine is to its team. */
+export function describeTeam(s: HostStatus): string {
+  const t = s.team;
+  switch (t.phase) {
+    case 'solo':
+      return t.exposure === 'loopback'
+        ? 'This machine is a team of its own. Its replica listens on this machine only, until you invite someone or join a team.'
+        : 'This machine is a team of its own, open to the local network (you invited someone).';
+    case 'member':
+      return `This machine is one of ${s.members ?? 'several'} members of its team${s.voter === null ? '' : s.voter ? ', and votes' : ' (a learner: the team’s autopilot makes it a voter once it has stayed caught up)'}.`;
+    case 'joining':
+      return `Joining the team at ${(t.joiningVia ?? []).join(', ')}… The invite is kept until this machine has caught up, also across restarts.`;
+  }
+}
+
+/** What a join or a create will do to this machine's data, for the user to confirm once. */
+export function describePlan(plan: TeamChangePlan): string[] {
+  const lines: string[] = [];
+  if (plan.kind === 'join' && plan.target) {
+    const voters = plan.target.members.filter((m) => m.voter).length;
+    lines.push(
+      `The invite reached a team of ${plan.target.members.length} machine${plan.target.members.length === 1 ? '' : 's'} (${voters} voting${plan.target.leader ? `, led by ${plan.target.leader}` : ''}).`,
+    );
+  }
+  switch (plan.current.kind) {
+    case 'empty':
+      lines.push('This machine holds no messages yet: nothing needs to be moved.');
+      break;
+    case 'solo':
+      lines.push(`This machine’s own one-member team and its messages will be moved to ${plan.backupDir ?? 'a backup folder'}. They are never mixed into the ${plan.kind === 'join' ? 'team you join' : 'new team'}; you can go back to them by choosing that folder in Settings.`);
+      break;
+    case 'member':
+      lines.push(
+        `This machine is a member of a team of ${plan.current.members}. Its copy of that team’s data will be moved to ${plan.backupDir ?? 'a backup folder'}; ask a teammate to remove this machine from that team.`,
+      );
+      break;
+  }
+  lines.push(
+    plan.kind === 'join'
+      ? 'This machine then joins as a learner, receives the team’s history, and is logged out: log in with your account in that team.'
+      : 'This machine then starts a new, empty team of its own, and is logged out: sign up in the new team.',
+  );
+  return lines;
+}
