@@ -3,7 +3,7 @@
  * the team, how secrets are kept) and the handler of every invoke channel. main.ts wires them to Electron's ipcMain;
  * the end-to-end test wires the same handlers to a test bridge, so the page drives what the app runs.
  */
-import type { AppInfo, DiscoveredTeam, HostConfig, HostStatus } from './ipc-contract.js';
+import { KeptLoginSchema, type AppInfo, type DiscoveredTeam, type HostConfig, type HostStatus } from './ipc-contract.js';
 import type { InvokeHandlers } from './ipc-handlers.js';
 import type { ReplicaHost } from './replica-host.js';
 import type { SecretKeeper } from './secret-keeper.js';
@@ -87,20 +87,21 @@ export class DesktopServices {
         await host.clusterAdmin({ op: 'transfer', to });
         return null;
       },
-      'login:keep': ({ token }) => {
-        settings.update((s) => ({ ...s, login: secrets.seal(token) }));
+      'login:keep': (login) => {
+        settings.update((s) => ({ ...s, login: secrets.seal(JSON.stringify(login)) }));
         return null;
       },
       'login:kept': () => {
         const sealed = settings.get().login;
-        if (!sealed) return { token: null };
+        if (!sealed) return { login: null };
         try {
-          return { token: secrets.open(sealed) };
+          const kept = KeptLoginSchema.safeParse(JSON.parse(secrets.open(sealed)));
+          if (kept.success) return { login: kept.data };
         } catch {
-          // The keystore cannot read it any more (another keyring): the user logs in again.
-          settings.update((s) => ({ ...s, login: null }));
-          return { token: null };
+          // The keystore cannot read it any more (another keyring), or it is damaged: the user logs in again.
         }
+        settings.update((s) => ({ ...s, login: null }));
+        return { login: null };
       },
       'login:forget': () => {
         settings.update((s) => ({ ...s, login: null }));

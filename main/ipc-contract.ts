@@ -157,6 +157,11 @@ export interface DiscoveredTeam {
 
 const NoArg = z.undefined();
 const ReplicaIdArg = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/);
+/** A login token as replicas make them (base64url). */
+const LoginToken = z.string().min(16).max(256).regex(/^[A-Za-z0-9_-]+$/);
+/** A kept login: the token and the account it belongs to (shown at once, before the cluster answers). */
+export const KeptLoginSchema = z.strictObject({ token: LoginToken, user: Username });
+export type KeptLogin = z.infer<typeof KeptLoginSchema>;
 
 export const IPC_INVOKE = {
   'app:info': NoArg,
@@ -180,8 +185,8 @@ export const IPC_INVOKE = {
   /** Membership changes, made by this machine's replica with the cluster secret it holds (desktop only). */
   'cluster:change': z.strictObject({ change: ConfChangeRequestSchema }),
   'cluster:transfer': z.strictObject({ to: ReplicaIdArg }),
-  /** The login token, kept by main with the OS keystore so a restart of the app stays logged in. */
-  'login:keep': z.strictObject({ token: z.string().min(16).max(256).regex(/^[A-Za-z0-9_-]+$/) }),
+  /** The login (token and account), kept by main with the OS keystore so a restart of the app stays logged in. */
+  'login:keep': KeptLoginSchema,
   'login:kept': NoArg,
   'login:forget': NoArg,
   'unread:set': z.strictObject({ count: z.number().int().min(0).max(1_000_000_000) }),
@@ -217,7 +222,7 @@ export interface InvokeResults {
   'cluster:change': null;
   'cluster:transfer': null;
   'login:keep': null;
-  'login:kept': { token: string | null };
+  'login:kept': { login: KeptLogin | null };
   'login:forget': null;
   'unread:set': null;
   'notify:message': null;
@@ -287,7 +292,6 @@ export type ToReplicaProcess = z.infer<typeof ToReplicaProcessSchema>;
 
 /** Why the replica process stopped by itself; 'diskFull' is not retried until there is free space. */
 export const REPLICA_FAILURES = ['diskFull', 'startFailed', 'stopped'] as const;
-export type ReplicaFailure = (typeof REPLICA_FAILURES)[number];
 
 export const FromReplicaProcessSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ready'), id: z.string().max(256), address: z.string().max(300) }),

@@ -128,6 +128,12 @@ function run(): void {
       ses.webRequest.onBeforeRequest({ urls: ['http://*/*', 'https://*/*'] }, (_details, callback) => callback({ cancel: true }));
       // Teammates' replicas answer wss:// with certificates of the cluster CA, which no system trusts: accept those.
       ses.setCertificateVerifyProc((request, callback) => callback(certificates.verify(request)));
+      // Replicas ask every TLS client for a certificate (peers present one); the window has none to give, and must never
+      // hand a teammate's replica a personal certificate from the system store.
+      app.on('select-client-certificate', (event, _contents, _url, _list, callback) => {
+        event.preventDefault();
+        callback();
+      });
       protocol.handle(APP_SCHEME, (req) => serveAppRequest(req.url, rendererRoot, (p) => readFile(p)));
       handOverBeforeSleep(powerMonitor, host, log);
 

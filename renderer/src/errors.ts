@@ -25,13 +25,26 @@ export function errorCode(err: unknown): string | null {
   return typeof c === 'string' ? c : null;
 }
 
-/** A sentence for the user. INVALID keeps the server's detail, which says what was wrong. */
+/** "40 s", "3 min": how long to wait, rounded up (never "0 s"). */
+function waitText(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  return seconds < 120 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
+}
+
+/**
+ * A sentence for the user. INVALID keeps the server's detail, which says what was wrong; RATE_LIMITED with a
+ * `retryAfterMs` (the login throttle after failed attempts) says how long to wait.
+ */
 export function readableError(err: unknown): string {
   const code = errorCode(err);
   const detail = typeof (err as { message?: unknown } | null)?.message === 'string' ? (err as Error).message : '';
   if (code && code in TEXT) {
     const text = TEXT[code as ErrorCode];
     if (code === 'INVALID') return detail ? `${text}: ${detail}` : `${text}.`;
+    const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
+    if (code === 'RATE_LIMITED' && typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)) {
+      return `Too many attempts. Try again in ${waitText(retryAfterMs)}.`;
+    }
     return text;
   }
   return detail || 'Something went wrong.';

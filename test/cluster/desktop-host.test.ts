@@ -119,24 +119,24 @@ describe('the desktop host with real replica processes', () => {
     expect(JSON.parse(readFileSync(file, 'utf8')).kind).toBe('file');
     expect(statSync(file).mode & 0o077).toBe(0);
     // The login token: kept, readable back, and sealed once a keystore is there.
-    await a.invoke('login:keep', { token: 'x'.repeat(43) });
-    expect(await a.invoke('login:kept')).toEqual({ token: 'x'.repeat(43) });
+    await a.invoke('login:keep', { token: 'x'.repeat(43), user: 'ann' });
+    expect(await a.invoke('login:kept')).toEqual({ login: { token: 'x'.repeat(43), user: 'ann' } });
     expect(statSync(join(a.options.userData, 'settings.json')).mode & 0o077).toBe(0);
   });
 
   it('keeps the login token sealed in the settings, and forgets it on request', async () => {
     const a = await desktop('a');
     const token = 'tok_' + 'y'.repeat(40);
-    await a.invoke('login:keep', { token });
+    await a.invoke('login:keep', { token, user: 'ann' });
     expect(readFileSync(join(a.options.userData, 'settings.json'), 'utf8')).not.toContain(token);
     const b = await restartApp(a);
-    expect(await b.invoke('login:kept')).toEqual({ token });
+    expect(await b.invoke('login:kept')).toEqual({ login: { token, user: 'ann' } });
     await b.invoke('login:forget');
-    expect(await b.invoke('login:kept')).toEqual({ token: null });
+    expect(await b.invoke('login:kept')).toEqual({ login: null });
     // Another machine's keystore cannot open it: the user just logs in again.
-    await b.invoke('login:keep', { token });
+    await b.invoke('login:keep', { token, user: 'ann' });
     const elsewhere = await restartApp(b, { keyring: new FakeKeyring() });
-    expect(await elsewhere.invoke('login:kept')).toEqual({ token: null });
+    expect(await elsewhere.invoke('login:kept')).toEqual({ login: null });
   });
 
   it('inviting opens a solo replica to the LAN and puts the code on the clipboard only', async () => {

@@ -3,6 +3,7 @@ import { QuorumClient } from '../../../replica/client/index.js';
 import { isHostPort, isReplicaId } from '../../../replica/protocol/address.js';
 import type { ClientEvents, ChatApi, ClusterActions, ClientState } from './api.js';
 import { call, desktop } from '../desktop.js';
+import { desktopReplicaUrl } from './replica-url.js';
 
 
 /**
@@ -26,7 +27,7 @@ function clusterActions(): ClusterActions | null {
 }
 
 export function connectToCluster(servers: string[]): ChatApi {
-  const client = new QuorumClient({ servers, WebSocket: globalThis.WebSocket as never });
+  const client = new QuorumClient({ servers, WebSocket: globalThis.WebSocket as never, ...(desktop ? { url: desktopReplicaUrl } : {}) });
   const cluster = clusterActions();
   return {
     get state(): ClientState {

@@ -5,6 +5,7 @@
  */
 import { useEffect, useState } from 'react';
 import { call, desktop } from '../desktop.js';
+import { readableError } from '../errors.js';
 import type { HostStatus, TeamChangePlan } from '../../../main/ipc-contract.js';
 
 /** Main's latest HostStatus (null outside the desktop app, or until main answered). */
@@ -120,4 +121,10 @@ export function describePlan(plan: TeamChangePlan): string[] {
       : 'This machine then starts a new, empty team of its own, and is logged out: sign up in the new team.',
   );
   return lines;
+}
+
+/** Main's refusals are written for the user and say why ("the invite’s team could not be reached …"): show them as they are. */
+export function hostError(err: unknown): string {
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && message ? message : readableError(err);
 }

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { isAddress, rememberServers } from '../servers.js';
 import { call, desktop } from '../desktop.js';
 import type { DiscoveredTeam } from '../../../main/ipc-contract.js';
-import { readableError } from '../errors.js';
+import { hostError } from '../store/host.js';
 import { Logo } from './icons.js';
 import { FormError } from './FormParts.js';
 
@@ -21,7 +21,7 @@ export function TeamsNearby({ onPick }: { onPick?: (address: string) => void }) 
     try {
       setTeams((await call('team:discover', { timeoutSeconds: 3 })).teams);
     } catch (err) {
-      setError(readableError(err));
+      setError(hostError(err));
     } finally {
       setLooking(false);
     }

@@ -2,10 +2,10 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { useApp, useAppContext } from './context.js';
 import { call, desktop } from '../desktop.js';
 import type { HostStatus, TeamChangePlan } from '../../../main/ipc-contract.js';
-import { readableError } from '../errors.js';
 import { ViewHeader } from './FormParts.js';
-import { describeHost, describePlan, describeTeam, useHostStatus } from '../store/host.js';
+import { describeHost, describePlan, describeTeam, hostError, useHostStatus } from '../store/host.js';
 import { TeamsNearby } from './ConnectScreen.js';
+import { rememberServers } from '../servers.js';
 
 function DesktopHosting() {
   const toast = useApp((s) => s.toast);
@@ -36,7 +36,7 @@ function DesktopHosting() {
       if (s) setStatus(s);
       if (done) toast(done);
     } catch (err) {
-      toast(readableError(err), 'error');
+      toast(hostError(err), 'error');
     } finally {
       setBusy(false);
     }
@@ -117,7 +117,7 @@ function TeamSection({ status, busy, run }: { status: HostStatus; busy: boolean;
     try {
       setPlan({ plan: await make(), inviteCode });
     } catch (err) {
-      toast(readableError(err), 'error');
+      toast(hostError(err), 'error');
     } finally {
       setChecking(false);
     }
@@ -126,11 +126,22 @@ function TeamSection({ status, busy, run }: { status: HostStatus; busy: boolean;
     if (!plan) return;
     const { inviteCode } = plan;
     setPlan(null);
+    // The window starts over with the new team: its replicas only (the old team's are forgotten), logged out.
+    const restart = () => {
+      rememberServers([]);
+      location.reload();
+    };
     if (inviteCode !== null) {
       setInvite('');
-      void run(() => call('team:join', { inviteCode }), 'Joining the team…');
+      void run(async () => {
+        await call('team:join', { inviteCode });
+        restart();
+      });
     } else {
-      void run(() => call('team:create'), 'Started a new team on this machine.');
+      void run(async () => {
+        await call('team:create');
+        restart();
+      });
     }
   };
 

@@ -1,0 +1,67 @@
+// What the desktop window says about its host and team, which URL it uses for a replica (plain only to this machine),
+// and how a throttled login reads.
+import { describe, expect, it } from 'vitest';
+import { desktopReplicaUrl } from '../../renderer/src/net/replica-url.js';
+import { readableError } from '../../renderer/src/errors.js';
+import { describePlan, hostTrouble } from '../../renderer/src/store/host.js';
+import { QuorumError } from '../../replica/protocol/errors.js';
+import { AUTOPILOT_CONFIG_DEFAULTS, type HostStatus } from '../../main/ipc-contract.js';
+
+function hostStatus(over: Partial<HostStatus>): HostStatus {
+  return {
+    state: 'running',
+    config: { enabled: true, dataDir: '/home/ann/.config/Quorum/replica', port: 7420, autopilot: AUTOPILOT_CONFIG_DEFAULTS },
+    address: '127.0.0.1:7420',
+    replicaId: 'ann-1',
+    role: 'leader',
+    term: 2,
+    members: 1,
+    voter: true,
+    clusterId: 'c1',
+    restarts: 0,
+    restartInMs: null,
+    lastError: null,
+    team: { phase: 'solo', exposure: 'loopback', joiningVia: null, backupDir: null, joinError: null },
+    secrets: { kind: 'keystore', detail: 'encrypted' },
+    disk: null,
+    at: 1_000,
+    ...over,
+  };
+}
+
+describe('the desktop window', () => {
+  it('reaches its own replica in plain text and every other machine over wss://', () => {
+    expect(desktopReplicaUrl('127.0.0.1:7420')).toBe('ws://127.0.0.1:7420/client');
+    expect(desktopReplicaUrl('localhost:7420')).toBe('ws://localhost:7420/client');
+    expect(desktopReplicaUrl('[::1]:7420')).toBe('ws://[::1]:7420/client');
+    expect(desktopReplicaUrl('192.168.1.20:7420')).toBe('wss://192.168.1.20:7420/client');
+    expect(desktopReplicaUrl('127.example.com:7420')).toBe('wss://127.example.com:7420/client');
+    expect(desktopReplicaUrl('desk-7.local:7420')).toBe('wss://desk-7.local:7420/client');
+    expect(desktopReplicaUrl('not an address')).toBe('wss://not an address/client');
+  });
+
+  it('says how long to wait after too many failed logins', () => {
+    expect(readableError(new QuorumError('RATE_LIMITED', 'slow down', null, 39_200))).toBe('Too many attempts. Try again in 40 s.');
+    expect(readableError(new QuorumError('RATE_LIMITED', 'slow down', null, 301_000))).toBe('Too many attempts. Try again in 6 min.');
+    expect(readableError(new QuorumError('RATE_LIMITED', 'slow down'))).toMatch(/Wait a moment/);
+  });
+
+  it('shows a full disk and low space in the connection bar, and nothing when all is well', () => {
+    expect(hostTrouble(hostStatus({}), 1_000)).toBeNull();
+    expect(hostTrouble(hostStatus({ state: 'diskFull', disk: { freeBytes: 0, low: true } }), 1_000)).toMatchObject({ tone: 'error', text: expect.stringMatching(/^disk full/) });
+    expect(hostTrouble(hostStatus({ disk: { freeBytes: 300 * 2 ** 20, low: true } }), 1_000)).toEqual({ tone: 'warn', text: 'low disk space: 300 MB free for this machine’s replica' });
+    expect(hostTrouble(hostStatus({ state: 'crashed', restartInMs: 2_000 }), 1_500)).toMatchObject({ text: 'this machine’s replica crashed; restarting in 2 s' });
+  });
+
+  it('says where a solo install’s data goes before it joins another team', () => {
+    const lines = describePlan({
+      kind: 'join',
+      current: { kind: 'solo' },
+      backupDir: '/home/ann/.config/Quorum/replica-backup-2026-12-04-104233',
+      target: { leader: 'bob-1', members: [{ id: 'bob-1', address: '10.0.0.2:7420', voter: true }, { id: 'cy-1', address: '10.0.0.3:7420', voter: false }] },
+    });
+    expect(lines[0]).toBe('The invite reached a team of 2 machines (1 voting, led by bob-1).');
+    expect(lines[1]).toMatch(/moved to \/home\/ann\/\.config\/Quorum\/replica-backup-2026-12-04-104233\. They are never mixed into the team you join/);
+    expect(lines[2]).toMatch(/logged out/);
+  });
+});
