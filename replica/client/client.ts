@@ -7,6 +7,9 @@
  *   resent after a reconnect as the very same frame, so the server's session table applies each write exactly once
  *   even across failover. A write is given up after writeGiveUpMs (well before the cluster could forget its session)
  *   with a clear error: "not sent" (UNAVAILABLE, nothing was sent) or "not confirmed" (TIMEOUT, outcome unknown).
+ * - An app that keeps writes across a restart (the renderer's stored outbox) is handed each write's session before it
+ *   goes out (KeptWrite.keepSession) and, after the restart, sends the write again in that very session, so the
+ *   cluster applies it at most once.
  * - After a reconnect a logged-in client first sends `resume {token, after}` so live delivery continues with no
  *   gap; pushed messages are deduplicated by id and acknowledged with coalesced `delivered {upTo}`.
  */
@@ -34,7 +37,7 @@ import { RecentIds } from './recent.js';
 import { checkLogin, checkStatus } from './results.js';
 import { newClientId, newSecret, Session } from './session.js';
 import { fetchStatus } from './status-probe.js';
-import type { ClientEvents, ClientLogger, ClientState, QuorumClientOptions, WebSocketConstructor } from './types.js';
+import type { ClientEvents, ClientLogger, ClientState, KeptWrite, QuorumClientOptions, WebSocketConstructor } from './types.js';
 
 /** Sized for failover on a LAN: elections take a few hundred milliseconds; an unreachable cluster is retried every ≤2 s. */
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2000 };
@@ -60,6 +63,8 @@ type Params<K extends Op> = Omit<Extract<ClientRequest, { op: K }>, 'id' | 'op' 
 
 interface RequestOptions {
   internal?: boolean;
+  /** Writes only: a session from an earlier run, or a way to keep the session given now (KeptWrite). */
+  kept?: KeptWrite;
 }
 
 export class QuorumClient {
@@ -151,6 +156,14 @@ export class QuorumClient {
     return [...this.known];
   }
 
+  /**
+   * True while a reconnected connection receives the messages it missed while away (pushed before its resume is
+   * answered): a 'message' event then is a replayed backlog, not a live arrival (the app does not notify for it).
+   */
+  get replaying(): boolean {
+    return this.conn !== null && !this.ready && this.token !== null;
+  }
+
   on<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents[K]>): () => void {
     return this.emitter.on(event, listener);
   }
@@ -200,8 +213,9 @@ export class QuorumClient {
     return this.request('accounts', options);
   }
 
-  async send(to: string, text: string): Promise<ResultMap['send']> {
-    const result = await this.request('send', { to, text });
+  /** Sends a message. `kept`: for an app that keeps the write across a restart (KeptWrite). */
+  async send(to: string, text: string, kept?: KeptWrite): Promise<ResultMap['send']> {
+    const result = await this.request('send', { to, text }, { kept });
     this.noteMessageId(result.id);
     return result;
   }
@@ -283,8 +297,10 @@ export class QuorumClient {
     const frame: Record<string, unknown> & { id: number; op: Op } = { id, op };
     for (const [key, value] of Object.entries(params)) if (value !== undefined) frame[key] = value;
     const isWrite = WRITES.has(op);
-    // A write takes its session when it is first sent (transmit): validate (and measure) it with the longest one.
-    if (isWrite) frame.session = { clientId: 'x'.repeat(LIMITS.clientIdMax), seq: Number.MAX_SAFE_INTEGER, startIndex: Number.MAX_SAFE_INTEGER };
+    const carried = isWrite ? options.kept?.session : undefined;
+    // A write takes its session when it is first sent (transmit): validate (and measure) it with the longest one,
+    // or with the one it carries from an earlier run.
+    if (isWrite) frame.session = carried ?? { clientId: 'x'.repeat(LIMITS.clientIdMax), seq: Number.MAX_SAFE_INTEGER, startIndex: Number.MAX_SAFE_INTEGER };
     const checked = ClientRequest.safeParse(frame);
     if (!checked.success) {
       const issue = checked.error.issues[0];
@@ -294,7 +310,7 @@ export class QuorumClient {
     if (utf8Length(JSON.stringify(frame)) > LIMITS.maxClientFrameBytes) {
       return Promise.reject(new QuorumError('TOO_LARGE', `${op}: the request is larger than ${LIMITS.maxClientFrameBytes} bytes`));
     }
-    if (isWrite) delete frame.session;
+    if (isWrite && !carried) delete frame.session;
     const limit = isWrite ? Math.min(this.writeGiveUpMs, this.giveUpAfterMs ?? Infinity) : this.giveUpAfterMs;
 
     return new Promise<ResultMap[K]>((resolve, reject) => {
@@ -308,8 +324,12 @@ export class QuorumClient {
         sentOn: null,
         attempts: 0,
         transmissions: 0,
-        inDoubt: false,
+        // A write from an earlier run may have been applied then.
+        inDoubt: carried !== undefined,
         giveUpAt: limit === undefined ? null : createdAt + limit,
+        keepSession: (isWrite && !carried && options.kept?.keepSession) || null,
+        keptSession: null,
+        keeping: false,
         lastError: null,
         timer: null,
         giveUpTimer: null,
@@ -350,10 +370,26 @@ export class QuorumClient {
   /** Sends the entry on the current connection if requests may flow; otherwise it waits for the next flush. */
   private transmit(entry: PendingRequest): void {
     const conn = this.conn;
-    if (!conn || !this.ready || entry.sentOn === conn.epoch || entry.timer) return;
+    if (!conn || !this.ready || entry.sentOn === conn.epoch || entry.timer || entry.keeping) return;
     // Timers stop while a machine sleeps: a call whose time ran out meanwhile is given up, not sent.
     if (entry.giveUpAt !== null && Date.now() >= entry.giveUpAt) return this.giveUp(entry);
     if (WRITES.has(entry.op) && entry.frame.session === undefined) entry.frame.session = this.session.next(conn.hello?.appliedIndex);
+    const session = entry.frame.session as ClientSession | undefined;
+    if (entry.keepSession && session && entry.keptSession !== session) {
+      // The app stores the session first, so a restart can send this very write again instead of a new one.
+      const keep = entry.keepSession;
+      entry.keptSession = session;
+      entry.keeping = true;
+      const resume = () => {
+        entry.keeping = false;
+        if (this.pending.get(entry.id) === entry) this.transmit(entry);
+      };
+      Promise.resolve(session).then(keep).then(resume, (err: unknown) => {
+        this.log?.warn?.({ op: entry.op, err: errorText(err) }, 'the app could not keep a write\'s session; sending it anyway');
+        resume();
+      });
+      return;
+    }
     if (!conn.send(entry.frame)) return;
     entry.transmissions += 1;
     entry.sentOn = conn.epoch;
@@ -400,8 +436,9 @@ export class QuorumClient {
     if (error.code === 'SESSION_EXPIRED') {
       const expired = (entry.frame.session as ClientSession).clientId;
       this.session.expired(expired);
-      if (entry.transmissions === 1) {
-        // Its only transmission was refused at apply, so it was not applied: it goes again in a new session.
+      if (entry.transmissions === 1 && !entry.inDoubt) {
+        // Its only transmission was refused at apply, so it was not applied: it goes again in a new session. (A write
+        // carried from an earlier run may have been applied then: its outcome stays unknown.)
         this.log?.info?.({ op: entry.op, clientId: expired }, 'client session expired; sending the write in a new session');
         delete entry.frame.session;
         this.transmit(entry);

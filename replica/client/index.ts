@@ -7,6 +7,7 @@ export type {
   ClientLogger,
   ClientState,
   ConnectionStatus,
+  KeptWrite,
   QuorumClientOptions,
   ReceiptEvent,
   WebSocketConstructor,

@@ -2,7 +2,7 @@
  * Requests awaiting a response. Each entry keeps its complete frame (request id and session seq included),
  * so a resend after a reconnect is byte-for-byte the same request and the server can deduplicate it.
  */
-import type { Op } from '../protocol/index.js';
+import type { ClientSession, Op } from '../protocol/index.js';
 import { QuorumError } from '../protocol/index.js';
 
 export interface PendingRequest {
@@ -26,6 +26,12 @@ export interface PendingRequest {
   inDoubt: boolean;
   /** Wall-clock time (Date.now) after which the call is given up, or null for never. */
   giveUpAt: number | null;
+  /** Stores the write's session before it is first transmitted in it (KeptWrite.keepSession). */
+  keepSession: ((session: ClientSession) => Promise<void>) | null;
+  /** The session last handed to keepSession. */
+  keptSession: ClientSession | null;
+  /** keepSession's promise has not settled: the write waits. */
+  keeping: boolean;
   lastError: QuorumError | null;
   /** Timer for a scheduled retry or for the response timeout. */
   timer: ReturnType<typeof setTimeout> | null;

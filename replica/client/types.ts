@@ -2,7 +2,7 @@
  * Types shared by the client library's modules. Isomorphic: no Node or DOM imports; the WebSocket
  * constructor is injected (the browser's in the renderer, `ws`'s under Node).
  */
-import type { ChatMessage, ReplicaStatusRow, LeaderHint } from '../protocol/index.js';
+import type { ChatMessage, ClientSession, ReplicaStatusRow, LeaderHint } from '../protocol/index.js';
 import type { BackoffOptions } from '../util/backoff.js';
 
 /** Declares a handler parameter bivariantly so both `ws`'s and the DOM's event types fit. */
@@ -73,6 +73,25 @@ export interface QuorumClientOptions {
   /** Last message id the app already has (e.g. from a previous run); live delivery resumes after it. */
   lastMessageId?: number;
   log?: ClientLogger;
+}
+
+/**
+ * A write the app keeps across a restart (the renderer's stored outbox), so a reload or restart never applies it twice.
+ * The app stores the session keepSession is given and, after the restart, passes it back as `session`.
+ */
+export interface KeptWrite {
+  /**
+   * The session this write was given in an earlier run: it is sent again as that very write, so the cluster applies
+   * it at most once (or answers SESSION_EXPIRED once it forgot the session: outcome unknown). Such a write is in doubt
+   * from the start: its give-up error is TIMEOUT ("not confirmed").
+   */
+  session?: ClientSession;
+  /**
+   * Called once, when the write is first given its session (just before its first transmission); the write goes out
+   * when the returned promise settles, so the app has stored the session before the cluster can apply it. A rejection
+   * (storage failing) is logged and the write goes out anyway.
+   */
+  keepSession?(session: ClientSession): Promise<void>;
 }
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'closed';
