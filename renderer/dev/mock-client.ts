@@ -139,6 +139,7 @@ export function createMockApi(): ChatApi {
     get state() {
       return state;
     },
+    replaying: false,
     on(event, l) {
       const s = listeners.get(event) ?? new Set();
       s.add(l as (p: unknown) => void);

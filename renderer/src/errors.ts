@@ -55,3 +55,30 @@ export function isRetryableRefusal(err: unknown): boolean {
   const code = errorCode(err);
   return code === 'NO_QUORUM' || code === 'UNAVAILABLE' || code === 'NOT_LEADER' || code === 'RATE_LIMITED';
 }
+
+/** Codes after which a write's outcome is unknown: it may or may not have been applied. */
+export function outcomeUnknown(code: string | null | undefined): boolean {
+  return code === 'TIMEOUT' || code === 'SESSION_EXPIRED' || code === 'INTERNAL';
+}
+
+/**
+ * What a failed or waiting outbox entry says: the client library's own account of what happened ("not sent: ...,
+ * nothing was changed" or "not confirmed: ..., it may or may not have been applied"), not only the code's sentence.
+ */
+export function sendError(err: unknown): string {
+  const code = errorCode(err);
+  const detail = typeof (err as { message?: unknown } | null)?.message === 'string' ? (err as Error).message : '';
+  if (code === 'TIMEOUT') {
+    return `${sentence(detail || TEXT.TIMEOUT)} Check the conversation before sending it again: Retry sends the same write, which the cluster applies at most once.`;
+  }
+  if (code === 'SESSION_EXPIRED') return TEXT.SESSION_EXPIRED;
+  if (detail.startsWith('not sent:')) return sentence(detail);
+  return readableError(err);
+}
+
+/** Capitalised, ending with a full stop. */
+function sentence(text: string): string {
+  const t = text.trim();
+  const capital = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}

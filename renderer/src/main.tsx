@@ -6,7 +6,8 @@ import { App } from './ui/App.js';
 import { ConnectScreen } from './ui/ConnectScreen.js';
 import { AppContext } from './ui/context.js';
 import { createAppStore } from './store/store.js';
-import type { AppEnv } from './store/store-deps.js';
+import type { AppEnv, KeptLogin, KeptLoginStore } from './store/store-deps.js';
+import { openOutboxStore, type LocksLike } from './storage/outbox-db.js';
 import type { ChatApi } from './net/api.js';
 import { connectToCluster } from './net/client.js';
 import { call, desktop } from './desktop.js';
@@ -37,28 +38,12 @@ async function boot(): Promise<void> {
     isAttentive: attentive,
     setTimeout: (fn, ms) => window.setTimeout(fn, ms),
     clearTimeout: (h) => window.clearTimeout(h as number),
-    keptLogin: {
-      save: (token) => {
-        try {
-          sessionStorage.setItem(KEPT_LOGIN, token);
-        } catch {
-          // storage unavailable: a reload logs out
-        }
-      },
-      load: () => {
-        try {
-          return sessionStorage.getItem(KEPT_LOGIN);
-        } catch {
-          return null;
-        }
-      },
-      clear: () => {
-        try {
-          sessionStorage.removeItem(KEPT_LOGIN);
-        } catch {
-          // nothing kept
-        }
-      },
+    keptLogin: keptLoginStore(),
+    outboxStore: openOutboxStore(tabIdStore, (navigator as { locks?: LocksLike }).locks ?? null),
+    onStorageError: (err) => {
+      if (storageErrorSaid) return;
+      storageErrorSaid = true;
+      store.getState().toast(`Queued messages cannot be kept on this device (${err instanceof Error ? err.message : String(err)}): a reload or restart would lose them.`, 'error');
     },
     onUnreadTotal: (n) => {
       document.title = n > 0 ? `(${n}) Quorum` : 'Quorum';
@@ -68,6 +53,7 @@ async function boot(): Promise<void> {
       if (desktop && !attentive()) void call('notify:message', { conversation, from: m.from, text: m.text }).catch(() => {});
     },
   };
+  let storageErrorSaid = false;
   const store = createAppStore(api, env);
   void store.getState().restore();
   // The mock build lets UI tests reach the store (e.g. to load 100,000 messages at once); never in production.
@@ -79,7 +65,16 @@ async function boot(): Promise<void> {
   window.addEventListener('focus', onAttention);
   document.addEventListener('visibilitychange', onAttention);
   desktop?.on('nav:conversation', (p) => store.getState().openConversation(p.with));
-  window.addEventListener('beforeunload', () => api.close());
+  // A page with unsent messages asks before it goes (they are kept on the device and go out on the next start, but
+  // not while it is closed). In the desktop window a refused unload would just swallow the close, so only the web.
+  if (!desktop) {
+    window.addEventListener('beforeunload', (event) => {
+      if (store.getState().outbox.length === 0) return;
+      event.preventDefault();
+      event.returnValue = '';
+    });
+  }
+  window.addEventListener('pagehide', () => api.close());
 
   root.render(
     <StrictMode>
@@ -90,7 +85,61 @@ async function boot(): Promise<void> {
   );
 }
 
-/** This tab's login token, so a reload does not log out (sessionStorage: gone with the tab). */
+/** The login kept across a reload: in the tab (sessionStorage), or on the device when the person asked to stay signed in. */
 const KEPT_LOGIN = 'quorum.login';
+/** This tab's id, surviving its reloads: whose kept outbox entries are whose (storage/outbox-db.ts). */
+const TAB_ID = 'quorum.tab';
+
+function keptLoginStore(): KeptLoginStore {
+  const parse = (text: string | null): KeptLogin | null => {
+    try {
+      const v = JSON.parse(text ?? 'null') as Partial<KeptLogin> | null;
+      return v && typeof v.token === 'string' && typeof v.user === 'string' ? { token: v.token, user: v.user } : null;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    save: (login, staySignedIn) => {
+      try {
+        (staySignedIn ? localStorage : sessionStorage).setItem(KEPT_LOGIN, JSON.stringify(login));
+      } catch {
+        // storage unavailable: a reload logs out
+      }
+    },
+    load: () => {
+      try {
+        return parse(sessionStorage.getItem(KEPT_LOGIN)) ?? parse(localStorage.getItem(KEPT_LOGIN));
+      } catch {
+        return null;
+      }
+    },
+    clear: () => {
+      try {
+        sessionStorage.removeItem(KEPT_LOGIN);
+        localStorage.removeItem(KEPT_LOGIN);
+      } catch {
+        // nothing kept
+      }
+    },
+  };
+}
+
+const tabIdStore = {
+  get: () => {
+    try {
+      return sessionStorage.getItem(TAB_ID);
+    } catch {
+      return null;
+    }
+  },
+  set: (id: string) => {
+    try {
+      sessionStorage.setItem(TAB_ID, id);
+    } catch {
+      // no session storage: a reload is a new tab; its kept entries are taken over as a closed tab's
+    }
+  },
+};
 
 void boot();

@@ -32,6 +32,7 @@ class Server extends FakeApiEvents implements ChatApi {
   messages: ChatMessage[] = [];
   historyCalls = 0;
   statusOf = null;
+  replaying = false;
   cluster = null;
   setConn(status: ClientState['status']) {
     this.state = { ...this.state, status };

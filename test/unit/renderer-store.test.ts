@@ -1,77 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { FakeApiEvents } from '../helpers/fake-api-events.js';
+import { env, FakeApi, msg } from '../helpers/fake-chat-api.js';
 import { createAppStore } from '../../renderer/src/store/store.js';
-import type { AppEnv } from '../../renderer/src/store/store-deps.js';
 import { toPattern } from '../../renderer/src/store/directory.js';
 import { sortedConversations } from '../../renderer/src/store/threads.js';
 import { clusterHealth, connectionLabel, surviveText } from '../../renderer/src/store/health.js';
 import { readableError } from '../../renderer/src/errors.js';
 import { mergePage, insertMessage } from '../../renderer/src/store/messages.js';
-import type { ChatApi, ChatMessage, ClientState, ReplicaStatus } from '../../renderer/src/net/api.js';
+import type { ClientState, ReplicaStatus } from '../../renderer/src/net/api.js';
 import { ERROR_CODES, QuorumError } from '../../replica/protocol/errors.js';
 import { settled } from '../helpers/settled.js';
 
-
-interface Deferred<T> {
-  resolve(v: T): void;
-  reject(e: unknown): void;
-}
-
-/** A ChatApi whose sends stay pending until the test settles them, like the client library during failover. */
-class FakeApi extends FakeApiEvents implements ChatApi {
-  state: ClientState = { status: 'connected', replica: { id: 'r1', address: 'a:1' }, leader: { id: 'r1', address: 'a:1' }, readOnly: false };
-  sends: { to: string; text: string; d: Deferred<{ id: number; sentAt: number }> }[] = [];
-  marks: [string, number][] = [];
-  history_: ChatMessage[] = [];
-  statusOf = null;
-  cluster = null;
-  setConn(c: Partial<ClientState>) {
-    this.state = { ...this.state, ...c };
-    this.emit('state', this.state);
-  }
-  signup = async (u: string) => ({ user: u });
-  login = async (u: string, p: string) => {
-    if (p === 'wrong-password') throw new QuorumError('BAD_CREDENTIALS', 'bad');
-    return { user: u, token: 't'.repeat(32), unread: 0 };
-  };
-  logout = async () => ({ loggedOut: true });
-  accounts = async (o: { pattern?: string; pageToken?: string }) =>
-    o.pageToken ? { accounts: [{ username: 'bob2' }], nextPageToken: null } : { accounts: [{ username: 'bob' }, { username: 'bobby' }], nextPageToken: 'p2' };
-  send = (to: string, text: string) =>
-    new Promise<{ id: number; sentAt: number }>((resolve, reject) => this.sends.push({ to, text, d: { resolve, reject } }));
-  history = async (_w: string, o: { before?: number; limit?: number }) => {
-    const older = this.history_.filter((m) => o.before === undefined || m.id < o.before);
-    return { messages: older.slice(-(o.limit ?? 50)) };
-  };
-  conversations = async () => ({ conversations: [] });
-  markRead = async (w: string, upTo: number) => {
-    this.marks.push([w, upTo]);
-    return { marked: 1 };
-  };
-  delete = async () => ({ deleted: 1 });
-  deleteAccount = async () => ({ deleted: true });
-  status = async (): Promise<ReplicaStatus> => {
-    throw new Error('no');
-  };
-  servers = () => ['a:1'];
-  close() {}
-}
-
-function env(attentive = true): AppEnv & { unread: number[]; incoming: string[] } {
-  const e = {
-    unread: [] as number[],
-    incoming: [] as string[],
-    now: () => 1_700_000_000_000,
-    isAttentive: () => attentive,
-    onUnreadTotal: (n: number) => e.unread.push(n),
-    onIncoming: (m: ChatMessage) => e.incoming.push(m.text),
-    setTimeout: (fn: () => void) => (queueMicrotask(fn), 0),
-    clearTimeout: () => {},
-  };
-  return e;
-}
-
-const msg = (id: number, from: string, to: string, text = `m${id}`): ChatMessage => ({ id, from, to, text, sentAt: 1_700_000_000_000 + id, deliveredAt: null, readAt: null });
 
 async function loggedIn(attentive = true) {
   const api = new FakeApi();

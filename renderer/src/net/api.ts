@@ -4,9 +4,9 @@
  * renderer/dev/mock-client.ts fakes it for screenshots.
  */
 import type { ChatMessage, ConversationSummary, ReplicaStatus, ReplicaStatusRow } from '../../../replica/protocol/client.js';
-import type { ClientEvents, ClientState, ReceiptEvent } from '../../../replica/client/index.js';
+import type { ClientEvents, ClientState, KeptWrite, ReceiptEvent } from '../../../replica/client/index.js';
 
-export type { ChatMessage, ClientEvents, ClientState, ConversationSummary, ReceiptEvent, ReplicaStatus, ReplicaStatusRow };
+export type { ChatMessage, ClientEvents, ClientState, ConversationSummary, KeptWrite, ReceiptEvent, ReplicaStatus, ReplicaStatusRow };
 
 /** Membership changes; null until the client library and the replicas support them. */
 export interface ClusterActions {
@@ -17,6 +17,8 @@ export interface ClusterActions {
 
 export interface ChatApi {
   readonly state: ClientState;
+  /** True while a reconnected connection receives the backlog it missed (a 'message' then is not a live arrival). */
+  readonly replaying: boolean;
   on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;
   signup(username: string, password: string): Promise<{ user: string }>;
   login(username: string, password: string): Promise<{ user: string; token: string; unread: number }>;
@@ -24,7 +26,8 @@ export interface ChatApi {
   resume?(token: string): Promise<{ user: string }>;
   logout(): Promise<unknown>;
   accounts(o: { pattern?: string; limit?: number; pageToken?: string }): Promise<{ accounts: { username: string }[]; nextPageToken: string | null }>;
-  send(to: string, text: string): Promise<{ id: number; sentAt: number }>;
+  /** `kept`: the session handed over before it goes out, or the one it was given in an earlier run (KeptWrite). */
+  send(to: string, text: string, kept?: KeptWrite): Promise<{ id: number; sentAt: number }>;
   history(withUser: string, o: { limit?: number; before?: number }): Promise<{ messages: ChatMessage[] }>;
   conversations(limit?: number): Promise<{ conversations: ConversationSummary[] }>;
   markRead(withUser: string, upTo: number): Promise<unknown>;

@@ -33,6 +33,9 @@ export function connectToCluster(servers: string[]): ChatApi {
     get state(): ClientState {
       return client.state;
     },
+    get replaying(): boolean {
+      return client.replaying;
+    },
     on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void) {
       return client.on(event, listener as never);
     },
@@ -41,7 +44,7 @@ export function connectToCluster(servers: string[]): ChatApi {
     resume: (t) => client.resumeLogin(t),
     logout: () => client.logout(),
     accounts: (query) => client.accounts(query),
-    send: (to, text) => client.send(to, text),
+    send: (to, text, kept) => client.send(to, text, kept),
     history: (w, o) => client.history(w, o),
     conversations: (limit) => client.conversations(limit),
     markRead: (w, upTo) => client.markRead(w, upTo),

@@ -1,7 +1,6 @@
 /** Signing up, logging in (and resuming a kept login after a reload), logging out, deleting the account. */
 import { LIMITS } from '../../../replica/protocol/limits.js';
 import { Username } from '../../../replica/protocol/client.js';
-import type { ConversationSummary } from '../net/api.js';
 import { readableError } from '../errors.js';
 import type { GetState, SetState, SliceDeps } from './store-deps.js';
 
@@ -15,8 +14,9 @@ export interface AuthState {
 }
 
 export interface AuthActions {
-  signup(username: string, password: string): Promise<void>;
-  login(username: string, password: string): Promise<void>;
+  /** `staySignedIn`: keep the login on this device beyond this tab (the person asked to stay signed in). */
+  signup(username: string, password: string, staySignedIn?: boolean): Promise<void>;
+  login(username: string, password: string, staySignedIn?: boolean): Promise<void>;
   /** Resumes a login kept from before a reload, if any. */
   restore(): Promise<void>;
   logout(): Promise<void>;
@@ -24,36 +24,42 @@ export interface AuthActions {
 }
 
 export interface AuthOps {
-  endLogin(notice: string | null): void;
+  endLogin(notice: string | null, discardOutbox: boolean): void;
 }
 
 export function createAuthSlice(set: SetState, get: GetState, { api, env, login, ops }: SliceDeps): [AuthState & AuthActions, AuthOps] {
-  /** A new login starts from nothing, then loads its conversation list. */
+  /** A new login starts from nothing but the outbox kept on the device, then loads its conversation list. */
   const startLogin = async (user: string) => {
+    beginLogin(user);
+    await loadConversations();
+  };
+
+  /** Shows `user` signed in: a fresh state, with the outbox kept on the device. */
+  const beginLogin = (user: string) => {
     login.epoch++;
     login.inFlight = null;
+    login.resuming = null;
+    login.keptLoaded = false;
     ops.forgetMarks();
     set({ ...ops.loggedOutState(), user, authBusy: false, authError: null, notice: null });
+    void ops.loadKept(user);
+  };
+
+  const loadConversations = async () => {
     try {
-      const r = await api.conversations(LIMITS.pageMax);
-      const conversations: Record<string, ConversationSummary> = {};
-      for (const c of r.conversations) conversations[c.with] = c;
-      set((s) => {
-        // Keep anything that arrived live in the meantime.
-        const merged = { ...conversations };
-        for (const [k, v] of Object.entries(s.conversations)) if (!merged[k] || merged[k].lastMessage.id < v.lastMessage.id) merged[k] = v;
-        return { conversations: merged };
-      });
-      ops.reportUnread();
+      await ops.loadConversations();
     } catch (err) {
       get().toast(`Could not load conversations. ${readableError(err)}`, 'error');
     }
   };
 
-  const endLogin = (notice: string | null) => {
+  const endLogin = (notice: string | null, discardOutbox: boolean) => {
+    const user = get().user;
     env.keptLogin?.clear();
+    if (discardOutbox && user) void env.outboxStore?.clear(user).catch((err: unknown) => env.onStorageError?.(err));
     login.epoch++;
     login.inFlight = null;
+    login.resuming = null;
     ops.forgetMarks();
     set({ ...ops.loggedOutState(), notice, authBusy: false });
     env.onUnreadTotal?.(0);
@@ -65,7 +71,7 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
     authError: null,
     notice: null,
 
-    async signup(username, password) {
+    async signup(username, password, staySignedIn = false) {
       const u = Username.safeParse(username);
       if (!u.success) return void set({ authError: 'Usernames are 1–32 letters, digits, “_”, “.” or “-”.' });
       if (password.length < LIMITS.passwordMin) return void set({ authError: `Passwords have at least ${LIMITS.passwordMin} characters.` });
@@ -73,19 +79,19 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
       try {
         await api.signup(username, password);
         const r = await api.login(username, password);
-        env.keptLogin?.save(r.token);
+        env.keptLogin?.save({ token: r.token, user: r.user }, staySignedIn);
         await startLogin(r.user);
       } catch (err) {
         set({ authBusy: false, authError: readableError(err) });
       }
     },
 
-    async login(username, password) {
+    async login(username, password, staySignedIn = false) {
       if (!username || !password) return void set({ authError: 'Enter your username and password.' });
       set({ authBusy: true, authError: null, notice: null });
       try {
         const r = await api.login(username, password);
-        env.keptLogin?.save(r.token);
+        env.keptLogin?.save({ token: r.token, user: r.user }, staySignedIn);
         await startLogin(r.user);
       } catch (err) {
         set({ authBusy: false, authError: readableError(err) });
@@ -93,17 +99,35 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
     },
 
     async restore() {
-      const token = env.keptLogin?.load();
-      if (!token || !api.resume) return;
-      set({ authBusy: true, authError: null });
+      const kept = env.keptLogin?.load();
+      if (!kept || !api.resume) return;
+      // Signed in at once, with the kept outbox: while the cluster has no majority the resume waits (read-only), and
+      // the person sees their account and queued messages instead of a login screen.
+      beginLogin(kept.user);
+      const epoch = login.epoch;
+      let bound!: () => void;
+      login.resuming = new Promise<void>((resolve) => (bound = resolve));
       try {
-        const r = await api.resume(token);
-        await startLogin(r.user);
-      } catch {
-        // The login ended meanwhile (logged out elsewhere, account deleted): back to the login screen.
-        env.keptLogin?.clear();
-        set({ authBusy: false });
+        const r = await api.resume(kept.token);
+        if (epoch !== login.epoch) return;
+        if (r.user !== kept.user) throw new Error(`the kept login belongs to ${r.user}`);
+      } catch (err) {
+        if (epoch !== login.epoch) return;
+        // The login ended meanwhile (logged out elsewhere, expired, account deleted): log in again; the outbox stays
+        // kept for the next login of this account.
+        const queued = get().outbox.length;
+        endLogin(
+          `Your login has ended (${readableError(err)}). Log in again${queued ? `; your ${queued} unsent ${queued === 1 ? 'message is' : 'messages are'} kept and go out after you log in` : ''}.`,
+          false,
+        );
+        return;
+      } finally {
+        bound();
       }
+      login.resuming = null;
+      ops.sendNext();
+      const active = get().active;
+      await Promise.all([loadConversations(), active ? get().loadOlder(active) : undefined]);
     },
 
     async logout() {
@@ -114,12 +138,12 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
         get().toast(readableError(err), 'error');
         return;
       }
-      endLogin(unsent > 0 ? `Logged out. ${unsent} unsent ${unsent === 1 ? 'message was' : 'messages were'} discarded.` : null);
+      endLogin(unsent > 0 ? `Logged out. ${unsent} unsent ${unsent === 1 ? 'message was' : 'messages were'} discarded.` : null, true);
     },
 
     async deleteAccount(password) {
       await api.deleteAccount(password);
-      endLogin('Your account was deleted.');
+      endLogin('Your account was deleted.', true);
     },
   };
   return [slice, { endLogin }];

@@ -33,7 +33,7 @@ export function toPattern(query: string): string {
   return /[*?]/.test(q) ? q : `*${q}*`;
 }
 
-export function createDirectorySlice(set: SetState, get: GetState, { api }: SliceDeps): DirectoryState & DirectoryActions {
+export function createDirectorySlice(set: SetState, get: GetState, { api, login }: SliceDeps): DirectoryState & DirectoryActions {
   /** Numbers searches, so the answer to one the user has since replaced is dropped. */
   let searchSeq = 0;
   return {
@@ -48,6 +48,8 @@ export function createDirectorySlice(set: SetState, get: GetState, { api }: Slic
       }
       set({ directory: { query, results: [], nextPageToken: null, loading: true } });
       try {
+        // A kept login not yet taken back by the cluster cannot search: wait for it (it shows "Searching…").
+        if (login.resuming) await login.resuming;
         const r = await api.accounts({ pattern, limit: ACCOUNTS_PAGE });
         if (seq !== searchSeq) return;
         set({ directory: { query, results: r.accounts.map((a) => a.username), nextPageToken: r.nextPageToken, loading: false } });

@@ -42,11 +42,13 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
     const [outbox, outboxOps] = createOutboxSlice(set, get, deps);
     Object.assign(ops, {
       addCommitted: threadsOps.addCommitted,
+      loadConversations: threadsOps.loadConversations,
       forget: threadsOps.forget,
       resync: threadsOps.resync,
       forgetMarks: threadsOps.forgetMarks,
       reportUnread: threadsOps.reportUnread,
       sendNext: outboxOps.sendNext,
+      loadKept: outboxOps.loadKept,
       endLogin: authOps.endLogin,
       loggedOutState: (): LoginOwnedState => ({ user: null, ...initialThreadsState(), outbox: [], directory: emptyDirectory() }),
     } satisfies SliceOps);
@@ -68,7 +70,9 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
       api.on('receipt', (receipt) => threadsOps.applyReceipt(receipt)),
       api.on('sessionEnded', ({ reason }) => {
         if (!get().user) return;
-        ops.endLogin(`You were logged out: ${reason}`);
+        const queued = get().outbox.length;
+        const kept = queued && deps.env.outboxStore ? ` Your ${queued} unsent ${queued === 1 ? 'message is' : 'messages are'} kept and go out after you log in again.` : '';
+        ops.endLogin(`You were logged out: ${reason}.${kept}`, false);
       }),
     ];
 

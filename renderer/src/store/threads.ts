@@ -52,6 +52,7 @@ export interface ThreadsActions {
 
 export interface ThreadsOps {
   addCommitted(m: ChatMessage): void;
+  loadConversations(): Promise<void>;
   forget(ids: readonly number[]): void;
   resync(): Promise<void>;
   forgetMarks(): void;
@@ -70,6 +71,31 @@ export function totalUnread(conversations: Record<string, ConversationSummary>):
   return n;
 }
 
+/**
+ * Merges the server's conversation list into the local one. A conversation whose local last message is newer than the
+ * answer (it arrived live while the list was being read) keeps its preview, and its unread count is the server's
+ * plus the unread messages that arrived live after the answer's last one (`arrived`: unread ids that arrived live
+ * while the list was being read) — never the local count alone, which knows nothing of older unread messages.
+ */
+export function mergeConversations(
+  local: Record<string, ConversationSummary>,
+  server: readonly ConversationSummary[],
+  arrived: ReadonlyMap<string, ReadonlySet<number>>,
+): Record<string, ConversationSummary> {
+  const merged = { ...local };
+  for (const c of server) {
+    const mine = merged[c.with];
+    if (!mine || mine.lastMessage.id <= c.lastMessage.id) {
+      merged[c.with] = c;
+      continue;
+    }
+    let newer = 0;
+    for (const id of arrived.get(c.with) ?? []) if (id > c.lastMessage.id) newer++;
+    merged[c.with] = { ...c, lastMessage: mine.lastMessage, unread: c.unread + newer };
+  }
+  return merged;
+}
+
 /** Conversations, newest first. */
 export function sortedConversations(conversations: Record<string, ConversationSummary>): ConversationSummary[] {
   return Object.values(conversations).sort((a, b) => b.lastMessage.id - a.lastMessage.id || (a.with < b.with ? -1 : 1));
@@ -79,6 +105,9 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
   /** Per conversation, the newest message id already marked read (so a mark is sent once). */
   const markedUpTo = new Map<string, number>();
   const markTimers = new Map<string, unknown>();
+  /** Conversation list requests out; while any is, unread ids arriving live are noted (for mergeConversations). */
+  let listing = 0;
+  const arrivedWhileListing = new Map<string, Set<number>>();
 
   const patchThread = (name: string, change: (t: Thread) => Partial<Thread>) =>
     set((s) => {
@@ -98,15 +127,19 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
     if (!me) return;
     const other = m.from === me ? m.to : m.from;
     const incoming = m.from !== me;
+    // A backlog replayed after a reconnect is not news: it counts as unread but raises no notification.
+    const replayed = api.replaying;
+    let unreadNow = false;
     set((s) => {
       const prev = s.conversations[other];
       const isNewer = !prev || m.id > prev.lastMessage.id;
       const seenNow = incoming && s.active === other && s.view === 'chat' && env.isAttentive();
       const alreadyHad = s.threads[other]?.messages.some((x) => x.id === m.id) ?? false;
+      unreadNow = incoming && !seenNow && !alreadyHad && m.readAt === null;
       const conv: ConversationSummary = {
         with: other,
         lastMessage: isNewer ? m : prev!.lastMessage,
-        unread: (prev?.unread ?? 0) + (incoming && !seenNow && !alreadyHad && m.readAt === null ? 1 : 0),
+        unread: (prev?.unread ?? 0) + (unreadNow ? 1 : 0),
         ...(prev?.deleted ? { deleted: true } : {}),
       };
       const t = s.threads[other];
@@ -115,10 +148,30 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
         ...(t && t.loaded ? { threads: { ...s.threads, [other]: { ...t, messages: insertMessage(t.messages, m) } } } : {}),
       };
     });
+    if (unreadNow && listing > 0) {
+      const ids = arrivedWhileListing.get(other) ?? new Set<number>();
+      ids.add(m.id);
+      arrivedWhileListing.set(other, ids);
+    }
     reportUnread();
     if (incoming) {
       if (onScreen(other)) scheduleMark(other);
-      else env.onIncoming?.(m, other);
+      else if (unreadNow && !replayed) env.onIncoming?.(m, other);
+    }
+  };
+
+  /** Reads the conversation list and merges it (throws when it cannot be read). */
+  const loadConversations = async () => {
+    const epoch = login.epoch;
+    listing++;
+    try {
+      const r = await api.conversations(LIMITS.pageMax);
+      if (epoch !== login.epoch) return;
+      set((s) => ({ conversations: mergeConversations(s.conversations, r.conversations, arrivedWhileListing) }));
+      reportUnread();
+    } finally {
+      listing--;
+      if (listing === 0) arrivedWhileListing.clear();
     }
   };
 
@@ -135,7 +188,7 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
 
   const markNow = async (name: string) => {
     const s = get();
-    if (!s.user) return;
+    if (!s.user || login.resuming) return;
     // Marked when the timer fires, so the conversation must still be on screen then: a message that arrived after
     // the user looked away (another conversation, the cluster view, another window) stays unread.
     if (!onScreen(name)) return;
@@ -191,18 +244,7 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
   const resync = async () => {
     const epoch = login.epoch;
     try {
-      const r = await api.conversations(LIMITS.pageMax);
-      if (epoch !== login.epoch) return;
-      set((s) => {
-        const merged = { ...s.conversations };
-        for (const c of r.conversations) {
-          const local = merged[c.with];
-          // A live message newer than the answer keeps its preview (and its unread count).
-          if (!local || local.lastMessage.id <= c.lastMessage.id) merged[c.with] = c;
-        }
-        return { conversations: merged };
-      });
-      reportUnread();
+      await loadConversations();
     } catch {
       // Leave the list as it is; the next reconnect tries again.
     }
@@ -259,6 +301,8 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
     },
 
     async loadOlder(name) {
+      // A kept login the cluster has not taken back yet reads nothing; restore() loads the open thread after it.
+      if (login.resuming) return;
       const t = get().threads[name];
       if (t?.loading || (t?.loaded && !t.hasOlder)) return;
       const before = t?.loaded && t.messages.length ? t.messages[0].id : undefined;
@@ -315,5 +359,5 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
       if (view === 'chat' && active) get().markSeen(active);
     },
   };
-  return [slice, { addCommitted, forget, resync, forgetMarks, reportUnread, applyReceipt: applyReceiptToThreads }];
+  return [slice, { addCommitted, loadConversations, forget, resync, forgetMarks, reportUnread, applyReceipt: applyReceiptToThreads }];
 }

@@ -6,6 +6,7 @@ import { FormError } from './FormParts.js';
 export function AuthScreen() {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
+  const [staySignedIn, setStaySignedIn] = useState(false);
   const busy = useApp((s) => s.authBusy);
   const error = useApp((s) => s.authError);
   const notice = useApp((s) => s.notice);
@@ -15,8 +16,8 @@ export function AuthScreen() {
   const submit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const which = ((e.nativeEvent as SubmitEvent).submitter as HTMLButtonElement | null)?.value;
-    if (which === 'signup') void signup(username.trim(), password);
-    else void login(username.trim(), password);
+    if (which === 'signup') void signup(username.trim(), password, staySignedIn);
+    else void login(username.trim(), password, staySignedIn);
   };
 
   return (
@@ -35,6 +36,10 @@ export function AuthScreen() {
         <label className="field">
           <span>Password</span>
           <input name="password" type="password" autoComplete="current-password" maxLength={256} value={password} onChange={(e) => setPassword(e.target.value)} required />
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={staySignedIn} onChange={(e) => setStaySignedIn(e.target.checked)} />
+          <span>Keep me signed in on this device</span>
         </label>
         <FormError error={error} />
         <div className="row auth-actions">

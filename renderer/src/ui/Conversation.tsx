@@ -8,6 +8,7 @@ import { dayKey, dayLabel, messageState, timeLabel } from '../store/messages.js'
 import { Avatar, StateIcon } from './icons.js';
 import { Dialog } from './Dialog.js';
 import { LIMITS } from '../../../replica/protocol/limits.js';
+import { outcomeUnknown } from '../errors.js';
 
 type Row =
   | { kind: 'top'; key: string }
@@ -86,6 +87,7 @@ const MessageRow = memo(function MessageRow({
 function PendingRow({ e, first }: { e: OutboxEntry; first: boolean }) {
   const retry = useApp((s) => s.retry);
   const discard = useApp((s) => s.discard);
+  const label = e.state === 'failed' && outcomeUnknown(e.errorCode) ? 'Not confirmed' : STATE_TEXT[e.state];
   return (
     <div className={`msg mine pending ${first ? 'first' : ''}`}>
       <div className="bubble">
@@ -94,7 +96,7 @@ function PendingRow({ e, first }: { e: OutboxEntry; first: boolean }) {
           <time dateTime={new Date(e.createdAt).toISOString()}>{timeLabel(e.createdAt)}</time>
           <span className={`state st-${e.state}`} title={e.error}>
             <StateIcon state={e.state} />
-            {STATE_TEXT[e.state]}
+            {label}
           </span>
         </span>
         {e.state === 'failed' && (
