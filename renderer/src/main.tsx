@@ -56,6 +56,13 @@ async function boot(): Promise<void> {
   let storageErrorSaid = false;
   const store = createAppStore(api, env);
   void store.getState().restore();
+  // A reload reopens the conversation that was open in this tab (with its queued messages, even before the cluster
+  // takes the login back).
+  const reopen = sessionValue(OPEN_CONVERSATION);
+  if (store.getState().user && reopen) store.getState().openConversation(reopen);
+  store.subscribe((s, prev) => {
+    if (s.active !== prev.active || s.user !== prev.user) setSessionValue(OPEN_CONVERSATION, s.user ? s.active : null);
+  });
   // The mock build lets UI tests reach the store (e.g. to load 100,000 messages at once); never in production.
   if (import.meta.env.MODE === 'mock') (globalThis as { __store?: typeof store }).__store = store;
   const onAttention = () => {
@@ -125,21 +132,26 @@ function keptLoginStore(): KeptLoginStore {
   };
 }
 
-const tabIdStore = {
-  get: () => {
-    try {
-      return sessionStorage.getItem(TAB_ID);
-    } catch {
-      return null;
-    }
-  },
-  set: (id: string) => {
-    try {
-      sessionStorage.setItem(TAB_ID, id);
-    } catch {
-      // no session storage: a reload is a new tab; its kept entries are taken over as a closed tab's
-    }
-  },
-};
+/** The conversation open in this tab, reopened after a reload. */
+const OPEN_CONVERSATION = 'quorum.open';
+
+function sessionValue(key: string): string | null {
+  try {
+    return sessionStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function setSessionValue(key: string, value: string | null): void {
+  try {
+    if (value === null) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, value);
+  } catch {
+    // no session storage: a reload starts afresh (a new tab; its kept outbox entries are taken over as a closed tab's)
+  }
+}
+
+const tabIdStore = { get: () => sessionValue(TAB_ID), set: (id: string) => setSessionValue(TAB_ID, id) };
 
 void boot();

@@ -28,6 +28,12 @@ const DB_NAME = 'quorum';
 const TAB_LOCK = 'quorum-tab:';
 const ADOPT_LOCK = 'quorum-outbox-adopt';
 
+/** 128 random bits in hex. getRandomValues, not randomUUID: a web client opened over plain http from another machine is not a secure context. */
+function randomTabId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /** Where a tab keeps its id so it survives the tab's reloads (sessionStorage). */
 export interface TabIdStore {
   get(): string | null;
@@ -63,7 +69,7 @@ async function claimTab(ids: TabIdStore, locks: LocksLike | null, newId: () => s
 }
 
 /** Opens the kept outbox of this tab (its id kept in `ids`); `locks` is navigator.locks where there is one. */
-export function openOutboxStore(ids: TabIdStore, locks: LocksLike | null, newId: () => string = () => crypto.randomUUID()): OutboxStore {
+export function openOutboxStore(ids: TabIdStore, locks: LocksLike | null, newId: () => string = randomTabId): OutboxStore {
   const claimed = claimTab(ids, locks, newId);
   let db: Promise<IDBPDatabase<OutboxSchema>> | null = null;
   const database = () =>
