@@ -494,8 +494,12 @@ export class ChatStateMachine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.commitGroup();
-    this.open.db.close();
+    // The file is closed even when the last commit fails (a full disk): the log replays what it lost.
+    try {
+      this.commitGroup();
+    } finally {
+      this.open.db.close();
+    }
   }
 
   private assertOpen(): void {

@@ -15,6 +15,8 @@ import { AUTOPILOT_DEFAULTS, type AutopilotSettings } from '../node/autopilot/po
 import { readSecretFile, SecretFileError, type ClusterSecrets } from '../security/secret-file.js';
 import { normalizeOrigin } from '../net/exposure.js';
 import { PEER_LINK_MODES, type PeerLinkMode, type ReplicaSecurityOptions } from '../security/replica-security.js';
+import { EXIT_STATUS, ReplicaStop, exitStatusOf } from '../node/exit-status.js';
+import { DISK_WARN_DEFAULT_BYTES } from '../node/disk-space.js';
 
 const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:PORT]
          [--initial-cluster ID=HOST:PORT,ID=HOST:PORT,...] [--secret-file FILE]
@@ -23,7 +25,7 @@ const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:P
          [--autopilot-voters N] [--autopilot-stabilize SECONDS] [--autopilot-dead-after SECONDS] [--no-autopilot]
          [--no-discovery]
          [--heartbeat-ms MS] [--election-timeout-ms MS] [--log-level LEVEL]
-         [--compact-every N] [--keep-entries N]
+         [--compact-every N] [--keep-entries N] [--disk-warn-mb MB]
          [--tls-cert FILE --tls-key FILE] [--allow-origin ORIGIN,...] [--allow-plain-clients]
          [--peer-links tls|tls-or-plain|plain]
          [--metrics-listen HOST:PORT] [--metrics-token-file FILE]
@@ -39,6 +41,7 @@ defaults: --id r1 --data .data/<id> --listen 127.0.0.1:7400 --heartbeat-ms 50 --
   change only by hand (cluster promote/demote).
   LAN discovery: a replica whose address is a LAN IPv4 address advertises _quorum._tcp (id, address, public cluster
   id; never the secret) on that interface; find them with: npm run --silent cluster -- discover. --no-discovery: off.
+  --disk-warn-mb: warn (log, metric, status) when the data folder's filesystem has less free space (default ${DISK_WARN_DEFAULT_BYTES / 1024 / 1024})
   compaction: once N entries (default 20000) are applied beyond the log's start, entries older than the last
   --keep-entries (default 5000) are dropped; a replica further behind catches up by snapshot
 security (docs/security.md): replicas talk TLS with certificates of a CA derived from the cluster secret; the secret
@@ -49,7 +52,9 @@ security (docs/security.md): replicas talk TLS with certificates of a CA derived
   --peer-links: tls (default); tls-or-plain only while upgrading from a version without TLS; plain only on a network
   that is encrypted already (WireGuard) or to measure what TLS costs
   --metrics-listen: serve /metrics, /debug/state and /healthz to anyone on a separate port (default: loopback only)
-  --metrics-token-file: a bearer token that lets other machines read /metrics and /debug/state on the main port`;
+  --metrics-token-file: a bearer token that lets other machines read /metrics and /debug/state on the main port
+exit status (docs/operations.md): 0 stopped on request; 1 failed; 2 invalid arguments; 3 disk full (free space, then
+  restart); 4 data folder in use by another process; 5 damaged or diverged data (rebuild the replica: resync)`;
 
 export interface ParsedReplicaArgs {
   id: string;
@@ -73,6 +78,8 @@ export interface ParsedReplicaArgs {
   metricsTokenFile?: string;
   /** Advertise on the LAN (--no-discovery: false). */
   discovery: boolean;
+  /** Warn below this many free bytes on the data folder's filesystem. */
+  diskWarnBytes: number;
 }
 
 export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
@@ -104,6 +111,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     'metrics-listen': { type: 'string' },
     'metrics-token-file': { type: 'string' },
     'no-discovery': { type: 'boolean', default: false },
+    'disk-warn-mb': { type: 'string', default: String(DISK_WARN_DEFAULT_BYTES / 1024 / 1024) },
   });
   const id = values.id!;
   if (!isReplicaId(id)) throw new UsageError(`--id "${id}": ${REPLICA_ID_RULE}`);
@@ -175,6 +183,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     keepEntries: positiveInt(values['keep-entries']!, '--keep-entries'),
     autopilot,
     discovery: !values['no-discovery'],
+    diskWarnBytes: megabytes(values['disk-warn-mb']!, '--disk-warn-mb'),
   };
 }
 
@@ -207,6 +216,12 @@ function parseAutopilot(values: Record<string, string | boolean | string[] | und
     stabilizeMs: seconds('autopilot-stabilize', AUTOPILOT_DEFAULTS.stabilizeMs, 86_400),
     deadAfterMs: seconds('autopilot-dead-after', AUTOPILOT_DEFAULTS.deadAfterMs, 7 * 86_400),
   };
+}
+
+function megabytes(s: string, name: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || n > 1024 * 1024) throw new UsageError(`${name} "${s}" must be a whole number of megabytes (0 turns the warning off)`);
+  return n * 1024 * 1024;
 }
 
 function positiveInt(s: string, name: string): number {
@@ -256,7 +271,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError) return reportUsageError(err, USAGE);
     if (err instanceof SecretFileError) {
       process.stderr.write(`INVALID: ${err.message}\n`);
-      return 2;
+      return EXIT_STATUS.invalid;
     }
     throw err;
   }
@@ -292,12 +307,13 @@ export async function main(argv: string[]): Promise<number> {
       autopilot: args.autopilot,
       discovery: args.discovery,
       supportedVersion: supportedVersion(process.env),
+      diskWarnBytes: args.diskWarnBytes,
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'EADDRINUSE' ? `port in use: ${args.listen} (pick another with --listen)` : e.message;
-    process.stderr.write(`UNAVAILABLE: cannot start replica ${args.id}: ${why}\n`);
-    return 1;
+    process.stderr.write(`${err instanceof ReplicaStop ? err.code : 'UNAVAILABLE'}: cannot start replica ${args.id}: ${why}\n`);
+    return exitStatusOf(e);
   }
   const scheme = args.security.operatorCertificate || secrets ? 'https' : 'http';
   process.stderr.write(`Quorum replica ${handle.id} serving at ${scheme}://${handle.address}/ (data: ${args.dataDir})\n`);
@@ -309,9 +325,7 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', () => shutdown('SIGINT'));
   await handle.stopped;
   const failure = handle.failure();
-  if (failure) {
-    process.stderr.write(`UNAVAILABLE: replica ${handle.id} stopped after an error: ${failure.message}\n`);
-    return 1;
-  }
-  return 0;
+  if (failure instanceof ReplicaStop) process.stderr.write(`${failure.code}: replica ${handle.id}: ${failure.message}\n`);
+  else if (failure) process.stderr.write(`UNAVAILABLE: replica ${handle.id} stopped after an error: ${failure.message}\n`);
+  return exitStatusOf(failure);
 }

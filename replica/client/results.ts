@@ -35,6 +35,9 @@ export const ReplicaStatusSchema = z.object({
   version: z.number().int().positive().optional(),
   clusterVersion: z.number().int().positive().optional(),
   autopilot: AutopilotSummarySchema.optional(),
+  storage: z
+    .object({ freeBytes: z.number().nonnegative(), totalBytes: z.number().nonnegative(), warnBelowBytes: z.number().nonnegative(), lowSpace: z.boolean() })
+    .optional(),
 });
 
 const LoginResultSchema = z.object({ user: z.string(), token: z.string().min(1), unread: z.number(), lastMessageId: z.number().int().nonnegative().optional() });

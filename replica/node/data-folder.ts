@@ -10,11 +10,14 @@ import type { Logger } from 'pino';
 import type { ConfState } from '../raft/types.js';
 import { isMember } from '../raft/conf.js';
 import { SqliteLogStore } from '../storage/log-store.js';
+import { DataFolderLock } from '../storage/folder-lock.js';
 import { ChatStateMachine } from '../chat/state-machine.js';
 import type { ReplicaOptions } from './options.js';
 import { bootstrapClusterId, writeClusterId } from './cluster-id.js';
 
 export interface DataFolder {
+  /** Held until the replica has closed its stores: no other process may open this folder meanwhile. */
+  lock: DataFolderLock;
   logStore: SqliteLogStore;
   stateMachine: ChatStateMachine;
   /**
@@ -37,6 +40,8 @@ export function openDataFolder(options: ReplicaOptions, dataDir: string, log: Lo
   // The data folder holds every message and password hash: this user only.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
+  const lock = DataFolderLock.acquire(dataDir, options.id);
+  opened.push(() => lock.release());
   const logStore = SqliteLogStore.open(dataDir);
   opened.push(() => logStore.close());
   const stateMachine = ChatStateMachine.open(dataDir, { supportedVersion: options.supportedVersion });
@@ -49,7 +54,7 @@ export function openDataFolder(options: ReplicaOptions, dataDir: string, log: Lo
   if (conf && conf.voters.length + conf.learners.length > 1 && !options.secret?.length) {
     throw new Error('this cluster has more than one member: a cluster secret is required (--secret-file with a non-empty file)');
   }
-  return { logStore, stateMachine, join };
+  return { lock, logStore, stateMachine, join };
 }
 
 /**

@@ -34,6 +34,12 @@ export interface DriverOptions<Outcome> {
   /** Entries kept behind the applied index at compaction, so slightly slow followers need no snapshot. */
   keepEntries: number;
   proposalTimeoutMs: number;
+  /**
+   * Recognises a failure that is a condition of the machine or of the data rather than a bug (a full disk, a diverged
+   * log) and returns the stop it means, whose message is the whole story: it is logged without a stack trace. Null
+   * (or absent): a failure, logged with its stack.
+   */
+  stopFor?: (err: Error) => Error | null;
 }
 
 /** A proposal waiting for its entry (`resolve` takes the state machine's Outcome; typed wide so Driver<O> is covariant). */
@@ -525,14 +531,18 @@ export class Driver<Outcome> extends EventEmitter {
    * a history the cluster does not have. 'fatal' carries the one line that says why (`message`).
    */
   private fail(err: unknown, message: string): void {
-    // A ReplicaStopError is not a failure: its message says why and what to do, and no stack helps.
-    if (err instanceof ReplicaStopError) this.o.log.fatal(err.message);
-    else this.o.log.fatal({ err }, message);
-    this.stopped = true;
-    this.failAll(new QuorumError('UNAVAILABLE', err instanceof ReplicaStopError ? `the replica stopped: ${err.message}` : 'the replica hit a storage error and stopped'));
+    // A stop is not a failure: its message says why and what to do, and no stack helps. A ReplicaStopError says so
+    // itself (a replica too old for its cluster); the host recognises others (a full disk, damaged data: stopFor).
     const reason =
       err instanceof ReplicaStopError ? err.message : err instanceof LogDivergenceError ? message : `${message}: ${err instanceof Error ? err.message : String(err)}`;
-    this.emit('fatal', new Error(reason, { cause: err }));
+    const failure = new Error(reason, { cause: err });
+    const stop = this.o.stopFor?.(failure) ?? null;
+    const oneLine = stop?.message ?? (err instanceof ReplicaStopError ? err.message : null);
+    if (oneLine !== null) this.o.log.fatal(oneLine);
+    else this.o.log.fatal({ err }, message);
+    this.stopped = true;
+    this.failAll(new QuorumError('UNAVAILABLE', oneLine !== null ? `the replica stopped: ${oneLine}` : 'the replica hit a storage error and stopped'));
+    this.emit('fatal', stop ?? failure);
   }
 
   private safeEmit(event: string, ...args: unknown[]): void {

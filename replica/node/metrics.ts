@@ -28,6 +28,10 @@ export interface NodeMetrics {
   version: Gauge;
   /** The cluster version in this replica's applied state. */
   clusterVersion: Gauge;
+  /** Free bytes on the data folder's filesystem. */
+  storageFreeBytes: Gauge;
+  /** 1 while free space is below the warning threshold (--disk-warn-mb). */
+  storageLowSpace: Gauge;
 }
 
 export function createMetrics(id: string, withProcessMetrics: boolean): NodeMetrics {
@@ -60,5 +64,7 @@ export function createMetrics(id: string, withProcessMetrics: boolean): NodeMetr
     autopilotHealthyMembers: new Gauge({ name: 'quorum_autopilot_healthy_members', help: 'Members reachable and caught up as the leader sees them', registers }),
     version: new Gauge({ name: 'quorum_version_supported', help: 'Highest state-machine version this replica supports', registers }),
     clusterVersion: new Gauge({ name: 'quorum_cluster_version', help: 'Cluster version in the applied state (every replica applies by it)', registers }),
+    storageFreeBytes: new Gauge({ name: 'quorum_storage_free_bytes', help: "Free bytes on the data folder's filesystem", registers }),
+    storageLowSpace: new Gauge({ name: 'quorum_storage_low_space', help: '1 while free space is below the warning threshold (--disk-warn-mb)', registers }),
   };
 }

@@ -88,6 +88,11 @@ export interface ReplicaOptions {
    * this can lose). Only when a majority of the old cluster is gone for good.
    */
   forceNewCluster?: boolean;
+  /**
+   * Warn (log, quorum_storage_low_space, status.storage.lowSpace) when the data folder's filesystem has fewer free bytes
+   * than this (default 512 MiB). A replica whose disk fills stops (ReplicaStop 'DISK_FULL').
+   */
+  diskWarnBytes?: number;
   /** Hand leadership to another voter before stopping when leading (default true). */
   transferOnStop?: boolean;
 }
@@ -102,7 +107,11 @@ export interface ReplicaHandle {
   stateHash(): string;
   /** Resolves when the replica has stopped (after stop(), or a fatal storage error). */
   readonly stopped: Promise<void>;
-  /** The error that stopped the replica by itself (a storage failure), or null. */
+  /**
+   * The error that stopped the replica by itself, or null. A ReplicaStop (exit-status.ts) when the reason is a
+   * condition of the machine or the data: `code` 'DISK_FULL' (message "disk full at DIR: stopped; free space and
+   * restart"), 'DAMAGED' (a damaged or diverged log: rebuild the replica, docs/operations.md "A damaged replica"); exitStatusOf(failure) is the process's exit status.
+   */
   failure(): Error | null;
   /** Hands leadership to `to` (default: the most up-to-date other voter); resolves with the new leader's id. */
   transferLeadership(to?: string): Promise<string>;

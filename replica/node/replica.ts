@@ -34,11 +34,16 @@ import { Autopilot } from './autopilot/autopilot.js';
 import { AUTOPILOT_DEFAULTS } from './autopilot/policy.js';
 import { startReplicaSecurity } from '../security/replica-security.js';
 import { LanPresence } from './lan-presence.js';
+import { replicaStopFor } from './exit-status.js';
+import { DISK_WARN_DEFAULT_BYTES, DiskSpace } from './disk-space.js';
 
 export type { Member, ReplicaHandle, ReplicaOptions } from './options.js';
 
 /** How often the LAN presence checks its cluster id and advertisement. */
 const LAN_PRESENCE_MS = 2000;
+
+/** How often the free space of the data folder's filesystem is sampled (one statfs call). */
+const DISK_SAMPLE_MS = 2000;
 
 /** How often autopilot samples the members' health (and, when leading, decides). */
 const AUTOPILOT_SAMPLE_MS = 250;
@@ -57,7 +62,10 @@ function defaultWebRoot(): string | null {
   return existsSync(join(built, 'index.html')) ? built : null;
 }
 
-/** Starts a replica; a failed start closes whatever it had opened (no port or file stays open) and rethrows. */
+/**
+ * Starts a replica; a failed start closes whatever it had opened (no port or file stays open) and rethrows: a
+ * ReplicaStop when the reason is a condition of the machine or the data (disk full, data folder in use, damaged log).
+ */
 export async function startReplica(options: ReplicaOptions): Promise<ReplicaHandle> {
   const opened: Closer[] = [];
   try {
@@ -70,7 +78,7 @@ export async function startReplica(options: ReplicaOptions): Promise<ReplicaHand
         // already failing; the original error matters
       }
     }
-    throw err;
+    throw replicaStopFor(err, resolve(options.dataDir)) ?? err;
   }
 }
 
@@ -122,10 +130,12 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   const electionTicks = options.electionTicks ?? TIMING_DEFAULTS.electionTicks;
   const secret = options.secret?.length ? options.secret : null;
 
-  const { logStore, stateMachine, join: joinStep } = openDataFolder(options, dataDir, log, opened);
+  const { lock, logStore, stateMachine, join: joinStep } = openDataFolder(options, dataDir, log, opened);
   const version = stateMachine.supportedVersion;
   const conf = (): ConfState => stateMachine.conf() ?? { voters: [], learners: [] };
   const metrics = createMetrics(selfId, options.processMetrics ?? false);
+  const diskSpace = new DiskSpace({ dataDir, warnBelowBytes: options.diskWarnBytes ?? DISK_WARN_DEFAULT_BYTES, log, metrics });
+  diskSpace.sample();
   const lifecycle = new Lifecycle();
   const membership = new Membership(selfId, () => stateMachine.conf(), joinStep === 'add');
   if (membership.removed) log.warn(REMOVED_NOTICE);
@@ -187,6 +197,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     compactEvery: options.compactEvery ?? 20_000,
     keepEntries: options.keepEntries ?? 5_000,
     proposalTimeoutMs: options.proposalTimeoutMs ?? 10_000,
+    stopFor: (err) => replicaStopFor(err, dataDir),
   });
   const leadership = new Leadership({
     selfId,
@@ -225,6 +236,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
       autopilot: autopilot.report(),
       clusterId: lan.id,
       versions: stateMachine.versions(),
+      storage: diskSpace.status,
     });
   const leaderHint = (): LeaderHint | null => {
     const lead = driver.softState.lead;
@@ -324,6 +336,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   const linkGauge = setInterval(() => metrics.peersConnected.set(links.connectedCount), 1000);
   const ticker = setInterval(() => driver.tick(), tickMs);
   const autopilotSampler = setInterval(() => autopilot.tick(), AUTOPILOT_SAMPLE_MS);
+  const diskSampler = setInterval(() => diskSpace.sample(), DISK_SAMPLE_MS);
   const lan = new LanPresence({
     selfId,
     dataDir,
@@ -356,18 +369,29 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
         clearInterval(ticker);
         clearInterval(linkGauge);
         clearInterval(autopilotSampler);
+        clearInterval(diskSampler);
         clearInterval(lanTimer);
-        await lan.close();
         clearInterval(versionRecorder);
+        // Each part closes even when another fails (on a full disk the stores cannot write their last state): a
+        // stop must end with the files closed and the folder unlocked, and say why in one line, not crash.
+        const closing = async (part: string, close: () => unknown) => {
+          try {
+            await close();
+          } catch (err) {
+            log.warn({ part, err: (err as Error).message }, 'closing a part of the replica failed');
+          }
+        };
+        await closing('discovery', () => lan.close());
         driver.stop();
         clients.closeAll(1001, 'replica stopping');
         links.close();
         peers.close();
-        await http.close();
-        security.close();
-        logStore.close();
-        stateMachine.close();
-        removeOutgoingSnapshots(dataDir);
+        await closing('http', () => http.close());
+        await closing('security', () => security.close());
+        await closing('raft.db', () => logStore.close());
+        await closing('state.db', () => stateMachine.close());
+        await closing('snapshots', () => removeOutgoingSnapshots(dataDir));
+        lock.release();
         log.info('replica stopped');
       },
     );

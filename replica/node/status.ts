@@ -5,7 +5,7 @@
 import type { RaftStatus } from '../raft/raft.js';
 import type { ConfState, NodeId } from '../raft/types.js';
 import { isMember, quorumSize } from '../raft/conf.js';
-import type { ReplicaStatus, ReplicaStatusRow } from '../protocol/client.js';
+import type { ReplicaStatus, ReplicaStatusRow, ReplicaStorageStatus } from '../protocol/client.js';
 import type { AutopilotReport } from './autopilot/autopilot.js';
 
 export interface StatusInputs {
@@ -28,6 +28,8 @@ export interface StatusInputs {
   autopilot: AutopilotReport | undefined;
   /** What this replica supports, the cluster version, and what members reported (the replicated record). */
   versions: { supported: number; cluster: number; members: ReadonlyMap<NodeId, number> };
+  /** Free space of the data folder's filesystem (null before the first sample). */
+  storage: ReplicaStorageStatus | null;
 }
 
 export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
@@ -68,6 +70,7 @@ export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
     version: inputs.versions.supported,
     clusterVersion: inputs.versions.cluster,
     ...(autopilot ? { autopilot } : {}),
+    ...(inputs.storage ? { storage: inputs.storage } : {}),
   };
 }
 

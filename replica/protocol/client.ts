@@ -208,6 +208,20 @@ export interface ReplicaStatus {
    * once every member supports more (absent from older releases).
    */
   clusterVersion?: number;
+  /** Free space of this replica's data folder's filesystem (absent until first sampled, or where it cannot be read). */
+  storage?: ReplicaStorageStatus;
+}
+
+/** Free space where a replica keeps its data; `lowSpace` is the warning a UI shows as a banner. */
+export interface ReplicaStorageStatus {
+  /** Bytes an unprivileged writer may still use on the data folder's filesystem. */
+  freeBytes: number;
+  /** Size of that filesystem in bytes. */
+  totalBytes: number;
+  /** The replica warns below this many free bytes (--disk-warn-mb). */
+  warnBelowBytes: number;
+  /** Free space is below the threshold: free some before the disk fills (a replica on a full disk stops). */
+  lowSpace: boolean;
 }
 
 export interface ResultMap {

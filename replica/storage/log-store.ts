@@ -386,9 +386,13 @@ export class SqliteLogStore implements LogStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    // A clean shutdown keeps the latest commit index (not required for safety; it spares a re-learn).
-    if (this.hardDirty) this.st.putHard.run(this.hard.term, this.hard.vote, this.hard.commit);
-    this.db.close();
+    // A clean shutdown keeps the latest commit index (not required for safety; it spares a re-learn). The file is
+    // closed even when that write fails (a full disk).
+    try {
+      if (this.hardDirty) this.st.putHard.run(this.hard.term, this.hard.vote, this.hard.commit);
+    } finally {
+      this.db.close();
+    }
   }
 
   private resetInTx(meta: SnapshotMeta, hard: HardState) {

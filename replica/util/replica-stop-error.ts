@@ -4,8 +4,8 @@
  * Quorum ...: upgrade this replica"). Isomorphic: no imports.
  */
 export class ReplicaStopError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'ReplicaStopError';
   }
 }

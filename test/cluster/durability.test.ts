@@ -1,11 +1,12 @@
 // A single real replica process, SIGKILLed while writes are in flight, loses no acknowledged write; on a damaged
-// raft.db it refuses to start, saying why in one line.
+// raft.db it refuses to start, saying why in one line (exit status 5, DAMAGED).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplicaProc, singleReplica, waitFor } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
+import { EXIT_STATUS } from '../../replica/node/exit-status.js';
 
 describe('single replica durability', () => {
   let r: ReplicaProc;
@@ -70,11 +71,11 @@ describe('single replica durability', () => {
     db.close();
     const logged = readFileSync(r.options.logFile, 'utf8').length;
     r.start();
-    expect(await r.exited).toBe(1);
+    expect(await r.exited).toBe(EXIT_STATUS.DAMAGED);
     const output = readFileSync(r.options.logFile, 'utf8').slice(logged);
     const lines = output.trimEnd().split('\n').filter((l) => !l.startsWith('{'));
     expect(lines).toEqual([
-      `UNAVAILABLE: cannot start replica r1: ${file}: log entry ${idx} is damaged (its checksum does not match), so this replica's log cannot be trusted; ` +
+      `DAMAGED: cannot start replica r1: ${file}: log entry ${idx} is damaged (its checksum does not match), so this replica's log cannot be trusted; ` +
         'rebuild the replica as "A damaged replica" in docs/operations.md says',
     ]);
     expect(output).not.toMatch(/^\s+at /m);

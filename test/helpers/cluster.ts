@@ -173,6 +173,8 @@ export interface ClusterOptions {
   secret?: boolean;
   /** Extra environment of the replica with this id (e.g. QUORUM_MAX_VERSION to play an older release). */
   envOf?: (id: string) => Record<string, string>;
+  /** Called with each replica's empty data folder before it starts (e.g. to mount a small filesystem there). */
+  prepareDataDir?: (id: string, dataDir: string) => void;
 }
 
 export class Cluster {
@@ -195,6 +197,7 @@ export class Cluster {
       const id = `r${i + 1}`;
       const dataDir = join(c.root, id);
       mkdirSync(dataDir, { recursive: true });
+      o.prepareDataDir?.(id, dataDir);
       c.replicas.push(
         new ReplicaProc({
           id,

@@ -1,0 +1,77 @@
+// The data-folder lock: one process per folder. The second holder is a real child process (the case that matters:
+// an orphaned replica beside its own restart), and a holder killed with SIGKILL leaves no stale lock behind.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { once } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DataFolderInUseError, DataFolderLock } from '../../replica/storage/folder-lock.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+let dir: string;
+let child: ChildProcess | null = null;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'quorum-lock-'));
+});
+
+afterEach(() => {
+  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  child = null;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Starts a process that takes the lock on `folder` and keeps it; resolves once it holds it. */
+async function holdInChild(folder: string): Promise<ChildProcess> {
+  const script = join(dir, 'hold.ts');
+  writeFileSync(
+    script,
+    `import { DataFolderLock } from ${JSON.stringify(join(ROOT, 'replica/storage/folder-lock.ts'))};\n` +
+      `DataFolderLock.acquire(${JSON.stringify(folder)}, 'r9');\nprocess.stdout.write('locked\\n');\nsetInterval(() => {}, 1000);\n`,
+  );
+  const proc = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  while (!out.includes('locked')) {
+    if (proc.exitCode !== null) throw new Error(`the lock holder exited with ${proc.exitCode}`);
+    await once(proc.stdout!, 'data');
+  }
+  return proc;
+}
+
+describe('DataFolderLock', () => {
+  it('refuses a second holder in the same process, naming the first; free again once released', () => {
+    const first = DataFolderLock.acquire(dir, 'r1');
+    let refusal: unknown;
+    try {
+      DataFolderLock.acquire(dir, 'r1');
+    } catch (err) {
+      refusal = err;
+    }
+    expect(refusal).toBeInstanceOf(DataFolderInUseError);
+    expect((refusal as DataFolderInUseError).holder).toMatchObject({ pid: process.pid, id: 'r1' });
+    expect((refusal as Error).message).toMatch(new RegExp(`^data folder ${dir} is in use by process ${process.pid} \\(replica r1, since .+\\): one replica process per data folder; stop that one first$`));
+    first.release();
+    first.release();
+    expect(existsSync(join(dir, 'LOCK.holder'))).toBe(false);
+    DataFolderLock.acquire(dir, 'r1').release();
+  });
+
+  it('refuses while another process holds the folder, and not after that process is killed', async () => {
+    child = await holdInChild(dir);
+    expect(() => DataFolderLock.acquire(dir, 'r1')).toThrow(`is in use by process ${child.pid} (replica r9, since `);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    // The OS dropped the dead holder's lock; its LOCK.holder is stale and is simply overwritten.
+    const lock = DataFolderLock.acquire(dir, 'r1');
+    lock.release();
+  });
+
+  it('leaves only LOCK and LOCK.holder in the folder while held', () => {
+    const lock = DataFolderLock.acquire(dir, 'r1');
+    expect(readdirSync(dir).sort()).toEqual(['LOCK', 'LOCK.holder']);
+    lock.release();
+  });
+});
