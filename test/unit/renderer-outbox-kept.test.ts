@@ -75,6 +75,7 @@ describe('outbox kept on the device', () => {
     const second = load(api);
     void second.store.getState().restore();
     expect(second.store.getState().user).toBe('alice');
+    expect(second.store.getState().resuming).toBe(true);
     await until('the kept outbox', () => second.store.getState().outbox.length === 2);
     expect(second.store.getState().outbox.map((e) => [e.text, e.state, e.session])).toEqual([
       ['one', 'queued', SESSION],

@@ -11,6 +11,8 @@ export interface AuthState {
   authError: string | null;
   /** A message for the login screen (session ended, account deleted). */
   notice: string | null;
+  /** Signed in from a kept login the cluster has not taken back yet (e.g. no majority): nothing can be read yet. */
+  resuming: boolean;
 }
 
 export interface AuthActions {
@@ -41,7 +43,7 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
     login.resuming = null;
     login.keptLoaded = false;
     ops.forgetMarks();
-    set({ ...ops.loggedOutState(), user, authBusy: false, authError: null, notice: null });
+    set({ ...ops.loggedOutState(), user, authBusy: false, authError: null, notice: null, resuming: false });
     void ops.loadKept(user);
   };
 
@@ -61,7 +63,7 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
     login.inFlight = null;
     login.resuming = null;
     ops.forgetMarks();
-    set({ ...ops.loggedOutState(), notice, authBusy: false });
+    set({ ...ops.loggedOutState(), notice, authBusy: false, resuming: false });
     env.onUnreadTotal?.(0);
   };
 
@@ -70,6 +72,7 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
     authBusy: false,
     authError: null,
     notice: null,
+    resuming: false,
 
     async signup(username, password, staySignedIn = false) {
       const u = Username.safeParse(username);
@@ -107,6 +110,7 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
       const epoch = login.epoch;
       let bound!: () => void;
       login.resuming = new Promise<void>((resolve) => (bound = resolve));
+      set({ resuming: true });
       try {
         const r = await api.resume(kept.token);
         if (epoch !== login.epoch) return;
@@ -125,6 +129,7 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
         bound();
       }
       login.resuming = null;
+      set({ resuming: false });
       ops.sendNext();
       const active = get().active;
       await Promise.all([loadConversations(), active ? get().loadOlder(active) : undefined]);

@@ -17,7 +17,9 @@ function ConversationList() {
   const view = useApp((s) => s.view);
   const me = useApp((s) => s.user);
   const open = useApp((s) => s.openConversation);
+  const resuming = useApp((s) => s.resuming);
   const list = sortedConversations(conversations);
+  if (list.length === 0 && resuming) return <p className="empty-side muted">Your conversations show once the cluster is reachable again.</p>;
   if (list.length === 0) return <p className="empty-side muted">No conversations yet. Search for an account above to start one.</p>;
   return (
     <ul className="conv-list" aria-label="Conversations">
