@@ -13,12 +13,13 @@ export type HashScope = 'all' | 'chat';
  * sha256 (hex) over a canonical dump of the replicated tables. 'all' covers everything (applied index, conf,
  * sessions); 'chat' covers accounts, messages, conversations, tokens and members.
  */
-export function stateHash(db: Db, scope: HashScope): string {
+export function stateHash(db: Db, scope: HashScope, clusterVersion: number): string {
   const hash = createHash('sha256');
   for (const t of HASHED_TABLES) {
     if (scope === 'chat' && !t.chat) continue;
     hash.update(`#${t.table}\n`);
-    for (const row of db.prepare(`SELECT ${t.columns ?? '*'} FROM ${t.table} ORDER BY ${t.order}`).raw().iterate()) {
+    const columns = t.before && clusterVersion < t.before.version ? t.before.columns : (t.columns ?? '*');
+    for (const row of db.prepare(`SELECT ${columns} FROM ${t.table} ORDER BY ${t.order}`).raw().iterate()) {
       hash.update(JSON.stringify(row));
       hash.update('\n');
     }
@@ -78,6 +79,13 @@ export function auditState(db: Db): string[] {
      WHERE m.deleted = 0 AND a.deleted = 0 AND m.delivered_at IS NULL AND (m.id <= a.delivered_upto OR m.read_at IS NOT NULL) ORDER BY m.id`,
   )) {
     problems.push(`message ${r.id}: not delivered, but read or below its recipient's delivered watermark`);
+  }
+  // The search index holds exactly the live messages, with their current text.
+  for (const r of all<{ id: number }>(
+    `SELECT id FROM messages m WHERE deleted = 0 AND NOT EXISTS (SELECT 1 FROM message_search s WHERE s.rowid = m.id AND s.text = m.text)
+     UNION SELECT rowid FROM message_search s WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = s.rowid AND m.deleted = 0) ORDER BY 1`,
+  )) {
+    problems.push(`message ${r.id}: the search index disagrees with it`);
   }
   return problems;
 }

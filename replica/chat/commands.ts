@@ -63,6 +63,8 @@ export const DeleteAccountCommand = z.strictObject({
  * since apply moves the clock at most that far per command.
  */
 export const ClockCommand = z.strictObject({ at: At, kind: z.literal('clock') });
+/** Replaces the text of a message the sender sent (version 3). */
+export const EditCommand = z.strictObject({ ...client, kind: z.literal('edit'), tokenHash: TokenHash, messageId: MessageId, text: MessageText });
 /** Records the state-machine version a member supports (proposed by the leader for what the member told it). */
 export const MemberVersionCommand = z.strictObject({ at: At, kind: z.literal('memberVersion'), id: NodeIdSchema, version: Version });
 /** Raises the cluster version (proposed by the leader once every member supports it; see versions.ts). */
@@ -86,6 +88,7 @@ export const Command = z.discriminatedUnion('kind', [
   DeliveredCommand,
   DeleteCommand,
   DeleteAccountCommand,
+  EditCommand,
   MemberCommand,
   MemberVersionCommand,
   ClusterVersionCommand,

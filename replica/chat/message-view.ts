@@ -33,5 +33,6 @@ export function chatMessageOf(row: MessageRow, accounts: AccountLookup): ChatMes
     readAt: row.read_at,
   };
   if (from?.deleted) message.fromDeleted = true;
+  if (row.edited_at !== null) message.editedAt = row.edited_at;
   return message;
 }

@@ -3,7 +3,8 @@
  * index range scans with a page limit.
  */
 import { QuorumError } from '../protocol/errors.js';
-import { Pattern, type ChatMessage, type ConversationSummary } from '../protocol/client.js';
+import { Pattern, type ChatMessage, type ConversationSummary, type SearchHit } from '../protocol/client.js';
+import { LIMITS } from '../protocol/limits.js';
 import { resolvePeer } from './identities.js';
 import { accountLookup, chatMessageOf, clampLimit } from './message-view.js';
 import type { MessageRow, Statements } from './statements.js';
@@ -14,6 +15,37 @@ export interface AccountInfo {
 }
 
 const PAGE_TOKEN = /^a:([a-z0-9_.-]{1,32})$/;
+
+/** Where highlight() marks a match (statements.ts search): private-use characters no tokenizer treats as a word. */
+const MARK_START = '\uE000';
+const MARK_END = '\uE001';
+
+/**
+ * The FTS5 expression for what a person typed: its words (letters and digits, as the unicode61 tokenizer splits
+ * them), each quoted (so no word is read as FTS5 syntax), all required, the last one also as a prefix (results while
+ * typing). Null when the query has no words.
+ */
+export function searchExpression(query: string): string | null {
+  const words = (query.match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, LIMITS.searchWordsMax);
+  if (words.length === 0) return null;
+  const phrases = words.map((w, i) => (i === words.length - 1 ? `"${w}"*` : `"${w}"`));
+  return `text : (${phrases.join(' AND ')})`;
+}
+
+/** The text without its match marks, and the [start, end) offsets of the marked runs in it. */
+export function unmark(marked: string): { text: string; matches: [number, number][] } {
+  let text = '';
+  const matches: [number, number][] = [];
+  let start = -1;
+  for (const ch of marked) {
+    if (ch === MARK_START) start = text.length;
+    else if (ch === MARK_END) {
+      if (start >= 0) matches.push([start, text.length]);
+      start = -1;
+    } else text += ch;
+  }
+  return { text, matches };
+}
 
 /** Translates an account pattern (`*` any run, `?` one character) into a lowercase SQLite GLOB with escaping. */
 export function patternToGlob(pattern: string): { glob: string; prefix: string } {
@@ -130,6 +162,22 @@ export class ChatQueries {
       summaries.push(summary);
     }
     return summaries;
+  }
+
+  /**
+   * Full-text search over the live messages to or from the account: best matches first (bm25), each with where its
+   * text matched. INVALID when the query has no words.
+   */
+  search(accountId: number, query: string, limit: number): SearchHit[] {
+    const words = searchExpression(query);
+    if (words === null) throw new QuorumError('INVALID', 'the search has no words: type letters or digits');
+    const accounts = accountLookup(this.statements);
+    return this.statements.search.all(`${words} AND parties : "a${accountId}"`, clampLimit(limit)).map(({ marked, ...row }) => {
+      const message = chatMessageOf(row, accounts);
+      const { text, matches } = unmark(marked);
+      // A text holding the mark characters itself cannot be unmarked reliably: no marks then, rather than wrong ones.
+      return text === message.text ? { ...message, matches } : { ...message, matches: [] };
+    });
   }
 
   /** Every live message to or from the account with id > afterId, oldest first (resuming live delivery). */

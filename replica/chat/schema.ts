@@ -18,7 +18,24 @@
  * Derived counters (conversations.unread, accounts.unread, conversations.last_id, first_unread) are maintained by
  * apply so no request ever counts or groups over a whole table.
  */
-export const STATE_SCHEMA_VERSION = 4;
+export const STATE_SCHEMA_VERSION = 5;
+
+/**
+ * The full-text index of live messages (FTS5, bundled with better-sqlite3's SQLite): rowid = message id; `text` the
+ * message's words; `parties` who may see it ("a<from id> a<to id>"), so one MATCH finds a person's messages without
+ * scanning everyone's. Kept in step with messages by triggers (send, edit, delete, tombstones of a deleted account),
+ * so no apply path can forget it. Derived from messages, so it is not hashed; it is in state.db, so in snapshots.
+ */
+const SEARCH_INDEX = `
+CREATE VIRTUAL TABLE IF NOT EXISTS message_search USING fts5(text, parties, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TRIGGER IF NOT EXISTS message_search_insert AFTER INSERT ON messages WHEN new.deleted = 0 BEGIN
+  INSERT INTO message_search (rowid, text, parties) VALUES (new.id, new.text, 'a' || new.from_id || ' a' || new.to_id);
+END;
+CREATE TRIGGER IF NOT EXISTS message_search_update AFTER UPDATE OF text, deleted ON messages BEGIN
+  DELETE FROM message_search WHERE rowid = old.id;
+  INSERT INTO message_search (rowid, text, parties) SELECT new.id, new.text, 'a' || new.from_id || ' a' || new.to_id WHERE new.deleted = 0;
+END;
+`;
 
 export const STATE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -58,7 +75,8 @@ CREATE TABLE IF NOT EXISTS messages (
   sent_at INTEGER NOT NULL,
   delivered_at INTEGER,
   read_at INTEGER,
-  deleted INTEGER NOT NULL DEFAULT 0
+  deleted INTEGER NOT NULL DEFAULT 0,
+  edited_at INTEGER -- when the sender last edited it (NULL: never); from cluster version 3
 );
 -- An account's inbox and outbox in id order (delivered, messagesAfter, lastMessageId); one direction of a
 -- conversation (unread ranges; history merges both directions).
@@ -118,7 +136,7 @@ CREATE TABLE IF NOT EXISTS members (
   address TEXT NOT NULL,
   version INTEGER
 ) WITHOUT ROWID;
-`;
+${SEARCH_INDEX}`;
 
 /**
  * Schema version 1 → 2: watermarks replace the per-message unread/undelivered indexes,
@@ -154,21 +172,43 @@ ALTER TABLE meta ADD COLUMN cluster_version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE members ADD COLUMN version INTEGER;
 `;
 
+/** Schema version 4 → 5: message edits and the full-text index, built from the live messages. */
+const MIGRATE_4_TO_5 = `
+ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+${SEARCH_INDEX}
+INSERT INTO message_search (rowid, text, parties) SELECT id, text, 'a' || from_id || ' a' || to_id FROM messages WHERE deleted = 0;
+`;
+
 /** The migration from each older version to the next, applied in order (migration.ts). */
-export const MIGRATIONS: Record<number, string> = { 1: MIGRATE_1_TO_2, 2: MIGRATE_2_TO_3, 3: MIGRATE_3_TO_4 };
+export const MIGRATIONS: Record<number, string> = { 1: MIGRATE_1_TO_2, 2: MIGRATE_2_TO_3, 3: MIGRATE_3_TO_4, 4: MIGRATE_4_TO_5 };
 
 /**
  * Replicated tables in canonical order with their ordering keys (stateHash); `columns` when not all are hashed
  * (accounts.delivered_upto is a work bound whose value does not change any outcome: see above).
  */
-export const HASHED_TABLES: { table: string; order: string; chat: boolean; columns?: string }[] = [
+export const HASHED_TABLES: {
+  table: string;
+  order: string;
+  chat: boolean;
+  columns?: string;
+  /**
+   * While the cluster version is below `version`, only `columns` are hashed: what replicas of the older release hold
+   * too, so mixed versions hash alike (what the newer version adds stays empty until the cluster runs it).
+   */
+  before?: { version: number; columns: string };
+}[] = [
   {
     table: 'accounts',
     order: 'id',
     chat: true,
     columns: 'id, username, username_lower, password_hash, created_at, deleted, deleted_at, unread',
   },
-  { table: 'messages', order: 'id', chat: true },
+  {
+    table: 'messages',
+    order: 'id',
+    chat: true,
+    before: { version: 3, columns: 'id, from_id, to_id, text, sent_at, delivered_at, read_at, deleted' },
+  },
   { table: 'conversations', order: 'owner_id, peer_id', chat: true },
   { table: 'tokens', order: 'token_hash', chat: true },
   { table: 'members', order: 'id', chat: true },

@@ -13,7 +13,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { QuorumError } from '../protocol/errors.js';
-import type { ChatMessage, ConversationSummary } from '../protocol/client.js';
+import type { ChatMessage, ConversationSummary, SearchHit } from '../protocol/client.js';
 import type { ConfState, Entry, SnapshotMeta } from '../raft/types.js';
 import { copyConf } from '../raft/conf.js';
 import { openSqlite, type Db } from '../storage/sqlite.js';
@@ -424,6 +424,11 @@ export class ChatStateMachine {
     return this.open.queries.history(accountId, withUsername, limit, before);
   }
 
+  /** Full-text search over the messages the account may see, best first (ChatQueries.search). */
+  search(accountId: number, query: string, limit: number): SearchHit[] {
+    return this.open.queries.search(accountId, query, limit);
+  }
+
   /** The account's conversations, most recent first, with unread counts and the last message. */
   conversations(accountId: number, limit: number): ConversationSummary[] {
     return this.open.queries.conversations(accountId, limit);
@@ -451,7 +456,7 @@ export class ChatStateMachine {
 
   /** sha256 over the replicated tables (audit.ts): for tests and convergence checks. */
   stateHash(scope: HashScope = 'all'): string {
-    return stateHash(this.open.db, scope);
+    return stateHash(this.open.db, scope, this.open.versions.current);
   }
 
   /** Mismatches between the derived state and the messages (audit.ts); empty when consistent. */

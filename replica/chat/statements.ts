@@ -29,6 +29,7 @@ export interface MessageRow {
   delivered_at: number | null;
   read_at: number | null;
   deleted: number;
+  edited_at: number | null;
 }
 
 export interface MetaRow {
@@ -54,7 +55,7 @@ export interface StoredResponseRow {
   idx: number;
 }
 
-const MESSAGE_COLUMNS = 'id, from_id, to_id, text, sent_at, delivered_at, read_at, deleted';
+const MESSAGE_COLUMNS = 'id, from_id, to_id, text, sent_at, delivered_at, read_at, deleted, edited_at';
 const ACCOUNT_COLUMNS = 'id, username, username_lower, password_hash, created_at, deleted, deleted_at, unread, delivered_upto';
 
 /** The meta row of any state database (also of a snapshot copy, opened on its own). */
@@ -122,6 +123,18 @@ export function prepareStatements(db: Db) {
     markRead: prepare<[number, number, number]>('UPDATE messages SET read_at = ?, delivered_at = coalesce(delivered_at, ?) WHERE id = ?'),
     markDelivered: prepare<[number, number]>('UPDATE messages SET delivered_at = ? WHERE id = ?'),
     tombstone: prepare<[number]>("UPDATE messages SET deleted = 1, text = '' WHERE id = ?"),
+    editMessage: prepare<[string, number, number]>('UPDATE messages SET text = ?, edited_at = ? WHERE id = ?'),
+    /**
+     * Full-text matches among the messages `parties` (an FTS5 expression over the parties column) may see, best
+     * first (bm25), with the matched words between \uE000 and \uE001 (private-use characters; see queries.ts).
+     */
+    search: prepare<[string, number], MessageRow & { marked: string }>(
+      `SELECT ${MESSAGE_COLUMNS.split(', ')
+        .map((c) => `m.${c}`)
+        .join(', ')}, highlight(message_search, 0, char(57344), char(57345)) AS marked
+       FROM message_search JOIN messages m ON m.id = message_search.rowid
+       WHERE message_search MATCH ? AND m.deleted = 0 ORDER BY rank LIMIT ?`,
+    ),
     inbox: prepare<[number], { id: number; from_id: number; read_at: number | null }>(
       'SELECT id, from_id, read_at FROM messages WHERE to_id = ? AND deleted = 0 ORDER BY id',
     ),

@@ -31,10 +31,14 @@ export const VERSION_HISTORY: Record<number, { adds: string; feature: string }> 
     adds: 'client sessions stamped with their start index (SESSION_EXPIRED), the bounded clock step and `clock` commands',
     feature: 'session expiry',
   },
+  3: {
+    adds: 'message edits (`edit`, messages.edited_at) and full-text search (state.db schema 5)',
+    feature: 'message edits and search',
+  },
 };
 
 /** The highest state-machine version this build supports. */
-export const SUPPORTED_VERSION = 2;
+export const SUPPORTED_VERSION = 3;
 
 /** The cluster version of a new cluster, and of a data folder from before versions were recorded. */
 export const FIRST_VERSION = 1;
@@ -54,6 +58,7 @@ const COMMAND_VERSIONS: Record<CommandKind, number> = {
   memberVersion: 1,
   clusterVersion: 1,
   clock: 2,
+  edit: 3,
 };
 
 /** The version a command needs: its kind's, or more for newer fields (a session's start index needs 2). */
@@ -95,4 +100,25 @@ export function unsupportedReason(required: number, cluster: number, memberIds: 
 export function needsVersion(required: number, cluster: number): string {
   const feature = VERSION_HISTORY[required]?.feature ?? `Quorum version ${required}`;
   return `update every member to use ${feature} (it needs Quorum version ${required}; the cluster runs version ${cluster})`;
+}
+
+/**
+ * The newest state.db schema (schema.ts STATE_SCHEMA_VERSION) a replica that supports each version can read: a
+ * snapshot is a state.db, so the leader sends one only to a peer that reads its schema (older ones it migrates).
+ * Version 1 as QUORUM_MAX_VERSION plays it: releases from before version gates report no version at all.
+ */
+const READABLE_SCHEMA: Record<number, number> = { 1: 4, 2: 4, 3: 5 };
+
+/**
+ * Why a replica that supports `peerVersion` is not sent a snapshot of schema `schema` while the cluster runs
+ * `clusterVersion` (null: send it). Its release could not read it, so it waits to be updated (the leader keeps going
+ * without it). Not withheld when its version is unknown (a peer says it with its first answer, before any snapshot),
+ * nor when the cluster already runs past it: it can never rejoin, and installing the snapshot makes it stop with the
+ * line that says to update it.
+ */
+export function snapshotUnreadableBy(peer: string, peerVersion: number | undefined, schema: number, clusterVersion: number): string | null {
+  if (peerVersion === undefined || clusterVersion > peerVersion) return null;
+  const readable = READABLE_SCHEMA[peerVersion] ?? (peerVersion > SUPPORTED_VERSION ? schema : 0);
+  if (readable >= schema) return null;
+  return `${peer} supports version ${peerVersion}, whose release cannot read this replica's state format (schema ${schema}): it catches up once updated (or from a leader of its release)`;
 }

@@ -17,6 +17,8 @@ commands:
   read [--limit N]                             show unread messages (oldest first) and mark them read
   history WITH [--limit N] [--before ID]       show the conversation with WITH (oldest first)
   delete ID...                                 delete messages by id
+  edit ID TEXT                                 replace the text of message ID (one you sent)
+  search QUERY [--limit N]                     find messages you may see (best first; matches in [brackets])
   delete-account                               delete the account NAME and log out everywhere
 options:
   --password-stdin   read the password from standard input (else prompt on the terminal, without echo)
@@ -42,10 +44,23 @@ export type ChatCommand =
   | { name: 'read'; limit?: number }
   | { name: 'history'; with: string; limit?: number; before?: number }
   | { name: 'delete'; ids: number[] }
+  | { name: 'edit'; messageId: number; text: string }
+  | { name: 'search'; query: string; limit?: number }
   | { name: 'delete-account' };
 
 export type ChatCommandName = ChatCommand['name'];
-export const CHAT_COMMANDS: readonly ChatCommandName[] = ['signup', 'login', 'accounts', 'send', 'read', 'history', 'delete', 'delete-account'];
+export const CHAT_COMMANDS: readonly ChatCommandName[] = [
+  'signup',
+  'login',
+  'accounts',
+  'send',
+  'read',
+  'history',
+  'delete',
+  'edit',
+  'search',
+  'delete-account',
+];
 
 export interface ChatArgs {
   servers: string[];
@@ -75,6 +90,8 @@ const COMMAND_OPTIONS: Record<ChatCommandName, readonly string[]> = {
   read: ['limit'],
   history: ['limit', 'before'],
   delete: [],
+  edit: [],
+  search: ['limit'],
   'delete-account': [],
 };
 
@@ -173,11 +190,19 @@ function parseCommand(
     }
     case 'send': {
       arity(2, 2, 'TO and TEXT');
-      const text = args[1];
-      if (text.length < LIMITS.textMin || text.length > LIMITS.textMax) {
-        throw new UsageError(`TEXT must be ${LIMITS.textMin} to ${LIMITS.textMax} characters (got ${text.length})`);
+      return { name, to: username(args[0], 'TO'), text: messageText(args[1]) };
+    }
+    case 'edit': {
+      arity(2, 2, 'ID and TEXT');
+      return { name, messageId: positiveInt(args[0], 'ID', Number.MAX_SAFE_INTEGER), text: messageText(args[1]) };
+    }
+    case 'search': {
+      arity(1, 1, 'one QUERY (quote it when it has several words)');
+      const query = args[0];
+      if (query.trim().length === 0 || query.length > LIMITS.searchQueryMax) {
+        throw new UsageError(`QUERY must be 1 to ${LIMITS.searchQueryMax} characters with at least one word`);
       }
-      return { name, to: username(args[0], 'TO'), text };
+      return options.limit === undefined ? { name, query } : { name, query, limit: options.limit };
     }
     case 'read': {
       arity(0, 0, 'no arguments (use --limit N)');
@@ -196,6 +221,13 @@ function parseCommand(
       return { name, ids: args.map((a) => positiveInt(a, 'ID', Number.MAX_SAFE_INTEGER)) };
     }
   }
+}
+
+function messageText(text: string): string {
+  if (text.length < LIMITS.textMin || text.length > LIMITS.textMax) {
+    throw new UsageError(`TEXT must be ${LIMITS.textMin} to ${LIMITS.textMax} characters (got ${text.length})`);
+  }
+  return text;
 }
 
 function positiveInt(text: string, what: string, max: number): number {

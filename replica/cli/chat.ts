@@ -30,6 +30,8 @@ export interface MessageDoc {
   to: string;
   text: string;
   sentAt: number;
+  /** When the sender last edited it; null when never. */
+  editedAt: number | null;
 }
 
 /** What a command prints: the JSON document, and the same facts for people. */
@@ -154,20 +156,46 @@ async function loggedIn(
       const result = await client.delete(command.ids);
       return { json: { deleted: result.deleted }, human: `deleted ${plural(result.deleted, 'message')}` };
     }
+    case 'edit': {
+      const result = await client.edit(command.messageId, command.text);
+      return { json: { edited: result.edited }, human: `edited message ${command.messageId}` };
+    }
+    case 'search': {
+      const { messages } = await client.search(command.query, { limit: command.limit });
+      // Best match first, as the cluster ranked them (not by id).
+      const docs = messages.map((m) => ({ ...messageDoc(m), matches: m.matches }));
+      const human = docs.length ? docs.map((d) => formatMessage({ ...d, text: bracketMatches(d.text, d.matches) })).join('\n') : `no messages match "${command.query}"`;
+      return { json: { messages: docs }, human };
+    }
   }
+}
+
+/** The text with each matched run in [brackets], for people. */
+function bracketMatches(text: string, matches: [number, number][]): string {
+  let out = '';
+  let at = 0;
+  for (const [start, end] of matches) {
+    out += `${text.slice(at, start)}[${text.slice(start, end)}]`;
+    at = end;
+  }
+  return out + text.slice(at);
+}
+
+function messageDoc(m: ChatMessage): MessageDoc {
+  return { id: m.id, from: m.from, to: m.to, text: m.text, sentAt: m.sentAt, editedAt: m.editedAt ?? null };
 }
 
 function messagesOutcome(messages: ChatMessage[], empty: string): Outcome {
   const docs: MessageDoc[] = [...messages]
     .sort((a, b) => a.id - b.id)
-    .map((m) => ({ id: m.id, from: m.from, to: m.to, text: m.text, sentAt: m.sentAt }));
+    .map(messageDoc);
   const human = docs.length ? docs.map(formatMessage).join('\n') : empty;
   return { json: { messages: docs }, human };
 }
 
 export function formatMessage(m: MessageDoc): string {
   const when = new Date(m.sentAt).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-  return `#${m.id}  ${when}  ${m.from} -> ${m.to}: ${m.text}`;
+  return `#${m.id}  ${when}  ${m.from} -> ${m.to}: ${m.text}${m.editedAt === null ? '' : ' (edited)'}`;
 }
 
 function plural(n: number, noun: string): string {

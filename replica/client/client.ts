@@ -249,6 +249,16 @@ export class QuorumClient {
     return this.request('delete', { ids });
   }
 
+  /** Replaces the text of a message this account sent; everyone who sees it gets an 'edited' event. */
+  edit(messageId: number, text: string): Promise<ResultMap['edit']> {
+    return this.request('edit', { messageId, text });
+  }
+
+  /** Full-text search over the messages this account may see, best matches first, with where each matched. */
+  search(query: string, options: { limit?: number } = {}): Promise<ResultMap['search']> {
+    return this.request('search', { query, ...options });
+  }
+
   async deleteAccount(password: string): Promise<ResultMap['deleteAccount']> {
     const result = await this.request('deleteAccount', { password });
     this.endLogin();
@@ -688,6 +698,9 @@ export class QuorumClient {
       }
       case 'deleted':
         this.emitter.emit('deleted', frame.ids);
+        return;
+      case 'edited':
+        this.emitter.emit('edited', frame.message as ChatMessage);
         return;
       case 'receipt':
         this.emitter.emit('receipt', { ids: frame.ids, kind: frame.kind, at: frame.at });

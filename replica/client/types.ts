@@ -117,6 +117,8 @@ export interface ClientEvents {
   state: ClientState;
   message: ChatMessage;
   deleted: number[];
+  /** A message this account sent or received was edited: its new version (text, editedAt). */
+  edited: ChatMessage;
   receipt: ReceiptEvent;
   sessionEnded: { reason: string };
   members: ReplicaStatusRow[];

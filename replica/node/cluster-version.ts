@@ -31,6 +31,11 @@ export class ClusterVersionKeeper {
     this.heard.set(peer, version);
   }
 
+  /** The version `peer` last said it supports (undefined: not heard since this replica started). */
+  heardFrom(peer: string): number | undefined {
+    return this.heard.get(peer);
+  }
+
   /**
    * On the leader (the replica calls it every second): proposes the member versions that differ from the record,
    * then the raise, one proposal at a time, each awaited. Does nothing on a follower or while a round is running.

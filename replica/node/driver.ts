@@ -29,6 +29,11 @@ export interface DriverOptions<Outcome> {
   send: (to: string, msgs: Message[]) => void;
   /** Streams a snapshot file to a peer; resolves when the peer has it all. */
   sendSnapshot: (to: string, path: string, meta: SnapshotMeta, msg: Message) => Promise<void>;
+  /**
+   * Why no snapshot may be sent to `to` now (e.g. its release cannot read this one's state format), or null. A
+   * withheld snapshot is reported failed to Raft, which asks again later: the peer waits, the leader keeps going.
+   */
+  snapshotWithheld?: (to: string) => string | null;
   /** Entries applied beyond the last compaction before the log is compacted. */
   compactEvery: number;
   /** Entries kept behind the applied index at compaction, so slightly slow followers need no snapshot. */
@@ -71,6 +76,8 @@ export class Driver<Outcome> extends EventEmitter {
   private soft: SoftState = { lead: null, role: 'follower' };
   private applied: number;
   private readonly snapshotsOut = new Set<string>();
+  /** Why a snapshot to each peer was last withheld (so it is logged once, not at every retry). */
+  private readonly withheldReasons = new Map<string, string>();
   /** Complete incoming snapshot files by index, until the core installs one (older ones are then dropped). */
   private readonly staged = new Map<number, StagedSnapshot>();
   private lastCompactCheck = 0;
@@ -473,6 +480,14 @@ export class Driver<Outcome> extends EventEmitter {
   private sendSnapshot(m: Message): void {
     const to = m.to;
     if (this.snapshotsOut.has(to)) return;
+    const withheld = this.o.snapshotWithheld?.(to) ?? null;
+    if (withheld !== null) {
+      if (this.withheldReasons.get(to) !== withheld) this.o.log.warn({ to }, `snapshot withheld: ${withheld}`);
+      this.withheldReasons.set(to, withheld);
+      this.o.raft.reportSnapshot(to, false);
+      return;
+    }
+    this.withheldReasons.delete(to);
     this.snapshotsOut.add(to);
     const path = this.o.snapshotFiles.outgoing(to);
     const started = this.o.timers.now();

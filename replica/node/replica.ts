@@ -17,6 +17,8 @@ import { parseHostPort } from '../protocol/address.js';
 import { Driver } from './driver.js';
 import { PeerClocks } from './peer-clocks.js';
 import { ClusterVersionKeeper } from './cluster-version.js';
+import { snapshotUnreadableBy } from '../chat/versions.js';
+import { STATE_SCHEMA_VERSION } from '../chat/schema.js';
 import { RequestHandler } from './requests.js';
 import { createMetrics } from './metrics.js';
 import { openDataFolder, removeOutgoingSnapshots, type Closer } from './data-folder.js';
@@ -194,6 +196,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
       const link = links.linkTo(to, addresses.of(to));
       return link ? link.sendSnapshot(path, meta, msg) : Promise.reject(new Error(`no link to ${to}`));
     },
+    snapshotWithheld: (to) => snapshotUnreadableBy(to, versionKeeper.heardFrom(to), STATE_SCHEMA_VERSION, stateMachine.clusterVersion()),
     compactEvery: options.compactEvery ?? 20_000,
     keepEntries: options.keepEntries ?? 5_000,
     proposalTimeoutMs: options.proposalTimeoutMs ?? 10_000,
@@ -246,7 +249,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
 
   // Commands are stamped with this replica's clock corrected by its peers' (a skewed clock does not stamp them).
   const peerClocks = new PeerClocks();
-  const versionKeeper = new ClusterVersionKeeper({ selfId, supported: version, sm: () => stateMachine, driver, log, now: () => peerClocks.now() });
+  const versionKeeper: ClusterVersionKeeper = new ClusterVersionKeeper({ selfId, supported: version, sm: () => stateMachine, driver, log, now: () => peerClocks.now() });
   const clients: ClientEndpoint = new ClientEndpoint({
     log,
     handler: new RequestHandler({

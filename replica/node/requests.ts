@@ -172,6 +172,13 @@ export class RequestHandler implements ClientHandler {
         return this.write(conn, req, { kind: 'delivered', tokenHash: this.auth(conn).tokenHash, upTo: req.upTo });
       case 'delete':
         return this.write(conn, req, { kind: 'delete', tokenHash: this.auth(conn).tokenHash, ids: req.ids });
+      case 'edit':
+        return this.write(conn, req, { kind: 'edit', tokenHash: this.auth(conn).tokenHash, messageId: req.messageId, text: req.text });
+      case 'search': {
+        const a = this.auth(conn);
+        await this.replica.driver.readBarrier();
+        return { messages: this.replica.sm().search(a.id, req.query, req.limit ?? 50) };
+      }
       case 'clusterChange': {
         const cc = req.change;
         if ((cc.op === 'remove' || cc.op === 'demote') && cc.id === this.replica.id) {

@@ -97,6 +97,13 @@ export const DeleteRequest = z.strictObject({
   op: z.literal('delete'),
   ids: z.array(MessageId).min(1).max(LIMITS.deleteMax),
 });
+/** Replaces the text of a message this account sent (needs cluster version 3). */
+export const EditRequest = z.strictObject({ ...write, op: z.literal('edit'), messageId: MessageId, text: MessageText });
+/**
+ * Full-text search over the messages this account may see, best matches first. Words match whole or, the last one,
+ * as a prefix; case and accents are ignored; every word must match.
+ */
+export const SearchRequest = z.strictObject({ ...base, op: z.literal('search'), query: z.string().min(1).max(LIMITS.searchQueryMax), limit: Limit.optional() });
 export const DeleteAccountRequest = z.strictObject({ ...write, op: z.literal('deleteAccount'), password: Password });
 /** This replica's view of the cluster (no login needed). */
 export const StatusRequest = z.strictObject({ ...base, op: z.literal('status') });
@@ -136,6 +143,8 @@ export const ClientRequest = z.discriminatedUnion('op', [
   DeliveredRequest,
   DeleteRequest,
   DeleteAccountRequest,
+  EditRequest,
+  SearchRequest,
   StatusRequest,
   AdminRequest,
   ClusterChangeRequest,
@@ -144,7 +153,7 @@ export const ClientRequest = z.discriminatedUnion('op', [
 export type ClientRequest = z.infer<typeof ClientRequest>;
 export type Op = ClientRequest['op'];
 /** Ops that change replicated state; they carry a session and go through the log. */
-export const WRITE_OPS = ['signup', 'login', 'logout', 'send', 'read', 'markRead', 'delivered', 'delete', 'deleteAccount'] as const;
+export const WRITE_OPS = ['signup', 'login', 'logout', 'send', 'read', 'markRead', 'delivered', 'delete', 'deleteAccount', 'edit'] as const;
 
 // ---- results ----
 
@@ -159,6 +168,16 @@ export interface ChatMessage {
   readAt: number | null;
   /** True when the sender has since deleted its account. */
   fromDeleted?: boolean;
+  /** When the sender last edited the text (leader's clock, ms since epoch); absent when never edited. */
+  editedAt?: number;
+}
+
+/**
+ * A search result: a message and where its text matched, as [start, end) offsets into `text` (UTF-16 code units, as
+ * JavaScript strings index), in order, so a UI can mark the words.
+ */
+export interface SearchHit extends ChatMessage {
+  matches: [number, number][];
 }
 
 export interface ConversationSummary {
@@ -239,6 +258,8 @@ export interface ResultMap {
   delivered: { marked: number };
   delete: { deleted: number };
   deleteAccount: { deleted: true };
+  edit: { edited: true; editedAt: number };
+  search: { messages: SearchHit[] };
   status: ReplicaStatus;
   admin: { admin: true };
   clusterChange: { conf: { voters: string[]; learners: string[] } };
@@ -261,6 +282,8 @@ export type ResponseFrame =
 export type PushFrame =
   | { type: 'push'; event: 'message'; message: ChatMessage }
   | { type: 'push'; event: 'deleted'; ids: number[] }
+  /** A message was edited: its new version (text, editedAt), to both sides. */
+  | { type: 'push'; event: 'edited'; message: ChatMessage }
   /** Receipts for messages this account sent: delivered or read at the given time. */
   | { type: 'push'; event: 'receipt'; ids: number[]; kind: 'delivered' | 'read'; at: number }
   /** The login ended (logout elsewhere, account deleted); the client must log in again. */
@@ -295,6 +318,7 @@ const ChatMessageSchema = z.object({
   deliveredAt: z.number().nullable(),
   readAt: z.number().nullable(),
   fromDeleted: z.boolean().optional(),
+  editedAt: z.number().optional(),
 });
 
 /** Clients validate what servers send too: a buggy or hostile server must not crash a client. */
@@ -308,6 +332,7 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   z.discriminatedUnion('event', [
     z.object({ type: z.literal('push'), event: z.literal('message'), message: ChatMessageSchema }),
     z.object({ type: z.literal('push'), event: z.literal('deleted'), ids: z.array(z.number()) }),
+    z.object({ type: z.literal('push'), event: z.literal('edited'), message: ChatMessageSchema }),
     z.object({
       type: z.literal('push'),
       event: z.literal('receipt'),

@@ -17,6 +17,10 @@ export const LIMITS = {
   /** Most message ids one delete request may name. */
   deleteMax: 500,
   patternMax: 64,
+  /** Longest search query (characters). */
+  searchQueryMax: 200,
+  /** Most words of a search query that count (the rest are ignored). */
+  searchWordsMax: 16,
   tokenMax: 128,
   clientIdMax: 64,
 } as const;

@@ -65,21 +65,21 @@ describe('chat and status against one real replica', () => {
     const [t1, t2] = history.messages.map((m) => m.sentAt);
     expect(history).toEqual({
       messages: [
-        { id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1 },
-        { id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2 },
+        { id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1, editedAt: null },
+        { id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2, editedAt: null },
       ],
     });
     expect(t1).toBeGreaterThan(1_600_000_000_000);
     expect(t2).toBeGreaterThanOrEqual(t1);
     expect(await chatJson(s, 'bob', ['history', 'alice', '--before', String(second.id), '--limit', '5'])).toEqual({
-      messages: [{ id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1 }],
+      messages: [{ id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1, editedAt: null }],
     });
 
     expect(await chatJson(s, 'bob', ['read', '--limit', '1'])).toEqual({
-      messages: [{ id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1 }],
+      messages: [{ id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1, editedAt: null }],
     });
     expect(await chatJson(s, 'bob', ['read'])).toEqual({
-      messages: [{ id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2 }],
+      messages: [{ id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2, editedAt: null }],
     });
     expect(await chatJson(s, 'bob', ['read'])).toEqual({ messages: [] });
 
@@ -94,7 +94,7 @@ describe('chat and status against one real replica', () => {
 
     expect(await chatJson(s, 'alice', ['delete', String(first.id)])).toEqual({ deleted: 1 });
     expect(await chatJson(s, 'bob', ['history', 'alice'])).toEqual({
-      messages: [{ id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2 }],
+      messages: [{ id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2, editedAt: null }],
     });
 
     expect(await chatJson(s, 'alice', ['delete-account'])).toEqual({ deleted: true });
@@ -114,6 +114,36 @@ describe('chat and status against one real replica', () => {
     const noTty = await cli(['chat', '--servers', r.address, '--user', 'carol', 'login']);
     expect(noTty.code).toBe(2);
     expect(noTty.stderr).toMatch(/^INVALID: no terminal to prompt for the password on/);
+  });
+
+  it('edit and search: the edit is pushed live, search follows edits and deletes, refusals change nothing', async () => {
+    const s = [r.address];
+    await waitFor('cluster version 3', async () => (await r.status()).clusterVersion === 3);
+    await chatJson(s, 'gina', ['signup']);
+    await chatJson(s, 'hugo', ['signup']);
+    const hugo = new QuorumClient({ servers: s, WebSocket });
+    try {
+      await hugo.login('hugo', 'password123');
+      const edits: ChatMessage[] = [];
+      hugo.on('edited', (m) => edits.push(m));
+      const { id } = (await chatJson(s, 'gina', ['send', 'hugo', 'the release is on Tuesday'])) as { id: number };
+      const other = (await chatJson(s, 'gina', ['send', 'hugo', 'release notes attached'])) as { id: number };
+      expect(await chatJson(s, 'gina', ['edit', String(id), 'the release is on Wednesday'])).toEqual({ edited: true });
+      await waitFor('the edit pushed to hugo', () => edits.length === 1);
+      expect(edits[0]).toMatchObject({ id, text: 'the release is on Wednesday', editedAt: expect.any(Number) });
+      const found = (await chatJson(s, 'hugo', ['search', 'wednesday'])) as { messages: { id: number; editedAt: number; matches: number[][] }[] };
+      expect(found.messages).toEqual([
+        { id, from: 'gina', to: 'hugo', text: 'the release is on Wednesday', sentAt: expect.any(Number), editedAt: edits[0].editedAt, matches: [[18, 27]] },
+      ]);
+      expect(await chatJson(s, 'hugo', ['search', 'tuesday'])).toEqual({ messages: [] });
+      const forbidden = await cli(['chat', '--servers', r.address, '--user', 'hugo', '--password-stdin', '--json', 'edit', String(id), 'mine now'], 'password123\n');
+      expect(forbidden).toMatchObject({ code: 1, stdout: '', stderr: `FORBIDDEN: message ${id} is not yours to edit: only its sender may\n` });
+      await chatJson(s, 'gina', ['delete', String(other.id)]);
+      const human = await cli(['chat', '--servers', r.address, '--user', 'hugo', '--password-stdin', 'search', 'release'], 'password123\n');
+      expect(human.stdout).toMatch(/^#\d+ {2}\S+ \S+ {2}gina -> hugo: the \[release\] is on Wednesday \(edited\)\n$/);
+    } finally {
+      hugo.close();
+    }
   });
 
   it('status prints the replica', async () => {

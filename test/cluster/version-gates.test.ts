@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { Cluster, freePort, ReplicaProc, waitConverged, waitFor } from '../helpers/cluster.js';
+import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
 
 const OLD = { QUORUM_MAX_VERSION: '1' };
 const PW = 'password-version-gates';
@@ -72,7 +73,7 @@ describe('version gates on real processes', () => {
       const versions = await reportedVersions();
       return Object.values(versions).every((v) => v !== undefined) ? versions : null;
     });
-    expect(reported).toEqual({ r1: 2, r2: 2, r3: 1 });
+    expect(reported).toEqual({ r1: SUPPORTED_VERSION, r2: SUPPORTED_VERSION, r3: 1 });
     const ann = client(cluster.addresses);
     const bob = client(cluster.addresses);
     await ann.signup('ann', PW);
@@ -80,29 +81,40 @@ describe('version gates on real processes', () => {
     await ann.login('ann', PW);
     for (let i = 0; i < 20; i++) await ann.send('bob', `v1-${i}`);
     await waitConverged(cluster.addresses);
-    for (const r of cluster.replicas) expect(await r.status()).toMatchObject({ version: r.id === 'r3' ? 1 : 2, clusterVersion: 1 });
+    for (const r of cluster.replicas) expect(await r.status()).toMatchObject({ version: r.id === 'r3' ? 1 : SUPPORTED_VERSION, clusterVersion: 1 });
+    // A feature the old replica lacks is refused, naming what to update; nothing changes.
+    const [first] = (await ann.history('bob', { limit: 1 })).messages;
+    await expect(ann.edit(first.id, 'edited while mixed')).rejects.toMatchObject({
+      code: 'UNSUPPORTED_BY_CLUSTER',
+      message: expect.stringMatching(/^update every member to use message edits and search \(it needs Quorum version 3; the cluster runs version 1\); still to update: r3 \(version 1\)$/),
+    });
   });
 
-  it('a learner of version 2 joins (and reports it), then goes down', async () => {
+  it('a learner of the newest version joins (and reports it), then goes down', async () => {
     const r4 = await joiner('r4', {});
     await r4.waitHealthy(60_000);
-    await waitFor('r4 to report version 2', async () => (await reportedVersions()).r4 === 2);
+    await waitFor('r4 to report its version', async () => (await reportedVersions()).r4 === SUPPORTED_VERSION);
     expect(await clusterVersions()).toEqual([1, 1, 1]);
     await r4.stop();
   });
 
-  it('once the old replica is upgraded, the leader raises the cluster version to 2; writes go on', async () => {
+  it('once the old replica is upgraded, the leader raises the cluster version to the newest; edits work then; writes go on', async () => {
     const r3 = cluster.byId('r3');
     await r3.stop();
     r3.options.env = {};
     r3.start();
     await r3.waitHealthy();
-    await waitFor('cluster version 2 on every replica', async () => (await clusterVersions()).every((v) => v === 2));
+    await waitFor('the newest cluster version on every replica', async () => (await clusterVersions()).every((v) => v === SUPPORTED_VERSION));
     await sendSome(['v2-a', 'v2-b']);
+    const ann = client(cluster.addresses);
+    await ann.login('ann', PW);
+    const [first] = (await ann.history('bob', { limit: 1, before: Number.MAX_SAFE_INTEGER })).messages;
+    await ann.edit(first.id, 'v2-b');
+    await ann.edit(first.id, first.text);
     await waitConverged(cluster.addresses);
   });
 
-  it('an old replica refuses to start on the data of a cluster at version 2, with one line', async () => {
+  it('an old replica refuses to start on the data of a cluster at a newer version, with one line', async () => {
     const r3 = cluster.byId('r3');
     await r3.stop();
     r3.options.env = OLD;
@@ -110,7 +122,7 @@ describe('version gates on real processes', () => {
     expect(await r3.exited).toBe(1);
     const lines = linesOfLastRun(r3);
     expect(lines[lines.length - 1]).toBe(
-      `UNAVAILABLE: cannot start replica r3: ${join(r3.options.dataDir, 'state.db')}: this replica's cluster runs Quorum version 2, ${UPGRADE}`,
+      `UNAVAILABLE: cannot start replica r3: ${join(r3.options.dataDir, 'state.db')}: this replica's cluster runs Quorum version ${SUPPORTED_VERSION}, ${UPGRADE}`,
     );
     expect(lines.some((l) => /^\s+at /.test(l))).toBe(false);
     r3.options.env = {};
@@ -125,7 +137,7 @@ describe('version gates on real processes', () => {
     expect(await r4.exited).toBe(1);
     const last = linesOfLastRun(r4).pop();
     // It meets the raise in the log (or, if the log was compacted past it, in the snapshot it is sent).
-    expect(last).toMatch(new RegExp(`^UNAVAILABLE: replica r4 stopped after an error: (the cluster moved to Quorum version 2|.*runs Quorum version 2), ${UPGRADE}$`));
+    expect(last).toMatch(new RegExp(`^UNAVAILABLE: replica r4 stopped after an error: (the cluster moved to Quorum version ${SUPPORTED_VERSION}|.*runs Quorum version ${SUPPORTED_VERSION}), ${UPGRADE}$`));
     // Upgraded, it catches up and converges.
     r4.options.env = {};
     r4.start();
@@ -137,11 +149,46 @@ describe('version gates on real processes', () => {
     expect(await conversationTexts(ann, 'bob')).toEqual([...Array.from({ length: 20 }, (_, i) => `v1-${i}`), 'v2-a', 'v2-b', 'v2-c']);
   });
 
-  it('an old replica cannot join a cluster at version 2: it stops once it receives the state, with one line', async () => {
+  it('an old replica cannot join a cluster at a newer version: it stops once it receives the state, with one line', async () => {
     const r5 = await joiner('r5', OLD);
     expect(await r5.exited).toBe(1);
-    expect(linesOfLastRun(r5).pop()).toMatch(new RegExp(`^UNAVAILABLE: replica r5 stopped after an error: .*runs Quorum version 2, ${UPGRADE}$`));
+    expect(linesOfLastRun(r5).pop()).toMatch(new RegExp(`^UNAVAILABLE: replica r5 stopped after an error: .*runs Quorum version ${SUPPORTED_VERSION}, ${UPGRADE}$`));
     await sendSome(['after-r5']);
     await waitConverged(cluster.addresses);
   }, 90_000);
+});
+
+describe('snapshots across versions on real processes', () => {
+  let mixed: Cluster;
+  afterAll(async () => {
+    closeClients();
+    await mixed?.destroy();
+  });
+
+  it('a replica of the previous release is sent no snapshot it cannot read: it waits, and catches up once upgraded', async () => {
+    const PREVIOUS = { QUORUM_MAX_VERSION: String(SUPPORTED_VERSION - 1) };
+    mixed = await Cluster.start({ size: 3, extraArgs: ['--compact-every', '40', '--keep-entries', '5'], envOf: (id) => (id === 'r3' ? PREVIOUS : {}) });
+    const ann = client(mixed.addresses);
+    await ann.signup('ann', PW);
+    await ann.signup('bob', PW);
+    await ann.login('ann', PW);
+    await waitFor('every member to report its version', async () => (await (await mixed.leader()).status()).members.every((m) => m.version !== undefined));
+    const r3 = mixed.byId('r3');
+    await r3.stop();
+    // Far enough for the leader to compact past r3: it would need a snapshot, in a format its release cannot read.
+    for (let i = 0; i < 120; i++) await ann.send('bob', `while r3 is down ${i}`);
+    r3.start();
+    const leader = await mixed.leader();
+    await waitFor('the leader to withhold the snapshot', () => readFileSync(leader.options.logFile, 'utf8').includes('snapshot withheld: r3 supports version'));
+    // r3 waits (no snapshot, no stop); the others go on.
+    expect(r3.running).toBe(true);
+    expect((await r3.status()).appliedIndex).toBeLessThan((await leader.status()).appliedIndex - 100);
+    await ann.send('bob', 'still writing');
+    // Upgraded, it gets the snapshot and converges; then the cluster moves to the newest version.
+    await r3.stop();
+    r3.options.env = {};
+    r3.start();
+    await waitConverged(mixed.addresses, 60_000);
+    await waitFor('the newest cluster version', async () => (await leader.status()).clusterVersion === SUPPORTED_VERSION);
+  }, 180_000);
 });

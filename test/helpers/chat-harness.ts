@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ChatStateMachine, MAX_CLOCK_STEP_MS, type ApplyOutcome } from '../../replica/chat/state-machine.js';
-import { encodeCommand } from '../../replica/chat/commands.js';
+import { encodeCommand, type Command } from '../../replica/chat/commands.js';
 import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
 import { hashToken } from '../../replica/chat/passwords.js';
 import type { Entry } from '../../replica/raft/types.js';
@@ -43,10 +43,10 @@ export class Harness {
     const seq = opts.seq ?? (this.seqs.get(clientId) ?? 0) + 1;
     this.seqs.set(clientId, Math.max(seq, this.seqs.get(clientId) ?? 0));
     this.at += 1000;
-    // A stamped session needs version 2 (replica/chat/versions.ts): the entry says so, as a leader's would.
     const session = opts.startIndex === undefined ? { clientId, seq } : { clientId, seq, startIndex: opts.startIndex };
-    const cmd = { at: opts.at ?? this.at, session, ...body, ...(opts.startIndex === undefined ? {} : { v: 2 }) };
-    return { index: this.nextIndex(), term: this.term, type: 'normal', data: JSON.stringify(cmd) };
+    // Stamped with the version it needs (`v`, replica/chat/versions.ts), as a leader's would be.
+    const cmd = { at: opts.at ?? this.at, session, ...body } as Command;
+    return { index: this.nextIndex(), term: this.term, type: 'normal', data: encodeCommand(cmd) };
   }
 
   raw(data: string, type: Entry['type'] = 'normal'): Entry {

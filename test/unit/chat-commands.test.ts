@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Command, decodeCommand, decodeConfChange, encodeCommand } from '../../replica/chat/commands.js';
 import { applyConfChange } from '../../replica/chat/conf.js';
-import { requiredVersion } from '../../replica/chat/versions.js';
+import { requiredVersion, SUPPORTED_VERSION } from '../../replica/chat/versions.js';
 
 const session = { clientId: 'client-123', seq: 1 };
 const tokenHash = 'ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0';
@@ -34,8 +34,9 @@ describe('commands', () => {
   });
 
   it('reads no further than the version of a command newer than this replica supports', () => {
-    const newer = JSON.stringify({ kind: 'createGroup', at: 1, session, v: 3, name: 'team' });
-    expect(decodeCommand(newer)).toEqual({ ok: false, newer: 3, message: 'the command needs Quorum version 3', session });
+    const future = SUPPORTED_VERSION + 1;
+    const newer = JSON.stringify({ kind: 'createGroup', at: 1, session, v: future, name: 'team' });
+    expect(decodeCommand(newer)).toEqual({ ok: false, newer: future, message: `the command needs Quorum version ${future}`, session });
     expect(decodeCommand(encodeCommand({ kind: 'clock', at: 1 }), 1)).toMatchObject({ ok: false, newer: 2 });
     expect(decodeCommand(JSON.stringify({ kind: 'createGroup', at: 1, v: 2 })).ok).toBe(false);
   });

@@ -51,6 +51,8 @@ export class CommandExecutor {
         return this.messages.send(cmd, ctx);
       case 'delete':
         return this.messages.delete(cmd, this.authenticate(cmd.tokenHash).id, ctx);
+      case 'edit':
+        return this.messages.edit(cmd, this.authenticate(cmd.tokenHash).id, ctx);
       case 'read':
         return this.receipts.read(cmd, this.authenticate(cmd.tokenHash), ctx);
       case 'markRead':

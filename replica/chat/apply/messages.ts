@@ -3,6 +3,7 @@ import type { ChatMessage, PushFrame } from '../../protocol/client.js';
 import { IdsByAccount, refuse, type ApplyContext } from '../apply-context.js';
 import type { CommandOf } from '../commands.js';
 import type { IdentityCache } from '../identities.js';
+import { accountLookup, chatMessageOf } from '../message-view.js';
 import type { MessageRow, Statements } from '../statements.js';
 
 /** Re-derives last_id of both conversation rows of a pair after deletions; drops them when nothing is left. */
@@ -52,6 +53,24 @@ export class MessageCommands {
     ctx.push(recipient, frame);
     ctx.push(from, frame);
     return { id, sentAt: ctx.at };
+  }
+
+  /**
+   * Replaces the text of a live message the account sent (the search index follows by trigger), marks it edited at
+   * the command's clock, and pushes the new version to both sides.
+   */
+  edit(cmd: CommandOf<'edit'>, accountId: number, ctx: ApplyContext) {
+    const row = this.statements.messageById.get(cmd.messageId);
+    if (!row || row.deleted) refuse('NOT_FOUND', `no message ${cmd.messageId}`);
+    if (row.from_id !== accountId) refuse('FORBIDDEN', `message ${cmd.messageId} is not yours to edit: only its sender may`);
+    this.statements.editMessage.run(cmd.text, ctx.at, row.id);
+    const accounts = accountLookup(this.statements);
+    const frame: PushFrame = { type: 'push', event: 'edited', message: chatMessageOf({ ...row, text: cmd.text, edited_at: ctx.at }, accounts) };
+    for (const id of new Set([row.from_id, row.to_id])) {
+      const to = accounts(id);
+      if (to) ctx.push(to, frame);
+    }
+    return { edited: true as const, editedAt: ctx.at };
   }
 
   /** Tombstones messages the account sent or received; checks every id first, so a refusal changes nothing. */
