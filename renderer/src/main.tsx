@@ -8,6 +8,7 @@ import { AppContext } from './ui/context.js';
 import { createAppStore } from './store/store.js';
 import type { AppEnv, KeptLogin, KeptLoginStore } from './store/store-deps.js';
 import { openOutboxStore, type LocksLike } from './storage/outbox-db.js';
+import { createWebNotifier, type NotificationApi } from './web-notifier.js';
 import type { ChatApi } from './net/api.js';
 import { connectToCluster } from './net/client.js';
 import { call, desktop } from './desktop.js';
@@ -50,10 +51,16 @@ async function boot(): Promise<void> {
       if (desktop) void call('unread:set', { count: n }).catch(() => {});
     },
     onIncoming: (m, conversation) => {
-      if (desktop && !attentive()) void call('notify:message', { conversation, from: m.from, text: m.text }).catch(() => {});
+      if (attentive()) return;
+      if (desktop) void call('notify:message', { conversation, from: m.from, text: m.text }).catch(() => {});
+      else webNotifier.message(conversation, m.from, m.text);
     },
   };
   let storageErrorSaid = false;
+  const webNotifier = createWebNotifier(desktop ? null : ((globalThis as { Notification?: NotificationApi }).Notification ?? null), (conversation) => {
+    window.focus();
+    store.getState().openConversation(conversation);
+  });
   const store = createAppStore(api, env);
   void store.getState().restore();
   // A reload reopens the conversation that was open in this tab (with its queued messages, even before the cluster
@@ -62,6 +69,9 @@ async function boot(): Promise<void> {
   if (store.getState().user && reopen) store.getState().openConversation(reopen);
   store.subscribe((s, prev) => {
     if (s.active !== prev.active || s.user !== prev.user) setSessionValue(OPEN_CONVERSATION, s.user ? s.active : null);
+    if (s.active && s.active !== prev.active) webNotifier.seen(s.active);
+    // Signed in by the person (a click): the moment a browser lets a page ask to show notifications.
+    if (s.user && !prev.user && !s.resuming) webNotifier.askPermission();
   });
   // The mock build lets UI tests reach the store (e.g. to load 100,000 messages at once); never in production.
   if (import.meta.env.MODE === 'mock') (globalThis as { __store?: typeof store }).__store = store;

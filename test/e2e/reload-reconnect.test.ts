@@ -1,8 +1,9 @@
 /**
- * The web client's outbox across page reloads, in Chromium against a real 3-replica cluster: a message queued while
- * every replica is down survives a reload made while the cluster has no majority (the person stays signed in,
+ * The web client across page reloads and reconnects, in Chromium against a real 3-replica cluster: a message queued
+ * while every replica is down survives a reload made while the cluster has no majority (the person stays signed in,
  * read-only, with the message) and arrives exactly once when the replicas return; a message the cluster applied but
- * whose answer never reached the page goes out again after a reload in the same session, and is stored once.
+ * whose answer never reached the page goes out again after a reload in the same session, and is stored once; the
+ * backlog replayed after a reconnect raises no notification (live messages do) and keeps the server's unread count.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -11,6 +12,7 @@ import type { ChatMessage } from '../../replica/protocol/client.js';
 import { RawConn } from '../helpers/raw-client.js';
 import {
   chromiumMissing,
+  NetworkSwitch,
   ensureWebClient,
   haveChromium,
   launchChromium,
@@ -165,6 +167,54 @@ describe.skipIf(!haveChromium)('the outbox across page reloads (Chromium, real r
     await waitFor('sent after the reload', async () => ['Sent', 'Delivered', 'Read'].includes((await stateOf(gina, text)) ?? ''), 30_000);
     expect(await historyOf('gina', 'hal', text)).toHaveLength(1);
     await gina.context().close();
+  }, 120_000);
+
+  /**
+   * Records the notifications the page shows (their bodies, in window.__notified) with the permission granted, and
+   * makes the window unfocused (the person is in another window), which is when the client notifies. A string, so no
+   * bundler helper ends up in the page.
+   */
+  const RECORD_NOTIFICATIONS = `
+    window.__notified = [];
+    window.Notification = function (title, options) { window.__notified.push(options.body); this.onclick = null; this.close = function () {}; };
+    window.Notification.permission = 'granted';
+    window.Notification.requestPermission = function () { return Promise.resolve('granted'); };
+    document.hasFocus = function () { return false; };
+  `;
+
+  it('a backlog replayed after a reconnect raises no notification, live messages do, and the unread count is the server\'s', async () => {
+    const origin = await cluster.leader();
+    let network!: NetworkSwitch;
+    const ivy = await person(origin, 'ivy', async (context) => {
+      network = await NetworkSwitch.install(context);
+      await context.addInitScript({ content: RECORD_NOTIFICATIONS });
+    });
+    const notified = () => ivy.evaluate(() => (window as unknown as { __notified: string[] }).__notified);
+    const jack = await RawConn.open(origin.address);
+    try {
+      await jack.signup('jack');
+      await jack.login('jack');
+      const send = (text: string) => jack.ok({ op: 'send', to: 'ivy', text, session: jack.session() });
+      await send('live one');
+      await waitFor('the live message notified', async () => (await notified()).includes('live one'), UI_TIMEOUT);
+
+      await network.goOffline();
+      await statusBar(ivy, /Reconnecting|Connecting/).waitFor({ timeout: UI_TIMEOUT });
+      await send('while away 1');
+      await send('while away 2');
+      await network.goOnline();
+      await statusBar(ivy, 'Connected').waitFor({ timeout: UI_TIMEOUT });
+      const badge = ivy.getByRole('button', { name: 'jack', exact: true }).locator('.badge');
+      await waitFor('the backlog counted unread', async () => (await badge.textContent()) === '3', UI_TIMEOUT);
+
+      await send('live two');
+      await waitFor('the next live message notified', async () => (await notified()).includes('live two'), UI_TIMEOUT);
+      expect(await notified()).toEqual(['live one', 'live two']);
+      await waitFor('unread 4', async () => (await badge.textContent()) === '4', UI_TIMEOUT);
+    } finally {
+      jack.close();
+      await ivy.context().close();
+    }
   }, 120_000);
 
   it('no page had an uncaught error', () => {
