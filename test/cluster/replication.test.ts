@@ -72,6 +72,7 @@ describe('replication on real processes', () => {
     // A connection to the old leader, logged in before the pause.
     const conn = await RawConn.open(old.address);
     await conn.login('erin');
+    const oldTerm = (await old.status()).term;
     old.signal('SIGSTOP');
     try {
       const next = await waitFor('a new leader among the others', async () => {
@@ -82,7 +83,8 @@ describe('replication on real processes', () => {
         }
         return null;
       });
-      expect(next.term).toBeGreaterThan(0);
+      // A new election: the new leader's term is above the paused leader's.
+      expect(next.term).toBeGreaterThan(oldTerm);
       // Queued while paused: processed by the old leader as soon as it resumes.
       const pending = conn.request({ op: 'send', to: 'frank', text: 'from-the-past', session: conn.session() });
       old.signal('SIGCONT');
@@ -94,6 +96,8 @@ describe('replication on real processes', () => {
         return s.role !== 'leader' ? s : null;
       });
       expect(st.leader?.id).toBe(next.id);
+      // The old leader learned the newer term (it did not keep leading in its own).
+      expect(st.term).toBeGreaterThanOrEqual(next.term);
     } finally {
       old.signal('SIGCONT');
       conn.close();
