@@ -3,9 +3,10 @@
  * contract, Enter/Shift+Enter, drafts, the outbox across a failover, read-only, and a 100,000-message conversation.
  * The same UI against real replicas is covered by the cluster e2e tests.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeUnless } from '../helpers/skip.js';
+import { CHROMIUM, chromiumSkipReason } from './support.js';
 import { createServer, type Server } from 'node:http';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,13 +15,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const outDir = join(root, 'dist', 'renderer-mock');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`renderer-mock e2e skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
 
-describe.skipIf(!haveChromium)('renderer against the mock cluster (Chromium)', () => {
+describeUnless(chromiumSkipReason, 'renderer against the mock cluster (Chromium)', () => {
   let server: Server;
   let browser: Browser;
   let url: string;
@@ -159,14 +157,37 @@ describe.skipIf(!haveChromium)('renderer against the mock cluster (Chromium)', (
       const scroll = frames[Math.floor(frames.length / 2)];
       const p95 = frames[Math.floor(frames.length * 0.95)];
       const mem = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0;
-      return { render, jump, scroll, p95, rows: el.querySelectorAll('.vrow').length, heapMB: Math.round(mem / 1e6) };
+      const rows = el.querySelectorAll('.vrow').length;
+      // What the viewport shows after scrolling to a place: the message numbers of the rows inside its box.
+      const shownAt = async (top: number): Promise<number[]> => {
+        el.scrollTop = top;
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        const box = el.getBoundingClientRect();
+        return [...el.querySelectorAll('.vrow')]
+          .filter((row) => {
+            const b = row.getBoundingClientRect();
+            return b.bottom > box.top && b.top < box.bottom;
+          })
+          .flatMap((row) => [...row.querySelectorAll('p.text')].map((p) => Number(/^message number (\d+)$/.exec(p.textContent ?? '')?.[1])))
+          .filter((n) => Number.isInteger(n));
+      };
+      const middle = await shownAt(el.scrollHeight / 2 - el.clientHeight / 2);
+      const top = await shownAt(0);
+      const bottom = await shownAt(el.scrollHeight);
+      return { render, jump, scroll, p95, rows, heapMB: Math.round(mem / 1e6), middle, top, bottom };
     });
     console.log(
       `100,000 messages: first render ${timing.render.toFixed(0)} ms; far jumps ${timing.jump.toFixed(1)} ms each; ` +
         `scrolling 400 px/frame: median frame ${timing.scroll.toFixed(1)} ms, p95 ${timing.p95.toFixed(1)} ms; ` +
         `${timing.rows} rows in the DOM; JS heap ${timing.heapMB} MB`,
     );
+    console.log(`shown: middle ${timing.middle[0]}..${timing.middle.at(-1)}, top ${timing.top[0]}.., bottom ..${timing.bottom.at(-1)}`);
     expect(timing.rows).toBeLessThan(200);
+    // Scrolling shows the rows of the place scrolled to: the middle of the list, its first and its last messages.
+    expect(timing.middle.length).toBeGreaterThan(3);
+    expect(timing.middle.every((n) => n > 40_000 && n < 60_000)).toBe(true);
+    expect(timing.top).toContain(1);
+    expect(Math.max(...timing.bottom)).toBeGreaterThan(99_900);
     expect(errors).toEqual([]);
     await page.close();
   });
