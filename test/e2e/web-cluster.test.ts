@@ -4,17 +4,17 @@
  * account, and the cluster view seeing a dead replica. Each spec uses its own accounts; the cluster is shared and
  * every spec leaves all three replicas running. Screenshots go to test-results/screenshots/e2e-*.png.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { describeUnless } from '../helpers/skip.js';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Cluster, waitFor, type ReplicaProc } from '../helpers/cluster.js';
 import type { ChatMessage } from '../../replica/protocol/client.js';
 import { RawConn } from '../helpers/raw-client.js';
 import {
   barHistory,
-  chromiumMissing,
+  chromiumSkipReason,
   countText,
   ensureWebClient,
-  haveChromium,
   launchChromium,
   messages,
   NetworkSwitch,
@@ -32,12 +32,11 @@ import {
   watchErrors,
 } from './support.js';
 
-if (!haveChromium) console.warn(`web-cluster e2e skipped: ${chromiumMissing}`);
 
-describe.skipIf(!haveChromium)('web client against a real 3-replica cluster (Chromium)', () => {
+describeUnless(chromiumSkipReason, 'web client against a real 3-replica cluster (Chromium)', () => {
   let cluster: Cluster;
   let browser: Browser;
-  /** Uncaught errors of every page, checked by the last spec. */
+  /** Uncaught errors of every page, checked after each spec (so a spec run alone is checked too). */
   const pageErrors: string[][] = [];
 
   beforeAll(async () => {
@@ -45,6 +44,12 @@ describe.skipIf(!haveChromium)('web client against a real 3-replica cluster (Chr
     [cluster, browser] = await Promise.all([Cluster.start({ size: 3 }), launchChromium()]);
     await cluster.leader();
   }, 90_000);
+
+  afterEach(() => {
+    const uncaught = pageErrors.flat();
+    for (const list of pageErrors) list.length = 0;
+    expect(uncaught, 'uncaught page errors').toEqual([]);
+  });
 
   afterAll(async () => {
     await browser?.close();
@@ -294,7 +299,4 @@ describe.skipIf(!haveChromium)('web client against a real 3-replica cluster (Chr
     await page.context().close();
   });
 
-  it('had no uncaught page errors', () => {
-    expect(pageErrors.flat()).toEqual([]);
-  });
 });
