@@ -19,16 +19,19 @@ interface Subject {
 
 const CONF: ConfState = { voters: ['r1', 'r2', 'r3'], learners: [] };
 
-/** SqliteLogStore in a fresh folder; `tail` sizes its in-memory copy of the newest entries (0: every read is a query). */
-function sqlite(tail: { maxEntries?: number } = {}): Subject {
+/**
+ * SqliteLogStore in a fresh folder; `tail` sizes its in-memory copy of the newest entries (0: every read is a query),
+ * `segmentEntries` its segment tables (small: every test crosses segments).
+ */
+function sqlite(tail: { maxEntries?: number } = {}, segmentEntries?: number): Subject {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-contract-'));
-  const open: SqliteLogStore[] = [SqliteLogStore.open(dir, tail)];
+  const open: SqliteLogStore[] = [SqliteLogStore.open(dir, tail, segmentEntries)];
   const subject: Subject = {
     store: open[0],
     crash() {
       // The dying process's connection goes without close() (which would write a commit-only change).
       (open.at(-1) as unknown as { db: { close(): void } }).db.close();
-      open.push(SqliteLogStore.open(dir, tail));
+      open.push(SqliteLogStore.open(dir, tail, segmentEntries));
       return (subject.store = open.at(-1)!);
     },
     dispose() {
@@ -42,6 +45,7 @@ function sqlite(tail: { maxEntries?: number } = {}): Subject {
 const implementations: Record<string, () => Subject> = {
   SqliteLogStore: () => sqlite(),
   'SqliteLogStore reading from SQLite (no in-memory tail)': () => sqlite({ maxEntries: 0 }),
+  'SqliteLogStore reading from SQLite, 2-entry segments': () => sqlite({ maxEntries: 0 }, 2),
   MemoryStorage: () => {
     const store = new MemoryStorage();
     return {
