@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fsyncPath, openSqlite, type Db } from '../../replica/storage/sqlite.js';
 
@@ -54,6 +55,20 @@ describe('openSqlite', () => {
     expect(fs.existsSync(path.join(dir, 'missing'))).toBe(false);
   });
 
+  it('opens a read-only connection to a file in rollback-journal mode without trying to switch it to WAL', () => {
+    const file = path.join(dir, 'legacy.db');
+    const plain = new Database(file);
+    plain.pragma('journal_mode = DELETE');
+    plain.exec('CREATE TABLE t (x INTEGER)');
+    plain.close();
+    const reader = opened(openSqlite(file, { readonly: true }));
+    expect(pragma(reader, 'journal_mode')).toBe('delete');
+  });
+
+  it('refuses a database that cannot use WAL, naming it', () => {
+    expect(() => openSqlite(':memory:')).toThrow(/^:memory:: cannot enable WAL \(journal_mode=memory\)$/);
+  });
+
   it('enforces foreign keys', () => {
     const db = opened(openSqlite(path.join(dir, 'fk.db')));
     db.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent(id))');
@@ -68,5 +83,10 @@ describe('fsyncPath', () => {
     expect(() => fsyncPath(file)).not.toThrow();
     expect(() => fsyncPath(dir)).not.toThrow();
     expect(() => fsyncPath(path.join(dir, 'missing'))).toThrow(/ENOENT/);
+    // Every descriptor it opens is closed again.
+    const descriptors = () => fs.readdirSync('/proc/self/fd').length;
+    const before = descriptors();
+    for (let i = 0; i < 20; i++) fsyncPath(file);
+    expect(descriptors()).toBe(before);
   });
 });
