@@ -1,11 +1,9 @@
-// @ts-check
 /**
  * Mutation testing (`npm run mutate`; not part of `npm test`): Stryker changes the production code one small edit at
  * a time (a flipped condition, a removed call, an off-by-one) and runs the tests that cover it; a mutant the tests
  * do not notice ("survived") is a behaviour nothing checks. One folder at a time is the practical unit on a shared
  * machine: `npm run mutate -- --mutate 'replica/storage/**\/*.ts'`. Incremental: a rerun only tests the mutants whose
  * code or tests changed since the last run (test-results/stryker-incremental.json). Scores: README.md "Testing".
- * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
 const config = {
   testRunner: 'vitest',
