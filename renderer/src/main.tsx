@@ -12,6 +12,7 @@ import { createWebNotifier, type NotificationApi } from './web-notifier.js';
 import type { ChatApi } from './net/api.js';
 import { connectToCluster } from './net/client.js';
 import { call, desktop } from './desktop.js';
+import { desktopKeptLogin } from './store/host.js';
 import { initialServers, rememberServers } from './servers.js';
 
 function attentive(): boolean {
@@ -39,7 +40,7 @@ async function boot(): Promise<void> {
     isAttentive: attentive,
     setTimeout: (fn, ms) => window.setTimeout(fn, ms),
     clearTimeout: (h) => window.clearTimeout(h as number),
-    keptLogin: keptLoginStore(),
+    keptLogin: desktop ? await desktopKeptLogin(keptLoginStore()) : keptLoginStore(),
     outboxStore: openOutboxStore(tabIdStore, (navigator as { locks?: LocksLike }).locks ?? null),
     onStorageError: (err) => {
       if (storageErrorSaid) return;

@@ -2,8 +2,8 @@
 // utilityProcess): a first install, crash restarts, secrets kept with the keystore, inviting, joining and creating
 // from used installs (data moved aside to dated backups), a bad invite changing nothing, a restart mid-join resuming
 // the join, a failed join restoring the old data, autopilot's voters, and leadership leaving a machine that sleeps
-// or quits. Everything stays on 127.0.0.1 (the desktops' "LAN address" is 127.0.0.1 here; desktop-lan.test.ts runs
-// three desktops on a real bridge in network namespaces).
+// or quits. Everything stays on 127.0.0.1 (the desktops' "LAN address" is 127.0.0.1 here, so nothing is announced:
+// LAN discovery itself is tested by the replica's network-namespace tests).
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';

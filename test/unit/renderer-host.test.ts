@@ -5,6 +5,8 @@ import { desktopReplicaUrl } from '../../renderer/src/net/replica-url.js';
 import { readableError } from '../../renderer/src/errors.js';
 import { describePlan, hostTrouble } from '../../renderer/src/store/host.js';
 import { QuorumError } from '../../replica/protocol/errors.js';
+import { clusterNodes } from '../../renderer/src/ui/ClusterView.js';
+import type { ReplicaStatus } from '../../replica/protocol/client.js';
 import { AUTOPILOT_CONFIG_DEFAULTS, type HostStatus } from '../../main/ipc-contract.js';
 
 function hostStatus(over: Partial<HostStatus>): HostStatus {
@@ -63,5 +65,25 @@ describe('the desktop window', () => {
     expect(lines[0]).toBe('The invite reached a team of 2 machines (1 voting, led by bob-1).');
     expect(lines[1]).toMatch(/moved to \/home\/ann\/\.config\/Quorum\/replica-backup-2026-12-04-104233\. They are never mixed into the team you join/);
     expect(lines[2]).toMatch(/logged out/);
+  });
+
+  it('shows autopilot’s view of each member, and the role the leader knows when a member did not answer the window', () => {
+    const now = new Date(2026, 11, 4, 12, 0, 0).getTime();
+    const tenFortyTwo = new Date(2026, 11, 4, 10, 42, 0).getTime();
+    const leader: ReplicaStatus = {
+      id: 'a', address: '10.0.0.1:7420', role: 'leader', term: 3, leader: { id: 'a', address: '10.0.0.1:7420' },
+      commitIndex: 9, appliedIndex: 9, lastIndex: 9, voter: true, quorum: true,
+      members: [
+        { id: 'a', address: '10.0.0.1:7420', voter: true, match: 9, reachable: true, autopilot: { health: 'healthy', since: tenFortyTwo, roleSince: tenFortyTwo, lastChange: null } },
+        { id: 'b', address: '10.0.0.2:7420', voter: false, match: 4, reachable: true, autopilot: { health: 'catchingUp', since: now - 5_000, roleSince: null, lastChange: null } },
+        { id: 'c', address: '10.0.0.3:7420', voter: false, reachable: false, autopilot: { health: 'unreachable', since: now - 6 * 60_000, roleSince: null, lastChange: { op: 'demote', id: 'c', at: now - 60_000, reason: 'dead-voter', explanation: 'unreachable for 5 min' } } },
+      ],
+    };
+    const rows = clusterNodes(leader, { '10.0.0.2:7420': null, '10.0.0.3:7420': null }, now);
+    expect(rows.map((r) => [r.id, r.role, r.membership])).toEqual([
+      ['a', 'leader', 'voter since 10:42'],
+      ['b', 'learner', 'learner: catching up'],
+      ['c', 'unknown', 'demoted: unreachable for 6 min'],
+    ]);
   });
 });

@@ -7,6 +7,7 @@ import { useEffect, useState } from 'react';
 import { call, desktop } from '../desktop.js';
 import { readableError } from '../errors.js';
 import type { HostStatus, TeamChangePlan } from '../../../main/ipc-contract.js';
+import type { KeptLogin, KeptLoginStore } from './store-deps.js';
 
 /** Main's latest HostStatus (null outside the desktop app, or until main answered). */
 export function useHostStatus(): [HostStatus | null, (s: HostStatus) => void] {
@@ -127,4 +128,38 @@ export function describePlan(plan: TeamChangePlan): string[] {
 export function hostError(err: unknown): string {
   const message = (err as { message?: unknown } | null)?.message;
   return typeof message === 'string' && message ? message : readableError(err);
+}
+
+/**
+ * The desktop's kept login. "Stay signed in" goes to main, which seals it with the OS keystore (safeStorage): never to
+ * the page's localStorage, which Chromium writes to disk in clear. A login for this window only stays in `windowOnly`
+ * (session storage). Main is asked once, before the store is made (the store reads the kept login synchronously).
+ */
+export async function desktopKeptLogin(windowOnly: KeptLoginStore): Promise<KeptLoginStore> {
+  let kept: KeptLogin | null = null;
+  try {
+    kept = (await call('login:kept')).login;
+  } catch {
+    // main could not read it (the keystore changed): the person logs in again
+  }
+  const forgetInMain = () => void call('login:forget').catch(() => {});
+  return {
+    save: (login, staySignedIn) => {
+      windowOnly.clear();
+      if (staySignedIn) {
+        kept = login;
+        void call('login:keep', login).catch(() => {});
+      } else {
+        kept = null;
+        forgetInMain();
+        windowOnly.save(login, false);
+      }
+    },
+    load: () => kept ?? windowOnly.load(),
+    clear: () => {
+      kept = null;
+      windowOnly.clear();
+      forgetInMain();
+    },
+  };
 }

@@ -4,6 +4,7 @@ import type { ReplicaStatus, ReplicaStatusRow } from '../net/api.js';
 import { clusterHealth, surviveText } from '../store/health.js';
 import { readableError } from '../errors.js';
 import { ViewHeader } from './FormParts.js';
+import { describeMember, formatClock, formatDuration, type AutopilotSummary } from '../../../replica/protocol/autopilot.js';
 
 interface NodeView {
   id: string;
@@ -15,10 +16,12 @@ interface NodeView {
   lag: number | null;
   reachable: boolean | null;
   self: boolean;
+  /** The leader's autopilot on this member ("voter since 10:42", "learner: catching up"); null when not known. */
+  membership: string | null;
 }
 
 /** One row per member, joining the leader's view (match, reachable) with each replica's own answer (role, term). */
-export function clusterNodes(status: ReplicaStatus, probes: Record<string, ReplicaStatus | null>): NodeView[] {
+export function clusterNodes(status: ReplicaStatus, probes: Record<string, ReplicaStatus | null>, now: number): NodeView[] {
   const leaderId = status.leader?.id ?? (status.role === 'leader' ? status.id : null);
   const fromLeader = status.role === 'leader';
   return status.members.map((m: ReplicaStatusRow) => {
@@ -26,8 +29,11 @@ export function clusterNodes(status: ReplicaStatus, probes: Record<string, Repli
     const isLeader = m.id === leaderId;
     const reachable: boolean | null = fromLeader ? (m.id === status.id ? true : (m.reachable ?? null)) : own === undefined ? null : own !== null;
     const lag = fromLeader ? (m.id === status.id ? 0 : m.match !== undefined ? Math.max(0, status.lastIndex - m.match) : null) : null;
-    const role = own ? own.role : own === null || reachable === false ? 'unknown' : isLeader ? 'leader' : m.voter ? 'follower' : 'learner';
-    return { id: m.id, address: m.address, voter: m.voter, leader: isLeader, role, term: own ? own.term : null, lag, reachable, self: m.id === status.id };
+    // A member that did not answer this window (e.g. it refuses this page's origin) but that the leader reaches has the
+    // role its membership gives it.
+    const role = own ? own.role : reachable === false || (own === null && reachable !== true) ? 'unknown' : isLeader ? 'leader' : m.voter ? 'follower' : 'learner';
+    const membership = describeMember(m, now);
+    return { id: m.id, address: m.address, voter: m.voter, leader: isLeader, role, term: own ? own.term : null, lag, reachable, self: m.id === status.id, membership };
   });
 }
 
@@ -105,6 +111,30 @@ function ActionButton({ label, name, enabled, onClick, className = 'secondary' }
   );
 }
 
+/** What the leader's autopilot aims at, what it waits for, and the changes it made (with their reasons). */
+function AutopilotPanel({ autopilot, now }: { autopilot: AutopilotSummary; now: number }) {
+  return (
+    <section className="autopilot" aria-labelledby="autopilot-title">
+      <h3 id="autopilot-title">Autopilot</h3>
+      <p>
+        {autopilot.enabled
+          ? `Keeps ${autopilot.desiredVoters} voter${autopilot.desiredVoters === 1 ? '' : 's'} (at most ${autopilot.targetVoters}): promotes a learner that has stayed caught up for ${formatDuration(autopilot.stabilizeMs)}, demotes a voter unreachable for ${formatDuration(autopilot.deadAfterMs)}.`
+          : 'Off: voters change only by hand.'}
+        {autopilot.waiting && <> {autopilot.waiting}</>}
+      </p>
+      {autopilot.recent.length > 0 && (
+        <ul className="autopilot-changes">
+          {[...autopilot.recent].reverse().map((c) => (
+            <li key={`${c.at}-${c.id}-${c.op}`}>
+              {formatClock(c.at, now)} · {c.op === 'promote' ? 'promoted' : 'demoted'} {c.id}: {c.explanation}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
 export function ClusterView() {
   const { api } = useAppContext();
   const status = useApp((s) => s.status);
@@ -133,7 +163,7 @@ export function ClusterView() {
     setInvite('');
   };
 
-  const nodes = status ? clusterNodes(status, probes) : [];
+  const nodes = status ? clusterNodes(status, probes, statusAt ?? Date.now()) : [];
   const health = clusterHealth(status);
   return (
     <section className="cluster-view" aria-labelledby="cluster-title">
@@ -154,6 +184,7 @@ export function ClusterView() {
             {!status.quorum && <strong className="error"> No majority reachable: read-only.</strong>}
           </p>
           <Diagram nodes={nodes} term={status.term} />
+          {status.autopilot && <AutopilotPanel autopilot={status.autopilot} now={statusAt ?? Date.now()} />}
           <table className="members">
             <caption className="visually-hidden">Replicas</caption>
             <thead>
@@ -182,7 +213,7 @@ export function ClusterView() {
                   <td>{n.term ?? '—'}</td>
                   <td>{n.lag === null ? '—' : n.lag === 0 ? 'up to date' : `${n.lag} entries`}</td>
                   <td>{n.reachable === null ? 'unknown' : n.reachable ? 'yes' : 'no'}</td>
-                  <td>{n.voter ? 'voter' : 'learner'}</td>
+                  <td>{n.membership ?? (n.voter ? 'voter' : 'learner')}</td>
                   <td>
                     <div className="actions">
                     {!n.leader && n.voter && (
