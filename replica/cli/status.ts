@@ -41,6 +41,10 @@ export interface StatusRow {
    * record says it reported; null when neither is known (a release from before version gates).
    */
   version: number | null;
+  /** Free bytes on the replica's data folder's filesystem, as it reported them; null when unreachable or not reported. */
+  freeBytes: number | null;
+  /** Below the replica's warning threshold (--disk-warn-mb): free space before its disk fills and it stops. */
+  lowSpace: boolean | null;
 }
 
 export interface StatusReport {
@@ -161,6 +165,8 @@ export async function collectStatus(
         reachable: true,
         membership: membership(id),
         version: own.version ?? recordedVersion(id),
+        freeBytes: own.storage?.freeBytes ?? null,
+        lowSpace: own.storage?.lowSpace ?? null,
       });
       covered.add(own.address);
     } else {
@@ -198,15 +204,31 @@ function unreachableRow(address: string): StatusRow {
     reachable: false,
     membership: null,
     version: null,
+    freeBytes: null,
+    lowSpace: null,
   };
 }
 
 export function formatTable(rows: StatusRow[]): string {
-  const header = ['ID', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'VOTER', 'REACHABLE', 'VERSION', 'MEMBERSHIP'];
+  const header = ['ID', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'VOTER', 'REACHABLE', 'VERSION', 'FREE', 'MEMBERSHIP'];
   return textTable(
     header,
-    rows.map((r) => [r.id, r.address, r.role, r.term, r.leader, r.commitIndex, r.appliedIndex, r.voter, r.reachable, r.version, r.membership]),
+    rows.map((r) => [r.id, r.address, r.role, r.term, r.leader, r.commitIndex, r.appliedIndex, r.voter, r.reachable, r.version, formatFree(r), r.membership]),
   );
+}
+
+/** Free space of a replica's data filesystem for the table ("41.2 GB", "310 MB low"); null when not reported. */
+function formatFree(row: Pick<StatusRow, 'freeBytes' | 'lowSpace'>): string | null {
+  if (row.freeBytes === null) return null;
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = row.freeBytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  const shown = value >= 100 || unit === 0 ? Math.round(value).toString() : value.toFixed(1);
+  return `${shown} ${units[unit]}${row.lowSpace ? ' low' : ''}`;
 }
 
 /** The line under the table about the cluster version, naming the members that hold a raise back (none: no line). */

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, waitConverged, waitFor } from '../helpers/cluster.js';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { Tmpfs, tmpfsUnavailableReason } from '../helpers/tmpfs.js';
+import WebSocket from 'ws';
 import { EXIT_STATUS } from '../../replica/node/exit-status.js';
+import { main as statusCommand } from '../../replica/cli/status.js';
 
 const reason = tmpfsUnavailableReason();
 if (reason) console.warn(`[disk-full] test skipped: ${reason}`);
@@ -75,6 +77,13 @@ describe.skipIf(reason !== null)('a replica on a full disk', () => {
       expect(metrics).toMatch(/^quorum_storage_low_space\{replica="r3"\} 1$/m);
       expect(metrics).toMatch(/^quorum_storage_free_bytes\{replica="r3"\} \d+$/m);
       await waitFor('the low-space warning in r3\'s log', () => readFileSync(r3.options.logFile, 'utf8').includes('low disk space at '));
+      // The `status` command shows it in its FREE column ("... low") and its JSON rows.
+      let printed = '';
+      const io = { stdout: { write: (t: string) => (printed += t) }, stderr: { write: () => true }, WebSocket };
+      expect(await statusCommand(['--servers', r3.address, '--json'], io)).toBe(0);
+      const row = (JSON.parse(printed) as { replicas: { id: string; freeBytes: number; lowSpace: boolean }[] }).replicas.find((r) => r.id === 'r3');
+      expect(row).toMatchObject({ lowSpace: true });
+      expect(row!.freeBytes).toBeLessThan(16 * MB);
 
       // Full: r3 stops by itself, with one line and its exit status.
       const before = acked.length;

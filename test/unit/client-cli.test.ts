@@ -149,10 +149,10 @@ describe('status command', () => {
     expect(r.code).toBe(0);
     expect(r.json).toEqual({
       replicas: [
-        { id: 'r1', address: a1, role: 'leader', term: 3, leader: 'r1', commitIndex: 0, appliedIndex: 0, voter: true, reachable: true, membership: null, version: 2 },
-        { id: 'r2', address: a2, role: 'follower', term: 3, leader: 'r1', commitIndex: 0, appliedIndex: 0, voter: true, reachable: true, membership: null, version: 2 },
+        { id: 'r1', address: a1, role: 'leader', term: 3, leader: 'r1', commitIndex: 0, appliedIndex: 0, voter: true, reachable: true, membership: null, version: 2, freeBytes: null, lowSpace: null },
+        { id: 'r2', address: a2, role: 'follower', term: 3, leader: 'r1', commitIndex: 0, appliedIndex: 0, voter: true, reachable: true, membership: null, version: 2, freeBytes: null, lowSpace: null },
         // Unreachable: its version is what the replicated record says it reported.
-        { id: 'r3', address: a3, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: true, reachable: false, membership: null, version: 1 },
+        { id: 'r3', address: a3, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: true, reachable: false, membership: null, version: 1, freeBytes: null, lowSpace: null },
       ],
       clusterVersion: 1,
       autopilot: null,
@@ -160,9 +160,9 @@ describe('status command', () => {
     const human = await run(status, ['--servers', `${a1},${a3}`, '--timeout', '1']);
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^ID {2}ADDRESS +ROLE +TERM {2}LEADER {2}COMMIT {2}APPLIED {2}VOTER {2}REACHABLE {2}VERSION {2}MEMBERSHIP$/);
+    expect(lines[0]).toMatch(/^ID {2}ADDRESS +ROLE +TERM {2}LEADER {2}COMMIT {2}APPLIED {2}VOTER {2}REACHABLE {2}VERSION {2}FREE {2}MEMBERSHIP$/);
     expect(lines).toHaveLength(5);
-    expect(lines[3]).toMatch(/^r3 +127\.0\.0\.1:\d+ +- +- +- +- +- +yes +no +1 +-$/);
+    expect(lines[3]).toMatch(/^r3 +127\.0\.0\.1:\d+ +- +- +- +- +- +yes +no +1 +- +-$/);
     expect(lines[4]).toBe('cluster version 1; version 2 once these are updated: r3 (version 1)');
     expect(human.stderr).toMatch(new RegExp(`^${a3.replace(/\./g, '\\.')}: UNAVAILABLE: `));
   });
@@ -177,7 +177,7 @@ describe('status command', () => {
       replicas: addresses
         .slice()
         .sort()
-        .map((address) => ({ id: null, address, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null, version: null })),
+        .map((address) => ({ id: null, address, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null, version: null, freeBytes: null, lowSpace: null })),
       clusterVersion: null,
       autopilot: null,
     });
@@ -186,13 +186,15 @@ describe('status command', () => {
 
   it('aligns the table columns', () => {
     const table = formatTable([
-      { id: 'r1', address: 'a:1', role: 'leader', term: 12, leader: 'r1', commitIndex: 100, appliedIndex: 100, voter: true, reachable: true, membership: 'voter since 10:42', version: 2 },
-      { id: null, address: 'longer-host:7400', role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null, version: null },
+      { id: 'r1', address: 'a:1', role: 'leader', term: 12, leader: 'r1', commitIndex: 100, appliedIndex: 100, voter: true, reachable: true, membership: 'voter since 10:42', version: 2, freeBytes: 41_234_567_890, lowSpace: false },
+      { id: 'r2', address: 'b:1', role: 'follower', term: 12, leader: 'r1', commitIndex: 100, appliedIndex: 100, voter: true, reachable: true, membership: null, version: 2, freeBytes: 310_400_000, lowSpace: true },
+      { id: null, address: 'longer-host:7400', role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null, version: null, freeBytes: null, lowSpace: null },
     ]);
     expect(table.split('\n')).toEqual([
-      'ID  ADDRESS           ROLE    TERM  LEADER  COMMIT  APPLIED  VOTER  REACHABLE  VERSION  MEMBERSHIP',
-      'r1  a:1               leader  12    r1      100     100      yes    yes        2        voter since 10:42',
-      '-   longer-host:7400  -       -     -       -       -        -      no         -        -',
+      'ID  ADDRESS           ROLE      TERM  LEADER  COMMIT  APPLIED  VOTER  REACHABLE  VERSION  FREE        MEMBERSHIP',
+      'r1  a:1               leader    12    r1      100     100      yes    yes        2        41.2 GB     voter since 10:42',
+      'r2  b:1               follower  12    r1      100     100      yes    yes        2        310 MB low  -',
+      '-   longer-host:7400  -         -     -       -       -        -      no         -        -           -',
     ]);
   });
 });
