@@ -68,4 +68,13 @@ describe('replica autopilot arguments', () => {
     expect(() => parseReplicaArgs(argv)).toThrow(UsageError);
     expect(() => parseReplicaArgs(argv)).toThrow(message);
   });
+
+  it('takes --disk-warn-mb in megabytes (default 512; 0 turns the warning off) and refuses anything else', () => {
+    expect(parseReplicaArgs([]).diskWarnBytes).toBe(512 * 1024 * 1024);
+    expect(parseReplicaArgs(['--disk-warn-mb', '16']).diskWarnBytes).toBe(16 * 1024 * 1024);
+    expect(parseReplicaArgs(['--disk-warn-mb', '0']).diskWarnBytes).toBe(0);
+    for (const bad of ['-1', '1.5', 'lots', '', '2000000']) {
+      expect(() => parseReplicaArgs([`--disk-warn-mb=${bad}`])).toThrow(`--disk-warn-mb "${bad}" must be a whole number of megabytes (0 turns the warning off)`);
+    }
+  });
 });
