@@ -16,7 +16,7 @@ export type HashScope = 'all' | 'chat';
 export function stateHash(db: Db, scope: HashScope, clusterVersion: number): string {
   const hash = createHash('sha256');
   for (const t of HASHED_TABLES) {
-    if (scope === 'chat' && !t.chat) continue;
+    if ((scope === 'chat' && !t.chat) || (t.since !== undefined && clusterVersion < t.since)) continue;
     hash.update(`#${t.table}\n`);
     const columns = t.before && clusterVersion < t.before.version ? t.before.columns : (t.columns ?? '*');
     for (const row of db.prepare(`SELECT ${columns} FROM ${t.table} ORDER BY ${t.order}`).raw().iterate()) {
@@ -43,8 +43,8 @@ export function auditState(db: Db): string[] {
   const expected = all<{ owner: number; peer: number; last_id: number; unread: number; first_unread: number | null }>(
     `SELECT owner, peer, max(id) AS last_id, sum(CASE WHEN to_id = owner AND read_at IS NULL THEN 1 ELSE 0 END) AS unread,
             min(CASE WHEN to_id = owner AND read_at IS NULL THEN id END) AS first_unread
-     FROM (SELECT id, from_id AS owner, to_id AS peer, to_id, read_at FROM messages WHERE deleted = 0
-           UNION ALL SELECT id, to_id AS owner, from_id AS peer, to_id, read_at FROM messages WHERE deleted = 0 AND to_id <> from_id)
+     FROM (SELECT id, from_id AS owner, to_id AS peer, to_id, read_at FROM messages WHERE deleted = 0 AND group_id IS NULL
+           UNION ALL SELECT id, to_id AS owner, from_id AS peer, to_id, read_at FROM messages WHERE deleted = 0 AND to_id <> from_id AND group_id IS NULL)
      WHERE owner IN (SELECT id FROM accounts WHERE deleted = 0)
      GROUP BY owner, peer ORDER BY owner, peer`,
   );
@@ -80,10 +80,17 @@ export function auditState(db: Db): string[] {
   )) {
     problems.push(`message ${r.id}: not delivered, but read or below its recipient's delivered watermark`);
   }
-  // The search index holds exactly the live messages, with their current text.
+  // A group member's unread count is what its watermark says: live messages from others above it.
+  for (const r of all<{ group_id: number; account_id: number; unread: number; actual: number }>(
+    `SELECT gm.group_id, gm.account_id, gm.unread, (SELECT count(*) FROM messages m WHERE m.group_id = gm.group_id AND m.deleted = 0
+       AND m.event IS NULL AND m.from_id <> gm.account_id AND m.id > gm.read_upto) AS actual FROM group_members gm ORDER BY 1, 2`,
+  )) {
+    if (r.unread !== r.actual) problems.push(`group ${r.group_id} member ${r.account_id}: unread ${r.unread}, actually ${r.actual}`);
+  }
+  // The search index holds exactly the live messages (not group events), with their current text.
   for (const r of all<{ id: number }>(
-    `SELECT id FROM messages m WHERE deleted = 0 AND NOT EXISTS (SELECT 1 FROM message_search s WHERE s.rowid = m.id AND s.text = m.text)
-     UNION SELECT rowid FROM message_search s WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = s.rowid AND m.deleted = 0) ORDER BY 1`,
+    `SELECT id FROM messages m WHERE deleted = 0 AND event IS NULL AND NOT EXISTS (SELECT 1 FROM message_search s WHERE s.rowid = m.id AND s.text = m.text)
+     UNION SELECT rowid FROM message_search s WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = s.rowid AND m.deleted = 0 AND m.event IS NULL) ORDER BY 1`,
   )) {
     problems.push(`message ${r.id}: the search index disagrees with it`);
   }

@@ -8,7 +8,7 @@
  * sent them; apply resolves it to the account, so a token revoked earlier in the log fails deterministically.
  */
 import { z } from 'zod';
-import { ClientSession, Limit, MessageId, MessageText, Username } from '../protocol/client.js';
+import { ClientSession, GroupName, Limit, MemberList, MessageId, MessageText, Username } from '../protocol/client.js';
 import { LIMITS } from '../protocol/limits.js';
 import { HostPortSchema, ReplicaIdSchema } from '../protocol/address.js';
 import type { ConfChange } from '../raft/types.js';
@@ -63,6 +63,15 @@ export const DeleteAccountCommand = z.strictObject({
  * since apply moves the clock at most that far per command.
  */
 export const ClockCommand = z.strictObject({ at: At, kind: z.literal('clock') });
+/** Group commands (version 3): `group` names an existing group; the sender must be a member (admin where noted). */
+export const CreateGroupCommand = z.strictObject({ ...client, kind: z.literal('createGroup'), tokenHash: TokenHash, name: GroupName, members: MemberList });
+export const AddMembersCommand = z.strictObject({ ...client, kind: z.literal('addMembers'), tokenHash: TokenHash, group: GroupName, members: MemberList.min(1) });
+export const RemoveMembersCommand = z.strictObject({ ...client, kind: z.literal('removeMembers'), tokenHash: TokenHash, group: GroupName, members: MemberList.min(1) });
+export const LeaveGroupCommand = z.strictObject({ ...client, kind: z.literal('leaveGroup'), tokenHash: TokenHash, group: GroupName });
+export const RenameGroupCommand = z.strictObject({ ...client, kind: z.literal('renameGroup'), tokenHash: TokenHash, group: GroupName, name: GroupName });
+export const SetAdminCommand = z.strictObject({ ...client, kind: z.literal('setAdmin'), tokenHash: TokenHash, group: GroupName, member: Username, admin: z.boolean() });
+export const GroupSendCommand = z.strictObject({ ...client, kind: z.literal('groupSend'), tokenHash: TokenHash, group: GroupName, text: MessageText });
+export const MarkGroupReadCommand = z.strictObject({ ...client, kind: z.literal('markGroupRead'), tokenHash: TokenHash, group: GroupName, upTo: MessageId });
 /** Replaces the text of a message the sender sent (version 3). */
 export const EditCommand = z.strictObject({ ...client, kind: z.literal('edit'), tokenHash: TokenHash, messageId: MessageId, text: MessageText });
 /** Records the state-machine version a member supports (proposed by the leader for what the member told it). */
@@ -89,6 +98,14 @@ export const Command = z.discriminatedUnion('kind', [
   DeleteCommand,
   DeleteAccountCommand,
   EditCommand,
+  CreateGroupCommand,
+  AddMembersCommand,
+  RemoveMembersCommand,
+  LeaveGroupCommand,
+  RenameGroupCommand,
+  SetAdminCommand,
+  GroupSendCommand,
+  MarkGroupReadCommand,
   MemberCommand,
   MemberVersionCommand,
   ClusterVersionCommand,

@@ -3,11 +3,11 @@
  * index range scans with a page limit.
  */
 import { QuorumError } from '../protocol/errors.js';
-import { Pattern, type ChatMessage, type ConversationSummary, type SearchHit } from '../protocol/client.js';
+import { Pattern, type ChatMessage, type ConversationSummary, type GroupSummary, type SearchHit } from '../protocol/client.js';
 import { LIMITS } from '../protocol/limits.js';
 import { resolvePeer } from './identities.js';
 import { accountLookup, chatMessageOf, clampLimit } from './message-view.js';
-import type { MessageRow, Statements } from './statements.js';
+import type { GroupRow, MessageRow, Statements } from './statements.js';
 
 export interface AccountInfo {
   id: number;
@@ -172,7 +172,8 @@ export class ChatQueries {
     const words = searchExpression(query);
     if (words === null) throw new QuorumError('INVALID', 'the search has no words: type letters or digits');
     const accounts = accountLookup(this.statements);
-    return this.statements.search.all(`${words} AND parties : "a${accountId}"`, clampLimit(limit)).map(({ marked, ...row }) => {
+    const parties = [`"a${accountId}"`, ...this.statements.groupsOf.all(accountId).map((m) => `"g${m.group_id}"`)];
+    return this.statements.search.all(`${words} AND parties : (${parties.join(' OR ')})`, clampLimit(limit)).map(({ marked, ...row }) => {
       const message = chatMessageOf(row, accounts);
       const { text, matches } = unmark(marked);
       // A text holding the mark characters itself cannot be unmarked reliably: no marks then, rather than wrong ones.
@@ -180,11 +181,15 @@ export class ChatQueries {
     });
   }
 
-  /** Every live message to or from the account with id > afterId, oldest first (resuming live delivery). */
+  /**
+   * Every live message to or from the account, or in its groups, with id > afterId, oldest first (resuming live
+   * delivery).
+   */
   messagesAfter(accountId: number, afterId: number, limit: number): ChatMessage[] {
     const n = clampLimit(limit);
     const received = this.statements.toAfter.all(accountId, afterId, n);
-    const sent = this.statements.fromAfter.all(accountId, accountId, afterId, n);
+    // The account's own group messages come with its groups' below, not here.
+    const sent = this.statements.fromAfter.all(accountId, accountId, afterId, n).filter((r) => r.group_id === null);
     const merged: MessageRow[] = [];
     let i = 0;
     let j = 0;
@@ -192,7 +197,38 @@ export class ChatQueries {
       if (j >= sent.length || (i < received.length && received[i].id < sent[j].id)) merged.push(received[i++]);
       else merged.push(sent[j++]);
     }
+    let rows = merged;
+    for (const m of this.statements.groupsOf.all(accountId)) {
+      rows = rows.concat(this.statements.groupAfter.all(m.group_id, afterId, n)).sort((a, b) => a.id - b.id).slice(0, n);
+    }
     const accounts = accountLookup(this.statements);
-    return merged.map((row) => chatMessageOf(row, accounts));
+    return rows.map((row) => chatMessageOf(row, accounts));
+  }
+
+  /** The account's groups, most recently active first. */
+  groups(accountId: number, summary: (group: GroupRow, viewerId: number) => GroupSummary): GroupSummary[] {
+    return this.statements.groupsOf
+      .all(accountId)
+      .map((m) => this.statements.groupById.get(m.group_id)!)
+      .sort((a, b) => b.last_id - a.last_id)
+      .map((g) => summary(g, accountId));
+  }
+
+  /**
+   * One page of a group's history (messages and events): the newest `limit` with id < before, oldest first, each
+   * message with how many other members have read it. NOT_FOUND for no such group, FORBIDDEN for a non-member.
+   */
+  groupHistory(accountId: number, name: string, limit: number, before?: number | null): ChatMessage[] {
+    const group = this.statements.groupByName.get(name.toLowerCase());
+    if (!group) throw new QuorumError('NOT_FOUND', `no group named "#${name}"`);
+    const members = this.statements.groupMembers.all(group.id);
+    if (!members.some((m) => m.account_id === accountId)) throw new QuorumError('FORBIDDEN', `you are not a member of #${group.name}`);
+    const rows = this.statements.groupHistory.all(group.id, before ?? Number.MAX_SAFE_INTEGER, clampLimit(limit));
+    const accounts = accountLookup(this.statements);
+    return rows.reverse().map((row) => {
+      const message = chatMessageOf(row, accounts);
+      if (row.event === null) message.readBy = members.filter((m) => m.account_id !== row.from_id && m.read_upto >= row.id).length;
+      return message;
+    });
   }
 }

@@ -18,25 +18,25 @@
  * Derived counters (conversations.unread, accounts.unread, conversations.last_id, first_unread) are maintained by
  * apply so no request ever counts or groups over a whole table.
  */
-export const STATE_SCHEMA_VERSION = 5;
+export const STATE_SCHEMA_VERSION = 6;
 
 /**
  * The full-text index of live messages (FTS5, bundled with better-sqlite3's SQLite): rowid = message id; `text` the
- * message's words; `parties` who may see it ("a<from id> a<to id>"), so one MATCH finds a person's messages without
- * scanning everyone's. Kept in step with messages by triggers (send, edit, delete, tombstones of a deleted account),
+ * message's words; `parties` who may see it ("a<from id> a<to id>", or "g<group id>" for a group's), so one MATCH finds
+ * a person's messages without scanning everyone's. Group events are not indexed. Kept in step with messages by triggers (send, edit, delete, tombstones of a deleted account),
  * so no apply path can forget it. Derived from messages, so it is not hashed; it is in state.db, so in snapshots.
  */
+const SEARCH_PARTIES = (m: string) => `CASE WHEN ${m}.group_id IS NULL THEN 'a' || ${m}.from_id || ' a' || ${m}.to_id ELSE 'g' || ${m}.group_id END`;
 const SEARCH_INDEX = `
 CREATE VIRTUAL TABLE IF NOT EXISTS message_search USING fts5(text, parties, tokenize = 'unicode61 remove_diacritics 2');
-CREATE TRIGGER IF NOT EXISTS message_search_insert AFTER INSERT ON messages WHEN new.deleted = 0 BEGIN
-  INSERT INTO message_search (rowid, text, parties) VALUES (new.id, new.text, 'a' || new.from_id || ' a' || new.to_id);
+CREATE TRIGGER IF NOT EXISTS message_search_insert AFTER INSERT ON messages WHEN new.deleted = 0 AND new.event IS NULL BEGIN
+  INSERT INTO message_search (rowid, text, parties) VALUES (new.id, new.text, ${SEARCH_PARTIES('new')});
 END;
 CREATE TRIGGER IF NOT EXISTS message_search_update AFTER UPDATE OF text, deleted ON messages BEGIN
   DELETE FROM message_search WHERE rowid = old.id;
-  INSERT INTO message_search (rowid, text, parties) SELECT new.id, new.text, 'a' || new.from_id || ' a' || new.to_id WHERE new.deleted = 0;
+  INSERT INTO message_search (rowid, text, parties) SELECT new.id, new.text, ${SEARCH_PARTIES('new')} WHERE new.deleted = 0 AND new.event IS NULL;
 END;
 `;
-
 export const STATE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
   id INTEGER PRIMARY KEY CHECK (id = 0),
@@ -76,8 +76,12 @@ CREATE TABLE IF NOT EXISTS messages (
   delivered_at INTEGER,
   read_at INTEGER,
   deleted INTEGER NOT NULL DEFAULT 0,
-  edited_at INTEGER -- when the sender last edited it (NULL: never); from cluster version 3
+  edited_at INTEGER, -- when the sender last edited it (NULL: never); from cluster version 3
+  group_id INTEGER, -- the group it was sent to (to_id is then 0); NULL for one-to-one messages
+  event TEXT -- a group's membership change (GroupEvent kind: created, added, removed, left, renamed, admin); NULL for messages
 );
+-- A group's history in id order (history pages, unread ranges, resuming live delivery).
+CREATE INDEX IF NOT EXISTS messages_group ON messages (group_id, id) WHERE deleted = 0 AND group_id IS NOT NULL;
 -- An account's inbox and outbox in id order (delivered, messagesAfter, lastMessageId); one direction of a
 -- conversation (unread ranges; history merges both directions).
 CREATE INDEX IF NOT EXISTS messages_to ON messages (to_id, id) WHERE deleted = 0;
@@ -136,6 +140,29 @@ CREATE TABLE IF NOT EXISTS members (
   address TEXT NOT NULL,
   version INTEGER
 ) WITHOUT ROWID;
+
+-- Groups (cluster version 3): id = log index of the createGroup command; names unique ignoring case among groups.
+-- last_id: the newest live message or event (its conversation list order).
+CREATE TABLE IF NOT EXISTS groups (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  name_lower TEXT NOT NULL UNIQUE,
+  creator_id INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_id INTEGER NOT NULL
+);
+-- Members with their read state: every live message of the group from someone else with id > read_upto is unread
+-- (a watermark, as conversations' first_unread); unread counts them. admin: may add, remove and rename.
+CREATE TABLE IF NOT EXISTS group_members (
+  group_id INTEGER NOT NULL,
+  account_id INTEGER NOT NULL,
+  admin INTEGER NOT NULL DEFAULT 0,
+  joined_at INTEGER NOT NULL,
+  read_upto INTEGER NOT NULL,
+  unread INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (group_id, account_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS group_members_account ON group_members (account_id, group_id);
 ${SEARCH_INDEX}`;
 
 /**
@@ -175,12 +202,20 @@ ALTER TABLE members ADD COLUMN version INTEGER;
 /** Schema version 4 → 5: message edits and the full-text index, built from the live messages. */
 const MIGRATE_4_TO_5 = `
 ALTER TABLE messages ADD COLUMN edited_at INTEGER;
-${SEARCH_INDEX}
+CREATE VIRTUAL TABLE message_search USING fts5(text, parties, tokenize = 'unicode61 remove_diacritics 2');
 INSERT INTO message_search (rowid, text, parties) SELECT id, text, 'a' || from_id || ' a' || to_id FROM messages WHERE deleted = 0;
 `;
 
+/** Schema version 5 → 6: groups (their tables, messages.group_id and event), group messages in the search index. */
+const MIGRATE_5_TO_6 = `
+ALTER TABLE messages ADD COLUMN group_id INTEGER;
+ALTER TABLE messages ADD COLUMN event TEXT;
+DROP TRIGGER IF EXISTS message_search_insert;
+DROP TRIGGER IF EXISTS message_search_update;
+`;
+
 /** The migration from each older version to the next, applied in order (migration.ts). */
-export const MIGRATIONS: Record<number, string> = { 1: MIGRATE_1_TO_2, 2: MIGRATE_2_TO_3, 3: MIGRATE_3_TO_4, 4: MIGRATE_4_TO_5 };
+export const MIGRATIONS: Record<number, string> = { 1: MIGRATE_1_TO_2, 2: MIGRATE_2_TO_3, 3: MIGRATE_3_TO_4, 4: MIGRATE_4_TO_5, 5: MIGRATE_5_TO_6 };
 
 /**
  * Replicated tables in canonical order with their ordering keys (stateHash); `columns` when not all are hashed
@@ -196,6 +231,8 @@ export const HASHED_TABLES: {
    * too, so mixed versions hash alike (what the newer version adds stays empty until the cluster runs it).
    */
   before?: { version: number; columns: string };
+  /** A table the cluster version `since` added: left out below it (replicas of the older release lack it). */
+  since?: number;
 }[] = [
   {
     table: 'accounts',
@@ -209,6 +246,8 @@ export const HASHED_TABLES: {
     chat: true,
     before: { version: 3, columns: 'id, from_id, to_id, text, sent_at, delivered_at, read_at, deleted' },
   },
+  { table: 'groups', order: 'id', chat: true, since: 3 },
+  { table: 'group_members', order: 'group_id, account_id', chat: true, since: 3 },
   { table: 'conversations', order: 'owner_id, peer_id', chat: true },
   { table: 'tokens', order: 'token_hash', chat: true },
   { table: 'members', order: 'id', chat: true },

@@ -13,7 +13,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { QuorumError } from '../protocol/errors.js';
-import type { ChatMessage, ConversationSummary, SearchHit } from '../protocol/client.js';
+import type { ChatMessage, ConversationSummary, GroupSummary, SearchHit } from '../protocol/client.js';
 import type { ConfState, Entry, SnapshotMeta } from '../raft/types.js';
 import { copyConf } from '../raft/conf.js';
 import { openSqlite, type Db } from '../storage/sqlite.js';
@@ -422,6 +422,16 @@ export class ChatStateMachine {
   /** One page of a conversation, oldest first (ChatQueries.history). */
   history(accountId: number, withUsername: string, limit: number, before?: number | null): ChatMessage[] {
     return this.open.queries.history(accountId, withUsername, limit, before);
+  }
+
+  /** The account's groups, most recently active first, with members, admins and unread counts. */
+  groups(accountId: number): GroupSummary[] {
+    return this.open.queries.groups(accountId, (group, viewer) => this.open.commands.groupSummary(group, viewer));
+  }
+
+  /** One page of a group's history, oldest first (ChatQueries.groupHistory). */
+  groupHistory(accountId: number, name: string, limit: number, before?: number | null): ChatMessage[] {
+    return this.open.queries.groupHistory(accountId, name, limit, before);
   }
 
   /** Full-text search over the messages the account may see, best first (ChatQueries.search). */

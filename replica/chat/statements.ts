@@ -30,6 +30,28 @@ export interface MessageRow {
   read_at: number | null;
   deleted: number;
   edited_at: number | null;
+  /** The group it was sent to (to_id is then 0), or null. */
+  group_id: number | null;
+  /** A group event's kind (GroupEventKind), or null for a message. */
+  event: string | null;
+}
+
+export interface GroupRow {
+  id: number;
+  name: string;
+  name_lower: string;
+  creator_id: number;
+  created_at: number;
+  last_id: number;
+}
+
+export interface GroupMemberRow {
+  group_id: number;
+  account_id: number;
+  admin: number;
+  joined_at: number;
+  read_upto: number;
+  unread: number;
 }
 
 export interface MetaRow {
@@ -55,7 +77,7 @@ export interface StoredResponseRow {
   idx: number;
 }
 
-const MESSAGE_COLUMNS = 'id, from_id, to_id, text, sent_at, delivered_at, read_at, deleted, edited_at';
+const MESSAGE_COLUMNS = 'id, from_id, to_id, text, sent_at, delivered_at, read_at, deleted, edited_at, group_id, event';
 const ACCOUNT_COLUMNS = 'id, username, username_lower, password_hash, created_at, deleted, deleted_at, unread, delivered_upto';
 
 /** The meta row of any state database (also of a snapshot copy, opened on its own). */
@@ -159,6 +181,59 @@ export function prepareStatements(db: Db) {
     fromAfter: prepare<[number, number, number, number], MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE from_id = ? AND to_id <> ? AND deleted = 0 AND id > ? ORDER BY id LIMIT ?`,
     ),
+
+    insertGroupMessage: prepare<[number, number, string, number, number, string | null]>(
+      'INSERT INTO messages (id, from_id, to_id, text, sent_at, group_id, event) VALUES (?, ?, 0, ?, ?, ?, ?)',
+    ),
+    groupByName: prepare<[string], GroupRow>('SELECT id, name, name_lower, creator_id, created_at, last_id FROM groups WHERE name_lower = ?'),
+    groupById: prepare<[number], GroupRow>('SELECT id, name, name_lower, creator_id, created_at, last_id FROM groups WHERE id = ?'),
+    insertGroup: prepare<[number, string, string, number, number, number]>(
+      'INSERT INTO groups (id, name, name_lower, creator_id, created_at, last_id) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    renameGroup: prepare<[string, string, number]>('UPDATE groups SET name = ?, name_lower = ? WHERE id = ?'),
+    groupSetLast: prepare<[number, number]>('UPDATE groups SET last_id = ? WHERE id = ?'),
+    deleteGroup: prepare<[number]>('DELETE FROM groups WHERE id = ?'),
+    groupMembers: prepare<[number], GroupMemberRow & { username: string }>(
+      'SELECT gm.group_id, gm.account_id, gm.admin, gm.joined_at, gm.read_upto, gm.unread, a.username FROM group_members gm ' +
+        'JOIN accounts a ON a.id = gm.account_id WHERE gm.group_id = ? ORDER BY gm.account_id',
+    ),
+    groupMember: prepare<[number, number], GroupMemberRow>(
+      'SELECT group_id, account_id, admin, joined_at, read_upto, unread FROM group_members WHERE group_id = ? AND account_id = ?',
+    ),
+    groupMemberCount: prepare<[number], { n: number }>('SELECT count(*) AS n FROM group_members WHERE group_id = ?'),
+    addGroupMember: prepare<[number, number, number, number, number]>(
+      'INSERT INTO group_members (group_id, account_id, admin, joined_at, read_upto) VALUES (?, ?, ?, ?, ?)',
+    ),
+    removeGroupMember: prepare<[number, number]>('DELETE FROM group_members WHERE group_id = ? AND account_id = ?'),
+    setGroupAdmin: prepare<[number, number, number]>('UPDATE group_members SET admin = ? WHERE group_id = ? AND account_id = ?'),
+    /** A new message from `sender`: one more unread for every other member (their watermarks are below it). */
+    groupBumpUnread: prepare<[number, number]>('UPDATE group_members SET unread = unread + 1 WHERE group_id = ? AND account_id <> ?'),
+    /** A live message `id` from `sender` went: one fewer unread for the members that had not read it. */
+    groupDropUnread: prepare<[number, number, number]>(
+      'UPDATE group_members SET unread = unread - 1 WHERE group_id = ? AND account_id <> ? AND read_upto < ?',
+    ),
+    groupSetRead: prepare<[number, number, number, number]>(
+      'UPDATE group_members SET read_upto = ?, unread = unread - ? WHERE group_id = ? AND account_id = ?',
+    ),
+    /** The account's groups (its memberships), by group id. */
+    groupsOf: prepare<[number], GroupMemberRow>(
+      'SELECT group_id, account_id, admin, joined_at, read_upto, unread FROM group_members WHERE account_id = ? ORDER BY group_id',
+    ),
+    /** A group's live messages (not events) from others above a watermark, oldest first. */
+    groupUnread: prepare<[number, number, number, number], MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = ? AND deleted = 0 AND id > ? AND event IS NULL AND from_id <> ? ORDER BY id LIMIT ?`,
+    ),
+    /** Counts what groupUnread would return up to an id (markGroupRead). */
+    groupUnreadUpTo: prepare<[number, number, number, number], { n: number }>(
+      'SELECT count(*) AS n FROM messages WHERE group_id = ? AND deleted = 0 AND id > ? AND id <= ? AND event IS NULL AND from_id <> ?',
+    ),
+    groupHistory: prepare<[number, number, number], MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = ? AND deleted = 0 AND id < ? ORDER BY id DESC LIMIT ?`,
+    ),
+    groupAfter: prepare<[number, number, number], MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = ? AND deleted = 0 AND id > ? ORDER BY id LIMIT ?`,
+    ),
+    groupLast: prepare<[number], { id: number | null }>('SELECT max(id) AS id FROM messages WHERE group_id = ? AND deleted = 0'),
 
     /** The sender's side of a send (and a note to self): only last_id moves. */
     convUpsert: prepare<[number, number, number]>(

@@ -32,8 +32,8 @@ export const VERSION_HISTORY: Record<number, { adds: string; feature: string }> 
     feature: 'session expiry',
   },
   3: {
-    adds: 'message edits (`edit`, messages.edited_at) and full-text search (state.db schema 5)',
-    feature: 'message edits and search',
+    adds: 'groups, message edits (`edit`, messages.edited_at) and full-text search (state.db schema 6)',
+    feature: 'groups, message edits and search',
   },
 };
 
@@ -59,6 +59,14 @@ const COMMAND_VERSIONS: Record<CommandKind, number> = {
   clusterVersion: 1,
   clock: 2,
   edit: 3,
+  createGroup: 3,
+  addMembers: 3,
+  removeMembers: 3,
+  leaveGroup: 3,
+  renameGroup: 3,
+  setAdmin: 3,
+  groupSend: 3,
+  markGroupRead: 3,
 };
 
 /** The version a command needs: its kind's, or more for newer fields (a session's start index needs 2). */
@@ -107,7 +115,7 @@ export function needsVersion(required: number, cluster: number): string {
  * snapshot is a state.db, so the leader sends one only to a peer that reads its schema (older ones it migrates).
  * Version 1 as QUORUM_MAX_VERSION plays it: releases from before version gates report no version at all.
  */
-const READABLE_SCHEMA: Record<number, number> = { 1: 4, 2: 4, 3: 5 };
+const READABLE_SCHEMA: Record<number, number> = { 1: 4, 2: 4, 3: 6 };
 
 /**
  * Why a replica that supports `peerVersion` is not sent a snapshot of schema `schema` while the cluster runs

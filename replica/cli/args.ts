@@ -3,7 +3,7 @@
  * the command). Pure: no I/O, so every form and every error is unit-tested. Bad arguments throw UsageError
  * (replica/cli/usage.ts), which the commands report as `INVALID: message` with exit code 2 and the usage.
  */
-import { LIMITS, Pattern, Username } from '../protocol/index.js';
+import { GroupName, LIMITS, Pattern, Username } from '../protocol/index.js';
 import { parseAddressList, parseCommandLine, parseTimeout, UsageError } from './usage.js';
 
 export const CHAT_USAGE = `usage: npm run --silent chat -- --servers HOST:PORT[,HOST:PORT...] --user NAME [--password-stdin] [--json]
@@ -13,9 +13,15 @@ commands:
   login                                        check the password; report unread messages
   accounts [PATTERN] [--limit K] [--page-token T]
                                                list accounts ("*" any run, "?" one character)
-  send TO TEXT                                 send TEXT to account TO
-  read [--limit N]                             show unread messages (oldest first) and mark them read
-  history WITH [--limit N] [--before ID]       show the conversation with WITH (oldest first)
+  send TO TEXT                                 send TEXT to account TO, or to group '#NAME'
+  read [--limit N]                             show unread messages, groups' too (oldest first) and mark them read
+  history WITH [--limit N] [--before ID]       show the conversation with WITH, or group '#NAME' (oldest first)
+  groups                                       list your groups with members and unread counts
+  group create NAME MEMBER...                  create group NAME with you and the MEMBERs (you are its admin)
+  group add NAME MEMBER... | group remove NAME MEMBER...
+                                               add or remove members (admins only)
+  group leave NAME                             leave group NAME
+  group rename NAME NEW                        rename group NAME to NEW (admins only)
   delete ID...                                 delete messages by id
   edit ID TEXT                                 replace the text of message ID (one you sent)
   search QUERY [--limit N]                     find messages you may see (best first; matches in [brackets])
@@ -41,8 +47,14 @@ export type ChatCommand =
   | { name: 'login' }
   | { name: 'accounts'; pattern?: string; limit?: number; pageToken?: string }
   | { name: 'send'; to: string; text: string }
+  | { name: 'send'; group: string; text: string }
   | { name: 'read'; limit?: number }
   | { name: 'history'; with: string; limit?: number; before?: number }
+  | { name: 'history'; group: string; limit?: number; before?: number }
+  | { name: 'groups' }
+  | { name: 'group'; action: 'create' | 'add' | 'remove'; group: string; members: string[] }
+  | { name: 'group'; action: 'leave'; group: string }
+  | { name: 'group'; action: 'rename'; group: string; newName: string }
   | { name: 'delete'; ids: number[] }
   | { name: 'edit'; messageId: number; text: string }
   | { name: 'search'; query: string; limit?: number }
@@ -59,6 +71,8 @@ export const CHAT_COMMANDS: readonly ChatCommandName[] = [
   'delete',
   'edit',
   'search',
+  'groups',
+  'group',
   'delete-account',
 ];
 
@@ -92,6 +106,8 @@ const COMMAND_OPTIONS: Record<ChatCommandName, readonly string[]> = {
   delete: [],
   edit: [],
   search: ['limit'],
+  groups: [],
+  group: [],
   'delete-account': [],
 };
 
@@ -168,9 +184,29 @@ function parseCommand(
   switch (name) {
     case 'signup':
     case 'login':
+    case 'groups':
     case 'delete-account':
       arity(0, 0, 'no arguments');
       return { name };
+    case 'group': {
+      const [action, group, ...more] = args;
+      switch (action) {
+        case 'create':
+        case 'add':
+        case 'remove':
+          if (group === undefined || (action !== 'create' && more.length === 0)) throw new UsageError(`group ${action} takes NAME and MEMBER...`);
+          if (more.length > LIMITS.groupMembersMax - 1) throw new UsageError(`a group has at most ${LIMITS.groupMembersMax} members`);
+          return { name, action, group: groupName(group, 'NAME'), members: more.map((m) => username(m, 'MEMBER')) };
+        case 'leave':
+          if (group === undefined || more.length) throw new UsageError('group leave takes NAME');
+          return { name, action, group: groupName(group, 'NAME') };
+        case 'rename':
+          if (group === undefined || more.length !== 1) throw new UsageError('group rename takes NAME and NEW');
+          return { name, action, group: groupName(group, 'NAME'), newName: groupName(more[0], 'NEW') };
+        default:
+          throw new UsageError(`group takes create, add, remove, leave or rename (got "${action ?? ''}")`);
+      }
+    }
     case 'accounts': {
       arity(0, 1, 'at most one PATTERN');
       const command: ChatCommand = { name };
@@ -190,6 +226,7 @@ function parseCommand(
     }
     case 'send': {
       arity(2, 2, 'TO and TEXT');
+      if (args[0].startsWith('#')) return { name, group: groupName(args[0].slice(1), 'TO'), text: messageText(args[1]) };
       return { name, to: username(args[0], 'TO'), text: messageText(args[1]) };
     }
     case 'edit': {
@@ -209,8 +246,8 @@ function parseCommand(
       return options.limit === undefined ? { name } : { name, limit: options.limit };
     }
     case 'history': {
-      arity(1, 1, 'one account name WITH');
-      const command: ChatCommand = { name, with: username(args[0], 'WITH') };
+      arity(1, 1, "one account name WITH, or a group '#NAME'");
+      const command: ChatCommand = args[0].startsWith('#') ? { name, group: groupName(args[0].slice(1), 'WITH') } : { name, with: username(args[0], 'WITH') };
       if (options.limit !== undefined) command.limit = options.limit;
       if (options.before !== undefined) command.before = options.before;
       return command;
@@ -240,6 +277,13 @@ function positiveInt(text: string, what: string, max: number): number {
 function caFile(text: string): string {
   if (text.trim() === '') throw new UsageError('--ca-file needs a FILE (e.g. the cluster-ca.pem of a replica\'s data folder)');
   return text;
+}
+
+/** A group name as written on the command line (`#` already taken off where it was given). */
+function groupName(text: string, what: string): string {
+  const checked = GroupName.safeParse(text.startsWith('#') ? text.slice(1) : text);
+  if (!checked.success) throw new UsageError(`${what} "${text}": ${checked.error.issues[0]?.message ?? 'not a valid group name'}`);
+  return checked.data;
 }
 
 function username(text: string, what: string): string {

@@ -32,6 +32,8 @@ export interface MessageDoc {
   sentAt: number;
   /** When the sender last edited it; null when never. */
   editedAt: number | null;
+  /** The group it was sent to; null for a one-to-one message. */
+  group: string | null;
 }
 
 /** What a command prints: the JSON document, and the same facts for people. */
@@ -143,12 +145,41 @@ async function loggedIn(
       return { json: { accounts, nextPageToken: result.nextPageToken ?? null }, human: lines.join('\n') };
     }
     case 'send': {
+      if ('group' in command) {
+        const result = await client.sendToGroup(command.group, command.text);
+        return { json: { id: result.id }, human: `sent message ${result.id} to #${command.group}` };
+      }
       const result = await client.send(command.to, command.text);
       return { json: { id: result.id }, human: `sent message ${result.id} to ${command.to}` };
+    }
+    case 'groups': {
+      const { groups } = await client.groups();
+      const docs = groups.map((g) => ({ name: g.name, members: g.members, unread: g.unread }));
+      const human = docs.length ? docs.map((g) => `#${g.name}  ${plural(g.unread, 'unread message')}  ${g.members.join(', ')}`).join('\n') : 'no groups';
+      return { json: { groups: docs }, human };
+    }
+    case 'group': {
+      if (command.action === 'leave') {
+        await client.leaveGroup(command.group);
+        return { json: { left: true }, human: `left #${command.group}` };
+      }
+      const { group } =
+        command.action === 'rename'
+          ? await client.renameGroup(command.group, command.newName)
+          : command.action === 'create'
+            ? await client.createGroup(command.group, command.members)
+            : command.action === 'add'
+              ? await client.addMembers(command.group, command.members)
+              : await client.removeMembers(command.group, command.members);
+      return { json: { group: { name: group.name, members: group.members } }, human: `#${group.name}: ${group.members.join(', ')}` };
     }
     case 'read':
       return messagesOutcome((await client.read(command.limit)).messages, 'no unread messages');
     case 'history': {
+      if ('group' in command) {
+        const result = await client.groupHistory(command.group, { limit: command.limit, before: command.before });
+        return messagesOutcome(result.messages, `no messages in #${command.group}`);
+      }
       const result = await client.history(command.with, { limit: command.limit, before: command.before });
       return messagesOutcome(result.messages, `no messages with ${command.with}`);
     }
@@ -182,7 +213,7 @@ function bracketMatches(text: string, matches: [number, number][]): string {
 }
 
 function messageDoc(m: ChatMessage): MessageDoc {
-  return { id: m.id, from: m.from, to: m.to, text: m.text, sentAt: m.sentAt, editedAt: m.editedAt ?? null };
+  return { id: m.id, from: m.from, to: m.to, text: m.text, sentAt: m.sentAt, editedAt: m.editedAt ?? null, group: m.group ?? null };
 }
 
 function messagesOutcome(messages: ChatMessage[], empty: string): Outcome {

@@ -254,6 +254,60 @@ export class QuorumClient {
     return this.request('edit', { messageId, text });
   }
 
+  // ---- groups (need cluster version 3; below it UNSUPPORTED_BY_CLUSTER names the replicas to update) ----
+
+  /** Creates group `name` with the creator and `members`; the creator is its first admin. */
+  createGroup(name: string, members: string[]): Promise<ResultMap['createGroup']> {
+    return this.request('createGroup', { name, members });
+  }
+
+  /** Adds members (admins only). */
+  addMembers(group: string, members: string[]): Promise<ResultMap['addMembers']> {
+    return this.request('addMembers', { group, members });
+  }
+
+  /** Removes members (admins only; only the creator may remove the creator). */
+  removeMembers(group: string, members: string[]): Promise<ResultMap['removeMembers']> {
+    return this.request('removeMembers', { group, members });
+  }
+
+  leaveGroup(group: string): Promise<ResultMap['leaveGroup']> {
+    return this.request('leaveGroup', { group });
+  }
+
+  /** Renames the group (admins only; names unique ignoring case). */
+  renameGroup(group: string, name: string): Promise<ResultMap['renameGroup']> {
+    return this.request('renameGroup', { group, name });
+  }
+
+  /** Makes a member an admin, or no longer (admins only; the creator stays one). */
+  setAdmin(group: string, member: string, admin: boolean): Promise<ResultMap['setAdmin']> {
+    return this.request('setAdmin', { group, member, admin });
+  }
+
+  /** Sends to every member of the group: pushed live as a 'message' event with `group` set. */
+  async sendToGroup(group: string, text: string): Promise<ResultMap['groupSend']> {
+    const result = await this.request('groupSend', { group, text });
+    this.noteMessageId(result.id);
+    return result;
+  }
+
+  markGroupRead(group: string, upTo: number): Promise<ResultMap['markGroupRead']> {
+    return this.request('markGroupRead', { group, upTo });
+  }
+
+  /** The account's groups, most recently active first, with members, admins and unread counts. */
+  groups(): Promise<ResultMap['groups']> {
+    return this.request('groups', {});
+  }
+
+  /** One page of a group's history (messages with readBy, and membership events), oldest first. */
+  async groupHistory(group: string, options: { limit?: number; before?: number } = {}): Promise<ResultMap['groupHistory']> {
+    const result = await this.request('groupHistory', { group, ...options });
+    this.noteMessages(result.messages);
+    return result;
+  }
+
   /** Full-text search over the messages this account may see, best matches first, with where each matched. */
   search(query: string, options: { limit?: number } = {}): Promise<ResultMap['search']> {
     return this.request('search', { query, ...options });

@@ -174,6 +174,32 @@ export class RequestHandler implements ClientHandler {
         return this.write(conn, req, { kind: 'delete', tokenHash: this.auth(conn).tokenHash, ids: req.ids });
       case 'edit':
         return this.write(conn, req, { kind: 'edit', tokenHash: this.auth(conn).tokenHash, messageId: req.messageId, text: req.text });
+      case 'createGroup':
+        return this.write(conn, req, { kind: 'createGroup', tokenHash: this.auth(conn).tokenHash, name: req.name, members: req.members });
+      case 'addMembers':
+        return this.write(conn, req, { kind: 'addMembers', tokenHash: this.auth(conn).tokenHash, group: req.group, members: req.members });
+      case 'removeMembers':
+        return this.write(conn, req, { kind: 'removeMembers', tokenHash: this.auth(conn).tokenHash, group: req.group, members: req.members });
+      case 'leaveGroup':
+        return this.write(conn, req, { kind: 'leaveGroup', tokenHash: this.auth(conn).tokenHash, group: req.group });
+      case 'renameGroup':
+        return this.write(conn, req, { kind: 'renameGroup', tokenHash: this.auth(conn).tokenHash, group: req.group, name: req.name });
+      case 'setAdmin':
+        return this.write(conn, req, { kind: 'setAdmin', tokenHash: this.auth(conn).tokenHash, group: req.group, member: req.member, admin: req.admin });
+      case 'groupSend':
+        return this.write(conn, req, { kind: 'groupSend', tokenHash: this.auth(conn).tokenHash, group: req.group, text: req.text });
+      case 'markGroupRead':
+        return this.write(conn, req, { kind: 'markGroupRead', tokenHash: this.auth(conn).tokenHash, group: req.group, upTo: req.upTo });
+      case 'groups': {
+        const a = this.auth(conn);
+        await this.replica.driver.readBarrier();
+        return { groups: this.replica.sm().groups(a.id) };
+      }
+      case 'groupHistory': {
+        const a = this.auth(conn);
+        await this.replica.driver.readBarrier();
+        return { messages: this.replica.sm().groupHistory(a.id, req.group, req.limit ?? 50, req.before ?? null) };
+      }
       case 'search': {
         const a = this.auth(conn);
         await this.replica.driver.readBarrier();

@@ -15,6 +15,14 @@ export const Username = z
   .min(LIMITS.usernameMin)
   .max(LIMITS.usernameMax)
   .regex(/^[A-Za-z0-9_.-]+$/, 'usernames use letters, digits, "_", "." and "-" only');
+/** A group's name: like a username (written `#name` where a username could stand), unique ignoring case among groups. */
+export const GroupName = z
+  .string()
+  .min(1)
+  .max(LIMITS.groupNameMax)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'group names use letters, digits, "_", "." and "-" only');
+/** The accounts a group request names (other than the requester). */
+export const MemberList = z.array(Username).max(LIMITS.groupMembersMax - 1);
 export const Password = z.string().min(LIMITS.passwordMin).max(LIMITS.passwordMax);
 export const MessageText = z.string().min(LIMITS.textMin).max(LIMITS.textMax);
 export const MessageId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -104,6 +112,24 @@ export const EditRequest = z.strictObject({ ...write, op: z.literal('edit'), mes
  * as a prefix; case and accents are ignored; every word must match.
  */
 export const SearchRequest = z.strictObject({ ...base, op: z.literal('search'), query: z.string().min(1).max(LIMITS.searchQueryMax), limit: Limit.optional() });
+/**
+ * Groups (need cluster version 3). `group` names an existing group (without `#`); the requester must be a member,
+ * and an admin to add, remove, rename or change admins. Unknown group: NOT_FOUND; not a member or not an admin:
+ * FORBIDDEN; a taken name: CONFLICT.
+ */
+export const CreateGroupRequest = z.strictObject({ ...write, op: z.literal('createGroup'), name: GroupName, members: MemberList });
+export const AddMembersRequest = z.strictObject({ ...write, op: z.literal('addMembers'), group: GroupName, members: MemberList.min(1) });
+export const RemoveMembersRequest = z.strictObject({ ...write, op: z.literal('removeMembers'), group: GroupName, members: MemberList.min(1) });
+export const LeaveGroupRequest = z.strictObject({ ...write, op: z.literal('leaveGroup'), group: GroupName });
+export const RenameGroupRequest = z.strictObject({ ...write, op: z.literal('renameGroup'), group: GroupName, name: GroupName });
+export const SetAdminRequest = z.strictObject({ ...write, op: z.literal('setAdmin'), group: GroupName, member: Username, admin: z.boolean() });
+export const GroupSendRequest = z.strictObject({ ...write, op: z.literal('groupSend'), group: GroupName, text: MessageText });
+/** Marks the group's messages up to and including `upTo` read for this account. */
+export const MarkGroupReadRequest = z.strictObject({ ...write, op: z.literal('markGroupRead'), group: GroupName, upTo: MessageId });
+/** The account's groups, most recently active first. */
+export const GroupsRequest = z.strictObject({ ...base, op: z.literal('groups') });
+/** One page of a group's history (messages and membership events): the newest `limit` older than `before`, oldest first. */
+export const GroupHistoryRequest = z.strictObject({ ...base, op: z.literal('groupHistory'), group: GroupName, limit: Limit.optional(), before: MessageId.optional() });
 export const DeleteAccountRequest = z.strictObject({ ...write, op: z.literal('deleteAccount'), password: Password });
 /** This replica's view of the cluster (no login needed). */
 export const StatusRequest = z.strictObject({ ...base, op: z.literal('status') });
@@ -145,6 +171,16 @@ export const ClientRequest = z.discriminatedUnion('op', [
   DeleteAccountRequest,
   EditRequest,
   SearchRequest,
+  CreateGroupRequest,
+  AddMembersRequest,
+  RemoveMembersRequest,
+  LeaveGroupRequest,
+  RenameGroupRequest,
+  SetAdminRequest,
+  GroupSendRequest,
+  MarkGroupReadRequest,
+  GroupsRequest,
+  GroupHistoryRequest,
   StatusRequest,
   AdminRequest,
   ClusterChangeRequest,
@@ -153,7 +189,26 @@ export const ClientRequest = z.discriminatedUnion('op', [
 export type ClientRequest = z.infer<typeof ClientRequest>;
 export type Op = ClientRequest['op'];
 /** Ops that change replicated state; they carry a session and go through the log. */
-export const WRITE_OPS = ['signup', 'login', 'logout', 'send', 'read', 'markRead', 'delivered', 'delete', 'deleteAccount', 'edit'] as const;
+export const WRITE_OPS = [
+  'signup',
+  'login',
+  'logout',
+  'send',
+  'read',
+  'markRead',
+  'delivered',
+  'delete',
+  'deleteAccount',
+  'edit',
+  'createGroup',
+  'addMembers',
+  'removeMembers',
+  'leaveGroup',
+  'renameGroup',
+  'setAdmin',
+  'groupSend',
+  'markGroupRead',
+] as const;
 
 // ---- results ----
 
@@ -170,6 +225,34 @@ export interface ChatMessage {
   fromDeleted?: boolean;
   /** When the sender last edited the text (leader's clock, ms since epoch); absent when never edited. */
   editedAt?: number;
+  /** The group it was sent to (its current name; `to` is then `#name`); absent for one-to-one messages. */
+  group?: string;
+  /** A group's membership change shown in its history (`from` made it; `text` says it for people); absent for messages. */
+  event?: GroupEventKind;
+  /** In a group's history: how many other members have read it (its sender excluded). */
+  readBy?: number;
+  /**
+   * Group messages: the members the text names as `@name` (any case; as their usernames are written). A UI highlights
+   * them and notifies a mentioned member even when the group is muted.
+   */
+  mentions?: string[];
+}
+
+/** The kinds of group events (group history entries that are not messages). */
+export const GROUP_EVENT_KINDS = ['created', 'added', 'removed', 'left', 'renamed', 'admin'] as const;
+export type GroupEventKind = (typeof GROUP_EVENT_KINDS)[number];
+
+/** A group as its members see it. */
+export interface GroupSummary {
+  name: string;
+  /** Every member's username, in name order (the creator included while a member). */
+  members: string[];
+  /** Members who may add, remove and rename. */
+  admins: string[];
+  /** Messages from others this account has not read. */
+  unread: number;
+  /** The newest message or event (absent for none). */
+  lastMessage?: ChatMessage;
 }
 
 /**
@@ -259,6 +342,16 @@ export interface ResultMap {
   delete: { deleted: number };
   deleteAccount: { deleted: true };
   edit: { edited: true; editedAt: number };
+  createGroup: { group: GroupSummary };
+  addMembers: { group: GroupSummary };
+  removeMembers: { group: GroupSummary };
+  leaveGroup: { left: true };
+  renameGroup: { group: GroupSummary };
+  setAdmin: { group: GroupSummary };
+  groupSend: { id: number; sentAt: number };
+  markGroupRead: { marked: number };
+  groups: { groups: GroupSummary[] };
+  groupHistory: { messages: ChatMessage[] };
   search: { messages: SearchHit[] };
   status: ReplicaStatus;
   admin: { admin: true };
@@ -319,6 +412,10 @@ const ChatMessageSchema = z.object({
   readAt: z.number().nullable(),
   fromDeleted: z.boolean().optional(),
   editedAt: z.number().optional(),
+  group: z.string().optional(),
+  event: z.enum(GROUP_EVENT_KINDS).optional(),
+  readBy: z.number().optional(),
+  mentions: z.array(z.string()).optional(),
 });
 
 /** Clients validate what servers send too: a buggy or hostile server must not crash a client. */

@@ -17,6 +17,9 @@ export const LIMITS = {
   /** Most message ids one delete request may name. */
   deleteMax: 500,
   patternMax: 64,
+  groupNameMax: 32,
+  /** Most members of one group (its creator included). */
+  groupMembersMax: 256,
   /** Longest search query (characters). */
   searchQueryMax: 200,
   /** Most words of a search query that count (the rest are ignored). */

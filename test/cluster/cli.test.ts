@@ -65,21 +65,21 @@ describe('chat and status against one real replica', () => {
     const [t1, t2] = history.messages.map((m) => m.sentAt);
     expect(history).toEqual({
       messages: [
-        { id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1, editedAt: null },
-        { id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2, editedAt: null },
+        { id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1, editedAt: null, group: null },
+        { id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2, editedAt: null, group: null },
       ],
     });
     expect(t1).toBeGreaterThan(1_600_000_000_000);
     expect(t2).toBeGreaterThanOrEqual(t1);
     expect(await chatJson(s, 'bob', ['history', 'alice', '--before', String(second.id), '--limit', '5'])).toEqual({
-      messages: [{ id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1, editedAt: null }],
+      messages: [{ id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1, editedAt: null, group: null }],
     });
 
     expect(await chatJson(s, 'bob', ['read', '--limit', '1'])).toEqual({
-      messages: [{ id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1, editedAt: null }],
+      messages: [{ id: first.id, from: 'alice', to: 'bob', text: 'hello bob', sentAt: t1, editedAt: null, group: null }],
     });
     expect(await chatJson(s, 'bob', ['read'])).toEqual({
-      messages: [{ id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2, editedAt: null }],
+      messages: [{ id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2, editedAt: null, group: null }],
     });
     expect(await chatJson(s, 'bob', ['read'])).toEqual({ messages: [] });
 
@@ -94,7 +94,7 @@ describe('chat and status against one real replica', () => {
 
     expect(await chatJson(s, 'alice', ['delete', String(first.id)])).toEqual({ deleted: 1 });
     expect(await chatJson(s, 'bob', ['history', 'alice'])).toEqual({
-      messages: [{ id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2, editedAt: null }],
+      messages: [{ id: second.id, from: 'alice', to: 'bob', text: 'second message', sentAt: t2, editedAt: null, group: null }],
     });
 
     expect(await chatJson(s, 'alice', ['delete-account'])).toEqual({ deleted: true });
@@ -133,7 +133,7 @@ describe('chat and status against one real replica', () => {
       expect(edits[0]).toMatchObject({ id, text: 'the release is on Wednesday', editedAt: expect.any(Number) });
       const found = (await chatJson(s, 'hugo', ['search', 'wednesday'])) as { messages: { id: number; editedAt: number; matches: number[][] }[] };
       expect(found.messages).toEqual([
-        { id, from: 'gina', to: 'hugo', text: 'the release is on Wednesday', sentAt: expect.any(Number), editedAt: edits[0].editedAt, matches: [[18, 27]] },
+        { id, from: 'gina', to: 'hugo', text: 'the release is on Wednesday', sentAt: expect.any(Number), editedAt: edits[0].editedAt, group: null, matches: [[18, 27]] },
       ]);
       expect(await chatJson(s, 'hugo', ['search', 'tuesday'])).toEqual({ messages: [] });
       const forbidden = await cli(['chat', '--servers', r.address, '--user', 'hugo', '--password-stdin', '--json', 'edit', String(id), 'mine now'], 'password123\n');

@@ -86,7 +86,7 @@ describe('version gates on real processes', () => {
     const [first] = (await ann.history('bob', { limit: 1 })).messages;
     await expect(ann.edit(first.id, 'edited while mixed')).rejects.toMatchObject({
       code: 'UNSUPPORTED_BY_CLUSTER',
-      message: expect.stringMatching(/^update every member to use message edits and search \(it needs Quorum version 3; the cluster runs version 1\); still to update: r3 \(version 1\)$/),
+      message: expect.stringMatching(/^update every member to use groups, message edits and search \(it needs Quorum version 3; the cluster runs version 1\); still to update: r3 \(version 1\)$/),
     });
   });
 

@@ -69,7 +69,7 @@ describe('edits below cluster version 3', () => {
     const outcome = edit('ann', id, 'typo here');
     expect(outcome.response).toEqual({
       ok: false,
-      error: { code: 'UNSUPPORTED_BY_CLUSTER', message: 'update every member to use message edits and search (it needs Quorum version 3; the cluster runs version 2)' },
+      error: { code: 'UNSUPPORTED_BY_CLUSTER', message: 'update every member to use groups, message edits and search (it needs Quorum version 3; the cluster runs version 2)' },
     });
     expect(h.sm.stateHash('chat')).toBe(before);
     expect(h.sm.history(bob, 'ann', 10)[0]).toMatchObject({ text: 'typo hre' });
@@ -162,7 +162,8 @@ describe('search', () => {
 function downgradeToSchema4(file: string): void {
   const db = new Database(file);
   db.exec(`DROP TRIGGER message_search_insert; DROP TRIGGER message_search_update; DROP TABLE message_search;
-           ALTER TABLE messages DROP COLUMN edited_at;`);
+           DROP INDEX messages_group; DROP TABLE groups; DROP TABLE group_members; ALTER TABLE messages DROP COLUMN group_id;
+           ALTER TABLE messages DROP COLUMN event; ALTER TABLE messages DROP COLUMN edited_at;`);
   db.pragma('user_version = 4');
   db.close();
 }

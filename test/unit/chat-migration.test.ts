@@ -219,7 +219,10 @@ describe('schema version 1', () => {
 const UNDO: Record<number, string> = {
   3: 'ALTER TABLE clients DROP COLUMN start_index; ALTER TABLE meta DROP COLUMN expired_upto; DROP TABLE expired_clients;',
   4: 'ALTER TABLE meta DROP COLUMN cluster_version; ALTER TABLE members DROP COLUMN version;',
-  5: 'DROP TRIGGER message_search_insert; DROP TRIGGER message_search_update; DROP TABLE message_search; ALTER TABLE messages DROP COLUMN edited_at;',
+  5: 'DROP TABLE message_search; ALTER TABLE messages DROP COLUMN edited_at;',
+  6:
+    'DROP TRIGGER message_search_insert; DROP TRIGGER message_search_update; DROP INDEX messages_group; DROP TABLE groups; ' +
+    'DROP TABLE group_members; ALTER TABLE messages DROP COLUMN group_id; ALTER TABLE messages DROP COLUMN event;',
 };
 
 /** Writes `file` as schema `version` (2 or later) would have: the rows of `from` without what came after it. */
@@ -233,7 +236,7 @@ function writeOlder(from: string, file: string, version: number): void {
   db.close();
 }
 
-describe.each([2, 3, 4])('schema version %i', (version) => {
+describe.each([2, 3, 4, 5])('schema version %i', (version) => {
   it('a data folder migrates to the same state (what later versions add starts empty) and applies alike', () => {
     const { h, later } = history();
     const dir = tempDir(`quorum-v${version}-`);

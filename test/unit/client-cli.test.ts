@@ -57,12 +57,12 @@ describe('chat command', () => {
     const sentAt = c.messages.map((m) => m.sentAt);
     expect((await chatAs('bob', 'login')).json).toEqual({ user: 'bob', unread: 2 });
     expect((await chatAs('bob', 'read', '--limit', '1')).json).toEqual({
-      messages: [{ id: 1, from: 'alice', to: 'bob', text: 'hi bob', sentAt: sentAt[0], editedAt: null }],
+      messages: [{ id: 1, from: 'alice', to: 'bob', text: 'hi bob', sentAt: sentAt[0], editedAt: null, group: null }],
     });
     expect((await chatAs('bob', 'history', 'alice')).json).toEqual({
       messages: [
-        { id: 1, from: 'alice', to: 'bob', text: 'hi bob', sentAt: sentAt[0], editedAt: null },
-        { id: 2, from: 'alice', to: 'bob', text: 'second', sentAt: sentAt[1], editedAt: null },
+        { id: 1, from: 'alice', to: 'bob', text: 'hi bob', sentAt: sentAt[0], editedAt: null, group: null },
+        { id: 2, from: 'alice', to: 'bob', text: 'second', sentAt: sentAt[1], editedAt: null, group: null },
       ],
     });
     expect((await chatAs('bob', 'history', 'alice', '--before', '2')).json).toMatchObject({ messages: [{ id: 1 }] });

@@ -10,6 +10,7 @@
  */
 import { IdsByAccount, refuse, type ApplyContext } from '../apply-context.js';
 import type { CommandOf } from '../commands.js';
+import type { GroupCommands } from './groups.js';
 import { authenticate, type IdentityCache } from '../identities.js';
 import type { Statements } from '../statements.js';
 import { refreshConversation } from './messages.js';
@@ -18,6 +19,7 @@ export class AccountCommands {
   constructor(
     private readonly statements: Statements,
     private readonly identities: IdentityCache,
+    private readonly groups: GroupCommands,
   ) {}
 
   signup(cmd: CommandOf<'signup'>, ctx: ApplyContext) {
@@ -67,6 +69,7 @@ export class AccountCommands {
       if (peer !== account.id) refreshConversation(this.statements, Math.min(peer, account.id), Math.max(peer, account.id));
     }
     ctx.push(account, { type: 'push', event: 'sessionEnded', reason: 'account deleted' });
+    this.groups.removeAccount(account, ctx);
     this.statements.deleteTokensOf.run(account.id);
     this.identities.forget();
     this.statements.markAccountDeleted.run(ctx.at, account.id);

@@ -5,14 +5,17 @@ import type { ApplyContext } from '../apply-context.js';
 import type { ClusterVersions } from '../cluster-versions.js';
 import type { Command } from '../commands.js';
 import { authenticate, IdentityCache } from '../identities.js';
-import type { Statements } from '../statements.js';
+import type { GroupRow, Statements } from '../statements.js';
+import type { GroupSummary } from '../../protocol/client.js';
 import { AccountCommands } from './accounts.js';
 import { applyMember } from './members.js';
+import { GroupCommands } from './groups.js';
 import { MessageCommands } from './messages.js';
 import { ReceiptCommands } from './receipts.js';
 
 export class CommandExecutor {
   private readonly accounts: AccountCommands;
+  private readonly groups: GroupCommands;
   private readonly messages: MessageCommands;
   private readonly receipts: ReceiptCommands;
 
@@ -23,8 +26,9 @@ export class CommandExecutor {
     /** The applied configuration (a cluster version is raised only when all of its members support it). */
     private readonly conf: () => ConfState | null,
   ) {
-    this.accounts = new AccountCommands(statements, identities);
-    this.messages = new MessageCommands(statements, identities);
+    this.groups = new GroupCommands(statements, identities);
+    this.accounts = new AccountCommands(statements, identities, this.groups);
+    this.messages = new MessageCommands(statements, identities, this.groups);
     this.receipts = new ReceiptCommands(statements);
   }
 
@@ -53,6 +57,22 @@ export class CommandExecutor {
         return this.messages.delete(cmd, this.authenticate(cmd.tokenHash).id, ctx);
       case 'edit':
         return this.messages.edit(cmd, this.authenticate(cmd.tokenHash).id, ctx);
+      case 'createGroup':
+        return this.groups.createGroup(cmd, ctx);
+      case 'addMembers':
+        return this.groups.addMembers(cmd, ctx);
+      case 'removeMembers':
+        return this.groups.removeMembers(cmd, ctx);
+      case 'leaveGroup':
+        return this.groups.leaveGroup(cmd, ctx);
+      case 'renameGroup':
+        return this.groups.renameGroup(cmd, ctx);
+      case 'setAdmin':
+        return this.groups.setAdmin(cmd, ctx);
+      case 'groupSend':
+        return this.groups.send(cmd, ctx);
+      case 'markGroupRead':
+        return this.groups.markGroupRead(cmd, ctx);
       case 'read':
         return this.receipts.read(cmd, this.authenticate(cmd.tokenHash), ctx);
       case 'markRead':
@@ -71,6 +91,11 @@ export class CommandExecutor {
       default:
         throw missingCaseError(cmd);
     }
+  }
+
+  /** A group as `viewerId` sees it (queries share the apply side's view of a group). */
+  groupSummary(group: GroupRow, viewerId: number): GroupSummary {
+    return this.groups.summary(group, viewerId);
   }
 
   private authenticate(tokenHash: string) {

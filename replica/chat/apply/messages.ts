@@ -2,6 +2,7 @@
 import type { ChatMessage, PushFrame } from '../../protocol/client.js';
 import { IdsByAccount, refuse, type ApplyContext } from '../apply-context.js';
 import type { CommandOf } from '../commands.js';
+import type { GroupCommands } from './groups.js';
 import type { IdentityCache } from '../identities.js';
 import { accountLookup, chatMessageOf } from '../message-view.js';
 import type { MessageRow, Statements } from '../statements.js';
@@ -19,6 +20,7 @@ export class MessageCommands {
   constructor(
     private readonly statements: Statements,
     private readonly identities: IdentityCache,
+    private readonly groups: GroupCommands,
   ) {}
 
   /**
@@ -62,10 +64,17 @@ export class MessageCommands {
   edit(cmd: CommandOf<'edit'>, accountId: number, ctx: ApplyContext) {
     const row = this.statements.messageById.get(cmd.messageId);
     if (!row || row.deleted) refuse('NOT_FOUND', `no message ${cmd.messageId}`);
-    if (row.from_id !== accountId) refuse('FORBIDDEN', `message ${cmd.messageId} is not yours to edit: only its sender may`);
+    if (row.from_id !== accountId || row.event !== null) refuse('FORBIDDEN', `message ${cmd.messageId} is not yours to edit: only its sender may`);
+    if (row.group_id !== null && !this.statements.groupMember.get(row.group_id, accountId)) {
+      refuse('FORBIDDEN', `message ${cmd.messageId} is in a group you are no longer a member of`);
+    }
     this.statements.editMessage.run(cmd.text, ctx.at, row.id);
     const accounts = accountLookup(this.statements);
     const frame: PushFrame = { type: 'push', event: 'edited', message: chatMessageOf({ ...row, text: cmd.text, edited_at: ctx.at }, accounts) };
+    if (row.group_id !== null) {
+      this.groups.pushToMembers(row.group_id, frame, ctx);
+      return { edited: true as const, editedAt: ctx.at };
+    }
     for (const id of new Set([row.from_id, row.to_id])) {
       const to = accounts(id);
       if (to) ctx.push(to, frame);
@@ -79,16 +88,24 @@ export class MessageCommands {
     const rows: MessageRow[] = [];
     for (const id of unique) {
       const row = this.statements.messageById.get(id) ?? refuse('NOT_FOUND', `no message ${id}`);
-      if (row.from_id !== accountId && row.to_id !== accountId) refuse('FORBIDDEN', `message ${id} is not yours to delete`);
+      // A group message (or event) only its sender may delete; a one-to-one message either side.
+      const mayDelete = row.group_id === null ? row.from_id === accountId || row.to_id === accountId : row.from_id === accountId && row.event === null;
+      if (!mayDelete) refuse('FORBIDDEN', `message ${id} is not yours to delete`);
       rows.push(row);
     }
     const byAccount = new IdsByAccount();
     const pairs = new Map<string, [number, number]>();
+    const groupIds = new Set<number>();
     let count = 0;
     for (const row of rows) {
       if (row.deleted) continue; // already gone: deleting twice is harmless
       this.statements.tombstone.run(row.id);
       count++;
+      if (row.group_id !== null) {
+        this.groups.dropUnread(row.group_id, row.from_id, row.id);
+        groupIds.add(row.group_id);
+        continue;
+      }
       if (row.read_at === null && row.from_id !== row.to_id) this.dropUnread(row);
       byAccount.add(row.from_id, row.id);
       if (row.to_id !== row.from_id) byAccount.add(row.to_id, row.id);
@@ -97,6 +114,11 @@ export class MessageCommands {
       pairs.set(`${lo}:${hi}`, [lo, hi]);
     }
     for (const [lo, hi] of pairs.values()) refreshConversation(this.statements, lo, hi);
+    for (const groupId of groupIds) {
+      this.statements.groupSetLast.run(this.statements.groupLast.get(groupId)?.id ?? groupId, groupId);
+      const ids = rows.filter((r) => r.group_id === groupId).map((r) => r.id);
+      this.groups.pushToMembers(groupId, { type: 'push', event: 'deleted', ids }, ctx);
+    }
     ctx.pushToEach(byAccount, (id) => this.statements.accountById.get(id), (ids) => ({ type: 'push', event: 'deleted', ids }));
     return { deleted: count };
   }

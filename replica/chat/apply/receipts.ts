@@ -16,7 +16,8 @@ export class ReceiptCommands {
   /**
    * The oldest `limit` unread messages across the account's conversations. They lie in the `limit` conversations
    * whose first unread messages are oldest (each conversation's unread messages are a suffix of it), so those are
-   * merged, each read only below the current limit-th oldest candidate.
+   * merged, each read only below the current limit-th oldest candidate. Unread group messages (from cluster version
+   * 3) are merged in too, each group's oldest first, so each member's read watermark moves over a prefix.
    */
   read(cmd: CommandOf<'read'>, account: AccountRow, ctx: ApplyContext) {
     const n = clampLimit(cmd.limit);
@@ -28,6 +29,12 @@ export class ReceiptCommands {
       const found = this.statements.unreadIn.all(account.id, conv.peer_id, conv.first_unread, bound, n);
       rows = rows.length ? rows.concat(found).sort((a, b) => a.id - b.id).slice(0, n) : found;
     }
+    const memberships = this.statements.groupsOf.all(account.id).filter((m) => m.unread > 0);
+    for (const m of memberships) {
+      rows = rows.concat(this.statements.groupUnread.all(m.group_id, m.read_upto, account.id, n)).sort((a, b) => a.id - b.id).slice(0, n);
+    }
+    const groupRows = rows.filter((r) => r.group_id !== null);
+    rows = rows.filter((r) => r.group_id === null);
     const bySender = new IdsByAccount();
     for (const row of rows) {
       this.statements.markRead.run(ctx.at, ctx.at, row.id);
@@ -41,8 +48,12 @@ export class ReceiptCommands {
     }
     if (rows.length) this.statements.accountAddUnread.run(-rows.length, account.id);
     this.pushReceipts(ctx, bySender, 'read');
+    for (const m of memberships) {
+      const taken = groupRows.filter((r) => r.group_id === m.group_id);
+      if (taken.length) this.statements.groupSetRead.run(taken[taken.length - 1].id, taken.length, m.group_id, account.id);
+    }
     const accounts = accountLookup(this.statements);
-    return { messages: rows.map((row) => chatMessageOf(row, accounts)) };
+    return { messages: rows.concat(groupRows).sort((a, b) => a.id - b.id).map((row) => chatMessageOf(row, accounts)) };
   }
 
   markRead(cmd: CommandOf<'markRead'>, account: AccountRow, ctx: ApplyContext) {

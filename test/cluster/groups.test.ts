@@ -1,0 +1,109 @@
+// Groups on real processes: the `chat` CLI's group commands with exact JSON, and group messages reaching every member
+// live, exactly once and in order, across a leader crash; every replica converges to the same state.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QuorumClient } from '../../replica/client/index.js';
+import type { ChatMessage } from '../../replica/protocol/index.js';
+import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
+import { Cluster, ROOT, waitConverged, waitFor } from '../helpers/cluster.js';
+
+const PW = 'password-groups';
+let cluster: Cluster;
+
+beforeAll(async () => {
+  cluster = await Cluster.start({ size: 3 });
+  await waitFor('the newest cluster version', async () => (await (await cluster.leader()).status()).clusterVersion === SUPPORTED_VERSION);
+}, 60_000);
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+function chat(user: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'chat', '--servers', cluster.addresses.join(','), '--user', user, '--password-stdin', '--json', ...args],
+      { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(`${PW}\n`);
+  });
+}
+
+async function chatJson(user: string, args: string[]): Promise<unknown> {
+  const r = await chat(user, args);
+  if (r.code !== 0) throw new Error(`chat ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+describe('groups on a real cluster', () => {
+  it('the CLI creates and lists groups with exact JSON; refusals are CODE: message with exit 1', async () => {
+    for (const user of ['ann', 'bob', 'carl', 'dora']) expect(await chatJson(user, ['signup'])).toEqual({ user });
+    expect(await chatJson('ann', ['group', 'create', 'team', 'bob', 'carl'])).toEqual({ group: { name: 'team', members: ['ann', 'bob', 'carl'] } });
+    expect(await chatJson('ann', ['group', 'add', 'team', 'dora'])).toEqual({ group: { name: 'team', members: ['ann', 'bob', 'carl', 'dora'] } });
+    expect(await chatJson('dora', ['group', 'leave', 'team'])).toEqual({ left: true });
+    const { id } = (await chatJson('bob', ['send', '#team', 'hello @ann'])) as { id: number };
+    expect(await chatJson('carl', ['groups'])).toEqual({ groups: [{ name: 'team', members: ['ann', 'bob', 'carl'], unread: 1 }] });
+    const history = (await chatJson('carl', ['history', '#team'])) as { messages: { id: number; text: string; group: string | null }[] };
+    expect(history.messages.at(-1)).toEqual({ id, from: 'bob', to: '#team', text: 'hello @ann', sentAt: expect.any(Number), editedAt: null, group: 'team' });
+    expect(await chatJson('carl', ['read'])).toMatchObject({ messages: [{ id, group: 'team' }] });
+    expect(await chatJson('carl', ['groups'])).toMatchObject({ groups: [{ unread: 0 }] });
+
+    const outsider = await chat('dora', ['send', '#team', 'let me back in']);
+    expect(outsider).toMatchObject({ code: 1, stdout: '', stderr: 'FORBIDDEN: you are not a member of #team\n' });
+    const unknown = await chat('dora', ['history', '#nothere']);
+    expect(unknown).toMatchObject({ code: 1, stdout: '', stderr: 'NOT_FOUND: no group named "#nothere"\n' });
+    const taken = await chat('dora', ['group', 'create', 'TEAM']);
+    expect(taken).toMatchObject({ code: 1, stderr: 'CONFLICT: a group named "TEAM" exists: choose another name\n' });
+    const badName = await chat('dora', ['group', 'create', 'no spaces allowed']);
+    expect(badName.code).toBe(2);
+  }, 120_000);
+
+  it('group messages reach every member live, exactly once and in order, across a leader crash', async () => {
+    const options = { servers: cluster.addresses, WebSocket, backoff: { initialMs: 20, maxMs: 500 } };
+    const ann = new QuorumClient(options);
+    const members = [new QuorumClient(options), new QuorumClient(options)];
+    try {
+      await ann.login('ann', PW);
+      const received: ChatMessage[][] = [[], []];
+      for (const [i, name] of ['bob', 'carl'].entries()) {
+        await members[i].login(name, PW);
+        members[i].on('message', (m) => {
+          if (m.group === 'team' && m.from === 'ann') received[i].push(m);
+        });
+      }
+      const leader = await cluster.leader();
+      const acked: number[] = [];
+      // Writes in flight when the leader dies are resent and applied once.
+      const lane = async (n: number) => {
+        for (let i = 0; i < 10; i++) {
+          acked.push((await ann.sendToGroup('team', `lane ${n} #${i}`)).id);
+          if (n === 0 && i === 3) await leader.kill();
+        }
+      };
+      await Promise.all([0, 1, 2].map(lane));
+      expect(acked).toHaveLength(30);
+      const sorted = [...acked].sort((a, b) => a - b);
+      for (const list of received) {
+        await waitFor('every group message pushed live', () => list.length >= 30, 30_000);
+        // Exactly once, and in commit order.
+        expect(list.map((m) => m.id)).toEqual(sorted);
+      }
+      const history = await members[1].groupHistory('team', { limit: 500 });
+      expect(history.messages.filter((m) => m.from === 'ann' && !m.event).map((m) => m.id)).toEqual(sorted);
+      leader.start();
+      await leader.waitHealthy();
+      await waitConverged(cluster.addresses);
+    } finally {
+      ann.close();
+      for (const m of members) m.close();
+    }
+  }, 120_000);
+});
