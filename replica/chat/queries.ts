@@ -214,6 +214,15 @@ export class ChatQueries {
       .map((g) => summary(g, accountId));
   }
 
+  /** A group's name and member ids, for one of its members (NOT_FOUND for no such group, FORBIDDEN for a non-member). */
+  groupMemberIds(accountId: number, name: string): { name: string; memberIds: number[] } {
+    const group = this.statements.groupByName.get(name.toLowerCase());
+    if (!group) throw new QuorumError('NOT_FOUND', `no group named "#${name}"`);
+    const memberIds = this.statements.groupMembers.all(group.id).map((m) => m.account_id);
+    if (!memberIds.includes(accountId)) throw new QuorumError('FORBIDDEN', `you are not a member of #${group.name}`);
+    return { name: group.name, memberIds };
+  }
+
   /**
    * One page of a group's history (messages and events): the newest `limit` with id < before, oldest first, each
    * message with how many other members have read it. NOT_FOUND for no such group, FORBIDDEN for a non-member.

@@ -429,6 +429,11 @@ export class ChatStateMachine {
     return this.open.queries.groups(accountId, (group, viewer) => this.open.commands.groupSummary(group, viewer));
   }
 
+  /** A group's name and member ids, for one of its members (ChatQueries.groupMemberIds). */
+  groupMemberIds(accountId: number, name: string): { name: string; memberIds: number[] } {
+    return this.open.queries.groupMemberIds(accountId, name);
+  }
+
   /** One page of a group's history, oldest first (ChatQueries.groupHistory). */
   groupHistory(accountId: number, name: string, limit: number, before?: number | null): ChatMessage[] {
     return this.open.queries.groupHistory(accountId, name, limit, before);

@@ -107,6 +107,8 @@ export class QuorumClient {
   private internal = new Map<number, (frame: Extract<ServerFrame, { type: 'response' }>) => void>();
   private internalTimers = new Map<number, ReturnType<typeof setTimeout>>();
   private resumeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The accounts the app watches the presence of (asked again on every new connection). */
+  private watchedUsers: string[] | null = null;
 
   private token: string | null = null;
   private userName: string | null = null;
@@ -306,6 +308,23 @@ export class QuorumClient {
     const result = await this.request('groupHistory', { group, ...options });
     this.noteMessages(result.messages);
     return result;
+  }
+
+  // ---- presence and typing (ephemeral: the serving replica's connections, not the log) ----
+
+  /**
+   * Who of `users` is online or when last seen; their changes then arrive as 'presence' events (also re-sent after a
+   * reconnect or failover). Each call replaces what was watched.
+   */
+  async presence(users: string[]): Promise<ResultMap['presence']> {
+    const result = await this.request('presence', { users });
+    this.watchedUsers = [...users];
+    return result;
+  }
+
+  /** Tells one account (`{to}`) or a group's members (`{group}`) that this account is typing: call every ~3 s while typing. */
+  typing(target: { to: string } | { group: string }): Promise<ResultMap['typing']> {
+    return this.request('typing', target);
   }
 
   /** Full-text search over the messages this account may see, best matches first, with where each matched. */
@@ -686,6 +705,7 @@ export class QuorumClient {
         this.failures = 0;
         this.redirects = 0;
         this.becomeReady();
+        this.rewatchPresence(conn);
         return;
       }
       const error = toQuorumError(response.error);
@@ -704,6 +724,19 @@ export class QuorumClient {
         this.emitter.emit('sessionEnded', { reason: `${error.code}: ${error.message}` });
         this.becomeReady();
       }
+    });
+  }
+
+  /**
+   * Presence lives on the serving replica's connections: a new connection (after a reconnect or failover) asks again
+   * for what the app watched, and reports it as 'presence' events (the new leader's view).
+   */
+  private rewatchPresence(conn: Connection): void {
+    if (!this.watchedUsers) return;
+    this.sendInternal(conn, { op: 'presence', users: this.watchedUsers }, (response) => {
+      if (conn !== this.conn || !response.ok) return;
+      const entries = (response.result as ResultMap['presence'] | null)?.presence;
+      if (Array.isArray(entries)) for (const e of entries) this.emitter.emit('presence', e);
     });
   }
 
@@ -755,6 +788,12 @@ export class QuorumClient {
         return;
       case 'edited':
         this.emitter.emit('edited', frame.message as ChatMessage);
+        return;
+      case 'presence':
+        this.emitter.emit('presence', { user: frame.user, online: frame.online, lastSeenAt: frame.lastSeenAt });
+        return;
+      case 'typing':
+        this.emitter.emit('typing', frame.group === undefined ? { from: frame.from } : { from: frame.from, group: frame.group });
         return;
       case 'receipt':
         this.emitter.emit('receipt', { ids: frame.ids, kind: frame.kind, at: frame.at });

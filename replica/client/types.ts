@@ -2,7 +2,7 @@
  * Types shared by the client library's modules. Isomorphic: no Node or DOM imports; the WebSocket
  * constructor is injected (the browser's in the renderer, `ws`'s under Node).
  */
-import type { ChatMessage, ClientSession, ReplicaStatusRow, LeaderHint } from '../protocol/index.js';
+import type { ChatMessage, ClientSession, PresenceEntry, ReplicaStatusRow, LeaderHint } from '../protocol/index.js';
 import type { BackoffOptions } from '../util/backoff.js';
 
 /** Declares a handler parameter bivariantly so both `ws`'s and the DOM's event types fit. */
@@ -119,6 +119,10 @@ export interface ClientEvents {
   deleted: number[];
   /** A message this account sent or received was edited: its new version (text, editedAt). */
   edited: ChatMessage;
+  /** A watched account came online or went offline (client.presence). */
+  presence: PresenceEntry;
+  /** Someone is typing to this account (`group` absent) or in a group: show it for about 5 s. */
+  typing: { from: string; group?: string };
   receipt: ReceiptEvent;
   sessionEnded: { reason: string };
   members: ReplicaStatusRow[];

@@ -35,6 +35,8 @@ export interface ClientHandler {
 export interface ClientEndpointOptions {
   log: Logger;
   handler: ClientHandler;
+  /** An account's first connection logged in (online) or its last one went (presence.ts). */
+  onPresence?: (accountId: number, username: string, online: boolean) => void;
   /** Most requests one connection may have outstanding. */
   maxInFlight?: number;
   /** Most requests of one connection being worked on at once (the others wait, in order). */
@@ -95,7 +97,7 @@ export class ClientEndpoint {
       bucket.conns--;
       this.conns.delete(conn);
       conn.closed = true;
-      this.reindex(conn, conn.account?.id ?? null, null);
+      this.reindex(conn, conn.account, null);
       this.o.handler.onClose(conn);
     });
     ws.on('error', (err) => {
@@ -126,16 +128,24 @@ export class ClientEndpoint {
     return [...(this.byAccount.get(accountId) ?? [])].filter((c) => !tokenHash || c.account!.tokenHash === tokenHash);
   }
 
-  private reindex(c: Conn, from: number | null, to: number | null): void {
+  private reindex(c: Conn, fromAccount: ClientConn['account'], toAccount: ClientConn['account']): void {
+    const from = fromAccount?.id ?? null;
+    const to = toAccount?.id ?? null;
     if (from === to) return;
     if (from !== null) {
       const set = this.byAccount.get(from);
       set?.delete(c);
-      if (set?.size === 0) this.byAccount.delete(from);
+      if (set?.size === 0) {
+        this.byAccount.delete(from);
+        this.o.onPresence?.(from, fromAccount!.username, false);
+      }
     }
     if (to !== null && !c.closed) {
       let set = this.byAccount.get(to);
-      if (!set) this.byAccount.set(to, (set = new Set()));
+      if (!set) {
+        this.byAccount.set(to, (set = new Set()));
+        this.o.onPresence?.(to, toAccount!.username, true);
+      }
       set.add(c);
     }
   }
@@ -260,15 +270,15 @@ class Conn implements ClientConn {
     readonly remote: string,
     private readonly ws: WebSocket,
     private readonly socket: Duplex | null,
-    private readonly onAccount: (c: Conn, from: number | null, to: number | null) => void,
+    private readonly onAccount: (c: Conn, from: ClientConn['account'], to: ClientConn['account']) => void,
   ) {}
   get account(): ClientConn['account'] {
     return this.acct;
   }
   set account(next: ClientConn['account']) {
-    const from = this.acct?.id ?? null;
+    const from = this.acct;
     this.acct = next;
-    this.onAccount(this, from, next?.id ?? null);
+    this.onAccount(this, from, next);
   }
   send(frame: ServerFrame): void {
     if (this.closed || this.ws.readyState !== 1) return;

@@ -20,6 +20,7 @@ import { ClusterVersionKeeper } from './cluster-version.js';
 import { snapshotUnreadableBy } from '../chat/versions.js';
 import { STATE_SCHEMA_VERSION } from '../chat/schema.js';
 import { RequestHandler } from './requests.js';
+import { Presence } from './presence.js';
 import { createMetrics } from './metrics.js';
 import { openDataFolder, removeOutgoingSnapshots, type Closer } from './data-folder.js';
 import { NODE_TIMERS, snapshotDirectory } from './driver-contract.js';
@@ -250,8 +251,10 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   // Commands are stamped with this replica's clock corrected by its peers' (a skewed clock does not stamp them).
   const peerClocks = new PeerClocks();
   const versionKeeper: ClusterVersionKeeper = new ClusterVersionKeeper({ selfId, supported: version, sm: () => stateMachine, driver, log, now: () => peerClocks.now() });
+  const presence = new Presence((accountId) => clients.connectionsOf(accountId));
   const clients: ClientEndpoint = new ClientEndpoint({
     log,
+    onPresence: (accountId, username, online) => presence.changed(accountId, username, online),
     handler: new RequestHandler({
       id: selfId,
       get address() {
@@ -270,6 +273,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
       previousSecrets,
       loginThrottle: security.loginThrottle,
       transfer: (to) => leadership.transfer(to),
+      presence,
     }),
   });
   const peers = new PeerEndpoint({

@@ -15,6 +15,7 @@ import { MAX_CLOCK_STEP_MS, type ChatStateMachine, type ApplyOutcome } from '../
 import { encodeCommand, type Command } from '../chat/commands.js';
 import { requiredVersion, unsupportedReason } from '../chat/versions.js';
 import type { Driver } from './driver.js';
+import type { Presence } from './presence.js';
 import type { NodeMetrics } from './metrics.js';
 import { throttledPasswordCheck, type LoginThrottle } from '../security/login-throttle.js';
 
@@ -41,6 +42,8 @@ export interface RequestContext {
   loginThrottle: LoginThrottle;
   /** Hands leadership over (to the given voter or the most up-to-date one); resolves with the new leader's id. */
   transfer: (to?: string) => Promise<string>;
+  /** Who is online, and typing notices (ephemeral: the serving replica's connections). */
+  presence: Presence;
 }
 
 function tokenHashOf(token: string): string {
@@ -85,7 +88,9 @@ export class RequestHandler implements ClientHandler {
     };
   }
 
-  onClose(): void {}
+  onClose(conn: ClientConn): void {
+    this.replica.presence.unwatch(conn);
+  }
 
   async handle(conn: ClientConn, req: ClientRequest): Promise<unknown> {
     try {
@@ -199,6 +204,29 @@ export class RequestHandler implements ClientHandler {
         const a = this.auth(conn);
         await this.replica.driver.readBarrier();
         return { messages: this.replica.sm().groupHistory(a.id, req.group, req.limit ?? 50, req.before ?? null) };
+      }
+      case 'presence': {
+        this.auth(conn);
+        await this.replica.driver.readBarrier();
+        const sm = this.replica.sm();
+        const accounts = req.users.map((name) => sm.account(name) ?? null);
+        const missing = req.users.find((_, i) => accounts[i] === null);
+        if (missing !== undefined) throw new QuorumError('NOT_FOUND', `no account named "${missing}"`);
+        return { presence: this.replica.presence.watch(conn, accounts.map((a) => ({ id: a!.id, username: a!.username }))) };
+      }
+      case 'typing': {
+        const a = this.auth(conn);
+        const sm = this.replica.sm();
+        if (req.group !== undefined) {
+          // Only a member may tell a group; the members are read from the applied state (no barrier: a notice).
+          const group = sm.groupMemberIds(a.id, req.group);
+          this.replica.presence.typing(a.id, group.memberIds, { type: 'push', event: 'typing', from: a.username, group: group.name });
+        } else {
+          const to = sm.account(req.to!) ?? null;
+          if (to === null) throw new QuorumError('NOT_FOUND', `no account named "${req.to}"`);
+          this.replica.presence.typing(a.id, [to.id], { type: 'push', event: 'typing', from: a.username });
+        }
+        return { sent: true };
       }
       case 'search': {
         const a = this.auth(conn);

@@ -130,6 +130,19 @@ export const MarkGroupReadRequest = z.strictObject({ ...write, op: z.literal('ma
 export const GroupsRequest = z.strictObject({ ...base, op: z.literal('groups') });
 /** One page of a group's history (messages and membership events): the newest `limit` older than `before`, oldest first. */
 export const GroupHistoryRequest = z.strictObject({ ...base, op: z.literal('groupHistory'), group: GroupName, limit: Limit.optional(), before: MessageId.optional() });
+/**
+ * Who of `users` is online now (connected to the cluster) or when last seen; the connection is then pushed their
+ * changes (`presence` events) until it asks again, logs out or closes. Ephemeral: not in the log.
+ */
+export const PresenceRequest = z.strictObject({ ...base, op: z.literal('presence'), users: z.array(Username).min(1).max(500) });
+/**
+ * "I am typing" to one account (`to`) or a group's members (`group`): pushed as a `typing` event to their connections
+ * right away; not in the log. Clients send it every few seconds while the person types, and show "... is typing"
+ * until about 5 s pass without one.
+ */
+export const TypingRequest = z
+  .strictObject({ ...base, op: z.literal('typing'), to: Username.optional(), group: GroupName.optional() })
+  .refine((r) => (r.to === undefined) !== (r.group === undefined), 'typing takes exactly one of to and group');
 export const DeleteAccountRequest = z.strictObject({ ...write, op: z.literal('deleteAccount'), password: Password });
 /** This replica's view of the cluster (no login needed). */
 export const StatusRequest = z.strictObject({ ...base, op: z.literal('status') });
@@ -181,6 +194,8 @@ export const ClientRequest = z.discriminatedUnion('op', [
   MarkGroupReadRequest,
   GroupsRequest,
   GroupHistoryRequest,
+  PresenceRequest,
+  TypingRequest,
   StatusRequest,
   AdminRequest,
   ClusterChangeRequest,
@@ -236,6 +251,13 @@ export interface ChatMessage {
    * them and notifies a mentioned member even when the group is muted.
    */
   mentions?: string[];
+}
+
+/** Whether an account is connected now, or when it was last seen (null: not since the serving replica started). */
+export interface PresenceEntry {
+  user: string;
+  online: boolean;
+  lastSeenAt: number | null;
 }
 
 /** The kinds of group events (group history entries that are not messages). */
@@ -352,6 +374,8 @@ export interface ResultMap {
   markGroupRead: { marked: number };
   groups: { groups: GroupSummary[] };
   groupHistory: { messages: ChatMessage[] };
+  presence: { presence: PresenceEntry[] };
+  typing: { sent: true };
   search: { messages: SearchHit[] };
   status: ReplicaStatus;
   admin: { admin: true };
@@ -377,6 +401,10 @@ export type PushFrame =
   | { type: 'push'; event: 'deleted'; ids: number[] }
   /** A message was edited: its new version (text, editedAt), to both sides. */
   | { type: 'push'; event: 'edited'; message: ChatMessage }
+  /** A watched account came online or went offline (see PresenceRequest). */
+  | { type: 'push'; event: 'presence'; user: string; online: boolean; lastSeenAt: number | null }
+  /** `from` is typing to this account (`to` absent) or in `group`. */
+  | { type: 'push'; event: 'typing'; from: string; group?: string }
   /** Receipts for messages this account sent: delivered or read at the given time. */
   | { type: 'push'; event: 'receipt'; ids: number[]; kind: 'delivered' | 'read'; at: number }
   /** The login ended (logout elsewhere, account deleted); the client must log in again. */
@@ -430,6 +458,8 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
     z.object({ type: z.literal('push'), event: z.literal('message'), message: ChatMessageSchema }),
     z.object({ type: z.literal('push'), event: z.literal('deleted'), ids: z.array(z.number()) }),
     z.object({ type: z.literal('push'), event: z.literal('edited'), message: ChatMessageSchema }),
+    z.object({ type: z.literal('push'), event: z.literal('presence'), user: z.string(), online: z.boolean(), lastSeenAt: z.number().nullable() }),
+    z.object({ type: z.literal('push'), event: z.literal('typing'), from: z.string(), group: z.string().optional() }),
     z.object({
       type: z.literal('push'),
       event: z.literal('receipt'),

@@ -106,4 +106,36 @@ describe('groups on a real cluster', () => {
       for (const m of members) m.close();
     }
   }, 120_000);
+
+  it('presence and typing come from the leader\'s connections and are rebuilt after a failover', async () => {
+    const options = { servers: cluster.addresses, WebSocket, backoff: { initialMs: 20, maxMs: 500 } };
+    const bob = new QuorumClient(options);
+    const ann = new QuorumClient(options);
+    try {
+      await bob.login('bob', PW);
+      const seen: { user: string; online: boolean; lastSeenAt: number | null }[] = [];
+      bob.on('presence', (p) => seen.push(p));
+      const typing: { from: string; group?: string }[] = [];
+      bob.on('typing', (t) => typing.push(t));
+      expect((await bob.presence(['ann'])).presence).toMatchObject([{ user: 'ann', online: false }]);
+      await ann.login('ann', PW);
+      await waitFor('ann online', () => seen.some((p) => p.user === 'ann' && p.online));
+      await ann.typing({ group: 'team' });
+      await ann.typing({ to: 'bob' });
+      await waitFor('typing notices', () => typing.length === 2);
+      expect(typing).toEqual([{ from: 'ann', group: 'team' }, { from: 'ann' }]);
+      // A failover: both reconnect to the new leader, which learns ann is online; bob's watch is renewed.
+      const leader = await cluster.leader();
+      seen.length = 0;
+      await leader.kill();
+      await waitFor('ann online again at the new leader', () => seen.some((p) => p.user === 'ann' && p.online), 30_000);
+      ann.close();
+      await waitFor('ann offline with a last-seen time', () => seen.some((p) => p.user === 'ann' && !p.online && p.lastSeenAt !== null), 30_000);
+      leader.start();
+      await leader.waitHealthy();
+    } finally {
+      ann.close();
+      bob.close();
+    }
+  }, 120_000);
 });
