@@ -188,8 +188,8 @@ export class ChatQueries {
   messagesAfter(accountId: number, afterId: number, limit: number): ChatMessage[] {
     const n = clampLimit(limit);
     const received = this.statements.toAfter.all(accountId, afterId, n);
-    // The account's own group messages come with its groups' below, not here.
-    const sent = this.statements.fromAfter.all(accountId, accountId, afterId, n).filter((r) => r.group_id === null);
+    // The account's own group messages come with its groups' below (fromAfter leaves them out).
+    const sent = this.statements.fromAfter.all(accountId, accountId, afterId, n);
     const merged: MessageRow[] = [];
     let i = 0;
     let j = 0;

@@ -179,7 +179,7 @@ export function prepareStatements(db: Db) {
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE to_id = ? AND deleted = 0 AND id > ? ORDER BY id LIMIT ?`,
     ),
     fromAfter: prepare<[number, number, number, number], MessageRow>(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE from_id = ? AND to_id <> ? AND deleted = 0 AND id > ? ORDER BY id LIMIT ?`,
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE from_id = ? AND to_id <> ? AND deleted = 0 AND group_id IS NULL AND id > ? ORDER BY id LIMIT ?`,
     ),
 
     insertGroupMessage: prepare<[number, number, string, number, number, string | null]>(
