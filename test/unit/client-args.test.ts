@@ -31,10 +31,31 @@ describe('parseChatArgs', () => {
       [['history', 'bob', '--limit', '20', '--before', '99'], { name: 'history', with: 'bob', limit: 20, before: 99 }],
       [['delete', '3', '5', '8'], { name: 'delete', ids: [3, 5, 8] }],
       [['delete-account'], { name: 'delete-account' }],
+      [['edit', '12', 'fixed text'], { name: 'edit', messageId: 12, text: 'fixed text' }],
+      [['search', 'release notes', '--limit', '3'], { name: 'search', query: 'release notes', limit: 3 }],
+      [['send', '#team', 'hello all'], { name: 'send', group: 'team', text: 'hello all' }],
+      [['history', '#team', '--before', '40'], { name: 'history', group: 'team', before: 40 }],
+      [['groups'], { name: 'groups' }],
+      [['group', 'create', 'team'], { name: 'group', action: 'create', group: 'team', members: [] }],
+      [['group', 'create', '#team', 'bob', 'carl'], { name: 'group', action: 'create', group: 'team', members: ['bob', 'carl'] }],
+      [['group', 'add', 'team', 'dora'], { name: 'group', action: 'add', group: 'team', members: ['dora'] }],
+      [['group', 'remove', 'team', 'dora'], { name: 'group', action: 'remove', group: 'team', members: ['dora'] }],
+      [['group', 'leave', 'team'], { name: 'group', action: 'leave', group: 'team' }],
+      [['group', 'rename', 'team', 'crew'], { name: 'group', action: 'rename', group: 'team', newName: 'crew' }],
     ];
     for (const [argv, command] of cases) {
       expect(parseChatArgs([...common, ...argv]).command).toEqual(command);
     }
+  });
+
+  it('refuses bad group, edit and search arguments', () => {
+    expect(usageError(() => parseChatArgs([...common, 'group', 'add', 'team'])).message).toBe('group add takes NAME and MEMBER...');
+    expect(usageError(() => parseChatArgs([...common, 'group', 'create', 'bad name'])).message).toMatch(/^NAME "bad name": group names use letters/);
+    expect(usageError(() => parseChatArgs([...common, 'group', 'join', 'team'])).message).toMatch(/^group takes create, add, remove, leave or rename/);
+    expect(usageError(() => parseChatArgs([...common, 'send', '#', 'x'])).message).toMatch(/^TO "":/);
+    expect(usageError(() => parseChatArgs([...common, 'edit', 'x', 'text'])).message).toMatch(/^ID "x" must be a positive whole number/);
+    expect(usageError(() => parseChatArgs([...common, 'search', '  '])).message).toMatch(/^QUERY must be 1 to 200 characters/);
+    expect(usageError(() => parseChatArgs([...common, 'groups', '--limit', '3'])).message).toBe('--limit does not apply to groups');
   });
 
   it('reads the common options, before or after the command', () => {
