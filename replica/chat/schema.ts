@@ -28,7 +28,7 @@ export const STATE_SCHEMA_VERSION = 6;
  */
 const SEARCH_PARTIES = (m: string) => `CASE WHEN ${m}.group_id IS NULL THEN 'a' || ${m}.from_id || ' a' || ${m}.to_id ELSE 'g' || ${m}.group_id END`;
 const SEARCH_INDEX = `
-CREATE VIRTUAL TABLE IF NOT EXISTS message_search USING fts5(text, parties, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS message_search USING fts5(text, parties, tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3');
 CREATE TRIGGER IF NOT EXISTS message_search_insert AFTER INSERT ON messages WHEN new.deleted = 0 AND new.event IS NULL BEGIN
   INSERT INTO message_search (rowid, text, parties) VALUES (new.id, new.text, ${SEARCH_PARTIES('new')});
 END;
@@ -199,19 +199,23 @@ ALTER TABLE meta ADD COLUMN cluster_version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE members ADD COLUMN version INTEGER;
 `;
 
-/** Schema version 4 → 5: message edits and the full-text index, built from the live messages. */
+/** Schema version 4 → 5: message edits (the full-text index of schema 5 is rebuilt by 5 → 6). */
 const MIGRATE_4_TO_5 = `
 ALTER TABLE messages ADD COLUMN edited_at INTEGER;
-CREATE VIRTUAL TABLE message_search USING fts5(text, parties, tokenize = 'unicode61 remove_diacritics 2');
-INSERT INTO message_search (rowid, text, parties) SELECT id, text, 'a' || from_id || ' a' || to_id FROM messages WHERE deleted = 0;
 `;
 
-/** Schema version 5 → 6: groups (their tables, messages.group_id and event), group messages in the search index. */
+/**
+ * Schema version 5 → 6: groups (their tables, messages.group_id and event); the full-text index made again (prefix
+ * indexes for search-as-you-type, group messages' parties) from the live messages.
+ */
 const MIGRATE_5_TO_6 = `
 ALTER TABLE messages ADD COLUMN group_id INTEGER;
 ALTER TABLE messages ADD COLUMN event TEXT;
 DROP TRIGGER IF EXISTS message_search_insert;
 DROP TRIGGER IF EXISTS message_search_update;
+DROP TABLE IF EXISTS message_search;
+${SEARCH_INDEX}
+INSERT INTO message_search (rowid, text, parties) SELECT id, text, 'a' || from_id || ' a' || to_id FROM messages WHERE deleted = 0;
 `;
 
 /** The migration from each older version to the next, applied in order (migration.ts). */
