@@ -609,7 +609,12 @@ export class QuorumClient {
       return;
     }
     this.everConnected = true;
-    this.setState({ status: 'connected', replica: hello.replica, lastError: undefined });
+    this.setState({
+      status: 'connected',
+      replica: hello.replica,
+      lastError: undefined,
+      ...(hello.clusterVersion === undefined ? {} : { clusterVersion: hello.clusterVersion }),
+    });
     // resume goes first: nothing else may run on this connection before it is bound to the login again.
     if (this.token) this.sendResume(conn);
     this.sendMembershipStatus(conn);
@@ -752,6 +757,7 @@ export class QuorumClient {
       }
       for (const member of status.members) this.learnAddress(member.address);
       if (status.leader) this.setState({ leader: status.leader });
+      if (status.clusterVersion !== undefined && status.clusterVersion !== this.stateValue.clusterVersion) this.setState({ clusterVersion: status.clusterVersion });
       if (status.quorum && this.stateValue.readOnly) this.setReadOnly(false);
       this.emitter.emit('members', status.members);
     });

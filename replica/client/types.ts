@@ -105,6 +105,11 @@ export interface ClientState {
   /** True after the cluster answered NO_QUORUM, until a write succeeds or status reports a quorum again. */
   readOnly: boolean;
   lastError?: string;
+  /**
+   * The cluster version the connected replica reported in its hello (absent before the first hello, or from an older
+   * release): a UI offers groups, edits and search only from 3 on (they are refused below it, naming who to update).
+   */
+  clusterVersion?: number;
 }
 
 export interface ReceiptEvent {

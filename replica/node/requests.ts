@@ -85,6 +85,7 @@ export class RequestHandler implements ClientHandler {
       leader: this.replica.leaderHint(),
       appliedIndex: this.replica.sm().applied().index,
       nonce: conn.nonce,
+      clusterVersion: this.replica.sm().clusterVersion(),
     };
   }
 

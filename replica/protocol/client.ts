@@ -420,6 +420,11 @@ export interface HelloFrame {
   appliedIndex?: number;
   /** Per-connection challenge for the `admin` request. */
   nonce?: string;
+  /**
+   * The cluster version as of the replica's applied state (replica/chat/versions.ts): features of a higher version are
+   * refused (UNSUPPORTED_BY_CLUSTER) until every member is updated; version 3 brings groups, edits and search.
+   */
+  clusterVersion?: number;
 }
 
 /** A frame-level error (malformed frame with no usable id); the connection stays open unless noted. */
@@ -475,6 +480,7 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
     replica: z.object({ id: z.string(), address: z.string() }),
     leader: z.object({ id: z.string(), address: z.string() }).nullable(),
     appliedIndex: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+    clusterVersion: z.number().int().positive().optional(),
   }),
   z.object({ type: z.literal('error'), error: WireErrorSchema }),
 ]);

@@ -113,6 +113,8 @@ describe('groups on a real cluster', () => {
     const ann = new QuorumClient(options);
     try {
       await bob.login('bob', PW);
+      // The hello says which features the cluster runs.
+      expect(bob.state.clusterVersion).toBe(SUPPORTED_VERSION);
       const seen: { user: string; online: boolean; lastSeenAt: number | null }[] = [];
       bob.on('presence', (p) => seen.push(p));
       const typing: { from: string; group?: string }[] = [];
