@@ -163,6 +163,8 @@ describe('chat and status against one real replica', () => {
         reachable: true,
         membership: 'voter',
         version: SUPPORTED_VERSION,
+        freeBytes: expect.any(Number),
+        lowSpace: expect.any(Boolean),
       },
     ]);
   });
