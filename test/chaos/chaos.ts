@@ -3,12 +3,13 @@
  * everything, drain every inbox and read every conversation, wait for all replicas to hold the same state, stop them,
  * audit their state databases, check the history, and write the report.
  */
-import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ChatStateMachine } from '../../replica/chat/state-machine.js';
 import { stateDigest, waitFor } from '../helpers/cluster.js';
 import { Rng } from '../helpers/random.js';
+import { Tmpfs, tmpfsUnavailableReason } from '../helpers/tmpfs.js';
 import { trustFromCaFile } from '../../replica/security/client-tls.js';
 import { CLUSTER_CA_FILE } from '../../replica/security/replica-security.js';
 import { check } from './checker.js';
@@ -20,6 +21,9 @@ import { ChaosReplica } from './replicas.js';
 import { renderReport } from './report.js';
 import type { ChaosFigures, Digest, FaultKind, SeenMessage } from './types.js';
 import { Worker } from './workers.js';
+
+/** Size of each replica's data filesystem when diskFull faults run (room for a long run; RAM only as it fills). */
+const DISK_BYTES = 256 * 1024 * 1024;
 
 export interface ChaosOptions {
   seed: number;
@@ -60,11 +64,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
   const rng = new Rng(o.seed);
   const say = (msg: string) => o.progress(`[+${(history.now() / 1000).toFixed(1)}s] ${msg}`);
 
-  const faults = o.faults.filter((k) => o.hosts.canPartition || (k !== 'partition' && k !== 'loss'));
   const notes: string[] = [];
   if (!o.hosts.canPartition && o.faults.some((k) => k === 'partition' || k === 'loss')) {
     notes.push('Loopback hosts: no network partitions and no packet loss (a loopback interface cannot be cut per replica); kills, pauses, restarts and snapshot crashes only. Run as root for network namespaces.');
   }
+  const noDisks = o.faults.includes('diskFull') ? tmpfsUnavailableReason() : null;
+  if (noDisks) notes.push(`No diskFull faults: ${noDisks}.`);
+  const faults = o.faults.filter((k) => (o.hosts.canPartition || (k !== 'partition' && k !== 'loss')) && (k !== 'diskFull' || !noDisks));
 
   const secretFile = join(dataRoot, 'secret');
   writeFileSync(secretFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
@@ -82,6 +88,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     const base = ['--id', id, '--data', dataDir, '--listen', o.hosts.address(i), '--secret-file', secretFile, '--no-discovery', ...compact, ...transport];
     return new ChaosReplica({ index: i, id, address: o.hosts.address(i), prefix: o.hosts.prefix(i), dataDir, logFile: join(logDir, `${id}.log`), args: [...base, '--initial-cluster', initial] });
   });
+  // diskFull: each data folder on a small filesystem of its own, which the nemesis fills.
+  const disks = faults.includes('diskFull') ? new Map(replicas.map((r) => [r.id, Tmpfs.mount(r.spec.dataDir, DISK_BYTES)])) : null;
   const joinArgs = (r: ChaosReplica) => [
     '--id', r.id, '--data', r.spec.dataDir, '--listen', r.address, '--secret-file', secretFile, '--no-discovery', ...compact, ...transport,
     '--join', replicas.filter((x) => x !== r).map((x) => x.address).join(','),
@@ -105,6 +113,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     observer.stop();
     for (const w of workers) w.close();
     await Promise.all(replicas.map((r) => r.kill()));
+    for (const disk of disks?.values() ?? []) disk.unmount();
   };
   const onSignal = () => {
     void cleanup().then(() => process.exit(130));
@@ -163,6 +172,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
       gapMs: o.quick ? [500, 1500] : [1000, 4000],
       secretFile,
       joinArgs,
+      disks,
       progress: say,
     });
     runStart = history.now();
@@ -322,7 +332,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     const key = `${x.outcome}:${code}`;
     errorsByCode[key] = (errorsByCode[key] ?? 0) + 1;
   }
-  const faultCounts = { ...(nemesis?.counts ?? { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0, clockSkew: 0 }) };
+  const faultCounts = { ...(nemesis?.counts ?? { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0, clockSkew: 0, diskFull: 0 }) };
   const bad =
     result.lost + result.duplicated + result.orderViolations + result.staleReads + result.phantoms + result.clockViolations + auditProblems > 0 ||
     !converged ||
@@ -393,6 +403,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
   const report = join(runDir, 'report.html');
   writeFileSync(report, html);
   writeFileSync(join(runDir, 'result.json'), JSON.stringify({ ...figures, ...extra, violations: result.violations }, null, 2) + '\n');
+  for (const disk of disks?.values() ?? []) {
+    // A kept run keeps the data: copied off the filesystem before it goes.
+    const copy = `${disk.dir}.copy`;
+    if (kept) cpSync(disk.dir, copy, { recursive: true });
+    disk.unmount();
+    if (kept) renameSync(copy, disk.dir);
+  }
   if (!kept) {
     rmSync(dataRoot, { recursive: true, force: true });
     rmSync(logDir, { recursive: true, force: true });

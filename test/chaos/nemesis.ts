@@ -15,19 +15,24 @@
  * - clockSkew: one replica is restarted with libfaketime preloaded (Debian faketime), its clock hours ahead or behind,
  *   as a follower or with leadership handed to it, then restarted on the real clock. The checker requires message
  *   times to stay sensible and nothing to apply twice.
+ * - diskFull: the filesystem of one replica's data folder (a tmpfs of its own, mounted by the run) is filled, the
+ *   leader's or a follower's; it must stop by itself with exit status 3 and the one DISK_FULL line (no stack trace),
+ *   the others go on; after the hold the space is freed, it restarts and must catch up.
  */
 import { existsSync, mkdirSync, rmSync, statSync, watch, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminRequest } from '../../replica/net/admin-client.js';
 import type { Rng } from '../helpers/random.js';
+import type { Tmpfs } from '../helpers/tmpfs.js';
+import { EXIT_STATUS } from '../../replica/node/exit-status.js';
 import type { History } from './history.js';
 import type { HostLayer } from './hosts.js';
 import type { LeaderObserver } from './observer.js';
 import { FAKETIME_LIBRARY, type ChaosReplica } from './replicas.js';
 import type { FaultKind, FaultRecord } from './types.js';
 
-export const ALL_FAULTS: FaultKind[] = ['kill', 'pause', 'partition', 'loss', 'restartAll', 'snapshotCrash', 'membership', 'clockSkew'];
-const WEIGHT: Record<FaultKind, number> = { kill: 2, pause: 2, partition: 2, loss: 1, restartAll: 1, snapshotCrash: 1, membership: 1, clockSkew: 1 };
+export const ALL_FAULTS: FaultKind[] = ['kill', 'pause', 'partition', 'loss', 'restartAll', 'snapshotCrash', 'membership', 'clockSkew', 'diskFull'];
+const WEIGHT: Record<FaultKind, number> = { kill: 2, pause: 2, partition: 2, loss: 1, restartAll: 1, snapshotCrash: 1, membership: 1, clockSkew: 1, diskFull: 1 };
 /** How far a skewed replica's clock is off (faketime offsets). */
 const CLOCK_OFFSETS = ['+5h', '-5h', '+26h'];
 
@@ -43,11 +48,13 @@ export interface NemesisOptions {
   secretFile: string;
   /** Replica arguments for a wiped replica that joins again (membership fault). */
   joinArgs: (r: ChaosReplica) => string[];
+  /** Each replica's data folder on a filesystem of its own, by replica id (null: no diskFull faults). */
+  disks: ReadonlyMap<string, Tmpfs> | null;
   progress: (msg: string) => void;
 }
 
 export class Nemesis {
-  readonly counts: Record<FaultKind, number> = { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0, clockSkew: 0 };
+  readonly counts: Record<FaultKind, number> = { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0, clockSkew: 0, diskFull: 0 };
   /** Faults attempted but not injected (e.g. no leader to target, no snapshot was needed), by kind. */
   readonly skipped: Record<string, number> = {};
   private bag: FaultKind[] = [];
@@ -155,6 +162,8 @@ export class Nemesis {
         return this.membership();
       case 'clockSkew':
         return this.clockSkew();
+      case 'diskFull':
+        return this.diskFull();
     }
   }
 
@@ -378,8 +387,8 @@ export class Nemesis {
     }
     await victim.kill();
     await this.hold(this.o.rng.range(200, 1500));
-    rmSync(victim.spec.dataDir, { recursive: true, force: true });
-    mkdirSync(victim.spec.dataDir, { recursive: true });
+    // Emptied, not removed: the folder may be the mount point of its own filesystem (diskFull).
+    for (const name of readdirSync(victim.spec.dataDir)) rmSync(join(victim.spec.dataDir, name), { recursive: true, force: true });
     victim.spec.args = this.o.joinArgs(victim);
     victim.start();
     const until = Date.now() + 90_000;
@@ -426,6 +435,42 @@ export class Nemesis {
     this.o.history.healed(f, outcome);
   }
 
+  /**
+   * Fills the filesystem of the leader's or a follower's data folder; the replica must stop by itself (exit status 3,
+   * the one DISK_FULL line, no stack trace) while the others go on. After the hold the space is freed and it restarts.
+   */
+  private async diskFull(): Promise<void> {
+    if (!this.o.disks) return this.skip('diskFull', 'the data folders are not on filesystems of their own');
+    const variant = this.o.rng.pick(['leader', 'follower']);
+    const leader = this.o.observer.leader();
+    const followers = this.o.replicas.filter((r) => r !== leader && r.running);
+    const target = variant === 'leader' ? leader : followers.length > 0 ? this.o.rng.pick(followers) : null;
+    if (!target) return this.skip('diskFull', `no ${variant}`);
+    const disk = this.o.disks.get(target.id)!;
+    const f = this.record('diskFull', variant, [target], `${target.id}'s filesystem filled`);
+    target.allowExit(EXIT_STATUS.DISK_FULL);
+    disk.fill(0);
+    // The workers keep writing, so every replica writes soon (a follower appends what the leader sends).
+    const until = Date.now() + 30_000;
+    while (target.running && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    let outcome: string;
+    if (target.running) {
+      target.allowExit(null);
+      outcome = `${target.id} did not stop within 30 s`;
+      this.o.history.event('disk-full-not-stopped', { replica: target.id });
+    } else {
+      outcome = `${target.id} stopped: ${target.lastOutputLine}`;
+      const problem = target.diskFullStopProblem();
+      if (problem) target.crashes.push(problem);
+    }
+    this.o.progress(`diskFull: ${outcome}`);
+    await this.hold(this.holdTime());
+    disk.empty();
+    if (!target.running) await this.restart([target]);
+    const caughtUp = await this.caughtUp(target, 30_000);
+    this.o.history.healed(f, `${outcome}; ${caughtUp ? 'caught up' : 'not caught up within 30 s'} after space was freed`);
+  }
+
   /** Asks the cluster to hand leadership to `to`; says how it went. */
   private async handLeadership(to: ChaosReplica): Promise<string> {
     const secret = Buffer.from(readFileSync(this.o.secretFile, 'utf8').trim(), 'utf8');
@@ -440,6 +485,7 @@ export class Nemesis {
   /** Ends every fault: network healed, paused processes continued, skewed clocks set right, dead ones restarted. */
   async healAll(): Promise<void> {
     this.o.hosts.healNetwork();
+    for (const disk of this.o.disks?.values() ?? []) disk.empty();
     for (const r of this.o.replicas) r.resume();
     for (const r of this.o.replicas.filter((x) => x.clockOffset !== null)) {
       await r.kill();

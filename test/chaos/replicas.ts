@@ -7,6 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, waitFor } from '../helpers/cluster.js';
+import { EXIT_STATUS } from '../../replica/node/exit-status.js';
+import { diskFullMessage } from '../../replica/storage/disk-full.js';
 
 export interface ReplicaSpec {
   index: number;
@@ -39,6 +41,13 @@ export class ChaosReplica {
   /** Called on such an exit (the run records when it happened). */
   onCrash: ((what: string) => void) | null = null;
   private expectExit = false;
+  /** An exit status the next exit may have without being a crash (set by a fault that makes the replica stop). */
+  private allowedExit: number | null = null;
+  private lastExitCode: number | null = null;
+  /** What the process wrote to stderr since it started (its last 8 KiB). */
+  private stderrTail = '';
+  /** Error or fatal log lines with a stack trace since allowExit(). */
+  private stacksSinceAllowed = 0;
   /** The last error or fatal log line, to say why a replica died. */
   private lastError: string | null = null;
   private readonly listeners = new Set<LogListener>();
@@ -79,6 +88,10 @@ export class ChaosReplica {
     this.proc = p;
     this.paused = false;
     this.expectExit = false;
+    this.allowedExit = null;
+    this.lastExitCode = null;
+    this.stderrTail = '';
+    this.stacksSinceAllowed = 0;
     this.lastError = null;
     let buf = '';
     p.stdout!.on('data', (chunk: Buffer) => {
@@ -89,7 +102,10 @@ export class ChaosReplica {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         if (!line.startsWith('{')) continue;
-        if (line.includes('"level":50') || line.includes('"level":60')) this.lastError = line.slice(0, 600);
+        if (line.includes('"level":50') || line.includes('"level":60')) {
+          this.lastError = line.slice(0, 600);
+          if (this.allowedExit !== null && line.includes('"stack":')) this.stacksSinceAllowed++;
+        }
         if (this.listeners.size === 0) continue;
         let obj: Record<string, unknown>;
         try {
@@ -100,11 +116,15 @@ export class ChaosReplica {
         for (const l of this.listeners) l(obj, this);
       }
     });
-    p.stderr!.on('data', (chunk: Buffer) => this.log?.write(chunk));
+    p.stderr!.on('data', (chunk: Buffer) => {
+      this.log?.write(chunk);
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-8192);
+    });
     this.exited = new Promise((r) =>
       p.once('exit', (code, sig) => {
         this.log?.write(`--- exit code=${code} signal=${sig} at ${new Date().toISOString()}\n`);
-        if (!this.expectExit) {
+        this.lastExitCode = code;
+        if (!this.expectExit && (code === null || code !== this.allowedExit)) {
           const what = `${this.id} exited by itself (code ${code}, signal ${sig}) at ${new Date().toISOString()}${this.lastError ? `; last error: ${this.lastError}` : ''}`;
           this.crashes.push(what);
           this.onCrash?.(what);
@@ -112,6 +132,26 @@ export class ChaosReplica {
         r();
       }),
     );
+  }
+
+  /** The next exit may have status `code` without counting as a crash (a fault that makes the replica stop); null: none. */
+  allowExit(code: number | null): void {
+    this.allowedExit = code;
+    this.stacksSinceAllowed = 0;
+  }
+
+  /** The last line the process wrote to stderr (the replica's one-line reason when it stopped by itself). */
+  get lastOutputLine(): string {
+    return this.stderrTail.trimEnd().split('\n').at(-1) ?? '';
+  }
+
+  /** Null when the last exit was the clean stop on a full disk (status 3, one line, no stack); else what was wrong. */
+  diskFullStopProblem(): string | null {
+    const expected = `DISK_FULL: replica ${this.id}: ${diskFullMessage(this.spec.dataDir)}`;
+    if (this.lastExitCode !== EXIT_STATUS.DISK_FULL) return `${this.id} on a full disk exited with status ${this.lastExitCode}, not ${EXIT_STATUS.DISK_FULL}: ${this.lastOutputLine}`;
+    if (this.lastOutputLine !== expected) return `${this.id} on a full disk stopped saying "${this.lastOutputLine}", not "${expected}"`;
+    if (/^\s+at /m.test(this.stderrTail) || this.stacksSinceAllowed > 0) return `${this.id} logged a stack trace when its disk filled`;
+    return null;
   }
 
   async waitHealthy(timeoutMs = 60_000): Promise<void> {

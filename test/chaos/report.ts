@@ -39,6 +39,7 @@ const FAULT_COLOR: Record<FaultKind, string> = {
   snapshotCrash: '#e377c2',
   membership: '#17becf',
   clockSkew: '#bcbd22',
+  diskFull: '#2ca02c',
 };
 
 function sec(ms: number): string {

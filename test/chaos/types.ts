@@ -43,7 +43,7 @@ export interface OpRecord {
   error?: string;
 }
 
-export type FaultKind = 'kill' | 'pause' | 'partition' | 'loss' | 'restartAll' | 'snapshotCrash' | 'membership' | 'clockSkew';
+export type FaultKind = 'kill' | 'pause' | 'partition' | 'loss' | 'restartAll' | 'snapshotCrash' | 'membership' | 'clockSkew' | 'diskFull';
 
 export interface FaultRecord {
   kind: FaultKind;
