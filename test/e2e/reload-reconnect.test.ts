@@ -204,13 +204,13 @@ describe.skipIf(!haveChromium)('the outbox across page reloads (Chromium, real r
       await send('while away 2');
       await network.goOnline();
       await statusBar(ivy, 'Connected').waitFor({ timeout: UI_TIMEOUT });
-      const badge = ivy.getByRole('button', { name: 'jack', exact: true }).locator('.badge');
-      await waitFor('the backlog counted unread', async () => (await badge.textContent()) === '3', UI_TIMEOUT);
+      const badge = ivy.getByRole('listitem').filter({ has: ivy.getByRole('button', { name: 'jack', exact: true }) }).locator('.badge');
+      await waitFor('the backlog counted unread', async () => (await badge.textContent()) === '3 unread', UI_TIMEOUT);
 
       await send('live two');
       await waitFor('the next live message notified', async () => (await notified()).includes('live two'), UI_TIMEOUT);
       expect(await notified()).toEqual(['live one', 'live two']);
-      await waitFor('unread 4', async () => (await badge.textContent()) === '4', UI_TIMEOUT);
+      await waitFor('unread 4', async () => (await badge.textContent()) === '4 unread', UI_TIMEOUT);
     } finally {
       jack.close();
       await ivy.context().close();

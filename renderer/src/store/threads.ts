@@ -38,6 +38,8 @@ export interface ThreadsState {
 
 export interface ThreadsActions {
   openConversation(name: string): void;
+  /** Back to the conversation list (the narrow layout shows one or the other). */
+  closeConversation(): void;
   /** Loads the first page of a thread, or the page before the oldest loaded one. */
   loadOlder(name: string): Promise<void>;
   setDraft(name: string, text: string): void;
@@ -298,6 +300,10 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
       const t = get().threads[name];
       if (!t || (!t.loaded && !t.loading)) void get().loadOlder(name);
       else get().markSeen(name);
+    },
+
+    closeConversation() {
+      set({ active: null, selection: [] });
     },
 
     async loadOlder(name) {

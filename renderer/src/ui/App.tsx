@@ -27,13 +27,16 @@ function useStatusPolling(): void {
 export function App() {
   const user = useApp((s) => s.user);
   const view = useApp((s) => s.view);
+  const active = useApp((s) => s.active);
   useStatusPolling();
   const side = view === 'cluster' ? <ClusterView /> : view === 'settings' ? <SettingsView /> : null;
   return (
     <div className="app">
       <TopBar />
       {user ? (
-        <div className="workspace">
+        // The narrow layout shows one column: the list, or the pane (an open conversation, or a full view).
+        <div className="workspace" data-focus={side || active ? 'pane' : 'list'}>
+          {!side && <h1 className="visually-hidden">Quorum chat</h1>}
           <Sidebar />
           <main className="pane">{side ?? <ConversationPane />}</main>
         </div>

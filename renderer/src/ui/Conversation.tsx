@@ -67,6 +67,8 @@ const MessageRow = memo(function MessageRow({
         <input type="checkbox" className="select" aria-label={`Select, sent at ${time}`} checked={selected} onChange={() => onToggle(m.id)} />
       )}
       <div className="bubble" onClick={(e) => mine && (e.ctrlKey || e.metaKey || e.shiftKey) && onToggle(m.id)}>
+        {/* Who said it, for screen readers (sighted people see it from the side the bubble is on). */}
+        <span className="visually-hidden">{mine ? 'You' : m.from}: </span>
         <p className="text">{m.text}</p>
         <span className="meta">
           <time dateTime={new Date(m.sentAt).toISOString()} title={new Date(m.sentAt).toLocaleString()}>
@@ -91,6 +93,7 @@ function PendingRow({ e, first }: { e: OutboxEntry; first: boolean }) {
   return (
     <div className={`msg mine pending ${first ? 'first' : ''}`}>
       <div className="bubble">
+        <span className="visually-hidden">You: </span>
         <p className="text">{e.text}</p>
         <span className="meta">
           <time dateTime={new Date(e.createdAt).toISOString()}>{timeLabel(e.createdAt)}</time>
@@ -184,8 +187,12 @@ function MessageList({ name }: { name: string }) {
 
   const items = virtualizer.getVirtualItems();
   // Named by title, not aria-label, so getByLabel('Message') finds only the composer; title="" inside hides the tooltip.
+  // aria-live off: the virtualized rows mount and unmount as the list scrolls, and a live log would read each again;
+  // NewMessageAnnouncer says what is new instead.
   return (
-    <div className="messages" ref={scrollRef} onScroll={onScroll} role="log" title="Messages" aria-live="polite" tabIndex={0}>
+    <>
+    <NewMessageAnnouncer name={name} messages={thread?.messages} />
+    <div className="messages" ref={scrollRef} onScroll={onScroll} role="log" title="Messages" aria-live="off" tabIndex={0}>
       <div className="messages-inner" title="" style={{ height: virtualizer.getTotalSize() }}>
         {items.map((v) => {
           const row = rows[v.index];
@@ -221,6 +228,19 @@ function MessageList({ name }: { name: string }) {
           );
         })}
       </div>
+    </div>
+    </>
+  );
+}
+
+/** Announces a message that arrives in the open conversation (once), for screen readers. */
+function NewMessageAnnouncer({ name, messages }: { name: string; messages: ChatMessage[] | undefined }) {
+  const newest = messages && messages.length ? messages[messages.length - 1] : undefined;
+  const [seen] = useState(() => newest?.id ?? 0);
+  const text = newest && newest.id > seen && newest.from === name ? `New message from ${newest.from}: ${newest.text}` : '';
+  return (
+    <div className="visually-hidden" aria-live="polite">
+      {text}
     </div>
   );
 }
@@ -318,6 +338,7 @@ function SelectionBar({ name }: { name: string }) {
 export function ConversationPane() {
   const active = useApp((s) => s.active);
   const conv = useApp((s) => (s.active ? s.conversations[s.active] : undefined));
+  const closeConversation = useApp((s) => s.closeConversation);
   if (!active) {
     return (
       <div className="empty-pane">
@@ -328,6 +349,9 @@ export function ConversationPane() {
   return (
     <section className="conversation" aria-label={`Conversation with ${active}`}>
       <header className="conv-header">
+        <button type="button" className="ghost narrow-only back" onClick={closeConversation}>
+          <span aria-hidden="true">‹ </span>Back to conversations
+        </button>
         <Avatar name={active} size={32} />
         <h2>{active}</h2>
         {conv?.deleted && <span className="tag">account deleted</span>}

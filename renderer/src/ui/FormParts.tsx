@@ -11,12 +11,12 @@ export function FormError({ error }: { error: string | null | undefined }) {
   );
 }
 
-/** The header of a full view (cluster, settings): its title, labelling the view, and "Back to chat". */
+/** The header of a full view (cluster, settings): its title (the screen's level-one heading), labelling the view, and "Back to chat". */
 export function ViewHeader({ id, title }: { id: string; title: string }) {
   const setView = useApp((s) => s.setView);
   return (
     <header className="view-header">
-      <h2 id={id}>{title}</h2>
+      <h1 id={id}>{title}</h1>
       <button type="button" className="ghost" onClick={() => setView('chat')}>
         Back to chat
       </button>

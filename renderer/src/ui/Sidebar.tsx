@@ -24,35 +24,36 @@ function ConversationList() {
   return (
     <ul className="conv-list" aria-label="Conversations">
       {list.map((c) => (
-        <li key={c.with}>
-          {/* Named by the account only (the preview is its description), so message text never leaks into button names. */}
-          <button
-            type="button"
-            className={`conv ${c.with === active && view === 'chat' ? 'active' : ''}`}
-            aria-current={c.with === active ? 'true' : undefined}
-            aria-label={c.with}
-            aria-describedby={`conv-desc-${c.with}`}
-            onClick={() => open(c.with)}
-          >
-            <Avatar name={c.with} />
-            <span className="conv-body">
-              <span className="conv-top">
-                <span className="conv-name">{c.with}</span>
-                <span className="conv-time">{shortTime(c.lastMessage.sentAt)}</span>
-              </span>
-              <span className="conv-bottom" id={`conv-desc-${c.with}`}>
-                <span className="conv-preview">
-                  {c.lastMessage.from === me ? 'You: ' : ''}
-                  {c.lastMessage.text || 'Message deleted'}
-                </span>
-                {c.unread > 0 && (
-                  <span className="badge" aria-label={`${c.unread} unread`}>
-                    {c.unread > 999 ? '999+' : c.unread}
-                  </span>
-                )}
-              </span>
+        // The button holds only the account's name, so its name is its visible text (WCAG 2.5.3) and message text
+        // never leaks into button names; it covers the whole row (CSS ::after), and the preview is its description.
+        <li key={c.with} className={`conv ${c.with === active && view === 'chat' ? 'active' : ''}`}>
+          <Avatar name={c.with} />
+          <span className="conv-body">
+            <span className="conv-top">
+              <button
+                type="button"
+                className="conv-name conv-open"
+                aria-current={c.with === active ? 'true' : undefined}
+                aria-describedby={`conv-desc-${c.with}`}
+                onClick={() => open(c.with)}
+              >
+                {c.with}
+              </button>
+              <span className="conv-time">{shortTime(c.lastMessage.sentAt)}</span>
             </span>
-          </button>
+            <span className="conv-bottom" id={`conv-desc-${c.with}`}>
+              <span className="conv-preview">
+                {c.lastMessage.from === me ? 'You: ' : ''}
+                {c.lastMessage.text || 'Message deleted'}
+              </span>
+              {c.unread > 0 && (
+                <span className="badge">
+                  {c.unread > 999 ? '999+' : c.unread}
+                  <span className="visually-hidden"> unread</span>
+                </span>
+              )}
+            </span>
+          </span>
         </li>
       ))}
     </ul>
