@@ -5,8 +5,7 @@
  * with the connection bar, the queued count and a usable composer. Screenshots: test-results/screenshots/e2e-a11y-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import axe from 'axe-core';
 import type { Browser, Page } from 'playwright-core';
 import { Cluster, type ReplicaProc } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
@@ -28,7 +27,8 @@ import {
 
 if (!haveChromium) console.warn(`accessibility e2e skipped: ${chromiumMissing}`);
 
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+/** axe-core's own source, evaluated in the page. */
+const AXE_SOURCE = axe.source;
 
 interface AxeViolation {
   id: string;
@@ -40,8 +40,8 @@ interface AxeViolation {
 async function axeFindings(page: Page): Promise<string[]> {
   await page.evaluate(AXE_SOURCE);
   const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: AxeViolation[] }> } }).axe;
-    const result = await axe.run(document, {
+    const inPage = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: AxeViolation[] }> } }).axe;
+    const result = await inPage.run(document, {
       runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
       rules: { 'label-content-name-mismatch': { enabled: true } },
     });
