@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import axe from 'axe-core';
 import type { Browser, Page } from 'playwright-core';
-import { Cluster, type ReplicaProc } from '../helpers/cluster.js';
+import { Cluster, waitFor, type ReplicaProc } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
 import {
   chromiumMissing,
@@ -19,6 +19,7 @@ import {
   say,
   shot,
   signUpOnPage,
+  stateOf,
   statusBar,
   UI_TIMEOUT,
   waitText,
@@ -117,9 +118,16 @@ describe.skipIf(!haveChromium)('accessibility and the narrow layout (Chromium, r
     expect(await page.getByRole('heading', { level: 1 }).count()).toBe(1);
     await openWith(page, 'ben');
     await say(page, 'a note for ben');
-    await waitText(page, 'a note for ben');
-    const row = page.getByRole('log', { name: 'Messages' }).locator('.msg').filter({ hasText: 'a note for ben' });
-    expect((await row.innerText()).replace(/\s+/g, ' ')).toContain('You: a note for ben');
+    // Committed (not the outbox's row): the message row itself names the sender.
+    await waitFor('sent', async () => ['Sent', 'Delivered', 'Read'].includes((await stateOf(page, 'a note for ben')) ?? ''), UI_TIMEOUT);
+    const ben = await RawConn.open(replica.address);
+    await ben.login('ben');
+    await ben.ok({ op: 'send', to: 'cy', text: 'a reply for cy', session: ben.session() });
+    ben.close();
+    await waitText(page, 'a reply for cy');
+    const row = (text: string) => page.getByRole('log', { name: 'Messages' }).locator('.msg').filter({ hasText: text });
+    expect((await row('a note for ben').innerText()).replace(/\s+/g, ' ')).toContain('You: a note for ben');
+    expect((await row('a reply for cy').innerText()).replace(/\s+/g, ' ')).toContain('ben: a reply for cy');
     await page.getByRole('button', { name: 'Cluster' }).click();
     expect(await page.getByRole('heading', { level: 1 }).count()).toBe(1);
     await context.close();
