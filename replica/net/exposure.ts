@@ -2,7 +2,8 @@
  * Who may use what on the replica's port (docs/security.md, "Defaults"):
  * - Origin: a browser page may open /client or /peer, or send anything but GET/HEAD, only from the replica's own
  *   origin (the page it served, reached by an IP address, `localhost` or one of its configured names), the desktop
- *   app's origin, or an origin the operator allowed. Other pages get 403, so a web site open in a teammate's browser
+ *   app's origin, a page served by another member of the cluster (its advertised address: a page a follower served
+ *   talks to the leader it is redirected to), or an origin the operator allowed. Other pages get 403, so a web site open in a teammate's browser
  *   cannot sign up accounts or guess passwords through the local replica. Requests without Origin come from programs
  *   (the CLI, peers), which a browser page cannot imitate.
  * - Plain text: another machine reaches the replica over TLS only (pages are redirected to https, /client and /peer
@@ -25,6 +26,8 @@ export interface ExposureOptions {
   hostNames: () => readonly string[];
   /** A bearer token that lets other machines read /metrics and /debug/state on this port, or null. */
   metricsToken: string | null;
+  /** The members' addresses (host:port) as the cluster knows them now: their pages may use this replica. */
+  memberAddresses: () => Iterable<string>;
 }
 
 export class Exposure {
@@ -42,7 +45,24 @@ export class Exposure {
     if (normalized !== null && this.allowed.has(normalized)) return null;
     const host = req.headers.host;
     if (normalized !== null && host !== undefined && sameHostPort(normalized, host) && this.isOurHost(host)) return null;
+    if (normalized !== null && this.servedByMember(normalized)) return null;
     return `pages from ${origin} may not use this replica (only its own pages and the Quorum app may); an operator can allow an origin with --allow-origin`;
+  }
+
+  /** The origin is an http(s) page of a member: its host:port is one of the members' addresses. */
+  private servedByMember(origin: string): boolean {
+    let host: string;
+    try {
+      const u = new URL(origin);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:' || u.port === '') return false;
+      host = u.host.toLowerCase();
+    } catch {
+      return false;
+    }
+    for (const address of this.o.memberAddresses()) {
+      if (address && address.toLowerCase() === host) return true;
+    }
+    return false;
   }
 
   /** True when a plain-text request from `remote` may be served (loopback, or plain clients allowed). */

@@ -152,6 +152,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     dataDir,
     secrets: secret ? [secret, ...previousSecrets] : [],
     hosts: [host, ...(options.advertise ? [parseHostPort(options.advertise)?.host ?? ''] : [])],
+    memberAddresses: () => addresses.all().values(),
     options: securityOptions,
     registry: metrics.registry,
     log,

@@ -51,6 +51,8 @@ export interface ReplicaSecurityContext {
   secrets: readonly Buffer[];
   /** The listen host and the advertised host (names or addresses). */
   hosts: readonly string[];
+  /** The members' addresses now (host:port): pages they serve may use this replica. */
+  memberAddresses: () => Iterable<string>;
   options: ReplicaSecurityOptions;
   registry: Registry;
   log: Logger;
@@ -79,6 +81,7 @@ export async function startReplicaSecurity(context: ReplicaSecurityContext): Pro
     allowedOrigins: context.options.allowedOrigins ?? [],
     hostNames: () => names,
     metricsToken: context.options.metricsToken ?? null,
+    memberAddresses: context.memberAddresses,
   });
   const loginThrottle = new LoginThrottle(DEFAULT_THROTTLE, Date.now, loginThrottleMetrics(context.registry));
   return { tls, exposure, loginThrottle, close: () => tls.close() };

@@ -450,8 +450,24 @@ describe('hostile input against live replicas', () => {
 
     // A burst of 6000 pipelined requests on one connection: every one answered (ok, or RATE_LIMITED beyond the
     // 4096 outstanding a connection may have); meanwhile another client is still served.
-    const c = await RawConn.open(leader.address);
-    await c.login('bob');
+    // The connection flood above may have cost the leader its term (its event loop was busy): log in on whichever
+    // replica leads now.
+    const c = await waitFor(
+      'a connection logged in on the leader',
+      async () => {
+        const now = await cluster.leader();
+        const conn = await RawConn.open(now.address);
+        try {
+          await conn.login('bob');
+          return conn;
+        } catch (err) {
+          conn.close();
+          throw err;
+        }
+      },
+      30_000,
+      200,
+    );
     const answers = Promise.all(Array.from({ length: 6000 }, (_, i) => c.request(i % 2 ? { op: 'history', with: 'ann', limit: 500 } : { op: 'status' })));
     const t0 = Date.now();
     await ann.send('bob', 'during the burst');

@@ -87,7 +87,7 @@ function request(headers: Record<string, string>): IncomingMessage {
 }
 
 describe('exposure', () => {
-  const exposure = new Exposure({ allowPlainClients: false, allowedOrigins: ['https://Chat.Example.com'], hostNames: () => ['chat.lan'], metricsToken: 'tok' });
+  const exposure = new Exposure({ allowPlainClients: false, allowedOrigins: ['https://Chat.Example.com'], hostNames: () => ['chat.lan'], metricsToken: 'tok', memberAddresses: () => ['127.0.0.2:7401', '', 'Node-B.lan:7402'] });
 
   it("lets the replica's own pages, the desktop app and allowed origins in, and no one else", () => {
     const ok = (origin: string | undefined, host: string) => exposure.originProblem(request({ host, ...(origin ? { origin } : {}) })) === null;
@@ -103,6 +103,17 @@ describe('exposure', () => {
     expect(ok('http://rebind.evil.example:7400', 'rebind.evil.example:7400')).toBe(false);
     expect(ok('null', '127.0.0.1:7400')).toBe(false);
     expect(ok('app://other', '127.0.0.1:7400')).toBe(false);
+  });
+
+  it("lets a page another member served use this replica (a follower's page talks to the leader), by exact host:port", () => {
+    const ok = (origin: string) => exposure.originProblem(request({ host: '127.0.0.1:7400', origin })) === null;
+    expect(ok('http://127.0.0.2:7401')).toBe(true);
+    expect(ok('https://127.0.0.2:7401')).toBe(true);
+    expect(ok('https://node-b.lan:7402')).toBe(true);
+    expect(ok('http://127.0.0.2:7402')).toBe(false);
+    expect(ok('http://127.0.0.3:7401')).toBe(false);
+    expect(ok('http://127.0.0.2')).toBe(false);
+    expect(ok('app://127.0.0.2:7401')).toBe(false);
   });
 
   it('serves metrics to loopback under our own name, or with the token', () => {
