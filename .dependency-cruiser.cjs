@@ -15,7 +15,7 @@ module.exports = {
       comment: 'replica/protocol and replica/client import only each other, replica/util and zod (a Node-only package would break the web client)',
       severity: 'error',
       from: { path: '^replica/(protocol|client)/' },
-      to: { dependencyTypesNot: ['core'], pathNot: ['^replica/(protocol|client|util)/', '^node_modules/zod/'] },
+      to: { dependencyTypesNot: ['core'], pathNot: ['^replica/(protocol|client|util)/', '(^|/)node_modules/zod/'] },
     },
     {
       name: 'util-is-a-leaf',
@@ -36,7 +36,7 @@ module.exports = {
       comment: 'replica/ runs under plain Node (headless) as well as under the desktop app',
       severity: 'error',
       from: { path: '^replica/' },
-      to: { path: '^node_modules/(electron|@electron)/' },
+      to: { path: '(^|/)node_modules/(electron|@electron)/' },
     },
     {
       name: 'renderer-no-node',
@@ -71,14 +71,14 @@ module.exports = {
       comment: 'main/ipc-contract.ts is read by main, the preload, the utility process and (types) the renderer: no Node or Electron',
       severity: 'error',
       from: { path: '^main/ipc-contract[.]ts$' },
-      to: { pathNot: ['^main/ipc-contract[.]ts$', '^replica/(protocol|util)/', '^node_modules/zod/'] },
+      to: { pathNot: ['^main/ipc-contract[.]ts$', '^replica/(protocol|util)/', '(^|/)node_modules/zod/'] },
     },
     {
       name: 'renderer-no-electron',
       comment: 'the renderer talks to the main process through the preload bridge only',
       severity: 'error',
       from: { path: '^renderer/' },
-      to: { path: '^node_modules/(electron|@electron)/' },
+      to: { path: '(^|/)node_modules/(electron|@electron)/' },
     },
     {
       name: 'nothing-imports-tests',
