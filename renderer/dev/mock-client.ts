@@ -1,7 +1,7 @@
 /**
  * An in-memory ChatApi for UI work and screenshots (`vite --mode mock`): a pretend 3-replica cluster, a few
  * accounts, and a conversation of 100,000 messages generated on demand. Never part of the production bundle.
- * window.__mock drives it from a test: failover(), readOnly(on), incoming(from, text), killReplica(id).
+ * window.__mock drives it from a test: failover(ms), recover(), readOnly(on), incoming(from, text), killReplica(id).
  */
 import { QuorumError } from '../../replica/protocol/errors.js';
 import type { ClientEvents, ChatApi, ChatMessage, ClientState, ConversationSummary, ReplicaStatus } from '../src/net/api.js';
@@ -92,17 +92,24 @@ export function createMockApi(): ChatApi {
     for (const r of h) r();
   };
 
+  let recovery: ReturnType<typeof setTimeout> | null = null;
   const mock = {
+    /** The leader goes away; another takes over after `ms` (or at once when recover() is called). */
     failover(ms = 2500) {
       replicas[leader].up = false;
       setState({ status: 'reconnecting', replica: null });
-      setTimeout(() => {
-        leader = replicas.findIndex((r) => r.up);
-        term++;
-        const l = replicas[leader];
-        setState({ status: 'connected', replica: { id: l.id, address: l.address }, leader: { id: l.id, address: l.address } });
-        release();
-      }, ms);
+      recovery = setTimeout(() => mock.recover(), ms);
+    },
+    /** Ends a failover now: the next replica up leads and the held requests go through. */
+    recover() {
+      if (recovery === null) return;
+      clearTimeout(recovery);
+      recovery = null;
+      leader = replicas.findIndex((r) => r.up);
+      term++;
+      const l = replicas[leader];
+      setState({ status: 'connected', replica: { id: l.id, address: l.address }, leader: { id: l.id, address: l.address } });
+      release();
     },
     readOnly(on: boolean) {
       setState({ readOnly: on });

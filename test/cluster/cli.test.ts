@@ -98,7 +98,7 @@ describe('chat and status against one real replica', () => {
     });
 
     expect(await chatJson(s, 'alice', ['delete-account'])).toEqual({ deleted: true });
-  });
+  }, 180_000); // 17 CLI processes, each compiling the CLI through tsx: slow on a loaded machine
 
   it('reports refusals as CODE: message with a non-zero exit', async () => {
     const base = ['chat', '--servers', r.address, '--password-stdin', '--json'];

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeUnless } from '../helpers/skip.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReplicaProc, ROOT, freePort, waitFor } from '../helpers/cluster.js';
@@ -32,7 +32,8 @@ describeUnless(reason, 'LAN discovery (mDNS in network namespaces)', () => {
   /** A replica in its own namespace; plain /client from the client namespace is allowed for the status probes. */
   function start(name: string, args: string[]): void {
     const h = hosts.get(name)!;
-    const out = createWriteStream(join(dir, `${name}.log`));
+    // Opened now (not later on the thread pool): a stream still opening when afterAll removes the folder throws ENOENT.
+    const out = createWriteStream('', { fd: openSync(join(dir, `${name}.log`), 'a') });
     const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', CLI, 'replica', '--id', name, '--data', join(dir, name), '--listen', addr(name), '--allow-plain-clients', ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],

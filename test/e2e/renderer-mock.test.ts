@@ -97,13 +97,15 @@ describeUnless(chromiumSkipReason, 'renderer against the mock cluster (Chromium)
     await page.getByRole('button', { name: 'dave', exact: true }).click();
     const log = page.getByRole('log', { name: 'Messages' });
     await log.getByText('Thanks for the invite code').waitFor();
-    await page.evaluate(() => (globalThis as unknown as { __mock: { failover(ms: number): void } }).__mock.failover(1500));
+    // A failover that lasts until the three messages are queued (however slow the machine), then ends.
+    await page.evaluate(() => (globalThis as unknown as { __mock: { failover(ms: number): void } }).__mock.failover(120_000));
     await page.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor();
     for (const t of ['one', 'two', 'three']) {
       await page.getByLabel('Message').fill(`queued ${t}`);
       await page.getByLabel('Message').press('Enter');
     }
     expect(await log.getByText('Queued', { exact: true }).count()).toBe(3);
+    await page.evaluate(() => (globalThis as unknown as { __mock: { recover(): void } }).__mock.recover());
     await page.getByRole('status').filter({ hasText: 'Connected to r2' }).waitFor();
     await expect.poll(() => log.getByText('Queued', { exact: true }).count(), { timeout: 10_000 }).toBe(0);
     const texts = await log.locator('.msg .text').allTextContents();

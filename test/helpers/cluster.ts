@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, createWriteStream, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, createWriteStream, readFileSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
@@ -122,7 +122,8 @@ export class ReplicaProc {
     if (this.options.initialCluster) args.push('--initial-cluster', this.options.initialCluster);
     if (this.options.secretFile) args.push('--secret-file', this.options.secretFile);
     args.push(...(this.options.extraArgs ?? []));
-    const out = createWriteStream(this.options.logFile, { flags: 'a' });
+    // Opened now, not later on the thread pool (a stream still opening when a test removes its folder throws ENOENT).
+    const out = createWriteStream('', { fd: openSync(this.options.logFile, 'a') });
     const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: replicaProcessEnv({ ...process.env, ...this.options.env }) });
     // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
     p.stdout!.pipe(out, { end: false });
@@ -132,7 +133,7 @@ export class ReplicaProc {
     this.exited = new Promise((r) => p.once('exit', (code) => r(code)));
   }
 
-  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+  async waitHealthy(timeoutMs = 60_000): Promise<void> {
     await waitFor(`${this.id} /healthz`, async () => {
       if (!this.running) throw new Error(`${this.id} exited; its log ends with:\n${logTail(this.options.logFile)}`);
       const r = await fetch(`http://${this.address}/healthz`).catch(() => null);
