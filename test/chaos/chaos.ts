@@ -19,7 +19,7 @@ import { Nemesis } from './nemesis.js';
 import { LeaderObserver } from './observer.js';
 import { ChaosReplica } from './replicas.js';
 import { renderReport } from './report.js';
-import type { ChaosFigures, Digest, FaultKind, SeenMessage } from './types.js';
+import type { ChaosFigures, Digest, FaultKind, GroupRecord, SeenMessage } from './types.js';
 import { Worker } from './workers.js';
 
 /** Size of each replica's data filesystem when diskFull faults run (room for a long run; RAM only as it fills). */
@@ -125,6 +125,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
   let converged = false;
   let digests: Digest[] = [];
   const finalMessages: SeenMessage[] = [];
+  /** Every group after healing, as its members list it. */
+  let finalGroups: GroupRecord[] = [];
   let auditProblems = 0;
   let restartIntact = false;
   try {
@@ -205,8 +207,33 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     const drained = await Promise.all(workers.map((w) => w.drain(finalDeadline)));
     drainComplete = drained.every(Boolean);
     if (!drainComplete) problems.push('the final read drain did not complete (no write accepted after healing?)');
-    /** Every conversation between two workers, read whole (complete: false if one could not be read in time). */
-    const readAll = async (deadline: number): Promise<{ msgs: SeenMessage[]; complete: boolean }> => {
+    /** Every group, as each worker lists its own (they must agree on every group's members). */
+    const listGroups = async (deadline: number): Promise<{ groups: GroupRecord[]; complete: boolean }> => {
+      const byName = new Map<string, GroupRecord>();
+      const listedBy = new Map<string, Set<string>>();
+      let complete = true;
+      for (const w of workers) {
+        let listed: GroupRecord[] | null = null;
+        while (!listed && Date.now() < deadline) listed = await w.listGroups('final');
+        if (!listed) {
+          complete = false;
+          continue;
+        }
+        listedBy.set(w.user, new Set(listed.map((g) => g.name)));
+        for (const g of listed) {
+          const known = byName.get(g.name);
+          if (!known) byName.set(g.name, g);
+          else if (known.members.join(',') !== g.members.join(',')) problems.push(`group ${g.name}: ${w.user} lists members ${g.members.join(',')}, another member ${known.members.join(',')}`);
+        }
+      }
+      const groups = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+      for (const g of groups) {
+        for (const m of g.members) if (listedBy.get(m)?.has(g.name) === false) problems.push(`group ${g.name}: member ${m} does not list it`);
+      }
+      return { groups, complete };
+    };
+    /** Every conversation between two workers and every group, read whole (complete: false if one could not be read in time). */
+    const readAll = async (deadline: number): Promise<{ msgs: SeenMessage[]; groups: GroupRecord[]; complete: boolean }> => {
       const msgs: SeenMessage[] = [];
       let complete = true;
       for (let a = 0; a < workers.length; a++) {
@@ -216,12 +243,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
           else complete = false;
         }
       }
-      return { msgs, complete };
+      const listed = await listGroups(deadline);
+      complete &&= listed.complete;
+      for (const g of listed.groups) {
+        const reader = workers.find((w) => w.user === g.members[0]);
+        const got = reader ? await reader.fullGroupHistory(g.name, deadline) : null;
+        if (got) msgs.push(...got);
+        else complete = false;
+      }
+      return { msgs, groups: listed.groups, complete };
     };
     const final = await readAll(finalDeadline);
     finalMessages.push(...final.msgs);
+    finalGroups = final.groups;
     if (!final.complete) problems.push('could not read every conversation after healing');
-    say(`final state: ${finalMessages.length} live messages; waiting for convergence`);
+    say(`final state: ${finalMessages.length} live messages, ${finalGroups.length} groups; waiting for convergence`);
 
     /** Waits for every replica to hold the same state (keeping the last digests for the report); false on timeout. */
     const converge = async (when: string): Promise<boolean> => {
@@ -249,7 +285,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
       history.healed(kill, 'after the run: every message must survive');
       await waitFor('a leader after the final restart', () => observer.leader(), 60_000, 100);
       const { msgs: again, complete } = await readAll(Date.now() + 120_000);
-      const key = (m: SeenMessage) => JSON.stringify([m.id, m.from, m.to, m.text, m.readAt]);
+      const key = (m: SeenMessage) => JSON.stringify([m.id, m.from, m.to, m.text, m.readAt, m.group ?? null, m.editedAt ?? null]);
       const before = new Set(finalMessages.map(key));
       const after = new Set(again.map(key));
       const missing = [...before].filter((k) => !after.has(k));
@@ -287,7 +323,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     }
   }
 
-  const result = check({ ops: history.ops, finalMessages, observations: history.observations, digests, converged, drainComplete, runStartedAt: history.startedAt });
+  const result = check({ ops: history.ops, finalMessages, finalGroups, observations: history.observations, digests, converged, drainComplete, runStartedAt: history.startedAt });
   const runOps = history.ops.filter((x) => x.phase === 'run');
   const writes = runOps.filter((x) => x.outcome === 'ok' && x.op !== 'history').map((x) => x.end).sort((a, b) => a - b);
   let longest = 0;
@@ -334,7 +370,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
   }
   const faultCounts = { ...(nemesis?.counts ?? { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0, clockSkew: 0, diskFull: 0 }) };
   const bad =
-    result.lost + result.duplicated + result.orderViolations + result.staleReads + result.phantoms + result.clockViolations + auditProblems > 0 ||
+    result.lost + result.duplicated + result.orderViolations + result.staleReads + result.phantoms + result.clockViolations + result.editViolations + auditProblems > 0 ||
     !converged ||
     !restartIntact ||
     result.leadersPerTermMax > 1 ||
@@ -359,6 +395,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     staleReads: result.staleReads,
     phantoms: result.phantoms,
     clockViolations: result.clockViolations,
+    groupMessages: result.groupMessages,
+    edits: result.edits,
+    editViolations: result.editViolations,
     converged,
     restartIntact,
     leadersPerTermMax: result.leadersPerTermMax,
@@ -373,6 +412,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     acknowledgedSends: result.acknowledgedSends,
     readByUnknown: result.readByUnknown,
     finalMessages: finalMessages.length,
+    finalGroups: finalGroups.length,
     terms: new Set(history.observations.map((x) => x.term)).size,
     skippedFaults: nemesis?.skipped ?? {},
     errorsByCode,

@@ -31,7 +31,7 @@ export class History {
     return rec;
   }
 
-  complete(rec: OpRecord, outcome: OpRecord['outcome'], extra: Partial<Pick<OpRecord, 'id' | 'sentAt' | 'messages' | 'deleted' | 'error'>> = {}): void {
+  complete(rec: OpRecord, outcome: OpRecord['outcome'], extra: Partial<Pick<OpRecord, 'id' | 'sentAt' | 'messages' | 'deleted' | 'groups' | 'error'>> = {}): void {
     rec.end = this.now();
     rec.outcome = outcome;
     Object.assign(rec, extra);

@@ -31,18 +31,22 @@ describe('chaos (quick)', () => {
     expect(lines.length, context).toBe(1);
     const f = JSON.parse(lines[0]) as ChaosFigures;
     expect(f.seed).toBe(SEED);
-    expect({ lost: f.lost, duplicated: f.duplicated, orderViolations: f.orderViolations, staleReads: f.staleReads, phantoms: f.phantoms, auditProblems: f.auditProblems }, context).toEqual({
+    expect({ lost: f.lost, duplicated: f.duplicated, orderViolations: f.orderViolations, staleReads: f.staleReads, phantoms: f.phantoms, editViolations: f.editViolations, auditProblems: f.auditProblems }, context).toEqual({
       lost: 0,
       duplicated: 0,
       orderViolations: 0,
       staleReads: 0,
       phantoms: 0,
+      editViolations: 0,
       auditProblems: 0,
     });
     expect(f.converged, context).toBe(true);
     expect(f.restartIntact, context).toBe(true);
     expect(f.leadersPerTermMax, context).toBe(1);
     expect(f.acknowledged, context).toBeGreaterThan(100);
+    // Team chat is part of the workload: group messages (each read by every other member) and edits.
+    expect(f.groupMessages, context).toBeGreaterThan(0);
+    expect(f.edits, context).toBeGreaterThan(0);
     expect(f.faults.kill + f.faults.pause + f.faults.restartAll, context).toBeGreaterThan(0);
     expect(f.verdict, context).toBe('pass');
     expect(r.code, context).toBe(0);

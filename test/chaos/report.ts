@@ -230,8 +230,10 @@ ${svg}
 <p class="small">fail = a definite refusal that changed nothing (e.g. NOT_FOUND for a message that does not exist, or any error of a read-only
 operation); unknown = a write whose outcome the client could not learn before giving up (it may have been applied, once).</p>
 <h2>Checker</h2>
-<p>Every acknowledged message is stored exactly once and read exactly once by its recipient; each sender's messages
-keep their order; an operation with an unknown outcome is applied once or not at all (${escapeHtml(r.check.unknownApplied)} applied,
+<p>Every acknowledged message is stored exactly once and read exactly once by its recipient (${escapeHtml(r.figures.groupMessages)} group
+messages: by every member but the sender, each member in the group's order); each sender's messages keep their order;
+every acknowledged edit (${escapeHtml(r.figures.edits)}) is the text every replica stores unless a later edit replaced it, and no text
+comes back after another replaced it (${escapeHtml(r.check.editViolations)} edit violations); an operation with an unknown outcome is applied once or not at all (${escapeHtml(r.check.unknownApplied)} applied,
 ${escapeHtml(r.check.unknownNotApplied)} not); no read misses a write acknowledged before it began; message times follow the real
 time of their sends and rise along the log (${escapeHtml(r.check.clockViolations)} out of bounds); at most one leader per term;
 all replicas end with the same state hash.</p>

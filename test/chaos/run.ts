@@ -134,7 +134,7 @@ async function inner(a: Args, hosts: HostLayer): Promise<number> {
   else {
     process.stdout.write(
       `${f.verdict === 'pass' ? 'PASS' : 'FAIL'}: seed ${f.seed}, ${f.durationSeconds} s on ${f.hosts} (TLS ${f.tls ? 'on' : 'off'}), ${f.operations} operations (${f.acknowledged} ok, ${f.failed} refused, ${f.unknown} unknown); ` +
-        `lost ${f.lost}, duplicated ${f.duplicated}, order ${f.orderViolations}, stale ${f.staleReads}, phantoms ${f.phantoms}, clock ${f.clockViolations}, converged ${f.converged}, intact after a full restart ${f.restartIntact}, ` +
+        `${f.groupMessages} group messages, ${f.edits} edits; lost ${f.lost}, duplicated ${f.duplicated}, order ${f.orderViolations}, stale ${f.staleReads}, phantoms ${f.phantoms}, clock ${f.clockViolations}, edits wrong ${f.editViolations}, converged ${f.converged}, intact after a full restart ${f.restartIntact}, ` +
         `leaders/term ${f.leadersPerTermMax}; faults ${JSON.stringify(f.faults)}\nreport: ${out.report}\n`,
     );
   }

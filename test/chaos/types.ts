@@ -5,7 +5,13 @@
 
 export type Outcome = 'ok' | 'fail' | 'unknown';
 
-export type OpKind = 'signup' | 'login' | 'send' | 'read' | 'history' | 'delete';
+export type OpKind = 'signup' | 'login' | 'send' | 'read' | 'history' | 'delete' | 'createGroup' | 'groups' | 'groupSend' | 'groupHistory' | 'edit';
+
+/** A group as the workload knows it: its name and every member (the creator included), in name order. */
+export interface GroupRecord {
+  name: string;
+  members: string[];
+}
 
 /** One message as an operation saw it (enough to identify it; texts are unique per send). */
 export interface SeenMessage {
@@ -16,6 +22,10 @@ export interface SeenMessage {
   readAt: number | null;
   /** The cluster's clock when it applied the send (ms since the epoch); absent in hand-made histories. */
   sentAt?: number;
+  /** A group message: the group's name (`to` is then `#name`). */
+  group?: string;
+  /** When its text was last edited (absent: never). */
+  editedAt?: number;
 }
 
 export interface OpRecord {
@@ -30,8 +40,11 @@ export interface OpRecord {
   start: number;
   end: number;
   outcome: Outcome;
-  /** send: to, text; history: with, limit; read: limit; delete: ids. */
-  args: { to?: string; text?: string; with?: string; limit?: number; before?: number; ids?: number[] };
+  /**
+   * send: to, text; history: with, limit; read: limit; delete: ids; createGroup: group (its name), members (the
+   * others); groupSend: group, text; groupHistory: group, limit; edit: messageId, text.
+   */
+  args: { to?: string; text?: string; with?: string; limit?: number; before?: number; ids?: number[]; group?: string; members?: string[]; messageId?: number };
   /** send: the message id the cluster acknowledged, and the time it stamped it with. */
   id?: number;
   sentAt?: number;
@@ -39,6 +52,8 @@ export interface OpRecord {
   messages?: SeenMessage[];
   /** delete: how many were deleted. */
   deleted?: number;
+  /** groups: the groups the account is in, as listed. */
+  groups?: GroupRecord[];
   /** fail / unknown: the error code and message. */
   error?: string;
 }
@@ -87,6 +102,9 @@ export interface ChaosFigures
     | 'staleReads'
     | 'phantoms'
     | 'clockViolations'
+    | 'groupMessages'
+    | 'edits'
+    | 'editViolations'
   > {
   seed: number;
   durationSeconds: number;
@@ -112,7 +130,7 @@ export interface ChaosFigures
 }
 
 export interface Violation {
-  kind: 'lost' | 'duplicated' | 'order' | 'stale' | 'phantom' | 'leaders' | 'clock';
+  kind: 'lost' | 'duplicated' | 'order' | 'stale' | 'phantom' | 'leaders' | 'clock' | 'edit';
   detail: string;
   /** Operation numbers involved. */
   ops?: number[];
@@ -138,6 +156,15 @@ export interface CheckResult {
    * made or after it was acknowledged (by the real clock of the run), or a message stamped earlier than one before it.
    */
   clockViolations: number;
+  /** Acknowledged group sends. */
+  groupMessages: number;
+  /** Acknowledged edits. */
+  edits: number;
+  /**
+   * Edits not applied as promised: a replica stores (or a read began after an acknowledged edit and returned) a text
+   * that an acknowledged edit had replaced, or a text came back after another replaced it (an edit applied twice).
+   */
+  editViolations: number;
   leadersPerTermMax: number;
   /** term → leader ids reported for it (only terms with more than one, for the report). */
   splitTerms: Record<number, string[]>;
