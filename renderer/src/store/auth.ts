@@ -32,19 +32,19 @@ export interface AuthOps {
 export function createAuthSlice(set: SetState, get: GetState, { api, env, login, ops }: SliceDeps): [AuthState & AuthActions, AuthOps] {
   /** A new login starts from nothing but the outbox kept on the device, then loads its conversation list. */
   const startLogin = async (user: string) => {
-    beginLogin(user);
+    void beginLogin(user);
     await loadConversations();
   };
 
-  /** Shows `user` signed in: a fresh state, with the outbox kept on the device. */
-  const beginLogin = (user: string) => {
+  /** Shows `user` signed in: a fresh state, with the outbox kept on the device (loaded when the result resolves). */
+  const beginLogin = (user: string): Promise<void> => {
     login.epoch++;
     login.inFlight = null;
     login.resuming = null;
     login.keptLoaded = false;
     ops.forgetMarks();
     set({ ...ops.loggedOutState(), user, authBusy: false, authError: null, notice: null, resuming: false });
-    void ops.loadKept(user);
+    return ops.loadKept(user);
   };
 
   const loadConversations = async () => {
@@ -106,7 +106,7 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
       if (!kept || !api.resume) return;
       // Signed in at once, with the kept outbox: while the cluster has no majority the resume waits (read-only), and
       // the person sees their account and queued messages instead of a login screen.
-      beginLogin(kept.user);
+      const keptLoaded = beginLogin(kept.user);
       const epoch = login.epoch;
       let bound!: () => void;
       login.resuming = new Promise<void>((resolve) => (bound = resolve));
@@ -118,10 +118,13 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
       } catch (err) {
         if (epoch !== login.epoch) return;
         // The login ended meanwhile (logged out elsewhere, expired, account deleted): log in again; the outbox stays
-        // kept for the next login of this account.
+        // kept for the next login of this account. The notice counts it, so wait for the device (the cluster may
+        // answer before the device has read it).
+        await keptLoaded;
+        if (epoch !== login.epoch) return;
         const queued = get().outbox.length;
         endLogin(
-          `Your login has ended (${readableError(err)}). Log in again${queued ? `; your ${queued} unsent ${queued === 1 ? 'message is' : 'messages are'} kept and go out after you log in` : ''}.`,
+          `Your login has ended (${readableError(err)}). Log in again${queued ? `; your ${queued} unsent ${queued === 1 ? 'message is kept and goes' : 'messages are kept and go'} out after you log in` : ''}.`,
           false,
         );
         return;

@@ -71,7 +71,7 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
       api.on('sessionEnded', ({ reason }) => {
         if (!get().user) return;
         const queued = get().outbox.length;
-        const kept = queued && deps.env.outboxStore ? ` Your ${queued} unsent ${queued === 1 ? 'message is' : 'messages are'} kept and go out after you log in again.` : '';
+        const kept = queued && deps.env.outboxStore ? ` Your ${queued} unsent ${queued === 1 ? 'message is kept and goes' : 'messages are kept and go'} out after you log in again.` : '';
         ops.endLogin(`You were logged out: ${reason}.${kept}`, false);
       }),
     ];
