@@ -58,8 +58,3 @@ export class FakeChild implements ReplicaChild {
 }
 
 export const silentLog = { info() {}, warn() {}, error() {} };
-
-/** Lets pending promise callbacks run. */
-export async function flush(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-}

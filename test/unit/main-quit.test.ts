@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { installQuitHandler, type QuitHost } from '../../main/quit.js';
-import { flush, silentLog } from '../helpers/main-fakes.js';
+import { silentLog } from '../helpers/main-fakes.js';
+import { settled } from '../helpers/settled.js';
 
 function setup(leader: boolean, transferResult: Promise<boolean> = Promise.resolve(true)) {
   const events: string[] = [];
@@ -37,7 +38,7 @@ describe('quitting', () => {
   it('when this machine leads: transfer leadership, then stop the replica, then quit', async () => {
     const { events, fire, state } = setup(true);
     fire();
-    await flush();
+    await settled();
     expect(events).toEqual(['transfer(3000)', 'before-quit held', 'stop', 'app.quit', 'before-quit passed']);
     expect(state.phase).toBe('done');
   });
@@ -45,14 +46,14 @@ describe('quitting', () => {
   it('when it follows: no transfer, stop then quit', async () => {
     const { events, fire } = setup(false);
     fire();
-    await flush();
+    await settled();
     expect(events).toEqual(['stop', 'before-quit held', 'app.quit', 'before-quit passed']);
   });
 
   it('a failed transfer still stops and quits', async () => {
     const { events, fire } = setup(true, Promise.resolve(false));
     fire();
-    await flush();
+    await settled();
     expect(events.filter((e) => !e.startsWith('before'))).toEqual(['transfer(3000)', 'stop', 'app.quit']);
   });
 
@@ -61,10 +62,10 @@ describe('quitting', () => {
     const { events, fire } = setup(true, new Promise<boolean>((r) => (release = r)));
     fire();
     fire();
-    await flush();
+    await settled();
     expect(events).toEqual(['transfer(3000)', 'before-quit held', 'before-quit held']);
     release(true);
-    await flush();
+    await settled();
     expect(events.slice(3)).toEqual(['stop', 'app.quit', 'before-quit passed']);
   });
 });
