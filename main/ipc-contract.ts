@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { LIMITS } from '../replica/protocol/limits.js';
 import { Username, ConfChangeRequestSchema } from '../replica/protocol/client.js';
 import { isHostPort } from '../replica/protocol/address.js';
+import type { ReplicaStorageStatus } from '../replica/protocol/client.js';
 
 // ---- shared pieces ----
 
@@ -66,11 +67,13 @@ export const InviteCodeSchema = z
   .max(4096, 'the invite code is too long')
   .regex(/^[A-Za-z0-9_.:=+/-]+$/, 'the invite code contains characters that invite codes never have');
 
-export const HOST_STATES = ['disabled', 'starting', 'running', 'crashed', 'diskFull', 'stopping', 'stopped'] as const;
+export const HOST_STATES = ['disabled', 'starting', 'running', 'crashed', 'diskFull', 'folderInUse', 'damaged', 'stopping', 'stopped'] as const;
 /**
- * What the hosted replica process is doing. 'crashed': it exited and is restarted after a backoff; 'diskFull': it
- * stopped because its disk is full and is started again once there is free space (or the user retries), never in a
- * loop.
+ * What the hosted replica process is doing. 'crashed': it exited and is restarted after a backoff. The replica's own
+ * stops (its exit statuses, replica/node/exit-status.ts) are never restarted in a loop: 'diskFull' (exit 3): its disk
+ * is full, it starts again once there is free space (or the user retries); 'folderInUse' (exit 4): another Quorum (or
+ * replica) holds the data folder; 'damaged' (exit 5): the data folder holds damaged data. The last two start again
+ * only when the user retries or changes the data folder.
  */
 export type HostState = (typeof HOST_STATES)[number];
 
@@ -102,12 +105,11 @@ export interface SecretProtection {
   detail: string;
 }
 
-/** Free space on the data folder's disk, as the replica last measured it. */
-export interface DiskSpace {
-  freeBytes: number;
-  /** Below the replica's warning threshold: writes will soon fail. */
-  low: boolean;
-}
+/**
+ * Free space on the data folder's disk, as the replica last measured it (its `status.storage`:
+ * freeBytes, totalBytes, warnBelowBytes, lowSpace; lowSpace is the warning the app shows).
+ */
+export type DiskSpace = ReplicaStorageStatus;
 
 /** What main tells the renderer about the replica hosted on this machine. */
 export interface HostStatus {
@@ -290,8 +292,19 @@ export const ToReplicaProcessSchema = z.discriminatedUnion('type', [
 ]);
 export type ToReplicaProcess = z.infer<typeof ToReplicaProcessSchema>;
 
-/** Why the replica process stopped by itself; 'diskFull' is not retried until there is free space. */
-export const REPLICA_FAILURES = ['diskFull', 'startFailed', 'stopped'] as const;
+/**
+ * Why the replica process stopped by itself: one of the replica's stop codes (replica/node/exit-status.ts
+ * ReplicaStopCode; its exit status says the same), or 'startFailed' / 'stopped' for any other failure at start or later.
+ */
+export const REPLICA_FAILURES = ['DISK_FULL', 'DATA_FOLDER_IN_USE', 'DAMAGED', 'startFailed', 'stopped'] as const;
+
+/** The replica's status.storage, as the process relays it. */
+const StorageStatusSchema = z.strictObject({
+  freeBytes: z.number().nonnegative(),
+  totalBytes: z.number().nonnegative(),
+  warnBelowBytes: z.number().nonnegative(),
+  lowSpace: z.boolean(),
+});
 
 export const FromReplicaProcessSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ready'), id: z.string().max(256), address: z.string().max(300) }),
@@ -303,7 +316,8 @@ export const FromReplicaProcessSchema = z.discriminatedUnion('type', [
     members: z.number().int().nonnegative(),
     voter: z.boolean(),
     clusterId: z.string().max(64).nullable(),
-    disk: z.strictObject({ freeBytes: z.number().nonnegative(), low: z.boolean() }).nullable(),
+    /** The replica's status.storage; null before its first sample or where the filesystem cannot be asked. */
+    storage: StorageStatusSchema.nullable(),
   }),
   /** The join this start made has completed: a member, caught up with the leader. */
   z.strictObject({ type: z.literal('joined') }),

@@ -28,7 +28,6 @@ import { loadWindowState, saveWindowState, type FileAccess } from './window-stat
 import { replicaProcessEnv } from '../replica/process-env.js';
 import { adminRequest } from '../replica/net/admin-client.js';
 import { discoverClusters } from '../replica/node/discovery.js';
-import { freeBytes } from './free-space.js';
 import type { ReplicaStatus } from '../replica/protocol/client.js';
 
 const log = pino({ name: 'quorum-main' });
@@ -94,7 +93,6 @@ function run(): void {
         drop(certificates.useSecret(Buffer.from(options.secret, 'base64')), (err) => log.error({ err }, 'cannot derive the cluster CA'));
         return options;
       },
-      freeBytes,
     },
     settings.get().replica,
   );

@@ -1,9 +1,12 @@
 /**
  * Hosts this machine's replica in a child process (an Electron utilityProcess in the app), so a replica crash
- * never takes the UI down: starts it, restarts it with exponential backoff when it dies, waits for free space when it
- * stopped on a full disk (never a restart loop), stops it gracefully, relays requests (leadership transfer, invite
- * code, cluster changes), and reports its state and its events (joined, join failed) to listeners.
- * Electron-free: the process is created by the injected `fork`; timers, clock and the free-space probe are injected.
+ * never takes the UI down: starts it, restarts it with exponential backoff when it dies, stops it gracefully, relays
+ * requests (leadership transfer, invite code, cluster changes), and reports its state and its events (joined, join
+ * failed) to listeners. A replica that stopped by itself for a reason of its machine or data (its exit statuses,
+ * replica/node/exit-status.ts: 3 disk full, 4 data folder in use, 5 damaged) is never restarted in a loop: it waits
+ * for the user (who frees space, quits the other Quorum, or rebuilds) to press "Start it now". Free space is what the
+ * replica measures (its status.storage); main measures nothing itself.
+ * Electron-free: the process is created by the injected `fork`; timers and clock are injected.
  */
 import {
   FromReplicaProcessSchema,
@@ -15,7 +18,7 @@ import {
   type ToReplicaProcess,
 } from './ipc-contract.js';
 import { backoffCeiling, type BackoffOptions } from '../replica/util/backoff.js';
-import { EXIT_DISK_FULL } from './free-space.js';
+import { EXIT_STATUS } from '../replica/node/exit-status.js';
 import { missingCaseError } from '../replica/util/missing-case-error.js';
 
 /**
@@ -28,14 +31,6 @@ export interface RestartBackoff extends BackoffOptions {
 }
 
 const DEFAULT_RESTART_BACKOFF: RestartBackoff = { initialMs: 500, maxMs: 30_000, stableMs: 60_000 };
-
-/** After a full disk: how often free space is measured, and how much must be free before the replica starts again. */
-export interface DiskWait {
-  pollMs: number;
-  resumeBytes: number;
-}
-
-const DEFAULT_DISK_WAIT: DiskWait = { pollMs: 5_000, resumeBytes: 256 * 2 ** 20 };
 
 /** The part of Electron's UtilityProcess (or of the test's child_process adapter) the host uses. */
 export interface ReplicaChild {
@@ -59,10 +54,7 @@ export interface ReplicaHostDeps {
   log: HostLogger;
   /** The replica's start options for this start (read at every start: the team's state may have changed). */
   startOptions(config: HostConfig): ReplicaStartOptions;
-  /** Free bytes on the disk of `dir` (or of its nearest existing parent), null when unknown. */
-  freeBytes(dir: string): number | null;
   backoff?: RestartBackoff;
-  diskWait?: DiskWait;
   /** How long a graceful stop may take before the process is killed. */
   stopTimeoutMs?: number;
 }
@@ -119,7 +111,6 @@ export class ReplicaHost {
   private readonly listeners = new Set<(s: ProcessStatus) => void>();
   private readonly eventListeners = new Set<(e: ReplicaEvent) => void>();
   private readonly backoff: RestartBackoff;
-  private readonly diskWait: DiskWait;
 
   constructor(
     private readonly deps: ReplicaHostDeps,
@@ -128,7 +119,6 @@ export class ReplicaHost {
     this.config = config;
     this.state = config.enabled ? 'stopped' : 'disabled';
     this.backoff = deps.backoff ?? DEFAULT_RESTART_BACKOFF;
-    this.diskWait = deps.diskWait ?? DEFAULT_DISK_WAIT;
   }
 
   status(): ProcessStatus {
@@ -175,7 +165,10 @@ export class ReplicaHost {
     this.spawn();
   }
 
-  /** Starts now: after a crash (skipping the backoff) or a full disk (the user freed space), or when stopped. */
+  /**
+   * Starts now: after a crash (skipping the backoff), after the replica's own stop (the user freed space, quit the other
+   * Quorum, or moved damaged data aside), or when stopped.
+   */
   retry(): void {
     if (this.child || this.stopping || !this.config.enabled) return;
     this.cancelRestart();
@@ -333,7 +326,7 @@ export class ReplicaHost {
         this.members = m.members;
         this.voter = m.voter;
         this.clusterId = m.clusterId;
-        this.disk = m.disk;
+        this.disk = m.storage;
         this.emit();
         break;
       case 'joined':
@@ -383,11 +376,25 @@ export class ReplicaHost {
       done();
       return;
     }
-    if (code === EXIT_DISK_FULL || this.reportedFailure === 'diskFull') {
-      this.waitForDiskSpace(this.lastError ?? `the disk of ${this.config.dataDir} is full`);
+    const halt = haltFor(code, this.reportedFailure);
+    if (halt) {
+      this.halted(halt);
       return;
     }
     this.crashed(this.lastError ?? `the replica exited unexpectedly (code ${code})`);
+  }
+
+  /** The replica stopped by itself for a reason restarting cannot fix: say so and wait for the user (retry). */
+  private halted(state: HaltState): void {
+    const dataDir = this.config.dataDir;
+    const fallback: Record<HaltState, string> = {
+      diskFull: `disk full at ${dataDir}: stopped; free space and restart`,
+      folderInUse: `the data folder ${dataDir} is in use by another process`,
+      damaged: `the data folder ${dataDir} holds damaged data`,
+    };
+    this.lastError ??= fallback[state];
+    this.deps.log.warn({ dataDir, state, reason: this.lastError }, 'replica stopped by itself; it starts again when the user retries');
+    this.setState(state);
   }
 
   private crashed(reason: string): void {
@@ -401,26 +408,6 @@ export class ReplicaHost {
       this.spawn();
     }, delay);
     this.setState('crashed');
-  }
-
-  /** A full disk is not fixed by restarting: measure free space now and then, and start once there is enough. */
-  private waitForDiskSpace(reason: string): void {
-    this.lastError = reason;
-    this.deps.log.warn({ dataDir: this.config.dataDir, resumeBytes: this.diskWait.resumeBytes }, 'replica stopped: disk full; waiting for free space');
-    const check = () => {
-      this.restartTimer = null;
-      const free = this.deps.freeBytes(this.config.dataDir);
-      this.disk = free === null ? this.disk : { freeBytes: free, low: true };
-      if (free !== null && free >= this.diskWait.resumeBytes) {
-        this.deps.log.info({ freeBytes: free }, 'disk space freed; starting the replica again');
-        this.spawn();
-        return;
-      }
-      this.restartTimer = this.deps.setTimeout(check, this.diskWait.pollMs);
-      this.emit();
-    };
-    this.restartTimer = this.deps.setTimeout(check, this.diskWait.pollMs);
-    this.setState('diskFull');
   }
 
   private cancelRestart(): void {
@@ -444,4 +431,17 @@ export class ReplicaHost {
   private emitEvent(e: ReplicaEvent): void {
     for (const l of this.eventListeners) l(e);
   }
+}
+
+type HaltState = Extract<HostState, 'diskFull' | 'folderInUse' | 'damaged'>;
+
+/**
+ * The host state for a replica's own stop, from its exit status (replica/node/exit-status.ts) or, when the status was
+ * lost (e.g. a killed process after it reported), from the stop code its last 'fatal' message carried; null: a crash.
+ */
+export function haltFor(code: number, reported: Extract<FromReplicaProcess, { type: 'fatal' }>['failure'] | null): HaltState | null {
+  if (code === EXIT_STATUS.DISK_FULL || reported === 'DISK_FULL') return 'diskFull';
+  if (code === EXIT_STATUS.DATA_FOLDER_IN_USE || reported === 'DATA_FOLDER_IN_USE') return 'folderInUse';
+  if (code === EXIT_STATUS.DAMAGED || reported === 'DAMAGED') return 'damaged';
+  return null;
 }

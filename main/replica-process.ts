@@ -4,8 +4,8 @@
  * ReplicaHost restarts it with backoff (or, after a full disk, once there is free space).
  *
  * The cluster secret arrives with the start message: main keeps it with the OS keystore, and this process never
- * writes it to disk. Exit statuses: 0 stopped when asked, 1 failed (the last 'fatal' message says why),
- * EXIT_DISK_FULL the data folder's disk is full.
+ * writes it to disk. Exit statuses are the `replica` command's (replica/node/exit-status.ts EXIT_STATUS): 0 stopped
+ * when asked, 1 failed (the last 'fatal' message says why), 3 DISK_FULL, 4 DATA_FOLDER_IN_USE, 5 DAMAGED.
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -16,7 +16,7 @@ import { isReplicaId } from '../replica/protocol/address.js';
 import { startReplica, type ReplicaHandle } from '../replica/node/replica.js';
 import { encodeInvite } from '../replica/node/invite.js';
 import { adminRequest } from '../replica/net/admin-client.js';
-import { EXIT_DISK_FULL, LOW_DISK_BYTES, freeBytes, isDiskFullStop } from './free-space.js';
+import { exitStatusOf, replicaStopFor } from '../replica/node/exit-status.js';
 
 /** This machine's replica id: made once per data folder, kept in it (a new folder, e.g. after a join, gets a new one). */
 function replicaId(dataDir: string): string {
@@ -62,11 +62,15 @@ function errorText(err: unknown): string {
   return String((err as Error)?.message ?? err).slice(0, 2000);
 }
 
-/** Says why in one line and exits with the status main reads (a full disk is waited out, not restarted at once). */
+/**
+ * Says why in one line and exits with the replica's exit status for it, which main reads: a full disk is waited out,
+ * a data folder in use or damaged data waits for the user; only other failures are restarted (with backoff).
+ */
 function fail(err: unknown, otherwise: 'startFailed' | 'stopped'): never {
-  const diskFull = isDiskFullStop(err);
-  send({ type: 'fatal', failure: diskFull ? 'diskFull' : otherwise, message: errorText(err) });
-  process.exit(diskFull ? EXIT_DISK_FULL : 1);
+  const error = err instanceof Error ? err : new Error(String(err));
+  const stop = replicaStopFor(error, dataDir);
+  send({ type: 'fatal', failure: stop?.code ?? otherwise, message: errorText(stop ?? error) });
+  process.exit(exitStatusOf(stop ?? error));
 }
 
 async function start(options: ReplicaStartOptions): Promise<void> {
@@ -119,8 +123,7 @@ function reportStatus(): void {
   if (!replica) return;
   try {
     const s = replica.status();
-    const free = freeBytes(dataDir);
-    const disk = free === null ? null : { freeBytes: free, low: free < LOW_DISK_BYTES };
+    const storage = s.storage ?? null;
     const m: FromReplicaProcess = {
       type: 'status',
       role: s.role,
@@ -129,9 +132,10 @@ function reportStatus(): void {
       members: s.members.length,
       voter: s.voter,
       clusterId: s.clusterId ?? null,
-      disk,
+      storage,
     };
-    const key = JSON.stringify({ ...m, disk: disk ? { low: disk.low, mb: Math.round(disk.freeBytes / 2 ** 20) } : null });
+    // Free space changes with every write: main hears of it when it changes by a megabyte or the warning flips.
+    const key = JSON.stringify({ ...m, storage: storage ? { ...storage, freeBytes: Math.round(storage.freeBytes / 2 ** 20) } : null });
     if (key === lastStatus) return;
     lastStatus = key;
     send(m);

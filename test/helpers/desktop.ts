@@ -9,7 +9,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, renameSync, writeFileSync, closeSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
-import { ReplicaHost, type DiskWait, type RestartBackoff } from '../../main/replica-host.js';
+import { ReplicaHost, type RestartBackoff } from '../../main/replica-host.js';
 import { SecretKeeper, type SafeStorageLike } from '../../main/secret-keeper.js';
 import { defaultSettings, SettingsStore, type Settings } from '../../main/settings.js';
 import { Team } from '../../main/team.js';
@@ -21,7 +21,6 @@ import type { HostConfig, HostStatus, InvokeArg, InvokeChannel, InvokeResults, I
 import type { FileAccess } from '../../main/window-state.js';
 import { adminRequest } from '../../replica/net/admin-client.js';
 import { discoverClusters } from '../../replica/node/discovery.js';
-import { freeBytes } from '../../main/free-space.js';
 import type { ReplicaStatus } from '../../replica/protocol/client.js';
 import { ForkedReplicaChild } from './replica-child.js';
 import { waitFor } from './cluster.js';
@@ -81,7 +80,6 @@ export interface TestDesktopOptions {
   /** Where the replica process's log lines go (appended). */
   logFile: string;
   backoff?: RestartBackoff;
-  diskWait?: DiskWait;
   /** Wraps the invite check (the test may change the world right after it). */
   reachCluster?: (servers: string[], secret: Buffer, real: (servers: string[], secret: Buffer) => Promise<ReplicaStatus>) => Promise<ReplicaStatus>;
   /**
@@ -89,8 +87,6 @@ export interface TestDesktopOptions {
    * 127.0.0.1 so nothing they start talks on the machine's real network (or multicasts on it).
    */
   lanAddress?: string | null;
-  /** Wraps the free-space probe (e.g. to count how often the host measured). */
-  freeBytes?: (dir: string) => number | null;
 }
 
 export class TestDesktop {
@@ -131,9 +127,7 @@ export class TestDesktop {
         now: () => Date.now(),
         log,
         startOptions: (config) => team!.startOptions(config),
-        freeBytes: options.freeBytes ?? freeBytes,
         backoff: options.backoff ?? { initialMs: 200, maxMs: 2_000, stableMs: 60_000 },
-        diskWait: options.diskWait,
         stopTimeoutMs: 20_000,
       },
       this.settings.get().replica,

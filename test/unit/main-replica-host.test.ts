@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { ReplicaHost, type ProcessStatus } from '../../main/replica-host.js';
 import { AUTOPILOT_CONFIG_DEFAULTS, type HostConfig } from '../../main/ipc-contract.js';
-import { EXIT_DISK_FULL } from '../../main/free-space.js';
+import { EXIT_STATUS } from '../../replica/node/exit-status.js';
 import { FakeChild, FakeClock, silentLog } from '../helpers/main-fakes.js';
 
-// The host's own logic (backoff arithmetic, the disk-full wait, stop and kill) on a manual clock; the same host with
+// The host's own logic (backoff arithmetic, the replica's own stops never restarted in a loop, stop and kill) on a manual clock; the same host with
 // real replica processes is test/cluster/desktop-host.test.ts.
 const config: HostConfig = { enabled: true, dataDir: '/data/replica', port: 7420, autopilot: AUTOPILOT_CONFIG_DEFAULTS };
 const GIB = 2 ** 30;
+const STORAGE = { freeBytes: 300 * 2 ** 20, totalBytes: 10 * GIB, warnBelowBytes: 512 * 2 ** 20, lowSpace: true };
 
 function setup(cfg: HostConfig = config) {
   const clock = new FakeClock();
   const children: FakeChild[] = [];
   const statuses: ProcessStatus[] = [];
-  const disk = { free: 10 * GIB as number | null, measured: 0 };
   const host = new ReplicaHost(
     {
       fork: () => {
@@ -26,18 +26,13 @@ function setup(cfg: HostConfig = config) {
       now: clock.now,
       log: silentLog,
       startOptions: (c) => ({ dataDir: c.dataDir, port: c.port, host: '127.0.0.1', bootstrap: true, secret: 'c2VjcmV0', autopilot: c.autopilot, announce: false }),
-      freeBytes: () => {
-        disk.measured++;
-        return disk.free;
-      },
       backoff: { initialMs: 500, maxMs: 8_000, stableMs: 60_000 },
-      diskWait: { pollMs: 5_000, resumeBytes: GIB },
       stopTimeoutMs: 5_000,
     },
     cfg,
   );
   host.onStatus((s) => statuses.push(s));
-  return { clock, children, statuses, host, disk };
+  return { clock, children, statuses, host };
 }
 
 describe('ReplicaHost', () => {
@@ -162,38 +157,70 @@ describe('ReplicaHost', () => {
     expect(await p).toBe(false);
   });
 
-  it('a replica stopped on a full disk is not restarted until there is free space', () => {
-    const { clock, children, host, disk } = setup();
+  it('relays the replica’s status.storage (free space and its low-space warning) as measured by the replica', () => {
+    const { children, host } = setup();
     host.start();
     children[0].emit({ type: 'ready', id: 'r', address: 'a:1' });
-    disk.free = 1_000;
-    children[0].emit({ type: 'fatal', failure: 'diskFull', message: 'disk full at /data/replica: stopped; free space and restart' });
-    children[0].exit(EXIT_DISK_FULL);
-    expect(host.status()).toMatchObject({ state: 'diskFull', lastError: 'disk full at /data/replica: stopped; free space and restart', restartInMs: null });
-    // An hour of a full disk: the free space is measured now and then, the replica is never started.
-    clock.advance(3_600_000);
-    expect(children).toHaveLength(1);
-    expect(disk.measured).toBe(720);
-    expect(host.status()).toMatchObject({ state: 'diskFull', disk: { freeBytes: 1_000, low: true } });
-    // Space is freed: at the next measurement the replica starts again.
-    disk.free = 2 * GIB;
-    clock.advance(5_000);
-    expect(children).toHaveLength(2);
-    expect(host.status().state).toBe('starting');
+    children[0].emit({ ...statusMessage('leader', 2), storage: STORAGE });
+    expect(host.status().disk).toEqual(STORAGE);
+    // The old shape (main's own probe) is refused.
+    children[0].emit({ ...statusMessage('leader', 2), storage: { freeBytes: 1, low: true } });
+    expect(host.status().disk).toEqual(STORAGE);
   });
 
-  it('the exit status alone (the fatal message lost) is enough to wait for space', () => {
-    const { clock, children, host, disk } = setup();
+  it('a replica stopped on a full disk (exit 3) waits for the user: no restart, no timer, until “Start it now”', () => {
+    const { clock, children, host } = setup();
     host.start();
-    disk.free = null; // cannot be measured: keep waiting, never assume space
-    children[0].exit(EXIT_DISK_FULL);
-    expect(host.status().state).toBe('diskFull');
-    clock.advance(600_000);
+    children[0].emit({ type: 'ready', id: 'r', address: 'a:1' });
+    children[0].emit({ ...statusMessage('leader', 2), storage: STORAGE });
+    children[0].emit({ type: 'fatal', failure: 'DISK_FULL', message: 'disk full at /data/replica: stopped; free space and restart' });
+    children[0].exit(EXIT_STATUS.DISK_FULL);
+    expect(host.status()).toMatchObject({ state: 'diskFull', lastError: 'disk full at /data/replica: stopped; free space and restart', restartInMs: null, disk: STORAGE });
+    expect(clock.pendingDelays()).toEqual([]);
+    clock.advance(3_600_000);
     expect(children).toHaveLength(1);
+    expect(host.status().state).toBe('diskFull');
     // The user frees space and presses "Start it now".
     host.retry();
     expect(children).toHaveLength(2);
     expect(host.status()).toMatchObject({ state: 'starting', lastError: null });
+  });
+
+  it('the exit status alone (the fatal message lost) is enough: 3 disk full, 4 folder in use, 5 damaged', () => {
+    for (const [code, state] of [
+      [EXIT_STATUS.DISK_FULL, 'diskFull'],
+      [EXIT_STATUS.DATA_FOLDER_IN_USE, 'folderInUse'],
+      [EXIT_STATUS.DAMAGED, 'damaged'],
+    ] as const) {
+      const { clock, children, host } = setup();
+      host.start();
+      children[0].exit(code);
+      expect(host.status().state).toBe(state);
+      expect(host.status().lastError).toContain('/data/replica');
+      clock.advance(600_000);
+      expect(children).toHaveLength(1);
+    }
+  });
+
+  it('the stop code of the last fatal message counts when the exit status does not say it (killed after reporting)', () => {
+    const { clock, children, host } = setup();
+    host.start();
+    children[0].emit({ type: 'fatal', failure: 'DATA_FOLDER_IN_USE', message: 'data folder /data/replica is in use by process 4242 (its LOCK file)' });
+    children[0].exit(128);
+    expect(host.status()).toMatchObject({ state: 'folderInUse', lastError: 'data folder /data/replica is in use by process 4242 (its LOCK file)' });
+    clock.advance(600_000);
+    expect(children).toHaveLength(1);
+  });
+
+  it('any other failure (exit 1, 2) is a crash, restarted with backoff', () => {
+    const { clock, children, host } = setup();
+    host.start();
+    children[0].emit({ type: 'fatal', failure: 'startFailed', message: 'port 7420 is in use' });
+    children[0].exit(EXIT_STATUS.failed);
+    expect(host.status()).toMatchObject({ state: 'crashed', restartInMs: 500 });
+    clock.advance(500);
+    children[1].exit(EXIT_STATUS.invalid);
+    expect(host.status()).toMatchObject({ state: 'crashed', restartInMs: 1000 });
   });
 
   it('applies new settings by restarting with them', async () => {
@@ -213,5 +240,5 @@ describe('ReplicaHost', () => {
 });
 
 function statusMessage(role: string, term: number) {
-  return { type: 'status', role, term, leader: role === 'leader' ? 'r' : null, members: 1, voter: true, clusterId: null, disk: null };
+  return { type: 'status', role, term, leader: role === 'leader' ? 'r' : null, members: 1, voter: true, clusterId: null, storage: null };
 }

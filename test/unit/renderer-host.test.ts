@@ -48,10 +48,14 @@ describe('the desktop window', () => {
     expect(readableError(new QuorumError('RATE_LIMITED', 'slow down'))).toMatch(/Wait a moment/);
   });
 
-  it('shows a full disk and low space in the connection bar, and nothing when all is well', () => {
+  it('shows a full disk, a data folder in use, damaged data and low space in the connection bar, and nothing when all is well', () => {
+    const storage = { freeBytes: 300 * 2 ** 20, totalBytes: 2 ** 34, warnBelowBytes: 512 * 2 ** 20, lowSpace: true };
     expect(hostTrouble(hostStatus({}), 1_000)).toBeNull();
-    expect(hostTrouble(hostStatus({ state: 'diskFull', disk: { freeBytes: 0, low: true } }), 1_000)).toMatchObject({ tone: 'error', text: expect.stringMatching(/^disk full/) });
-    expect(hostTrouble(hostStatus({ disk: { freeBytes: 300 * 2 ** 20, low: true } }), 1_000)).toEqual({ tone: 'warn', text: 'low disk space: 300 MB free for this machine’s replica' });
+    expect(hostTrouble(hostStatus({ disk: { ...storage, lowSpace: false } }), 1_000)).toBeNull();
+    expect(hostTrouble(hostStatus({ state: 'diskFull', disk: { ...storage, freeBytes: 0 } }), 1_000)).toMatchObject({ tone: 'error', text: expect.stringMatching(/^disk full: .*free space on the disk of \/home\/ann\/\.config\/Quorum\/replica, then start it again/) });
+    expect(hostTrouble(hostStatus({ state: 'folderInUse' }), 1_000)).toMatchObject({ tone: 'error', text: expect.stringMatching(/^another Quorum is using \/home\/ann\/\.config\/Quorum\/replica/) });
+    expect(hostTrouble(hostStatus({ state: 'damaged' }), 1_000)).toMatchObject({ tone: 'error', text: expect.stringMatching(/damaged data/) });
+    expect(hostTrouble(hostStatus({ disk: storage }), 1_000)).toEqual({ tone: 'warn', text: 'low disk space: 300 MB free for this machine’s replica' });
     expect(hostTrouble(hostStatus({ state: 'crashed', restartInMs: 2_000 }), 1_500)).toMatchObject({ text: 'this machine’s replica crashed; restarting in 2 s' });
   });
 

@@ -52,6 +52,10 @@ export function describeHost(s: HostStatus, now: number): string {
     }
     case 'diskFull':
       return diskFullText(s);
+    case 'folderInUse':
+      return `Another Quorum is using the data folder ${s.config.dataDir}: this machine’s replica cannot start while it does. Quit the other Quorum (or choose another data folder below), then press “Start it now”.`;
+    case 'damaged':
+      return `The data folder ${s.config.dataDir} holds damaged data${s.lastError ? ` (${s.lastError})` : ''}: this machine’s replica stopped rather than serve it. Move the folder aside and join your team again with an invite code (or choose another data folder below).`;
     case 'stopping':
       return 'Stopping…';
     case 'stopped':
@@ -60,13 +64,13 @@ export function describeHost(s: HostStatus, now: number): string {
 }
 
 function diskFullText(s: HostStatus): string {
-  const free = s.disk ? ` (${megabytes(s.disk.freeBytes)} free now)` : '';
-  return `The disk of ${s.config.dataDir} is full${free}: this machine’s replica stopped so that nothing written is lost. Free some space; it starts again by itself once there is room.`;
+  return `The disk of ${s.config.dataDir} is full: this machine’s replica stopped so that nothing written is lost. Free some space on that disk, then press “Start it now”.`;
 }
 
 /**
  * What the connection bar says about this machine's replica when it needs saying (null otherwise): a crash with its
- * restart countdown, a full disk (the replica waits for space, never restarting in a loop), or space running low.
+ * restart countdown, the replica's own stops (a full disk, its data folder used by another Quorum, damaged data: each
+ * waits for the user, never restarting in a loop), or space running low (the replica's status.storage.lowSpace).
  */
 export function hostTrouble(s: HostStatus | null, now: number): { text: string; tone: 'warn' | 'error' } | null {
   if (!s) return null;
@@ -74,8 +78,10 @@ export function hostTrouble(s: HostStatus | null, now: number): { text: string; 
     const left = secondsLeft(s, now);
     return { text: `this machine’s replica crashed; restarting${left !== null ? ` in ${left} s` : ''}`, tone: 'warn' };
   }
-  if (s.state === 'diskFull') return { text: `disk full: this machine’s replica stopped until space is freed on the disk of ${s.config.dataDir}`, tone: 'error' };
-  if (s.state === 'running' && s.disk?.low) return { text: `low disk space: ${megabytes(s.disk.freeBytes)} free for this machine’s replica`, tone: 'warn' };
+  if (s.state === 'diskFull') return { text: `disk full: this machine’s replica stopped; free space on the disk of ${s.config.dataDir}, then start it again in Settings`, tone: 'error' };
+  if (s.state === 'folderInUse') return { text: `another Quorum is using ${s.config.dataDir}: quit it, then start this machine’s replica again in Settings`, tone: 'error' };
+  if (s.state === 'damaged') return { text: `this machine’s replica stopped: its data folder ${s.config.dataDir} holds damaged data (see Settings)`, tone: 'error' };
+  if (s.state === 'running' && s.disk?.lowSpace) return { text: `low disk space: ${megabytes(s.disk.freeBytes)} free for this machine’s replica`, tone: 'warn' };
   return null;
 }
 

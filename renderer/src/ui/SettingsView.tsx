@@ -24,7 +24,7 @@ function DesktopHosting() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [status?.config.enabled, status?.config.dataDir, status?.config.port]);
   useEffect(() => {
-    if (status?.state !== 'crashed' && status?.state !== 'diskFull') return;
+    if (status?.state !== 'crashed') return;
     const h = window.setInterval(() => setTick((t) => t + 1), 1000);
     return () => window.clearInterval(h);
   }, [status?.state]);
@@ -56,14 +56,14 @@ function DesktopHosting() {
         <p className={`host-state hs-${status.state}`} role="status">
           {describeHost(status, Date.now())}
         </p>
-        {(status.state === 'diskFull' || status.state === 'crashed') && (
+        {(status.state === 'diskFull' || status.state === 'folderInUse' || status.state === 'damaged' || status.state === 'crashed') && (
           <div className="row">
             <button type="button" className="secondary" disabled={busy} onClick={() => void run(() => call('replica:retry'))}>
               Start it now
             </button>
           </div>
         )}
-        {status.disk && <p className={`muted small ${status.disk.low ? 'warning' : ''}`}>Free space on its disk: {Math.round(status.disk.freeBytes / 2 ** 20)} MB{status.disk.low ? ' (low: free some space before the disk fills)' : ''}.</p>}
+        {status.disk && <p className={`muted small ${status.disk.lowSpace ? 'warning' : ''}`}>Free space on its disk: {Math.round(status.disk.freeBytes / 2 ** 20)} MB of {Math.round(status.disk.totalBytes / 2 ** 20)} MB{status.disk.lowSpace ? ' (low: free some space before the disk fills)' : ''}.</p>}
         <p className="muted small">Secrets: {status.secrets.detail}.</p>
         <form onSubmit={apply} className="stack">
           <label className="check">
