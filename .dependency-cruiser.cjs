@@ -107,6 +107,8 @@ module.exports = {
   options: {
     doNotFollow: { path: 'node_modules' },
     exclude: { path: '^(dist|release|test-results|bench-results|chaos-results)/' },
+    // A git worktree shares node_modules through a symlink: keep paths as node_modules/… (not the link's target).
+    preserveSymlinks: true,
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
