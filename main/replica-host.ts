@@ -105,6 +105,8 @@ export class ReplicaHost {
   /** The failure the child reported before it exited (its exit status says the same for a full disk). */
   private reportedFailure: Extract<FromReplicaProcess, { type: 'fatal' }>['failure'] | null = null;
   private stopping: Promise<void> | null = null;
+  /** The app is quitting: nothing starts the replica again (a crash, a settings change, a retry, a team change). */
+  private shutDown = false;
   private onExit: (() => void) | null = null;
   private nextReqId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -160,7 +162,7 @@ export class ReplicaHost {
   }
 
   start(): void {
-    if (!this.config.enabled || this.child || this.stopping) return;
+    if (!this.config.enabled || this.child || this.stopping || this.shutDown) return;
     this.cancelRestart();
     this.spawn();
   }
@@ -170,10 +172,19 @@ export class ReplicaHost {
    * Quorum, or moved damaged data aside), or when stopped.
    */
   retry(): void {
-    if (this.child || this.stopping || !this.config.enabled) return;
+    if (this.child || this.stopping || !this.config.enabled || this.shutDown) return;
     this.cancelRestart();
     this.lastError = null;
     this.spawn();
+  }
+
+  /**
+   * The app's last stop (quit, or the session ending): stops the replica gracefully, and from now on nothing starts it
+   * again — not a crash restart, nor a settings change or team change that was waiting for the same stop.
+   */
+  shutdown(): Promise<void> {
+    this.shutDown = true;
+    return this.stop();
   }
 
   /** Graceful stop: asks the replica to stop, kills it if it has not exited after stopTimeoutMs. */
@@ -278,6 +289,7 @@ export class ReplicaHost {
   }
 
   private spawn(): void {
+    if (this.shutDown) return;
     this.restartAt = null;
     this.address = null;
     this.replicaId = null;
@@ -400,6 +412,10 @@ export class ReplicaHost {
   private crashed(reason: string): void {
     this.restarts += 1;
     this.lastError = reason;
+    if (this.shutDown) {
+      this.setState('stopped');
+      return;
+    }
     const delay = backoffCeiling(this.restarts - 1, this.backoff);
     this.restartAt = this.deps.now() + delay;
     this.deps.log.warn({ restarts: this.restarts, delayMs: delay, reason }, 'replica crashed; restarting after backoff');

@@ -51,8 +51,8 @@ describeUnless(tmpfsUnavailableReason(), 'a desktop whose replica’s disk fills
     // A second Quorum of this user, set to the same data folder: its replica stops with exit status 4, and that app says
     // another Quorum uses the folder instead of restarting.
     other = new TestDesktop({ name: 'other', userData: join(root, 'other'), port: await freePort(), logFile: join(root, 'other.log'), lanAddress: '127.0.0.1', keyring: a.keyring });
-    other.settings.setReplica({ ...other.settings.get().replica, dataDir: a.settings.get().replica.dataDir });
-    other.start();
+    // Its user chooses this data folder in Settings (the same handler the page calls).
+    await other.invoke('replica:setConfig', { ...other.settings.get().replica, dataDir: a.settings.get().replica.dataDir });
     const inUse = await other.waitStatus('the data folder in use', (s) => s.state === 'folderInUse');
     await waitFor('the other replica process to exit', () => !other.child!.alive);
     expect(other.child!.proc.exitCode).toBe(EXIT_STATUS.DATA_FOLDER_IN_USE);

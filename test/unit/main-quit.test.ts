@@ -26,7 +26,7 @@ function setup(leader: boolean, transferResult: Promise<boolean> = Promise.resol
       events.push(`transfer(${ms})`);
       return transferResult;
     },
-    stop: async () => {
+    shutdown: async () => {
       events.push('stop');
     },
   };

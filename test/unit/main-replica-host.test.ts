@@ -223,6 +223,35 @@ describe('ReplicaHost', () => {
     expect(host.status()).toMatchObject({ state: 'crashed', restartInMs: 1000 });
   });
 
+  it('no respawn during quit: a settings change waiting on the same stop, a crash or a retry start nothing after shutdown', async () => {
+    const { clock, children, host } = setup();
+    host.start();
+    children[0].emit({ type: 'ready', id: 'r', address: 'a:1' });
+    // The user saves settings (stop, then start with them) and quits while that stop is under way.
+    const saving = host.setConfig({ ...config, port: 9000 });
+    const quitting = host.shutdown();
+    children[0].exit(0);
+    await Promise.all([saving, quitting]);
+    expect(children).toHaveLength(1);
+    host.retry();
+    host.start();
+    clock.advance(600_000);
+    expect(children).toHaveLength(1);
+    expect(host.status().state).toBe('stopped');
+  });
+
+  it('a replica that crashes while the app quits is not restarted', async () => {
+    const { clock, children, host } = setup();
+    host.start();
+    children[0].emit({ type: 'ready', id: 'r', address: 'a:1' });
+    children[0].exit(1);
+    expect(host.status().state).toBe('crashed');
+    await host.shutdown();
+    clock.advance(600_000);
+    expect(children).toHaveLength(1);
+    expect(host.status().state).toBe('stopped');
+  });
+
   it('applies new settings by restarting with them', async () => {
     const { children, host } = setup();
     host.start();
