@@ -159,6 +159,7 @@ function run(): void {
 
       const notifier = createNotifier({
         Notification,
+        platform: process.platform,
         isFocused: () => !mainWindow.isDestroyed() && mainWindow.isFocused(),
         openConversation: (name) => {
           reveal(mainWindow);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UnreadIndicator } from '../../main/unread.js';
-import { createNotifier, type NotificationCtor } from '../../main/notify.js';
+import { createNotifier, MAX_LIVE_NOTIFICATIONS, type NotificationCtor } from '../../main/notify.js';
 import { createTray, type TrayElectron, type TrayMenuItem } from '../../main/tray.js';
 
 function fakeTray() {
@@ -46,13 +46,13 @@ describe('unread badge and tray', () => {
 });
 
 describe('notifications', () => {
-  function setup(focused: boolean, supported = true) {
-    const shown: { title: string; body: string; click?: () => void }[] = [];
+  function setup(focused: boolean, supported = true, platform = 'darwin') {
+    const shown: { title: string; body: string; click?: () => void; closed: boolean }[] = [];
     class FakeNotification {
       static isSupported = () => supported;
-      private rec: { title: string; body: string; click?: () => void };
+      private rec: { title: string; body: string; click?: () => void; closed: boolean };
       constructor(o: { title: string; body: string }) {
-        this.rec = { title: o.title, body: o.body };
+        this.rec = { title: o.title, body: o.body, closed: false };
       }
       on(event: string, l: () => void) {
         if (event === 'click') this.rec.click = l;
@@ -61,11 +61,34 @@ describe('notifications', () => {
       show() {
         shown.push(this.rec);
       }
+      close() {
+        this.rec.closed = true;
+      }
     }
     const opened: string[] = [];
-    const n = createNotifier({ Notification: FakeNotification as unknown as NotificationCtor, isFocused: () => focused, openConversation: (c) => opened.push(c) });
+    const n = createNotifier({ Notification: FakeNotification as unknown as NotificationCtor, isFocused: () => focused, openConversation: (c) => opened.push(c), platform });
     return { n, shown, opened };
   }
+
+  it('keeps at most MAX_LIVE_NOTIFICATIONS referenced over a long session, closing the oldest first', () => {
+    const { n, shown } = setup(false);
+    for (let i = 0; i < 1000; i++) n.message({ conversation: 'bob', from: 'bob', text: `m${i}` });
+    expect(n.live).toBe(MAX_LIVE_NOTIFICATIONS);
+    expect(shown.filter((x) => !x.closed).map((x) => x.body)).toEqual(Array.from({ length: MAX_LIVE_NOTIFICATIONS }, (_, i) => `m${1000 - MAX_LIVE_NOTIFICATIONS + i}`));
+    // A click forgets the clicked one.
+    shown.at(-1)!.click!();
+    expect(n.live).toBe(MAX_LIVE_NOTIFICATIONS - 1);
+  });
+
+  it('escapes markup in the body on Linux (libnotify reads it as markup), not elsewhere', () => {
+    const text = '<b>bold</b> & <a href="x">link</a>';
+    const linux = setup(false, true, 'linux');
+    linux.n.message({ conversation: 'bob', from: 'bob', text });
+    expect(linux.shown[0].body).toBe('&lt;b&gt;bold&lt;/b&gt; &amp; &lt;a href=&quot;x&quot;&gt;link&lt;/a&gt;');
+    const mac = setup(false, true, 'darwin');
+    mac.n.message({ conversation: 'bob', from: 'bob', text });
+    expect(mac.shown[0].body).toBe(text);
+  });
 
   it('notifies while unfocused; a click opens the conversation', () => {
     const { n, shown, opened } = setup(false);
