@@ -22,6 +22,13 @@ import { drop } from './drop.js';
 
 /** The sealed cluster secret in a data folder (a backup folder keeps its own, so it can be restored). */
 export const SEALED_SECRET_FILE = 'cluster-secret.json';
+/**
+ * A join whose replica fails to start this many times in a row (its start options cannot be made, e.g. the kept
+ * invite's secret no longer opens, or the replica refuses the join at start) has failed: the earlier data is put
+ * back and the user told why, instead of restarting the replica forever.
+ */
+export const JOIN_START_ATTEMPTS = 3;
+
 /** The plain secret file earlier versions of the app wrote; sealed and removed at the first start. */
 const LEGACY_SECRET_FILE = 'cluster.secret';
 
@@ -74,10 +81,19 @@ export class Team {
   private readonly listeners = new Set<() => void>();
   /** Serializes join, create and invite: one change at a time. */
   private busy: Promise<unknown> = Promise.resolve();
+  /** A failed join is being undone (the crash that triggered it is reported more than once). */
+  private undoingJoin = false;
 
   constructor(private readonly deps: TeamDeps) {
     deps.host.onEvent((e) => this.onReplicaEvent(e));
     deps.host.onStatus((s) => {
+      const pending = this.settings().team.pendingJoin;
+      if (pending && s.state === 'crashed' && s.restarts >= JOIN_START_ATTEMPTS && !this.undoingJoin) {
+        this.undoingJoin = true;
+        const reason = `this machine’s replica could not start with the invite (${s.restarts} attempts): ${s.lastError ?? 'no reason given'}`;
+        drop(this.serialize(() => this.restoreAfterFailedJoin(pending, reason)).finally(() => (this.undoingJoin = false)));
+        return;
+      }
       // A member of a team must be reachable by its peers: an install that joined under an older version (or whose
       // settings were lost) and still listens on loopback is opened to the LAN.
       if (s.state === 'running' && s.members !== null && s.members > 1 && this.settings().team.exposure === 'loopback') {
