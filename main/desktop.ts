@@ -15,7 +15,9 @@ export interface DesktopServicesDeps {
   team: Team;
   settings: SettingsStore;
   secrets: SecretKeeper;
-  appInfo(): AppInfo;
+  appInfo(): Omit<AppInfo, 'launchAtLogin'>;
+  /** The OS's "open at login" for this app (main/launch-at-login.ts). */
+  loginItem: { set(enabled: boolean): void; get(): boolean };
   /** Asks the user for a folder (Electron's dialog); null when cancelled. */
   chooseFolder(): Promise<string | null>;
   /** Teams announcing themselves on this network (mDNS), listened for `timeoutMs`. */
@@ -52,7 +54,12 @@ export class DesktopServices {
   handlers(): InvokeHandlers {
     const { host, team, settings, secrets } = this.deps;
     return {
-      'app:info': () => this.deps.appInfo(),
+      'app:info': () => this.appInfo(),
+      'app:setLaunchAtLogin': ({ enabled }) => {
+        this.deps.loginItem.set(enabled);
+        settings.update((s) => ({ ...s, launchAtLogin: enabled }));
+        return this.appInfo();
+      },
       'replica:getStatus': () => this.status(),
       'replica:setConfig': async (config: HostConfig) => {
         if (settings.get().team.pendingJoin && config.dataDir !== settings.get().replica.dataDir) {
@@ -116,6 +123,10 @@ export class DesktopServices {
         return null;
       },
     };
+  }
+
+  private appInfo(): AppInfo {
+    return { ...this.deps.appInfo(), launchAtLogin: this.deps.loginItem.get() };
   }
 
   private emit(): void {

@@ -167,6 +167,8 @@ export type KeptLogin = z.infer<typeof KeptLoginSchema>;
 
 export const IPC_INVOKE = {
   'app:info': NoArg,
+  /** "Open Quorum when I log in" (the app's login item; an XDG autostart entry on Linux). */
+  'app:setLaunchAtLogin': z.strictObject({ enabled: z.boolean() }),
   'replica:getStatus': NoArg,
   'replica:setConfig': HostConfigSchema,
   'replica:chooseDataDir': NoArg,
@@ -206,10 +208,13 @@ export interface AppInfo {
   platform: string;
   appVersion: string;
   electronVersion: string;
+  /** The app opens when the user logs in. */
+  launchAtLogin: boolean;
 }
 
 export interface InvokeResults {
   'app:info': AppInfo;
+  'app:setLaunchAtLogin': AppInfo;
   'replica:getStatus': HostStatus;
   'replica:setConfig': HostStatus;
   'replica:chooseDataDir': string | null;

@@ -2,12 +2,16 @@
  * Electron main process: wires the small modules of main/ to the real electron API.
  * Built by main/build.mjs (esbuild) into dist/main/main.js; see electron-builder.yml for packaging.
  */
-import { app, BrowserWindow, Menu, Notification, Tray, clipboard, dialog, ipcMain, nativeImage, powerMonitor, protocol, safeStorage, screen, session, utilityProcess } from 'electron';
+import { app, BrowserWindow, Menu, Notification, Tray, clipboard, dialog, ipcMain, nativeImage, powerMonitor, protocol, safeStorage, screen, session, shell, utilityProcess } from 'electron';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import { installAppLifecycle, closeHidesToTray, quitOnSessionEnd } from './app-lifecycle.js';
+import { appMenuTemplate, installContextMenu, type MenuItemSpec } from './menus.js';
+import { RotatingLog } from './log-file.js';
+import { launchesAtLogin, setLaunchAtLogin } from './launch-at-login.js';
 import { APP_ORIGIN, APP_SCHEME, APP_URL, serveAppRequest } from './app-protocol.js';
 import { drop } from './drop.js';
 import { registerIpcHandlers, type InvokeEventLike } from './ipc-handlers.js';
@@ -30,7 +34,15 @@ import { adminRequest } from '../replica/net/admin-client.js';
 import { discoverClusters } from '../replica/node/discovery.js';
 import type { ReplicaStatus } from '../replica/protocol/client.js';
 
-const log = pino({ name: 'quorum-main' });
+/** electron-builder.yml appId (Windows' AppUserModelId must match the installer's shortcut). */
+const APP_ID = 'org.quorum.chat';
+
+// Logs go to the app's logs folder (Help → Open logs folder), rotated by size; and to stdout for a terminal launch.
+app.setAppLogsPath();
+const logsDir = app.getPath('logs');
+const mainLog = new RotatingLog({ dir: logsDir, name: 'main' });
+const replicaLog = new RotatingLog({ dir: logsDir, name: 'replica' });
+const log = pino({ name: 'quorum-main' }, pino.multistream([{ stream: process.stdout }, { stream: mainLog }]));
 const here = dirname(fileURLToPath(import.meta.url)); // <app>/dist/main
 const appRoot = join(here, '..', '..');
 const rendererRoot = join(appRoot, 'dist', 'renderer');
@@ -58,17 +70,21 @@ protocol.registerSchemesAsPrivileged([
 ]);
 
 function run(): void {
-  if (!app.requestSingleInstanceLock()) {
-    app.quit();
-    return;
-  }
   let win: WindowLike | null = null;
+  let openWindow: (() => void) | null = null;
   let quitting = false;
-  app.on('second-instance', () => {
-    if (win) reveal(win);
+  const currentWindow = (): WindowLike | null => (win && !win.isDestroyed() ? win : null);
+  const lifecycle = installAppLifecycle(app as never, {
+    platform: process.platform,
+    appId: APP_ID,
+    window: currentWindow,
+    createWindow: () => openWindow?.(),
+    isReady: () => app.isReady(),
   });
+  if (!lifecycle) return;
 
   const userData = app.getPath('userData');
+  const loginEnv = { platform: process.platform, app, env: process.env, execPath: process.execPath };
   const windowFile = join(userData, 'window-state.json');
   const settings = new SettingsStore(join(userData, 'settings.json'), files, defaultSettings(userData, join));
   const secrets = new SecretKeeper(safeStorage, process.platform);
@@ -77,12 +93,17 @@ function run(): void {
   let team: Team | null = null;
   const host = new ReplicaHost(
     {
-      fork: () =>
-        utilityProcess.fork(join(here, 'replica-process.js'), [], {
+      fork: () => {
+        const child = utilityProcess.fork(join(here, 'replica-process.js'), [], {
           serviceName: 'Quorum replica',
-          stdio: 'inherit',
+          stdio: 'pipe',
           env: replicaProcessEnv(process.env),
-        }) as unknown as ReplicaChild,
+        });
+        // The replica's own log lines (pino JSON) go to replica.log beside main.log.
+        child.stdout?.on('data', (chunk: Buffer) => replicaLog.write(chunk));
+        child.stderr?.on('data', (chunk: Buffer) => replicaLog.write(chunk));
+        return child as unknown as ReplicaChild;
+      },
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
       now: () => Date.now(),
@@ -109,12 +130,12 @@ function run(): void {
   });
 
   installQuitHandler(app, host, log, {
-    onQuitting: () => {
+    onQuitting: (step) => {
       quitting = true;
+      // The window says what takes the moment (a hand-over waits for another voter to take over).
+      const w = currentWindow();
+      w?.setTitle(step === 'handingOver' ? 'Quorum — handing leadership to another machine before quitting…' : 'Quorum — stopping this machine’s replica…');
     },
-  });
-  app.on('window-all-closed', () => {
-    if (process.platform !== 'darwin') app.quit();
   });
 
   drop(
@@ -138,32 +159,54 @@ function run(): void {
       const icon = nativeImage.createFromPath(join(assets, 'icon.png'));
       const trayIcon = nativeImage.createFromPath(join(assets, 'tray.png'));
       const trayUnread = nativeImage.createFromPath(join(assets, 'tray-unread.png'));
+      Menu.setApplicationMenu(
+        Menu.buildFromTemplate(appMenuTemplate({ platform: process.platform, appName: 'Quorum', devTools: !app.isPackaged, openLogsFolder: () => drop(shell.openPath(logsDir)) }) as never),
+      );
       const tray = createTray(
         { Tray: Tray as unknown as TrayElectron['Tray'], buildMenu: (template) => Menu.buildFromTemplate(template) },
-        { icon: trayIcon, open: () => win && reveal(win), quit: () => app.quit(), log },
+        {
+          icon: trayIcon,
+          open: () => {
+            const w = currentWindow();
+            if (w) reveal(w);
+            else openWindow?.();
+          },
+          quit: () => app.quit(),
+          log,
+        },
       );
       const unread = new UnreadIndicator(app, tray, { platform: process.platform, icons: { normal: trayIcon, unread: trayUnread } });
 
-      const displays = screen.getAllDisplays().map((d) => d.workArea);
-      win = createMainWindow(BrowserWindow as unknown as WindowCtor, {
-        preload: join(here, 'preload.cjs'),
-        url: APP_URL,
-        state: loadWindowState(windowFile, files, displays),
-        icon,
-        devTools: !app.isPackaged,
-        saveState: (s) => saveWindowState(windowFile, files, s),
-        hideOnClose: () => tray !== null && !quitting && process.platform !== 'darwin',
-        log,
-      });
-      const mainWindow = win;
+      const hideToTray = closeHidesToTray({ platform: process.platform, hasTray: tray !== null, desktop: process.env.XDG_CURRENT_DESKTOP });
+      openWindow = () => {
+        const displays = screen.getAllDisplays().map((d) => d.workArea);
+        const made = createMainWindow(BrowserWindow as unknown as WindowCtor, {
+          preload: join(here, 'preload.cjs'),
+          url: APP_URL,
+          state: loadWindowState(windowFile, files, displays),
+          icon,
+          devTools: !app.isPackaged,
+          saveState: (s) => saveWindowState(windowFile, files, s),
+          hideOnClose: () => hideToTray && !quitting,
+          log,
+        });
+        const browserWindow = made as unknown as BrowserWindow;
+        installContextMenu(browserWindow.webContents, (template: MenuItemSpec[]) => Menu.buildFromTemplate(template as never).popup({ window: browserWindow }));
+        quitOnSessionEnd(browserWindow as never, () => app.quit());
+        win = made;
+        drop(made.loadURL(APP_URL));
+      };
 
       const notifier = createNotifier({
         Notification,
         platform: process.platform,
-        isFocused: () => !mainWindow.isDestroyed() && mainWindow.isFocused(),
+        isFocused: () => currentWindow()?.isFocused() ?? false,
         openConversation: (name) => {
-          reveal(mainWindow);
-          mainWindow.webContents.send('nav:conversation', { with: name });
+          if (!currentWindow()) openWindow?.();
+          const w = currentWindow();
+          if (!w) return;
+          reveal(w);
+          w.webContents.send('nav:conversation', { with: name });
         },
       });
 
@@ -173,28 +216,33 @@ function run(): void {
         settings,
         secrets,
         appInfo: () => ({ platform: process.platform, appVersion: app.getVersion(), electronVersion: process.versions.electron ?? '' }),
+        loginItem: {
+          set: (enabled) => setLaunchAtLogin(enabled, loginEnv),
+          get: () => launchesAtLogin(loginEnv),
+        },
         chooseFolder: async () => {
-          const r = await dialog.showOpenDialog(BrowserWindow.getFocusedWindow() ?? (mainWindow as unknown as BrowserWindow), {
+          const parent = BrowserWindow.getFocusedWindow() ?? (currentWindow() as unknown as BrowserWindow | null);
+          const options = {
             title: 'Data folder for this machine’s replica',
-            properties: ['openDirectory', 'createDirectory'],
-          });
+            properties: ['openDirectory', 'createDirectory'] as ('openDirectory' | 'createDirectory')[],
+          };
+          const r = await (parent ? dialog.showOpenDialog(parent, options) : dialog.showOpenDialog(options));
           return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0];
         },
         discover: (timeoutMs) => discoverClusters({ timeoutMs }),
         setUnread: (count) => unread.set(count),
         notify: (m) => notifier.message(m),
       });
-      services.onStatus((s) => {
-        if (!mainWindow.isDestroyed()) mainWindow.webContents.send('replica:status', s);
-      });
+      services.onStatus((s) => currentWindow()?.webContents.send('replica:status', s));
 
       const isTrustedSender = (event: InvokeEventLike) =>
-        event.sender === (mainWindow as unknown as { webContents: unknown }).webContents &&
+        currentWindow() !== null &&
+        event.sender === (currentWindow() as unknown as { webContents: unknown }).webContents &&
         typeof event.senderFrame?.url === 'string' &&
         event.senderFrame.url.startsWith(`${APP_ORIGIN}/`);
       registerIpcHandlers(ipcMain, services.handlers(), { isTrustedSender, log });
 
-      drop(mainWindow.loadURL(APP_URL));
+      openWindow();
       host.start();
     }),
     (err) => {

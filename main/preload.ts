@@ -8,6 +8,7 @@ import { contextBridge, ipcRenderer } from 'electron';
 
 export const PRELOAD_INVOKE_CHANNELS = [
   'app:info',
+  'app:setLaunchAtLogin',
   'replica:getStatus',
   'replica:setConfig',
   'replica:chooseDataDir',

@@ -45,6 +45,8 @@ export const DEFAULT_TEAM_SETTINGS: TeamSettings = { exposure: 'loopback', pendi
 const SettingsSchema = z.object({
   replica: HostConfigSchema,
   team: TeamSettingsSchema.default(DEFAULT_TEAM_SETTINGS),
+  /** Open the app when the user logs in (off until the user turns it on). */
+  launchAtLogin: z.boolean().default(false),
   /** The login token kept across restarts of the app, sealed; null when logged out. */
   login: SealedSchema.nullable().default(null),
 });
@@ -55,6 +57,7 @@ export function defaultSettings(userData: string, join: (...p: string[]) => stri
   return {
     replica: { enabled: true, dataDir: join(userData, 'replica'), port: DEFAULT_REPLICA_PORT, autopilot: { ...AUTOPILOT_CONFIG_DEFAULTS } },
     team: { ...DEFAULT_TEAM_SETTINGS },
+    launchAtLogin: false,
     login: null,
   };
 }

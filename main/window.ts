@@ -22,6 +22,7 @@ export interface WindowLike {
   hide(): void;
   focus(): void;
   isFocused(): boolean;
+  setTitle(title: string): void;
   isMinimized(): boolean;
   isMaximized(): boolean;
   maximize(): void;

@@ -97,6 +97,8 @@ export class TestDesktop {
   readonly services: DesktopServices;
   readonly children: ForkedReplicaChild[] = [];
   clipboard = '';
+  /** The OS's login item for this "app" (Electron's app.setLoginItemSettings, faked at its edge). */
+  readonly loginItem = { openAtLogin: false, set: (enabled: boolean) => void (this.loginItem.openAtLogin = enabled), get: () => this.loginItem.openAtLogin };
   readonly statuses: HostStatus[] = [];
   private readonly handlers = new Map<string, (event: InvokeEventLike, ...args: unknown[]) => unknown>();
   private readonly logFd: number;
@@ -153,6 +155,7 @@ export class TestDesktop {
       settings: this.settings,
       secrets,
       appInfo: () => ({ platform: 'linux', appVersion: 'test', electronVersion: '' }),
+      loginItem: this.loginItem,
       chooseFolder: async () => null,
       discover: (timeoutMs) => discoverClusters({ timeoutMs }),
       setUnread: () => undefined,

@@ -7,6 +7,13 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { RotatingLog } from '../../main/log-file.js';
 import { AUTOSTART_FILE, launchesAtLogin, setLaunchAtLogin, type LoginItemApp } from '../../main/launch-at-login.js';
+import { DesktopServices } from '../../main/desktop.js';
+import { registerIpcHandlers, type InvokeEventLike } from '../../main/ipc-handlers.js';
+import { defaultSettings, SettingsStore } from '../../main/settings.js';
+import type { ReplicaHost } from '../../main/replica-host.js';
+import type { Team } from '../../main/team.js';
+import type { SecretKeeper } from '../../main/secret-keeper.js';
+import { silentLog } from '../helpers/main-fakes.js';
 
 let dir = '';
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -74,5 +81,32 @@ describe('launch at login', () => {
     const deb = { ...e, env: { HOME: join(dir, 'home') }, execPath: '/opt/Quorum/quorum' };
     setLaunchAtLogin(true, deb);
     expect(readFileSync(join(dir, 'home', '.config', 'autostart', AUTOSTART_FILE), 'utf8')).toContain('Exec=/opt/Quorum/quorum\n');
+  });
+});
+
+describe('launch at login through the renderer’s API', () => {
+  it('app:setLaunchAtLogin sets the login item, keeps the choice in the settings, and app:info reports the OS’s state', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'quorum-settings-'));
+    const settings = new SettingsStore(join(dir, 'settings.json'), { readFile: () => null, writeFile: () => undefined }, defaultSettings(dir, join));
+    let open = false;
+    const services = new DesktopServices({
+      host: { onStatus: () => () => undefined } as unknown as ReplicaHost,
+      team: { onChange: () => () => undefined } as unknown as Team,
+      settings,
+      secrets: {} as SecretKeeper,
+      appInfo: () => ({ platform: 'linux', appVersion: '0.1.0', electronVersion: '45.5.0' }),
+      loginItem: { set: (enabled) => (open = enabled), get: () => open },
+      chooseFolder: async () => null,
+      discover: async () => [],
+      setUnread: () => undefined,
+      notify: () => undefined,
+    });
+    const handlers = new Map<string, (e: InvokeEventLike, ...a: unknown[]) => unknown>();
+    registerIpcHandlers({ handle: (c, l) => handlers.set(c, l) }, services.handlers(), { isTrustedSender: () => true, log: silentLog });
+    expect(await handlers.get('app:info')!({})).toEqual({ ok: true, result: { platform: 'linux', appVersion: '0.1.0', electronVersion: '45.5.0', launchAtLogin: false } });
+    expect(await handlers.get('app:setLaunchAtLogin')!({}, { enabled: true })).toMatchObject({ ok: true, result: { launchAtLogin: true } });
+    expect(open).toBe(true);
+    expect(settings.get().launchAtLogin).toBe(true);
+    expect(await handlers.get('app:setLaunchAtLogin')!({}, { enabled: 'yes' })).toMatchObject({ ok: false, error: { code: 'INVALID' } });
   });
 });

@@ -100,7 +100,35 @@ function DesktopHosting() {
         </form>
       </section>
       <TeamSection status={status} busy={busy} run={run} />
+      <LaunchAtLogin />
     </>
+  );
+}
+
+/** "Open Quorum when I log in": the OS's login item (an autostart entry on Linux), set by main. */
+function LaunchAtLogin() {
+  const toast = useApp((s) => s.toast);
+  const [on, setOn] = useState<boolean | null>(null);
+  useEffect(() => {
+    void call('app:info').then(
+      (info) => setOn(info.launchAtLogin),
+      () => setOn(null),
+    );
+  }, []);
+  if (on === null) return null;
+  const change = (enabled: boolean) =>
+    void call('app:setLaunchAtLogin', { enabled }).then(
+      (info) => setOn(info.launchAtLogin),
+      (err: unknown) => toast(hostError(err), 'error'),
+    );
+  return (
+    <section className="settings-section" aria-labelledby="login-title">
+      <h3 id="login-title">Starting Quorum</h3>
+      <label className="check">
+        <input type="checkbox" checked={on} onChange={(e) => change(e.target.checked)} />
+        <span>Open Quorum when I log in (this machine’s replica then serves the team from the start)</span>
+      </label>
+    </section>
   );
 }
 
