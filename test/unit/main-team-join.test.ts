@@ -12,7 +12,8 @@ import { defaultSettings, SettingsStore } from '../../main/settings.js';
 import { JOIN_START_ATTEMPTS, Team } from '../../main/team.js';
 import type { FileAccess } from '../../main/window-state.js';
 import { FakeKeyring } from '../helpers/desktop.js';
-import { FakeChild, FakeClock, flush, silentLog } from '../helpers/main-fakes.js';
+import { FakeChild, FakeClock, silentLog } from '../helpers/main-fakes.js';
+import { settled } from '../helpers/settled.js';
 
 const files: FileAccess = {
   readFile: (p) => (existsSync(p) ? readFileSync(p, 'utf8') : null),
@@ -77,7 +78,7 @@ describe('a join whose replica cannot start', () => {
     expect(m.children).toHaveLength(0);
     expect(m.host.status()).toMatchObject({ state: 'crashed', restarts: 1 });
     for (let i = 1; i < JOIN_START_ATTEMPTS; i++) m.clock.advance(60_000);
-    await flush();
+    await settled();
     // Given up: the earlier data is back, the join forgotten, the user told why; the solo replica starts.
     expect(m.settings.get().team).toMatchObject({ pendingJoin: null, exposure: 'loopback', joinError: expect.stringMatching(/^joining the team failed: this machine’s replica could not start with the invite \(3 attempts\)/) });
     expect(readFileSync(join(m.dataDir, 'raft.db'), 'utf8')).toBe('the solo team’s log');
@@ -102,7 +103,7 @@ describe('a join whose replica cannot start', () => {
       c.exit(1);
       if (i < JOIN_START_ATTEMPTS - 1) m.clock.advance(60_000);
     }
-    await flush();
+    await settled();
     expect(m.settings.get().team.pendingJoin).toBeNull();
     expect(m.settings.get().team.joinError).toMatch(/holds a one-member cluster of its own/);
     expect(readFileSync(join(m.dataDir, 'raft.db'), 'utf8')).toBe('the solo team’s log');
