@@ -6,6 +6,7 @@
  * base64url; the replicated state keeps only tokenHash = sha256(token) base64url.
  */
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 
 export const SCRYPT_PARAMS = { N: 16384, r: 8, p: 1 } as const;
 const KEY_LEN = 32;
@@ -15,9 +16,43 @@ const MAX_N = 1 << 20;
 const MAX_R = 32;
 const MAX_P = 16;
 
+/**
+ * Most password hashes computed at once. scrypt runs on libuv's thread pool (4 threads), never on the event loop; but
+ * four hashes at once take four cores, and on a 2-core machine a login storm would leave the event loop (which
+ * answers every other request) and the other replicas on the machine little CPU. So hashes wait their turn (in
+ * arrival order) and at most this many run: all cores but one, at least one. QUORUM_PASSWORD_HASHES overrides it.
+ * Figures (send p99 in a login storm): test/bench/README.md, "Login storm".
+ */
+export const HASH_CONCURRENCY = (() => {
+  const env = Number(process.env.QUORUM_PASSWORD_HASHES);
+  return Number.isInteger(env) && env >= 1 && env <= 64 ? env : Math.max(1, availableParallelism() - 1);
+})();
+
+let running = 0;
+const queued: (() => void)[] = [];
+
 function scryptAsync(password: string, salt: Buffer, keyLen: number, opts: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFC'), salt, keyLen, opts, (err, key) => (err ? reject(err) : resolve(key)));
+    const run = () => {
+      running++;
+      const done = () => {
+        running--;
+        queued.shift()?.();
+      };
+      try {
+        scrypt(password.normalize('NFC'), salt, keyLen, opts, (err, key) => {
+          done();
+          if (err) reject(err);
+          else resolve(key);
+        });
+      } catch (err) {
+        // Parameters scrypt refuses at once (it throws rather than calling back).
+        done();
+        reject(err as Error);
+      }
+    };
+    if (running < HASH_CONCURRENCY) run();
+    else queued.push(run);
   });
 }
 

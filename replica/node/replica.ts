@@ -61,8 +61,12 @@ const REMOVED_NOTICE =
   'stopped. Stop it and delete its data folder to reuse the machine, or join again with --join';
 
 function defaultWebRoot(): string | null {
-  const built = resolve(import.meta.dirname ?? '.', '..', '..', 'dist', 'renderer');
-  return existsSync(join(built, 'index.html')) ? built : null;
+  const here = import.meta.dirname ?? '.';
+  // From the sources (replica/node/) or from the built replica (dist/replica/cli.js, scripts/replica-build.mjs).
+  for (const built of [resolve(here, '..', '..', 'dist', 'renderer'), resolve(here, '..', 'renderer')]) {
+    if (existsSync(join(built, 'index.html'))) return built;
+  }
+  return null;
 }
 
 /**

@@ -25,6 +25,17 @@ export interface BenchConfig {
   seedSizes: number[];
   /** How long each seed-store measurement runs (at least a few writes). */
   seedMeasureMs: number;
+  /** Logged-in connections per level of the connections scenario (opened cumulatively on one cluster). */
+  connectionCounts: number[];
+  /** Warm-up and measured window of each connections level and of each login-storm window. */
+  connWarmupMs: number;
+  connMeasureMs: number;
+  /** Rounds of (quiet, storm) windows in the login storm. */
+  stormRounds: number;
+  /** Start-up measurements per way of running the replica (footprint; alternating). */
+  footprintRuns: number;
+  /** Messages of the large footprint start-up (0: not measured). */
+  footprintLargeMessages: number;
   outDir: string;
 }
 
@@ -48,6 +59,12 @@ export function makeConfig(quick: boolean, outDir: string, tls = false): BenchCo
         catchUpMessages: 10_000,
         seedSizes: [1_000, 10_000, 100_000],
         seedMeasureMs: 1500,
+        connectionCounts: [1000, 5000, 10000],
+        connWarmupMs: 1000,
+        connMeasureMs: 3000,
+        stormRounds: 1,
+        footprintRuns: 3,
+        footprintLargeMessages: 0,
         outDir,
       }
     : {
@@ -68,6 +85,12 @@ export function makeConfig(quick: boolean, outDir: string, tls = false): BenchCo
         catchUpMessages: 100_000,
         seedSizes: [1_000, 10_000, 100_000],
         seedMeasureMs: 4000,
+        connectionCounts: [1000, 5000, 10000],
+        connWarmupMs: 2000,
+        connMeasureMs: 8000,
+        stormRounds: 2,
+        footprintRuns: 5,
+        footprintLargeMessages: 1_000_000,
         outDir,
       };
 }

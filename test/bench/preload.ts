@@ -33,6 +33,16 @@ export interface PreloadOptions {
   batch?: number;
   compactEvery?: number;
   keepEntries?: number;
+  /**
+   * More accounts, signed up and logged in with the token benchToken(name) (a client resumes with it: no password
+   * check), for scenarios that need thousands of logged-in connections (connections.ts).
+   */
+  tokenAccounts?: string[];
+}
+
+/** The login token of a preloaded token account (43 base64url characters, as a client's own token). */
+export function benchToken(name: string): string {
+  return createHash('sha256').update(`bench-token-${name}`).digest('base64url');
 }
 
 let cachedHash: Promise<string> | null = null;
@@ -86,12 +96,15 @@ export function preload(o: PreloadOptions): { lastIndex: number; seconds: number
 
   push(''); // the leader's no-op
   const names = [SINK, ...Array.from({ length: MAX_CONNS }, (_, i) => senderName(i)), ...Array.from({ length: o.otherAccounts ?? OTHER_ACCOUNTS }, (_, i) => `user${i}`)];
+  const tokenAccounts = new Set(o.tokenAccounts ?? []);
   const tokens = new Map<string, string>();
-  for (const name of names) {
+  for (const name of [...names, ...tokenAccounts]) {
     push(JSON.stringify({ kind: 'signup', at: at(), session: session(`gen-${name}`), username: name, passwordHash: o.passwordHash }));
   }
-  for (const name of names) {
-    const tokenHash = createHash('sha256').update(`token-${o.seed ?? 42}-${name}`).digest('base64url');
+  for (const name of [...names, ...tokenAccounts]) {
+    const tokenHash = tokenAccounts.has(name)
+      ? createHash('sha256').update(benchToken(name)).digest('base64url')
+      : createHash('sha256').update(`token-${o.seed ?? 42}-${name}`).digest('base64url');
     tokens.set(name, tokenHash);
     push(JSON.stringify({ kind: 'login', at: at(), session: session(`gen-${name}`), username: name, passwordHash: o.passwordHash, tokenHash }));
   }

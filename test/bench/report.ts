@@ -1,7 +1,9 @@
 /** The run's result document, its text table for stdout, and its plots under bench-results/. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ConnectionsRow, LoginStormResult } from './connections.js';
 import type { EtcdResult } from './etcd.js';
+import type { FootprintResult } from './footprint.js';
 import type { FailoverResult, TransferResult } from './failover.js';
 import type { GrowthResult } from './growth.js';
 import { barChart, histogram, lineChart, type Series } from './plots.js';
@@ -17,6 +19,9 @@ export interface BenchResult {
   etcd: EtcdResult | null;
   seedBaseline: SeedRow[];
   growth: GrowthResult | null;
+  connections: ConnectionsRow[];
+  loginStorm: LoginStormResult | null;
+  footprint: FootprintResult | null;
 }
 
 /** The report's tables: the first column names the row, the others are right-aligned figures. */
@@ -72,7 +77,65 @@ export function renderTable(r: BenchResult): string {
     out.push('', "5. The seed's design (whole user database rewritten to one JSON file + fsync per change) vs Quorum, 1 replica");
     out.push(table(['stored', 'seed writes/s', 'seed p50 ms', 'JSON MB', 'Quorum/s (1)', 'ratio', 'Quorum/s (16)', 'ratio'], r.seedBaseline.map((s) => [s.stored.toLocaleString('en'), s.perSecond, s.p50ms, s.fileMB, s.quorumPerSecond, s.ratio, s.quorum16PerSecond, s.ratio16])));
   }
+  if (r.connections.length) {
+    out.push('', '6. Connections (3 replicas; logged-in connections to the leader from 100 per loopback address; a sender at 1,000 messages/s to random connected accounts)');
+    out.push(table(['clients', 'push p50 ms', 'push p99 ms', 'push max ms', 'delivered', 'sends/s', 'send p99 ms', 'leader CPU ms/msg', 'follower CPU ms/msg', 'leader RSS MB', 'generators', 'busiest generator', 'connect s', 'errors'], r.connections.map((c) => [c.clients.toLocaleString('en'), c.pushP50ms, c.pushP99ms, c.pushMaxms, c.delivered, c.sendsPerSecond, c.sendAckP99ms, c.leaderCpuMsPerMessage, c.followerCpuMsPerMessage, c.leaderRssMB, c.generators, c.generatorCpuMax, c.connectSeconds, c.errors])));
+    out.push('push = send issued → push arrives at the recipient; busiest generator = CPU of the busiest load-generator child over the window (1 = a core).');
+  }
+  if (r.footprint) {
+    const f = r.footprint;
+    out.push('', '8. Footprint (1 replica, idle; start-up = spawn → /healthz 200; RSS = the process and its children, 2 s after serving)');
+    out.push(table(['way', 'stored', 'start-up ms', 'idle RSS MB', 'start-up samples', 'RSS samples'], f.rows.map((x) => [x.way, x.stored.toLocaleString('en'), x.startupMs, x.idleRssMB, x.startupSamplesMs.join(' '), x.idleRssSamplesMB.join(' ')])));
+    out.push(`tsx: node --import tsx replica/cli.ts (npm run replica before); built: node dist/replica/cli.js (npm run replica now; built in ${f.replicaBuildMs} ms); desktop: dist/main/replica-process.js under Node (main/build.mjs, ${f.desktopBuildMs} ms).`);
+    out.push(`built / tsx at 0 messages: idle RSS ${f.builtVsTsx.idleRss}×, start-up ${f.builtVsTsx.startup}×`);
+  }
+  if (r.loginStorm) {
+    const l = r.loginStorm;
+    out.push('', '7. Login storm (3 replicas; a sender at 1,000 messages/s; 16 connections logging in as fast as the leader verifies passwords)');
+    out.push(table(['', 'send p50 ms', 'send p99 ms', 'leader CPU (cores)'], [['quiet', l.sendP50QuietMs, l.sendP99QuietMs, l.leaderCpuQuiet], [`storm (${l.loginsPerSecond} logins/s)`, l.sendP50StormMs, l.sendP99StormMs, l.leaderCpuStorm]]));
+    const u = l.unlimitedHashing;
+    if (u) out.push(`A/B: with up to 4 password hashes at once (before the limit): send p99 quiet ${u.sendP99QuietMs} ms, storm ${u.sendP99StormMs} ms (${u.ratio}×), ${u.loginsPerSecond} logins/s, leader CPU ${u.leaderCpuStorm} cores`);
+    if (l.loginErrors) out.push(`login errors: ${l.loginErrors} (first: ${l.firstLoginError})`);
+  }
+  const goals = goalRows(r);
+  if (goals.length) {
+    out.push('', 'Goals (issue 15) measured in this run: figure, goal, figure/goal, met');
+    out.push(table(['goal', 'figure', 'goal', 'ratio', 'met'], goals.map((g) => [g.goal, g.figure, `${g.op} ${g.target}`, g.ratio, g.met === null ? 'n/a' : g.met ? 'met' : 'NOT met'])));
+  }
   return out.join('\n') + '\n';
+}
+
+export interface GoalRow {
+  goal: string;
+  figure: number | null;
+  op: '<' | '≤';
+  target: number;
+  /** figure / target (below 1 is inside the goal). */
+  ratio: number | null;
+  met: boolean | null;
+}
+
+function goal(name: string, figure: number | null | undefined, op: '<' | '≤', target: number): GoalRow {
+  const f = figure ?? null;
+  const ratio = f === null ? null : Math.round((f / target) * 100) / 100;
+  return { goal: name, figure: f, op, target, ratio, met: f === null ? null : op === '<' ? f < target : f <= target };
+}
+
+/** The issue's goals that this run measured, each with its ratio to the goal and whether it is met. */
+export function goalRows(r: BenchResult): GoalRow[] {
+  const rows: GoalRow[] = [];
+  const at = (n: number) => r.connections.find((c) => c.clients === n);
+  if (at(5000)) rows.push(goal('push p99 at 5,000 connections, ms', at(5000)!.pushP99ms, '<', 20));
+  if (at(10000)) rows.push(goal('push p99 at 10,000 connections, ms', at(10000)!.pushP99ms, '<', 50));
+  if (at(5000)) rows.push(goal('leader RSS at 5,000 connections, MB', at(5000)!.leaderRssMB, '<', 150));
+  if (r.loginStorm) rows.push(goal('send p99 in a login storm / quiet', r.loginStorm.ratio, '≤', 2));
+  for (const f of r.footprint?.rows ?? []) {
+    if (f.way === 'tsx') continue;
+    const who = f.way === 'built' ? 'npm run replica (built)' : 'desktop replica process';
+    if (f.stored === 0) rows.push(goal(`${who}: idle RSS at 0 messages, MB`, f.idleRssMB, '≤', 70));
+    rows.push(goal(`${who}: start-up at ${f.stored.toLocaleString('en')} messages, ms`, f.startupMs, '≤', f.stored === 0 ? 300 : 1000));
+  }
+  return rows;
 }
 
 /** The document printed with --json: the issue's exact keys first, details after. */
@@ -84,6 +147,10 @@ export function toJson(r: BenchResult): unknown {
     etcd: r.etcd,
     seedBaseline: r.seedBaseline,
     growth: r.growth,
+    connections: r.connections,
+    loginStorm: r.loginStorm,
+    footprint: r.footprint,
+    goals: goalRows(r),
     meta: r.meta,
   };
 }
@@ -136,6 +203,23 @@ export function writePlots(r: BenchResult, dir: string): string[] {
       { name: 'send p99', values: r.growth.rows.map((g) => g.write.p99ms) },
       { name: 'history p50', values: r.growth.rows.map((g) => g.read.p50ms) },
       { name: 'history p99', values: r.growth.rows.map((g) => g.read.p99ms) },
+    ] }));
+  }
+  if (r.connections.length) {
+    put('connections-push.svg', lineChart({ title: 'Send → push latency at the recipient (1,000 messages/s, 3 replicas)', xLabel: 'logged-in connections', yLabel: 'ms', series: [
+      { name: 'push p50', points: r.connections.map((c) => [c.clients, c.pushP50ms]) },
+      { name: 'push p99', points: r.connections.map((c) => [c.clients, c.pushP99ms]) },
+    ] }));
+    put('connections-leader.svg', barChart({ title: 'Leader with N logged-in connections', xLabel: 'connections', yLabel: 'MB / CPU µs per message ÷ 10', categories: r.connections.map((c) => c.clients.toLocaleString('en')), series: [
+      { name: 'leader RSS MB', values: r.connections.map((c) => c.leaderRssMB) },
+      { name: 'leader CPU µs/message ÷ 10', values: r.connections.map((c) => Math.round(c.leaderCpuMsPerMessage * 100)) },
+    ] }));
+  }
+  if (r.footprint?.rows.length) {
+    const at0 = r.footprint.rows.filter((x) => x.stored === 0);
+    put('footprint.svg', barChart({ title: 'An idle replica with 0 messages', xLabel: 'how it runs', yLabel: 'MB / ms ÷ 10', categories: at0.map((x) => x.way), series: [
+      { name: 'idle RSS MB', values: at0.map((x) => x.idleRssMB) },
+      { name: 'start-up ms ÷ 10', values: at0.map((x) => Math.round(x.startupMs / 10)) },
     ] }));
   }
   if (r.seedBaseline.length) {

@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- [--quick] [--json] [--only NAME[,NAME...]]` — Quorum's benchmark (never part of `npm test`).
- * Scenarios: throughput, failover, etcd, growth, seed (each module states its method at its top).
+ * Scenarios: throughput, failover, etcd, growth, seed, connections, logins (the login storm), footprint (each module
+ * states its method at its top).
  * stdout: the table, or with --json exactly one JSON document; progress always goes to stderr. Results and SVG
  * plots go to bench-results/ (gitignored). Figures that the issue wants as ratios are taken against baselines
  * measured in the same run (etcd, the seed's design, the 0-message run), since this machine is shared and noisy.
@@ -12,7 +13,9 @@ import { join } from 'node:path';
 import { ROOT } from '../helpers/cluster.js';
 import { makeConfig } from './config.js';
 import { runEtcd } from './etcd.js';
+import { runConnections, runLoginStorm } from './connections.js';
 import { runFailover } from './failover.js';
+import { runFootprint } from './footprint.js';
 import { runGrowth } from './growth.js';
 import { PreloadCache } from './preload.js';
 import { progress } from './progress.js';
@@ -21,7 +24,7 @@ import { renderTable, toJson, writePlots, type BenchResult } from './report.js';
 import { runSeedBaseline } from './seed-baseline.js';
 import { runThroughput } from './throughput.js';
 
-const SCENARIOS = ['throughput', 'failover', 'etcd', 'growth', 'seed'] as const;
+const SCENARIOS = ['throughput', 'failover', 'etcd', 'growth', 'seed', 'connections', 'logins', 'footprint'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only ${SCENARIOS.join('|')}[,...]] [--tls on|off] [--out DIR]
@@ -61,6 +64,9 @@ async function main(): Promise<number> {
     etcd: null,
     seedBaseline: [],
     growth: null,
+    connections: [],
+    loginStorm: null,
+    footprint: null,
   };
   killChildrenOnSignal();
   const cache = new PreloadCache();
@@ -93,6 +99,15 @@ async function main(): Promise<number> {
     });
     await step('seed', async () => {
       result.seedBaseline = await runSeedBaseline(cfg, cache);
+    });
+    await step('connections', async () => {
+      result.connections = await runConnections(cfg);
+    });
+    await step('logins', async () => {
+      result.loginStorm = await runLoginStorm(cfg);
+    });
+    await step('footprint', async () => {
+      result.footprint = await runFootprint(cfg, cache);
     });
   } finally {
     cache.destroy();

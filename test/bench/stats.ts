@@ -48,3 +48,29 @@ export function ratio(a: number | null | undefined, b: number | null | undefined
   if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return null;
   return round(a / b, digits);
 }
+
+/** Milliseconds since the epoch with sub-millisecond resolution, comparable between processes of one machine. */
+export function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** A message text that carries the time it was sent (`@<ms>|`), padded to `length` characters. */
+export function stampText(sentAtMs: number, pad: string, length = 256): string {
+  return `@${sentAtMs.toFixed(3)}|${pad}`.slice(0, length);
+}
+
+/** The send time a stampText carries, or null for any other text. */
+export function sentAtOf(text: unknown): number | null {
+  if (typeof text !== 'string' || text[0] !== '@') return null;
+  const bar = text.indexOf('|');
+  if (bar < 2) return null;
+  const v = Number(text.slice(1, bar));
+  return Number.isFinite(v) ? v : null;
+}
+
+/** The 127.0.0.0/8 source address of client `i` when `perAddress` clients share one, inside 127.<net>.0.0/16. */
+export function loopbackAddress(net: number, i: number, perAddress: number): string {
+  const a = Math.floor(i / perAddress);
+  if (a >= 254 * 256) throw new Error(`client ${i}: more than ${254 * 256} addresses`);
+  return `127.${net}.${Math.floor(a / 254)}.${(a % 254) + 1}`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hashPassword, hashToken, newToken, verifyPassword } from '../../replica/chat/passwords.js';
+import { HASH_CONCURRENCY, hashPassword, hashToken, newToken, verifyPassword } from '../../replica/chat/passwords.js';
 
 describe('passwords', () => {
   it('hashes with scrypt in a self-describing format, salted, and verifies', async () => {
@@ -19,6 +19,14 @@ describe('passwords', () => {
     for (const bad of ['', 'plain', 'scrypt$x$8$1$c2FsdHNhbHQ$aGFzaA', 'scrypt$1000$8$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA', 'scrypt$1073741824$8$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA', 'bcrypt$1$2$3$4$5']) {
       expect(await verifyPassword('pw-12345678', bad)).toBe(false);
     }
+  });
+
+  it('hashes beyond the concurrency limit wait their turn, and parameters scrypt refuses at once do not hold a turn', async () => {
+    const cheap = await hashPassword('pw-12345678', { N: 1024, r: 8, p: 1 });
+    // N = 2^17 with r = 1 is refused by scrypt synchronously; a leaked turn would make the checks after it wait forever.
+    const refused = 'scrypt$131072$1$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA';
+    const checks = Array.from({ length: 3 * HASH_CONCURRENCY + 2 }, (_, i) => (i % 3 === 0 ? verifyPassword('pw-12345678', refused) : verifyPassword(i % 3 === 1 ? 'pw-12345678' : 'wrong-1234', cheap)));
+    expect(await Promise.all(checks)).toEqual(checks.map((_, i) => i % 3 === 1));
   });
 
   it('tokens are 32 random bytes base64url; the stored form is sha256 base64url', () => {
