@@ -91,6 +91,8 @@ export interface ReplicaProcOptions {
   logFile: string;
   /** Environment variables for this replica beyond the launchers' (e.g. QUORUM_MAX_VERSION); read at each start. */
   env?: Record<string, string>;
+  /** Run the built replica (dist/replica/cli.js, scripts/replica-build.mjs: what `npm run replica` runs), not tsx. */
+  built?: boolean;
 }
 
 function logTail(file: string, lines = 15): string {
@@ -118,7 +120,8 @@ export class ReplicaProc {
 
   start(): void {
     const root = this.options.codeRoot ?? ROOT;
-    const args = [...(this.options.nodeArgs ?? []), '--import', 'tsx', join(root, 'replica', 'cli.ts'), 'replica', '--id', this.options.id, '--data', this.options.dataDir, '--listen', this.address];
+    const entry = this.options.built ? [join(root, 'dist', 'replica', 'cli.js')] : ['--import', 'tsx', join(root, 'replica', 'cli.ts')];
+    const args = [...(this.options.nodeArgs ?? []), ...entry, 'replica', '--id', this.options.id, '--data', this.options.dataDir, '--listen', this.address];
     if (this.options.initialCluster) args.push('--initial-cluster', this.options.initialCluster);
     if (this.options.secretFile) args.push('--secret-file', this.options.secretFile);
     args.push(...(this.options.extraArgs ?? []));
