@@ -6,7 +6,7 @@
  * bottleneck: their CPU is reported) open 1,000, then 5,000, then 10,000 connections to the leader, each from its own
  * loopback source address group (127.10.y.z, 100 connections per address: the replica allows 512 per address), each
  * bound to its own account by `resume` with that token (what a reconnecting client does; no password check). Then a
- * sender in this process (4 connections from 127.9.0.x) sends 1,000 messages/s, open loop, each to a recipient drawn at
+ * sender in this process (16 connections, accounts and addresses 127.9.0.x) sends 1,000 messages/s, open loop, each to a recipient drawn at
  * random among the connected accounts, each message's text carrying its send time. At the recipient's generator the
  * push's arrival minus that time is the send-to-push latency (both clocks are this machine's, performance.timeOrigin +
  * performance.now()). Per level: push p50/p99 over the measured window (after a warm-up), the leader's CPU ms per
@@ -21,7 +21,7 @@
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort, ReplicaProc, ROOT, statusOf, waitFor } from '../helpers/cluster.js';
@@ -54,6 +54,8 @@ export interface ConnectionsRow {
   /** The busiest generator child's CPU over the window (1 = a whole core). */
   generatorCpuMax: number;
   generators: number;
+  /** The machine's 1-minute load average at the end of the window (it is shared: context for the figures). */
+  loadAverage: number;
   /** Seconds to open and resume the connections added for this level. */
   connectSeconds: number;
   errors: number;
@@ -83,7 +85,12 @@ export interface LoginStormResult {
 const PER_ADDRESS = 100;
 /** Connections per generator child. */
 const PER_GENERATOR = 2500;
-const SENDERS = 4;
+/**
+ * Sender connections (each its own account and source address). A connection has at most 64 requests being worked on
+ * at once (client-endpoint.ts maxRunning); 16 of them let a slow commit (this machine is shared) pipeline up to 1,024
+ * sends rather than queue them at the leader's door, as many people sending would.
+ */
+const SENDERS = 16;
 /**
  * The clusters of these scenarios use a 1 s election timeout (default 250 ms): on this shared 2-core machine, thousands
  * of connections opening at once and other work can starve a follower for longer than 250 ms, and a leader change
@@ -314,6 +321,7 @@ export async function runConnections(cfg: BenchConfig): Promise<ConnectionsRow[]
         followerCpuMsPerMessage: round(((cpuUsed[1] + cpuUsed[2]) * 1000) / 2 / Math.max(1, ok.length), 3),
         generatorCpuMax: round(Math.max(...cpuUsed.slice(3)) / seconds, 2),
         generators: generators.length,
+        loadAverage: round(loadavg()[0], 1),
         connectSeconds: round(connectSeconds, 1),
         errors: inWindow.length - ok.length + run.skipped,
         firstError: inWindow.find((r) => !r.ok)?.error ?? (run.skipped ? `${run.skipped} sends skipped (5,000 unanswered)` : null),

@@ -79,7 +79,7 @@ export function renderTable(r: BenchResult): string {
   }
   if (r.connections.length) {
     out.push('', '6. Connections (3 replicas; logged-in connections to the leader from 100 per loopback address; a sender at 1,000 messages/s to random connected accounts)');
-    out.push(table(['clients', 'push p50 ms', 'push p99 ms', 'push max ms', 'delivered', 'sends/s', 'send p99 ms', 'leader CPU ms/msg', 'follower CPU ms/msg', 'leader RSS MB', 'generators', 'busiest generator', 'connect s', 'errors'], r.connections.map((c) => [c.clients.toLocaleString('en'), c.pushP50ms, c.pushP99ms, c.pushMaxms, c.delivered, c.sendsPerSecond, c.sendAckP99ms, c.leaderCpuMsPerMessage, c.followerCpuMsPerMessage, c.leaderRssMB, c.generators, c.generatorCpuMax, c.connectSeconds, c.errors])));
+    out.push(table(['clients', 'push p50 ms', 'push p99 ms', 'push max ms', 'delivered', 'sends/s', 'send p99 ms', 'leader CPU ms/msg', 'follower CPU ms/msg', 'leader RSS MB', 'generators', 'busiest generator', 'connect s', 'load avg', 'errors'], r.connections.map((c) => [c.clients.toLocaleString('en'), c.pushP50ms, c.pushP99ms, c.pushMaxms, c.delivered, c.sendsPerSecond, c.sendAckP99ms, c.leaderCpuMsPerMessage, c.followerCpuMsPerMessage, c.leaderRssMB, c.generators, c.generatorCpuMax, c.connectSeconds, c.loadAverage, c.errors])));
     out.push('push = send issued → push arrives at the recipient; busiest generator = CPU of the busiest load-generator child over the window (1 = a core).');
   }
   if (r.footprint) {
