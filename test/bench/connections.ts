@@ -136,7 +136,7 @@ interface Cluster3 {
   dir: string;
 }
 
-async function startCluster(name: string, tokenAccounts: string[], passwordHash: string, env?: Record<string, string>): Promise<Cluster3> {
+async function startCluster(name: string, tokenAccounts: string[], passwordHash: string, env?: Record<string, string>, nodeArgs?: string[]): Promise<Cluster3> {
   // The replicas run as `npm run replica` runs them: built JavaScript (rebuilt here when replica/ changed).
   if (spawnSync(process.execPath, [join(ROOT, 'scripts', 'replica-build.mjs')], { stdio: 'inherit' }).status !== 0) throw new Error('scripts/replica-build.mjs failed');
   const dir = mkdtempSync(join(tmpdir(), `quorum-bench-${name}-`));
@@ -150,7 +150,7 @@ async function startCluster(name: string, tokenAccounts: string[], passwordHash:
   cpSync(join(dir, 'r1'), join(dir, 'r2'), { recursive: true });
   cpSync(join(dir, 'r1'), join(dir, 'r3'), { recursive: true });
   const procs = members.map(
-    (m, i) => new ReplicaProc({ id: m.id, port: ports[i], dataDir: join(dir, m.id), initialCluster: initial, secretFile, extraArgs: ['--peer-links', 'plain', '--election-timeout-ms', String(ELECTION_TIMEOUT_MS)], logFile: join(dir, `${m.id}.log`), env, built: true }),
+    (m, i) => new ReplicaProc({ id: m.id, port: ports[i], dataDir: join(dir, m.id), initialCluster: initial, secretFile, extraArgs: ['--peer-links', 'plain', '--election-timeout-ms', String(ELECTION_TIMEOUT_MS)], logFile: join(dir, `${m.id}.log`), env, built: true, nodeArgs }),
   );
   for (const p of procs) p.start();
   await Promise.all(procs.map((p) => p.waitHealthy(120_000)));
@@ -247,8 +247,27 @@ function cpuWindow(pids: (number | undefined)[], afterMs: number, ms: number): P
   });
 }
 
-export async function runConnections(cfg: BenchConfig): Promise<ConnectionsRow[]> {
-  const levels = cfg.connectionCounts;
+/** Node flags tried against the product's (none) at 5,000 connections in the same run: a smaller young generation. */
+export const AB_NODE_ARGS = ['--max-semi-space-size=4'];
+
+export interface ConnectionsAb {
+  nodeArgs: string[];
+  /** 5,000 connections with the product's flags (the main levels' row) and with nodeArgs, measured after it. */
+  base: ConnectionsRow;
+  variant: ConnectionsRow;
+}
+
+/** The levels, then (A/B) 5,000 connections on a fresh cluster whose replicas run with AB_NODE_ARGS. */
+export async function runConnectionsWithAb(cfg: BenchConfig): Promise<{ rows: ConnectionsRow[]; ab: ConnectionsAb | null }> {
+  const rows = await runConnections(cfg, cfg.connectionCounts);
+  const base = rows.find((r) => r.clients === 5000);
+  if (!base) return { rows, ab: null };
+  progress(`connections A/B: 5,000 connections with node ${AB_NODE_ARGS.join(' ')}`);
+  const [variant] = await runConnections(cfg, [5000], AB_NODE_ARGS);
+  return { rows, ab: { nodeArgs: AB_NODE_ARGS, base, variant } };
+}
+
+export async function runConnections(cfg: BenchConfig, levels: number[], nodeArgs?: string[]): Promise<ConnectionsRow[]> {
   const max = Math.max(...levels);
   const recipients = Array.from({ length: max }, (_, i) => `conn${i}`);
   const senders = Array.from({ length: SENDERS }, (_, i) => `sender${i}`);
@@ -259,7 +278,7 @@ export async function runConnections(cfg: BenchConfig): Promise<ConnectionsRow[]
   const rows: ConnectionsRow[] = [];
   let senderConns: LeanConn[] = [];
   try {
-    cluster = await startCluster('connections', [...senders, ...recipients], hash);
+    cluster = await startCluster('connections', [...senders, ...recipients], hash, undefined, nodeArgs);
     const leader = cluster.leader;
     const followers = cluster.procs.filter((p) => p !== leader);
     senderConns = await openSenders(leader.address, senders, 9);

@@ -1,7 +1,7 @@
 /** The run's result document, its text table for stdout, and its plots under bench-results/. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConnectionsRow, LoginStormResult } from './connections.js';
+import type { ConnectionsAb, ConnectionsRow, LoginStormResult } from './connections.js';
 import type { EtcdResult } from './etcd.js';
 import type { FootprintResult } from './footprint.js';
 import type { FailoverResult, TransferResult } from './failover.js';
@@ -10,6 +10,7 @@ import { barChart, histogram, lineChart, type Series } from './plots.js';
 import type { SeedRow } from './seed-baseline.js';
 import type { ThroughputRow } from './throughput.js';
 import { textTable } from '../../replica/cli/text-table.js';
+import { ratio } from './stats.js';
 
 export interface BenchResult {
   meta: { quick: boolean; startedAt: string; seconds: number; node: string; cpus: number; loadAverageAtStart: number[]; loadAverageAtEnd: number[]; only: string[] | null };
@@ -20,6 +21,7 @@ export interface BenchResult {
   seedBaseline: SeedRow[];
   growth: GrowthResult | null;
   connections: ConnectionsRow[];
+  connectionsAb: ConnectionsAb | null;
   loginStorm: LoginStormResult | null;
   footprint: FootprintResult | null;
 }
@@ -81,6 +83,12 @@ export function renderTable(r: BenchResult): string {
     out.push('', '6. Connections (3 replicas; logged-in connections to the leader from 100 per loopback address; a sender at 1,000 messages/s to random connected accounts)');
     out.push(table(['clients', 'push p50 ms', 'push p99 ms', 'push max ms', 'delivered', 'sends/s', 'send p99 ms', 'leader CPU ms/msg', 'follower CPU ms/msg', 'leader RSS MB', 'generators', 'busiest generator', 'connect s', 'load avg', 'errors'], r.connections.map((c) => [c.clients.toLocaleString('en'), c.pushP50ms, c.pushP99ms, c.pushMaxms, c.delivered, c.sendsPerSecond, c.sendAckP99ms, c.leaderCpuMsPerMessage, c.followerCpuMsPerMessage, c.leaderRssMB, c.generators, c.generatorCpuMax, c.connectSeconds, c.loadAverage, c.errors])));
     out.push('push = send issued → push arrives at the recipient; busiest generator = CPU of the busiest load-generator child over the window (1 = a core).');
+    const ab = r.connectionsAb;
+    if (ab) {
+      const v = ab.variant;
+      const b = ab.base;
+      out.push(`A/B at 5,000 (fresh cluster, replicas with node ${ab.nodeArgs.join(' ')}): push p50 ${v.pushP50ms} ms (${ratio(v.pushP50ms, b.pushP50ms)}×), p99 ${v.pushP99ms} ms (${ratio(v.pushP99ms, b.pushP99ms)}×), leader CPU ${v.leaderCpuMsPerMessage} ms/msg (${ratio(v.leaderCpuMsPerMessage, b.leaderCpuMsPerMessage)}×), leader RSS ${v.leaderRssMB} MB (${ratio(v.leaderRssMB, b.leaderRssMB)}×)`);
+    }
   }
   if (r.footprint) {
     const f = r.footprint;
@@ -148,6 +156,7 @@ export function toJson(r: BenchResult): unknown {
     seedBaseline: r.seedBaseline,
     growth: r.growth,
     connections: r.connections,
+    connectionsAb: r.connectionsAb,
     loginStorm: r.loginStorm,
     footprint: r.footprint,
     goals: goalRows(r),

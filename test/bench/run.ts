@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ROOT } from '../helpers/cluster.js';
 import { makeConfig } from './config.js';
 import { runEtcd } from './etcd.js';
-import { runConnections, runLoginStorm } from './connections.js';
+import { runConnectionsWithAb, runLoginStorm } from './connections.js';
 import { runFailover } from './failover.js';
 import { runFootprint } from './footprint.js';
 import { runGrowth } from './growth.js';
@@ -65,6 +65,7 @@ async function main(): Promise<number> {
     seedBaseline: [],
     growth: null,
     connections: [],
+    connectionsAb: null,
     loginStorm: null,
     footprint: null,
   };
@@ -101,7 +102,9 @@ async function main(): Promise<number> {
       result.seedBaseline = await runSeedBaseline(cfg, cache);
     });
     await step('connections', async () => {
-      result.connections = await runConnections(cfg);
+      const c = await runConnectionsWithAb(cfg);
+      result.connections = c.rows;
+      result.connectionsAb = c.ab;
     });
     await step('logins', async () => {
       result.loginStorm = await runLoginStorm(cfg);
