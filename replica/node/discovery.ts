@@ -6,7 +6,8 @@
  * multicast at all.
  */
 import { isIPv4 } from 'node:net';
-import { Bonjour, type Service } from 'bonjour-service';
+import { createRequire } from 'node:module';
+import type { Bonjour as BonjourInstance, Service } from 'bonjour-service';
 import type { Logger } from 'pino';
 import { isHostPort, isReplicaId, parseHostPort } from '../protocol/address.js';
 import { CLUSTER_ID_RE } from './cluster-id.js';
@@ -38,10 +39,18 @@ export interface AdvertiseOptions {
   log: Logger;
 }
 
+/**
+ * bonjour-service, loaded when a replica first advertises or browses (a replica on loopback never does): it adds about
+ * 7 MB to a replica's memory (test/bench/README.md, footprint).
+ */
+function Bonjour(): typeof BonjourInstance {
+  return (createRequire(import.meta.url)('bonjour-service') as typeof import('bonjour-service')).Bonjour;
+}
+
 /** This replica's announcement on the LAN, until close(). */
 export class LanAdvertisement {
   private constructor(
-    private readonly bonjour: Bonjour,
+    private readonly bonjour: BonjourInstance,
     private readonly service: Service,
   ) {}
 
@@ -54,7 +63,7 @@ export class LanAdvertisement {
     }
     const port = parseHostPort(options.address)!.port;
     // Multicast only on this replica's own interface; the socket binds the wildcard address so it hears queries.
-    const bonjour = new Bonjour({ interface: where.host, bind: '0.0.0.0' } as never, (err: Error) =>
+    const bonjour = new (Bonjour())({ interface: where.host, bind: '0.0.0.0' } as never, (err: Error) =>
       options.log.warn({ err: err.message }, 'LAN discovery: advertising failed'),
     );
     const service = bonjour.publish({
@@ -86,7 +95,7 @@ export interface DiscoverOptions {
 export function discoverClusters(options: DiscoverOptions): Promise<DiscoveredCluster[]> {
   return new Promise((resolve, reject) => {
     let failed: Error | null = null;
-    const bonjour = new Bonjour(
+    const bonjour = new (Bonjour())(
       (options.interfaceAddress ? { interface: options.interfaceAddress, bind: '0.0.0.0' } : {}) as never,
       (err: Error) => (failed ??= err),
     );

@@ -5,12 +5,9 @@
  * docs/security.md explains the choice. Certificates are built with @peculiar/x509 (no hand-made ASN.1).
  */
 import { createECDH, createHash, hkdfSync, webcrypto, X509Certificate } from 'node:crypto';
-// @peculiar/x509 resolves its parsers through tsyringe, which needs the Reflect metadata API.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+// @peculiar/x509 is loaded on first use (x509-lib.ts).
+import { x509Lib } from './x509-lib.js';
 import { CLUSTER_CA_NAME } from './certificate-names.js';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 export interface ClusterCa {
   /** Signs replica certificates. Never leaves memory: it is derived again from the secret on every start. */
@@ -62,6 +59,7 @@ async function build(secret: Buffer): Promise<ClusterCa> {
   const publicKey = (await subtle.importKey('jwk', jwk, algorithm, true, ['verify'])) as CryptoKey;
   const spki = Buffer.from(await subtle.exportKey('spki', publicKey as webcrypto.CryptoKey));
   const pin = createHash('sha256').update(spki).digest('hex');
+  const x509 = await x509Lib();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     // Positive and stable: derived from the key.
     serialNumber: `01${pin.slice(0, 30)}`,

@@ -7,7 +7,8 @@
  */
 import { isIP } from 'node:net';
 import { randomBytes, webcrypto, X509Certificate } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import type { JsonGeneralName } from '@peculiar/x509';
+import { x509Lib } from './x509-lib.js';
 import type { ClusterCa } from './cluster-ca.js';
 import { commonName, pinOf, REPLICA_SERVER_NAME } from './certificate-names.js';
 
@@ -27,7 +28,8 @@ const BACKDATE_MS = 24 * 3600 * 1000;
 export async function issueReplicaCertificate(ca: ClusterCa, id: string, hosts: readonly string[], now = new Date()): Promise<ReplicaCertificate> {
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256' };
   const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const names: x509.JsonGeneralName[] = [{ type: 'dns', value: REPLICA_SERVER_NAME }];
+  const x509 = await x509Lib();
+  const names: JsonGeneralName[] = [{ type: 'dns', value: REPLICA_SERVER_NAME }];
   for (const host of new Set(hosts)) {
     if (!host || host === '0.0.0.0' || host === '::') continue;
     names.push(isIP(host) ? { type: 'ip', value: host } : { type: 'dns', value: host });
