@@ -287,9 +287,12 @@ export class QuorumClient {
     return this.request('setAdmin', { group, member, admin });
   }
 
-  /** Sends to every member of the group: pushed live as a 'message' event with `group` set. */
-  async sendToGroup(group: string, text: string): Promise<ResultMap['groupSend']> {
-    const result = await this.request('groupSend', { group, text });
+  /**
+   * Sends to every member of the group: pushed live as a 'message' event with `group` set. `kept`: for an app that
+   * keeps the write across a restart (KeptWrite), as with send.
+   */
+  async sendToGroup(group: string, text: string, kept?: KeptWrite): Promise<ResultMap['groupSend']> {
+    const result = await this.request('groupSend', { group, text }, { kept });
     this.noteMessageId(result.id);
     return result;
   }
@@ -855,6 +858,7 @@ export class QuorumClient {
       prev.status === next.status &&
       prev.readOnly === next.readOnly &&
       prev.lastError === next.lastError &&
+      prev.clusterVersion === next.clusterVersion &&
       sameHint(prev.replica, next.replica) &&
       sameHint(prev.leader, next.leader)
     ) {

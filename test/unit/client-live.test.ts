@@ -178,6 +178,19 @@ describe('QuorumClient: live delivery', () => {
   });
 });
 
+describe('QuorumClient: cluster version', () => {
+  it('reports the cluster version a status gives after the hello (a UI offers version-3 features from it)', async () => {
+    const c = await cluster(1);
+    const q = client(c.addresses);
+    const seen: (number | undefined)[] = [];
+    q.on('state', (s) => seen.push(s.clusterVersion));
+    await q.login('alice', 'password123');
+    // The fake hello says nothing of it; the status that follows every hello does.
+    await until('clusterVersion from status', () => q.state.clusterVersion === 2);
+    expect(seen.at(-1)).toBe(2);
+  });
+});
+
 describe('QuorumClient: read-only state', () => {
   it('reports readOnly after NO_QUORUM and clears it when a majority is back', async () => {
     const c = await cluster(1);
