@@ -249,6 +249,7 @@ export function createMockApi(): ChatApi {
         }, 40),
       ),
     cluster: null,
+    team: null,
     servers: () => replicas.map((r) => r.address),
     close() {},
   };

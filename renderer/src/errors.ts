@@ -82,3 +82,14 @@ function sentence(text: string): string {
   const capital = t.charAt(0).toUpperCase() + t.slice(1);
   return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }
+
+/**
+ * A sentence for a refused group, edit or search request: the cluster's own words where they name what was wrong
+ * (an unknown account, a taken name, who may do it), else the code's sentence.
+ */
+export function teamError(err: unknown): string {
+  const code = errorCode(err);
+  const detail = typeof (err as { message?: unknown } | null)?.message === 'string' ? (err as Error).message : '';
+  if (detail && (code === 'NOT_FOUND' || code === 'CONFLICT' || code === 'FORBIDDEN' || code === 'INVALID')) return sentence(detail);
+  return readableError(err);
+}

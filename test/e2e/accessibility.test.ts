@@ -1,7 +1,7 @@
 /**
  * Accessibility and the narrow layout of the web client, in Chromium against a real replica: axe-core (WCAG 2.1 A and
  * AA rules, plus "label-content-name-mismatch": a control's visible text must be part of its name) finds nothing on
- * the main screens (login, chat, cluster, settings), in light and dark; at 390×844 (a phone) the layout is one column
+ * the main screens (login, chat, the New group dialog, message search, cluster, settings), in light and dark; at 390×844 (a phone) the layout is one column
  * with the connection bar, the queued count and a usable composer. Screenshots: test-results/screenshots/e2e-a11y-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,7 +72,7 @@ describe.skipIf(!haveChromium)('accessibility and the narrow layout (Chromium, r
   });
 
   for (const scheme of ['light', 'dark'] as const) {
-    it(`axe finds nothing on the login, chat, cluster and settings screens (${scheme})`, async () => {
+    it(`axe finds nothing on the login, chat, New group, message search, cluster and settings screens (${scheme})`, async () => {
       const context = await browser.newContext({ viewport: { width: 1100, height: 720 }, colorScheme: scheme });
       const page = await context.newPage();
       pageErrors.push(watchErrors(page, scheme));
@@ -95,6 +95,21 @@ describe.skipIf(!haveChromium)('accessibility and the narrow layout (Chromium, r
       findings.chat = await axeFindings(page);
       await shot(page, `a11y-chat-${scheme}`);
 
+      // The team features (cluster version 3): the New group dialog with a field's error, and the message search.
+      await page.getByRole('button', { name: 'New group' }).click({ timeout: UI_TIMEOUT });
+      const dialog = page.getByRole('dialog', { name: 'New group' });
+      await dialog.getByLabel('Group name').fill('no spaces here');
+      await dialog.getByRole('button', { name: 'Create group' }).click();
+      await dialog.getByText(/Group names are/).waitFor({ timeout: UI_TIMEOUT });
+      findings.newGroup = await axeFindings(page);
+      await shot(page, `a11y-new-group-${scheme}`);
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await page.getByRole('searchbox', { name: 'Search messages' }).fill('hello');
+      await page.getByRole('list', { name: 'Search results' }).getByRole('listitem').first().waitFor({ timeout: UI_TIMEOUT });
+      findings.search = await axeFindings(page);
+      await shot(page, `a11y-search-${scheme}`);
+      await page.getByRole('searchbox', { name: 'Search messages' }).fill('');
+
       await page.getByRole('button', { name: 'Cluster' }).click();
       await page.getByRole('heading', { level: 1 }).first().waitFor({ timeout: UI_TIMEOUT });
       findings.cluster = await axeFindings(page);
@@ -104,7 +119,7 @@ describe.skipIf(!haveChromium)('accessibility and the narrow layout (Chromium, r
       findings.settings = await axeFindings(page);
       await shot(page, `a11y-settings-${scheme}`);
 
-      expect(findings).toEqual({ login: [], chat: [], cluster: [], settings: [] });
+      expect(findings).toEqual({ login: [], chat: [], newGroup: [], search: [], cluster: [], settings: [] });
       await context.close();
     }, 120_000);
   }
@@ -151,7 +166,7 @@ describe.skipIf(!haveChromium)('accessibility and the narrow layout (Chromium, r
     const queued = page.getByRole('status').getByText('1 queued message');
     await queued.waitFor({ timeout: UI_TIMEOUT });
     expect(await queued.isVisible()).toBe(true);
-    const composer = await page.getByLabel('Message').boundingBox();
+    const composer = await page.getByLabel('Message', { exact: true }).boundingBox();
     expect(composer!.width).toBeGreaterThan(250);
     const bar = await page.getByRole('status').boundingBox();
     expect(bar!.x + bar!.width).toBeLessThanOrEqual(390);

@@ -74,7 +74,7 @@ export async function openWith(page: Page, other: string): Promise<void> {
 
 /** Types a message in the composer and sends it with Enter. */
 export async function say(page: Page, text: string): Promise<void> {
-  const box = page.getByLabel('Message');
+  const box = page.getByLabel('Message', { exact: true });
   await box.fill(text);
   await box.press('Enter');
 }

@@ -34,6 +34,7 @@ class Server extends FakeApiEvents implements ChatApi {
   statusOf = null;
   replaying = false;
   cluster = null;
+  team = null;
   setConn(status: ClientState['status']) {
     this.state = { ...this.state, status };
     this.emit('state', this.state);

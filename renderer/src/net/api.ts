@@ -3,10 +3,35 @@
  * adapts the isomorphic client library to it (a mismatch with replica/client/ is a one-file fix) and
  * renderer/dev/mock-client.ts fakes it for screenshots.
  */
-import type { ChatMessage, ConversationSummary, ReplicaStatus, ReplicaStatusRow } from '../../../replica/protocol/client.js';
+import type { ChatMessage, ConversationSummary, GroupSummary, PresenceEntry, ReplicaStatus, ReplicaStatusRow, SearchHit } from '../../../replica/protocol/client.js';
 import type { ClientEvents, ClientState, KeptWrite, ReceiptEvent } from '../../../replica/client/index.js';
 
-export type { ChatMessage, ClientEvents, ClientState, ConversationSummary, KeptWrite, ReceiptEvent, ReplicaStatus, ReplicaStatusRow };
+export type { ChatMessage, ClientEvents, ClientState, ConversationSummary, GroupSummary, KeptWrite, PresenceEntry, ReceiptEvent, ReplicaStatus, ReplicaStatusRow, SearchHit };
+
+/** The cluster version that brings groups, edits and search (replica/chat/versions.ts): the UI offers them from it on. */
+export const TEAM_VERSION = 3;
+
+/**
+ * Team features: groups, edits, search, presence and typing (docs/protocol.md). Groups, edits and search need cluster
+ * version TEAM_VERSION (refused with UNSUPPORTED_BY_CLUSTER below it); presence and typing are ephemeral.
+ */
+export interface TeamApi {
+  groups(): Promise<{ groups: GroupSummary[] }>;
+  groupHistory(group: string, o: { limit?: number; before?: number }): Promise<{ messages: ChatMessage[] }>;
+  createGroup(name: string, members: string[]): Promise<{ group: GroupSummary }>;
+  addMembers(group: string, members: string[]): Promise<{ group: GroupSummary }>;
+  removeMembers(group: string, members: string[]): Promise<{ group: GroupSummary }>;
+  leaveGroup(group: string): Promise<unknown>;
+  renameGroup(group: string, name: string): Promise<{ group: GroupSummary }>;
+  /** `kept`: as for ChatApi.send. */
+  sendToGroup(group: string, text: string, kept?: KeptWrite): Promise<{ id: number; sentAt: number }>;
+  markGroupRead(group: string, upTo: number): Promise<unknown>;
+  edit(messageId: number, text: string): Promise<{ editedAt: number }>;
+  search(query: string, o: { limit?: number }): Promise<{ messages: SearchHit[] }>;
+  /** Who of `users` is online; their changes then arrive as 'presence' events (replaces what was watched). */
+  presence(users: string[]): Promise<{ presence: PresenceEntry[] }>;
+  typing(target: { to: string } | { group: string }): Promise<unknown>;
+}
 
 /** Membership changes; null until the client library and the replicas support them. */
 export interface ClusterActions {
@@ -37,6 +62,8 @@ export interface ChatApi {
   /** One replica's own view (role, term, log) over a separate short connection; null when not supported. */
   statusOf: ((address: string, timeoutMs: number) => Promise<ReplicaStatus>) | null;
   readonly cluster: ClusterActions | null;
+  /** Groups, edits, search, presence and typing; null where the connection offers none (the mock). */
+  readonly team: TeamApi | null;
   /** Every replica address the client knows. */
   servers(): string[];
   close(): void;

@@ -43,7 +43,9 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
     login.resuming = null;
     login.keptLoaded = false;
     ops.forgetMarks();
+    ops.forgetPresence();
     set({ ...ops.loggedOutState(), user, authBusy: false, authError: null, notice: null, resuming: false });
+    ops.loadMutes(user);
     return ops.loadKept(user);
   };
 
@@ -63,6 +65,7 @@ export function createAuthSlice(set: SetState, get: GetState, { api, env, login,
     login.inFlight = null;
     login.resuming = null;
     ops.forgetMarks();
+    ops.forgetPresence();
     set({ ...ops.loggedOutState(), notice, authBusy: false, resuming: false });
     env.onUnreadTotal?.(0);
   };

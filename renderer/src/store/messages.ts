@@ -1,6 +1,28 @@
 /** Message lists kept sorted by id (the log's commit order), merged without duplicates. Pure. */
 import type { ChatMessage } from '../net/api.js';
 
+/** A group's key among the conversations: `#name` (no username has a `#`). */
+export function groupKey(group: string): string {
+  return `#${group}`;
+}
+
+/** The group a conversation key names (without `#`), or null for a one-to-one conversation. */
+export function groupOf(key: string): string | null {
+  return key.startsWith('#') ? key.slice(1) : null;
+}
+
+/** The conversation a message belongs to, as `me` sees it: `#group`, or the other person. */
+export function conversationOf(m: ChatMessage, me: string): string {
+  if (m.group !== undefined) return groupKey(m.group);
+  return m.from === me ? m.to : m.from;
+}
+
+/** True when the message names `user` as @user (the server lists who a group message mentions). */
+export function mentions(m: ChatMessage, user: string): boolean {
+  const u = user.toLowerCase();
+  return m.mentions?.some((x) => x.toLowerCase() === u) ?? false;
+}
+
 /** Index of the first message whose id is >= id. */
 export function lowerBound(list: readonly ChatMessage[], id: number): number {
   let lo = 0;

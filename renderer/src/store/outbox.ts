@@ -7,7 +7,9 @@
  */
 import { LIMITS } from '../../../replica/protocol/limits.js';
 import type { ClientSession } from '../../../replica/protocol/client.js';
-import type { ChatMessage } from '../net/api.js';
+import type { ChatMessage, KeptWrite } from '../net/api.js';
+import { QuorumError } from '../../../replica/protocol/errors.js';
+import { groupOf } from './messages.js';
 import { errorCode, isRetryableRefusal, sendError } from '../errors.js';
 import type { GetState, KeptOutboxEntry, SetState, SliceDeps } from './store-deps.js';
 
@@ -112,9 +114,17 @@ export function createOutboxSlice(set: SetState, get: GetState, { api, env, logi
     const epoch = login.epoch;
     const me = s.user;
     set((st) => ({ outbox: st.outbox.map((e) => (e.localId === next.localId ? { ...e, handedOver: true, error: undefined, errorCode: undefined } : e)) }));
+    // `#name` is a group: the same write, through groupSend.
+    const group = groupOf(next.to);
+    const sendOne = (kept: KeptWrite) =>
+      group === null
+        ? api.send(next.to, next.text, kept)
+        : api.team
+          ? api.team.sendToGroup(group, next.text, kept)
+          : Promise.reject(new QuorumError('UNSUPPORTED_BY_CLUSTER', 'this connection cannot send to groups'));
     const sending = next.session
-      ? api.send(next.to, next.text, { session: next.session })
-      : api.send(next.to, next.text, {
+      ? sendOne({ session: next.session })
+      : sendOne({
           // Kept on the device before the library sends it: a reload then sends this same write again.
           keepSession: (session) => (epoch === login.epoch ? patch(next.localId, { session }) : Promise.resolve()),
         });
@@ -124,7 +134,7 @@ export function createOutboxSlice(set: SetState, get: GetState, { api, env, logi
         login.inFlight = null;
         set((st) => ({ outbox: st.outbox.filter((e) => e.localId !== next.localId) }));
         unkeep(me, next.localId);
-        ops.addCommitted({ id: r.id, from: me, to: next.to, text: next.text, sentAt: r.sentAt, deliveredAt: null, readAt: null });
+        ops.addCommitted({ id: r.id, from: me, to: next.to, text: next.text, sentAt: r.sentAt, deliveredAt: null, readAt: null, ...(group !== null ? { group } : {}) });
         sendNext();
       },
       (err) => {

@@ -28,6 +28,14 @@ export interface AppEnv {
   outboxStore?: OutboxStore;
   /** Says once that the outbox cannot be kept on this device (storage refused). */
   onStorageError?(err: unknown): void;
+  /** Keeps which conversations the account muted on this device; absent: mutes last until logout. */
+  mutes?: MutesStore;
+}
+
+/** The muted conversations of each account on this device (names and `#group` keys). */
+export interface MutesStore {
+  load(user: string): string[];
+  save(user: string, names: string[]): void;
 }
 
 /** A login kept across a reload: the token, and the account it belongs to (shown at once, before the cluster answers). */
@@ -97,6 +105,22 @@ export interface SliceOps {
   loadKept(user: string): Promise<void>;
   /** Every field a login owns, as it is while nobody is logged in. */
   loggedOutState(): LoginOwnedState;
+  /** threads: re-reads the group list (members, admins, names). */
+  loadGroups(): Promise<void>;
+  /** threads: shows a message's new text wherever it is. */
+  applyEdit(m: ChatMessage): void;
+  /** threads: one page of a conversation (a person's or a `#group`'s). */
+  historyPage(name: string, o: { limit?: number; before?: number }): Promise<ChatMessage[]>;
+  /** threads: reads the account's muted conversations kept on this device. */
+  loadMutes(user: string): void;
+  /** threads: the cluster runs groups, edits and search, and the connection offers them. */
+  teamOn(): boolean;
+  /** presence: asks for the presence of everyone in the conversations and groups, when that set changed. */
+  watchPresence(): void;
+  /** presence: `user` no longer types in `name` (their message arrived). */
+  stopTyping(name: string, user: string): void;
+  /** presence: forgets presence and typing, and cancels their timers (logout). */
+  forgetPresence(): void;
 }
 
 export interface SliceDeps {

@@ -9,19 +9,28 @@ import type { ChatApi } from '../net/api.js';
 import { createAuthSlice, type AuthActions, type AuthState } from './auth.js';
 import { createClusterSlice, type ClusterActions, type ClusterState } from './cluster.js';
 import { createDirectorySlice, emptyDirectory, type DirectoryActions, type DirectoryState } from './directory.js';
+import { createEditsSlice, initialEditsState, type EditsActions, type EditsState } from './edits.js';
+import { createGroupsSlice, type GroupsActions } from './groups.js';
+import { createPresenceSlice, initialPresenceState, type PresenceActions, type PresenceState } from './presence.js';
+import { createSearchSlice, emptySearch, type SearchActions, type SearchState } from './search.js';
+import { TEAM_VERSION } from '../net/api.js';
 import { createOutboxSlice, type OutboxActions, type OutboxState } from './outbox.js';
 import { LoginBookkeeping, type AppEnv, type SliceDeps, type SliceOps } from './store-deps.js';
 import { createThreadsSlice, initialThreadsState, type ThreadsActions, type ThreadsState } from './threads.js';
 import { createToastsSlice, type ToastsActions, type ToastsState } from './toasts.js';
 
-export type AppState = AuthState & ThreadsState & OutboxState & DirectoryState & ClusterState & ToastsState;
+export type AppState = AuthState & ThreadsState & OutboxState & DirectoryState & ClusterState & ToastsState & EditsState & SearchState & PresenceState;
 
 export type AppActions = AuthActions &
   ThreadsActions &
   OutboxActions &
   DirectoryActions &
   ClusterActions &
-  ToastsActions & {
+  ToastsActions &
+  GroupsActions &
+  EditsActions &
+  SearchActions &
+  PresenceActions & {
     /** Stops listening to the connection and cancels pending timers. */
     dispose(): void;
   };
@@ -29,7 +38,26 @@ export type AppActions = AuthActions &
 export type AppStore = StoreApi<AppState & AppActions>;
 
 /** What a login owns; cleared on login and logout. */
-export type LoginOwnedState = Pick<AppState, 'user' | 'conversations' | 'threads' | 'outbox' | 'drafts' | 'active' | 'view' | 'directory' | 'selection'>;
+export type LoginOwnedState = Pick<
+  AppState,
+  | 'user'
+  | 'conversations'
+  | 'threads'
+  | 'outbox'
+  | 'drafts'
+  | 'active'
+  | 'view'
+  | 'directory'
+  | 'selection'
+  | 'groups'
+  | 'muted'
+  | 'focus'
+  | 'editing'
+  | 'editError'
+  | 'messageSearch'
+  | 'presence'
+  | 'typing'
+>;
 
 export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
   const ops = {} as SliceOps;
@@ -40,6 +68,7 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
     const [auth, authOps] = createAuthSlice(set, get, deps);
     const [threads, threadsOps] = createThreadsSlice(set, get, deps);
     const [outbox, outboxOps] = createOutboxSlice(set, get, deps);
+    const [presence, presenceOps] = createPresenceSlice(set, get, deps);
     Object.assign(ops, {
       addCommitted: threadsOps.addCommitted,
       loadConversations: threadsOps.loadConversations,
@@ -50,7 +79,23 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
       sendNext: outboxOps.sendNext,
       loadKept: outboxOps.loadKept,
       endLogin: authOps.endLogin,
-      loggedOutState: (): LoginOwnedState => ({ user: null, ...initialThreadsState(), outbox: [], directory: emptyDirectory() }),
+      loggedOutState: (): LoginOwnedState => ({
+        user: null,
+        ...initialThreadsState(),
+        outbox: [],
+        directory: emptyDirectory(),
+        ...initialEditsState(),
+        messageSearch: emptySearch(),
+        ...initialPresenceState(),
+      }),
+      loadGroups: threadsOps.loadGroups,
+      applyEdit: threadsOps.applyEdit,
+      historyPage: threadsOps.historyPage,
+      loadMutes: threadsOps.loadMutes,
+      teamOn: threadsOps.teamOn,
+      watchPresence: presenceOps.watchPresence,
+      stopTyping: presenceOps.stopTyping,
+      forgetPresence: presenceOps.forgetPresence,
     } satisfies SliceOps);
 
     let wasConnected = api.state.status === 'connected';
@@ -58,15 +103,21 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
       api.on('state', (conn) => {
         const reconnected = conn.status === 'connected' && !wasConnected;
         wasConnected = conn.status === 'connected';
+        // The cluster moved to the version with groups, edits and search: read the groups now.
+        const teamNow = (conn.clusterVersion ?? 0) >= TEAM_VERSION && (get().conn.clusterVersion ?? 0) < TEAM_VERSION;
         set({ conn: { ...conn } });
         if (conn.status === 'connected' && !conn.readOnly) ops.sendNext();
         if (reconnected && get().user) void ops.resync();
+        else if (teamNow && get().user && !deps.login.resuming) void ops.loadGroups().catch(() => {});
       }),
       api.on('message', (m) => {
         outboxOps.dropEcho(m);
         ops.addCommitted(m);
       }),
       api.on('deleted', (ids) => ops.forget(ids)),
+      api.on('edited', (m) => ops.applyEdit(m)),
+      api.on('presence', (e) => presenceOps.onPresence(e)),
+      api.on('typing', (t) => presenceOps.onTyping(t)),
       api.on('receipt', (receipt) => threadsOps.applyReceipt(receipt)),
       api.on('sessionEnded', ({ reason }) => {
         if (!get().user) return;
@@ -83,10 +134,15 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
       ...createDirectorySlice(set, get, deps),
       ...createClusterSlice(set, deps),
       ...createToastsSlice(set, get, deps),
+      ...createGroupsSlice(set, get, deps),
+      ...createEditsSlice(set, get, deps),
+      ...createSearchSlice(set, get, deps),
+      ...presence,
 
       dispose() {
         for (const stop of unsubscribe) stop();
         ops.forgetMarks();
+        ops.forgetPresence();
       },
     };
   });

@@ -3,10 +3,10 @@
  * which conversation and view are open, the selection for deleting, and read marks for what the user has seen.
  */
 import { LIMITS } from '../../../replica/protocol/limits.js';
-import type { ChatMessage, ConversationSummary, ReceiptEvent } from '../net/api.js';
+import { TEAM_VERSION, type ChatMessage, type ConversationSummary, type GroupSummary, type ReceiptEvent } from '../net/api.js';
 import { isRetryableRefusal, readableError } from '../errors.js';
 import { emptyDirectory } from './directory.js';
-import { applyReceipt, insertMessage, mergePage, removeIds } from './messages.js';
+import { applyReceipt, conversationOf, groupKey, groupOf, insertMessage, mentions, mergePage, removeIds } from './messages.js';
 import type { GetState, SetState, SliceDeps } from './store-deps.js';
 
 export const HISTORY_PAGE = 200;
@@ -34,6 +34,12 @@ export interface ThreadsState {
   view: View;
   /** Ids of the messages selected for deleting. */
   selection: number[];
+  /** The groups this account is a member of, by name (members, admins; their conversations are `#name`). */
+  groups: Record<string, GroupSummary>;
+  /** Conversations whose new messages raise no notification (unless they mention this account), kept per device. */
+  muted: Record<string, true>;
+  /** A message to show and highlight in its conversation (a search result that was opened). */
+  focus: { name: string; id: number } | null;
 }
 
 export interface ThreadsActions {
@@ -50,6 +56,8 @@ export interface ThreadsActions {
   /** Deletes the selection (in batches the protocol allows); false when the cluster refused. */
   deleteSelected(): Promise<boolean>;
   setView(view: View): void;
+  /** Mutes or unmutes a conversation (client-side: mentions still notify). */
+  toggleMute(name: string): void;
 }
 
 export interface ThreadsOps {
@@ -60,17 +68,42 @@ export interface ThreadsOps {
   forgetMarks(): void;
   reportUnread(): void;
   applyReceipt(receipt: ReceiptEvent): void;
+  /** Re-reads the group list (members, admins, names) and drops the conversations of groups left or renamed. */
+  loadGroups(): Promise<void>;
+  /** A message's new text (an edit, pushed or made here), wherever it is shown. */
+  applyEdit(m: ChatMessage): void;
+  /** One page of a conversation (a group's or a person's). */
+  historyPage(name: string, o: { limit?: number; before?: number }): Promise<ChatMessage[]>;
+  /** Reads the account's kept mutes (at login). */
+  loadMutes(user: string): void;
+  /** True when the cluster runs groups, edits and search (and the connection offers them). */
+  teamOn(): boolean;
 }
 
 /** The thread fields as they are while nobody is logged in. */
 export function initialThreadsState(): ThreadsState {
-  return { conversations: {}, threads: {}, drafts: {}, active: null, view: 'chat', selection: [] };
+  return { conversations: {}, threads: {}, drafts: {}, active: null, view: 'chat', selection: [], groups: {}, muted: {}, focus: null };
 }
 
-export function totalUnread(conversations: Record<string, ConversationSummary>): number {
+/** Unread messages in conversations that are not muted (what the window title and the desktop badge count). */
+export function totalUnread(conversations: Record<string, ConversationSummary>, muted: Record<string, true> = {}): number {
   let n = 0;
-  for (const c of Object.values(conversations)) n += c.unread;
+  for (const c of Object.values(conversations)) if (!muted[c.with]) n += c.unread;
   return n;
+}
+
+/** A group as a row of the conversation list (`#name`); a group with nothing in it yet shows an empty preview. */
+export function groupConversation(g: GroupSummary): ConversationSummary {
+  const key = groupKey(g.name);
+  const lastMessage = g.lastMessage ?? { id: 0, from: '', to: key, text: '', sentAt: 0, deliveredAt: null, readAt: null, group: g.name };
+  return { with: key, lastMessage, unread: g.unread };
+}
+
+/** The old name in a `renamed` event's text ("ann renamed #old to #new"), or null. */
+export function renamedFrom(m: ChatMessage): string | null {
+  if (m.event !== 'renamed') return null;
+  const found = /renamed #([A-Za-z0-9_.-]+) to #/.exec(m.text);
+  return found ? found[1] : null;
 }
 
 /**
@@ -103,7 +136,7 @@ export function sortedConversations(conversations: Record<string, ConversationSu
   return Object.values(conversations).sort((a, b) => b.lastMessage.id - a.lastMessage.id || (a.with < b.with ? -1 : 1));
 }
 
-export function createThreadsSlice(set: SetState, get: GetState, { api, env, login }: SliceDeps): [ThreadsState & ThreadsActions, ThreadsOps] {
+export function createThreadsSlice(set: SetState, get: GetState, { api, env, login, ops }: SliceDeps): [ThreadsState & ThreadsActions, ThreadsOps] {
   /** Per conversation, the newest message id already marked read (so a mark is sent once). */
   const markedUpTo = new Map<string, number>();
   const markTimers = new Map<string, unknown>();
@@ -117,7 +150,35 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
       return { threads: { ...s.threads, [name]: { ...t, ...change(t) } } };
     });
 
-  const reportUnread = () => env.onUnreadTotal?.(totalUnread(get().conversations));
+  const reportUnread = () => env.onUnreadTotal?.(totalUnread(get().conversations, get().muted));
+  const teamOn = () => api.team !== null && (get().conn.clusterVersion ?? 0) >= TEAM_VERSION;
+  const historyPage = async (name: string, o: { limit?: number; before?: number }) => {
+    const group = groupOf(name);
+    if (group === null) return (await api.history(name, o)).messages;
+    if (!api.team) return [];
+    return (await api.team.groupHistory(group, o)).messages;
+  };
+
+  /** A group was renamed: its conversation, thread, draft and mute move to the new key. */
+  const moveConversation = (from: string, to: string) =>
+    set((s) => {
+      if (!(from in s.conversations) && !(from in s.threads)) return {};
+      const move = <T,>(r: Record<string, T>): Record<string, T> => {
+        if (!(from in r)) return r;
+        const { [from]: v, ...rest } = r;
+        return to in rest ? rest : { ...rest, [to]: v };
+      };
+      const conversations = move(s.conversations);
+      if (conversations[to]) conversations[to] = { ...conversations[to], with: to };
+      return {
+        conversations,
+        threads: move(s.threads),
+        drafts: move(s.drafts),
+        muted: move(s.muted),
+        active: s.active === from ? to : s.active,
+        focus: s.focus?.name === from ? { ...s.focus, name: to } : s.focus,
+      };
+    });
 
   const onScreen = (name: string) => {
     const s = get();
@@ -127,8 +188,11 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
   const addCommitted = (m: ChatMessage) => {
     const me = get().user;
     if (!me) return;
-    const other = m.from === me ? m.to : m.from;
-    const incoming = m.from !== me;
+    const old = renamedFrom(m);
+    if (old !== null && m.group !== undefined) moveConversation(groupKey(old), groupKey(m.group));
+    const other = conversationOf(m, me);
+    // A membership event is history, never unread news.
+    const incoming = m.from !== me && m.event === undefined;
     // A backlog replayed after a reconnect is not news: it counts as unread but raises no notification.
     const replayed = api.replaying;
     let unreadNow = false;
@@ -157,20 +221,59 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
     }
     reportUnread();
     if (incoming) {
+      ops.stopTyping(other, m.from);
+      // A muted conversation stays quiet, except for a message that mentions this account.
+      const quiet = get().muted[other] === true && !mentions(m, me);
       if (onScreen(other)) scheduleMark(other);
-      else if (unreadNow && !replayed) env.onIncoming?.(m, other);
+      else if (unreadNow && !replayed && !quiet) env.onIncoming?.(m, other);
     }
+    if (m.event !== undefined && !replayed) void loadGroups().catch(() => {});
+    ops.watchPresence();
   };
 
-  /** Reads the conversation list and merges it (throws when it cannot be read). */
+  /**
+   * Merges the group list into the conversations: each group as `#name`; the conversation of a group this account is
+   * no longer in (left, removed, renamed) goes, unless it is open (its history stays readable there).
+   */
+  const takeGroups = (list: readonly GroupSummary[]) =>
+    set((s) => {
+      const groups: Record<string, GroupSummary> = {};
+      for (const g of list) groups[g.name] = g;
+      const conversations = mergeConversations(s.conversations, list.map(groupConversation), arrivedWhileListing);
+      for (const key of Object.keys(conversations)) {
+        const group = groupOf(key);
+        if (group !== null && !groups[group] && key !== s.active) delete conversations[key];
+      }
+      return { groups, conversations };
+    });
+
+  /** Reads the conversation list (and the groups, when the cluster has them) and merges it (throws when it cannot be read). */
   const loadConversations = async () => {
     const epoch = login.epoch;
     listing++;
     try {
-      const r = await api.conversations(LIMITS.pageMax);
+      const [r, g] = await Promise.all([api.conversations(LIMITS.pageMax), teamOn() ? api.team!.groups().catch(() => null) : null]);
       if (epoch !== login.epoch) return;
       set((s) => ({ conversations: mergeConversations(s.conversations, r.conversations, arrivedWhileListing) }));
+      if (g) takeGroups(g.groups);
       reportUnread();
+      ops.watchPresence();
+    } finally {
+      listing--;
+      if (listing === 0) arrivedWhileListing.clear();
+    }
+  };
+
+  const loadGroups = async () => {
+    if (!teamOn()) return;
+    const epoch = login.epoch;
+    listing++;
+    try {
+      const g = await api.team!.groups();
+      if (epoch !== login.epoch) return;
+      takeGroups(g.groups);
+      reportUnread();
+      ops.watchPresence();
     } finally {
       listing--;
       if (listing === 0) arrivedWhileListing.clear();
@@ -195,8 +298,12 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
     // the user looked away (another conversation, the cluster view, another window) stays unread.
     if (!onScreen(name)) return;
     const t = s.threads[name];
+    const group = groupOf(name);
     let upTo = 0;
-    for (const m of t?.messages ?? []) if (m.from === name && m.id > upTo) upTo = m.id;
+    for (const m of t?.messages ?? []) {
+      const fromThem = group === null ? m.from === name : m.from !== s.user && m.event === undefined;
+      if (fromThem && m.id > upTo) upTo = m.id;
+    }
     if (upTo === 0 || upTo <= (markedUpTo.get(name) ?? 0)) {
       if ((s.conversations[name]?.unread ?? 0) > 0 && upTo > 0) clearUnread(name);
       return;
@@ -204,7 +311,8 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
     markedUpTo.set(name, upTo);
     clearUnread(name);
     try {
-      await api.markRead(name, upTo);
+      if (group === null) await api.markRead(name, upTo);
+      else await api.team?.markGroupRead(group, upTo);
     } catch (err) {
       markedUpTo.delete(name);
       if (!isRetryableRefusal(err)) get().toast(readableError(err), 'error');
@@ -258,7 +366,7 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
   const refreshNewest = async (name: string, known: ReadonlySet<number>, epoch: number) => {
     let page: ChatMessage[];
     try {
-      page = (await api.history(name, { limit: HISTORY_PAGE })).messages;
+      page = await historyPage(name, { limit: HISTORY_PAGE });
     } catch {
       return;
     }
@@ -292,42 +400,66 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
     });
   };
 
+  /** Per conversation, the page being read (loadOlder). */
+  const loading = new Map<string, Promise<void>>();
+  const readOlder = async (name: string): Promise<void> => {
+    // A kept login the cluster has not taken back yet reads nothing; restore() loads the open thread after it.
+    if (login.resuming) return;
+    const t = get().threads[name];
+    if (t?.loading || (t?.loaded && !t.hasOlder)) return;
+    const before = t?.loaded && t.messages.length ? t.messages[0].id : undefined;
+    const epoch = login.epoch;
+    patchThread(name, () => ({ loading: true, error: undefined }));
+    try {
+      const page = await historyPage(name, { limit: HISTORY_PAGE, ...(before !== undefined ? { before } : {}) });
+      if (epoch !== login.epoch) return;
+      patchThread(name, (cur) => ({
+        messages: mergePage(cur.messages, page),
+        hasOlder: page.length >= HISTORY_PAGE,
+        loading: false,
+        loaded: true,
+      }));
+      if (before === undefined) get().markSeen(name);
+    } catch (err) {
+      if (epoch !== login.epoch) return;
+      patchThread(name, () => ({ loading: false, error: readableError(err) }));
+    }
+  };
+
   const slice: ThreadsState & ThreadsActions = {
     ...initialThreadsState(),
 
     openConversation(name) {
-      set((s) => ({ active: name, view: 'chat', selection: [], directory: s.directory.query ? emptyDirectory() : s.directory }));
+      set((s) => ({
+        active: name,
+        view: 'chat',
+        selection: [],
+        focus: s.focus?.name === name ? s.focus : null,
+        directory: s.directory.query ? emptyDirectory() : s.directory,
+      }));
       const t = get().threads[name];
       if (!t || (!t.loaded && !t.loading)) void get().loadOlder(name);
-      else get().markSeen(name);
+      else {
+        get().markSeen(name);
+        // A group's read counts ("read by 2 of 3") are not pushed: re-read its newest page when it is opened again.
+        if (groupOf(name) !== null && t.loaded) void refreshNewest(name, new Set(t.messages.map((m) => m.id)), login.epoch);
+      }
+      ops.watchPresence();
     },
 
     closeConversation() {
       set({ active: null, selection: [] });
     },
 
-    async loadOlder(name) {
-      // A kept login the cluster has not taken back yet reads nothing; restore() loads the open thread after it.
-      if (login.resuming) return;
-      const t = get().threads[name];
-      if (t?.loading || (t?.loaded && !t.hasOlder)) return;
-      const before = t?.loaded && t.messages.length ? t.messages[0].id : undefined;
-      const epoch = login.epoch;
-      patchThread(name, () => ({ loading: true, error: undefined }));
-      try {
-        const r = await api.history(name, { limit: HISTORY_PAGE, ...(before !== undefined ? { before } : {}) });
-        if (epoch !== login.epoch) return;
-        patchThread(name, (cur) => ({
-          messages: mergePage(cur.messages, r.messages),
-          hasOlder: r.messages.length >= HISTORY_PAGE,
-          loading: false,
-          loaded: true,
-        }));
-        if (before === undefined) get().markSeen(name);
-      } catch (err) {
-        if (epoch !== login.epoch) return;
-        patchThread(name, () => ({ loading: false, error: readableError(err) }));
-      }
+    loadOlder(name) {
+      // A page being read: the caller waits for it (opening a search result loads pages until its message is there).
+      const reading = loading.get(name);
+      if (reading && get().threads[name]?.loading) return reading;
+      const p = readOlder(name).finally(() => {
+        if (loading.get(name) === p) loading.delete(name);
+      });
+      loading.set(name, p);
+      return p;
     },
 
     setDraft(name, text) {
@@ -364,6 +496,54 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
       const active = get().active;
       if (view === 'chat' && active) get().markSeen(active);
     },
+
+    toggleMute(name) {
+      const { [name]: was, ...rest } = get().muted;
+      const muted: Record<string, true> = was ? rest : { ...rest, [name]: true };
+      set({ muted });
+      const me = get().user;
+      if (me) env.mutes?.save(me, Object.keys(muted));
+      reportUnread();
+    },
   };
-  return [slice, { addCommitted, loadConversations, forget, resync, forgetMarks, reportUnread, applyReceipt: applyReceiptToThreads }];
+
+  const applyEdit = (m: ChatMessage) => {
+    set((s) => {
+      const patchOne = (x: ChatMessage) => (x.id === m.id ? { ...x, text: m.text, ...(m.editedAt !== undefined ? { editedAt: m.editedAt } : {}), ...(m.mentions ? { mentions: m.mentions } : {}) } : x);
+      let threads = s.threads;
+      for (const [k, t] of Object.entries(s.threads)) {
+        if (!t.messages.some((x) => x.id === m.id)) continue;
+        threads = { ...threads, [k]: { ...t, messages: t.messages.map(patchOne) } };
+      }
+      let conversations = s.conversations;
+      for (const [k, c] of Object.entries(s.conversations)) {
+        if (c.lastMessage.id === m.id) conversations = { ...conversations, [k]: { ...c, lastMessage: patchOne(c.lastMessage) } };
+      }
+      return threads === s.threads && conversations === s.conversations ? {} : { threads, conversations };
+    });
+  };
+
+  const loadMutes = (user: string) => {
+    const muted: Record<string, true> = {};
+    for (const name of env.mutes?.load(user) ?? []) muted[name] = true;
+    set({ muted });
+  };
+
+  return [
+    slice,
+    {
+      addCommitted,
+      loadConversations,
+      forget,
+      resync,
+      forgetMarks,
+      reportUnread,
+      applyReceipt: applyReceiptToThreads,
+      loadGroups,
+      applyEdit,
+      historyPage,
+      loadMutes,
+      teamOn,
+    },
+  ];
 }

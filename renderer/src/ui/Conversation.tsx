@@ -4,8 +4,10 @@ import { useApp } from './context.js';
 import type { ChatMessage } from '../net/api.js';
 import type { OutboxEntry } from '../store/outbox.js';
 import type { Thread } from '../store/threads.js';
-import { dayKey, dayLabel, messageState, timeLabel } from '../store/messages.js';
+import { dayKey, dayLabel, groupOf, messageState, timeLabel } from '../store/messages.js';
 import { Avatar, StateIcon } from './icons.js';
+import { GroupDialog, PersonAvatar, RichText, useTeamOn } from './Team.js';
+import { presenceText, typingText } from '../store/presence.js';
 import { Dialog } from './Dialog.js';
 import { LIMITS } from '../../../replica/protocol/limits.js';
 import { outcomeUnknown } from '../errors.js';
@@ -14,6 +16,7 @@ type Row =
   | { kind: 'top'; key: string }
   | { kind: 'day'; key: string; label: string }
   | { kind: 'msg'; key: string; m: ChatMessage; mine: boolean; first: boolean }
+  | { kind: 'event'; key: string; m: ChatMessage }
   | { kind: 'pending'; key: string; e: OutboxEntry; first: boolean };
 
 const STATE_TEXT = { queued: 'Queued', failed: 'Not sent', sent: 'Sent', delivered: 'Delivered', read: 'Read' } as const;
@@ -34,6 +37,12 @@ export function buildRows(thread: Thread | undefined, pending: OutboxEntry[], me
       lastDay = day;
       prevFrom = '';
     }
+    if (m.event !== undefined) {
+      // A membership change ("ann added bob"): a line of its own between the messages.
+      rows.push({ kind: 'event', key: `m-${m.id}`, m });
+      prevFrom = '';
+      continue;
+    }
     rows.push({ kind: 'msg', key: `m-${m.id}`, m, mine: m.from === me, first: m.from !== prevFrom || m.sentAt - prevAt > GROUP_GAP_MS });
     prevFrom = m.from;
     prevAt = m.sentAt;
@@ -46,40 +55,155 @@ export function buildRows(thread: Thread | undefined, pending: OutboxEntry[], me
   return rows;
 }
 
+/** Editing a message in place: Enter saves, Shift+Enter adds a line, Escape cancels. */
+function EditBox({ m }: { m: ChatMessage }) {
+  const saveEdit = useApp((s) => s.saveEdit);
+  const cancelEdit = useApp((s) => s.cancelEdit);
+  const error = useApp((s) => s.editError);
+  const [text, setText] = useState(m.text);
+  const ref = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    el.focus();
+    el.setSelectionRange(el.value.length, el.value.length);
+  }, []);
+  const backToComposer = () => document.getElementById('composer-input')?.focus();
+  const save = async () => {
+    if (await saveEdit(text)) backToComposer();
+  };
+  return (
+    <form
+      className="edit-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save();
+      }}
+    >
+      <textarea
+        ref={ref}
+        aria-label="Edit message"
+        value={text}
+        rows={1}
+        onChange={(e) => setText(e.target.value)}
+        aria-describedby={`edit-hint-${m.id}`}
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') {
+            e.preventDefault();
+            e.stopPropagation();
+            cancelEdit();
+            backToComposer();
+          } else if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+            e.preventDefault();
+            void save();
+          }
+        }}
+      />
+      <span className="edit-actions">
+        <span id={`edit-hint-${m.id}`} className="small">
+          {error ? <span role="alert">{error}</span> : 'Enter saves · Escape cancels'}
+        </span>
+        <button
+          type="button"
+          className="ghost small"
+          onClick={() => {
+            cancelEdit();
+            backToComposer();
+          }}
+        >
+          Cancel
+        </button>
+        <button type="submit" className="ghost small save">
+          Save
+        </button>
+      </span>
+    </form>
+  );
+}
+
 const MessageRow = memo(function MessageRow({
   m,
   mine,
   first,
   selected,
   onToggle,
+  me,
+  inGroup,
+  othersInGroup,
+  editing,
+  canEdit,
+  focused,
+  onEdit,
 }: {
   m: ChatMessage;
   mine: boolean;
   first: boolean;
   selected: boolean;
   onToggle(id: number): void;
+  me: string;
+  inGroup: boolean;
+  /** How many others the group has (for "Read by 2 of 3"). */
+  othersInGroup: number;
+  editing: boolean;
+  canEdit: boolean;
+  focused: boolean;
+  onEdit(id: number): void;
 }) {
   const time = timeLabel(m.sentAt);
   const state = messageState(m);
+  const showSender = inGroup && !mine && first;
+  const readBy = inGroup && mine && m.readBy !== undefined ? m.readBy : null;
   return (
-    <div className={`msg ${mine ? 'mine' : 'theirs'} ${first ? 'first' : ''} ${selected ? 'selected' : ''}`}>
-      {mine && (
-        <input type="checkbox" className="select" aria-label={`Select, sent at ${time}`} checked={selected} onChange={() => onToggle(m.id)} />
+    <div className={`msg ${mine ? 'mine' : 'theirs'} ${first ? 'first' : ''} ${selected ? 'selected' : ''} ${focused ? 'focused' : ''}`} data-id={m.id}>
+      {mine && !editing && (
+        <span className="msg-tools">
+          {canEdit && (
+            <button type="button" className="ghost small edit-button" onClick={() => onEdit(m.id)} title={`Edit your message sent at ${time}`}>
+              Edit
+            </button>
+          )}
+          <input type="checkbox" className="select" aria-label={`Select, sent at ${time}`} checked={selected} onChange={() => onToggle(m.id)} />
+        </span>
       )}
-      <div className="bubble" onClick={(e) => mine && (e.ctrlKey || e.metaKey || e.shiftKey) && onToggle(m.id)}>
-        {/* Who said it, for screen readers (sighted people see it from the side the bubble is on). */}
-        <span className="visually-hidden">{mine ? 'You' : m.from}: </span>
-        <p className="text">{m.text}</p>
+      <div className={`bubble ${editing ? 'editing' : ''}`} onClick={(e) => mine && (e.ctrlKey || e.metaKey || e.shiftKey) && onToggle(m.id)}>
+        {/* Who said it: in a group, shown above a run of someone's messages; otherwise for screen readers only
+            (sighted people see it from the side the bubble is on). */}
+        {showSender ? (
+          <span className="sender">
+            {m.from}
+            <span className="visually-hidden">: </span>
+          </span>
+        ) : (
+          <span className="visually-hidden">{mine ? 'You' : m.from}: </span>
+        )}
+        {editing ? (
+          <EditBox m={m} />
+        ) : (
+          <p className="text">
+            <RichText m={m} me={me} />
+          </p>
+        )}
         <span className="meta">
+          {m.editedAt !== undefined && (
+            <span className="edited" title={`Edited ${new Date(m.editedAt).toLocaleString()}`}>
+              edited {timeLabel(m.editedAt)}
+            </span>
+          )}
           <time dateTime={new Date(m.sentAt).toISOString()} title={new Date(m.sentAt).toLocaleString()}>
             {time}
           </time>
-          {mine && (
-            <span className={`state st-${state}`}>
-              <StateIcon state={state} />
-              {STATE_TEXT[state]}
-            </span>
-          )}
+          {mine &&
+            (readBy !== null ? (
+              <span className={`state ${readBy > 0 ? 'st-read' : 'st-sent'}`}>
+                <StateIcon state={readBy > 0 ? 'read' : 'sent'} />
+                Read by {readBy} of {othersInGroup}
+              </span>
+            ) : (
+              <span className={`state st-${state}`}>
+                <StateIcon state={state} />
+                {inGroup && state !== 'read' ? 'Sent' : STATE_TEXT[state]}
+              </span>
+            ))}
         </span>
       </div>
     </div>
@@ -127,6 +251,13 @@ function MessageList({ name }: { name: string }) {
   const selection = useApp((s) => s.selection);
   const toggle = useApp((s) => s.toggleSelect);
   const loadOlder = useApp((s) => s.loadOlder);
+  const editing = useApp((s) => (s.editing?.name === name ? s.editing.id : null));
+  const startEdit = useApp((s) => s.startEdit);
+  const focus = useApp((s) => (s.focus?.name === name ? s.focus.id : null));
+  const group = groupOf(name);
+  const othersInGroup = useApp((s) => (group !== null ? Math.max(0, (s.groups[group]?.members.length ?? 1) - 1) : 0));
+  const teamOn = useTeamOn();
+  const onEdit = useCallback((id: number) => startEdit(name, id), [startEdit, name]);
   const pending = useMemo(() => {
     const p = outbox.filter((e) => e.to === name);
     return p.length ? p : EMPTY;
@@ -145,6 +276,7 @@ function MessageList({ name }: { name: string }) {
 
   // Scroll anchoring: remember which row is at the top and where, so prepending older pages does not move the view.
   const anchor = useRef<{ key: string; delta: number } | null>(null);
+  const focusShown = useRef<number | null>(null);
   const atBottom = useRef(true);
   const shown = useRef<{ name: string; firstKey: string | undefined; lastKey: string | undefined; loaded: boolean }>({ name: '', firstKey: undefined, lastKey: undefined, loaded: false });
 
@@ -164,7 +296,15 @@ function MessageList({ name }: { name: string }) {
     const firstKey = rows[1]?.key;
     const lastKey = rows[rows.length - 1]?.key;
     const loaded = thread?.loaded ?? false;
-    if (prev.name !== name || (!prev.loaded && loaded)) {
+    const focusAt = focus !== null ? rows.findIndex((r) => r.key === `m-${focus}`) : -1;
+    if (focusAt >= 0 && focusShown.current !== focus) {
+      // A search result opened here: show its message in the middle, once.
+      focusShown.current = focus;
+      atBottom.current = false;
+      virtualizer.scrollToIndex(focusAt, { align: 'center' });
+    } else if (focus !== null && focusShown.current !== focus) {
+      // Its page is still loading: wait for it rather than jump to the bottom.
+    } else if (prev.name !== name || (!prev.loaded && loaded)) {
       scrollToBottom();
     } else if (firstKey !== prev.firstKey && anchor.current) {
       const i = rows.findIndex((r) => r.key === anchor.current!.key);
@@ -174,7 +314,7 @@ function MessageList({ name }: { name: string }) {
       scrollToBottom();
     }
     shown.current = { name, firstKey, lastKey, loaded };
-  }, [rows, name, thread?.loaded, virtualizer, scrollToBottom]);
+  }, [rows, name, thread?.loaded, virtualizer, scrollToBottom, focus]);
 
   const onScroll = () => {
     const el = scrollRef.current;
@@ -212,15 +352,32 @@ function MessageList({ name }: { name: string }) {
                   ) : thread.hasOlder ? (
                     'Scroll up for older messages'
                   ) : (
-                    `This is the beginning of your conversation with ${name}.`
+                    group !== null ? `This is the beginning of ${name}.` : `This is the beginning of your conversation with ${name}.`
                   )}
                 </div>
               ) : row.kind === 'day' ? (
                 <div className="day" role="separator" aria-label={row.label}>
                   <span>{row.label}</span>
                 </div>
+              ) : row.kind === 'event' ? (
+                <p className={`event ${focus === row.m.id ? 'focused' : ''}`}>
+                  <span>{row.m.text}</span> <time dateTime={new Date(row.m.sentAt).toISOString()}>{timeLabel(row.m.sentAt)}</time>
+                </p>
               ) : row.kind === 'msg' ? (
-                <MessageRow m={row.m} mine={row.mine} first={row.first} selected={selected.has(row.m.id)} onToggle={toggle} />
+                <MessageRow
+                  m={row.m}
+                  mine={row.mine}
+                  first={row.first}
+                  selected={selected.has(row.m.id)}
+                  onToggle={toggle}
+                  me={me}
+                  inGroup={group !== null}
+                  othersInGroup={othersInGroup}
+                  editing={editing === row.m.id}
+                  canEdit={teamOn && row.mine && !row.m.fromDeleted}
+                  focused={focus === row.m.id}
+                  onEdit={onEdit}
+                />
               ) : (
                 <PendingRow e={row.e} first={row.first} />
               )}
@@ -237,7 +394,9 @@ function MessageList({ name }: { name: string }) {
 function NewMessageAnnouncer({ name, messages }: { name: string; messages: ChatMessage[] | undefined }) {
   const newest = messages && messages.length ? messages[messages.length - 1] : undefined;
   const [seen] = useState(() => newest?.id ?? 0);
-  const text = newest && newest.id > seen && newest.from === name ? `New message from ${newest.from}: ${newest.text}` : '';
+  const me = useApp((s) => s.user);
+  const fromThem = newest !== undefined && newest.event === undefined && (groupOf(name) !== null ? newest.from !== me : newest.from === name);
+  const text = newest && newest.id > seen && fromThem ? `New message from ${newest.from}: ${newest.text}` : '';
   return (
     <div className="visually-hidden" aria-live="polite">
       {text}
@@ -250,6 +409,9 @@ function Composer({ name }: { name: string }) {
   const setDraft = useApp((s) => s.setDraft);
   const send = useApp((s) => s.send);
   const conn = useApp((s) => s.conn);
+  const editLast = useApp((s) => s.editLast);
+  const noteTyping = useApp((s) => s.noteTyping);
+  const teamOn = useTeamOn();
   const ref = useRef<HTMLTextAreaElement>(null);
   useEffect(() => {
     ref.current?.focus();
@@ -262,6 +424,9 @@ function Composer({ name }: { name: string }) {
     if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       submit();
+    } else if (e.key === 'ArrowUp' && draft === '' && teamOn && editLast(name)) {
+      // Up arrow in an empty composer edits one's last message (in place; Escape comes back here).
+      e.preventDefault();
     }
   };
   const offline = conn.status !== 'connected' || conn.readOnly;
@@ -277,7 +442,10 @@ function Composer({ name }: { name: string }) {
         rows={1}
         placeholder={`Message ${name}`}
         value={draft}
-        onChange={(e) => setDraft(name, e.target.value)}
+        onChange={(e) => {
+          setDraft(name, e.target.value);
+          if (e.target.value !== '') noteTyping(name);
+        }}
         onKeyDown={onKeyDown}
         aria-describedby="composer-hint"
       />
@@ -289,7 +457,9 @@ function Composer({ name }: { name: string }) {
           ? `${draft.length} / ${LIMITS.textMax} characters: too long to send.`
           : offline
             ? 'The cluster is not writable right now. Messages wait in the outbox, marked queued, and go out in order when it is back.'
-            : 'Enter sends · Shift+Enter adds a line'}
+            : teamOn
+              ? 'Enter sends · Shift+Enter adds a line · Up arrow edits your last message'
+              : 'Enter sends · Shift+Enter adds a line'}
       </p>
     </form>
   );
@@ -314,7 +484,7 @@ function SelectionBar({ name }: { name: string }) {
         Cancel
       </button>
       <Dialog title={`Delete ${n} ${n === 1 ? 'message' : 'messages'}?`} open={confirm} onClose={() => setConfirm(false)}>
-        <p>They are deleted for you and for {name}. This cannot be undone.</p>
+        <p>They are deleted for you and for {groupOf(name) !== null ? `everyone in ${name}` : name}. This cannot be undone.</p>
         <div className="row end">
           <button type="button" className="secondary" onClick={() => setConfirm(false)} autoFocus>
             Keep them
@@ -335,9 +505,86 @@ function SelectionBar({ name }: { name: string }) {
   );
 }
 
+/** "ben is typing…" under the messages, while someone types here; announced politely. */
+function TypingLine({ name }: { name: string }) {
+  const typing = useApp((s) => s.typing[name]);
+  const text = typingText(typing ?? []);
+  return (
+    <p className="typing-line small muted" aria-live="polite">
+      {text}
+    </p>
+  );
+}
+
+function MuteButton({ name }: { name: string }) {
+  const muted = useApp((s) => s.muted[name] === true);
+  const toggleMute = useApp((s) => s.toggleMute);
+  return (
+    <button type="button" className={`ghost small ${muted ? 'on' : ''}`} aria-pressed={muted} onClick={() => toggleMute(name)} title={muted ? 'Muted: no notifications except mentions of you' : 'Mute notifications (mentions of you still notify)'}>
+      Mute
+    </button>
+  );
+}
+
+/** The header of a group: its name, its members (with presence) and the way to manage it. */
+function GroupHeader({ name }: { name: string }) {
+  const group = name.slice(1);
+  const g = useApp((s) => s.groups[group]);
+  const presence = useApp((s) => s.presence);
+  const me = useApp((s) => s.user)!;
+  const [open, setOpen] = useState(false);
+  const online = g ? g.members.filter((m) => m !== me && presence[m]?.online).length : 0;
+  return (
+    <>
+      <Avatar name={group} size={32} />
+      <div className="conv-title">
+        <h2>{name}</h2>
+        {g ? (
+          <p className="conv-sub small muted">
+            <span className="visually-hidden">Members: </span>
+            {g.members.map((m, i) => (
+              <span key={m} className="member-inline">
+                {i > 0 && ', '}
+                {m !== me && <span className={`presence-mark ${presence[m]?.online ? 'on' : ''}`} aria-hidden="true" />}
+                {m === me ? 'you' : m}
+                {g.admins.includes(m) && <span className="visually-hidden"> (admin)</span>}
+              </span>
+            ))}
+            <span> · {online} online</span>
+          </p>
+        ) : (
+          <p className="conv-sub small muted">You are not a member of this group any more.</p>
+        )}
+      </div>
+      {g && (
+        <button type="button" className="secondary small" onClick={() => setOpen(true)}>
+          Members
+        </button>
+      )}
+      {g && <GroupDialog group={group} open={open} onClose={() => setOpen(false)} />}
+    </>
+  );
+}
+
+/** The header of a one-to-one conversation: the person, and whether they are online or when last seen. */
+function PersonHeader({ name }: { name: string }) {
+  const p = useApp((s) => s.presence[name]);
+  const deleted = useApp((s) => s.conversations[name]?.deleted);
+  const text = presenceText(p, Date.now());
+  return (
+    <>
+      <PersonAvatar name={name} size={32} />
+      <div className="conv-title">
+        <h2>{name}</h2>
+        {text && <p className={`conv-sub small presence-text ${p?.online ? 'online' : 'muted'}`}>{text}</p>}
+      </div>
+      {deleted && <span className="tag">account deleted</span>}
+    </>
+  );
+}
+
 export function ConversationPane() {
   const active = useApp((s) => s.active);
-  const conv = useApp((s) => (s.active ? s.conversations[s.active] : undefined));
   const closeConversation = useApp((s) => s.closeConversation);
   if (!active) {
     return (
@@ -346,18 +593,20 @@ export function ConversationPane() {
       </div>
     );
   }
+  const isGroup = groupOf(active) !== null;
   return (
-    <section className="conversation" aria-label={`Conversation with ${active}`}>
+    <section className="conversation" aria-label={isGroup ? `Group ${active}` : `Conversation with ${active}`}>
       <header className="conv-header">
         <button type="button" className="ghost narrow-only back" onClick={closeConversation}>
           <span aria-hidden="true">‹ </span>Back to conversations
         </button>
-        <Avatar name={active} size={32} />
-        <h2>{active}</h2>
-        {conv?.deleted && <span className="tag">account deleted</span>}
+        {isGroup ? <GroupHeader key={active} name={active} /> : <PersonHeader name={active} />}
+        <span className="grow" />
+        <MuteButton name={active} />
       </header>
       <SelectionBar name={active} />
       <MessageList key={active} name={active} />
+      <TypingLine name={active} />
       <Composer name={active} />
     </section>
   );

@@ -6,6 +6,8 @@ import { Dialog } from './Dialog.js';
 import { readableError } from '../errors.js';
 import { timeLabel, dayKey } from '../store/messages.js';
 import { FormError } from './FormParts.js';
+import { groupOf } from '../store/messages.js';
+import { MessageSearchResults, NewGroupDialog, PersonAvatar, useTeamOn } from './Team.js';
 
 function shortTime(ms: number): string {
   return dayKey(ms) === dayKey(Date.now()) ? timeLabel(ms) : new Date(ms).toLocaleDateString(undefined, { day: 'numeric', month: 'short' });
@@ -18,6 +20,7 @@ function ConversationList() {
   const me = useApp((s) => s.user);
   const open = useApp((s) => s.openConversation);
   const resuming = useApp((s) => s.resuming);
+  const muted = useApp((s) => s.muted);
   const list = sortedConversations(conversations);
   if (list.length === 0 && resuming) return <p className="empty-side muted">Your conversations show once the cluster is reachable again.</p>;
   if (list.length === 0) return <p className="empty-side muted">No conversations yet. Search for an account above to start one.</p>;
@@ -26,8 +29,8 @@ function ConversationList() {
       {list.map((c) => (
         // The button holds only the account's name, so its name is its visible text (WCAG 2.5.3) and message text
         // never leaks into button names; it covers the whole row (CSS ::after), and the preview is its description.
-        <li key={c.with} className={`conv ${c.with === active && view === 'chat' ? 'active' : ''}`}>
-          <Avatar name={c.with} />
+        <li key={c.with} className={`conv ${c.with === active && view === 'chat' ? 'active' : ''} ${muted[c.with] ? 'muted-conv' : ''}`}>
+          {groupOf(c.with) !== null ? <Avatar name={c.with.slice(1)} /> : <PersonAvatar name={c.with} />}
           <span className="conv-body">
             <span className="conv-top">
               <button
@@ -39,12 +42,13 @@ function ConversationList() {
               >
                 {c.with}
               </button>
-              <span className="conv-time">{shortTime(c.lastMessage.sentAt)}</span>
+              {muted[c.with] && <span className="tag">muted</span>}
+              <span className="conv-time">{c.lastMessage.sentAt ? shortTime(c.lastMessage.sentAt) : ''}</span>
             </span>
             <span className="conv-bottom" id={`conv-desc-${c.with}`}>
               <span className="conv-preview">
-                {c.lastMessage.from === me ? 'You: ' : ''}
-                {c.lastMessage.text || 'Message deleted'}
+                {c.lastMessage.event === undefined && c.lastMessage.from !== '' && (c.lastMessage.from === me ? 'You: ' : groupOf(c.with) !== null ? `${c.lastMessage.from}: ` : '')}
+                {c.lastMessage.text || (c.lastMessage.id === 0 ? 'No messages yet' : 'Message deleted')}
               </span>
               {c.unread > 0 && (
                 <span className="badge">
@@ -146,6 +150,19 @@ export function Sidebar() {
   const logout = useApp((s) => s.logout);
   const [query, setQuery] = useState('');
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const teamOn = useTeamOn();
+  const searchMessages = useApp((s) => s.searchMessages);
+  const messageQuery = useApp((s) => s.messageSearch.query);
+  const [textQuery, setTextQuery] = useState('');
+  const [newGroup, setNewGroup] = useState(false);
+  useEffect(() => {
+    if (messageQuery === '' && textQuery !== '') setTextQuery('');
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [messageQuery]);
+  useEffect(() => {
+    const h = window.setTimeout(() => void searchMessages(textQuery), textQuery ? 200 : 0);
+    return () => window.clearTimeout(h);
+  }, [textQuery, searchMessages]);
   useEffect(() => {
     if (dirQuery === '' && query !== '') setQuery('');
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -166,8 +183,24 @@ export function Sidebar() {
           onChange={(e) => setQuery(e.target.value)}
           onKeyDown={(e) => e.key === 'Escape' && setQuery('')}
         />
+        {teamOn && (
+          <div className="search-row">
+            <input
+              type="search"
+              aria-label="Search messages"
+              placeholder="Search messages"
+              value={textQuery}
+              maxLength={200}
+              onChange={(e) => setTextQuery(e.target.value)}
+              onKeyDown={(e) => e.key === 'Escape' && setTextQuery('')}
+            />
+            <button type="button" className="secondary new-group" onClick={() => setNewGroup(true)}>
+              New group
+            </button>
+          </div>
+        )}
       </div>
-      <div className="side-scroll">{query.trim() ? <DirectoryResults /> : <ConversationList />}</div>
+      <div className="side-scroll">{textQuery.trim() && teamOn ? <MessageSearchResults /> : query.trim() ? <DirectoryResults /> : <ConversationList />}</div>
       <div className="me">
         <div className="me-who">
           <Avatar name={me} size={30} />
@@ -185,6 +218,7 @@ export function Sidebar() {
         </div>
       </div>
       <DeleteAccountDialog open={confirmDelete} onClose={() => setConfirmDelete(false)} />
+      {teamOn && <NewGroupDialog open={newGroup} onClose={() => setNewGroup(false)} />}
     </aside>
   );
 }
