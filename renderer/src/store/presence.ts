@@ -112,7 +112,7 @@ export function createPresenceSlice(set: SetState, get: GetState, { api, env, lo
 
   const ops_: PresenceOps = {
     watchPresence() {
-      if (watchTimer !== null) return;
+      if (watchTimer !== null || !api.team || !ops.teamOn()) return;
       watchTimer = env.setTimeout(() => void watchNow(), 100);
     },
     stopTyping,
