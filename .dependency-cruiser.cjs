@@ -106,8 +106,6 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    // A git worktree shares the main checkout's node_modules by a symlink: keep the paths as node_modules/...
-    preserveSymlinks: true,
     exclude: { path: '^(dist|release|test-results|bench-results|chaos-results)/' },
     // A git worktree shares node_modules through a symlink: keep paths as node_modules/… (not the link's target).
     preserveSymlinks: true,
