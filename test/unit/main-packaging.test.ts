@@ -32,4 +32,10 @@ describe('electron-builder.yml', () => {
   it('every target names its artifact with the version and architecture', () => {
     for (const target of ['deb', 'appImage', 'nsis', 'dmg']) expect(section(target), target).toMatch(/^ {2}artifactName: \$\{productName\}-.*\$\{version\}-\$\{arch\}\.\$\{ext\}$/m);
   });
+
+  it('macOS: the local-network prompt has its reason and the Bonjour service; fuses re-sign an ad-hoc build', () => {
+    expect(section('mac')).toMatch(/^ {4}NSLocalNetworkUsageDescription: \S.+$/m);
+    expect(section('mac')).toMatch(/^ {4}NSBonjourServices:\n {6}- _quorum\._tcp$/m);
+    expect(section('electronFuses')).toMatch(/^ {2}resetAdHocDarwinSignature: true$/m);
+  });
 });
