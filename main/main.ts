@@ -26,7 +26,7 @@ import { lanAddress } from './lan-address.js';
 import { DesktopServices } from './desktop.js';
 import { ClusterCertificateTrust } from './cluster-certificates.js';
 import { createTray, type TrayElectron } from './tray.js';
-import { UnreadIndicator } from './unread.js';
+import { UnreadIndicator, type OverlayWindow } from './unread.js';
 import { createMainWindow, reveal, type WindowCtor, type WindowLike } from './window.js';
 import { loadWindowState, saveWindowState, type FileAccess } from './window-state.js';
 import { replicaProcessEnv } from '../replica/process-env.js';
@@ -175,7 +175,11 @@ function run(): void {
           log,
         },
       );
-      const unread = new UnreadIndicator(app, tray, { platform: process.platform, icons: { normal: trayIcon, unread: trayUnread } });
+      const unread = new UnreadIndicator(app, tray, {
+        platform: process.platform,
+        icons: { normal: trayIcon, unread: trayUnread },
+        overlay: { window: () => currentWindow() as unknown as OverlayWindow | null, icon: nativeImage.createFromPath(join(assets, 'overlay-unread.png')) },
+      });
 
       const hideToTray = closeHidesToTray({ platform: process.platform, hasTray: tray !== null, desktop: process.env.XDG_CURRENT_DESKTOP });
       openWindow = () => {
@@ -195,6 +199,8 @@ function run(): void {
         quitOnSessionEnd(browserWindow as never, () => app.quit());
         win = made;
         drop(made.loadURL(APP_URL));
+        // A window made again (macOS activate, tray, second launch) shows the count the closed one showed.
+        made.once('ready-to-show', () => unread.showOverlay());
       };
 
       const notifier = createNotifier({

@@ -45,6 +45,31 @@ describe('unread badge and tray', () => {
   });
 });
 
+describe('Windows taskbar overlay', () => {
+  it('shows the overlay icon with the count for screen readers, clears it at zero, and only on Windows', () => {
+    const calls: [unknown, string][] = [];
+    let win: { setOverlayIcon(i: unknown, d: string): void; isDestroyed(): boolean } | null = { setOverlayIcon: (i, d) => calls.push([i, d]), isDestroyed: () => false };
+    const u = new UnreadIndicator({ setBadgeCount: () => true }, null, { platform: 'win32', overlay: { window: () => win, icon: 'DOT' } });
+    u.set(2);
+    u.set(1);
+    u.set(0);
+    expect(calls).toEqual([
+      ['DOT', '2 unread messages'],
+      ['DOT', '1 unread message'],
+      [null, ''],
+    ]);
+    // No window (closed): nothing to draw on; a new window gets the count when it is shown.
+    win = null;
+    u.set(5);
+    win = { setOverlayIcon: (i, d) => calls.push([i, d]), isDestroyed: () => false };
+    u.showOverlay();
+    expect(calls.at(-1)).toEqual(['DOT', '5 unread messages']);
+    const mac: [unknown, string][] = [];
+    new UnreadIndicator({ setBadgeCount: () => true }, null, { platform: 'darwin', overlay: { window: () => ({ setOverlayIcon: (i, d) => mac.push([i, d]), isDestroyed: () => false }), icon: 'DOT' } }).set(3);
+    expect(mac).toEqual([]);
+  });
+});
+
 describe('notifications', () => {
   function setup(focused: boolean, supported = true, platform = 'darwin') {
     const shown: { title: string; body: string; click?: () => void; closed: boolean }[] = [];
