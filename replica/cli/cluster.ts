@@ -1,7 +1,7 @@
 /**
  * `cluster`: membership administration, and finding clusters on the LAN.
  *   npm run --silent cluster -- --servers LIST [--json] [--secret-file FILE | --invite-file FILE] add ID HOST:PORT |
- *                               remove ID | promote ID | demote ID | transfer ID | invite
+ *                               remove ID | promote ID | demote ID | transfer ID | resync ID | invite
  *   npm run --silent cluster -- discover [--json] [--timeout SECONDS] [--interface IPV4]  (no secret: lists what
  *                               replicas advertise with mDNS/DNS-SD)
  * Every command proves the cluster secret (HMAC over a per-connection nonce); the secret never crosses the wire. The
@@ -29,6 +29,8 @@ commands:
   promote ID         make a learner a voter
   demote ID          make a voter a learner
   transfer ID        hand leadership to voter ID
+  resync ID          replace replica ID's state by the leader's (a snapshot; its log stays): for a replica whose state
+                     diverged (status: stateCheck.diverged); the leader itself cannot be: transfer first
   invite             print an invite code (addresses + secret) for: npm run replica -- ... --join-code CODE
 the secret file defaults to $QUORUM_SECRET_FILE; it is the file the replicas were started with (private: chmod 600).
 --invite-file: a file holding an invite code (quorum1.…): its addresses and secret are used instead.
@@ -98,7 +100,7 @@ interface ClusterArgs {
   /** Where the secret comes from: a secret file, or an invite code (which also gives the servers). */
   secretFrom: { file: string } | { invite: string };
   timeoutMs: number;
-  command: { name: 'add'; id: string; address: string } | { name: 'remove' | 'promote' | 'demote' | 'transfer'; id: string } | { name: 'invite' };
+  command: { name: 'add'; id: string; address: string } | { name: 'remove' | 'promote' | 'demote' | 'transfer' | 'resync'; id: string } | { name: 'invite' };
 }
 
 export function parseClusterArgs(argv: string[]): ClusterArgs {
@@ -154,6 +156,7 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
     case 'promote':
     case 'demote':
     case 'transfer':
+    case 'resync':
       checkId();
       if (rest.length !== 1) throw new UsageError(`${name} needs exactly one ID`);
       command = { name, id };
@@ -210,6 +213,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'transfer': {
         const r = await adminRequest<{ leader: string }>(args.servers, secret, { op: 'transfer', to: c.id }, opts);
         out({ leader: r.leader }, `leadership handed to ${r.leader}`);
+        return 0;
+      }
+      case 'resync': {
+        const r = await adminRequest<{ resync: string; index: number }>(args.servers, secret, { op: 'resync', replica: c.id }, opts);
+        out(r, `sent the leader's state at index ${r.index} to ${r.resync}; it replaces ${r.resync}'s once committed there (its log says so: "resync: ...")`);
         return 0;
       }
       case 'invite': {

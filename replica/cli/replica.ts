@@ -25,7 +25,7 @@ const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:P
          [--autopilot-voters N] [--autopilot-stabilize SECONDS] [--autopilot-dead-after SECONDS] [--no-autopilot]
          [--no-discovery]
          [--heartbeat-ms MS] [--election-timeout-ms MS] [--log-level LEVEL]
-         [--compact-every N] [--keep-entries N] [--disk-warn-mb MB]
+         [--compact-every N] [--keep-entries N] [--state-check-every N] [--disk-warn-mb MB]
          [--tls-cert FILE --tls-key FILE] [--allow-origin ORIGIN,...] [--allow-plain-clients]
          [--peer-links tls|tls-or-plain|plain]
          [--metrics-listen HOST:PORT] [--metrics-token-file FILE]
@@ -44,6 +44,9 @@ defaults: --id r1 --data .data/<id> --listen 127.0.0.1:7400 --heartbeat-ms 50 --
   --disk-warn-mb: warn (log, metric, status) when the data folder's filesystem has less free space (default ${DISK_WARN_DEFAULT_BYTES / 1024 / 1024})
   compaction: once N entries (default 20000) are applied beyond the log's start, entries older than the last
   --keep-entries (default 5000) are dropped; a replica further behind catches up by snapshot
+  --state-check-every N: every replica hashes its state at the multiples of N (default 10000; 0: never) and compares
+  with its peers; a mismatch is logged, counted (quorum_state_hash_mismatches_total) and shown in status; rebuild a
+  diverged replica with: npm run --silent cluster -- ... resync ID
 security (docs/security.md): replicas talk TLS with certificates of a CA derived from the cluster secret; the secret
   file must be private (chmod 600); a second line holds the previous secret during a rotation.
   --tls-cert/--tls-key: an operator's certificate for browsers, served on the same port (reloaded when the files change)
@@ -71,6 +74,8 @@ export interface ParsedReplicaArgs {
   logLevel: string;
   compactEvery: number;
   keepEntries: number;
+  /** Hash and compare the state at the multiples of this index (0: never). */
+  stateCheckEvery: number;
   /** Autopilot's settings, or false (--no-autopilot). */
   autopilot: AutopilotSettings | false;
   security: ReplicaSecurityOptions;
@@ -99,6 +104,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     'log-level': { type: 'string', default: 'info' },
     'compact-every': { type: 'string', default: '20000' },
     'keep-entries': { type: 'string', default: '5000' },
+    'state-check-every': { type: 'string', default: '10000' },
     'autopilot-voters': { type: 'string' },
     'autopilot-stabilize': { type: 'string' },
     'autopilot-dead-after': { type: 'string' },
@@ -181,6 +187,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     logLevel: values['log-level']!,
     compactEvery: positiveInt(values['compact-every']!, '--compact-every'),
     keepEntries: positiveInt(values['keep-entries']!, '--keep-entries'),
+    stateCheckEvery: wholeNumber(values['state-check-every']!, '--state-check-every'),
     autopilot,
     discovery: !values['no-discovery'],
     diskWarnBytes: megabytes(values['disk-warn-mb']!, '--disk-warn-mb'),
@@ -222,6 +229,12 @@ function megabytes(s: string, name: string): number {
   const n = Number(s);
   if (!/^\d+$/.test(s) || n > 1024 * 1024) throw new UsageError(`${name} "${s}" must be a whole number of megabytes (0 turns the warning off)`);
   return n * 1024 * 1024;
+}
+
+function wholeNumber(s: string, name: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n)) throw new UsageError(`${name} "${s}" must be a whole number`);
+  return n;
 }
 
 function positiveInt(s: string, name: string): number {
@@ -304,6 +317,7 @@ export async function main(argv: string[]): Promise<number> {
       learner: args.learner,
       forceNewCluster: args.forceNewCluster,
       keepEntries: args.keepEntries,
+      stateCheckEvery: args.stateCheckEvery,
       autopilot: args.autopilot,
       discovery: args.discovery,
       supportedVersion: supportedVersion(process.env),

@@ -67,7 +67,7 @@ export async function adminRequest<T = unknown>(servers: string[], secret: Buffe
 }
 
 function once(address: string, secret: Buffer, trust: ClientTrust, req: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
-  const scope = req.op === 'clusterChange' || req.op === 'transfer' ? adminScope(req as unknown as AdminOp) : null;
+  const scope = req.op === 'clusterChange' || req.op === 'transfer' || req.op === 'resync' ? adminScope(req as unknown as AdminOp) : null;
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(clientUrl(trust, address), { ...tlsClientOptions(trust), handshakeTimeout: Math.min(timeoutMs, 3000) });
     const fail = (code: string, message: string, leader: { id: string; address: string } | null = null) => {

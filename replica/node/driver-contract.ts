@@ -35,6 +35,11 @@ export interface StateMachine<Outcome> {
   snapshotTo(file: string): Promise<SnapshotMeta>;
   /** Replaces the whole state by the snapshot in `file`, atomically and durably; returns what it holds. */
   restoreFrom(file: string): SnapshotMeta;
+  /**
+   * A hash of the whole replicated state as applied now (equal on every replica at the same index); absent: replicas
+   * do not compare their states (state-check.ts).
+   */
+  stateHash?(): string;
 }
 
 /** A handle returned by DriverTimers.setTimeout. */
@@ -95,4 +100,8 @@ export interface DriverMetrics {
   applySeconds: { observe(seconds: number): void };
   applied: { set(index: number): void };
   isLeader: { set(leading: number): void };
+  /** State hash mismatches this replica found (state-check.ts); absent in the simulation. */
+  stateMismatches?: { inc(): void };
+  /** 1 while this replica knows its own state differs from a majority's. */
+  stateDiverged?: { set(diverged: number): void };
 }

@@ -13,6 +13,10 @@ import { ReplicaStopError } from '../util/replica-stop-error.js';
 import type { ConfChange, Entry, LogStore, Message, NodeId, Ready, SnapshotMeta, SoftState } from '../raft/types.js';
 import { QuorumError } from '../protocol/errors.js';
 import type { DriverMetrics, DriverTimers, SnapshotFiles, StagedSnapshot, StateMachine, TimerHandle } from './driver-contract.js';
+import { StateCheck, type StateCheckVerdict } from './state-check.js';
+
+/** The context of a 'snap' message that carries a resync (a state replaced, the log kept), not an InstallSnapshot. */
+export const RESYNC_CONTEXT = 'resync';
 
 export interface DriverOptions<Outcome> {
   id: string;
@@ -36,6 +40,11 @@ export interface DriverOptions<Outcome> {
   snapshotWithheld?: (to: string) => string | null;
   /** Entries applied beyond the last compaction before the log is compacted. */
   compactEvery: number;
+  /**
+   * Every replica hashes its state at the multiples of this index and compares with its peers (state-check.ts);
+   * 0 or absent: no comparison. Hashing costs a read of the whole state, so this is thousands of entries.
+   */
+  stateCheckEvery?: number;
   /** Entries kept behind the applied index at compaction, so slightly slow followers need no snapshot. */
   keepEntries: number;
   proposalTimeoutMs: number;
@@ -94,6 +103,10 @@ export class Driver<Outcome> extends EventEmitter {
   private confHeld = false;
   /** It stopped leading: the held 'conf' goes out once the current Ready's messages have left. */
   private confDue = false;
+  /** This replica's and its peers' state hashes at the same indices. */
+  readonly stateCheck: StateCheck;
+  /** A leader's snapshot that is to replace this replica's state (resync), once it is committed here. */
+  private pendingResync: StagedSnapshot | null = null;
 
   constructor(private readonly o: DriverOptions<Outcome>) {
     super();
@@ -102,6 +115,10 @@ export class Driver<Outcome> extends EventEmitter {
     const { hardState } = o.logStore.initialState();
     this.savedTerm = hardState.term;
     this.savedVote = hardState.vote;
+    this.stateCheck = new StateCheck(o.id, () => {
+      const c = o.sm.conf();
+      return c ? [...c.voters, ...c.learners] : [o.id];
+    });
   }
 
   get softState(): SoftState {
@@ -129,6 +146,11 @@ export class Driver<Outcome> extends EventEmitter {
   step(msgs: Message[]): void {
     if (this.stopped) return;
     for (const m of msgs) {
+      if (m.type === 'stateHash') {
+        // Driver to driver: a peer's state hash, compared here; never a core's business.
+        if (m.index !== undefined && m.context !== undefined) this.report(this.stateCheck.recordPeer(m.from, m.index, m.context));
+        continue;
+      }
       try {
         this.o.raft.step(m);
       } catch (err) {
@@ -155,6 +177,13 @@ export class Driver<Outcome> extends EventEmitter {
   /** A complete snapshot arrived: keep the file (by index) until the core asks us to install that one. */
   stepSnapshot(snap: StagedSnapshot): void {
     if (this.stopped) return;
+    if (snap.msg.context === RESYNC_CONTEXT) {
+      if (this.pendingResync && this.pendingResync.path !== snap.path) this.o.snapshotFiles.remove(this.pendingResync.path);
+      this.o.log.warn({ index: snap.meta.index, from: snap.msg.from }, `resync: ${snap.msg.from} sent its state at index ${snap.meta.index}; it replaces this replica's once committed here`);
+      this.pendingResync = snap;
+      this.schedule();
+      return;
+    }
     const old = this.staged.get(snap.meta.index);
     if (old && old.path !== snap.path) this.o.snapshotFiles.remove(old.path);
     this.staged.set(snap.meta.index, snap);
@@ -275,6 +304,7 @@ export class Driver<Outcome> extends EventEmitter {
     if (this.stopped || this.processing) return;
     this.processing = true;
     try {
+      if (this.pendingResync) this.tryResync();
       if (this.pendingReads.length) {
         const batch = this.pendingReads;
         this.pendingReads = [];
@@ -384,7 +414,104 @@ export class Driver<Outcome> extends EventEmitter {
     }
   }
 
+  /** Applies entries, split at the state check's indices so each replica hashes its state at exactly those. */
   private apply(entries: Entry[]): void {
+    const every = this.o.stateCheckEvery ?? 0;
+    if (!every || !this.o.sm.stateHash) return this.applyBatch(entries);
+    let from = 0;
+    for (let i = 0; i < entries.length; i++) {
+      if (entries[i].index % every !== 0) continue;
+      this.applyBatch(entries.slice(from, i + 1));
+      from = i + 1;
+      this.checkpoint(entries[i].index);
+    }
+    if (from < entries.length) this.applyBatch(from === 0 ? entries : entries.slice(from));
+  }
+
+  /** Hashes the state at `index` (just applied), compares with what peers reported, and tells the peers. */
+  private checkpoint(index: number): void {
+    const hash = this.o.sm.stateHash!();
+    this.report(this.stateCheck.recordOwn(index, hash));
+    const conf = this.o.sm.conf();
+    if (!conf) return;
+    for (const to of [...conf.voters, ...conf.learners]) {
+      if (to === this.o.id) continue;
+      try {
+        this.o.send(to, [{ type: 'stateHash', from: this.o.id, to, term: this.savedTerm, index, context: hash }]);
+      } catch (err) {
+        this.o.log.warn({ err: (err as Error).message, to }, 'sending a state hash failed');
+      }
+    }
+  }
+
+  private report(verdicts: StateCheckVerdict[]): void {
+    for (const v of verdicts) {
+      this.o.log.error({ index: v.index, replica: v.replica, hash: v.hash, ownHash: v.ownHash, majorityHash: v.majorityHash }, v.line);
+      this.o.metrics.stateMismatches?.inc();
+    }
+    if (verdicts.length) {
+      this.o.metrics.stateDiverged?.set(this.stateCheck.diverged.includes(this.o.id) ? 1 : 0);
+      this.safeEmit('stateMismatch', verdicts);
+    }
+  }
+
+  /**
+   * Leader: streams its state (a snapshot at its applied index) to replica `to`, whose state then replaces its own
+   * (its log stays: it keeps voting and acknowledging on what it has). Resolves with the snapshot's index once sent.
+   */
+  resync(to: string): Promise<number> {
+    if (this.stopped) return Promise.reject(this.stoppedError());
+    if (!this.isLeader) return Promise.reject(this.notLeader());
+    if (to === this.o.id) return Promise.reject(new QuorumError('INVALID', `${to} leads: hand leadership to another replica first (cluster transfer), then resync ${to}`));
+    const conf = this.o.sm.conf();
+    if (!conf || ![...conf.voters, ...conf.learners].includes(to)) return Promise.reject(new QuorumError('NOT_FOUND', `${to} is not a member of the cluster`));
+    if (this.snapshotsOut.has(to)) return Promise.reject(new QuorumError('CONFLICT', `a snapshot is being sent to ${to}; retry when it is done`));
+    this.snapshotsOut.add(to);
+    const path = this.o.snapshotFiles.outgoing(to);
+    const msg: Message = { type: 'snap', from: this.o.id, to, term: this.savedTerm, context: RESYNC_CONTEXT };
+    return (async () => {
+      try {
+        const meta = await this.o.sm.snapshotTo(path);
+        this.o.log.warn({ to, index: meta.index }, `resync: sending this replica's state at index ${meta.index} to ${to}`);
+        await this.o.sendSnapshot(to, path, meta, { ...msg, snapshot: meta });
+        return meta.index;
+      } finally {
+        this.snapshotsOut.delete(to);
+        this.o.snapshotFiles.remove(path);
+      }
+    })();
+  }
+
+  /**
+   * Replaces this replica's state by the leader's snapshot (resync) once the snapshot's index is committed here and
+   * not behind what is applied (the log stays; applying resumes after the snapshot's index).
+   */
+  private tryResync(): void {
+    const snap = this.pendingResync!;
+    const index = snap.meta.index;
+    if (index < this.applied) {
+      this.pendingResync = null;
+      this.o.snapshotFiles.remove(snap.path);
+      this.o.log.error({ index, applied: this.applied }, `resync refused: the snapshot (index ${index}) is behind this replica's applied index ${this.applied}; run resync again`);
+      return;
+    }
+    if (index > this.o.raft.committedIndex) return; // the commit index follows with the next heartbeat
+    this.pendingResync = null;
+    const installed = this.o.sm.restoreFrom(snap.path);
+    this.o.snapshotFiles.remove(snap.path);
+    if (installed.index !== index) throw new Error(`resync snapshot file holds index ${installed.index}, announced ${index}`);
+    this.o.raft.resyncApplied(installed);
+    this.applied = installed.index;
+    this.lastConfIndex = installed.index;
+    this.o.metrics.applied.set(this.applied);
+    this.stateCheck.resetOwn();
+    this.o.metrics.stateDiverged?.set(0);
+    this.o.log.warn({ index }, `resync: this replica's state was replaced by the leader's at index ${index}; applying resumes after it`);
+    this.safeEmit('conf');
+    this.safeEmit('resynced', index);
+  }
+
+  private applyBatch(entries: Entry[]): void {
     const t0 = this.o.timers.now();
     const outcomes = this.o.sm.applyEntries(entries, (cc) => this.o.raft.applyConfChange(cc));
     this.o.metrics.applySeconds.observe((this.o.timers.now() - t0) / 1000);

@@ -32,6 +32,10 @@ export interface NodeMetrics {
   storageFreeBytes: Gauge;
   /** 1 while free space is below the warning threshold (--disk-warn-mb). */
   storageLowSpace: Gauge;
+  /** State hash mismatches this replica found between its state and a peer's at the same index. */
+  stateMismatches: Counter;
+  /** 1 while this replica's state differs from a majority's (resync it). */
+  stateDiverged: Gauge;
 }
 
 export function createMetrics(id: string, withProcessMetrics: boolean): NodeMetrics {
@@ -66,5 +70,7 @@ export function createMetrics(id: string, withProcessMetrics: boolean): NodeMetr
     clusterVersion: new Gauge({ name: 'quorum_cluster_version', help: 'Cluster version in the applied state (every replica applies by it)', registers }),
     storageFreeBytes: new Gauge({ name: 'quorum_storage_free_bytes', help: "Free bytes on the data folder's filesystem", registers }),
     storageLowSpace: new Gauge({ name: 'quorum_storage_low_space', help: '1 while free space is below the warning threshold (--disk-warn-mb)', registers }),
+    stateMismatches: new Counter({ name: 'quorum_state_hash_mismatches_total', help: "State hash mismatches found between this replica's state and a peer's at the same index", registers }),
+    stateDiverged: new Gauge({ name: 'quorum_state_diverged', help: "1 while this replica's state differs from a majority's (resync it)", registers }),
   };
 }

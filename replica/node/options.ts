@@ -52,6 +52,8 @@ export interface ReplicaOptions {
   compactEvery?: number;
   /** Entries kept behind the applied index when compacting (default 5000). */
   keepEntries?: number;
+  /** Replicas hash their state at the multiples of this index and compare (state-check.ts; default 10000, 0: never). */
+  stateCheckEvery?: number;
   /** A write or configuration change not committed within this many ms fails with TIMEOUT (default 10000). */
   proposalTimeoutMs?: number;
   /** Register process-wide metrics (CPU, memory); on for real processes, off when tests embed several replicas. */

@@ -205,6 +205,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     snapshotWithheld: (to) => snapshotUnreadableBy(to, versionKeeper.heardFrom(to), STATE_SCHEMA_VERSION, stateMachine.clusterVersion()),
     compactEvery: options.compactEvery ?? 20_000,
     keepEntries: options.keepEntries ?? 5_000,
+    stateCheckEvery: options.stateCheckEvery ?? 10_000,
     proposalTimeoutMs: options.proposalTimeoutMs ?? 10_000,
     stopFor: (err) => replicaStopFor(err, dataDir),
   });
@@ -246,6 +247,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
       clusterId: lan.id,
       versions: stateMachine.versions(),
       storage: diskSpace.status,
+      stateCheck: { every: options.stateCheckEvery ?? 10_000, check: driver.stateCheck },
     });
   const leaderHint = (): LeaderHint | null => {
     const lead = driver.softState.lead;

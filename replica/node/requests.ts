@@ -116,6 +116,7 @@ export class RequestHandler implements ClientHandler {
     // An admin proof is checked (and consumed) first, wherever the request lands.
     if (req.op === 'clusterChange') this.admin(conn, { op: 'clusterChange', change: req.change });
     if (req.op === 'transfer') this.admin(conn, { op: 'transfer', to: req.to });
+    if (req.op === 'resync') this.admin(conn, { op: 'resync', replica: req.replica });
     if (!this.replica.serving()) throw new QuorumError('UNAVAILABLE', 'this replica is not serving (stopping or removed from the cluster); use another replica');
     if (!this.replica.driver.isLeader) throw this.notLeader();
 
@@ -247,6 +248,9 @@ export class RequestHandler implements ClientHandler {
       }
       case 'transfer': {
         return { leader: await this.replica.transfer(req.to) };
+      }
+      case 'resync': {
+        return { resync: req.replica, index: await this.replica.driver.resync(req.replica) };
       }
       case 'deleteAccount': {
         const a = this.auth(conn);

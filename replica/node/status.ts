@@ -7,6 +7,7 @@ import type { ConfState, NodeId } from '../raft/types.js';
 import { isMember, quorumSize } from '../raft/conf.js';
 import type { ReplicaStatus, ReplicaStatusRow, ReplicaStorageStatus } from '../protocol/client.js';
 import type { AutopilotReport } from './autopilot/autopilot.js';
+import type { StateCheck } from './state-check.js';
 
 export interface StatusInputs {
   selfId: NodeId;
@@ -30,6 +31,8 @@ export interface StatusInputs {
   versions: { supported: number; cluster: number; members: ReadonlyMap<NodeId, number> };
   /** Free space of the data folder's filesystem (null before the first sample). */
   storage: ReplicaStorageStatus | null;
+  /** The state comparison with peers (absent: not reported). */
+  stateCheck?: { every: number; check: StateCheck };
 }
 
 export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
@@ -46,6 +49,8 @@ export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
       const view = inputs.autopilot?.memberView(id);
       if (view) member.autopilot = view;
     }
+    const checked = inputs.stateCheck?.check.member(id);
+    if (checked) member.stateCheck = { index: checked.index, agrees: checked.agrees };
     return member;
   };
   const members = [...conf.voters.map((id) => row(id, true)), ...conf.learners.map((id) => row(id, false))];
@@ -71,6 +76,9 @@ export function replicaStatus(inputs: StatusInputs): ReplicaStatus {
     clusterVersion: inputs.versions.cluster,
     ...(autopilot ? { autopilot } : {}),
     ...(inputs.storage ? { storage: inputs.storage } : {}),
+    ...(inputs.stateCheck
+      ? { stateCheck: { every: inputs.stateCheck.every, index: inputs.stateCheck.check.lastIndex, diverged: inputs.stateCheck.check.diverged, mismatches: inputs.stateCheck.check.mismatches } }
+      : {}),
   };
 }
 

@@ -5,11 +5,12 @@
  */
 import type { ConfChangeRequest } from './client.js';
 
-export type AdminOp = { op: 'clusterChange'; change: ConfChangeRequest } | { op: 'transfer'; to?: string };
+export type AdminOp = { op: 'clusterChange'; change: ConfChangeRequest } | { op: 'transfer'; to?: string } | { op: 'resync'; replica: string };
 
 /** The canonical text of an admin request (field order fixed, no JSON ambiguity). */
 export function adminScope(req: AdminOp): string {
   if (req.op === 'transfer') return `transfer|${req.to ?? ''}`;
+  if (req.op === 'resync') return `resync|${req.replica}`;
   const c = req.change;
   return `clusterChange|${c.op}|${c.id}|${'address' in c ? c.address : ''}`;
 }

@@ -167,6 +167,11 @@ export type ConfChangeRequest = z.infer<typeof ConfChangeRequestSchema>;
 export const ClusterChangeRequest = z.strictObject({ ...base, op: z.literal('clusterChange'), change: ConfChangeRequestSchema });
 /** Hands leadership to `to` (default: the most up-to-date other voter); admin only. */
 export const TransferRequest = z.strictObject({ ...base, op: z.literal('transfer'), to: ReplicaId.optional() });
+/**
+ * Rebuilds replica `replica`'s state from the leader's (admin only): the leader streams a snapshot of its state, which
+ * replaces the replica's once committed there; its log stays. For a replica whose state diverged (status stateCheck).
+ */
+export const ResyncRequest = z.strictObject({ ...base, op: z.literal('resync'), replica: ReplicaId });
 
 export const ClientRequest = z.discriminatedUnion('op', [
   SignupRequest,
@@ -200,6 +205,7 @@ export const ClientRequest = z.discriminatedUnion('op', [
   AdminRequest,
   ClusterChangeRequest,
   TransferRequest,
+  ResyncRequest,
 ]);
 export type ClientRequest = z.infer<typeof ClientRequest>;
 export type Op = ClientRequest['op'];
@@ -305,6 +311,11 @@ export interface ReplicaStatusRow {
   autopilot?: AutopilotMemberView;
   /** The highest state-machine version the member reported supporting (absent: not reported yet). */
   version?: number;
+  /**
+   * The member's latest state hash compared by this replica (index, and whether it agrees: with the majority's hash at
+   * that index, or with this replica's when no majority reported); absent: none compared yet.
+   */
+  stateCheck?: { index: number; agrees: boolean };
 }
 
 export interface ReplicaStatus {
@@ -334,6 +345,12 @@ export interface ReplicaStatus {
   clusterVersion?: number;
   /** Free space of this replica's data folder's filesystem (absent until first sampled, or where it cannot be read). */
   storage?: ReplicaStorageStatus;
+  /**
+   * Replicas compare their state hashes at the multiples of `every` (0: off): `index` is the newest this replica
+   * hashed (null: none yet), `diverged` the replicas known to differ from a majority (resync them), `mismatches` how
+   * many differences this replica found since it started.
+   */
+  stateCheck?: { every: number; index: number | null; diverged: string[]; mismatches: number };
 }
 
 /** Free space where a replica keeps its data; `lowSpace` is the warning a UI shows as a banner. */
@@ -381,6 +398,8 @@ export interface ResultMap {
   admin: { admin: true };
   clusterChange: { conf: { voters: string[]; learners: string[] } };
   transfer: { leader: string };
+  /** The snapshot index the leader sent to `resync` (the replica's state is that once it has installed it). */
+  resync: { resync: string; index: number };
 }
 
 // ---- server to client frames ----

@@ -38,6 +38,7 @@ export const RaftMessageSchema = z.strictObject({
     'readIndex',
     'readIndexResp',
     'propose',
+    'stateHash',
   ]),
   from: NodeId,
   to: NodeId,

@@ -49,6 +49,7 @@ import {
   type ReadState,
   type Ready,
   type Role,
+  type SnapshotMeta,
   type SoftState,
 } from './types.js';
 
@@ -362,6 +363,26 @@ export class Raft {
     pr.becomeProbe();
     // Wait for the next heartbeat answer before probing again.
     pr.probeSent = true;
+  }
+
+  /** Highest index known committed (cheap). */
+  get committedIndex(): number {
+    return this.raftLog.committed;
+  }
+
+  /**
+   * The driver replaced the state machine's state by a leader's snapshot at `s.index` (a resync of a diverged state;
+   * the log stays as it is, so votes and acknowledgements keep resting on it): applying resumes after `s.index`, and the
+   * configuration is the snapshot's. Only forward, within what is committed, between Readies; a refusal changes nothing.
+   */
+  resyncApplied(s: SnapshotMeta): void {
+    const log = this.raftLog;
+    if (this.outstanding) throw new RaftError('INVALID_MESSAGE', 'resync while a Ready is outstanding');
+    if (s.index < log.applied || s.index > log.committed) {
+      throw new RaftError('INVALID_MESSAGE', `resync snapshot at ${s.index} is outside applied ${log.applied}..committed ${log.committed}`);
+    }
+    log.appliedTo(s.index);
+    this.conf = copyConf(s.conf);
   }
 
   /** Feeds a message from a peer. */

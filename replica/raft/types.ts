@@ -57,7 +57,8 @@ export type MessageType =
   | 'timeoutNow'
   | 'readIndex'
   | 'readIndexResp'
-  | 'propose';
+  | 'propose'
+  | 'stateHash';
 
 /**
  * A message between cores. Fields beyond from/to/term/type are used per type (as in etcd's raftpb.Message):
@@ -72,6 +73,8 @@ export type MessageType =
  * - timeoutNow: the leader asks the target to campaign at once (leadership transfer).
  * - readIndex: a follower forwards a read request (context) to the leader; readIndexResp: index + context.
  * - propose: reserved for forwarding proposals (not used by the driver).
+ * - stateHash: driver to driver, never given to a core: index = an index the sender applied, context = the SHA-256 of
+ *   its state there (replica/node/state-check.ts).
  */
 export interface Message {
   type: MessageType;

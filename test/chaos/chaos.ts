@@ -3,7 +3,7 @@
  * everything, drain every inbox and read every conversation, wait for all replicas to hold the same state, stop them,
  * audit their state databases, check the history, and write the report.
  */
-import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ChatStateMachine } from '../../replica/chat/state-machine.js';
@@ -81,7 +81,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
   const transport = ['--metrics-token-file', tokenFile, ...(o.tls ? [] : ['--peer-links', 'plain', '--allow-plain-clients'])];
   const ids = Array.from({ length: o.replicas }, (_, i) => `r${i + 1}`);
   const initial = ids.map((id, i) => `${id}=${o.hosts.address(i)}`).join(',');
-  const compact = o.quick ? ['--compact-every', '100', '--keep-entries', '20'] : ['--compact-every', '200', '--keep-entries', '50'];
+  // Replicas also compare their state hashes as they go (every 100 or 200 indices): a mismatch any of them logs fails the run.
+  const compact = o.quick
+    ? ['--compact-every', '100', '--keep-entries', '20', '--state-check-every', '100']
+    : ['--compact-every', '200', '--keep-entries', '50', '--state-check-every', '200'];
   const replicas = ids.map((id, i) => {
     const dataDir = join(dataRoot, id);
     // No LAN discovery: it is tested on its own (test/cluster/discovery.test.ts) and would only add multicast here.
@@ -306,6 +309,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     for (const r of replicas) r.closeLog();
   }
   for (const r of replicas) for (const c of r.crashes) problems.push(c);
+  // What the replicas' own state comparison found (replica/node/state-check.ts logs each mismatch as one line).
+  let stateMismatches = 0;
+  for (const r of replicas) {
+    if (!existsSync(r.spec.logFile)) continue;
+    const found = readFileSync(r.spec.logFile, 'utf8').split('\n').filter((l) => l.includes('state hash mismatch'));
+    stateMismatches += found.length;
+    for (const l of found.slice(0, 3)) problems.push(`${r.id} logged: ${l.slice(0, 300)}`);
+  }
   if (nemesis) for (const e of history.faults.filter((f) => f.end === null)) problems.push(`fault never healed: ${e.kind}/${e.variant}`);
 
   // ---- audit every replica's state database (derived counters against the messages)
@@ -413,6 +424,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     readByUnknown: result.readByUnknown,
     finalMessages: finalMessages.length,
     finalGroups: finalGroups.length,
+    stateMismatches,
     terms: new Set(history.observations.map((x) => x.term)).size,
     skippedFaults: nemesis?.skipped ?? {},
     errorsByCode,

@@ -69,6 +69,7 @@ const requests: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
     ),
   }),
   transfer: withOptional(fc.record({ id: requestId, op: fc.constant('transfer') }), { to: replicaId }),
+  resync: fc.record({ id: requestId, op: fc.constant('resync'), replica: replicaId }),
 };
 const anyRequest = fc.oneof(...Object.values(requests));
 

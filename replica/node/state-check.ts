@@ -1,0 +1,150 @@
+/**
+ * Replicas compare their state (etcd's corruption check): every replica hashes its applied state at the same log
+ * indices (the multiples of `--state-check-every`, where the driver splits its apply batches), tells its peers the hash
+ * it got ('stateHash' peer messages), and compares what peers report with its own hash at the same index. Every
+ * replica applies the same entries in the same order, so the hashes must be equal; a difference means a replica's
+ * state was damaged or diverged (a disk that altered data, a bug), which Raft's own checks cannot see once an entry is
+ * applied.
+ *
+ * A replica whose hash differs from the one a majority of the configuration's members reported at that index is
+ * named diverged (by every replica that knows the hashes, the diverged one included). When every member has reported
+ * and no majority agrees, the mismatch is still reported, naming both; until then status shows it (`agrees: false`). This module only keeps
+ * and compares; the driver hashes and sends, the replica logs, counts and shows (status `stateCheck`).
+ */
+
+/** What one comparison found. */
+export interface StateCheckVerdict {
+  index: number;
+  /** The replica whose hash differs: from this replica's hash, or (when a majority is known) from the majority's. */
+  replica: string;
+  hash: string;
+  /** The hash this replica holds at the index. */
+  ownHash: string;
+  /** The hash a majority of the members reported at the index, when one did. */
+  majorityHash: string | null;
+  /** True when `replica` differs from a majority of the members (it is the one to resync). */
+  diverged: boolean;
+  /** The whole line to log (names the replica). */
+  line: string;
+}
+
+/** One member's latest compared checkpoint, as this replica sees it. */
+export interface MemberCheck {
+  index: number;
+  agrees: boolean;
+}
+
+/** Checkpoints kept per replica (own and each peer's): enough for peers a few checkpoints behind or ahead. */
+const KEEP = 8;
+
+export class StateCheck {
+  /** index → hash, own and by peer id (own under this.id). */
+  private readonly hashes = new Map<string, Map<number, string>>();
+  /** (replica, index) pairs already reported, so each mismatch is logged once. */
+  private readonly reported = new Set<string>();
+  /** Replicas found diverged at their latest compared index (cleared when a later checkpoint agrees). */
+  private readonly divergedAt = new Map<string, number>();
+  private readonly latest = new Map<string, MemberCheck>();
+  private ownLatest: number | null = null;
+  /** Mismatches reported so far. */
+  mismatches = 0;
+
+  constructor(
+    readonly id: string,
+    /** The members of the configuration now (voters and learners, this replica included). */
+    private readonly members: () => string[],
+  ) {}
+
+  /** The newest index this replica hashed (null: none yet). */
+  get lastIndex(): number | null {
+    return this.ownLatest;
+  }
+
+  /** Replicas known to differ from a majority, in id order. */
+  get diverged(): string[] {
+    return [...this.divergedAt.keys()].sort();
+  }
+
+  /** The latest compared checkpoint of each member (this replica's own row: whether it agrees with the majority). */
+  member(id: string): MemberCheck | undefined {
+    return this.latest.get(id);
+  }
+
+  /** This replica hashed its state at `index`: compares with what peers reported for it. */
+  recordOwn(index: number, hash: string): StateCheckVerdict[] {
+    this.ownLatest = Math.max(this.ownLatest ?? 0, index);
+    this.put(this.id, index, hash);
+    return this.compare(index);
+  }
+
+  /** A peer reported its hash at `index`. */
+  recordPeer(replica: string, index: number, hash: string): StateCheckVerdict[] {
+    if (replica === this.id) return [];
+    this.put(replica, index, hash);
+    return this.compare(index);
+  }
+
+  /** This replica's state was replaced (resync): what it hashed before no longer stands. */
+  resetOwn(): void {
+    this.hashes.delete(this.id);
+    this.divergedAt.delete(this.id);
+    this.latest.delete(this.id);
+  }
+
+  private put(replica: string, index: number, hash: string): void {
+    let m = this.hashes.get(replica);
+    if (!m) this.hashes.set(replica, (m = new Map()));
+    m.set(index, hash);
+    if (m.size > KEEP) m.delete(Math.min(...m.keys()));
+  }
+
+  private compare(index: number): StateCheckVerdict[] {
+    const own = this.hashes.get(this.id)?.get(index);
+    if (own === undefined) return [];
+    const members = new Set(this.members());
+    members.add(this.id);
+    const at = new Map<string, string>();
+    for (const [replica, m] of this.hashes) {
+      const h = m.get(index);
+      if (h !== undefined && members.has(replica)) at.set(replica, h);
+    }
+    // The hash a strict majority of the members reported (every member counts, reported or not).
+    const counts = new Map<string, number>();
+    for (const h of at.values()) counts.set(h, (counts.get(h) ?? 0) + 1);
+    let majorityHash: string | null = null;
+    for (const [h, c] of counts) if (c > members.size / 2) majorityHash = h;
+    const out: StateCheckVerdict[] = [];
+    for (const [replica, hash] of at) {
+      if (replica === this.id && majorityHash === null) continue;
+      const reference = majorityHash ?? own;
+      const agrees = hash === reference;
+      const prev = this.latest.get(replica);
+      if (!prev || prev.index <= index) this.latest.set(replica, { index, agrees });
+      if (agrees) {
+        if ((this.divergedAt.get(replica) ?? Infinity) <= index) this.divergedAt.delete(replica);
+        continue;
+      }
+      const diverged = majorityHash !== null;
+      if (diverged) this.divergedAt.set(replica, index);
+      // Without a majority the line waits for every member's hash (which may make one); status shows it meanwhile.
+      if (!diverged && at.size < members.size) continue;
+      const key = `${replica}@${index}@${diverged}`;
+      if (this.reported.has(key)) continue;
+      this.reported.add(key);
+      if (this.reported.size > 1000) this.reported.delete(this.reported.values().next().value!);
+      this.mismatches++;
+      const who = replica === this.id ? `this replica (${this.id})` : `replica ${replica}`;
+      const line = diverged
+        ? `state hash mismatch at index ${index}: ${who} holds ${short(hash)}, a majority of the ${members.size} members hold ${short(majorityHash!)}: ` +
+          `its state diverged; rebuild it: npm run --silent cluster -- --servers LIST --secret-file F resync ${replica}`
+        : `state hash mismatch at index ${index}: replica ${replica} holds ${short(hash)}, this replica (${this.id}) holds ${short(own)}; ` +
+          'no majority agrees to say which one diverged';
+      out.push({ index, replica, hash, ownHash: own, majorityHash, diverged, line });
+    }
+    return out;
+  }
+}
+
+function short(hash: string): string {
+  return hash.slice(0, 12);
+}

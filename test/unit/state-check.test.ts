@@ -1,0 +1,74 @@
+// Replicas comparing state hashes (replica/node/state-check.ts): who is named when hashes differ at one index.
+import { describe, expect, it } from 'vitest';
+import { StateCheck } from '../../replica/node/state-check.js';
+
+const A = 'a'.repeat(64);
+const B = 'b'.repeat(64);
+const members = () => ['r1', 'r2', 'r3'];
+
+describe('state check', () => {
+  it('finds nothing while every replica holds the same hash, in whichever order the reports come', () => {
+    const c = new StateCheck('r1', members);
+    expect(c.recordPeer('r2', 100, A)).toEqual([]);
+    expect(c.recordOwn(100, A)).toEqual([]);
+    expect(c.recordPeer('r3', 100, A)).toEqual([]);
+    expect(c.diverged).toEqual([]);
+    expect(c.member('r3')).toEqual({ index: 100, agrees: true });
+    expect(c.lastIndex).toBe(100);
+    expect(c.mismatches).toBe(0);
+  });
+
+  it('names the replica that differs from the majority, once per index, and clears it when a later index agrees', () => {
+    const c = new StateCheck('r1', members);
+    c.recordOwn(100, A);
+    // r3 first: no majority has reported yet (r1 alone): status shows the difference, the line waits for r2.
+    expect(c.recordPeer('r3', 100, B)).toEqual([]);
+    expect(c.member('r3')).toEqual({ index: 100, agrees: false });
+    expect(c.diverged).toEqual([]);
+    const found = c.recordPeer('r2', 100, A);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ index: 100, replica: 'r3', hash: B, majorityHash: A, diverged: true });
+    expect(found[0].line).toMatch(/^state hash mismatch at index 100: replica r3 holds bbbbbbbbbbbb, a majority of the 3 members hold aaaaaaaaaaaa/);
+    expect(found[0].line).toContain('resync r3');
+    expect(c.diverged).toEqual(['r3']);
+    expect(c.member('r3')).toEqual({ index: 100, agrees: false });
+    // The same report again is not a new mismatch.
+    expect(c.recordPeer('r3', 100, B)).toEqual([]);
+    expect(c.mismatches).toBe(1);
+    // Repaired: at the next index r3 agrees.
+    c.recordOwn(200, A);
+    c.recordPeer('r2', 200, A);
+    expect(c.recordPeer('r3', 200, A)).toEqual([]);
+    expect(c.diverged).toEqual([]);
+  });
+
+  it('knows when it is itself the one that diverged', () => {
+    const c = new StateCheck('r3', members);
+    c.recordPeer('r1', 100, A);
+    c.recordPeer('r2', 100, A);
+    const found = c.recordOwn(100, B);
+    expect(found.map((v) => v.replica)).toEqual(['r3']);
+    expect(found[0].line).toContain('this replica (r3) holds');
+    expect(c.diverged).toEqual(['r3']);
+    c.resetOwn();
+    expect(c.diverged).toEqual([]);
+  });
+
+  it('names both when every member reported and no majority agrees', () => {
+    const c = new StateCheck('r1', () => ['r1', 'r2']);
+    c.recordOwn(100, A);
+    const found = c.recordPeer('r2', 100, B);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ replica: 'r2', diverged: false, majorityHash: null });
+    expect(found[0].line).toBe('state hash mismatch at index 100: replica r2 holds bbbbbbbbbbbb, this replica (r1) holds aaaaaaaaaaaa; no majority agrees to say which one diverged');
+    expect(c.diverged).toEqual([]);
+  });
+
+  it('compares only members of the configuration, and only at the same index', () => {
+    const c = new StateCheck('r1', members);
+    c.recordOwn(100, A);
+    expect(c.recordPeer('r9', 100, B)).toEqual([]);
+    expect(c.recordPeer('r2', 120, B)).toEqual([]);
+    expect(c.diverged).toEqual([]);
+  });
+});
