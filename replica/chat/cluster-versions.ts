@@ -4,7 +4,7 @@
  * replica: refused unless every member of the configuration has reported at least that version.
  */
 import type { ConfState } from '../raft/types.js';
-import { ReplicaStopError } from '../util/replica-stop-error.js';
+import { VersionStopError } from '../util/replica-stop-error.js';
 import { refuse } from './apply-context.js';
 import type { Statements } from './statements.js';
 
@@ -47,7 +47,7 @@ export class ClusterVersions {
       }
     }
     if (version > this.supported) {
-      throw new ReplicaStopError(
+      throw new VersionStopError(
         `the cluster moved to Quorum version ${version}, but this replica supports only version ${this.supported}: upgrade this replica`,
       );
     }

@@ -1,5 +1,6 @@
 /** Brings a state database (a data folder's or a snapshot's) to the current schema version (PRAGMA user_version). */
 import type { Db } from '../storage/sqlite.js';
+import { VersionStopError } from '../util/replica-stop-error.js';
 import { MIGRATIONS, STATE_SCHEMA, STATE_SCHEMA_VERSION } from './schema.js';
 
 /** The versions migrateSchema can open: 0 (a new file) up to STATE_SCHEMA_VERSION. */
@@ -18,7 +19,7 @@ export function migrateSchema(db: Db, file: string): void {
     return;
   }
   if (version > STATE_SCHEMA_VERSION) {
-    throw new Error(`${file}: state.db schema version ${version} is newer than this Quorum understands (${STATE_SCHEMA_VERSION}); upgrade this replica`);
+    throw new VersionStopError(`${file}: state.db schema version ${version} is newer than this Quorum understands (${STATE_SCHEMA_VERSION}); upgrade this replica`);
   }
   if (!isKnownSchemaVersion(version)) throw new Error(`${file}: unknown state.db schema version ${version}`);
   db.transaction(() => {

@@ -29,7 +29,7 @@ import { ChatQueries, type AccountInfo } from './queries.js';
 import { ClusterVersions } from './cluster-versions.js';
 import { ClientSessions, EXPIRY_EVERY } from './sessions.js';
 import { needsVersion, SUPPORTED_VERSION } from './versions.js';
-import { ReplicaStopError } from '../util/replica-stop-error.js';
+import { ReplicaStopError, VersionStopError } from '../util/replica-stop-error.js';
 import { installSnapshot, writeSnapshot } from './snapshot.js';
 import { prepareStatements, readMeta, type ClientRow, type Statements } from './statements.js';
 
@@ -137,7 +137,7 @@ export class ChatStateMachine {
   }
 
   /**
-   * Opens (creating or migrating) `<dataDir>/state.db`. Throws ReplicaStopError when its cluster runs a version
+   * Opens (creating or migrating) `<dataDir>/state.db`. Throws VersionStopError (a ReplicaStopError) when its cluster runs a version
    * this replica does not support.
    */
   static open(dataDir: string, options: OpenOptions = {}): ChatStateMachine {
@@ -163,7 +163,7 @@ export class ChatStateMachine {
     const versions = new ClusterVersions(statements, this.supportedVersion);
     if (versions.current > this.supportedVersion) {
       db.close();
-      throw new ReplicaStopError(
+      throw new VersionStopError(
         `${this.file}: this replica's cluster runs Quorum version ${versions.current}, but this replica supports only version ` +
           `${this.supportedVersion}: upgrade this replica`,
       );
@@ -356,7 +356,7 @@ export class ChatStateMachine {
       // A command of a version this replica does not know: refused like everywhere if the cluster does not run it yet;
       // otherwise this replica is too old to apply the log.
       if (decoded.newer > cluster) return { index: entry.index, ...withSession, response: unsupported(decoded.newer, cluster), events: [] };
-      throw new ReplicaStopError(
+      throw new VersionStopError(
         `this log holds a command from a newer Quorum (entry ${entry.index} needs version ${decoded.newer}; this replica supports ` +
           `${this.supportedVersion}): upgrade this replica`,
       );

@@ -8,9 +8,9 @@ import { DamagedLogError } from '../storage/log-segments.js';
 import { LogDivergenceError } from '../raft/log.js';
 import { DataFolderInUseError } from '../storage/folder-lock.js';
 import { causeChain, diskFullMessage, isDiskFull } from '../storage/disk-full.js';
-import { ReplicaStopError } from '../util/replica-stop-error.js';
+import { ReplicaStopError, VersionStopError } from '../util/replica-stop-error.js';
 
-export type ReplicaStopCode = 'DISK_FULL' | 'DATA_FOLDER_IN_USE' | 'DAMAGED';
+export type ReplicaStopCode = 'DISK_FULL' | 'DATA_FOLDER_IN_USE' | 'DAMAGED' | 'VERSION';
 
 /** A stop whose `message` is the whole story (no stack trace helps the operator); `code` says what to do. */
 export class ReplicaStop extends ReplicaStopError {
@@ -38,6 +38,11 @@ export const EXIT_STATUS = {
   DATA_FOLDER_IN_USE: 4,
   /** The data folder holds damaged or diverged data: rebuild the replica (docs/operations.md "A damaged replica"). */
   DAMAGED: 5,
+  /**
+   * This replica is too old for its data folder (written by a newer Quorum) or for its cluster (which moved to a newer
+   * version, or logged a command only a newer release applies): upgrade this replica, then restart it.
+   */
+  VERSION: 6,
 } as const satisfies Record<'stopped' | 'failed' | 'invalid' | ReplicaStopCode, number>;
 
 /** The exit status for the error a replica stopped (or failed to start) with; null: it stopped on request. */
@@ -48,7 +53,7 @@ export function exitStatusOf(err: Error | null): number {
 
 /**
  * The stop an error means, when it is one of the conditions above (disk full, data folder in use, damaged or diverged
- * data); null for anything else (a failure, whose message and stack are worth logging).
+ * data, a replica too old for its data or cluster); null for anything else (a failure, whose message and stack are worth logging).
  */
 export function replicaStopFor(err: unknown, dataDir: string): ReplicaStop | null {
   if (err instanceof ReplicaStop) return err;
@@ -56,6 +61,8 @@ export function replicaStopFor(err: unknown, dataDir: string): ReplicaStop | nul
   const chain = causeChain(err);
   const inUse = chain.find((e): e is DataFolderInUseError => e instanceof DataFolderInUseError);
   if (inUse) return new ReplicaStop('DATA_FOLDER_IN_USE', inUse.message, { cause: err });
+  const version = chain.find((e): e is VersionStopError => e instanceof VersionStopError);
+  if (version) return new ReplicaStop('VERSION', version.message, { cause: err });
   if (chain.some((e) => e instanceof DamagedLogError || e instanceof LogDivergenceError)) {
     return new ReplicaStop('DAMAGED', err instanceof Error ? err.message : String(err), { cause: err });
   }

@@ -11,6 +11,7 @@
  */
 import path from 'node:path';
 import type { Statement } from 'better-sqlite3';
+import { VersionStopError } from '../util/replica-stop-error.js';
 import {
   CompactedError,
   UnavailableError,
@@ -92,9 +93,13 @@ export class SqliteLogStore implements LogStore {
     this.file = file;
     this.db = db;
     const version = db.pragma('user_version', { simple: true }) as number;
-    if (version < 0 || version > SCHEMA_VERSION) {
+    if (version > SCHEMA_VERSION) {
       db.close();
-      throw new Error(`${file}: unknown raft.db schema version ${version} (written by a newer Quorum?)`);
+      throw new VersionStopError(`${file}: raft.db schema version ${version} is newer than this Quorum understands (${SCHEMA_VERSION}); upgrade this replica`);
+    }
+    if (version < 0) {
+      db.close();
+      throw new Error(`${file}: unknown raft.db schema version ${version}`);
     }
     let segments: LogSegments | undefined;
     try {

@@ -12,6 +12,9 @@ import { DataFolderLock } from '../../replica/storage/folder-lock.js';
 import { DamagedLogError } from '../../replica/storage/log-segments.js';
 import { LogDivergenceError } from '../../replica/raft/log.js';
 import { DiskSpace } from '../../replica/node/disk-space.js';
+import { startReplica } from '../../replica/node/replica.js';
+import { VersionStopError } from '../../replica/util/replica-stop-error.js';
+import pino from 'pino';
 
 const full = () => new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
@@ -84,8 +87,36 @@ describe('replicaStopFor and exit statuses', () => {
     expect(replicaStopFor(bug, '/d')).toBeNull();
     expect(exitStatusOf(bug)).toBe(EXIT_STATUS.failed);
     expect(exitStatusOf(null)).toBe(EXIT_STATUS.stopped);
-    expect(EXIT_STATUS).toEqual({ stopped: 0, failed: 1, invalid: 2, DISK_FULL: 3, DATA_FOLDER_IN_USE: 4, DAMAGED: 5 });
+    expect(EXIT_STATUS).toEqual({ stopped: 0, failed: 1, invalid: 2, DISK_FULL: 3, DATA_FOLDER_IN_USE: 4, DAMAGED: 5, VERSION: 6 });
   });
+
+  it('a replica too old for its data or its cluster: VERSION with the one line, exit status 6', () => {
+    const tooOld = new VersionStopError('the cluster moved to Quorum version 9, but this replica supports only version 3: upgrade this replica');
+    const stop = replicaStopFor(new Error('replica driver failed; stopping to protect durability', { cause: tooOld }), '/d');
+    expect(stop).toMatchObject({ code: 'VERSION', message: tooOld.message });
+    expect(exitStatusOf(stop)).toBe(6);
+  });
+
+  for (const file of ['state.db', 'raft.db']) {
+    it(`a data folder whose ${file} a newer Quorum wrote: the replica does not start, VERSION, exit status 6`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'quorum-exit-'));
+      dirs.push(dir);
+      const r = await startReplica({ id: 'r1', dataDir: dir, listen: '127.0.0.1:0', webRoot: null, log: pino({ level: 'silent' }) });
+      await r.stop();
+      const db = new Database(join(dir, file));
+      db.pragma('user_version = 99');
+      db.close();
+      const err = await startReplica({ id: 'r1', dataDir: dir, listen: '127.0.0.1:0', webRoot: null, log: pino({ level: 'silent' }) }).then(
+        (again) => again.stop().then(() => null),
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ReplicaStop);
+      expect((err as ReplicaStop).code).toBe('VERSION');
+      expect((err as ReplicaStop).message).toMatch(new RegExp(`${file} schema version 99 is newer than this Quorum understands \\(\\d+\\); upgrade this replica$`));
+      expect((err as ReplicaStop).message).not.toContain('\n');
+      expect(exitStatusOf(err as ReplicaStop)).toBe(EXIT_STATUS.VERSION);
+    });
+  }
 });
 
 describe('DiskSpace', () => {

@@ -410,7 +410,7 @@ describe('SqliteLogStore', () => {
       const db = new Database(path.join(dir, 'raft.db'));
       db.pragma('user_version = 4');
       db.close();
-      expect(() => SqliteLogStore.open(dir)).toThrow(/unknown raft.db schema version 4/);
+      expect(() => SqliteLogStore.open(dir)).toThrow(/raft.db schema version 4 is newer than this Quorum understands \(3\); upgrade this replica/);
       const fix = new Database(path.join(dir, 'raft.db'));
       fix.pragma('user_version = 3');
       fix.close();
