@@ -55,6 +55,8 @@ export interface StatusReport {
   autopilot: (AutopilotSummary & { leader: string }) | null;
   /** Why each unreachable address did not answer. */
   errors: { address: string; error: string }[];
+  /** Replicas whose state hash differs from a majority's, as any answering replica reports them (status stateCheck). */
+  diverged: string[];
 }
 
 export async function main(argv: string[], io: StatusIO = { stdout: process.stdout, stderr: process.stderr, WebSocket }): Promise<number> {
@@ -80,8 +82,8 @@ export async function main(argv: string[], io: StatusIO = { stdout: process.stdo
   });
   io.stdout.write(
     args.json
-      ? `${JSON.stringify({ replicas: report.rows, clusterVersion: report.clusterVersion, autopilot: report.autopilot })}\n`
-      : `${formatTable(report.rows)}\n${formatClusterVersion(report)}${formatAutopilot(report.autopilot)}`,
+      ? `${JSON.stringify({ replicas: report.rows, clusterVersion: report.clusterVersion, autopilot: report.autopilot, diverged: report.diverged })}\n`
+      : `${formatTable(report.rows)}\n${formatClusterVersion(report)}${formatAutopilot(report.autopilot)}${formatDiverged(report.diverged)}`,
   );
   if (!args.json) for (const e of report.errors) io.stderr.write(`${e.address}: ${e.error}\n`);
   if (!report.rows.some((r) => r.reachable)) {
@@ -188,7 +190,8 @@ export async function collectStatus(
   });
   const errors = [...answers].filter(([, a]) => typeof a === 'string').map(([address, a]) => ({ address, error: a as string }));
   const clusterVersion = Math.max(0, ...statuses.map((s) => s.clusterVersion ?? 0)) || null;
-  return { rows, errors, clusterVersion, autopilot: leader?.autopilot ? { leader: leader.id, ...leader.autopilot } : null };
+  const diverged = [...new Set(statuses.flatMap((s) => s.stateCheck?.diverged ?? []))].sort();
+  return { rows, errors, clusterVersion, autopilot: leader?.autopilot ? { leader: leader.id, ...leader.autopilot } : null, diverged };
 }
 
 function unreachableRow(address: string): StatusRow {
@@ -239,6 +242,12 @@ export function formatClusterVersion(report: Pick<StatusReport, 'rows' | 'cluste
   if (newest <= report.clusterVersion || behind.length === 0) return `cluster version ${report.clusterVersion}\n`;
   const names = behind.map((r) => `${r.id} (${r.version === null ? 'version unknown' : `version ${r.version}`})`).join(', ');
   return `cluster version ${report.clusterVersion}; version ${newest} once these are updated: ${names}\n`;
+}
+
+/** The line under the table naming replicas whose state diverged (none: no line). */
+export function formatDiverged(diverged: string[]): string {
+  if (!diverged.length) return '';
+  return `state diverged: ${diverged.join(', ')} (state hash differs from the majority's; rebuild: npm run --silent cluster -- ... resync ID)\n`;
 }
 
 /** The lines under the table about the leader's autopilot (none when no leader answered). */

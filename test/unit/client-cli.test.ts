@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { main as chat } from '../../replica/cli/chat.js';
 import type { ChatIO } from '../../replica/cli/chat.js';
-import { formatTable, main as status } from '../../replica/cli/status.js';
+import { formatDiverged, formatTable, main as status } from '../../replica/cli/status.js';
 import { FakeCluster } from '../helpers/fake-replica.js';
 
 const clusters: FakeCluster[] = [];
@@ -156,6 +156,7 @@ describe('status command', () => {
       ],
       clusterVersion: 1,
       autopilot: null,
+      diverged: [],
     });
     const human = await run(status, ['--servers', `${a1},${a3}`, '--timeout', '1']);
     expect(human.code).toBe(0);
@@ -180,8 +181,14 @@ describe('status command', () => {
         .map((address) => ({ id: null, address, role: null, term: null, leader: null, commitIndex: null, appliedIndex: null, voter: null, reachable: false, membership: null, version: null, freeBytes: null, lowSpace: null })),
       clusterVersion: null,
       autopilot: null,
+      diverged: [],
     });
     expect(r.stderr).toMatch(/^UNAVAILABLE: no replica answered/);
+  });
+
+  it('names replicas whose state diverged under the table (none: no line)', () => {
+    expect(formatDiverged([])).toBe('');
+    expect(formatDiverged(['r3'])).toBe("state diverged: r3 (state hash differs from the majority's; rebuild: npm run --silent cluster -- ... resync ID)\n");
   });
 
   it('aligns the table columns', () => {
