@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { Cluster, freePort, ReplicaProc, waitConverged, waitFor } from '../helpers/cluster.js';
 import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
+import { EXIT_STATUS } from '../../replica/node/exit-status.js';
 
 const OLD = { QUORUM_MAX_VERSION: '1' };
 const PW = 'password-version-gates';
@@ -119,10 +120,10 @@ describe('version gates on real processes', () => {
     await r3.stop();
     r3.options.env = OLD;
     r3.start();
-    expect(await r3.exited).toBe(1);
+    expect(await r3.exited).toBe(EXIT_STATUS.VERSION);
     const lines = linesOfLastRun(r3);
     expect(lines[lines.length - 1]).toBe(
-      `UNAVAILABLE: cannot start replica r3: ${join(r3.options.dataDir, 'state.db')}: this replica's cluster runs Quorum version ${SUPPORTED_VERSION}, ${UPGRADE}`,
+      `VERSION: cannot start replica r3: ${join(r3.options.dataDir, 'state.db')}: this replica's cluster runs Quorum version ${SUPPORTED_VERSION}, ${UPGRADE}`,
     );
     expect(lines.some((l) => /^\s+at /.test(l))).toBe(false);
     r3.options.env = {};
@@ -134,10 +135,10 @@ describe('version gates on real processes', () => {
     const r4 = joiners.get('r4')!;
     r4.options.env = OLD;
     r4.start();
-    expect(await r4.exited).toBe(1);
+    expect(await r4.exited).toBe(EXIT_STATUS.VERSION);
     const last = linesOfLastRun(r4).pop();
     // It meets the raise in the log (or, if the log was compacted past it, in the snapshot it is sent).
-    expect(last).toMatch(new RegExp(`^UNAVAILABLE: replica r4 stopped after an error: (the cluster moved to Quorum version ${SUPPORTED_VERSION}|.*runs Quorum version ${SUPPORTED_VERSION}), ${UPGRADE}$`));
+    expect(last).toMatch(new RegExp(`^VERSION: replica r4: (the cluster moved to Quorum version ${SUPPORTED_VERSION}|.*runs Quorum version ${SUPPORTED_VERSION}), ${UPGRADE}$`));
     // Upgraded, it catches up and converges.
     r4.options.env = {};
     r4.start();
@@ -151,8 +152,8 @@ describe('version gates on real processes', () => {
 
   it('an old replica cannot join a cluster at a newer version: it stops once it receives the state, with one line', async () => {
     const r5 = await joiner('r5', OLD);
-    expect(await r5.exited).toBe(1);
-    expect(linesOfLastRun(r5).pop()).toMatch(new RegExp(`^UNAVAILABLE: replica r5 stopped after an error: .*runs Quorum version ${SUPPORTED_VERSION}, ${UPGRADE}$`));
+    expect(await r5.exited).toBe(EXIT_STATUS.VERSION);
+    expect(linesOfLastRun(r5).pop()).toMatch(new RegExp(`^VERSION: replica r5: .*runs Quorum version ${SUPPORTED_VERSION}, ${UPGRADE}$`));
     await sendSome(['after-r5']);
     await waitConverged(cluster.addresses);
   }, 90_000);
