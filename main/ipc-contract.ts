@@ -301,7 +301,7 @@ export type ToReplicaProcess = z.infer<typeof ToReplicaProcessSchema>;
  * Why the replica process stopped by itself: one of the replica's stop codes (replica/node/exit-status.ts
  * ReplicaStopCode; its exit status says the same), or 'startFailed' / 'stopped' for any other failure at start or later.
  */
-export const REPLICA_FAILURES = ['DISK_FULL', 'DATA_FOLDER_IN_USE', 'DAMAGED', 'startFailed', 'stopped'] as const;
+export const REPLICA_FAILURES = ['DISK_FULL', 'DATA_FOLDER_IN_USE', 'DAMAGED', 'VERSION', 'startFailed', 'stopped'] as const;
 
 /** The replica's status.storage, as the process relays it. */
 const StorageStatusSchema = z.strictObject({
