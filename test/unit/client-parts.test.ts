@@ -6,7 +6,9 @@ import { backoffCeiling, backoffDelay } from '../../replica/util/backoff.js';
 import { DeliveryAcker } from '../../replica/client/delivery.js';
 import { Emitter } from '../../replica/client/emitter.js';
 import { RecentIds } from '../../replica/client/recent.js';
-import { newClientId, newSecret, Session, SESSION_ROTATE_MS } from '../../replica/client/session.js';
+import { newClientId, newSecret, Session } from '../../replica/client/session.js';
+import { checkLogin, checkStatus } from '../../replica/client/results.js';
+import { QuorumError } from '../../replica/protocol/errors.js';
 import type { WebSocketConstructor } from '../../replica/client/index.js';
 import { ClientSession, LoginRequest } from '../../replica/protocol/index.js';
 import { until } from '../helpers/fake-replica.js';
@@ -56,9 +58,10 @@ describe('session', () => {
     let made = 0;
     const s = new Session('client-first', () => `client-next${++made}`, () => now);
     expect(s.next(10)).toEqual({ clientId: 'client-first', seq: 1, startIndex: 10 });
-    now += SESSION_ROTATE_MS;
+    // An hour, written out: the test must not take the library's own constant (a wrong one would pass).
+    now += 60 * 60 * 1000;
     expect(s.next(20)).toEqual({ clientId: 'client-first', seq: 2, startIndex: 10 });
-    now += SESSION_ROTATE_MS + 1;
+    now += 60 * 60 * 1000 + 1;
     expect(s.next(30)).toEqual({ clientId: 'client-next1', seq: 1, startIndex: 30 });
     now -= 1;
     expect(s.next(31)).toEqual({ clientId: 'client-next2', seq: 1, startIndex: 31 });
@@ -74,8 +77,26 @@ describe('session', () => {
     expect(newClientId(Math.random)).not.toBe(id);
     const token = newSecret();
     expect(token).toHaveLength(43);
+    // Random, not merely the right length: 43 characters from zero bytes would be 'AAA…'.
+    expect(newSecret()).not.toBe(token);
+    expect(new Set(token).size).toBeGreaterThan(10);
     const login = { id: 1, op: 'login', session: { clientId: id, seq: 1 }, username: 'a', password: 'password123', token };
     expect(LoginRequest.safeParse(login).success).toBe(true);
+  });
+});
+
+describe('ids and secrets without Web Crypto', () => {
+  it('client ids come from the injected random source; a login token is refused rather than made from it', () => {
+    vi.stubGlobal('crypto', undefined);
+    try {
+      expect(newClientId(seededRandom(3))).toBe(newClientId(seededRandom(3)));
+      expect(newClientId(seededRandom(3))).not.toBe(newClientId(seededRandom(4)));
+      expect(() => newSecret()).toThrow(/no Web Crypto/);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    // With Web Crypto, the injected source is not used for ids.
+    expect(newClientId(seededRandom(3))).not.toBe(newClientId(seededRandom(3)));
   });
 });
 
@@ -104,6 +125,73 @@ describe('RecentIds', () => {
     expect(r.add(1)).toBe(true); // evicted
     expect(r.add(4)).toBe(false);
   });
+  it('remembers exactly `capacity` ids', () => {
+    const r = new RecentIds(3);
+    for (const id of [1, 2, 3]) r.add(id);
+    expect([3, 2, 1].map((id) => r.add(id))).toEqual([false, false, false]);
+    r.add(4);
+    expect(r.add(2)).toBe(false);
+    expect(r.add(1)).toBe(true);
+    r.clear();
+    expect(r.add(4)).toBe(true);
+  });
+});
+
+describe('Emitter without a logger', () => {
+  it('a throwing listener does not stop the others; off() of an event never listened to is harmless; removeAll() silences all', () => {
+    const e = new Emitter<{ ping: number; pong: number }>();
+    const got: number[] = [];
+    e.on('ping', () => {
+      throw new Error('boom');
+    });
+    e.on('ping', (n) => got.push(n));
+    expect(() => e.emit('ping', 1)).not.toThrow();
+    expect(got).toEqual([1]);
+    expect(() => e.off('pong', () => {})).not.toThrow();
+    e.removeAll();
+    e.emit('ping', 2);
+    expect(got).toEqual([1]);
+  });
+});
+
+describe('result checks', () => {
+  const status = {
+    id: 'r1',
+    address: '127.0.0.1:7001',
+    role: 'follower',
+    term: 2,
+    leader: null,
+    commitIndex: 1,
+    appliedIndex: 1,
+    lastIndex: 1,
+    voter: true,
+    members: [],
+    quorum: false,
+  };
+  it('a malformed status or login result is an INTERNAL error naming what was wrong, not a crash later', () => {
+    for (const bad of [{}, { ...status, term: 'two' }, { ...status, role: 'king' }, { ...status, clusterId: 'ABCDEF0123456789' }]) {
+      expect(() => checkStatus(bad)).toThrow(QuorumError);
+      try {
+        checkStatus(bad);
+      } catch (err) {
+        expect((err as QuorumError).code).toBe('INTERNAL');
+        expect((err as QuorumError).message).toMatch(/^malformed status result: \S/);
+      }
+    }
+    expect(() => checkLogin({ user: 'ann', token: '', unread: 0 })).toThrow(/^malformed login result: \S/);
+    expect(checkLogin({ user: 'ann', token: 't', unread: 2, lastMessageId: 9 })).toEqual({ user: 'ann', token: 't', unread: 2, lastMessageId: 9 });
+  });
+  it('takes every role a replica reports, a 16-hex-digit cluster id only, and keeps the storage figures', () => {
+    for (const role of ['follower', 'preCandidate', 'candidate', 'leader', 'learner', 'removed', 'stopped']) {
+      expect(checkStatus({ ...status, role }).role).toBe(role);
+    }
+    expect(checkStatus({ ...status, clusterId: '0123456789abcdef' }).clusterId).toBe('0123456789abcdef');
+    for (const clusterId of ['0123456789abcde', '0123456789abcdef0', 'x0123456789abcdef', '0123456789abcdefx', '0123456789abcdeg']) {
+      expect(() => checkStatus({ ...status, clusterId }), clusterId).toThrow(/malformed status result/);
+    }
+    const storage = { freeBytes: 10, totalBytes: 100, warnBelowBytes: 5, lowSpace: false };
+    expect(checkStatus({ ...status, storage }).storage).toEqual(storage);
+  });
 });
 
 describe('DeliveryAcker', () => {
@@ -130,6 +218,46 @@ describe('DeliveryAcker', () => {
     acker.stop();
     acker.note(9);
     expect(sent).toEqual([5, 7]);
+  });
+  it('(fake timers) one ack in flight at a time, an acknowledged mark is not sent again, a reset forgets the marks, nothing after stop', async () => {
+    vi.useFakeTimers();
+    try {
+      const sent: number[] = [];
+      const releases: (() => void)[] = [];
+      const acker = new DeliveryAcker((upTo) => {
+        sent.push(upTo);
+        return new Promise<void>((resolve) => releases.push(resolve));
+      }, 50);
+      acker.note(5);
+      await vi.advanceTimersByTimeAsync(49);
+      expect(sent).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(sent).toEqual([5]);
+      acker.note(7);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sent).toEqual([5]); // 7 waits for 5's answer
+      releases.shift()!();
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sent).toEqual([5, 7]);
+      releases.shift()!();
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sent).toEqual([5, 7]); // acknowledged: not sent again
+      acker.note(6);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sent).toEqual([5, 7]);
+      // Another account (reset): its lower ids are acknowledged from scratch.
+      acker.reset();
+      acker.note(3);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sent).toEqual([5, 7, 3]);
+      releases.shift()!();
+      acker.stop();
+      acker.note(9);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sent).toEqual([5, 7, 3]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
   it('gives up on a failed ack instead of looping', async () => {
     // Fake timers: each ack waits for its 1 ms timer, so "no second call" is checked after that timer could fire.
