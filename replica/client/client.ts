@@ -54,6 +54,8 @@ export const WRITE_GIVE_UP_MS = 10 * 60 * 1000;
 const MAX_WRITE_GIVE_UP_MS = 12 * 60 * 60 * 1000;
 /** INTERNAL says "may be retried", but a deterministic server bug must not loop forever. */
 const MAX_INTERNAL_RETRIES = 3;
+/** How often a new connection asks again for the watched presence when the replica refuses (a fresh leader). */
+const PRESENCE_RETRIES = 8;
 /** Consecutive leader hints followed at once before hops are delayed by the backoff (stale hints can cycle). */
 const FREE_REDIRECTS = 3;
 const WRITES: ReadonlySet<string> = new Set(WRITE_OPS);
@@ -107,6 +109,7 @@ export class QuorumClient {
   private internal = new Map<number, (frame: Extract<ServerFrame, { type: 'response' }>) => void>();
   private internalTimers = new Map<number, ReturnType<typeof setTimeout>>();
   private resumeTimer: ReturnType<typeof setTimeout> | null = null;
+  private presenceTimer: ReturnType<typeof setTimeout> | null = null;
   /** The accounts the app watches the presence of (asked again on every new connection). */
   private watchedUsers: string[] | null = null;
 
@@ -679,6 +682,8 @@ export class QuorumClient {
     this.internal.clear();
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.resumeTimer = null;
+    if (this.presenceTimer) clearTimeout(this.presenceTimer);
+    this.presenceTimer = null;
   }
 
   /** Sends a request that belongs to this connection only (never resent elsewhere). */
@@ -739,10 +744,26 @@ export class QuorumClient {
    * Presence lives on the serving replica's connections: a new connection (after a reconnect or failover) asks again
    * for what the app watched, and reports it as 'presence' events (the new leader's view).
    */
-  private rewatchPresence(conn: Connection): void {
+  private rewatchPresence(conn: Connection, attempt = 0): void {
     if (!this.watchedUsers) return;
     this.sendInternal(conn, { op: 'presence', users: this.watchedUsers }, (response) => {
-      if (conn !== this.conn || !response.ok) return;
+      if (conn !== this.conn) return;
+      if (!response.ok) {
+        // Presence lives on the leader's connections only: a replica that no longer leads sends the client on to the
+        // leader (which is asked again there); another refusal is asked again here. Dropping it would show everyone
+        // offline until the next reconnect.
+        const error = toQuorumError(response.error);
+        if (RETRY_ELSEWHERE.has(error.code)) {
+          if (error.code === 'NO_QUORUM') this.setReadOnly(true, error.message);
+          this.leaveReplica(conn, error);
+        } else if (attempt < PRESENCE_RETRIES) {
+          this.presenceTimer = setTimeout(() => {
+            this.presenceTimer = null;
+            if (conn === this.conn) this.rewatchPresence(conn, attempt + 1);
+          }, backoffDelay(attempt, this.backoff, this.random));
+        }
+        return;
+      }
       const entries = (response.result as ResultMap['presence'] | null)?.presence;
       if (Array.isArray(entries)) for (const e of entries) this.emitter.emit('presence', e);
     });

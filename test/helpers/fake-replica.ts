@@ -237,6 +237,13 @@ export class FakeCluster {
       case 'logout':
         for (const [token, user] of this.tokens) if (user === me) this.tokens.delete(token);
         return ok({ loggedOut: true });
+      case 'presence': {
+        // As the real leader answers a watch (replica/node/presence.ts): online while a connection is logged in as it.
+        const missing = (req.users as string[]).find((u) => !this.accounts.has(u));
+        if (missing !== undefined) return fail('NOT_FOUND', `no account named "${missing}"`);
+        const online = (u: string) => this.replicas.some((r) => [...r.conns].some((c) => !c.closed && c.user === u));
+        return ok({ presence: (req.users as string[]).map((user) => ({ user, online: online(user), lastSeenAt: null })) });
+      }
       case 'accounts': {
         const pattern = new RegExp(`^${String(req.pattern ?? '*').replace(/[.]/g, '\\.').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
         const names = [...this.accounts.keys()].sort().filter((n) => pattern.test(n) && (!req.pageToken || n > req.pageToken));

@@ -218,3 +218,38 @@ describe('QuorumClient: read-only state', () => {
     await until('readOnly cleared by the probe', () => !q.state.readOnly);
   });
 });
+
+describe('QuorumClient: presence after a reconnect', () => {
+  // Presence lives on the leader's connections: a new connection asks again for what the app watched. A leader that
+  // refuses that watch (fresh from its election, or no longer leading) must not leave the app showing everyone offline.
+  it('asks again when the watch is refused, and follows NOT_LEADER to the leader', async () => {
+    const c = await cluster(2);
+    const r1 = c.replica('r1');
+    const alice = client(c.addresses);
+    const seen: { user: string; online: boolean }[] = [];
+    alice.on('presence', (e) => seen.push({ user: e.user, online: e.online }));
+    await alice.login('alice', 'password123');
+    const bob = client([r1.address]);
+    await bob.login('bob', 'password123');
+    expect((await alice.presence(['bob'])).presence).toEqual([{ user: 'bob', online: true, lastSeenAt: null }]);
+
+    // The connection is cut; the replica refuses the first re-watch as a busy leader would (TIMEOUT).
+    let refusals = 0;
+    r1.hook = (req) => (req.op === 'presence' && refusals++ === 0 ? { error: { code: 'TIMEOUT', message: 'not yet' } } : undefined);
+    r1.dropAll();
+    await until('the watch asked again after the refusal', () => refusals >= 2 && seen.some((e) => e.user === 'bob' && e.online));
+
+    // r1 answers the next re-watch with NOT_LEADER (it lost leadership for a moment): the client leaves it and
+    // watches again on the connection it makes next.
+    seen.length = 0;
+    let refusedOn: { closed: boolean } | null = null;
+    r1.hook = (req, conn) => {
+      if (req.op !== 'presence' || refusedOn !== null) return undefined;
+      refusedOn = conn;
+      return { error: { code: 'NOT_LEADER', message: 'not the leader', leader: { id: 'r1', address: r1.address } } as never };
+    };
+    r1.dropAll();
+    await until('the refused connection left by the client', () => refusedOn?.closed);
+    await until('the watch answered on the next connection', () => seen.some((e) => e.user === 'bob' && e.online));
+  });
+});
