@@ -150,7 +150,10 @@ describeUnless(previousReleaseUnavailable(), 'rolling upgrade from the previous 
     expect((await cluster.leader()).id).toBe(to.id);
   }
 
-  /** Expects an edit and a group to be refused, naming `behind` as the replicas still to update. */
+  /**
+   * Expects an edit and a group to be refused by the leader (of this code), naming `behind` as the replicas still to
+   * update; and a replica of the previous release to refuse them as requests it does not know (INVALID).
+   */
   async function expectRefused(messageId: number, behind: ReplicaProc[]): Promise<void> {
     const who = behind.map((r) => `${r.id} \\(version ${OLD}\\)`).join(', ');
     const refusal = {
@@ -159,8 +162,24 @@ describeUnless(previousReleaseUnavailable(), 'rolling upgrade from the previous 
         new RegExp(`^update every member to use groups, message edits and search \\(it needs Quorum version 3; the cluster runs version ${OLD}\\); still to update: ${who}$`),
       ),
     };
-    await expect(ann.edit(messageId, 'edited while mixed')).rejects.toMatchObject(refusal);
-    await expect(ann.createGroup('team', ['bob'])).rejects.toMatchObject(refusal);
+    // A new connection goes to the leader (its hello names it).
+    const c = client(cluster.addresses);
+    await c.login('ann', PW);
+    expect(c.state.replica?.id).toBe((await cluster.leader()).id);
+    await expect(c.edit(messageId, 'edited while mixed')).rejects.toMatchObject(refusal);
+    await expect(c.createGroup('team', ['bob'])).rejects.toMatchObject(refusal);
+    c.close();
+    // A replica of the previous release does not know these requests: a client still connected to one after a
+    // leadership change gets INVALID (the UI offers them only at cluster version 3: ClientState.clusterVersion).
+    const raw = await RawConn.open(behind[0].address);
+    try {
+      for (const req of [{ op: 'edit', messageId, text: 'edited while mixed' }, { op: 'createGroup', name: 'team', members: ['bob'] }]) {
+        const res = await raw.request({ ...req, session: raw.session() });
+        expect(res.error?.code, JSON.stringify(res)).toBe('INVALID');
+      }
+    } finally {
+      raw.close();
+    }
   }
 
   it('three replicas of the previous release take writes from this client library', async () => {
