@@ -7,6 +7,8 @@ import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, exi
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ChatStateMachine } from '../../replica/chat/state-machine.js';
+import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
+import { materialisePreviousRelease, PREVIOUS_RELEASE, previousReleaseUnavailable } from '../helpers/previous-release.js';
 import { stateDigest, waitFor } from '../helpers/cluster.js';
 import { Rng } from '../helpers/random.js';
 import { Tmpfs, tmpfsUnavailableReason } from '../helpers/tmpfs.js';
@@ -70,7 +72,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
   }
   const noDisks = o.faults.includes('diskFull') ? tmpfsUnavailableReason() : null;
   if (noDisks) notes.push(`No diskFull faults: ${noDisks}.`);
-  const faults = o.faults.filter((k) => (o.hosts.canPartition || (k !== 'partition' && k !== 'loss')) && (k !== 'diskFull' || !noDisks));
+  const noPrevious = o.faults.includes('rollingUpgrade') ? previousReleaseUnavailable() : null;
+  if (noPrevious) notes.push(`No rollingUpgrade faults: ${noPrevious}.`);
+  const faults = o.faults.filter(
+    (k) => (o.hosts.canPartition || (k !== 'partition' && k !== 'loss')) && (k !== 'diskFull' || !noDisks) && (k !== 'rollingUpgrade' || !noPrevious),
+  );
+  // rollingUpgrade: every replica starts on the previous release's code; the nemesis upgrades them one by one.
+  const previousRoot = faults.includes('rollingUpgrade') ? materialisePreviousRelease(join(runDir, 'previous-release')) : undefined;
+  if (previousRoot) notes.push(`rollingUpgrade: the replicas started on the previous release (commit ${PREVIOUS_RELEASE.commit.slice(0, 7)}, cluster version ${PREVIOUS_RELEASE.version}).`);
 
   const secretFile = join(dataRoot, 'secret');
   writeFileSync(secretFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
@@ -89,7 +98,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     const dataDir = join(dataRoot, id);
     // No LAN discovery: it is tested on its own (test/cluster/discovery.test.ts) and would only add multicast here.
     const base = ['--id', id, '--data', dataDir, '--listen', o.hosts.address(i), '--secret-file', secretFile, '--no-discovery', ...compact, ...transport];
-    return new ChaosReplica({ index: i, id, address: o.hosts.address(i), prefix: o.hosts.prefix(i), dataDir, logFile: join(logDir, `${id}.log`), args: [...base, '--initial-cluster', initial] });
+    return new ChaosReplica({ index: i, id, address: o.hosts.address(i), prefix: o.hosts.prefix(i), dataDir, logFile: join(logDir, `${id}.log`), args: [...base, '--initial-cluster', initial], codeRoot: previousRoot });
   });
   // diskFull: each data folder on a small filesystem of its own, which the nemesis fills.
   const disks = faults.includes('diskFull') ? new Map(replicas.map((r) => [r.id, Tmpfs.mount(r.spec.dataDir, DISK_BYTES)])) : null;
@@ -277,6 +286,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
       }
     };
     converged = await converge('');
+    if (previousRoot) {
+      // Once every replica runs this code, the leader raises the cluster version to this code's.
+      const left = replicas.filter((r) => r.spec.codeRoot !== undefined).map((r) => r.id);
+      if (left.length > 0) notes.push(`rollingUpgrade: ${left.join(', ')} still ran the previous release at the end (a longer run upgrades every replica).`);
+      else {
+        try {
+          await waitFor(`cluster version ${SUPPORTED_VERSION} on every replica`, async () => (await Promise.all(replicas.map((r) => clusterVersionOf(r.address, metricsToken)))).every((v) => v === SUPPORTED_VERSION), 30_000, 250);
+          notes.push(`rollingUpgrade: every replica upgraded; the cluster version was raised to ${SUPPORTED_VERSION}.`);
+        } catch (err) {
+          problems.push(`every replica was upgraded, but the cluster version was not raised: ${(err as Error).message}`);
+        }
+      }
+    }
 
     // ---- a last crash of everything at once: every live message must come back exactly as it was
     if (converged) {
@@ -379,7 +401,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     const key = `${x.outcome}:${code}`;
     errorsByCode[key] = (errorsByCode[key] ?? 0) + 1;
   }
-  const faultCounts = { ...(nemesis?.counts ?? { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0, clockSkew: 0, diskFull: 0 }) };
+  const faultCounts = { ...(nemesis?.counts ?? { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0, clockSkew: 0, diskFull: 0, rollingUpgrade: 0 }) };
   const bad =
     result.lost + result.duplicated + result.orderViolations + result.staleReads + result.phantoms + result.clockViolations + result.editViolations + auditProblems > 0 ||
     !converged ||
@@ -468,4 +490,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     rmSync(join(runDir, 'history.jsonl'), { force: true });
   }
   return { figures, runDir, report };
+}
+
+/** The cluster version a replica applies by (its quorum_cluster_version metric; other machines need the token). */
+async function clusterVersionOf(address: string, metricsToken: string): Promise<number | null> {
+  const r = await fetch(`http://${address}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` }, signal: AbortSignal.timeout(2000) });
+  const m = /^quorum_cluster_version(?:\{[^}]*\})? (\d+)$/m.exec(await r.text());
+  return m ? Number(m[1]) : null;
 }

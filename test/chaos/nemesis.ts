@@ -18,6 +18,10 @@
  * - diskFull: the filesystem of one replica's data folder (a tmpfs of its own, mounted by the run) is filled, the
  *   leader's or a follower's; it must stop by itself with exit status 3 and the one DISK_FULL line (no stack trace),
  *   the others go on; after the hold the space is freed, it restarts and must catch up.
+ * - rollingUpgrade (only when asked for: --faults ...,rollingUpgrade): the run starts every replica on the previous
+ *   release's code (test/helpers/previous-release.ts); each time, one replica still on it (the leader when it is one)
+ *   is stopped with SIGTERM (handing leadership over) and started on this checkout's code on the same data folder,
+ *   and must catch up. Once none is left the fault is skipped; the run then checks the cluster version was raised.
  */
 import { existsSync, mkdirSync, rmSync, statSync, watch, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,8 +35,11 @@ import type { LeaderObserver } from './observer.js';
 import { FAKETIME_LIBRARY, type ChaosReplica } from './replicas.js';
 import type { FaultKind, FaultRecord } from './types.js';
 
+/** The faults of a run that names none. */
 export const ALL_FAULTS: FaultKind[] = ['kill', 'pause', 'partition', 'loss', 'restartAll', 'snapshotCrash', 'membership', 'clockSkew', 'diskFull'];
-const WEIGHT: Record<FaultKind, number> = { kill: 2, pause: 2, partition: 2, loss: 1, restartAll: 1, snapshotCrash: 1, membership: 1, clockSkew: 1, diskFull: 1 };
+/** Faults a run makes only when --faults names them (rollingUpgrade changes how the run starts). */
+export const OPT_IN_FAULTS: FaultKind[] = ['rollingUpgrade'];
+const WEIGHT: Record<FaultKind, number> = { kill: 2, pause: 2, partition: 2, loss: 1, restartAll: 1, snapshotCrash: 1, membership: 1, clockSkew: 1, diskFull: 1, rollingUpgrade: 2 };
 /** How far a skewed replica's clock is off (faketime offsets). */
 const CLOCK_OFFSETS = ['+5h', '-5h', '+26h'];
 
@@ -54,7 +61,7 @@ export interface NemesisOptions {
 }
 
 export class Nemesis {
-  readonly counts: Record<FaultKind, number> = { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0, clockSkew: 0, diskFull: 0 };
+  readonly counts: Record<FaultKind, number> = { kill: 0, pause: 0, partition: 0, loss: 0, restartAll: 0, snapshotCrash: 0, membership: 0, clockSkew: 0, diskFull: 0, rollingUpgrade: 0 };
   /** Faults attempted but not injected (e.g. no leader to target, no snapshot was needed), by kind. */
   readonly skipped: Record<string, number> = {};
   private bag: FaultKind[] = [];
@@ -164,6 +171,8 @@ export class Nemesis {
         return this.clockSkew();
       case 'diskFull':
         return this.diskFull();
+      case 'rollingUpgrade':
+        return this.rollingUpgrade();
     }
   }
 
@@ -469,6 +478,23 @@ export class Nemesis {
     if (!target.running) await this.restart([target]);
     const caughtUp = await this.caughtUp(target, 30_000);
     this.o.history.healed(f, `${outcome}; ${caughtUp ? 'caught up' : 'not caught up within 30 s'} after space was freed`);
+  }
+
+  /**
+   * Upgrades one replica still on the previous release (the leader when it is one, so leadership is handed over
+   * between releases): SIGTERM, then this checkout's code on the same data folder; it must catch up.
+   */
+  private async rollingUpgrade(): Promise<void> {
+    const old = this.o.replicas.filter((r) => r.spec.codeRoot !== undefined);
+    if (old.length === 0) return this.skip('rollingUpgrade', 'every replica runs this code already');
+    const leader = this.o.observer.leader();
+    const target = leader && old.includes(leader) ? leader : this.o.rng.pick(old);
+    const f = this.record('rollingUpgrade', target === leader ? 'leader' : 'follower', [target], `${target.id} to this code; ${old.length - 1} left on the previous release`);
+    await target.stop();
+    target.spec.codeRoot = undefined;
+    await this.restart([target]);
+    const caughtUp = await this.caughtUp(target, 30_000);
+    this.o.history.healed(f, caughtUp ? 'upgraded and caught up' : 'upgraded; not caught up within 30 s');
   }
 
   /** Asks the cluster to hand leadership to `to`; says how it went. */

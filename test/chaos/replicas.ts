@@ -19,6 +19,8 @@ export interface ReplicaSpec {
   dataDir: string;
   logFile: string;
   args: string[];
+  /** Checkout whose replica/cli.ts runs (the previous release before a rollingUpgrade fault); default this one. */
+  codeRoot?: string;
 }
 
 /** Debian's libfaketime (package libfaketime), multi-threaded variant: the replica's clock is FAKETIME off. */
@@ -79,12 +81,15 @@ export class ChaosReplica {
     if (this.running) return;
     this.starts++;
     this.log ??= createWriteStream(this.spec.logFile, { flags: 'a' });
-    this.log.write(`--- start #${this.starts} at ${new Date().toISOString()}${this.clockOffset ? ` under faketime ${this.clockOffset}` : ''}\n`);
-    const argv = [...this.spec.prefix, process.execPath, '--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', ...this.spec.args];
+    this.log.write(
+      `--- start #${this.starts} at ${new Date().toISOString()}${this.clockOffset ? ` under faketime ${this.clockOffset}` : ''}${this.spec.codeRoot ? ` running ${this.spec.codeRoot}` : ''}\n`,
+    );
+    const root = this.spec.codeRoot ?? ROOT;
+    const argv = [...this.spec.prefix, process.execPath, '--import', 'tsx', join(root, 'replica', 'cli.ts'), 'replica', ...this.spec.args];
     // libfaketime preloaded into the replica itself (not the `faketime` wrapper, which forks: a SIGKILL of the wrapper
     // would leave the replica running).
     const env = this.clockOffset ? { ...process.env, LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: this.clockOffset } : process.env;
-    const p = spawn(argv[0], argv.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(argv[0], argv.slice(1), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = p;
     this.paused = false;
     this.expectExit = false;

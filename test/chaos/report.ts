@@ -40,6 +40,7 @@ const FAULT_COLOR: Record<FaultKind, string> = {
   membership: '#17becf',
   clockSkew: '#bcbd22',
   diskFull: '#2ca02c',
+  rollingUpgrade: '#1f77b4',
 };
 
 function sec(ms: number): string {

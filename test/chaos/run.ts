@@ -18,11 +18,12 @@ import { ROOT } from '../helpers/cluster.js';
 import { netnsUnavailableReason } from '../helpers/netns.js';
 import { runChaos } from './chaos.js';
 import { LoopbackHosts, makeLab, NetnsHosts, type HostLayer, type NetnsPlan } from './hosts.js';
-import { ALL_FAULTS } from './nemesis.js';
+import { ALL_FAULTS, OPT_IN_FAULTS } from './nemesis.js';
 import type { FaultKind } from './types.js';
 
 const USAGE = `usage: npm run chaos -- [--quick] [--json] [--seed S] [--duration SECONDS] [--replicas N] [--workers N]
                      [--hosts loopback|netns] [--faults ${ALL_FAULTS.join(',')}] [--hold MIN,MAX] [--tls on|off] [--out DIR] [--keep]
+  --faults     also ${OPT_IN_FAULTS.join(', ')} (only when named): start on the previous release, upgrade one replica per fault
   --quick      3 replicas, 3 workers, 35 s of faults (what npm test runs)
   defaults     5 replicas, 5 workers, 120 s; hosts: netns when root, else loopback; every fault kind
   --hold       seconds each fault is held, drawn from [MIN, MAX] (default 2,8; --quick 1.5,4)
@@ -74,7 +75,8 @@ function parse(argv: string[]): Args {
   const hosts = values.hosts ?? null;
   if (hosts !== null && hosts !== 'loopback' && hosts !== 'netns') throw new UsageError('--hosts is loopback or netns');
   const faults = values.faults ? values.faults.split(',').map((s) => s.trim()) : ALL_FAULTS;
-  for (const f of faults) if (!ALL_FAULTS.includes(f as FaultKind)) throw new UsageError(`unknown fault "${f}" (known: ${ALL_FAULTS.join(', ')})`);
+  const known = [...ALL_FAULTS, ...OPT_IN_FAULTS];
+  for (const f of faults) if (!known.includes(f as FaultKind)) throw new UsageError(`unknown fault "${f}" (known: ${known.join(', ')})`);
   let hold: [number, number] | null = null;
   if (values.hold !== undefined) {
     const m = /^(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)$/.exec(values.hold);
@@ -106,7 +108,7 @@ function tlsFlag(text: string): boolean {
 function replayCommand(a: Args, hosts: 'loopback' | 'netns'): string {
   const parts = ['npm run chaos --', `--seed ${a.seed}`, `--duration ${a.duration}`, `--replicas ${a.replicas}`, `--workers ${a.workers}`, `--hosts ${hosts}`];
   if (a.quick) parts.push('--quick');
-  if (a.faults.length !== ALL_FAULTS.length) parts.push(`--faults ${a.faults.join(',')}`);
+  if (a.faults.length !== ALL_FAULTS.length || a.faults.some((f) => OPT_IN_FAULTS.includes(f))) parts.push(`--faults ${a.faults.join(',')}`);
   if (a.hold) parts.push(`--hold ${a.hold.join(',')}`);
   if (!a.tls) parts.push('--tls off');
   return parts.join(' ');

@@ -58,7 +58,7 @@ export interface OpRecord {
   error?: string;
 }
 
-export type FaultKind = 'kill' | 'pause' | 'partition' | 'loss' | 'restartAll' | 'snapshotCrash' | 'membership' | 'clockSkew' | 'diskFull';
+export type FaultKind = 'kill' | 'pause' | 'partition' | 'loss' | 'restartAll' | 'snapshotCrash' | 'membership' | 'clockSkew' | 'diskFull' | 'rollingUpgrade';
 
 export interface FaultRecord {
   kind: FaultKind;
