@@ -147,7 +147,7 @@ describeUnless(previousReleaseUnavailable(), 'rolling upgrade from the previous 
     } finally {
       conn.close();
     }
-    expect((await cluster.leader()).id).toBe(to.id);
+    await waitFor(`${to.id} to lead`, async () => (await cluster.leader()).id === to.id);
   }
 
   /**
