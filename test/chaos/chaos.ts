@@ -289,7 +289,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     if (previousRoot) {
       // Once every replica runs this code, the leader raises the cluster version to this code's.
       const left = replicas.filter((r) => r.spec.codeRoot !== undefined).map((r) => r.id);
-      if (left.length > 0) notes.push(`rollingUpgrade: ${left.join(', ')} still ran the previous release at the end (a longer run upgrades every replica).`);
+      if (left.length > 0) problems.push(`rollingUpgrade: ${left.join(', ')} still ran the previous release after healing`);
       else {
         try {
           await waitFor(`cluster version ${SUPPORTED_VERSION} on every replica`, async () => (await Promise.all(replicas.map((r) => clusterVersionOf(r.address, metricsToken)))).every((v) => v === SUPPORTED_VERSION), 30_000, 250);

@@ -21,7 +21,8 @@
  * - rollingUpgrade (only when asked for: --faults ...,rollingUpgrade): the run starts every replica on the previous
  *   release's code (test/helpers/previous-release.ts); each time, one replica still on it (the leader when it is one)
  *   is stopped with SIGTERM (handing leadership over) and started on this checkout's code on the same data folder,
- *   and must catch up. Once none is left the fault is skipped; the run then checks the cluster version was raised.
+ *   and must catch up. Once none is left the fault is skipped. Healing finishes the upgrade (so the final reads run
+ *   at cluster version 3); the run then checks the cluster version was raised.
  */
 import { existsSync, mkdirSync, rmSync, statSync, watch, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -520,6 +521,14 @@ export class Nemesis {
     const dead = this.o.replicas.filter((r) => !r.running);
     for (const r of dead) r.start();
     await Promise.all(this.o.replicas.map((r) => r.waitHealthy(90_000)));
+    // A rolling upgrade is finished: the replicas still on the previous release, one at a time.
+    for (const r of this.o.replicas.filter((x) => x.spec.codeRoot !== undefined)) {
+      const f = this.record('rollingUpgrade', 'at-heal', [r], `${r.id} to this code at the end of the run`);
+      await r.stop();
+      r.spec.codeRoot = undefined;
+      await this.restart([r]);
+      this.o.history.healed(f, (await this.caughtUp(r, 30_000)) ? 'upgraded and caught up' : 'upgraded; not caught up within 30 s');
+    }
     for (const f of this.o.history.faults) if (f.end === null) this.o.history.healed(f, 'healed at the end of the run');
   }
 }

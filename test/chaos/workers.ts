@@ -22,7 +22,9 @@ import type { GroupRecord, OpKind, OpRecord, Outcome, SeenMessage } from './type
 export const PASSWORD = 'chaos-password-1';
 
 /** Refusals the state machine or the request handler gives before anything changes (and that a retry would repeat). */
-const DEFINITE: ReadonlySet<string> = new Set(['NOT_FOUND', 'FORBIDDEN', 'INVALID', 'USERNAME_TAKEN', 'BAD_CREDENTIALS', 'UNAUTHENTICATED', 'TOO_LARGE', 'CONFLICT']);
+// UNSUPPORTED_BY_CLUSTER (a group or an edit while a replica runs the previous release: the rollingUpgrade fault) is
+// refused at the leader or, deterministically, at apply: nothing changed.
+const DEFINITE: ReadonlySet<string> = new Set(['NOT_FOUND', 'FORBIDDEN', 'INVALID', 'USERNAME_TAKEN', 'BAD_CREDENTIALS', 'UNAUTHENTICATED', 'TOO_LARGE', 'CONFLICT', 'UNSUPPORTED_BY_CLUSTER']);
 
 export interface WorkerOptions {
   index: number;
