@@ -67,13 +67,14 @@ export const InviteCodeSchema = z
   .max(4096, 'the invite code is too long')
   .regex(/^[A-Za-z0-9_.:=+/-]+$/, 'the invite code contains characters that invite codes never have');
 
-export const HOST_STATES = ['disabled', 'starting', 'running', 'crashed', 'diskFull', 'folderInUse', 'damaged', 'stopping', 'stopped'] as const;
+export const HOST_STATES = ['disabled', 'starting', 'running', 'crashed', 'diskFull', 'folderInUse', 'damaged', 'outdated', 'stopping', 'stopped'] as const;
 /**
  * What the hosted replica process is doing. 'crashed': it exited and is restarted after a backoff. The replica's own
  * stops (its exit statuses, replica/node/exit-status.ts) are never restarted in a loop: 'diskFull' (exit 3): its disk
  * is full, it starts again once there is free space (or the user retries); 'folderInUse' (exit 4): another Quorum (or
  * replica) holds the data folder; 'damaged' (exit 5): the data folder holds damaged data. The last two start again
- * only when the user retries or changes the data folder.
+ * only when the user retries or changes the data folder. 'outdated' (exit 6, VERSION): this Quorum is older than its
+ * data folder or its team: the user updates Quorum (restarting the same version only stops again).
  */
 export type HostState = (typeof HOST_STATES)[number];
 

@@ -3,8 +3,8 @@
  * never takes the UI down: starts it, restarts it with exponential backoff when it dies, stops it gracefully, relays
  * requests (leadership transfer, invite code, cluster changes), and reports its state and its events (joined, join
  * failed) to listeners. A replica that stopped by itself for a reason of its machine or data (its exit statuses,
- * replica/node/exit-status.ts: 3 disk full, 4 data folder in use, 5 damaged) is never restarted in a loop: it waits
- * for the user (who frees space, quits the other Quorum, or rebuilds) to press "Start it now". Free space is what the
+ * replica/node/exit-status.ts: 3 disk full, 4 data folder in use, 5 damaged, 6 too old) is never restarted in a loop:
+ * it waits for the user (who frees space, quits the other Quorum, rebuilds, or updates Quorum) to press "Start it now". Free space is what the
  * replica measures (its status.storage); main measures nothing itself.
  * Electron-free: the process is created by the injected `fork`; timers and clock are injected.
  */
@@ -403,8 +403,11 @@ export class ReplicaHost {
       diskFull: `disk full at ${dataDir}: stopped; free space and restart`,
       folderInUse: `the data folder ${dataDir} is in use by another process`,
       damaged: `the data folder ${dataDir} holds damaged data`,
+      outdated: `this Quorum is older than its data folder ${dataDir} or its team`,
     };
     this.lastError ??= fallback[state];
+    // Restarting the same Quorum only stops again: the line says what to do.
+    if (state === 'outdated') this.lastError = `update Quorum: ${this.lastError}`;
     this.deps.log.warn({ dataDir, state, reason: this.lastError }, 'replica stopped by itself; it starts again when the user retries');
     this.setState(state);
   }
@@ -449,7 +452,7 @@ export class ReplicaHost {
   }
 }
 
-type HaltState = Extract<HostState, 'diskFull' | 'folderInUse' | 'damaged'>;
+type HaltState = Extract<HostState, 'diskFull' | 'folderInUse' | 'damaged' | 'outdated'>;
 
 /**
  * The host state for a replica's own stop, from its exit status (replica/node/exit-status.ts) or, when the status was
@@ -459,5 +462,6 @@ export function haltFor(code: number, reported: Extract<FromReplicaProcess, { ty
   if (code === EXIT_STATUS.DISK_FULL || reported === 'DISK_FULL') return 'diskFull';
   if (code === EXIT_STATUS.DATA_FOLDER_IN_USE || reported === 'DATA_FOLDER_IN_USE') return 'folderInUse';
   if (code === EXIT_STATUS.DAMAGED || reported === 'DAMAGED') return 'damaged';
+  if (code === EXIT_STATUS.VERSION || reported === 'VERSION') return 'outdated';
   return null;
 }

@@ -202,6 +202,37 @@ describe('ReplicaHost', () => {
     }
   });
 
+  it('a replica too old for its data or its team (exit 6, VERSION) halts with one line saying to update Quorum, never restarted', () => {
+    const { clock, children, host } = setup();
+    host.start();
+    children[0].emit({ type: 'fatal', failure: 'VERSION', message: '/data/replica/state.db: state.db schema version 9 is newer than this Quorum understands (4); upgrade this replica' });
+    children[0].exit(EXIT_STATUS.VERSION);
+    expect(host.status()).toMatchObject({
+      state: 'outdated',
+      lastError: 'update Quorum: /data/replica/state.db: state.db schema version 9 is newer than this Quorum understands (4); upgrade this replica',
+      restartInMs: null,
+      restarts: 0,
+    });
+    expect(host.status().lastError).not.toContain('\n');
+    expect(clock.pendingDelays()).toEqual([]);
+    clock.advance(3_600_000);
+    expect(children).toHaveLength(1);
+    // The exit status alone (the fatal message lost), and the fatal message alone (killed after reporting), say it too.
+    for (const [code, failure] of [
+      [EXIT_STATUS.VERSION, null],
+      [128, 'VERSION'],
+    ] as const) {
+      const other = setup();
+      other.host.start();
+      if (failure) other.children[0].emit({ type: 'fatal', failure, message: 'the cluster runs version 9; this replica supports up to 4; upgrade this replica' });
+      other.children[0].exit(code);
+      expect(other.host.status().state).toBe('outdated');
+      expect(other.host.status().lastError).toMatch(/^update Quorum: /);
+      other.clock.advance(600_000);
+      expect(other.children).toHaveLength(1);
+    }
+  });
+
   it('the stop code of the last fatal message counts when the exit status does not say it (killed after reporting)', () => {
     const { clock, children, host } = setup();
     host.start();

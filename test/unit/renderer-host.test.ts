@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { desktopReplicaUrl } from '../../renderer/src/net/replica-url.js';
 import { readableError } from '../../renderer/src/errors.js';
-import { describePlan, hostTrouble } from '../../renderer/src/store/host.js';
+import { describeHost, describePlan, hostTrouble } from '../../renderer/src/store/host.js';
 import { QuorumError } from '../../replica/protocol/errors.js';
 import { clusterNodes } from '../../renderer/src/ui/ClusterView.js';
 import type { ReplicaStatus } from '../../replica/protocol/client.js';
@@ -55,6 +55,8 @@ describe('the desktop window', () => {
     expect(hostTrouble(hostStatus({ state: 'diskFull', disk: { ...storage, freeBytes: 0 } }), 1_000)).toMatchObject({ tone: 'error', text: expect.stringMatching(/^disk full: .*free space on the disk of \/home\/ann\/\.config\/Quorum\/replica, then start it again/) });
     expect(hostTrouble(hostStatus({ state: 'folderInUse' }), 1_000)).toMatchObject({ tone: 'error', text: expect.stringMatching(/^another Quorum is using \/home\/ann\/\.config\/Quorum\/replica/) });
     expect(hostTrouble(hostStatus({ state: 'damaged' }), 1_000)).toMatchObject({ tone: 'error', text: expect.stringMatching(/damaged data/) });
+    expect(hostTrouble(hostStatus({ state: 'outdated' }), 1_000)).toMatchObject({ tone: 'error', text: expect.stringMatching(/update Quorum$/) });
+    expect(describeHost(hostStatus({ state: 'outdated' }), 1_000)).toMatch(/Update Quorum, then start it again\.$/);
     expect(hostTrouble(hostStatus({ disk: storage }), 1_000)).toEqual({ tone: 'warn', text: 'low disk space: 300 MB free for this machine’s replica' });
     expect(hostTrouble(hostStatus({ state: 'crashed', restartInMs: 2_000 }), 1_500)).toMatchObject({ text: 'this machine’s replica crashed; restarting in 2 s' });
   });

@@ -56,6 +56,8 @@ export function describeHost(s: HostStatus, now: number): string {
       return `Another Quorum is using the data folder ${s.config.dataDir}: this machine’s replica cannot start while it does. Quit the other Quorum (or choose another data folder below), then press “Start it now”.`;
     case 'damaged':
       return `The data folder ${s.config.dataDir} holds damaged data${s.lastError ? ` (${s.lastError})` : ''}: this machine’s replica stopped rather than serve it. Move the folder aside and join your team again with an invite code (or choose another data folder below).`;
+    case 'outdated':
+      return `This Quorum is older than its data folder ${s.config.dataDir} or its team${s.lastError ? ` (${s.lastError})` : ''}: this machine’s replica stopped. Update Quorum, then start it again.`;
     case 'stopping':
       return 'Stopping…';
     case 'stopped':
@@ -69,7 +71,7 @@ function diskFullText(s: HostStatus): string {
 
 /**
  * What the connection bar says about this machine's replica when it needs saying (null otherwise): a crash with its
- * restart countdown, the replica's own stops (a full disk, its data folder used by another Quorum, damaged data: each
+ * restart countdown, the replica's own stops (a full disk, its data folder used by another Quorum, damaged data, a Quorum too old: each
  * waits for the user, never restarting in a loop), or space running low (the replica's status.storage.lowSpace).
  */
 export function hostTrouble(s: HostStatus | null, now: number): { text: string; tone: 'warn' | 'error' } | null {
@@ -81,6 +83,7 @@ export function hostTrouble(s: HostStatus | null, now: number): { text: string; 
   if (s.state === 'diskFull') return { text: `disk full: this machine’s replica stopped; free space on the disk of ${s.config.dataDir}, then start it again in Settings`, tone: 'error' };
   if (s.state === 'folderInUse') return { text: `another Quorum is using ${s.config.dataDir}: quit it, then start this machine’s replica again in Settings`, tone: 'error' };
   if (s.state === 'damaged') return { text: `this machine’s replica stopped: its data folder ${s.config.dataDir} holds damaged data (see Settings)`, tone: 'error' };
+  if (s.state === 'outdated') return { text: 'this machine’s replica stopped: this Quorum is older than its data or its team; update Quorum', tone: 'error' };
   if (s.state === 'running' && s.disk?.lowSpace) return { text: `low disk space: ${megabytes(s.disk.freeBytes)} free for this machine’s replica`, tone: 'warn' };
   return null;
 }
