@@ -92,4 +92,19 @@ describe('the desktop window', () => {
       ['c', 'unknown', 'demoted: unreachable for 6 min'],
     ]);
   });
+
+  it('marks a member whose state diverged (its stateCheck, or named in the answering replica’s stateCheck.diverged)', () => {
+    const base: ReplicaStatus = {
+      id: 'a', address: '10.0.0.1:7420', role: 'leader', term: 3, leader: { id: 'a', address: '10.0.0.1:7420' },
+      commitIndex: 9, appliedIndex: 9, lastIndex: 9, voter: true, quorum: true,
+      members: [
+        { id: 'a', address: '10.0.0.1:7420', voter: true, match: 9, reachable: true, stateCheck: { index: 40, agrees: true } },
+        { id: 'b', address: '10.0.0.2:7420', voter: true, match: 9, reachable: true, stateCheck: { index: 40, agrees: false } },
+        { id: 'c', address: '10.0.0.3:7420', voter: true, match: 9, reachable: true },
+      ],
+    };
+    expect(clusterNodes(base, {}, 0).map((r) => [r.id, r.diverged])).toEqual([['a', false], ['b', true], ['c', false]]);
+    const named = { ...base, stateCheck: { every: 20, index: 40, diverged: ['c'], mismatches: 1 } };
+    expect(clusterNodes(named, {}, 0).map((r) => [r.id, r.diverged])).toEqual([['a', false], ['b', true], ['c', true]]);
+  });
 });

@@ -18,6 +18,8 @@ interface NodeView {
   self: boolean;
   /** The leader's autopilot on this member ("voter since 10:42", "learner: catching up"); null when not known. */
   membership: string | null;
+  /** Its state differs from the majority's (state check): it serves no clients until an operator resyncs it. */
+  diverged: boolean;
 }
 
 /** One row per member, joining the leader's view (match, reachable) with each replica's own answer (role, term). */
@@ -33,7 +35,9 @@ export function clusterNodes(status: ReplicaStatus, probes: Record<string, Repli
     // role its membership gives it.
     const role = own ? own.role : reachable === false || (own === null && reachable !== true) ? 'unknown' : isLeader ? 'leader' : m.voter ? 'follower' : 'learner';
     const membership = describeMember(m, now);
-    return { id: m.id, address: m.address, voter: m.voter, leader: isLeader, role, term: own ? own.term : null, lag, reachable, self: m.id === status.id, membership };
+    // The answering replica's comparison: this member's latest checkpoint differs, or it is named diverged.
+    const diverged = m.stateCheck?.agrees === false || (status.stateCheck?.diverged ?? []).includes(m.id);
+    return { id: m.id, address: m.address, voter: m.voter, leader: isLeader, role, term: own ? own.term : null, lag, reachable, self: m.id === status.id, membership, diverged };
   });
 }
 
@@ -52,7 +56,8 @@ function Diagram({ nodes, term }: { nodes: NodeView[]; term: number }) {
     return { x: cx + R * Math.cos(a), y: cy + R * Math.sin(a) };
   });
   const li = nodes.findIndex((n) => n.leader);
-  const summary = `${nodes.length} replicas; ${nodes.filter((n) => n.reachable === false).length} unreachable; leader ${li >= 0 ? nodes[li].id : 'unknown'}; term ${term}`;
+  const divergedIds = nodes.filter((n) => n.diverged).map((n) => n.id);
+  const summary = `${nodes.length} replicas; ${nodes.filter((n) => n.reachable === false).length} unreachable;${divergedIds.length ? ` state diverged: ${divergedIds.join(', ')};` : ''} leader ${li >= 0 ? nodes[li].id : 'unknown'}; term ${term}`;
   return (
     <svg className="diagram" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`Cluster diagram: ${summary}`}>
       <circle cx={cx} cy={cy} r={R} className="ring" />
@@ -77,7 +82,7 @@ function Diagram({ nodes, term }: { nodes: NodeView[]; term: number }) {
       </text>
       {nodes.map((n, i) => (
         <g key={n.id} className={`node ${n.leader ? 'leader' : ''} ${n.reachable === false ? 'down' : ''} ${n.voter ? 'voter' : 'learner'}`} transform={`translate(${at[i].x} ${at[i].y})`}>
-          <title>{`${n.id} (${n.address}): ${n.role}${n.reachable === false ? ', unreachable' : ''}${n.voter ? '' : ', learner'}`}</title>
+          <title>{`${n.id} (${n.address}): ${n.role}${n.reachable === false ? ', unreachable' : ''}${n.voter ? '' : ', learner'}${n.diverged ? ', state diverged' : ''}`}</title>
           {n.leader && <circle r={40} className="halo" />}
           <circle r={32} className="node-circle" />
           <text y={-4} textAnchor="middle" className="node-id">
@@ -207,6 +212,11 @@ export function ClusterView() {
                   <th scope="row">
                     {n.id}
                     {n.leader && <span className="tag accent">leader</span>}
+                    {n.diverged && (
+                      <span className="tag bad" role="img" aria-label={`${n.id}: state diverged from the cluster's; it serves no clients until resynced (npm run cluster -- resync ${n.id})`} title={`its state differs from the majority's: npm run cluster -- resync ${n.id}`}>
+                        diverged
+                      </span>
+                    )}
                   </th>
                   <td className="mono">{n.address}</td>
                   <td>{n.role}</td>
