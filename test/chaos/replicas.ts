@@ -19,6 +19,8 @@ export interface ReplicaSpec {
   dataDir: string;
   logFile: string;
   args: string[];
+  /** Arguments only this checkout's replica takes: left out while it runs the previous release (codeRoot). */
+  currentOnlyArgs?: string[];
   /** Checkout whose replica/cli.ts runs (the previous release before a rollingUpgrade fault); default this one. */
   codeRoot?: string;
 }
@@ -85,7 +87,7 @@ export class ChaosReplica {
       `--- start #${this.starts} at ${new Date().toISOString()}${this.clockOffset ? ` under faketime ${this.clockOffset}` : ''}${this.spec.codeRoot ? ` running ${this.spec.codeRoot}` : ''}\n`,
     );
     const root = this.spec.codeRoot ?? ROOT;
-    const argv = [...this.spec.prefix, process.execPath, '--import', 'tsx', join(root, 'replica', 'cli.ts'), 'replica', ...this.spec.args];
+    const argv = [...this.spec.prefix, process.execPath, '--import', 'tsx', join(root, 'replica', 'cli.ts'), 'replica', ...this.spec.args, ...(this.spec.codeRoot ? [] : (this.spec.currentOnlyArgs ?? []))];
     // libfaketime preloaded into the replica itself (not the `faketime` wrapper, which forks: a SIGKILL of the wrapper
     // would leave the replica running).
     const env = this.clockOffset ? { ...process.env, LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: this.clockOffset } : process.env;
