@@ -43,6 +43,12 @@ export const SUPPORTED_VERSION = 3;
 /** The cluster version of a new cluster, and of a data folder from before versions were recorded. */
 export const FIRST_VERSION = 1;
 
+/**
+ * The cluster version from which every member takes 'stateHash' peer messages (state-check.ts): releases of version 2
+ * refuse a frame that carries one and close the link, so replicas compare state hashes only from this version on.
+ */
+export const STATE_HASH_VERSION = 3;
+
 /** The version each command kind needs. */
 const COMMAND_VERSIONS: Record<CommandKind, number> = {
   signup: 1,

@@ -45,6 +45,11 @@ export interface DriverOptions<Outcome> {
    * 0 or absent: no comparison. Hashing costs a read of the whole state, so this is thousands of entries.
    */
   stateCheckEvery?: number;
+  /**
+   * Whether every peer takes 'stateHash' messages (absent: they do). A release before them refuses the whole frame
+   * carrying one and closes the link, so while such a replica is a member hashes are kept here and not sent.
+   */
+  peersTakeStateHashes?: () => boolean;
   /** Entries kept behind the applied index at compaction, so slightly slow followers need no snapshot. */
   keepEntries: number;
   proposalTimeoutMs: number;
@@ -432,6 +437,7 @@ export class Driver<Outcome> extends EventEmitter {
   private checkpoint(index: number): void {
     const hash = this.o.sm.stateHash!();
     this.report(this.stateCheck.recordOwn(index, hash));
+    if (this.o.peersTakeStateHashes && !this.o.peersTakeStateHashes()) return;
     const conf = this.o.sm.conf();
     if (!conf) return;
     for (const to of [...conf.voters, ...conf.learners]) {

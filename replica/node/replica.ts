@@ -17,7 +17,7 @@ import { parseHostPort } from '../protocol/address.js';
 import { Driver } from './driver.js';
 import { PeerClocks } from './peer-clocks.js';
 import { ClusterVersionKeeper } from './cluster-version.js';
-import { snapshotUnreadableBy } from '../chat/versions.js';
+import { snapshotUnreadableBy, STATE_HASH_VERSION } from '../chat/versions.js';
 import { STATE_SCHEMA_VERSION } from '../chat/schema.js';
 import { RequestHandler } from './requests.js';
 import { Presence } from './presence.js';
@@ -206,6 +206,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     compactEvery: options.compactEvery ?? 20_000,
     keepEntries: options.keepEntries ?? 5_000,
     stateCheckEvery: options.stateCheckEvery ?? 10_000,
+    peersTakeStateHashes: () => stateMachine.clusterVersion() >= STATE_HASH_VERSION,
     proposalTimeoutMs: options.proposalTimeoutMs ?? 10_000,
     stopFor: (err) => replicaStopFor(err, dataDir),
   });
