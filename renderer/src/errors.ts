@@ -17,6 +17,7 @@ const TEXT: Record<ErrorCode, string> = {
   CONFLICT: 'Another cluster change is in progress, or this change does not fit the cluster.',
   UNSUPPORTED_BY_CLUSTER: 'The cluster runs an older Quorum on some replicas, which cannot do this yet. Upgrade them first.',
   SESSION_EXPIRED: 'This was not confirmed before your session with the cluster expired, so it may or may not have been done. Check before trying again.',
+  STATE_DIVERGED: 'That replica’s data differs from the rest of the cluster, so it is not used until an operator repairs it. Trying another replica.',
   INTERNAL: 'Something went wrong on the replica. Try again.',
 };
 
@@ -53,7 +54,7 @@ export function readableError(err: unknown): string {
 /** Refusals that changed nothing and mean "not now": the outbox tries again when the cluster is writable. */
 export function isRetryableRefusal(err: unknown): boolean {
   const code = errorCode(err);
-  return code === 'NO_QUORUM' || code === 'UNAVAILABLE' || code === 'NOT_LEADER' || code === 'RATE_LIMITED';
+  return code === 'NO_QUORUM' || code === 'UNAVAILABLE' || code === 'NOT_LEADER' || code === 'RATE_LIMITED' || code === 'STATE_DIVERGED';
 }
 
 /** Codes after which a write's outcome is unknown: it may or may not have been applied. */

@@ -47,7 +47,7 @@ const RETRY_SAME_REPLICA: ReadonlySet<ErrorCode> = new Set(['TIMEOUT', 'RATE_LIM
  * Errors that mean "this replica cannot serve you now": follow the leader hint, or try another replica after a
  * backoff (a replica without a leader answers NO_QUORUM; another side of a partition may have one).
  */
-const RETRY_ELSEWHERE: ReadonlySet<ErrorCode> = new Set(['NOT_LEADER', 'UNAVAILABLE', 'NO_QUORUM']);
+const RETRY_ELSEWHERE: ReadonlySet<ErrorCode> = new Set(['NOT_LEADER', 'UNAVAILABLE', 'NO_QUORUM', 'STATE_DIVERGED']);
 /** How long a write is retried by default before the client gives up (QuorumClientOptions.writeGiveUpMs). */
 export const WRITE_GIVE_UP_MS = 10 * 60 * 1000;
 /** The most writeGiveUpMs may be: well inside the day after which the cluster forgets a session. */
@@ -559,7 +559,7 @@ export class QuorumClient {
     entry.reject(error);
   }
 
-  /** NOT_LEADER or UNAVAILABLE: go to the hinted leader, or after a backoff to another replica. */
+  /** NOT_LEADER, UNAVAILABLE, NO_QUORUM or STATE_DIVERGED: go to the hinted leader, or after a backoff to another replica. */
   private leaveReplica(conn: Connection, error: QuorumError): void {
     if (this.conn !== conn) return;
     const hint = error.leader;

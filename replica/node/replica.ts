@@ -210,6 +210,19 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     proposalTimeoutMs: options.proposalTimeoutMs ?? 10_000,
     stopFor: (err) => replicaStopFor(err, dataDir),
   });
+  // A replica whose state differs from the majority's serves no clients (STATE_DIVERGED) until resynced; it keeps
+  // taking part in Raft, but hands leadership over, as clients sent to it as leader would find no one to serve them.
+  const diverged = () => driver.stateCheck.diverged.includes(selfId);
+  let steppingDown = false;
+  const stepDownIfDiverged = () => {
+    if (steppingDown || !diverged() || driver.softState.role !== 'leader' || lifecycle.isClosing) return;
+    steppingDown = true;
+    log.warn("this replica's state diverged from the cluster's: handing leadership over (it serves no clients until resynced)");
+    leadership
+      .transfer()
+      .catch((err) => log.warn({ err: (err as Error).message }, 'leadership transfer of a diverged replica failed'))
+      .finally(() => (steppingDown = false));
+  };
   const leadership = new Leadership({
     selfId,
     driver,
@@ -282,6 +295,7 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
       loginThrottle: security.loginThrottle,
       transfer: (to) => leadership.transfer(to),
       presence,
+      diverged,
     }),
   });
   const peers = new PeerEndpoint({
@@ -345,7 +359,9 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   driver.on('softState', (soft) => {
     metrics.term.set(raft.currentTerm);
     if (soft.role === 'leader') log.info({ term: raft.currentTerm }, 'became leader');
+    if (soft.role === 'leader') stepDownIfDiverged();
   });
+  driver.on('stateMismatch', () => stepDownIfDiverged());
 
   syncLinks();
   const linkGauge = setInterval(() => metrics.peersConnected.set(links.connectedCount), 1000);

@@ -44,6 +44,8 @@ export interface RequestContext {
   transfer: (to?: string) => Promise<string>;
   /** Who is online, and typing notices (ephemeral: the serving replica's connections). */
   presence: Presence;
+  /** True while this replica's state differs from the majority's (state check): it refuses client requests. */
+  diverged: () => boolean;
 }
 
 function tokenHashOf(token: string): string {
@@ -70,6 +72,9 @@ let dummyHash: Promise<string> | null = null;
 
 /** Most `clock` commands proposed ahead of one write (a week of steps); a later write proposes the rest. */
 const MAX_CLOCK_STEPS_PER_WRITE = 168;
+
+/** Cluster administration, which a diverged replica still serves (its repair goes through it). */
+const ADMIN_OPS: ReadonlySet<string> = new Set(['clusterChange', 'transfer', 'resync']);
 
 export class RequestHandler implements ClientHandler {
   /** The clock the `clock` commands proposed so far lead to (0: none pending). */
@@ -118,6 +123,11 @@ export class RequestHandler implements ClientHandler {
     if (req.op === 'transfer') this.admin(conn, { op: 'transfer', to: req.to });
     if (req.op === 'resync') this.admin(conn, { op: 'resync', replica: req.replica });
     if (!this.replica.serving()) throw new QuorumError('UNAVAILABLE', 'this replica is not serving (stopping or removed from the cluster); use another replica');
+    // A diverged replica answers status and cluster administration (transfer, resync repair it) and nothing else: its
+    // state may be wrong. It keeps taking part in Raft.
+    if (!ADMIN_OPS.has(req.op) && this.replica.diverged()) {
+      throw new QuorumError('STATE_DIVERGED', `this replica's state differs from the cluster's; use another replica (an operator runs \`npm run cluster -- resync ${this.replica.id}\`)`);
+    }
     if (!this.replica.driver.isLeader) throw this.notLeader();
 
     // Exactly-once is enforced where it is safe, at apply: a retried (clientId, seq) goes through the log again and

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'CONFLICT', // a cluster change is already in progress, or the change does not fit the configuration
   'UNSUPPORTED_BY_CLUSTER', // the cluster runs an older Quorum version than this needs: upgrade the replicas the message names
   'SESSION_EXPIRED', // the client's session expired (idle too long): this write's outcome is unknown; start a new session
+  'STATE_DIVERGED', // this replica's state differs from the majority's (state check): it serves no clients until resynced; use another replica
   'INTERNAL',
 ] as const;
 

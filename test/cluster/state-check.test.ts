@@ -1,7 +1,8 @@
 // Replicas compare their state (issue 11): three in-process replicas hash their state at every 20th index and tell
 // each other. One replica's state database is altered while it is stopped (a disk that changed data): after its
 // restart the next comparison names it on the others and on itself (log line, status), and `resync` (the admin request
-// `cluster resync` sends) replaces its state by the leader's, after which its hashes agree again.
+// `cluster resync` sends) replaces its state by the leader's, after which its hashes agree again. While diverged it
+// refuses client requests (STATE_DIVERGED) and still answers status; after the resync it serves again.
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -106,6 +107,22 @@ describe('state check and resync (in-process replicas)', () => {
     expect(r1.status().members.find((m) => m.id === 'r3')!.stateCheck!.agrees).toBe(false);
     expect(r1.status().stateCheck!.mismatches).toBeGreaterThan(0);
 
+    // r3 stops serving: any client request (a read or a write; before leadership or login is looked at) is refused.
+    const r3Address = initialCluster.find((m) => m.id === 'r3')!.address;
+    const onR3 = await RawConn.open(r3Address);
+    for (const req of [
+      { op: 'login', username: 'alice', password: 'password-123', token: randomBytes(32).toString('base64url'), session: onR3.session() },
+      { op: 'conversations' },
+    ]) {
+      const refused = await onR3.request(req);
+      expect(refused.ok).toBe(false);
+      expect(refused.error!.code).toBe('STATE_DIVERGED');
+      expect(refused.error!.message).toBe("this replica's state differs from the cluster's; use another replica (an operator runs `npm run cluster -- resync r3`)");
+    }
+    // Status (which names the divergence) is still answered.
+    expect((await onR3.ok({ op: 'status' })).stateCheck.diverged).toContain('r3');
+    onR3.close();
+
     // Resync r3 from the leader (as `npm run cluster -- resync r3` does), then its next hashes agree.
     const servers = initialCluster.filter((m) => m.id !== 'r3').map((m) => m.address);
     const r = await adminRequest<{ resync: string; index: number }>(servers, secret, { op: 'resync', replica: 'r3' }, { timeoutMs: 20_000 });
@@ -119,5 +136,14 @@ describe('state check and resync (in-process replicas)', () => {
     });
     expect(applied).toBeGreaterThan(0);
     expect(new Set(ids.map((id) => replicas.get(id)!.stateHash())).size).toBe(1);
+
+    // r3 serves again: made leader, it takes a login and a send, and reads its own state back.
+    await (await waitFor('a leader', leader)).transferLeadership('r3');
+    await waitFor('r3 leads', () => replicas.get('r3')!.status().role === 'leader');
+    const again = await RawConn.open(r3Address);
+    await again.login('alice');
+    await again.ok({ op: 'send', to: 'bob', text: 'after resync', session: again.session() });
+    expect((await again.ok({ op: 'history', with: 'bob', limit: 1 })).messages[0].text).toBe('after resync');
+    again.close();
   }, 120_000);
 });

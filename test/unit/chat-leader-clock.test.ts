@@ -100,6 +100,7 @@ class Leader {
       now: () => this.clock(),
       pushBacklog: () => {},
       serving: () => true,
+      diverged: () => false,
       secret: null,
       loginThrottle: new LoginThrottle(),
       transfer: () => Promise.reject(new Error('not used')),

@@ -142,6 +142,17 @@ describe('QuorumClient: stale hints and unusable replicas', () => {
     expect(q.state.replica?.id).toBe('r2');
   });
 
+  it('leaves a replica whose state diverged (STATE_DIVERGED) for another one', async () => {
+    const c = await cluster(2);
+    c.leaderId = 'r2';
+    const r1 = c.replica('r1');
+    r1.helloLeader = null;
+    r1.hook = (req) => (req.op === 'status' ? undefined : { error: { code: 'STATE_DIVERGED', message: "this replica's state differs from the cluster's" } });
+    const q = client([r1.address, c.replica('r2').address]);
+    await expect(q.signup('hana', 'password123')).resolves.toEqual({ user: 'hana' });
+    expect(q.state.replica?.id).toBe('r2');
+  });
+
   it('retries INTERNAL a few times, then reports it', async () => {
     const c = await cluster(1);
     c.replica('r1').hook = (req) => (req.op === 'signup' ? { error: { code: 'INTERNAL', message: 'internal error; the request may be retried' } } : undefined);
