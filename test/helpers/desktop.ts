@@ -87,6 +87,8 @@ export interface TestDesktopOptions {
    * 127.0.0.1 so nothing they start talks on the machine's real network (or multicasts on it).
    */
   lanAddress?: string | null;
+  /** The address whose interface LAN discovery listens on (a network namespace has no default route for multicast). */
+  discoverInterface?: string;
 }
 
 export class TestDesktop {
@@ -157,7 +159,7 @@ export class TestDesktop {
       appInfo: () => ({ platform: 'linux', appVersion: 'test', electronVersion: '' }),
       loginItem: this.loginItem,
       chooseFolder: async () => null,
-      discover: (timeoutMs) => discoverClusters({ timeoutMs }),
+      discover: (timeoutMs) => discoverClusters({ timeoutMs, ...(options.discoverInterface ? { interfaceAddress: options.discoverInterface } : {}) }),
       setUnread: () => undefined,
       notify: () => undefined,
     });

@@ -1,0 +1,82 @@
+/**
+ * Drives a desktop-agent.ts process (one "desktop" in its own network namespace) from the test: each call is a request
+ * over the fork's IPC channel, answered with its result or its error.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { TestDesktopOptions } from './desktop.js';
+import type { HostStatus, InvokeArg, InvokeChannel, InvokeResults } from '../../main/ipc-contract.js';
+import { ROOT, waitFor } from './cluster.js';
+
+const AGENT = join(ROOT, 'test', 'helpers', 'desktop-agent.ts');
+
+export class RemoteDesktop {
+  readonly proc: ChildProcess;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  readonly ready: Promise<void>;
+
+  constructor(
+    readonly name: string,
+    ns: string,
+    options: TestDesktopOptions,
+    logFd: number,
+  ) {
+    this.proc = fork(AGENT, [], {
+      cwd: ROOT,
+      execPath: 'ip',
+      execArgv: ['netns', 'exec', ns, process.execPath, '--import', 'tsx'],
+      env: { ...process.env, QUORUM_DESKTOP_AGENT: JSON.stringify(options) },
+      stdio: ['ignore', logFd, logFd, 'ipc'],
+    });
+    let readyResolve!: () => void;
+    this.ready = new Promise((r) => (readyResolve = r));
+    this.proc.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string }) => {
+      if (m.id === 0) return readyResolve();
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new Error(`${this.name}: ${m.error}`));
+    });
+    this.proc.on('exit', () => {
+      for (const p of this.pending.values()) p.reject(new Error(`${this.name}: the desktop process exited`));
+      this.pending.clear();
+    });
+  }
+
+  call<T>(op: string, ...args: unknown[]): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.proc.send({ id, op, args });
+    });
+  }
+
+  invoke<C extends InvokeChannel>(channel: C, ...arg: InvokeArg<C> extends undefined ? [] : [InvokeArg<C>]): Promise<InvokeResults[C]> {
+    return this.call('invoke', channel, ...arg);
+  }
+
+  status(): Promise<HostStatus> {
+    return this.call('status');
+  }
+
+  waitStatus(what: string, holds: (s: HostStatus) => boolean, timeoutMs = 60_000): Promise<HostStatus> {
+    return waitFor(`${this.name}: ${what}`, async () => {
+      const s = await this.status();
+      return holds(s) ? s : null;
+    }, timeoutMs, 100);
+  }
+
+  /** SIGKILLs this desktop: its main process and its replica process (a machine that dies). */
+  async kill(): Promise<void> {
+    const pid = await this.call<number | null>('replicaPid');
+    this.proc.kill('SIGKILL');
+    if (pid) process.kill(pid, 'SIGKILL');
+  }
+
+  /** Ends the desktop (its replica stops when its main goes). */
+  close(): void {
+    if (this.proc.connected) this.proc.disconnect();
+  }
+}
