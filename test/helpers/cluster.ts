@@ -218,7 +218,13 @@ export class Cluster {
       );
     }
     for (const r of c.replicas) r.start();
-    await Promise.all(c.replicas.map((r) => r.waitHealthy()));
+    try {
+      await Promise.all(c.replicas.map((r) => r.waitHealthy()));
+    } catch (err) {
+      // The caller never gets the cluster to destroy: do it here, or its processes outlive the test run.
+      await c.destroy().catch(() => {});
+      throw err;
+    }
     return c;
   }
 
