@@ -119,4 +119,23 @@ describeUnless(reason, 'the desktop app through _electron', () => {
     await page.close();
     expect([...errors, ...pageErrors]).toEqual([]);
   });
+
+  it('behaves like a desktop app: one instance, an application menu with Help → Open logs folder, logs in the logs folder', async () => {
+    // (The pieces are unit-tested under Node with Electron faked; this checks them wired into the real binary.)
+    const facts = await app.evaluate(({ app: electronApp, Menu }) => {
+      const menu = Menu.getApplicationMenu();
+      const help = menu?.items.find((i) => i.role === 'help' || i.label === 'Help');
+      return {
+        singleInstance: electronApp.hasSingleInstanceLock(),
+        menus: menu?.items.map((i) => i.label) ?? [],
+        help: help?.submenu?.items.map((i) => i.label) ?? [],
+        logs: electronApp.getPath('logs'),
+      };
+    });
+    expect(facts.singleInstance).toBe(true);
+    expect(facts.menus.length).toBeGreaterThan(2);
+    expect(facts.help).toContain('Open logs folder');
+    await waitFor('main.log and replica.log in the logs folder', () => existsSync(join(facts.logs, 'main.log')) && existsSync(join(facts.logs, 'replica.log')), 30_000, 100);
+    expect(readFileSync(join(facts.logs, 'replica.log'), 'utf8')).toMatch(/replica started/);
+  });
 });
