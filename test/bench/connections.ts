@@ -99,7 +99,7 @@ const SENDERS = 16;
 const ELECTION_TIMEOUT_MS = 1000;
 const RATE = 1000;
 
-class Generator {
+export class Generator {
   private readonly waiters = new Map<string, (m: any) => void>();
   private constructor(readonly proc: ChildProcess) {
     proc.on('message', (m: any) => {
@@ -130,13 +130,13 @@ class Generator {
   }
 }
 
-interface Cluster3 {
+export interface Cluster3 {
   procs: ReplicaProc[];
   leader: ReplicaProc;
   dir: string;
 }
 
-async function startCluster(name: string, tokenAccounts: string[], passwordHash: string, env?: Record<string, string>, nodeArgs?: string[]): Promise<Cluster3> {
+export async function startCluster(name: string, tokenAccounts: string[], passwordHash: string, env?: Record<string, string>, nodeArgs?: string[]): Promise<Cluster3> {
   // The replicas run as `npm run replica` runs them: built JavaScript (rebuilt here when replica/ changed).
   if (spawnSync(process.execPath, [join(ROOT, 'scripts', 'replica-build.mjs')], { stdio: 'inherit' }).status !== 0) throw new Error('scripts/replica-build.mjs failed');
   const dir = mkdtempSync(join(tmpdir(), `quorum-bench-${name}-`));
@@ -162,13 +162,13 @@ async function startCluster(name: string, tokenAccounts: string[], passwordHash:
   return { procs, leader: procs.find((p) => p.id === leaderId)!, dir };
 }
 
-async function stopCluster(c: Cluster3 | null): Promise<void> {
+export async function stopCluster(c: Cluster3 | null): Promise<void> {
   if (!c) return;
   await Promise.all(c.procs.map((p) => p.kill()));
   rmSync(c.dir, { recursive: true, force: true });
 }
 
-async function openSenders(address: string, names: string[], net: number): Promise<LeanConn[]> {
+export async function openSenders(address: string, names: string[], net: number): Promise<LeanConn[]> {
   return Promise.all(
     names.map(async (name, i) => {
       const c = await LeanConn.open(address, loopbackAddress(net, i, 1));

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionsAb, ConnectionsRow, LoginStormResult } from './connections.js';
+import type { GroupFanoutRow } from './groups.js';
 import type { EtcdResult } from './etcd.js';
 import type { FootprintResult } from './footprint.js';
 import type { FailoverResult, TransferResult } from './failover.js';
@@ -23,6 +24,7 @@ export interface BenchResult {
   connections: ConnectionsRow[];
   connectionsAb: ConnectionsAb | null;
   loginStorm: LoginStormResult | null;
+  groups: GroupFanoutRow[];
   footprint: FootprintResult | null;
 }
 
@@ -105,6 +107,11 @@ export function renderTable(r: BenchResult): string {
     if (u) out.push(`A/B: with up to 4 password hashes at once (before the limit): send p99 quiet ${u.sendP99QuietMs} ms, storm ${u.sendP99StormMs} ms (${u.ratio}×), ${u.loginsPerSecond} logins/s, leader CPU ${u.leaderCpuStorm} cores`);
     if (l.loginErrors) out.push(`login errors: ${l.loginErrors} (first: ${l.firstLoginError})`);
   }
+  if (r.groups.length) {
+    const direct = r.groups.find((g) => g.kind === 'direct');
+    out.push('', '8. Groups (3 replicas; every member connected to the leader; send-to-push at every receiving member; cost against a one-to-one message)');
+    out.push(table(['kind', 'members', 'messages', 'delivered', 'push p50 ms', 'push p99 ms', 'leader CPU ms/msg', 'CPU vs one-to-one', 'load avg'], r.groups.map((g) => [g.kind, g.members, g.messages, g.delivered, g.pushP50ms, g.pushP99ms, g.leaderCpuMsPerMessage, direct ? (g.leaderCpuMsPerMessage / Math.max(0.001, direct.leaderCpuMsPerMessage)).toFixed(1) + '×' : '', g.loadAverage])));
+  }
   const goals = goalRows(r);
   if (goals.length) {
     out.push('', 'Goals (issue 15) measured in this run: figure, goal, figure/goal, met');
@@ -158,6 +165,7 @@ export function toJson(r: BenchResult): unknown {
     connections: r.connections,
     connectionsAb: r.connectionsAb,
     loginStorm: r.loginStorm,
+    groups: r.groups,
     footprint: r.footprint,
     goals: goalRows(r),
     meta: r.meta,

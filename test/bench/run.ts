@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- [--quick] [--json] [--only NAME[,NAME...]]` — Quorum's benchmark (never part of `npm test`).
- * Scenarios: throughput, failover, etcd, growth, seed, connections, logins (the login storm), footprint (each module
+ * Scenarios: throughput, failover, etcd, growth, seed, connections, logins (the login storm), groups, footprint (each module
  * states its method at its top).
  * stdout: the table, or with --json exactly one JSON document; progress always goes to stderr. Results and SVG
  * plots go to bench-results/ (gitignored). Figures that the issue wants as ratios are taken against baselines
@@ -16,6 +16,7 @@ import { runEtcd } from './etcd.js';
 import { runConnectionsWithAb, runLoginStorm } from './connections.js';
 import { runFailover } from './failover.js';
 import { runFootprint } from './footprint.js';
+import { runGroupFanout } from './groups.js';
 import { runGrowth } from './growth.js';
 import { PreloadCache } from './preload.js';
 import { progress } from './progress.js';
@@ -24,7 +25,7 @@ import { renderTable, toJson, writePlots, type BenchResult } from './report.js';
 import { runSeedBaseline } from './seed-baseline.js';
 import { runThroughput } from './throughput.js';
 
-const SCENARIOS = ['throughput', 'failover', 'etcd', 'growth', 'seed', 'connections', 'logins', 'footprint'] as const;
+const SCENARIOS = ['throughput', 'failover', 'etcd', 'growth', 'seed', 'connections', 'logins', 'groups', 'footprint'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only ${SCENARIOS.join('|')}[,...]] [--tls on|off] [--out DIR]
@@ -67,6 +68,7 @@ async function main(): Promise<number> {
     connections: [],
     connectionsAb: null,
     loginStorm: null,
+    groups: [],
     footprint: null,
   };
   killChildrenOnSignal();
@@ -108,6 +110,9 @@ async function main(): Promise<number> {
     });
     await step('logins', async () => {
       result.loginStorm = await runLoginStorm(cfg);
+    });
+    await step('groups', async () => {
+      result.groups = await runGroupFanout(cfg);
     });
     await step('footprint', async () => {
       result.footprint = await runFootprint(cfg, cache);
