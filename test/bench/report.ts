@@ -123,22 +123,43 @@ export function renderTable(r: BenchResult): string {
 export interface GoalRow {
   goal: string;
   figure: number | null;
-  op: '<' | '≤';
+  op: '<' | '≤' | '≥';
   target: number;
-  /** figure / target (below 1 is inside the goal). */
+  /** figure / target (below 1 is inside a '<'/'≤' goal, at least 1 inside a '≥' goal). */
   ratio: number | null;
   met: boolean | null;
 }
 
-function goal(name: string, figure: number | null | undefined, op: '<' | '≤', target: number): GoalRow {
+function goal(name: string, figure: number | null | undefined, op: GoalRow['op'], target: number): GoalRow {
   const f = figure ?? null;
   const ratio = f === null ? null : Math.round((f / target) * 100) / 100;
-  return { goal: name, figure: f, op, target, ratio, met: f === null ? null : op === '<' ? f < target : f <= target };
+  const met = f === null ? null : op === '<' ? f < target : op === '≤' ? f <= target : f >= target;
+  return { goal: name, figure: f, op, target, ratio, met };
+}
+
+/** The goals against etcd measured in this run (same machine, alternating): throughput, p99, p50 at 1, disk. */
+function etcdGoals(e: EtcdResult): GoalRow[] {
+  const rows: GoalRow[] = [];
+  for (const q of e.ratios) {
+    const where = `at ${q.inFlight} in flight (etcd ${q.timing} timings)`;
+    if (q.inFlight === 64 || q.inFlight === 256) rows.push(goal(`Quorum/etcd writes/s ${where}`, q.throughput, '≥', 3));
+    rows.push(goal(`Quorum/etcd p99 ${where}`, q.p99, '≤', 1));
+    if (q.inFlight === 1) rows.push(goal(`Quorum/etcd p50 ${where}`, q.p50, '≤', 0.8));
+  }
+  for (const timing of ['default', 'equal'] as const) {
+    const etcd = e.throughput.find((t) => t.timing === timing && t.inFlight === 64 && t.replicas === 3);
+    const quorum = e.quorumThroughput.find((t) => t.inFlight === 64 && t.replicas === 3);
+    if (etcd?.diskKBPerWrite && quorum?.diskKBPerWrite) rows.push(goal(`Quorum/etcd disk written per write at 64 in flight (etcd ${timing} timings)`, Math.round((quorum.diskKBPerWrite / etcd.diskKBPerWrite) * 100) / 100, '≤', 1));
+  }
+  return rows;
 }
 
 /** The issue's goals that this run measured, each with its ratio to the goal and whether it is met. */
 export function goalRows(r: BenchResult): GoalRow[] {
-  const rows: GoalRow[] = [];
+  const rows: GoalRow[] = r.etcd ? etcdGoals(r.etcd) : [];
+  if (r.failover) rows.push(goal('failover after SIGKILL of the leader, p99 ms', r.failover.p99ms, '<', 200));
+  const million = r.growth?.rows.find((g) => g.stored === 1_000_000);
+  if (million) rows.push(goal('writes/s at 1,000,000 stored messages / at 0 (within ±20%)', million.writeRatioVsEmpty, '≥', 0.8));
   const at = (n: number) => r.connections.find((c) => c.clients === n);
   if (at(5000)) rows.push(goal('push p99 at 5,000 connections, ms', at(5000)!.pushP99ms, '<', 20));
   if (at(10000)) rows.push(goal('push p99 at 10,000 connections, ms', at(10000)!.pushP99ms, '<', 50));
