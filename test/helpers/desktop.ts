@@ -15,7 +15,7 @@ import { defaultSettings, SettingsStore, type Settings } from '../../main/settin
 import { Team } from '../../main/team.js';
 import { DesktopServices } from '../../main/desktop.js';
 import { registerIpcHandlers, type InvokeEventLike } from '../../main/ipc-handlers.js';
-import { installQuitHandler } from '../../main/quit.js';
+import { installQuitHandler, type QuitStep } from '../../main/quit.js';
 import { lanAddress } from '../../main/lan-address.js';
 import type { HostConfig, HostStatus, InvokeArg, InvokeChannel, InvokeResults, IpcResult } from '../../main/ipc-contract.js';
 import type { FileAccess } from '../../main/window-state.js';
@@ -102,6 +102,8 @@ export class TestDesktop {
   /** The OS's login item for this "app" (Electron's app.setLoginItemSettings, faked at its edge). */
   readonly loginItem = { openAtLogin: false, set: (enabled: boolean) => void (this.loginItem.openAtLogin = enabled), get: () => this.loginItem.openAtLogin };
   readonly statuses: HostStatus[] = [];
+  /** What main's quit path did, in order: its steps (onQuitting) and the lines it logged (e.g. 'leadership transferred'). */
+  readonly quitLog: { step?: QuitStep; msg?: string; at: number }[] = [];
   private readonly handlers = new Map<string, (event: InvokeEventLike, ...args: unknown[]) => unknown>();
   private readonly logFd: number;
   private beforeQuit: ((e: { preventDefault(): void }) => void) | null = null;
@@ -180,8 +182,17 @@ export class TestDesktop {
         },
       },
       this.host,
-      log,
-      { transferTimeoutMs: 5_000 },
+      {
+        info: (obj, msg) => {
+          this.quitLog.push({ msg, at: Date.now() });
+          log.info(obj, msg);
+        },
+        warn: (obj, msg) => {
+          this.quitLog.push({ msg, at: Date.now() });
+          log.warn(obj, msg);
+        },
+      },
+      { transferTimeoutMs: 5_000, onQuitting: (step) => this.quitLog.push({ step, at: Date.now() }) },
     );
   }
 

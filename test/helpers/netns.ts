@@ -47,9 +47,15 @@ export class NetnsLab {
   constructor() {
     this.subnet = 100 + (parseInt(this.tag, 16) % 100);
     ip('netns', 'add', this.bridgeNs);
-    ip('-n', this.bridgeNs, 'link', 'add', 'br0', 'type', 'bridge');
-    ip('-n', this.bridgeNs, 'link', 'set', 'br0', 'up');
-    ip('-n', this.bridgeNs, 'link', 'set', 'lo', 'up');
+    try {
+      ip('-n', this.bridgeNs, 'link', 'add', 'br0', 'type', 'bridge');
+      ip('-n', this.bridgeNs, 'link', 'set', 'br0', 'up');
+      ip('-n', this.bridgeNs, 'link', 'set', 'lo', 'up');
+    } catch (err) {
+      // The caller never gets a lab to destroy: leave no namespace behind.
+      spawnSync('ip', ['netns', 'del', this.bridgeNs]);
+      throw err;
+    }
   }
 
   addHost(name: string): Host {
@@ -58,15 +64,15 @@ export class NetnsLab {
     const inner = `eth0`;
     const outer = `v${this.tag}${i}`;
     ip('netns', 'add', ns);
+    const h = { name, ns, dev: inner, address: `10.213.${this.subnet}.${i}` };
+    // Known to destroy() from here on, so a step failing below leaves no namespace behind.
+    this.hosts.push(h);
     ip('link', 'add', outer, 'netns', this.bridgeNs, 'type', 'veth', 'peer', 'name', inner, 'netns', ns);
     ip('-n', this.bridgeNs, 'link', 'set', outer, 'master', 'br0');
     ip('-n', this.bridgeNs, 'link', 'set', outer, 'up');
-    const address = `10.213.${this.subnet}.${i}`;
-    ip('-n', ns, 'addr', 'add', `${address}/24`, 'dev', inner);
+    ip('-n', ns, 'addr', 'add', `${h.address}/24`, 'dev', inner);
     ip('-n', ns, 'link', 'set', inner, 'up');
     ip('-n', ns, 'link', 'set', 'lo', 'up');
-    const h = { name, ns, dev: inner, address };
-    this.hosts.push(h);
     return h;
   }
 

@@ -1,6 +1,7 @@
 /**
  * Drives a desktop-agent.ts process (one "desktop" in its own network namespace) from the test: each call is a request
- * over the fork's IPC channel, answered with its result or its error.
+ * over the fork's IPC channel, answered with its result or its error. The agent leads a process group of its own
+ * (its replica child is in it), so the whole "machine" can be frozen and thawed at once, as a laptop sleeps.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ export class RemoteDesktop {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   readonly ready: Promise<void>;
+  /** SIGSTOPped (pause) and not continued yet. */
+  private paused = false;
 
   constructor(
     readonly name: string,
@@ -28,6 +31,8 @@ export class RemoteDesktop {
       execArgv: ['netns', 'exec', ns, process.execPath, '--import', 'tsx'],
       env: { ...process.env, QUORUM_DESKTOP_AGENT: JSON.stringify(options) },
       stdio: ['ignore', logFd, logFd, 'ipc'],
+      // A process group of its own: `ip netns exec` execs node, so this pid leads it, and the replica child joins it.
+      detached: true,
     });
     let readyResolve!: () => void;
     this.ready = new Promise((r) => (readyResolve = r));
@@ -75,8 +80,34 @@ export class RemoteDesktop {
     if (pid) process.kill(pid, 'SIGKILL');
   }
 
-  /** Ends the desktop (its replica stops when its main goes). */
+  /** Freezes the whole machine: SIGSTOP to its process group (this desktop's main process and its replica child). */
+  pause(): void {
+    process.kill(-this.proc.pid!, 'SIGSTOP');
+    this.paused = true;
+  }
+
+  /** Thaws it (SIGCONT to the group): the machine wakes up where it was. */
+  resume(): void {
+    process.kill(-this.proc.pid!, 'SIGCONT');
+    this.paused = false;
+  }
+
+  get exited(): boolean {
+    return this.proc.exitCode !== null || this.proc.signalCode !== null;
+  }
+
+  /** Ends the desktop (its replica stops when its main goes); a paused one is thawed first so that it can. */
   close(): void {
+    if (this.paused && !this.exited) this.resume();
     if (this.proc.connected) this.proc.disconnect();
+  }
+
+  /** Kills whatever is left of the machine's process group (after close() did not end it in time). */
+  killGroup(): void {
+    try {
+      process.kill(-this.proc.pid!, 'SIGKILL');
+    } catch {
+      // gone already
+    }
   }
 }
