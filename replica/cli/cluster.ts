@@ -31,6 +31,7 @@ commands:
   transfer ID        hand leadership to voter ID
   resync ID          replace replica ID's state by the leader's (a snapshot; its log stays): for a replica whose state
                      diverged (status: stateCheck.diverged); the leader itself cannot be: transfer first
+                     (a damaged log, DAMAGED exit status 5: rebuild it with npm run replica -- ... --rebuild)
   invite             print an invite code (addresses + secret) for: npm run replica -- ... --join-code CODE
 the secret file defaults to $QUORUM_SECRET_FILE; it is the file the replicas were started with (private: chmod 600).
 --invite-file: a file holding an invite code (quorum1.…): its addresses and secret are used instead.

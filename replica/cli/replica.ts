@@ -14,14 +14,17 @@ import { parseAddressList, parseCommandLine, reportUsageError, UsageError } from
 import { AUTOPILOT_DEFAULTS, type AutopilotSettings } from '../node/autopilot/policy.js';
 import { readSecretFile, SecretFileError, type ClusterSecrets } from '../security/secret-file.js';
 import { normalizeOrigin } from '../net/exposure.js';
+import { trustFromSecrets } from '../security/client-tls.js';
 import { PEER_LINK_MODES, type PeerLinkMode, type ReplicaSecurityOptions } from '../security/replica-security.js';
 import { EXIT_STATUS, ReplicaStop, exitStatusOf } from '../node/exit-status.js';
 import { DISK_WARN_DEFAULT_BYTES } from '../node/disk-space.js';
+import { nextReplicaId, rebuildDataFolder, RebuildError } from '../node/rebuild.js';
 
 const USAGE = `usage: npm run replica -- [--id ID] [--data DIR] [--listen HOST:PORT]
          [--initial-cluster ID=HOST:PORT,ID=HOST:PORT,...] [--secret-file FILE]
          [--join HOST:PORT,... --secret-file FILE | --join-code CODE | --join-code-file FILE] [--learner]
          [--force-new-cluster]
+         [--rebuild --join HOST:PORT,... --secret-file FILE [--new-id ID] [--force-rebuild]]
          [--autopilot-voters N] [--autopilot-stabilize SECONDS] [--autopilot-dead-after SECONDS] [--no-autopilot]
          [--no-discovery]
          [--heartbeat-ms MS] [--election-timeout-ms MS] [--log-level LEVEL]
@@ -35,6 +38,12 @@ defaults: --id r1 --data .data/<id> --listen 127.0.0.1:7400 --heartbeat-ms 50 --
   autopilot decides when it votes; a restart mid-join resumes. Without --learner, a caught-up learner asks to be
   promoted itself when the leader runs --no-autopilot. A join code's secret is kept in the data folder for restarts.
   --join-code-file reads the code from a file, so it does not show in the process list.
+  --rebuild: rebuild the replica --id whose data folder --data holds a damaged log (it was refused with DAMAGED, exit
+  status 5): checks that the log fails its checksums (--force-rebuild: skip that, e.g. after a log divergence), asks
+  the cluster (--join, with its secret) to remove --id and waits for that, moves the folder's files into
+  DIR.damaged-<UTC time> beside it (never deleted), then joins as a new id (--new-id, default --id plus -2: r2 → r2-2,
+  r2-2 → r2-3) and catches up from the leader. Restart it afterwards with the new id. Ids are never reused: an empty
+  log under an id some voter may still count could help elect a leader lacking committed entries.
   autopilot (run by the leader): keeps an odd number of voters, at most --autopilot-voters (default 5); promotes a
   learner caught up for --autopilot-stabilize seconds (default 10); demotes a voter unreachable for
   --autopilot-dead-after seconds (default 300); never a change without a reachable majority. --no-autopilot: voters
@@ -57,11 +66,13 @@ security (docs/security.md): replicas talk TLS with certificates of a CA derived
   --metrics-listen: serve /metrics, /debug/state and /healthz to anyone on a separate port (default: loopback only)
   --metrics-token-file: a bearer token that lets other machines read /metrics and /debug/state on the main port
 exit status (docs/operations.md): 0 stopped on request; 1 failed; 2 invalid arguments; 3 disk full (free space, then
-  restart); 4 data folder in use by another process; 5 damaged or diverged log (rebuild the replica: docs/operations.md
+  restart); 4 data folder in use by another process; 5 damaged or diverged log (rebuild the replica with --rebuild: docs/operations.md
   "A damaged replica"); 6 this replica is too old for its data folder or its cluster (upgrade it)`;
 
 export interface ParsedReplicaArgs {
   id: string;
+  /** --rebuild: `id` is the damaged replica's; it rejoins as `newId` (given, or derived). */
+  rebuild?: { newId: string; newIdGiven: boolean; force: boolean };
   dataDir: string;
   listen: string;
   initialCluster?: Member[];
@@ -90,7 +101,7 @@ export interface ParsedReplicaArgs {
 
 export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
   const { values } = parseCommandLine(argv, {
-    id: { type: 'string', default: 'r1' },
+    id: { type: 'string' },
     data: { type: 'string' },
     listen: { type: 'string', default: '127.0.0.1:7400' },
     'initial-cluster': { type: 'string' },
@@ -99,6 +110,9 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     'join-code-file': { type: 'string' },
     learner: { type: 'boolean', default: false },
     'force-new-cluster': { type: 'boolean', default: false },
+    rebuild: { type: 'boolean', default: false },
+    'force-rebuild': { type: 'boolean', default: false },
+    'new-id': { type: 'string' },
     'secret-file': { type: 'string' },
     'heartbeat-ms': { type: 'string', default: '50' },
     'election-timeout-ms': { type: 'string', default: '250' },
@@ -120,7 +134,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     'no-discovery': { type: 'boolean', default: false },
     'disk-warn-mb': { type: 'string', default: String(DISK_WARN_DEFAULT_BYTES / 1024 / 1024) },
   });
-  const id = values.id!;
+  const id = values.id ?? 'r1';
   if (!isReplicaId(id)) throw new UsageError(`--id "${id}": ${REPLICA_ID_RULE}`);
   if (!parseHostPort(values.listen!)) throw new UsageError(`--listen: "${values.listen}" is not HOST:PORT`);
   let initialCluster: Member[] | undefined;
@@ -152,6 +166,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
   if (values['force-new-cluster'] && (join || joinCode || initialCluster)) {
     throw new UsageError('--force-new-cluster restarts this replica alone from its own data; it takes no --join or --initial-cluster');
   }
+  const rebuild = parseRebuild(values, id, !!(join || joinCode), !!initialCluster);
   const autopilot = parseAutopilot(values);
   const heartbeatMs = positiveInt(values['heartbeat-ms']!, '--heartbeat-ms');
   const electionTimeoutMs = positiveInt(values['election-timeout-ms']!, '--election-timeout-ms');
@@ -173,6 +188,7 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
   };
   return {
     id,
+    ...(rebuild ? { rebuild } : {}),
     security,
     metricsTokenFile: values['metrics-token-file'],
     dataDir: values.data ?? `.data/${id}`,
@@ -193,6 +209,31 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     discovery: !values['no-discovery'],
     diskWarnBytes: megabytes(values['disk-warn-mb']!, '--disk-warn-mb'),
   };
+}
+
+/** --rebuild and its options; undefined without --rebuild (and then they must not be given). */
+function parseRebuild(values: Record<string, string | boolean | string[] | undefined>, id: string, joining: boolean, bootstrapping: boolean): ParsedReplicaArgs['rebuild'] {
+  const newIdText = values['new-id'] as string | undefined;
+  if (!values.rebuild) {
+    if (values['force-rebuild']) throw new UsageError('--force-rebuild goes with --rebuild');
+    if (newIdText !== undefined) throw new UsageError('--new-id goes with --rebuild');
+    return undefined;
+  }
+  if (values.id === undefined) throw new UsageError("--rebuild needs --id: the id the damaged replica ran as (it is removed from the cluster)");
+  if (!joining) throw new UsageError('--rebuild joins the cluster again: give --join HOST:PORT,... with --secret-file FILE (or --join-code)');
+  if (bootstrapping) throw new UsageError('--rebuild joins a running cluster; drop --initial-cluster');
+  if (values['force-new-cluster']) throw new UsageError('--rebuild and --force-new-cluster exclude each other');
+  let newId: string;
+  if (newIdText !== undefined) {
+    if (!isReplicaId(newIdText)) throw new UsageError(`--new-id "${newIdText}": ${REPLICA_ID_RULE}`);
+    if (newIdText === id) throw new UsageError(`--new-id must differ from --id ${id}: a rebuilt replica never takes its old id again`);
+    newId = newIdText;
+  } else {
+    const next = nextReplicaId(id);
+    if (next === null) throw new UsageError(`--id ${id} is too long to derive a new id from: give one with --new-id`);
+    newId = next;
+  }
+  return { newId, newIdGiven: newIdText !== undefined, force: !!values['force-rebuild'] };
 }
 
 /** Most voters --autopilot-voters accepts (a Raft cluster gains nothing from more). */
@@ -297,11 +338,17 @@ export async function main(argv: string[]): Promise<number> {
         '  replicas with their old data; add machines back with --join. See docs/operations.md.\n',
     );
   }
+  let id = args.id;
+  if (args.rebuild) {
+    const rebuilt = await rebuild(args, args.rebuild, secrets!, log);
+    if (typeof rebuilt === 'number') return rebuilt;
+    id = rebuilt;
+  }
   const tickMs = Math.max(1, Math.floor(args.heartbeatMs / 2));
   let handle;
   try {
     handle = await startReplica({
-      id: args.id,
+      id,
       dataDir: args.dataDir,
       listen: args.listen,
       initialCluster: args.initialCluster,
@@ -327,11 +374,19 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'EADDRINUSE' ? `port in use: ${args.listen} (pick another with --listen)` : e.message;
-    process.stderr.write(`${err instanceof ReplicaStop ? err.code : 'UNAVAILABLE'}: cannot start replica ${args.id}: ${why}\n`);
+    process.stderr.write(`${err instanceof ReplicaStop ? err.code : 'UNAVAILABLE'}: cannot start replica ${id}: ${why}\n`);
     return exitStatusOf(e);
   }
   const scheme = args.security.operatorCertificate || secrets ? 'https' : 'http';
   process.stderr.write(`Quorum replica ${handle.id} serving at ${scheme}://${handle.address}/ (data: ${args.dataDir})\n`);
+  if (args.rebuild) {
+    const started = handle;
+    started.joined.then(
+      () => process.stderr.write(`rebuild: replica ${started.id} has caught up with the leader\n`),
+      // A failed join stops the replica, which says why below.
+      () => {},
+    );
+  }
   const shutdown = (sig: string) => {
     log.info({ signal: sig }, 'shutting down');
     void handle.stop();
@@ -343,4 +398,37 @@ export async function main(argv: string[]): Promise<number> {
   if (failure instanceof ReplicaStop) process.stderr.write(`${failure.code}: replica ${handle.id}: ${failure.message}\n`);
   else if (failure) process.stderr.write(`UNAVAILABLE: replica ${handle.id} stopped after an error: ${failure.message}\n`);
   return exitStatusOf(failure);
+}
+
+/**
+ * --rebuild (node/rebuild.ts): checks, removes the old id, moves the files aside; returns the id to start under, or the
+ * exit status of a refusal or failure (after its one line on stderr).
+ */
+async function rebuild(args: ParsedReplicaArgs, r: NonNullable<ParsedReplicaArgs['rebuild']>, secrets: ClusterSecrets, log: ReturnType<typeof createLogger>): Promise<string | number> {
+  const what = `rebuild of replica ${args.id} (data ${args.dataDir})`;
+  try {
+    const done = await rebuildDataFolder({
+      dataDir: args.dataDir,
+      oldId: args.id,
+      newId: r.newId,
+      newIdGiven: r.newIdGiven,
+      force: r.force,
+      via: args.join!,
+      secret: secrets.current,
+      trust: await trustFromSecrets(secrets.accepted),
+      log,
+    });
+    process.stderr.write(
+      `rebuild: ${args.id} is out of the cluster and its files are in ${done.backup} (keep them; never start a replica on them); ` +
+        `joining as ${done.id}: from now on start this replica with --id ${done.id} --data ${args.dataDir}\n`,
+    );
+    return done.id;
+  } catch (err) {
+    if (err instanceof RebuildError) {
+      process.stderr.write(`${err.code}: ${what}: ${err.message}\n`);
+      return err.code === 'INVALID' ? EXIT_STATUS.invalid : err.code === 'DATA_FOLDER_IN_USE' ? EXIT_STATUS.DATA_FOLDER_IN_USE : EXIT_STATUS.failed;
+    }
+    process.stderr.write(`UNAVAILABLE: ${what}: ${(err as Error).message}\n`);
+    return EXIT_STATUS.failed;
+  }
 }

@@ -14,6 +14,7 @@ import { DataFolderLock } from '../storage/folder-lock.js';
 import { ChatStateMachine } from '../chat/state-machine.js';
 import type { ReplicaOptions } from './options.js';
 import { bootstrapClusterId, writeClusterId } from './cluster-id.js';
+import { checkFolderIdentity } from './rebuild.js';
 
 export interface DataFolder {
   /** Held until the replica has closed its stores: no other process may open this folder meanwhile. */
@@ -37,6 +38,8 @@ export type Closer = () => unknown;
  * do not fit together.
  */
 export function openDataFolder(options: ReplicaOptions, dataDir: string, log: Logger, opened: Closer[]): DataFolder {
+  // A rebuilt folder starts only under its new id; a rebuild's backup never (rebuild.ts).
+  checkFolderIdentity(dataDir, options.id);
   // The data folder holds every message and password hash: this user only.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
