@@ -66,8 +66,8 @@ security (docs/security.md): replicas talk TLS with certificates of a CA derived
   --metrics-listen: serve /metrics, /debug/state and /healthz to anyone on a separate port (default: loopback only)
   --metrics-token-file: a bearer token that lets other machines read /metrics and /debug/state on the main port
 exit status (docs/operations.md): 0 stopped on request; 1 failed; 2 invalid arguments; 3 disk full (free space, then
-  restart); 4 data folder in use by another process; 5 damaged or diverged log (rebuild the replica with --rebuild: docs/operations.md
-  "A damaged replica"); 6 this replica is too old for its data folder or its cluster (upgrade it)`;
+  restart); 4 data folder in use by another process; 5 damaged or diverged log (rebuild the replica with --rebuild:
+  docs/operations.md "A damaged replica"); 6 this replica is too old for its data folder or its cluster (upgrade it)`;
 
 export interface ParsedReplicaArgs {
   id: string;
