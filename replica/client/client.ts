@@ -828,6 +828,9 @@ export class QuorumClient {
       case 'receipt':
         this.emitter.emit('receipt', { ids: frame.ids, kind: frame.kind, at: frame.at });
         return;
+      case 'groupRead':
+        this.emitter.emit('groupRead', { group: frame.group, messages: frame.messages });
+        return;
       case 'sessionEnded':
         this.token = null;
         this.emitter.emit('sessionEnded', { reason: frame.reason });

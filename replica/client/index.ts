@@ -10,6 +10,7 @@ export type {
   KeptWrite,
   QuorumClientOptions,
   ReceiptEvent,
+  GroupReadEvent,
   WebSocketConstructor,
   WebSocketLike,
 } from './types.js';

@@ -118,6 +118,11 @@ export interface ReceiptEvent {
   at: number;
 }
 
+export interface GroupReadEvent {
+  group: string;
+  messages: { id: number; readBy: number }[];
+}
+
 export interface ClientEvents {
   state: ClientState;
   message: ChatMessage;
@@ -129,6 +134,8 @@ export interface ClientEvents {
   /** Someone is typing to this account (`group` absent) or in a group: show it for about 5 s. */
   typing: { from: string; group?: string };
   receipt: ReceiptEvent;
+  /** Members of `group` read messages this account sent: each one's count of readers now (its sender left out). */
+  groupRead: GroupReadEvent;
   sessionEnded: { reason: string };
   members: ReplicaStatusRow[];
 }

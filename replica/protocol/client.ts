@@ -426,6 +426,8 @@ export type PushFrame =
   | { type: 'push'; event: 'typing'; from: string; group?: string }
   /** Receipts for messages this account sent: delivered or read at the given time. */
   | { type: 'push'; event: 'receipt'; ids: number[]; kind: 'delivered' | 'read'; at: number }
+  /** In `group`, members read messages this account sent: each message's count of readers now (its sender left out). */
+  | { type: 'push'; event: 'groupRead'; group: string; messages: { id: number; readBy: number }[] }
   /** The login ended (logout elsewhere, account deleted); the client must log in again. */
   | { type: 'push'; event: 'sessionEnded'; reason: string };
 
@@ -490,6 +492,12 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
       ids: z.array(z.number()),
       kind: z.enum(['delivered', 'read']),
       at: z.number(),
+    }),
+    z.object({
+      type: z.literal('push'),
+      event: z.literal('groupRead'),
+      group: z.string(),
+      messages: z.array(z.object({ id: z.number(), readBy: z.number() })),
     }),
     z.object({ type: z.literal('push'), event: z.literal('sessionEnded'), reason: z.string() }),
   ]),

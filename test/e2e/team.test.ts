@@ -1,6 +1,7 @@
 /**
  * Team chat in the web client (issue 14), in Chromium against a real 3-replica cluster at cluster version 3: three
- * people in a group across a leader SIGKILL (every message arrives once for all), message search opening the
+ * people in a group across a leader SIGKILL (every message arrives once for all; "Read by N of 2" changing live in the
+ * sender's window as the others read), message search opening the
  * conversation at its message, an edit in place shown live to the others, typing and presence that appear and clear.
  * One cluster and one browser for all specs; the specs build on one another (the group of the first is used by the
  * rest), so they run in order. Screenshots: test-results/screenshots/e2e-team-*.png.
@@ -12,7 +13,7 @@ import { Cluster, waitFor, type ReplicaProc } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
 import type { ChatMessage } from '../../replica/protocol/client.js';
 import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
-import { chromiumSkipReason, countText, ensureWebClient, launchChromium, messages, say, shot, signUpOnPage, statusBar, texts, UI_TIMEOUT, waitText, watchErrors } from './support.js';
+import { chromiumSkipReason, countText, ensureWebClient, launchChromium, messages, say, shot, signUpOnPage, stateOf, statusBar, texts, UI_TIMEOUT, waitText, watchErrors } from './support.js';
 
 describeUnless(chromiumSkipReason, 'team chat: groups, search, edits, presence and typing (Chromium, real 3-replica cluster)', () => {
   let cluster: Cluster;
@@ -86,9 +87,11 @@ describeUnless(chromiumSkipReason, 'team chat: groups, search, edits, presence a
     await messages(ann).getByText('ann created #team').waitFor({ timeout: UI_TIMEOUT });
 
     await say(ann, 'hello team');
-    for (const p of [ben, cy]) {
+    // "Read by N of 2" under ann's message changes live in her open window as each reads it (groupRead pushes).
+    for (const [i, p] of [ben, cy].entries()) {
       await open(p, '#team');
       await waitText(p, 'hello team');
+      await expect.poll(() => stateOf(ann, 'hello team'), { timeout: UI_TIMEOUT }).toBe(`Read by ${i + 1} of 2`);
     }
     // Others' messages name their sender.
     await messages(ben).locator('.msg.theirs .sender').getByText('ann').waitFor({ timeout: UI_TIMEOUT });

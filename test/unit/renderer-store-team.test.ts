@@ -86,6 +86,19 @@ describe('group conversations', () => {
     expect(store.getState().conversations['#team'].unread).toBe(0);
   });
 
+  it('pushed read counts (groupRead) update "read by N" of my messages in the open group, and nothing else', async () => {
+    const { api, team: t, store } = await loggedIn({ groups: [team()] });
+    t.groupPages.team = [gmsg(3, 'alice', 'team', 'mine', { readBy: 0 }), gmsg(4, 'alice', 'team', 'mine too'), gmsg(5, 'bob', 'team')];
+    store.getState().openConversation('#team');
+    await settled();
+    const before = store.getState().threads;
+    api.emit('groupRead', { group: 'other', messages: [{ id: 3, readBy: 2 }] });
+    api.emit('groupRead', { group: 'team', messages: [{ id: 99, readBy: 2 }] });
+    expect(store.getState().threads).toBe(before);
+    api.emit('groupRead', { group: 'team', messages: [{ id: 3, readBy: 1 }, { id: 4, readBy: 2 }] });
+    expect(store.getState().threads['#team'].messages.map((m) => [m.id, m.readBy])).toEqual([[3, 1], [4, 2], [5, undefined]]);
+  });
+
   it('a pushed group message counts unread under #name and notifies; a membership event does neither and re-reads the groups', async () => {
     const { api, team: t, store, env: e } = await loggedIn({ attentive: false, groups: [team()] });
     api.emit('message', gmsg(7, 'bob', 'team', 'hello team'));

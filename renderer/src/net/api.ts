@@ -4,9 +4,9 @@
  * renderer/dev/mock-client.ts fakes it for screenshots.
  */
 import type { ChatMessage, ConversationSummary, GroupSummary, PresenceEntry, ReplicaStatus, ReplicaStatusRow, SearchHit } from '../../../replica/protocol/client.js';
-import type { ClientEvents, ClientState, KeptWrite, ReceiptEvent } from '../../../replica/client/index.js';
+import type { ClientEvents, ClientState, GroupReadEvent, KeptWrite, ReceiptEvent } from '../../../replica/client/index.js';
 
-export type { ChatMessage, ClientEvents, ClientState, ConversationSummary, GroupSummary, KeptWrite, PresenceEntry, ReceiptEvent, ReplicaStatus, ReplicaStatusRow, SearchHit };
+export type { ChatMessage, ClientEvents, ClientState, ConversationSummary, GroupReadEvent, GroupSummary, KeptWrite, PresenceEntry, ReceiptEvent, ReplicaStatus, ReplicaStatusRow, SearchHit };
 
 /** The cluster version that brings groups, edits and search (replica/chat/versions.ts): the UI offers them from it on. */
 export const TEAM_VERSION = 3;

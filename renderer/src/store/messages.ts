@@ -77,6 +77,18 @@ export function applyReceipt(list: readonly ChatMessage[], ids: readonly number[
   return out;
 }
 
+/** Group read counts (a groupRead push): each listed message's readBy, or null when none of them is in `list`. */
+export function applyReadBy(list: readonly ChatMessage[], counts: readonly { id: number; readBy: number }[]): ChatMessage[] | null {
+  let out: ChatMessage[] | null = null;
+  for (const { id, readBy } of counts) {
+    const i = lowerBound(list, id);
+    if (i >= list.length || list[i].id !== id || list[i].readBy === readBy) continue;
+    out ??= list.slice();
+    out[i] = { ...out[i], readBy };
+  }
+  return out;
+}
+
 export type MessageState = 'queued' | 'failed' | 'sent' | 'delivered' | 'read';
 
 export function messageState(m: ChatMessage): MessageState {

@@ -119,6 +119,7 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
       api.on('presence', (e) => presenceOps.onPresence(e)),
       api.on('typing', (t) => presenceOps.onTyping(t)),
       api.on('receipt', (receipt) => threadsOps.applyReceipt(receipt)),
+      api.on('groupRead', (ev) => threadsOps.applyGroupRead(ev)),
       api.on('sessionEnded', ({ reason }) => {
         if (!get().user) return;
         const queued = get().outbox.length;

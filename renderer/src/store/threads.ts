@@ -3,10 +3,10 @@
  * which conversation and view are open, the selection for deleting, and read marks for what the user has seen.
  */
 import { LIMITS } from '../../../replica/protocol/limits.js';
-import { TEAM_VERSION, type ChatMessage, type ConversationSummary, type GroupSummary, type ReceiptEvent } from '../net/api.js';
+import { TEAM_VERSION, type ChatMessage, type ConversationSummary, type GroupReadEvent, type GroupSummary, type ReceiptEvent } from '../net/api.js';
 import { isRetryableRefusal, readableError } from '../errors.js';
 import { emptyDirectory } from './directory.js';
-import { applyReceipt, conversationOf, groupKey, groupOf, insertMessage, mentions, mergePage, removeIds } from './messages.js';
+import { applyReadBy, applyReceipt, conversationOf, groupKey, groupOf, insertMessage, mentions, mergePage, removeIds } from './messages.js';
 import type { GetState, SetState, SliceDeps } from './store-deps.js';
 
 export const HISTORY_PAGE = 200;
@@ -68,6 +68,8 @@ export interface ThreadsOps {
   forgetMarks(): void;
   reportUnread(): void;
   applyReceipt(receipt: ReceiptEvent): void;
+  /** New read counts of messages this account sent to a group ("read by 2 of 3"), pushed as members read them. */
+  applyGroupRead(ev: GroupReadEvent): void;
   /** Re-reads the group list (members, admins, names) and drops the conversations of groups left or renamed. */
   loadGroups(): Promise<void>;
   /** A message's new text (an edit, pushed or made here), wherever it is shown. */
@@ -400,6 +402,12 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
     });
   };
 
+  const applyGroupRead = (ev: GroupReadEvent) => {
+    const key = groupKey(ev.group);
+    const t = get().threads[key];
+    if (t && applyReadBy(t.messages, ev.messages)) patchThread(key, (cur) => ({ messages: applyReadBy(cur.messages, ev.messages) ?? cur.messages }));
+  };
+
   /** Per conversation, the page being read (loadOlder). */
   const loading = new Map<string, Promise<void>>();
   const readOlder = async (name: string): Promise<void> => {
@@ -441,7 +449,9 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
       if (!t || (!t.loaded && !t.loading)) void get().loadOlder(name);
       else {
         get().markSeen(name);
-        // A group's read counts ("read by 2 of 3") are not pushed: re-read its newest page when it is opened again.
+        // A group's read counts ("read by 2 of 3") are pushed as members read (groupRead), but not what changed while
+        // this client was away or with the members (a new member has read everything before it joined): re-read its
+        // newest page when it is opened again.
         if (groupOf(name) !== null && t.loaded) void refreshNewest(name, new Set(t.messages.map((m) => m.id)), login.epoch);
       }
       ops.watchPresence();
@@ -539,6 +549,7 @@ export function createThreadsSlice(set: SetState, get: GetState, { api, env, log
       forgetMarks,
       reportUnread,
       applyReceipt: applyReceiptToThreads,
+      applyGroupRead,
       loadGroups,
       applyEdit,
       historyPage,

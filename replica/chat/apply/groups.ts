@@ -2,12 +2,14 @@
  * Applying the group commands (cluster version 3): create, add and remove members, leave, rename, make admins, send
  * to a group, mark a group read. A group message's id is its command's log index, like any message; membership
  * changes are written into the group's history as events (messages with `event` set, never unread, not searched).
- * Read state is a watermark per member (schema.ts group_members).
+ * Read state is a watermark per member (schema.ts group_members); when one moves, the senders of what it passed get
+ * the new read counts (group-reads.ts).
  */
 import type { ChatMessage, GroupEventKind, GroupSummary, PushFrame } from '../../protocol/client.js';
 import { LIMITS } from '../../protocol/limits.js';
 import { refuse, type ApplyContext } from '../apply-context.js';
 import type { CommandOf } from '../commands.js';
+import { pushGroupReads } from './group-reads.js';
 import type { IdentityCache } from '../identities.js';
 import { accountLookup, chatMessageOf } from '../message-view.js';
 import type { AccountIdentity, GroupMemberRow, GroupRow, Statements } from '../statements.js';
@@ -106,13 +108,14 @@ export class GroupCommands {
   }
 
   /** Marks the group's messages up to `upTo` read for the account (a watermark: never moves back). */
-  markGroupRead(cmd: CommandOf<'markGroupRead'>, _ctx: ApplyContext) {
+  markGroupRead(cmd: CommandOf<'markGroupRead'>, ctx: ApplyContext) {
     const { group, actor } = this.asMember(cmd.tokenHash, cmd.group);
     const member = this.statements.groupMember.get(group.id, actor.id)!;
     const upTo = Math.min(cmd.upTo, group.last_id);
     if (upTo <= member.read_upto) return { marked: 0 };
     const marked = this.statements.groupUnreadUpTo.get(group.id, member.read_upto, upTo, actor.id)!.n;
     this.statements.groupSetRead.run(upTo, marked, group.id, actor.id);
+    pushGroupReads(this.statements, ctx, group.id, group.name, actor.id, member.read_upto, upTo);
     return { marked };
   }
 

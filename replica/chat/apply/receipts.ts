@@ -6,6 +6,7 @@
  */
 import { IdsByAccount, refuse, type ApplyContext } from '../apply-context.js';
 import type { CommandOf } from '../commands.js';
+import { pushGroupReads } from './group-reads.js';
 import { resolvePeer } from '../identities.js';
 import { accountLookup, chatMessageOf, clampLimit } from '../message-view.js';
 import type { AccountRow, MessageRow, Statements } from '../statements.js';
@@ -50,7 +51,10 @@ export class ReceiptCommands {
     this.pushReceipts(ctx, bySender, 'read');
     for (const m of memberships) {
       const taken = groupRows.filter((r) => r.group_id === m.group_id);
-      if (taken.length) this.statements.groupSetRead.run(taken[taken.length - 1].id, taken.length, m.group_id, account.id);
+      if (!taken.length) continue;
+      const upTo = taken[taken.length - 1].id;
+      this.statements.groupSetRead.run(upTo, taken.length, m.group_id, account.id);
+      pushGroupReads(this.statements, ctx, m.group_id, this.statements.groupById.get(m.group_id)!.name, account.id, m.read_upto, upTo);
     }
     const accounts = accountLookup(this.statements);
     return { messages: rows.concat(groupRows).sort((a, b) => a.id - b.id).map((row) => chatMessageOf(row, accounts)) };
