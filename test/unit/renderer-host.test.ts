@@ -5,7 +5,7 @@ import { desktopReplicaUrl } from '../../renderer/src/net/replica-url.js';
 import { readableError } from '../../renderer/src/errors.js';
 import { describeHost, describePlan, hostTrouble } from '../../renderer/src/store/host.js';
 import { QuorumError } from '../../replica/protocol/errors.js';
-import { clusterNodes } from '../../renderer/src/ui/ClusterView.js';
+import { clusterNodes, learnersHeldText } from '../../renderer/src/ui/ClusterView.js';
 import type { ReplicaStatus } from '../../replica/protocol/client.js';
 import { AUTOPILOT_CONFIG_DEFAULTS, type HostStatus } from '../../main/ipc-contract.js';
 
@@ -69,7 +69,7 @@ describe('the desktop window', () => {
       target: { leader: 'bob-1', members: [{ id: 'bob-1', address: '10.0.0.2:7420', voter: true }, { id: 'cy-1', address: '10.0.0.3:7420', voter: false }] },
     });
     expect(lines[0]).toBe('The invite reached a team of 2 machines (1 voting, led by bob-1).');
-    expect(lines[1]).toMatch(/moved to \/home\/ann\/\.config\/Quorum\/replica-backup-2026-12-04-104233\. They are never mixed into the team you join/);
+    expect(lines[1]).toMatch(/moved to a backup folder dated when you confirm, like \/home\/ann\/\.config\/Quorum\/replica-backup-2026-12-04-104233\. They are never mixed into the team you join/);
     expect(lines[2]).toMatch(/logged out/);
   });
 
@@ -106,5 +106,21 @@ describe('the desktop window', () => {
     expect(clusterNodes(base, {}, 0).map((r) => [r.id, r.diverged])).toEqual([['a', false], ['b', true], ['c', false]]);
     const named = { ...base, stateCheck: { every: 20, index: 40, diverged: ['c'], mismatches: 1 } };
     expect(clusterNodes(named, {}, 0).map((r) => [r.id, r.diverged])).toEqual([['a', false], ['b', true], ['c', true]]);
+  });
+
+  it('says why caught-up learners stay learners: an odd number of voters, or the target reached', () => {
+    const ap = { enabled: true, targetVoters: 5, stabilizeMs: 10_000, deadAfterMs: 300_000, desiredVoters: 1, waiting: null, recent: [] };
+    const two = [{ id: 'a', voter: true }, { id: 'b', voter: false }];
+    expect(learnersHeldText(ap, two)).toBe('b stays a learner: 2 members keep 1 voter, an odd number (2 would tolerate no more failures and need a larger majority); promoted when another machine joins.');
+    const four = [...two, { id: 'c', voter: true }, { id: 'd', voter: true }];
+    expect(learnersHeldText({ ...ap, desiredVoters: 3 }, four)).toMatch(/^b stays a learner: 4 members keep 3 voters/);
+    const atTarget = [{ id: 'a', voter: true }, { id: 'b', voter: true }, { id: 'c', voter: true }, { id: 'd', voter: false }, { id: 'e', voter: false }];
+    expect(learnersHeldText({ ...ap, targetVoters: 3, desiredVoters: 3 }, atTarget)).toBe('d, e stay learners: 3 voters is the most wanted (target 3).');
+    // Not explained by the count (learners still catching up), autopilot waiting, or off: nothing said here.
+    const three = [...two, { id: 'c', voter: false }];
+    expect(learnersHeldText(ap, three)).toBeNull();
+    expect(learnersHeldText({ ...ap, waiting: 'waiting for b' }, two)).toBeNull();
+    expect(learnersHeldText({ ...ap, enabled: false }, two)).toBeNull();
+    expect(learnersHeldText(ap, [{ id: 'a', voter: true }])).toBeNull();
   });
 });

@@ -88,6 +88,13 @@ export function hostTrouble(s: HostStatus | null, now: number): { text: string; 
   return null;
 }
 
+/** Why this machine is a learner, and when it will vote. */
+function learnerText(members: number | null): string {
+  // Autopilot keeps an odd number of voters: with two members, one (a second would need both machines up for every message).
+  if (members === 2) return 'a learner: a team of two keeps one voter, since two voters would need both machines up for every message; this machine votes once a third machine joins';
+  return 'a learner: the team’s autopilot makes it a voter once it has stayed caught up and the team wants another voter (it keeps an odd number)';
+}
+
 /** One line on what this machine is to its team. */
 export function describeTeam(s: HostStatus): string {
   const t = s.team;
@@ -97,10 +104,18 @@ export function describeTeam(s: HostStatus): string {
         ? 'This machine is a team of its own. Its replica listens on this machine only, until you invite someone or join a team.'
         : 'This machine is a team of its own, open to the local network (you invited someone).';
     case 'member':
-      return `This machine is one of ${s.members ?? 'several'} members of its team${s.voter === null ? '' : s.voter ? ', and votes' : ' (a learner: the team’s autopilot makes it a voter once it has stayed caught up)'}.`;
+      return `This machine is one of ${s.members ?? 'several'} members of its team${s.voter === null ? '' : s.voter ? ', and votes' : ` (${learnerText(s.members)})`}.`;
     case 'joining':
       return `Joining the team at ${(t.joiningVia ?? []).join(', ')}… The invite is kept until this machine has caught up, also across restarts.`;
   }
+}
+
+/**
+ * The backup folder a plan names. Its name is dated when the change is made (the person may read for a while), so
+ * the plan's is an example; Settings shows the actual folder afterwards.
+ */
+function backupFolder(plan: TeamChangePlan): string {
+  return plan.backupDir ? `a backup folder dated when you confirm, like ${plan.backupDir}` : 'a backup folder';
 }
 
 /** What a join or a create will do to this machine's data, for the user to confirm once. */
@@ -117,11 +132,11 @@ export function describePlan(plan: TeamChangePlan): string[] {
       lines.push('This machine holds no messages yet: nothing needs to be moved.');
       break;
     case 'solo':
-      lines.push(`This machine’s own one-member team and its messages will be moved to ${plan.backupDir ?? 'a backup folder'}. They are never mixed into the ${plan.kind === 'join' ? 'team you join' : 'new team'}; you can go back to them by choosing that folder in Settings.`);
+      lines.push(`This machine’s own one-member team and its messages will be moved to ${backupFolder(plan)}. They are never mixed into the ${plan.kind === 'join' ? 'team you join' : 'new team'}; you can go back to them by choosing that folder in Settings.`);
       break;
     case 'member':
       lines.push(
-        `This machine is a member of a team of ${plan.current.members}. Its copy of that team’s data will be moved to ${plan.backupDir ?? 'a backup folder'}; ask a teammate to remove this machine from that team.`,
+        `This machine is a member of a team of ${plan.current.members}. Its copy of that team’s data will be moved to ${backupFolder(plan)}; ask a teammate to remove this machine from that team.`,
       );
       break;
   }

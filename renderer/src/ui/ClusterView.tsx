@@ -83,10 +83,10 @@ function Diagram({ nodes, term }: { nodes: NodeView[]; term: number }) {
       {nodes.map((n, i) => (
         <g key={n.id} className={`node ${n.leader ? 'leader' : ''} ${n.reachable === false ? 'down' : ''} ${n.voter ? 'voter' : 'learner'}`} transform={`translate(${at[i].x} ${at[i].y})`}>
           <title>{`${n.id} (${n.address}): ${n.role}${n.reachable === false ? ', unreachable' : ''}${n.voter ? '' : ', learner'}${n.diverged ? ', state diverged' : ''}`}</title>
-          {n.leader && <circle r={40} className="halo" />}
-          <circle r={32} className="node-circle" />
+          {n.leader && <circle r={43} className="halo" />}
+          <circle r={35} className="node-circle" />
           <text y={-4} textAnchor="middle" className="node-id">
-            {n.id.length > 11 ? `${n.id.slice(0, 10)}…` : n.id}
+            {n.id.length > 10 ? `${n.id.slice(0, 9)}…` : n.id}
           </text>
           <text y={12} textAnchor="middle" className="node-role">
             {n.reachable === false ? 'down' : n.role}
@@ -116,8 +116,30 @@ function ActionButton({ label, name, enabled, onClick, className = 'secondary' }
   );
 }
 
+/** The largest odd number that is at most `n` (at least 1), as autopilot's voter count. */
+function largestOdd(n: number): number {
+  return Math.max(1, n % 2 === 1 ? n : n - 1);
+}
+
+/**
+ * Why caught-up learners stay learners while autopilot has the voters it wants, or null: it keeps an odd number of
+ * voters (two members keep one) and at most its target. Null when the count is not explained so (e.g. a learner is
+ * still catching up: its row says so).
+ */
+export function learnersHeldText(autopilot: AutopilotSummary, members: readonly { id: string; voter: boolean }[]): string | null {
+  if (!autopilot.enabled || autopilot.waiting) return null;
+  const learners = members.filter((m) => !m.voter).map((m) => m.id);
+  const voters = members.length - learners.length;
+  if (learners.length === 0 || voters !== autopilot.desiredVoters) return null;
+  const who = `${learners.join(', ')} ${learners.length === 1 ? 'stays a learner' : 'stay learners'}`;
+  if (voters >= autopilot.targetVoters) return `${who}: ${voters} voters is the most wanted (target ${autopilot.targetVoters}).`;
+  if (voters !== largestOdd(members.length)) return null;
+  return `${who}: ${members.length} members keep ${plural(voters, 'voter')}, an odd number (${voters + 1} would tolerate no more failures and need a larger majority); promoted when another machine joins.`;
+}
+
 /** What the leader's autopilot aims at, what it waits for, and the changes it made (with their reasons). */
-function AutopilotPanel({ autopilot, now }: { autopilot: AutopilotSummary; now: number }) {
+function AutopilotPanel({ autopilot, members, now }: { autopilot: AutopilotSummary; members: readonly { id: string; voter: boolean }[]; now: number }) {
+  const held = learnersHeldText(autopilot, members);
   return (
     <section className="autopilot" aria-labelledby="autopilot-title">
       <h3 id="autopilot-title">Autopilot</h3>
@@ -127,6 +149,7 @@ function AutopilotPanel({ autopilot, now }: { autopilot: AutopilotSummary; now: 
           : 'Off: voters change only by hand.'}
         {autopilot.waiting && <> {autopilot.waiting}</>}
       </p>
+      {held && <p>{held}</p>}
       {autopilot.recent.length > 0 && (
         <ul className="autopilot-changes">
           {[...autopilot.recent].reverse().map((c) => (
@@ -189,7 +212,9 @@ export function ClusterView() {
             {!status.quorum && <strong className="error"> No majority reachable: read-only.</strong>}
           </p>
           <Diagram nodes={nodes} term={status.term} />
-          {status.autopilot && <AutopilotPanel autopilot={status.autopilot} now={statusAt ?? Date.now()} />}
+          {status.autopilot && <AutopilotPanel autopilot={status.autopilot} members={status.members} now={statusAt ?? Date.now()} />}
+          {/* Scrolls by itself when narrower than its columns, instead of pushing the whole view sideways. */}
+          <div className="members-scroll">
           <table className="members">
             <caption className="visually-hidden">Replicas</caption>
             <thead>
@@ -210,7 +235,7 @@ export function ClusterView() {
               {nodes.map((n) => (
                 <tr key={n.id} className={n.reachable === false ? 'down' : ''}>
                   <th scope="row">
-                    {n.id}
+                    <span className="member-id">{n.id}</span>
                     {n.leader && <span className="tag accent">leader</span>}
                     {n.diverged && (
                       <span className="tag bad" role="img" aria-label={`${n.id}: state diverged from the cluster's; it serves no clients until resynced (npm run cluster -- resync ${n.id})`} title={`its state differs from the majority's: npm run cluster -- resync ${n.id}`}>
@@ -221,9 +246,9 @@ export function ClusterView() {
                   <td className="mono">{n.address}</td>
                   <td>{n.role}</td>
                   <td>{n.term ?? '—'}</td>
-                  <td>{n.lag === null ? '—' : n.lag === 0 ? 'up to date' : `${n.lag} entries`}</td>
+                  <td className="lag">{n.lag === null ? '—' : n.lag === 0 ? 'up to date' : `${n.lag} entries`}</td>
                   <td>{n.reachable === null ? 'unknown' : n.reachable ? 'yes' : 'no'}</td>
-                  <td>{n.membership ?? (n.voter ? 'voter' : 'learner')}</td>
+                  <td className="membership">{n.membership ?? (n.voter ? 'voter' : 'learner')}</td>
                   <td>
                     <div className="actions">
                     {!n.leader && n.voter && (
@@ -236,6 +261,7 @@ export function ClusterView() {
               ))}
             </tbody>
           </table>
+          </div>
           <form className="add-replica" onSubmit={add}>
             <label className="field grow">
               <span>New replica (ID HOST:PORT)</span>

@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useApp, useAppContext } from './context.js';
 import { call, desktop } from '../desktop.js';
 import type { HostStatus, TeamChangePlan } from '../../../main/ipc-contract.js';
@@ -138,7 +138,12 @@ function TeamSection({ status, busy, run }: { status: HostStatus; busy: boolean;
   const [invite, setInvite] = useState('');
   const [plan, setPlan] = useState<{ plan: TeamChangePlan; inviteCode: string | null } | null>(null);
   const [checking, setChecking] = useState(false);
+  const planRef = useRef<HTMLDivElement>(null);
   const joining = status.team.phase === 'joining';
+  // The question appears below the form, often below the window's fold: take the person (and the keyboard focus) to it.
+  useEffect(() => {
+    planRef.current?.focus();
+  }, [plan]);
 
   const check = async (make: () => Promise<TeamChangePlan>, inviteCode: string | null) => {
     setChecking(true);
@@ -213,7 +218,7 @@ function TeamSection({ status, busy, run }: { status: HostStatus; busy: boolean;
         </button>
       </form>
       {plan && (
-        <div className="card plan" role="alertdialog" aria-labelledby="plan-title">
+        <div className="card plan" role="alertdialog" aria-labelledby="plan-title" tabIndex={-1} ref={planRef}>
           <h4 id="plan-title">{plan.plan.kind === 'join' ? 'Join this team?' : 'Start a new team?'}</h4>
           {describePlan(plan.plan).map((line) => (
             <p key={line}>{line}</p>
