@@ -46,6 +46,7 @@ try {
         const list = raw[side].get(inFlight) ?? [];
         list.push(r);
         raw[side].set(inFlight, list);
+        if (r.errors) process.stderr.write(`${side} at ${inFlight} in flight: ${r.errors} errors (first: ${r.firstError})\n`);
       }
     }
     process.stderr.write(`round ${round + 1} done\n`);
