@@ -5,11 +5,11 @@
  * with the connection bar, the queued count and a usable composer. Screenshots: test-results/screenshots/e2e-a11y-*.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import axe from 'axe-core';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { Cluster, waitFor, type ReplicaProc } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
 import {
+  axeFindings,
   chromiumMissing,
   ensureWebClient,
   haveChromium,
@@ -27,29 +27,6 @@ import {
 } from './support.js';
 
 if (!haveChromium) console.warn(`accessibility e2e skipped: ${chromiumMissing}`);
-
-/** axe-core's own source, evaluated in the page. */
-const AXE_SOURCE = axe.source;
-
-interface AxeViolation {
-  id: string;
-  help: string;
-  nodes: { target: string[]; failureSummary?: string }[];
-}
-
-/** Runs axe-core in the page (evaluated, so the page's CSP does not apply) and lists what it found, one line each. */
-async function axeFindings(page: Page): Promise<string[]> {
-  await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate(async () => {
-    const inPage = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: AxeViolation[] }> } }).axe;
-    const result = await inPage.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-      rules: { 'label-content-name-mismatch': { enabled: true } },
-    });
-    return result.violations;
-  });
-  return violations.flatMap((v) => v.nodes.map((n) => `${v.id} (${v.help}) at ${n.target.join(' ')}: ${n.failureSummary ?? ''}`.replace(/\s+/g, ' ')));
-}
 
 describe.skipIf(!haveChromium)('accessibility and the narrow layout (Chromium, real replica)', () => {
   let cluster: Cluster;
