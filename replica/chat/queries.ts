@@ -20,16 +20,42 @@ const PAGE_TOKEN = /^a:([a-z0-9_.-]{1,32})$/;
 const MARK_START = '\uE000';
 const MARK_END = '\uE001';
 
+/** A last word expanded into at most this many index terms; one with more stays a prefix query. */
+export const PREFIX_TERMS_MAX = 16;
+
 /**
  * The FTS5 expression for what a person typed: its words (letters and digits, as the unicode61 tokenizer splits
  * them), each quoted (so no word is read as FTS5 syntax), all required, the last one also as a prefix (results while
  * typing). Null when the query has no words.
+ *
+ * `termsWithPrefix` (the index's terms that begin with a word, or null when there are more than PREFIX_TERMS_MAX)
+ * lets the last word be written as those terms, `("deploy" OR "deployed")`, rather than `"deploy"*`: the same
+ * messages match, but FTS5 reads a prefix query by merging the whole doclist of every term so begun (the most common
+ * word's is most of the index) before it can skip to the searcher's messages, while exact terms are seeked. Only for
+ * ASCII words longer than 3 characters: shorter ones have their own prefix index (`prefix = '1 2 3'`), and ASCII
+ * folds to the tokenizer's terms by lowercasing alone.
  */
-export function searchExpression(query: string): string | null {
+export function searchExpression(query: string, termsWithPrefix?: (prefix: string) => string[] | null): string | null {
   const words = (query.match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, LIMITS.searchWordsMax);
   if (words.length === 0) return null;
-  const phrases = words.map((w, i) => (i === words.length - 1 ? `"${w}"*` : `"${w}"`));
+  const last = (w: string) => {
+    const folded = w.toLowerCase();
+    const terms = termsWithPrefix && folded.length > 3 && /^[a-z0-9]+$/.test(folded) ? termsWithPrefix(folded) : null;
+    return terms?.length ? `(${terms.map((t) => `"${t}"`).join(' OR ')})` : `"${w}"*`;
+  };
+  const phrases = words.map((w, i) => (i === words.length - 1 ? last(w) : `"${w}"`));
   return `text : (${phrases.join(' AND ')})`;
+}
+
+/** The index's terms that begin with an ASCII prefix (at most PREFIX_TERMS_MAX; null when there are more). */
+function termsWithPrefix(statements: Statements, prefix: string): string[] | null {
+  // Every term that begins with the prefix sorts at or after it and before the prefix with its last character bumped.
+  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+  const terms = statements.searchTerms
+    .all(prefix, end, PREFIX_TERMS_MAX + 1)
+    .map((r) => r.term)
+    .filter((t) => t.startsWith(prefix));
+  return terms.length > PREFIX_TERMS_MAX ? null : terms;
 }
 
 /** The text without its match marks, and the [start, end) offsets of the marked runs in it. */
@@ -169,7 +195,7 @@ export class ChatQueries {
    * text matched. INVALID when the query has no words.
    */
   search(accountId: number, query: string, limit: number): SearchHit[] {
-    const words = searchExpression(query);
+    const words = searchExpression(query, (prefix) => termsWithPrefix(this.statements, prefix));
     if (words === null) throw new QuorumError('INVALID', 'the search has no words: type letters or digits');
     const accounts = accountLookup(this.statements);
     const parties = [`"a${accountId}"`, ...this.statements.groupsOf.all(accountId).map((m) => `"g${m.group_id}"`)];

@@ -87,6 +87,9 @@ export function readMeta(db: Db): MetaRow | undefined {
 
 export function prepareStatements(db: Db) {
   const prepare = <P extends unknown[] = unknown[], R = unknown>(sql: string) => db.prepare<P, R>(sql);
+  // The search index's terms (fts5vocab), in this connection's temp schema: a view of message_search, nothing stored
+  // in state.db (so not in the state hash or snapshots). queries.ts expands a typed prefix into its terms with it.
+  db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.message_search_terms USING fts5vocab(main, message_search, 'row')");
   return {
     setApplied: prepare<[number, number, number]>('UPDATE meta SET applied_index = ?, applied_term = ?, last_at = ? WHERE id = 0'),
     setConf: prepare<[string]>('UPDATE meta SET conf = ? WHERE id = 0'),
@@ -157,6 +160,8 @@ export function prepareStatements(db: Db) {
        FROM message_search JOIN messages m ON m.id = message_search.rowid
        WHERE message_search MATCH ? AND m.deleted = 0 ORDER BY rank LIMIT ?`,
     ),
+    /** Terms of the search index in [from, to) (a prefix's range), at most `limit`. */
+    searchTerms: prepare<[string, string, number], { term: string }>('SELECT term FROM temp.message_search_terms WHERE term >= ? AND term < ? LIMIT ?'),
     inbox: prepare<[number], { id: number; from_id: number; read_at: number | null }>(
       'SELECT id, from_id, read_at FROM messages WHERE to_id = ? AND deleted = 0 ORDER BY id',
     ),

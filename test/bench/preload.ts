@@ -13,6 +13,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { encodeCommand, type Command } from '../../replica/chat/commands.js';
 import { ChatStateMachine } from '../../replica/chat/state-machine.js';
 import { hashPassword } from '../../replica/chat/passwords.js';
 import { SqliteLogStore } from '../../replica/storage/log-store.js';
@@ -38,6 +39,26 @@ export interface PreloadOptions {
    * check), for scenarios that need thousands of logged-in connections (connections.ts).
    */
   tokenAccounts?: string[];
+  /**
+   * Writes the folder's chat history instead of the default messages (`messages` is then only a label): given the
+   * generator's context, it appends commands (sends, group commands) by the accounts already signed up and logged in.
+   */
+  generate?: (g: PreloadContext) => void;
+}
+
+/** What a custom generator (PreloadOptions.generate) appends with. */
+export interface PreloadContext {
+  rand: () => number;
+  /** user0..user<otherAccounts - 1> (the bench's own accounts are left out). */
+  others: string[];
+  /** Appends a command by `from` (its session stamped, `at` the entry's clock): encoded with encodeCommand. */
+  command: (from: string, cmd: Record<string, unknown>) => void;
+  /** Appends an entry as it is (for commands without a session: memberVersion, clusterVersion). */
+  raw: (data: string) => void;
+  /** The clock of the next entry. */
+  at: () => number;
+  /** The login token hash of an account (the command's tokenHash). */
+  tokenHashOf: (name: string) => string;
 }
 
 /** The login token of a preloaded token account (43 base64url characters, as a client's own token). */
@@ -109,7 +130,17 @@ export function preload(o: PreloadOptions): { lastIndex: number; seconds: number
     push(JSON.stringify({ kind: 'login', at: at(), session: session(`gen-${name}`), username: name, passwordHash: o.passwordHash, tokenHash }));
   }
   const others = names.slice(1 + MAX_CONNS);
-  for (let i = 0; i < o.messages; i++) {
+  if (o.generate) {
+    o.generate({
+      rand,
+      others,
+      command: (from, cmd) => push(encodeCommand({ at: at(), session: session(`gen-${from}`), tokenHash: tokens.get(from), ...cmd } as unknown as Command)),
+      raw: push,
+      at,
+      tokenHashOf: (name) => tokens.get(name)!,
+    });
+  }
+  for (let i = 0; i < (o.generate ? 0 : o.messages); i++) {
     let from: string;
     let to: string;
     if (rand() < 0.01) {

@@ -8,6 +8,7 @@ import type { FootprintResult } from './footprint.js';
 import type { FailoverResult, TransferResult } from './failover.js';
 import type { GrowthResult } from './growth.js';
 import { barChart, histogram, lineChart, type Series } from './plots.js';
+import type { SearchResult } from './search.js';
 import type { SeedRow } from './seed-baseline.js';
 import type { ThroughputRow } from './throughput.js';
 import { textTable } from '../../replica/cli/text-table.js';
@@ -26,6 +27,7 @@ export interface BenchResult {
   loginStorm: LoginStormResult | null;
   groups: GroupFanoutRow[];
   footprint: FootprintResult | null;
+  search: SearchResult | null;
 }
 
 /** The report's tables: the first column names the row, the others are right-aligned figures. */
@@ -99,6 +101,7 @@ export function renderTable(r: BenchResult): string {
     out.push(`tsx: node --import tsx replica/cli.ts (npm run replica before); built: node dist/replica/cli.js (npm run replica now; built in ${f.replicaBuildMs} ms); desktop: dist/main/replica-process.js under Node (main/build.mjs, ${f.desktopBuildMs} ms).`);
     out.push(`built / tsx at 0 messages: idle RSS ${f.builtVsTsx.idleRss}×, start-up ${f.builtVsTsx.startup}×`);
   }
+  if (r.search) out.push(...searchSection(r.search));
   if (r.loginStorm) {
     const l = r.loginStorm;
     out.push('', '7. Login storm (3 replicas; a sender at 1,000 messages/s; 16 connections logging in as fast as the leader verifies passwords)');
@@ -118,6 +121,14 @@ export function renderTable(r: BenchResult): string {
     out.push(table(['goal', 'figure', 'goal', 'ratio', 'met'], goals.map((g) => [g.goal, g.figure, `${g.op} ${g.target}`, g.ratio, g.met === null ? 'n/a' : g.met ? 'met' : 'NOT met'])));
   }
   return out.join('\n') + '\n';
+}
+
+function searchSection(s: SearchResult): string[] {
+  const out = ['', `9. Search (1 replica; user0 searches what it may see, limit ${s.limit}, 1 in flight; ${s.rounds} rounds alternating the sizes; baseline ${s.baseline.toLocaleString('en')} messages)`];
+  out.push(table(['stored', 'generated s', 'state.db MB', 'index MB', 'index share', 'user0 sees', 'start-up ms'], s.sizes.map((x) => [x.stored.toLocaleString('en'), x.generatedBefore ? `${x.generateSeconds} (kept)` : x.generateSeconds, x.stateDbMB, x.ftsMB, x.ftsShare, x.visibleToSearcher.toLocaleString('en'), x.startupMs])));
+  out.push(table(['query', 'stored', 'queries', 'p50 ms', 'p99 ms', 'max ms', 'results (median)', 'p50 vs baseline', 'p99 vs baseline', 'errors'], s.rows.map((x) => [x.kind, x.stored.toLocaleString('en'), x.queries, x.p50ms, x.p99ms, x.maxms, x.resultsMedian, x.p50VsBaseline, x.p99VsBaseline, x.errors])));
+  out.push('rare: a word held by 90–400 of 1,000,000 messages; common: the 20 most frequent words; multi-word: a frequent word and a less frequent one; prefix: three letters. The last word of every query also matches as a prefix.');
+  return out;
 }
 
 export interface GoalRow {
@@ -188,6 +199,7 @@ export function toJson(r: BenchResult): unknown {
     loginStorm: r.loginStorm,
     groups: r.groups,
     footprint: r.footprint,
+    search: r.search,
     goals: goalRows(r),
     meta: r.meta,
   };

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- [--quick] [--json] [--only NAME[,NAME...]]` — Quorum's benchmark (never part of `npm test`).
- * Scenarios: throughput, failover, etcd, growth, seed, connections, logins (the login storm), groups, footprint (each module
+ * Scenarios: throughput, failover, etcd, growth, seed, connections, logins (the login storm), groups, footprint, search (each module
  * states its method at its top).
  * stdout: the table, or with --json exactly one JSON document; progress always goes to stderr. Results and SVG
  * plots go to bench-results/ (gitignored). Figures that the issue wants as ratios are taken against baselines
@@ -22,10 +22,11 @@ import { PreloadCache } from './preload.js';
 import { progress } from './progress.js';
 import { killChildrenOnSignal, killOwnChildren } from './cleanup.js';
 import { renderTable, toJson, writePlots, type BenchResult } from './report.js';
+import { runSearch } from './search.js';
 import { runSeedBaseline } from './seed-baseline.js';
 import { runThroughput } from './throughput.js';
 
-const SCENARIOS = ['throughput', 'failover', 'etcd', 'growth', 'seed', 'connections', 'logins', 'groups', 'footprint'] as const;
+const SCENARIOS = ['throughput', 'failover', 'etcd', 'growth', 'seed', 'connections', 'logins', 'groups', 'footprint', 'search'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only ${SCENARIOS.join('|')}[,...]] [--tls on|off] [--out DIR]
@@ -70,6 +71,7 @@ async function main(): Promise<number> {
     loginStorm: null,
     groups: [],
     footprint: null,
+    search: null,
   };
   killChildrenOnSignal();
   const cache = new PreloadCache();
@@ -116,6 +118,9 @@ async function main(): Promise<number> {
     });
     await step('footprint', async () => {
       result.footprint = await runFootprint(cfg, cache);
+    });
+    await step('search', async () => {
+      result.search = await runSearch(cfg);
     });
   } finally {
     cache.destroy();

@@ -114,6 +114,28 @@ describe('search', () => {
     expect(searchExpression('a "b" c')).toBe('text : ("a" AND "b" AND "c"*)');
   });
 
+  it('a last word of more than 3 ASCII characters is read as the index terms it begins (up to 16), matching what a prefix matches', () => {
+    h.send('ann', 'bob', 'Deploy now');
+    h.send('ann', 'bob', 'deployed yesterday');
+    h.send('ann', 'bob', 'the deployment plan');
+    h.send('ann', 'bob', 'redeploy is not a match');
+    h.send('ann', 'bob', 'deplp sorts right after the prefix and is no match');
+    h.send('carl', 'ann', 'deploys bob never sees');
+    expect(texts(bob, 'DEPLO').sort()).toEqual(['Deploy now', 'deployed yesterday', 'the deployment plan']);
+    expect(texts(bob, 'deployme')).toEqual(['the deployment plan']);
+    expect(texts(bob, 'deployment pla')).toEqual(['the deployment plan']);
+    // More than 16 terms begin with "zeta": the last word stays a prefix query, and finds every one.
+    const many = Array.from({ length: 20 }, (_, i) => `zeta${i}`);
+    for (const w of many) h.send('ann', 'bob', `the ${w} build`);
+    expect(texts(bob, 'zeta').sort()).toEqual(many.map((w) => `the ${w} build`).sort());
+    expect(texts(bob, 'build zeta1').sort()).toEqual(['the zeta1 build', ...many.filter((w) => w.startsWith('zeta1') && w !== 'zeta1').map((w) => `the ${w} build`)].sort());
+    // The expression: the terms when the index has at most 16, the prefix otherwise, and never for short or non-ASCII words.
+    expect(searchExpression('ship deplo', () => ['deploy', 'deployed'])).toBe('text : ("ship" AND ("deploy" OR "deployed"))');
+    expect(searchExpression('ship deplo', () => null)).toBe('text : ("ship" AND "deplo"*)');
+    expect(searchExpression('ship dep', () => ['deploy'])).toBe('text : ("ship" AND "dep"*)');
+    expect(searchExpression('café', () => ['cafe'])).toBe('text : ("café"*)');
+  });
+
   it('stays in step with edits, deletes and account deletion', () => {
     const keep = h.send('ann', 'bob', 'meeting in room blue');
     const drop = h.send('ann', 'bob', 'meeting in room red');

@@ -383,6 +383,9 @@ describe('query plans', () => {
       const plan = (db.prepare(`EXPLAIN QUERY PLAN ${stmt.source}`).all(...params) as { detail: string }[]).map((r) => r.detail);
       for (const step of plan) {
         // "SCAN <fts table> VIRTUAL TABLE INDEX n:M..." is an FTS5 MATCH: a lookup in the full-text index, not a scan.
+        // fts5vocab's index number has bits 0x200 (term >=) and 0x400 (term <=) when it reads a range of terms.
+        const vocabRange = /^SCAN temp\.message_search_terms VIRTUAL TABLE INDEX (\d+):/.exec(step);
+        if (vocabRange && (Number(vocabRange[1]) & 0x600) === 0x600) continue;
         if (/^SCAN (?!CONSTANT)(?!\w+ VIRTUAL TABLE INDEX \d+:M)/.test(step) || /TEMP B-TREE/.test(step)) bad.push(`${name}: ${step}`);
       }
     }
