@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { measureRaw, toRow, type LevelRaw } from './measure.js';
-import { startQuorumWithLoad } from './throughput.js';
+import { followLeader, startQuorumWithLoad } from './throughput.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,6 +42,7 @@ try {
       const order: ('base' | 'this')[] = round % 2 ? ['this', 'base'] : ['base', 'this'];
       for (const side of order) {
         const q = sides[side];
+        await followLeader(q);
         const r = await measureRaw({ inFlight, warmupMs: 700, measureMs: Number(values.seconds) * 1000, op: (w) => q.load.send(w, inFlight), pids: q.pids });
         const list = raw[side].get(inFlight) ?? [];
         list.push(r);
