@@ -87,12 +87,12 @@ export function auditState(db: Db): string[] {
   )) {
     if (r.unread !== r.actual) problems.push(`group ${r.group_id} member ${r.account_id}: unread ${r.unread}, actually ${r.actual}`);
   }
-  // The search index holds exactly the live messages (not group events), with their current text.
-  for (const r of all<{ id: number }>(
-    `SELECT id FROM messages m WHERE deleted = 0 AND event IS NULL AND NOT EXISTS (SELECT 1 FROM message_search s WHERE s.rowid = m.id AND s.text = m.text)
-     UNION SELECT rowid FROM message_search s WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = s.rowid AND m.deleted = 0 AND m.event IS NULL) ORDER BY 1`,
-  )) {
-    problems.push(`message ${r.id}: the search index disagrees with it`);
+  // The search index holds exactly the live messages (not group events), with their current text: FTS5 checks its
+  // index against its content (the view of the live messages), word by word.
+  try {
+    db.prepare("INSERT INTO message_search (message_search, rank) VALUES ('integrity-check', 1)").run();
+  } catch (err) {
+    problems.push(`the search index disagrees with the messages (${(err as Error).message})`);
   }
   return problems;
 }

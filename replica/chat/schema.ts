@@ -18,24 +18,42 @@
  * Derived counters (conversations.unread, accounts.unread, conversations.last_id, first_unread) are maintained by
  * apply so no request ever counts or groups over a whole table.
  */
-export const STATE_SCHEMA_VERSION = 6;
+export const STATE_SCHEMA_VERSION = 7;
 
 /**
  * The full-text index of live messages (FTS5, bundled with better-sqlite3's SQLite): rowid = message id; `text` the
  * message's words; `parties` who may see it ("a<from id> a<to id>", or "g<group id>" for a group's), so one MATCH finds
- * a person's messages without scanning everyone's. Group events are not indexed. Kept in step with messages by triggers (send, edit, delete, tombstones of a deleted account),
- * so no apply path can forget it. Derived from messages, so it is not hashed; it is in state.db, so in snapshots.
+ * a person's messages without scanning everyone's. Group events are not indexed. Kept in step with messages by triggers
+ * (send, edit, delete, tombstones of a deleted account), so no apply path can forget it. Derived from messages, so it
+ * is not hashed; it is in state.db, so in snapshots.
+ *
+ * Since schema 7 it is an external-content index (SEARCH_INDEX_OPTIONS): it holds only the index, and reads the text
+ * (for highlight()) from the view message_search_source over messages, so a message's text is stored once; removing
+ * a row from it takes the 'delete' command with the values it indexed. Schema 6 stored a second copy of every text and
+ * 1-, 2- and 3-letter prefix indexes (four index entries per word); on a send that cost ~3/4 of the apply CPU
+ * (test/bench/README.md, "Figures behind constants").
  */
 const SEARCH_PARTIES = (m: string) => `CASE WHEN ${m}.group_id IS NULL THEN 'a' || ${m}.from_id || ' a' || ${m}.to_id ELSE 'g' || ${m}.group_id END`;
+const SEARCH_LIVE = (m: string) => `${m}.deleted = 0 AND ${m}.event IS NULL`;
+/** See above and test/bench/README.md for the A/B behind these (prefix indexes, detail). */
+const SEARCH_INDEX_OPTIONS = `tokenize = 'unicode61 remove_diacritics 2', detail = column, prefix = '1 2 3'`;
 const SEARCH_INDEX = `
-CREATE VIRTUAL TABLE IF NOT EXISTS message_search USING fts5(text, parties, tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3');
-CREATE TRIGGER IF NOT EXISTS message_search_insert AFTER INSERT ON messages WHEN new.deleted = 0 AND new.event IS NULL BEGIN
+CREATE VIEW IF NOT EXISTS message_search_source AS SELECT id, text, ${SEARCH_PARTIES('messages')} AS parties FROM messages WHERE ${SEARCH_LIVE('messages')};
+CREATE VIRTUAL TABLE IF NOT EXISTS message_search USING fts5(text, parties, content = 'message_search_source', content_rowid = 'id', ${SEARCH_INDEX_OPTIONS});
+CREATE TRIGGER IF NOT EXISTS message_search_insert AFTER INSERT ON messages WHEN ${SEARCH_LIVE('new')} BEGIN
   INSERT INTO message_search (rowid, text, parties) VALUES (new.id, new.text, ${SEARCH_PARTIES('new')});
 END;
 CREATE TRIGGER IF NOT EXISTS message_search_update AFTER UPDATE OF text, deleted ON messages BEGIN
-  DELETE FROM message_search WHERE rowid = old.id;
-  INSERT INTO message_search (rowid, text, parties) SELECT new.id, new.text, ${SEARCH_PARTIES('new')} WHERE new.deleted = 0 AND new.event IS NULL;
+  INSERT INTO message_search (message_search, rowid, text, parties) SELECT 'delete', old.id, old.text, ${SEARCH_PARTIES('old')} WHERE ${SEARCH_LIVE('old')};
+  INSERT INTO message_search (rowid, text, parties) SELECT new.id, new.text, ${SEARCH_PARTIES('new')} WHERE ${SEARCH_LIVE('new')};
 END;
+`;
+/** Drops the search index, whichever form it has (its triggers first: no write may reach a half-dropped index). */
+const DROP_SEARCH_INDEX = `
+DROP TRIGGER IF EXISTS message_search_insert;
+DROP TRIGGER IF EXISTS message_search_update;
+DROP TABLE IF EXISTS message_search;
+DROP VIEW IF EXISTS message_search_source;
 `;
 export const STATE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -205,21 +223,27 @@ ALTER TABLE messages ADD COLUMN edited_at INTEGER;
 `;
 
 /**
- * Schema version 5 → 6: groups (their tables, messages.group_id and event); the full-text index made again (prefix
- * indexes for search-as-you-type, group messages' parties) from the live messages.
+ * Schema version 5 → 6: groups (their tables, messages.group_id and event); the full-text index of schema 5 dropped
+ * (6 → 7 makes the current one from the live messages, once).
  */
 const MIGRATE_5_TO_6 = `
 ALTER TABLE messages ADD COLUMN group_id INTEGER;
 ALTER TABLE messages ADD COLUMN event TEXT;
-DROP TRIGGER IF EXISTS message_search_insert;
-DROP TRIGGER IF EXISTS message_search_update;
-DROP TABLE IF EXISTS message_search;
+${DROP_SEARCH_INDEX}
+`;
+
+/**
+ * Schema version 6 → 7: the search index made again as an external-content index (see SEARCH_INDEX) from the live
+ * messages. Local to each replica (the index is derived and never hashed): the replicated state is unchanged.
+ */
+const MIGRATE_6_TO_7 = `
+${DROP_SEARCH_INDEX}
 ${SEARCH_INDEX}
-INSERT INTO message_search (rowid, text, parties) SELECT id, text, 'a' || from_id || ' a' || to_id FROM messages WHERE deleted = 0;
+INSERT INTO message_search (message_search) VALUES ('rebuild');
 `;
 
 /** The migration from each older version to the next, applied in order (migration.ts). */
-export const MIGRATIONS: Record<number, string> = { 1: MIGRATE_1_TO_2, 2: MIGRATE_2_TO_3, 3: MIGRATE_3_TO_4, 4: MIGRATE_4_TO_5, 5: MIGRATE_5_TO_6 };
+export const MIGRATIONS: Record<number, string> = { 1: MIGRATE_1_TO_2, 2: MIGRATE_2_TO_3, 3: MIGRATE_3_TO_4, 4: MIGRATE_4_TO_5, 5: MIGRATE_5_TO_6, 6: MIGRATE_6_TO_7 };
 
 /**
  * Replicated tables in canonical order with their ordering keys (stateHash); `columns` when not all are hashed

@@ -32,7 +32,7 @@ export const VERSION_HISTORY: Record<number, { adds: string; feature: string }> 
     feature: 'session expiry',
   },
   3: {
-    adds: 'groups, message edits (`edit`, messages.edited_at) and full-text search (state.db schema 6)',
+    adds: 'groups, message edits (`edit`, messages.edited_at) and full-text search (state.db schema 7)',
     feature: 'groups, message edits and search',
   },
 };
@@ -119,9 +119,11 @@ export function needsVersion(required: number, cluster: number): string {
 /**
  * The newest state.db schema (schema.ts STATE_SCHEMA_VERSION) a replica that supports each version can read: a
  * snapshot is a state.db, so the leader sends one only to a peer that reads its schema (older ones it migrates).
- * Version 1 as QUORUM_MAX_VERSION plays it: releases from before version gates report no version at all.
+ * Version 1 as QUORUM_MAX_VERSION plays it: releases from before version gates report no version at all. Version 3
+ * reads schema 7 (schema 6, the search index that stored a second copy of every text, was never released: no
+ * release supports version 3 with schema 6).
  */
-const READABLE_SCHEMA: Record<number, number> = { 1: 4, 2: 4, 3: 6 };
+const READABLE_SCHEMA: Record<number, number> = { 1: 4, 2: 4, 3: 7 };
 
 /**
  * Why a replica that supports `peerVersion` is not sent a snapshot of schema `schema` while the cluster runs

@@ -2,12 +2,13 @@
  * Micro-benchmark: CPU per applied `send` in the chat state machine (replica/chat/state-machine.ts), in-process, no
  * network and no Raft: the cost every replica pays for every committed send.
  *
- *   npx tsx test/bench/apply-cost.ts [--base DIR] [--sizes 0,1000000] [--sends 20000] [--rounds 3] [--batch 16]
+ *   npx tsx test/bench/apply-cost.ts [--base DIR[,DIR…]] [--sizes 0,1000000] [--sends 20000] [--rounds 3] [--batch 16]
  *                                    [--group 256] [--accounts 1000] [--modes one,random,spread]
- *                                    [--cache DIR] [--json]
+ *                                    [--cache DIR] [--text x|payload|words]
+ *                                    [--search [--search-reps 15]] [--only-base] [--json]
  *
- * For each implementation (this tree, and with --base the checkout in DIR, e.g. a `git worktree` of an older commit,
- * so old and new are compared in the same run on the same noisy machine) and each stored size, a data folder is
+ * For each implementation (this tree, and with --base the checkouts in DIRs, e.g. `git worktree`s of older commits or
+ * scratch variants, so old and new are compared in the same run on the same noisy machine) and each stored size, a data folder is
  * generated once by applying real signup/login/send commands (random sender → random recipient among `accounts`
  * accounts, 256-byte texts), like test/bench/preload.ts. Then, in rounds that alternate implementations and sizes:
  * `sends` sends are applied through ChatStateMachine.applyEntries in batches of `batch` entries (as the driver hands
@@ -33,6 +34,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Entry } from '../../replica/raft/types.js';
 import { seededRandom } from '../helpers/random.js';
+import { PAYLOAD_256 } from './load.js';
 import { textTable } from '../../replica/cli/text-table.js';
 
 interface Sm {
@@ -51,7 +53,7 @@ function arg(name: string, def: string): string {
 }
 const json = process.argv.includes('--json');
 const here = resolve(import.meta.dirname, '../..');
-const base = process.argv.includes('--base') ? resolve(arg('base', '')) : null;
+const bases = process.argv.includes('--base') ? arg('base', '').split(',').filter(Boolean).map((d) => resolve(d)) : [];
 const sizes = arg('sizes', '0,1000000').split(',').map(Number);
 const SENDS = Number(arg('sends', '20000'));
 const ROUNDS = Number(arg('rounds', '3'));
@@ -63,7 +65,55 @@ const GEN_BATCH = Number(arg('gen-batch', '500'));
 const cacheRoot = resolve(arg('cache', join(tmpdir(), 'quorum-apply-cost')));
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
+/**
+ * What a send says (--text): `x` (default) a number and 240 x's (two words: the apply path without the full-text
+ * index's per-word work); `payload` the cluster bench's 256-byte payload (load.ts PAYLOAD_256, 20 words); `words` ~256 bytes of words drawn from a seeded 20,000-word vocabulary by a Zipf(1)
+ * distribution, as natural text (what the search index pays per word; search-store-like).
+ */
+const TEXT_MODE = arg('text', 'x');
 const TEXT = 'x'.repeat(240);
+/** The ranked vocabulary of --text words (index 0 the most frequent word): made-up words of 2–4 syllables. */
+const VOCAB = (() => {
+  const rand = seededRandom(2026);
+  const syllables = ['ka', 'lo', 'mi', 'tre', 'su', 'an', 'der', 'po', 'vi', 'ne', 'ro', 'sta', 'gu', 'fel', 'ix', 'bo', 'cha', 'em', 'ul', 'zi'];
+  const vocab: string[] = [];
+  const seen = new Set<string>();
+  while (vocab.length < 20_000) {
+    let w = '';
+    for (let k = 2 + Math.floor(rand() * 3); k > 0; k--) w += syllables[Math.floor(rand() * syllables.length)];
+    if (seen.has(w)) continue;
+    vocab.push(w);
+    seen.add(w);
+  }
+  return vocab;
+})();
+const textOf = (() => {
+  if (TEXT_MODE === 'x') return (n: number) => `${n} ${TEXT}`;
+  if (TEXT_MODE === 'payload') return (n: number) => `${n} ${PAYLOAD_256}`.slice(0, 256);
+  if (TEXT_MODE !== 'words') throw new Error(`--text: x, payload or words, not ${TEXT_MODE}`);
+  const rand = seededRandom(2027);
+  const cumulative = new Float64Array(VOCAB.length);
+  let total = 0;
+  for (let r = 0; r < VOCAB.length; r++) cumulative[r] = total += 1 / (r + 1);
+  const draw = () => {
+    const x = rand() * total;
+    let lo = 0;
+    let hi = VOCAB.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid] < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return VOCAB[lo];
+  };
+  // A pool of texts, drawn once (the generator's cost stays out of the measurement).
+  const pool = Array.from({ length: 4096 }, () => {
+    let t = '';
+    while (t.length < 240) t += `${draw()} `;
+    return t.trimEnd();
+  });
+  return (n: number) => `${n} ${pool[n % pool.length]}`;
+})();
 const BASE_AT = 1_750_000_000_000;
 const name = (i: number) => `u${String(i).padStart(5, '0')}`;
 const tokenHash = (i: number) => createHash('sha256').update(`apply-cost-${i}`).digest('base64url');
@@ -82,7 +132,7 @@ class Writer {
     return { index, term: 2, type: 'normal', data: JSON.stringify({ ...body, at: BASE_AT + index * 10, session: { clientId, seq } }) };
   }
   send(from: number, to: number, n: number): Entry {
-    return this.entry({ kind: 'send', tokenHash: TOKENS[from], to: name(to), text: `${n} ${TEXT}` }, `client-${from}`);
+    return this.entry({ kind: 'send', tokenHash: TOKENS[from], to: name(to), text: textOf(n) }, `client-${from}`);
   }
 }
 
@@ -101,6 +151,17 @@ async function loadImpl(label: string, root: string): Promise<Impl> {
   return { label, root, Sm: mod.ChatStateMachine, key };
 }
 
+/**
+ * The state machine's SQLite connection, wherever this checkout keeps it (`sm.open.db` since the state was split into
+ * an OpenState; `sm.db` in older checkouts), so --base can name any older commit.
+ */
+function dbOf(sm: Sm): { pragma(s: string): unknown } {
+  const any = sm as unknown as { db?: { pragma(s: string): unknown }; open?: { db?: { pragma(s: string): unknown } } };
+  const db = any.open?.db ?? any.db;
+  if (!db) throw new Error('apply-cost: cannot find the state machine\'s database connection in this checkout');
+  return db;
+}
+
 function applyAll(sm: Sm, entries: Entry[], batch: number): void {
   for (let i = 0; i < entries.length; i += batch) {
     for (const o of sm.applyEntries(entries.slice(i, i + batch))) if (!o.response.ok) throw new Error(`refused: ${JSON.stringify(o)}`);
@@ -109,7 +170,7 @@ function applyAll(sm: Sm, entries: Entry[], batch: number): void {
 
 /** Generates (or finds in the cache) the folder for `stored` messages; returns its path and writer state. */
 function template(impl: Impl, stored: number): { dir: string; w: Writer } {
-  const dir = join(cacheRoot, `${impl.key}-a${ACCOUNTS}-m${stored}`);
+  const dir = join(cacheRoot, `${impl.key}-a${ACCOUNTS}-m${stored}${TEXT_MODE === 'x' ? '' : `-${TEXT_MODE}`}`);
   const stateFile = join(dir, 'writer.json');
   if (existsSync(stateFile)) {
     const s = JSON.parse(readFileSync(stateFile, 'utf8')) as { index: number; seqs: Record<string, number> };
@@ -120,7 +181,7 @@ function template(impl: Impl, stored: number): { dir: string; w: Writer } {
   const t0 = performance.now();
   const sm = impl.Sm.open(dir);
   // Generation only: a bigger page cache (random inserts into large b-trees are otherwise slow to generate).
-  (sm as unknown as { db: { pragma(s: string): unknown } }).db.pragma(`cache_size = -${arg('gen-cache-kb', '200000')}`);
+  dbOf(sm).pragma(`cache_size = -${arg('gen-cache-kb', '200000')}`);
   const w = new Writer(sm.applied().index, {});
   const setup: Entry[] = [];
   for (let i = 0; i < ACCOUNTS; i++) setup.push(w.entry({ kind: 'signup', username: name(i), passwordHash: `scrypt$x$${i}` }, `signup-${i}`));
@@ -200,6 +261,38 @@ function measure(sm: Sm, w: Writer, mode: Mode, seed: number): { cpu: number; wa
   return { cpu: (c.user + c.system) / SENDS, wall: (wall * 1000) / SENDS, kb: (written() - w0) / 1024 / SENDS, stall: maxStall };
 }
 
+/**
+ * --search: query latency of the full-text search (ChatStateMachine.search, 50 results, as the `search` request) over a
+ * generated folder, for what search-as-you-type sends: the 1-, 2-, 3- and 4-letter prefixes of the most frequent word
+ * and of a mid-frequency one (rank 200), a whole common word, and a word plus a prefix. The searcher is u00000, a party
+ * to about 2/ACCOUNTS of the messages. Returns per query the median and the slowest of `reps` runs, in ms.
+ */
+const SEARCH_REPS = Number(arg('search-reps', '15'));
+function searchQueries(): string[] {
+  const [a, b] = [VOCAB[0], VOCAB[200]];
+  return [a.slice(0, 1), a.slice(0, 2), a.slice(0, 3), a.slice(0, 4), b.slice(0, 1), b.slice(0, 2), b.slice(0, 3), a, `${a} ${b.slice(0, 2)}`];
+}
+function searchLatency(impl: Impl, dir: string): { query: string; hits: number; medianMs: number; maxMs: number }[] | null {
+  const sm = impl.Sm.open(dir) as Sm & { search?: (accountId: number, query: string, limit: number) => unknown[] };
+  try {
+    if (typeof sm.search !== 'function') return null;
+    const db = dbOf(sm) as unknown as { prepare(sql: string): { get(...a: unknown[]): unknown } };
+    const me = (db.prepare('SELECT id FROM accounts WHERE username_lower = ?').get(name(0)) as { id: number }).id;
+    return searchQueries().map((query) => {
+      const times: number[] = [];
+      let hits = 0;
+      for (let i = 0; i < SEARCH_REPS; i++) {
+        const t0 = performance.now();
+        hits = sm.search!(me, query, 50).length;
+        times.push(performance.now() - t0);
+      }
+      return { query, hits, medianMs: +median(times).toFixed(2), maxMs: +Math.max(...times).toFixed(2) };
+    });
+  } finally {
+    sm.close();
+  }
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -207,14 +300,42 @@ const median = (xs: number[]) => {
 
 async function main(): Promise<void> {
   mkdirSync(cacheRoot, { recursive: true });
-  const impls = [await loadImpl('this tree', here)];
-  if (base) impls.unshift(await loadImpl(`base (${base})`, base));
+  const impls = [];
+  for (const dir of bases) impls.push(await loadImpl(`base ${dir}`, dir));
+  if (!process.argv.includes('--only-base')) impls.push(await loadImpl('this tree', here));
   const work = join(cacheRoot, `work-${process.pid}`);
   mkdirSync(work, { recursive: true });
   const templates = new Map<string, { dir: string; w: Writer }>();
   const working = new Map<string, { dir: string; w: Writer }>();
   const key = (impl: Impl, stored: number) => `${impl.label}|${stored}`;
   for (const impl of impls) for (const stored of sizes) templates.set(key(impl, stored), template(impl, stored));
+  if (process.argv.includes('--search')) {
+    // Rounds alternate implementations, as the apply measurements do; the figures are the median over rounds.
+    const lat = new Map<string, { query: string; hits: number; medianMs: number[]; maxMs: number }[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const stored of sizes) {
+        if (stored === 0) continue;
+        for (const impl of round % 2 ? [...impls].reverse() : impls) {
+          const r = searchLatency(impl, templates.get(key(impl, stored))!.dir);
+          if (!r) continue;
+          const k = key(impl, stored);
+          const acc = lat.get(k) ?? r.map((q) => ({ query: q.query, hits: q.hits, medianMs: [] as number[], maxMs: 0 }));
+          r.forEach((q, i) => {
+            acc[i].medianMs.push(q.medianMs);
+            acc[i].maxMs = Math.max(acc[i].maxMs, q.maxMs);
+          });
+          lat.set(k, acc);
+        }
+      }
+    }
+    const headers = ['impl', 'stored', ...searchQueries().map((q) => `"${q}"`)];
+    const cells = [...lat.entries()].map(([k, qs]) => {
+      const [label, stored] = k.split('|');
+      return [label.slice(-28), stored, ...qs.map((q) => `${median(q.medianMs).toFixed(1)}/${q.maxMs.toFixed(0)} (${q.hits})`)];
+    });
+    process.stdout.write(`search latency, ms: median/slowest of ${SEARCH_REPS}×${ROUNDS} (hits, at most 50)\n${textTable(headers, cells)}\n`);
+  }
+  if (SENDS === 0) return; // --sends 0: generate (and --search) only
   const results = new Map<string, { cpu: number[]; wall: number[]; kb: number[]; stall: number[] }>();
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -275,20 +396,21 @@ async function main(): Promise<void> {
       }
     }
   }
-  const meta = { sends: SENDS, rounds: ROUNDS, batch: BATCH, group: GROUP, accounts: ACCOUNTS };
+  const meta = { text: TEXT_MODE, sends: SENDS, rounds: ROUNDS, batch: BATCH, group: GROUP, accounts: ACCOUNTS };
   if (json) {
     process.stdout.write(`${JSON.stringify({ meta, rows }, null, 1)}\n`);
     return;
   }
   process.stdout.write(`apply cost per send (median of ${ROUNDS} rounds; ${SENDS} sends, batches of ${BATCH}, commit every ${GROUP}, ${ACCOUNTS} accounts)\n`);
   const headers = ['impl', 'stored', 'mode', 'CPU µs/send', 'wall µs/send', 'KB written/send', 'longest batch ms', 'CPU vs smallest'];
-  const cells = rows.map((r) => [r.impl.slice(0, 28), r.stored, r.mode, r.cpuUsPerSend.toFixed(1), r.wallUsPerSend.toFixed(1), r.kbWrittenPerSend.toFixed(1), r.longestBatchMs, r.cpuVsSmallest.toFixed(2)]);
+  const cells = rows.map((r) => [r.impl.slice(-28), r.stored, r.mode, r.cpuUsPerSend.toFixed(1), r.wallUsPerSend.toFixed(1), r.kbWrittenPerSend.toFixed(1), r.longestBatchMs, r.cpuVsSmallest.toFixed(2)]);
   process.stdout.write(`${textTable(headers, cells, { align: ['left', 'right', 'left', 'right', 'right', 'right', 'right', 'right'] })}\n`);
-  if (base) {
+  const mine = impls[impls.length - 1];
+  for (const other of impls.slice(0, -1)) {
     for (const stored of sizes) {
       for (const mode of MODES) {
-        const [a, b] = impls.map((impl) => rows.find((r) => r.impl === impl.label && r.stored === stored && r.mode === mode)!);
-        process.stdout.write(`stored ${stored} ${mode}: ${(a.cpuUsPerSend / b.cpuUsPerSend).toFixed(2)}× less CPU per send than base\n`);
+        const [a, b] = [other, mine].map((impl) => rows.find((r) => r.impl === impl.label && r.stored === stored && r.mode === mode)!);
+        process.stdout.write(`stored ${stored} ${mode}: this tree ${(b.cpuUsPerSend / a.cpuUsPerSend).toFixed(2)}× the CPU per send of ${other.label}\n`);
       }
     }
   }

@@ -183,7 +183,7 @@ describe('search', () => {
 /** Turns a state.db into what the release before schema 5 holds (no edited_at, no search index). */
 function downgradeToSchema4(file: string): void {
   const db = new Database(file);
-  db.exec(`DROP TRIGGER message_search_insert; DROP TRIGGER message_search_update; DROP TABLE message_search;
+  db.exec(`DROP TRIGGER message_search_insert; DROP TRIGGER message_search_update; DROP TABLE message_search; DROP VIEW message_search_source;
            DROP INDEX messages_group; DROP TABLE groups; DROP TABLE group_members; ALTER TABLE messages DROP COLUMN group_id;
            ALTER TABLE messages DROP COLUMN event; ALTER TABLE messages DROP COLUMN edited_at;`);
   db.pragma('user_version = 4');
@@ -223,5 +223,84 @@ describe('schema 4 → 5 and mixed versions', () => {
     const before = h.sm.stateHash('chat');
     h.ok({ kind: 'edit', tokenHash: tok('ann'), messageId: id, text: 'to edit' });
     expect(h.sm.stateHash('chat')).not.toBe(before);
+  });
+});
+
+/**
+ * The search index as schema 6 made it (never released): a content-storing FTS5 table with 1-, 2- and 3-letter prefix
+ * indexes, filled from the live messages, with its triggers.
+ */
+function downgradeToSchema6(file: string): void {
+  const parties = (m: string) => `CASE WHEN ${m}.group_id IS NULL THEN 'a' || ${m}.from_id || ' a' || ${m}.to_id ELSE 'g' || ${m}.group_id END`;
+  const db = new Database(file);
+  db.exec(`DROP TRIGGER message_search_insert; DROP TRIGGER message_search_update; DROP TABLE message_search; DROP VIEW message_search_source;
+    CREATE VIRTUAL TABLE message_search USING fts5(text, parties, tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3');
+    CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN new.deleted = 0 AND new.event IS NULL BEGIN
+      INSERT INTO message_search (rowid, text, parties) VALUES (new.id, new.text, ${parties('new')});
+    END;
+    CREATE TRIGGER message_search_update AFTER UPDATE OF text, deleted ON messages BEGIN
+      DELETE FROM message_search WHERE rowid = old.id;
+      INSERT INTO message_search (rowid, text, parties) SELECT new.id, new.text, ${parties('new')} WHERE new.deleted = 0 AND new.event IS NULL;
+    END;
+    INSERT INTO message_search (rowid, text, parties) SELECT id, text, ${parties('messages')} FROM messages WHERE deleted = 0 AND event IS NULL;`);
+  db.pragma('user_version = 6');
+  db.close();
+}
+
+describe('the external-content index (schema 7)', () => {
+  beforeEach(() => h.raiseClusterVersion(3));
+
+  it('stores no second copy of the text; a schema 6 state (data folder or snapshot) is migrated to it and answers alike', () => {
+    h.send('ann', 'bob', 'Café Müller at noon');
+    const edited = h.send('bob', 'ann', 'lunch at noon');
+    const gone = h.send('ann', 'bob', 'noon is gone');
+    h.ok({ kind: 'edit', tokenHash: tok('bob'), messageId: edited, text: 'lunch at one' });
+    h.ok({ kind: 'delete', tokenHash: tok('ann'), ids: [gone] });
+    const queries = ['noon', 'lunch o', 'caf', 'c', 'gone', 'at'];
+    const answers = queries.map((q) => search(ann, q));
+    const hash = h.sm.stateHash('all');
+    const tables = (file: string) => {
+      const db = new Database(file, { readonly: true });
+      const names = db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'message_search%' ORDER BY name").pluck().all();
+      db.close();
+      return names;
+    };
+    // No message_search_content: the text lives in messages only.
+    expect(tables(path.join(h.dir, 'state.db'))).toEqual(['message_search', 'message_search_config', 'message_search_data', 'message_search_docsize', 'message_search_idx', 'message_search_insert', 'message_search_source', 'message_search_update']);
+    h.sm.close();
+    const older = tempDir('quorum-v6-');
+    cleanup.push(() => fs.rmSync(older, { recursive: true, force: true }));
+    const file = path.join(older, 'state.db');
+    fs.copyFileSync(path.join(h.dir, 'state.db'), file);
+    downgradeToSchema6(file);
+    expect(tables(file)).toContain('message_search_content');
+    // As a data folder...
+    h.sm = ChatStateMachine.open(older);
+    expect(queries.map((q) => search(ann, q))).toEqual(answers);
+    expect(h.sm.stateHash('all')).toBe(hash);
+    expect(h.sm.audit()).toEqual([]);
+    h.sm.close();
+    expect(tables(file)).not.toContain('message_search_content');
+    // ...and as a snapshot of a replica of schema 6.
+    downgradeToSchema6(file);
+    const other = new Harness();
+    cleanup.push(() => other.dispose());
+    other.sm.restoreFrom(file);
+    expect(queries.map((q) => other.sm.search(ann, q, 50))).toEqual(answers);
+    expect(other.sm.audit()).toEqual([]);
+    h.sm = ChatStateMachine.open(h.dir);
+  });
+
+  it('the audit finds an index that disagrees with the messages', () => {
+    h.send('ann', 'bob', 'indexed');
+    expect(h.sm.audit()).toEqual([]);
+    h.sm.close();
+    const db = new Database(path.join(h.dir, 'state.db'));
+    // A write the index missed, as if a trigger were lost (opening puts the trigger back, not the index).
+    db.exec('DROP TRIGGER message_search_update');
+    db.exec("UPDATE messages SET text = 'changed behind its back' WHERE text = 'indexed'");
+    db.close();
+    h.sm = ChatStateMachine.open(h.dir);
+    expect(h.sm.audit()).toEqual([expect.stringMatching(/^the search index disagrees with the messages/)]);
   });
 });
