@@ -228,11 +228,7 @@ export function prepareStatements(db: Db) {
     groupUnread: prepare<[number, number, number, number], MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE group_id = ? AND deleted = 0 AND id > ? AND event IS NULL AND from_id <> ? ORDER BY id LIMIT ?`,
     ),
-    /** Counts what groupUnread would return up to an id (markGroupRead). */
-    groupUnreadUpTo: prepare<[number, number, number, number], { n: number }>(
-      'SELECT count(*) AS n FROM messages WHERE group_id = ? AND deleted = 0 AND id > ? AND id <= ? AND event IS NULL AND from_id <> ?',
-    ),
-    /** The live messages (not events) from others in (after, upTo]: what a member's moved watermark newly read. */
+    /** What groupUnread would return up to an id, unbounded: what markGroupRead's moved watermark newly reads. */
     groupReadRange: prepare<[number, number, number, number], { id: number; from_id: number }>(
       'SELECT id, from_id FROM messages WHERE group_id = ? AND deleted = 0 AND id > ? AND id <= ? AND event IS NULL AND from_id <> ? ORDER BY id',
     ),

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js';
 import { describeUnless } from '../helpers/skip.js';
-import { RemoteDesktop } from '../helpers/remote-desktop.js';
+import { closeDesktops, RemoteDesktop } from '../helpers/remote-desktop.js';
 import { waitFor } from '../helpers/cluster.js';
 import type { AutopilotConfig } from '../../main/ipc-contract.js';
 import type { ReplicaStatus, ReplicaStatusRow } from '../../replica/protocol/index.js';
@@ -50,11 +50,7 @@ describeUnless(netnsUnavailableReason(), 'four desktops on one LAN: autopilot th
 
   afterAll(async () => {
     // A paused machine is thawed first (close() does), so that it can stop its replica and exit.
-    for (const d of desktops) d.close();
-    await Promise.all(
-      desktops.map((d) => (d.exited ? null : Promise.race([new Promise((r) => d.proc.once('exit', r)), new Promise((r) => setTimeout(r, 20_000))]))),
-    );
-    for (const d of desktops) if (!d.exited) d.killGroup();
+    await closeDesktops(desktops);
     lab?.destroy();
     closeSync(logFd);
     if (process.env.QUORUM_KEEP_LOGS) console.log(`logs kept in ${root}`);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js';
 import { describeUnless } from '../helpers/skip.js';
-import { RemoteDesktop } from '../helpers/remote-desktop.js';
+import { closeDesktops, RemoteDesktop } from '../helpers/remote-desktop.js';
 import { waitFor } from '../helpers/cluster.js';
 
 const PW = 'password-123';
@@ -30,8 +30,7 @@ describeUnless(netnsUnavailableReason(), 'three desktops on one LAN (network nam
   });
 
   afterAll(async () => {
-    for (const d of desktops) d.close();
-    await Promise.all(desktops.map((d) => new Promise((r) => (d.proc.exitCode !== null || d.proc.signalCode !== null ? r(null) : d.proc.once('exit', r)))));
+    await closeDesktops(desktops);
     lab?.destroy();
     closeSync(logFd);
     if (process.env.QUORUM_KEEP_LOGS) console.log(`logs kept in ${root}`);

@@ -111,3 +111,10 @@ export class RemoteDesktop {
     }
   }
 }
+
+/** Closes every desktop, waits up to `graceMs` for each to exit, then kills what is left of their process groups. */
+export async function closeDesktops(desktops: readonly RemoteDesktop[], graceMs = 20_000): Promise<void> {
+  for (const d of desktops) d.close();
+  await Promise.all(desktops.map((d) => (d.exited ? null : Promise.race([new Promise((r) => d.proc.once('exit', r)), new Promise((r) => setTimeout(r, graceMs))]))));
+  for (const d of desktops) if (!d.exited) d.killGroup();
+}

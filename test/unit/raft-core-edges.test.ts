@@ -361,6 +361,13 @@ describe('raft core: follower appends', () => {
   });
 });
 
+/** An empty append, a heartbeat or a snapshot (of nothing) that a leader `from` of `term` sends to `to`. */
+function fromLeader(type: 'app' | 'heartbeat' | 'snap', from: string, to: string, term: number): Message {
+  if (type === 'app') return { type, from, to, term, index: 0, logTerm: 0, commit: 0, entries: [] };
+  if (type === 'heartbeat') return { type, from, to, term, commit: 0 };
+  return { type, from, to, term, snapshot: { index: 0, term: 0, conf: CONF3 } };
+}
+
 describe('raft core: candidates', () => {
   it('a candidate rejected by a majority becomes a follower at once, in its term', () => {
     const net = new TestNetwork(['a', 'b', 'c'], { preVote: false });
@@ -400,13 +407,7 @@ describe('raft core: candidates', () => {
       const node = new TestNode('a', CONF3, { preVote: false }, 1);
       node.raft.campaign();
       node.drain();
-      const m: Message =
-        type === 'app'
-          ? { type, from: 'b', to: 'a', term: 1, index: 0, logTerm: 0, commit: 0, entries: [] }
-          : type === 'heartbeat'
-            ? { type, from: 'b', to: 'a', term: 1, commit: 0 }
-            : { type, from: 'b', to: 'a', term: 1, snapshot: { index: 0, term: 0, conf: CONF3 } };
-      node.raft.step(m);
+      node.raft.step(fromLeader(type, 'b', 'a', 1));
       expect(node.raft.status()).toMatchObject({ role: 'follower', lead: 'b', term: 1 });
       const out = node.drain();
       expect(out.map((x) => x.type)).toEqual([type === 'app' ? 'appResp' : type === 'heartbeat' ? 'heartbeatResp' : 'snapResp']);
@@ -416,13 +417,7 @@ describe('raft core: candidates', () => {
   it('a higher-term message from a leader sets it as leader; a higher-term answer leaves none', () => {
     for (const type of ['app', 'heartbeat', 'snap'] as const) {
       const node = new TestNode('b', CONF3, {}, 1);
-      const m: Message =
-        type === 'app'
-          ? { type, from: 'a', to: 'b', term: 4, index: 0, logTerm: 0, commit: 0, entries: [] }
-          : type === 'heartbeat'
-            ? { type, from: 'a', to: 'b', term: 4, commit: 0 }
-            : { type, from: 'a', to: 'b', term: 4, snapshot: { index: 0, term: 0, conf: CONF3 } };
-      node.raft.step(m);
+      node.raft.step(fromLeader(type, 'a', 'b', 4));
       expect(node.raft.status()).toMatchObject({ role: 'follower', lead: 'a', term: 4 });
     }
     const node = new TestNode('b', CONF3, {}, 1);

@@ -20,19 +20,17 @@ function lowerBound(xs: readonly number[], x: number): number {
 }
 
 /**
- * `readerId`'s watermark in the group moved from `after` to `upTo` (already written): pushes `groupRead` to the
- * sender of every live message in (after, upTo] from another member, with its count of readers now.
+ * A member's watermark in the group moved (already written) past `newlyRead`: the live messages from other members it
+ * passed. Pushes `groupRead` to the sender of each, with its count of readers now.
  */
-export function pushGroupReads(statements: Statements, ctx: ApplyContext, groupId: number, groupName: string, readerId: number, after: number, upTo: number): void {
-  if (upTo <= after) return;
-  const rows = statements.groupReadRange.all(groupId, after, upTo, readerId);
-  if (rows.length === 0) return;
+export function pushGroupReads(statements: Statements, ctx: ApplyContext, groupId: number, groupName: string, newlyRead: readonly { id: number; from_id: number }[]): void {
+  if (newlyRead.length === 0) return;
   const members = statements.groupMembers.all(groupId);
   const watermarks = members.map((m) => m.read_upto).sort((a, b) => a - b);
   const own = new Map(members.map((m) => [m.account_id, m.read_upto]));
   const readBy = new Map<number, number>();
   const bySender = new IdsByAccount();
-  for (const row of rows) {
+  for (const row of newlyRead) {
     // Members at or past the message, its sender left out (a sender who has since left the group is no member).
     const senderRead = (own.get(row.from_id) ?? -1) >= row.id ? 1 : 0;
     readBy.set(row.id, watermarks.length - lowerBound(watermarks, row.id) - senderRead);

@@ -113,10 +113,10 @@ export class GroupCommands {
     const member = this.statements.groupMember.get(group.id, actor.id)!;
     const upTo = Math.min(cmd.upTo, group.last_id);
     if (upTo <= member.read_upto) return { marked: 0 };
-    const marked = this.statements.groupUnreadUpTo.get(group.id, member.read_upto, upTo, actor.id)!.n;
-    this.statements.groupSetRead.run(upTo, marked, group.id, actor.id);
-    pushGroupReads(this.statements, ctx, group.id, group.name, actor.id, member.read_upto, upTo);
-    return { marked };
+    const newlyRead = this.statements.groupReadRange.all(group.id, member.read_upto, upTo, actor.id);
+    this.statements.groupSetRead.run(upTo, newlyRead.length, group.id, actor.id);
+    pushGroupReads(this.statements, ctx, group.id, group.name, newlyRead);
+    return { marked: newlyRead.length };
   }
 
   /** Removes a deleted account from every group it was in (with an event each). */

@@ -54,7 +54,7 @@ export class ReceiptCommands {
       if (!taken.length) continue;
       const upTo = taken[taken.length - 1].id;
       this.statements.groupSetRead.run(upTo, taken.length, m.group_id, account.id);
-      pushGroupReads(this.statements, ctx, m.group_id, this.statements.groupById.get(m.group_id)!.name, account.id, m.read_upto, upTo);
+      pushGroupReads(this.statements, ctx, m.group_id, this.statements.groupById.get(m.group_id)!.name, taken);
     }
     const accounts = accountLookup(this.statements);
     return { messages: rows.concat(groupRows).sort((a, b) => a.id - b.id).map((row) => chatMessageOf(row, accounts)) };
