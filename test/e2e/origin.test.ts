@@ -8,7 +8,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeUnless } from '../helpers/skip.js';
 import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
-import { Cluster, freePort, stateDigest } from '../helpers/cluster.js';
+import { Cluster, freePort, stateDigest, waitFor } from '../helpers/cluster.js';
+import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
 import { CHROMIUM, chromiumSkipReason } from './support.js';
 
 
@@ -55,6 +56,14 @@ describeUnless(chromiumSkipReason, 'cross-site access (Chromium)', () => {
   beforeAll(async () => {
     cluster = await Cluster.start({ size: 3 });
     await cluster.leader();
+    // A new cluster still writes entries of its own after it has a leader (each member's version, then the cluster
+    // version): "nothing changes" is judged once every replica has applied them and they all agree.
+    await waitFor('every replica at the cluster version, with one state', async () => {
+      const statuses = await Promise.all(cluster.replicas.map((r) => r.status()));
+      if (!statuses.every((s) => s.clusterVersion === SUPPORTED_VERSION)) return false;
+      const digests = await Promise.all(cluster.addresses.map((a) => stateDigest(a)));
+      return digests.every((d) => d.appliedIndex === digests[0].appliedIndex && d.stateHash === digests[0].stateHash);
+    }, 60_000);
     evil = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<!doctype html><title>another site</title><p>nothing to see</p>');
