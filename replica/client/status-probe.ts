@@ -28,7 +28,10 @@ export function fetchStatus(address: string, options: StatusProbeOptions): Promi
       address,
       {
         onHello: (c) => {
-          if (!c.send({ id: 1, op: 'status' })) return;
+          if (!c.send({ id: 1, op: 'status' })) {
+            c.close(`cannot send the status request to ${address}`);
+            return;
+          }
           timer = setTimeout(
             () => c.close(`no status from ${address} within ${options.requestTimeoutMs} ms`),
             options.requestTimeoutMs,
