@@ -286,6 +286,29 @@ describe('Connection without a full logger', () => {
     }
   });
 
+  it('keeps a throwing frame handler inside with a logger that has no error method, or with none', () => {
+    for (const log of [{ warn: vi.fn() }, undefined]) {
+      const conn = new Connection(
+        1,
+        '127.0.0.1:1',
+        {
+          onHello: () => {},
+          onFrame: () => {
+            throw new Error('handler bug');
+          },
+          onClose: () => {},
+        },
+        log,
+      );
+      conn.open(ScriptSocket, 'ws://x/client', 1000);
+      const socket = ScriptSocket.last as ScriptSocket;
+      socket.opened();
+      socket.frame(HELLO);
+      expect(() => socket.frame(PUSH)).not.toThrow();
+      conn.close('done');
+    }
+  });
+
   it('is not open before open() and after a socket that could not be made', async () => {
     const closes: string[] = [];
     const conn = new Connection(1, '127.0.0.1:1', { onHello: () => {}, onFrame: () => {}, onClose: (_c, r) => closes.push(r) });
