@@ -10,6 +10,7 @@ import { FRESH_MS, PeerClocks } from '../../replica/node/peer-clocks.js';
 import { RequestHandler, type RequestContext } from '../../replica/node/requests.js';
 import type { ClientRequest } from '../../replica/protocol/client.js';
 import { Harness } from '../helpers/chat-harness.js';
+import { encodeCommand } from '../../replica/chat/commands.js';
 import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
 
 const HOUR = 3600 * 1000;
@@ -188,5 +189,24 @@ describe('the leader stamps writes', () => {
     await expect(leader.send(frame)).resolves.toEqual(first);
     const history = leader.h.sm.history(leader.h.sm.account('ann')!.id, 'bob', 10);
     expect(history.map((m) => m.sentAt)).toEqual([real]);
+  });
+});
+
+describe('a clock command', () => {
+  it('applies, answers with the clock it set, and moves the applied clock at most one step', () => {
+    const h = new Harness();
+    try {
+      h.sm.bootstrap({ voters: ['r1'], learners: [] }, [{ id: 'r1', address: 'r1:1' }]);
+      h.raiseClusterVersion(SUPPORTED_VERSION);
+      const before = h.sm.appliedClock();
+      const step = h.applyRaw(encodeCommand({ kind: 'clock', at: before + 1000 }));
+      expect(step.response).toEqual({ ok: true, result: { at: before + 1000 } });
+      expect(h.sm.appliedClock()).toBe(before + 1000);
+      const far = h.applyRaw(encodeCommand({ kind: 'clock', at: before + 10 * MAX_CLOCK_STEP_MS }));
+      expect(far.response).toEqual({ ok: true, result: { at: before + 1000 + MAX_CLOCK_STEP_MS } });
+      expect(far.events).toEqual([]);
+    } finally {
+      h.dispose();
+    }
   });
 });
