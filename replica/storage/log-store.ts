@@ -302,6 +302,14 @@ export class SqliteLogStore implements LogStore {
     if (this.tail.length && index >= this.tailStart) this.dropTailThrough(index);
   }
 
+  /**
+   * The in-memory copy of the newest entries, which answers `term` and `entries` without SQLite: how many entries,
+   * their total size (entrySize) and the first one's index (0 when empty). Bounded by `open`'s `tail` option.
+   */
+  cacheStats(): { entries: number; bytes: number; first: number } {
+    return { entries: this.tail.length, bytes: this.tailBytes, first: this.tail.length ? this.tailStart : 0 };
+  }
+
   private clearTail(): void {
     this.tail = [];
     this.tailSizes = [];
