@@ -373,3 +373,26 @@ describe('groupSend and markGroupRead', () => {
     expect(h.sm.audit()).toEqual([]);
   });
 });
+
+describe("a command's answer shows the group as it now is", () => {
+  it('its last message is the event the command itself just wrote (add, remove, rename, admin)', () => {
+    h.ok({ kind: 'createGroup', ...as('ann'), name: 'crew', members: ['zoe', 'bob'] });
+    const last = (r: { group: { lastMessage?: { event?: string; text: string; group?: string } } }) => r.group.lastMessage;
+    expect(last(h.ok({ kind: 'setAdmin', ...as('ann'), group: 'crew', member: 'zoe', admin: true }))).toMatchObject({
+      event: 'admin',
+      text: 'ann made zoe an admin',
+    });
+    expect(last(h.ok({ kind: 'addMembers', ...as('ann'), group: 'crew', members: ['carl'] }))).toMatchObject({ event: 'added', text: 'ann added carl' });
+    expect(last(h.ok({ kind: 'removeMembers', ...as('ann'), group: 'crew', members: ['carl'] }))).toMatchObject({
+      event: 'removed',
+      text: 'ann removed carl',
+    });
+    expect(last(h.ok({ kind: 'renameGroup', ...as('ann'), group: 'crew', name: 'team' }))).toMatchObject({
+      event: 'renamed',
+      text: 'ann renamed #crew to #team',
+      group: 'team',
+    });
+    // The same as listing the groups afterwards.
+    expect(groupOf('ann')[0].lastMessage).toMatchObject({ event: 'renamed' });
+  });
+});

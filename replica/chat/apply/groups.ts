@@ -139,8 +139,9 @@ export class GroupCommands {
     return this.statements.groupMembers.all(groupId).sort((a, b) => (a.username.toLowerCase() < b.username.toLowerCase() ? -1 : 1));
   }
 
-  /** The group as `viewerId` sees it. */
+  /** The group as `viewerId` sees it (its last message as now stored: a command's own event may have just moved it). */
   summary(group: GroupRow, viewerId: number): GroupSummary {
+    const lastId = this.statements.groupById.get(group.id)?.last_id ?? group.last_id;
     const members = this.members(group.id);
     const own = members.find((m) => m.account_id === viewerId);
     const summary: GroupSummary = {
@@ -149,7 +150,7 @@ export class GroupCommands {
       admins: members.filter((m) => m.admin).map((m) => m.username),
       unread: own?.unread ?? 0,
     };
-    const last = this.statements.messageById.get(group.last_id);
+    const last = this.statements.messageById.get(lastId);
     if (last && !last.deleted) summary.lastMessage = chatMessageOf(last, accountLookup(this.statements));
     return summary;
   }
