@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { scryptSync } from 'node:crypto';
 import { HASH_CONCURRENCY, hashPassword, hashToken, newToken, verifyPassword } from '../../replica/chat/passwords.js';
 
 describe('passwords', () => {
@@ -35,5 +36,30 @@ describe('passwords', () => {
     expect(newToken()).not.toBe(t);
     expect(hashToken('abc')).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
     expect(hashToken(t)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('refuses a real scrypt hash whose parameters or sizes are outside the policy, and accepts the limits themselves', async () => {
+    const make = (o: { N?: string; r?: number; p?: number; salt?: number; key?: number; prefix?: string; extra?: string } = {}) => {
+      const N = Number(o.N ?? '2');
+      const r = o.r ?? 1;
+      const p = o.p ?? 1;
+      const salt = Buffer.alloc(o.salt ?? 16, 7);
+      const key = scryptSync('pw', salt, o.key ?? 32, { N: Number.isFinite(N) ? N : 2, r, p, maxmem: 256 * 1024 * 1024 });
+      return [o.prefix ?? 'scrypt', o.N ?? '2', r, p, salt.toString('base64url'), key.toString('base64url')].join('$') + (o.extra ?? '');
+    };
+    const accepted = [make(), make({ r: 32 }), make({ p: 16 }), make({ salt: 8 }), make({ key: 16 }), make({ key: 128 })];
+    for (const stored of accepted) expect(await verifyPassword('pw', stored)).toBe(true);
+    const refused = [
+      make({ r: 33 }),
+      make({ p: 17 }),
+      make({ salt: 7 }),
+      make({ key: 15 }),
+      make({ key: 129 }),
+      make({ prefix: 'scrypx' }),
+      make({ extra: '$more' }),
+      make({ N: ' 2' }),
+      make({ N: '2 ' }),
+    ];
+    for (const stored of refused) expect(await verifyPassword('pw', stored)).toBe(false);
   });
 });
