@@ -587,24 +587,23 @@ describe('hostile input against live replicas', () => {
     });
     expect(growth, `peak RSS growth ${Math.round(growth / 1e6)} MB`).toBeLessThan(250 * 1024 * 1024);
 
-    // More sockets than one address may hold: the excess is closed at once.
+    // More sockets than one address may hold: the excess is closed by the replica (waited for as a condition, not
+    // within a fixed time: on a loaded machine 1,200 connections take seconds to open).
+    let closed = 0;
     const many = await Promise.all(
       Array.from({ length: 1200 }, () =>
-        new Promise<{ s: Socket; closedEarly: Promise<boolean> }>((resolve) => {
+        new Promise<Socket>((resolve) => {
           const s = connect(Number(port), host);
           s.on('error', () => {});
-          const closedEarly = new Promise<boolean>((res) => {
-            s.once('close', () => res(true));
-            setTimeout(() => res(false), 2000);
-          });
-          s.once('connect', () => resolve({ s, closedEarly }));
-          s.once('error', () => resolve({ s, closedEarly }));
+          s.once('close', () => closed++);
+          s.once('connect', () => resolve(s));
+          s.once('error', () => resolve(s));
         }),
       ),
     );
-    const early = (await Promise.all(many.map((m) => m.closedEarly))).filter(Boolean).length;
-    for (const m of many) m.s.destroy();
-    expect(early).toBeGreaterThanOrEqual(1200 - 1024);
+    await waitFor(`the replica to close the sockets beyond 1024 from one address`, () => closed >= 1200 - 1024, 30_000, 50);
+    console.log(`socket flood: ${closed} of 1200 sockets from one address closed by the replica`);
+    for (const s of many) s.destroy();
     await assertIntact('HTTP and socket floods');
   }, 120_000);
 });
