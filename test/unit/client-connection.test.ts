@@ -83,6 +83,34 @@ function connection(): { conn: Connection; rec: Recorded; socket: () => ScriptSo
   return { conn, rec, socket: () => ScriptSocket.last as ScriptSocket };
 }
 
+/** A connection whose frame handler throws, opened on a ScriptSocket that has said hello. */
+function throwingHandler(log?: ConstructorParameters<typeof Connection>[3]): { conn: Connection; socket: ScriptSocket } {
+  const conn = new Connection(
+    1,
+    '127.0.0.1:1',
+    {
+      onHello: () => {},
+      onFrame: () => {
+        throw new Error('handler bug');
+      },
+      onClose: () => {},
+    },
+    log,
+  );
+  conn.open(ScriptSocket, 'ws://x/client', 1000);
+  const socket = ScriptSocket.last as ScriptSocket;
+  socket.opened();
+  socket.frame(HELLO);
+  return { conn, socket };
+}
+
+/** A WebSocket constructor that throws. */
+const Unconstructible = class {
+  constructor() {
+    throw new Error('bad url');
+  }
+} as unknown as WebSocketConstructor;
+
 afterEach(() => {
   vi.useRealTimers();
   ScriptSocket.last = null;
@@ -208,22 +236,10 @@ describe('Connection', () => {
 
   it('keeps a throwing frame handler inside (logged), and a failed send is false, not a throw', () => {
     const rec: string[] = [];
-    const conn = new Connection(
-      1,
-      '127.0.0.1:1',
-      {
-        onHello: () => {},
-        onFrame: () => {
-          throw new Error('handler bug');
-        },
-        onClose: () => {},
-      },
-      { error: (o, msg) => rec.push(`${msg} ${JSON.stringify(o)}`), warn: (o, msg) => rec.push(`${msg} ${JSON.stringify(o)}`) },
-    );
-    conn.open(ScriptSocket, 'ws://x/client', 1000);
-    const socket = ScriptSocket.last as ScriptSocket;
-    socket.opened();
-    socket.frame(HELLO);
+    const { conn, socket } = throwingHandler({
+      error: (o, msg) => rec.push(`${msg} ${JSON.stringify(o)}`),
+      warn: (o, msg) => rec.push(`${msg} ${JSON.stringify(o)}`),
+    });
     expect(() => socket.frame(PUSH)).not.toThrow();
     expect(rec).toEqual(['client failed to handle a frame {"address":"127.0.0.1:1","err":"handler bug"}']);
     socket.throwOnSend = true;
@@ -249,12 +265,7 @@ describe('Connection', () => {
 
   it('reports a socket that cannot even be constructed once, after open() returned (never from inside it)', async () => {
     const { conn, rec } = connection();
-    const Throwing = class {
-      constructor() {
-        throw new Error('bad url');
-      }
-    } as unknown as WebSocketConstructor;
-    conn.open(Throwing, 'ws://[bad/client', 1000);
+    conn.open(Unconstructible, 'ws://[bad/client', 1000);
     expect(rec.closes).toEqual([]);
     await Promise.resolve();
     expect(rec.closes).toEqual(['cannot open ws://[bad/client: bad url']);
@@ -288,22 +299,7 @@ describe('Connection without a full logger', () => {
 
   it('keeps a throwing frame handler inside with a logger that has no error method, or with none', () => {
     for (const log of [{ warn: vi.fn() }, undefined]) {
-      const conn = new Connection(
-        1,
-        '127.0.0.1:1',
-        {
-          onHello: () => {},
-          onFrame: () => {
-            throw new Error('handler bug');
-          },
-          onClose: () => {},
-        },
-        log,
-      );
-      conn.open(ScriptSocket, 'ws://x/client', 1000);
-      const socket = ScriptSocket.last as ScriptSocket;
-      socket.opened();
-      socket.frame(HELLO);
+      const { conn, socket } = throwingHandler(log);
       expect(() => socket.frame(PUSH)).not.toThrow();
       conn.close('done');
     }
@@ -315,18 +311,10 @@ describe('Connection without a full logger', () => {
     expect(conn.isOpen).toBe(false);
     expect(conn.isReady).toBe(false);
     expect(conn.send({ id: 1 })).toBe(false);
-    conn.open(
-      class {
-        constructor() {
-          throw new Error('no');
-        }
-      } as unknown as WebSocketConstructor,
-      'ws://x/client',
-      1000,
-    );
+    conn.open(Unconstructible, 'ws://x/client', 1000);
     expect(conn.isOpen).toBe(false);
     await Promise.resolve();
-    expect(closes).toEqual(['cannot open ws://x/client: no']);
+    expect(closes).toEqual(['cannot open ws://x/client: bad url']);
   });
 
   it('leaves no timer behind when closed before its hello, and ignores a message the socket dispatches after the close', () => {

@@ -139,9 +139,8 @@ export class GroupCommands {
     return this.statements.groupMembers.all(groupId).sort((a, b) => (a.username.toLowerCase() < b.username.toLowerCase() ? -1 : 1));
   }
 
-  /** The group as `viewerId` sees it (its last message as now stored: a command's own event may have just moved it). */
+  /** The group as `viewerId` sees it. */
   summary(group: GroupRow, viewerId: number): GroupSummary {
-    const lastId = this.statements.groupById.get(group.id)?.last_id ?? group.last_id;
     const members = this.members(group.id);
     const own = members.find((m) => m.account_id === viewerId);
     const summary: GroupSummary = {
@@ -150,7 +149,7 @@ export class GroupCommands {
       admins: members.filter((m) => m.admin).map((m) => m.username),
       unread: own?.unread ?? 0,
     };
-    const last = this.statements.messageById.get(lastId);
+    const last = this.statements.messageById.get(group.last_id);
     if (last && !last.deleted) summary.lastMessage = chatMessageOf(last, accountLookup(this.statements));
     return summary;
   }
@@ -185,6 +184,8 @@ export class GroupCommands {
   private event(group: GroupRow, actor: AccountIdentity, kind: GroupEventKind, text: string, ctx: ApplyContext, id = ctx.index): void {
     this.statements.insertGroupMessage.run(id, actor.id, text, ctx.at, group.id, kind);
     this.statements.groupSetLast.run(id, group.id);
+    // The row in hand follows, so the command's answer (summary) shows this event as the group's last message.
+    group.last_id = id;
     this.pushToMembers(group.id, { type: 'push', event: 'message', message: this.view(id) }, ctx);
   }
 
