@@ -30,7 +30,11 @@ export class IdentityCache {
   private readonly accountIdByName = new Map<string, number>();
   private readonly identities = new Map<number, AccountIdentity>();
 
-  constructor(private readonly statements: Statements) {}
+  /** `max`: accounts kept before it starts over (IDENTITY_CACHE_MAX; less in tests). */
+  constructor(
+    private readonly statements: Statements,
+    private readonly max = IDENTITY_CACHE_MAX,
+  ) {}
 
   forget(): void {
     this.accountIdByToken.clear();
@@ -66,7 +70,7 @@ export class IdentityCache {
   }
 
   private remember(row: AccountIdentity): AccountIdentity {
-    if (this.identities.size >= IDENTITY_CACHE_MAX) this.forget();
+    if (this.identities.size >= this.max) this.forget();
     const identity: AccountIdentity = { id: row.id, username: row.username, username_lower: row.username_lower, deleted: row.deleted };
     this.identities.set(row.id, identity);
     return identity;

@@ -5,7 +5,16 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeCommand } from '../../replica/chat/commands.js';
 import { ChatStateMachine, MAX_CLOCK_STEP_MS } from '../../replica/chat/state-machine.js';
-import { SUPPORTED_VERSION, supportedVersion, unsupportedReason } from '../../replica/chat/versions.js';
+import { STATE_SCHEMA_VERSION } from '../../replica/chat/schema.js';
+import {
+  FIRST_VERSION,
+  requiredVersion,
+  snapshotUnreadableBy,
+  SUPPORTED_VERSION,
+  supportedVersion,
+  unsupportedReason,
+  VERSION_HISTORY,
+} from '../../replica/chat/versions.js';
 import { ReplicaStopError } from '../../replica/util/replica-stop-error.js';
 import { Harness, tempDir, tok } from '../helpers/chat-harness.js';
 
@@ -115,6 +124,30 @@ describe('versions a replica supports, and what the leader says when a command n
     expect(supportedVersion({ QUORUM_MAX_VERSION: '1' })).toBe(1);
     expect(() => supportedVersion({ QUORUM_MAX_VERSION: '0' })).toThrow(/QUORUM_MAX_VERSION=0: this Quorum supports versions 1 to/);
     expect(() => supportedVersion({ QUORUM_MAX_VERSION: 'new' })).toThrow(/QUORUM_MAX_VERSION/);
+    // Empty is unset; the newest this build knows is allowed; one past it, or a fraction, is not.
+    expect(supportedVersion({ QUORUM_MAX_VERSION: '' })).toBe(SUPPORTED_VERSION);
+    expect(supportedVersion({ QUORUM_MAX_VERSION: String(SUPPORTED_VERSION) })).toBe(SUPPORTED_VERSION);
+    expect(() => supportedVersion({ QUORUM_MAX_VERSION: String(SUPPORTED_VERSION + 1) })).toThrow(
+      `QUORUM_MAX_VERSION=${SUPPORTED_VERSION + 1}: this Quorum supports versions 1 to ${SUPPORTED_VERSION}`,
+    );
+    expect(() => supportedVersion({ QUORUM_MAX_VERSION: '1.5' })).toThrow(/QUORUM_MAX_VERSION=1.5/);
+  });
+
+  it('says, for every version, what it added and what a refusal calls it', () => {
+    for (let v = FIRST_VERSION; v <= SUPPORTED_VERSION; v++) {
+      expect(VERSION_HISTORY[v]?.adds, `version ${v}`).toMatch(/\w{4}/);
+      expect(VERSION_HISTORY[v]?.feature, `version ${v}`).toMatch(/\w{4}/);
+    }
+    expect(Object.keys(VERSION_HISTORY).map(Number)).toEqual(Array.from({ length: SUPPORTED_VERSION }, (_, i) => i + 1));
+  });
+
+  it("a command needs its kind's version, or 2 for a session stamped with its start index", () => {
+    const session = { clientId: 'c', seq: 1 };
+    expect(requiredVersion({ kind: 'send', at: 1, session, tokenHash: tok('a'), to: 'b', text: 'x' })).toBe(1);
+    expect(requiredVersion({ kind: 'send', at: 1, session: { ...session, startIndex: 4 }, tokenHash: tok('a'), to: 'b', text: 'x' })).toBe(2);
+    expect(requiredVersion({ kind: 'edit', at: 1, session: { ...session, startIndex: 4 }, tokenHash: tok('a'), id: 5, text: 'x' })).toBe(3);
+    expect(requiredVersion({ kind: 'clock', at: 1 })).toBe(2);
+    expect(requiredVersion({ kind: 'send', at: 1, session: undefined, tokenHash: tok('a'), to: 'b', text: 'x' } as never)).toBe(1);
   });
 
   it('names the replicas to upgrade', () => {
@@ -127,5 +160,32 @@ describe('versions a replica supports, and what the leader says when a command n
       'update every member to use session expiry (it needs Quorum version 2; the cluster runs version 1); ' +
         'still to update: r3 (version 1), r4 (version 1 or unreported)',
     );
+    // Everyone reported enough: the leader is about to raise the cluster version.
+    expect(unsupportedReason(3, 2, ['r1', 'r2'], new Map([['r1', 3], ['r2', 3]]))).toBe(
+      'update every member to use groups, message edits and search (it needs Quorum version 3; the cluster runs version 2); ' +
+        'the cluster version is being raised: retry shortly',
+    );
+  });
+
+  it('withholds a snapshot only from a peer whose release cannot read its schema and that can still rejoin', () => {
+    const withheld = (peerVersion: number | undefined, schema: number, cluster: number) => snapshotUnreadableBy('r2', peerVersion, schema, cluster);
+    // Versions 1 and 2 read schema 4 at most; version 3 reads 7.
+    expect(withheld(2, 7, 2)).toBe(
+      "r2 supports version 2, whose release cannot read this replica's state format (schema 7): it catches up once updated (or from a leader of its release)",
+    );
+    expect(withheld(1, 5, 1)).toMatch(/^r2 supports version 1, .*\(schema 5\)/);
+    expect(withheld(2, 4, 2)).toBeNull();
+    expect(withheld(1, 4, 1)).toBeNull();
+    expect(withheld(3, 7, 3)).toBeNull();
+    expect(withheld(3, STATE_SCHEMA_VERSION, 2)).toBeNull();
+    // A version not known yet: not withheld.
+    expect(withheld(undefined, 7, 2)).toBeNull();
+    // The cluster already runs past the peer: it can never rejoin, so it is sent the snapshot (and stops with a line).
+    expect(withheld(2, 7, 3)).toBeNull();
+    // Equal versions are not past it.
+    expect(withheld(1, 7, 1)).not.toBeNull();
+    // A newer release than this build reads what this build writes; an unknown older one (0) reads nothing.
+    expect(withheld(SUPPORTED_VERSION + 1, 9, SUPPORTED_VERSION)).toBeNull();
+    expect(withheld(0, 1, 0)).not.toBeNull();
   });
 });
