@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import UnloadableFileFails from './test/helpers/unloadable-file-fails.js';
 
 // The tests Stryker runs against each mutant (`npm run mutate`, stryker.config.mjs): the in-process suites only.
 // Real-process cluster, Chromium and chaos tests take seconds to minutes each, far too long to repeat per mutant;
@@ -10,5 +11,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     env: { SIM_SEEDS: '200' },
+    // A test file whose imports throw counts as a failed test, not as no test (test/helpers/unloadable-file-fails.ts).
+    reporters: ['default', new UnloadableFileFails()],
   },
 });
