@@ -15,7 +15,7 @@ function hasTests(task: { tasks?: { type: string; tasks?: unknown[] }[] }): bool
   return (task.tasks ?? []).some((t) => t.type === 'test' || hasTests(t as never));
 }
 
-export function unloadableFileFails(file: Task): void {
+function unloadableFileFails(file: Task): void {
   if (file.result?.state !== 'fail' || hasTests(file)) return;
   const errors = file.result.errors ?? [{ message: 'the test file failed to load', name: 'Error' }];
   file.tasks.push({
