@@ -11,6 +11,8 @@ export class DeliveryAcker {
   private inFlight = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  /** Moved by reset(): an ack sent before it answers for the previous account's marks, not for these. */
+  private epoch = 0;
 
   constructor(
     private readonly sendDelivered: (upTo: number) => Promise<unknown>,
@@ -31,6 +33,7 @@ export class DeliveryAcker {
     this.timer = null;
     this.highest = 0;
     this.acked = 0;
+    this.epoch++;
   }
 
   stop(): void {
@@ -49,15 +52,17 @@ export class DeliveryAcker {
   private flush(): void {
     if (this.stopped || this.inFlight || this.highest <= this.acked) return;
     const upTo = this.highest;
+    const epoch = this.epoch;
+    const done = () => {
+      if (epoch === this.epoch && upTo > this.acked) this.acked = upTo;
+    };
     this.inFlight = true;
     this.sendDelivered(upTo)
-      .then(() => {
-        if (upTo > this.acked) this.acked = upTo;
-      })
+      .then(done)
       .catch((err: unknown) => {
         // Not fatal: the messages stay undelivered on the server and a later ack covers them.
         this.log?.debug?.({ upTo, err: errorText(err) }, 'delivered ack failed');
-        if (upTo > this.acked) this.acked = upTo;
+        done();
       })
       .finally(() => {
         this.inFlight = false;

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { backoffCeiling, backoffDelay } from '../../replica/util/backoff.js';
 import { DeliveryAcker } from '../../replica/client/delivery.js';
 import { Emitter } from '../../replica/client/emitter.js';
+import { PendingRequests, type PendingRequest } from '../../replica/client/pending.js';
 import { RecentIds } from '../../replica/client/recent.js';
 import { newClientId, newSecret, Session } from '../../replica/client/session.js';
 import { checkLogin, checkStatus } from '../../replica/client/results.js';
@@ -259,18 +260,48 @@ describe('DeliveryAcker', () => {
       vi.useRealTimers();
     }
   });
+  it("(fake timers) an ack of the previous account that completes after a reset does not count for the next one", async () => {
+    vi.useFakeTimers();
+    try {
+      const sent: number[] = [];
+      const releases: (() => void)[] = [];
+      const acker = new DeliveryAcker((upTo) => {
+        sent.push(upTo);
+        return new Promise<void>((resolve) => releases.push(resolve));
+      }, 50);
+      acker.note(10);
+      await vi.advanceTimersByTimeAsync(50);
+      expect(sent).toEqual([10]);
+      // Logged out and in as someone else while 10 is in flight; their messages have lower ids.
+      acker.reset();
+      acker.note(3);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sent).toEqual([10]); // one ack in flight at a time
+      releases.shift()!();
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sent).toEqual([10, 3]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
   it('gives up on a failed ack instead of looping', async () => {
     // Fake timers: each ack waits for its 1 ms timer, so "no second call" is checked after that timer could fire.
     vi.useFakeTimers();
     try {
       let calls = 0;
-      const acker = new DeliveryAcker(() => {
-        calls++;
-        return Promise.reject(new Error('UNAUTHENTICATED'));
-      }, 1);
+      const logged: unknown[][] = [];
+      const acker = new DeliveryAcker(
+        () => {
+          calls++;
+          return Promise.reject(new Error('UNAUTHENTICATED'));
+        },
+        1,
+        { debug: (obj: object, msg?: string) => logged.push([obj, msg]) },
+      );
       acker.note(2);
       await vi.advanceTimersByTimeAsync(10);
       expect(calls).toBe(1);
+      expect(logged).toEqual([[{ upTo: 2, err: 'UNAUTHENTICATED' }, 'delivered ack failed']]);
       acker.note(2); // the failed mark is not sent again
       await vi.advanceTimersByTimeAsync(10);
       expect(calls).toBe(1);
@@ -280,6 +311,74 @@ describe('DeliveryAcker', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('PendingRequests', () => {
+  const entry = (id: number, timers: { timer?: ReturnType<typeof setTimeout>; giveUpTimer?: ReturnType<typeof setTimeout> } = {}) => {
+    const request = {
+      id,
+      op: 'send',
+      frame: { id, op: 'send' },
+      internal: false,
+      createdAt: 0,
+      sentOn: null,
+      attempts: 0,
+      transmissions: 0,
+      inDoubt: false,
+      giveUpAt: null,
+      keepSession: null,
+      keptSession: null,
+      keeping: false,
+      lastError: null,
+      timer: timers.timer ?? null,
+      giveUpTimer: timers.giveUpTimer ?? null,
+      resolve: () => {},
+      reject: () => {},
+    } as PendingRequest;
+    return { request };
+  };
+
+  it('allocates increasing ids; finds by numeric id only; lists in id order whatever the order added', () => {
+    const pending = new PendingRequests();
+    expect([pending.allocateId(), pending.allocateId(), pending.allocateId()]).toEqual([1, 2, 3]);
+    for (const id of [3, 1, 2]) pending.add(entry(id).request);
+    expect(pending.list().map((e) => e.id)).toEqual([1, 2, 3]);
+    expect(pending.size).toBe(3);
+    expect(pending.get(2)?.id).toBe(2);
+    expect(pending.get('2')).toBeUndefined();
+    expect(pending.get(9)).toBeUndefined();
+  });
+
+  it('take removes an entry and clears its timers, once', () => {
+    vi.useFakeTimers();
+    try {
+      const fired: string[] = [];
+      const pending = new PendingRequests();
+      const { request } = entry(1, { timer: setTimeout(() => fired.push('retry'), 10), giveUpTimer: setTimeout(() => fired.push('give up'), 20) });
+      pending.add(request);
+      expect(pending.take(1)).toBe(request);
+      expect([request.timer, request.giveUpTimer]).toEqual([null, null]);
+      vi.advanceTimersByTime(100);
+      expect(fired).toEqual([]);
+      expect(pending.take(1)).toBeUndefined();
+      expect(pending.size).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('rejectAll rejects every entry, oldest first, and leaves none', () => {
+    const pending = new PendingRequests();
+    const order: number[] = [];
+    for (const id of [2, 1]) {
+      const { request } = entry(id);
+      request.reject = () => order.push(id);
+      pending.add(request);
+    }
+    pending.rejectAll(new QuorumError('UNAVAILABLE', 'closed'));
+    expect(order).toEqual([1, 2]);
+    expect(pending.size).toBe(0);
   });
 });
 
