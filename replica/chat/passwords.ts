@@ -23,10 +23,13 @@ const MAX_P = 16;
  * arrival order) and at most this many run: all cores but one, at least one. QUORUM_PASSWORD_HASHES overrides it.
  * Figures (send p99 in a login storm): test/bench/README.md, "Login storm".
  */
-export const HASH_CONCURRENCY = (() => {
-  const env = Number(process.env.QUORUM_PASSWORD_HASHES);
-  return Number.isInteger(env) && env >= 1 && env <= 64 ? env : Math.max(1, availableParallelism() - 1);
-})();
+export const HASH_CONCURRENCY = hashConcurrency(process.env.QUORUM_PASSWORD_HASHES, availableParallelism());
+
+/** QUORUM_PASSWORD_HASHES when it is a whole number from 1 to 64, else all `cores` but one (at least one). */
+export function hashConcurrency(setting: string | undefined, cores: number): number {
+  const n = Number(setting);
+  return Number.isInteger(n) && n >= 1 && n <= 64 ? n : Math.max(1, cores - 1);
+}
 
 let running = 0;
 const queued: (() => void)[] = [];
@@ -54,6 +57,11 @@ function scryptAsync(password: string, salt: Buffer, keyLen: number, opts: Scryp
     if (running < HASH_CONCURRENCY) run();
     else queued.push(run);
   });
+}
+
+/** Password hashes computing now and waiting their turn (the `quorum_password_hashes` metric). */
+export function passwordHashLoad(): { running: number; waiting: number } {
+  return { running, waiting: queued.length };
 }
 
 function maxmem(N: number, r: number, p: number): number {

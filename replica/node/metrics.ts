@@ -1,5 +1,6 @@
 /** Prometheus metrics of one replica (a registry per replica, so several can share a process in tests). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { passwordHashLoad } from '../chat/passwords.js';
 
 export interface NodeMetrics {
   registry: Registry;
@@ -43,7 +44,7 @@ export function createMetrics(id: string, withProcessMetrics: boolean): NodeMetr
   registry.setDefaultLabels({ replica: id });
   if (withProcessMetrics) collectDefaultMetrics({ register: registry, prefix: 'quorum_process_' });
   const registers = [registry];
-  return {
+  const metrics: NodeMetrics = {
     registry,
     term: new Gauge({ name: 'quorum_raft_term', help: 'Current Raft term', registers }),
     commit: new Gauge({ name: 'quorum_raft_commit_index', help: 'Highest log index known committed', registers }),
@@ -73,4 +74,17 @@ export function createMetrics(id: string, withProcessMetrics: boolean): NodeMetr
     stateMismatches: new Counter({ name: 'quorum_state_hash_mismatches_total', help: "State hash mismatches found between this replica's state and a peer's at the same index", registers }),
     stateDiverged: new Gauge({ name: 'quorum_state_diverged', help: "1 while this replica's state differs from a majority's (resync it)", registers }),
   };
+  // Read when scraped: the process's password hashes (shared by every replica in it), running and waiting their turn.
+  new Gauge({
+    name: 'quorum_password_hashes',
+    help: 'Password hashes (logins, signups) computing now and waiting their turn, in this process',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const load = passwordHashLoad();
+      this.set({ state: 'running' }, load.running);
+      this.set({ state: 'waiting' }, load.waiting);
+    },
+  });
+  return metrics;
 }

@@ -9,13 +9,19 @@
  */
 import type { Reporter, TestModule } from 'vitest/node';
 
-type Task = TestModule['task'];
-
-function hasTests(task: { tasks?: { type: string; tasks?: unknown[] }[] }): boolean {
-  return (task.tasks ?? []).some((t) => t.type === 'test' || hasTests(t as never));
+/** The runner's task of a test file (what Stryker's runner reads; TestModule keeps it, untyped, as `task`). */
+interface FileTask {
+  id: string;
+  type: string;
+  result?: { state?: string; errors?: unknown[] };
+  tasks: FileTask[];
 }
 
-function unloadableFileFails(file: Task): void {
+function hasTests(task: FileTask): boolean {
+  return task.tasks.some((t) => t.type === 'test' || (t.type === 'suite' && hasTests(t)));
+}
+
+function unloadableFileFails(file: FileTask): void {
   if (file.result?.state !== 'fail' || hasTests(file)) return;
   const errors = file.result.errors ?? [{ message: 'the test file failed to load', name: 'Error' }];
   file.tasks.push({
@@ -36,6 +42,6 @@ function unloadableFileFails(file: Task): void {
 
 export default class UnloadableFileFails implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
-    for (const module of modules) unloadableFileFails(module.task);
+    for (const module of modules) unloadableFileFails((module as unknown as { task: FileTask }).task);
   }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { scryptSync } from 'node:crypto';
-import { HASH_CONCURRENCY, hashPassword, hashToken, newToken, verifyPassword } from '../../replica/chat/passwords.js';
+import { HASH_CONCURRENCY, hashConcurrency, hashPassword, hashToken, newToken, passwordHashLoad, verifyPassword } from '../../replica/chat/passwords.js';
+import { createMetrics } from '../../replica/node/metrics.js';
 
 describe('passwords', () => {
   it('hashes with scrypt in a self-describing format, salted, and verifies', async () => {
@@ -28,6 +29,36 @@ describe('passwords', () => {
     const refused = 'scrypt$131072$1$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA';
     const checks = Array.from({ length: 3 * HASH_CONCURRENCY + 2 }, (_, i) => (i % 3 === 0 ? verifyPassword('pw-12345678', refused) : verifyPassword(i % 3 === 1 ? 'pw-12345678' : 'wrong-1234', cheap)));
     expect(await Promise.all(checks)).toEqual(checks.map((_, i) => i % 3 === 1));
+  });
+
+  it('runs at most HASH_CONCURRENCY hashes at once, the rest waiting in turn; the load is a metric', async () => {
+    const cheap = await hashPassword('pw-12345678', { N: 1024, r: 8, p: 1 });
+    expect(passwordHashLoad()).toEqual({ running: 0, waiting: 0 });
+    const checks = Array.from({ length: HASH_CONCURRENCY + 2 }, () => verifyPassword('pw-12345678', cheap));
+    expect(passwordHashLoad()).toEqual({ running: HASH_CONCURRENCY, waiting: 2 });
+    const scrape = await createMetrics('r1', false).registry.metrics();
+    expect(scrape).toContain(`quorum_password_hashes{state="running",replica="r1"} ${HASH_CONCURRENCY}`);
+    expect(scrape).toContain('quorum_password_hashes{state="waiting",replica="r1"} 2');
+    expect(await Promise.all(checks)).toEqual(checks.map(() => true));
+    expect(passwordHashLoad()).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it('QUORUM_PASSWORD_HASHES: a whole number from 1 to 64, else all cores but one, at least one', () => {
+    const cases: [string | undefined, number, number][] = [
+      ['3', 2, 3],
+      ['1', 8, 1],
+      ['64', 2, 64],
+      ['65', 8, 7],
+      ['0', 8, 7],
+      ['-2', 8, 7],
+      ['2.5', 8, 7],
+      ['', 4, 3],
+      ['many', 4, 3],
+      [undefined, 8, 7],
+      [undefined, 2, 1],
+      [undefined, 1, 1],
+    ];
+    for (const [setting, cores, expected] of cases) expect(hashConcurrency(setting, cores), `${setting} on ${cores} cores`).toBe(expected);
   });
 
   it('tokens are 32 random bytes base64url; the stored form is sha256 base64url', () => {

@@ -145,7 +145,7 @@ describe('versions a replica supports, and what the leader says when a command n
     const session = { clientId: 'c', seq: 1 };
     expect(requiredVersion({ kind: 'send', at: 1, session, tokenHash: tok('a'), to: 'b', text: 'x' })).toBe(1);
     expect(requiredVersion({ kind: 'send', at: 1, session: { ...session, startIndex: 4 }, tokenHash: tok('a'), to: 'b', text: 'x' })).toBe(2);
-    expect(requiredVersion({ kind: 'edit', at: 1, session: { ...session, startIndex: 4 }, tokenHash: tok('a'), id: 5, text: 'x' })).toBe(3);
+    expect(requiredVersion({ kind: 'edit', at: 1, session: { ...session, startIndex: 4 }, tokenHash: tok('a'), messageId: 5, text: 'x' })).toBe(3);
     expect(requiredVersion({ kind: 'clock', at: 1 })).toBe(2);
     expect(requiredVersion({ kind: 'send', at: 1, session: undefined, tokenHash: tok('a'), to: 'b', text: 'x' } as never)).toBe(1);
   });
