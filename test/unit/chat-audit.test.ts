@@ -128,10 +128,24 @@ describe('stateHash', () => {
       ['messages', "UPDATE messages SET text = 'edited' WHERE id = " + msg.first],
       ['conversations', 'UPDATE conversations SET unread = unread + 1'],
       ['accounts', 'UPDATE accounts SET unread = unread + 1'],
+      ['tokens', 'UPDATE tokens SET created_at = created_at + 1'],
+      ['members', "UPDATE members SET address = 'r1:2'"],
     ]) {
       const before = h.sm.stateHash('chat');
       corrupt(change);
       expect(h.sm.stateHash('chat'), table).not.toBe(before);
+    }
+    // What users do not see: 'all' only.
+    for (const [table, change] of [
+      ['meta', 'UPDATE meta SET last_at = last_at + 1'],
+      ['clients', 'UPDATE clients SET last_at = last_at + 1'],
+      ['expired_clients', "INSERT INTO expired_clients (client_id) VALUES ('client-gone')"],
+      ['sessions', 'UPDATE sessions SET at = at + 1'],
+    ]) {
+      const before = { chat: h.sm.stateHash('chat'), all: h.sm.stateHash('all') };
+      corrupt(change);
+      expect(h.sm.stateHash('chat'), table).toBe(before.chat);
+      expect(h.sm.stateHash('all'), table).not.toBe(before.all);
     }
   });
 
