@@ -85,7 +85,7 @@ function unsupported(version: number, cluster: number) {
 }
 
 /** SQLite errors that depend on this machine (disk, locks, corruption) must not be turned into a reply. */
-function isEnvironmentalError(err: unknown): boolean {
+export function isEnvironmentalError(err: unknown): boolean {
   if (!(err instanceof Database.SqliteError)) return false;
   return !err.code.startsWith('SQLITE_CONSTRAINT');
 }
