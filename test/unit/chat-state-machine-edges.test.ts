@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { encodeCommand } from '../../replica/chat/commands.js';
 import { clampClock, isEnvironmentalError, MAX_CLOCK_STEP_MS } from '../../replica/chat/state-machine.js';
-import { Harness, tempDir, tok } from '../helpers/chat-harness.js';
+import { Harness, pw, tempDir, tok } from '../helpers/chat-harness.js';
 
 let h: Harness;
 beforeEach(() => {
@@ -149,6 +149,18 @@ describe('the state machine at its edges', () => {
     expect(clampClock(10 * MAX_CLOCK_STEP_MS, 1, 2)).toBe(1 + MAX_CLOCK_STEP_MS);
     expect(clampClock(10 * MAX_CLOCK_STEP_MS, 1, 1)).toBe(10 * MAX_CLOCK_STEP_MS);
     expect(clampClock(5, 9, 2)).toBe(9);
+  });
+
+  it('pushes to several accounts go in account id order, whatever order their messages came in', () => {
+    boot();
+    const ids = ['ann', 'bob', 'cy'].map((u) => h.user(u));
+    h.send('cy', 'ann', 'first, from the highest id');
+    h.send('bob', 'ann', 'then bob');
+    h.send('cy', 'ann', 'cy again');
+    const [o] = h.sm.applyEntries([h.entry({ kind: 'deleteAccount', tokenHash: tok('ann'), passwordHash: pw('ann') })]);
+    const deleted = o.events.filter((e) => (e.frame as { event: string }).event === 'deleted');
+    expect(deleted.map((e) => e.toAccount)).toEqual([ids[1], ids[2]]);
+    expect(deleted.map((e) => (e.frame as { ids: number[] }).ids.length)).toEqual([1, 2]);
   });
 
   it('hashes everything by default; a closed state refuses to be used, and closing twice is harmless', () => {
