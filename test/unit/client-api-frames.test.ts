@@ -87,4 +87,16 @@ describe('QuorumClient calls', () => {
     REFUSED.clear();
     expect(await sent('typing', () => client.typing({ to: 'bob' }))).toEqual({ to: 'bob' });
   });
+
+  it('refuse bad parameters before sending anything, saying which; refuse everything once closed', async () => {
+    const before = cluster.replica('r1').frames.length;
+    await expect(client.send('bob', '')).rejects.toMatchObject({ code: 'INVALID', message: expect.stringMatching(/^send: text: ./) });
+    await expect(client.history('no spaces allowed')).rejects.toMatchObject({ code: 'INVALID', message: expect.stringMatching(/^history: with: ./) });
+    expect(cluster.replica('r1').frames.length).toBe(before);
+    const login = cluster.framesOf('login').at(-1)!;
+    expect(Object.keys(login).sort()).toEqual(['id', 'op', 'password', 'session', 'token', 'username']);
+    expect(login).toMatchObject({ username: 'alice', password: 'password123', token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    client.close();
+    await expect(client.groups()).rejects.toMatchObject({ code: 'UNAVAILABLE', message: 'the client was closed' });
+  });
 });
