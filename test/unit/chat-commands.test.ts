@@ -54,11 +54,19 @@ describe('commands', () => {
     expect(decodeCommand(JSON.stringify({ kind: 'read', at: 1, session, tokenHash, limit: 501 })).ok).toBe(false);
     expect(decodeCommand(JSON.stringify({ kind: 'signup', at: 1, session, username: 'bad name', passwordHash: 'h' })).ok).toBe(false);
     expect(decodeCommand('null').ok).toBe(false);
+    // A token hash is base64url from its first character to its last.
+    for (const bad of [`!${tokenHash}`, `${tokenHash}!`]) {
+      expect(decodeCommand(JSON.stringify({ kind: 'logout', at: 1, session, tokenHash: bad })).ok, bad).toBe(false);
+    }
   });
 
   it('parses conf changes and applies them with single-server rules', () => {
     expect(decodeConfChange('{"op":"promote","id":"n2"}')).toEqual({ ok: true, value: { op: 'promote', id: 'n2' } });
     expect(decodeConfChange('{"op":"addVoter","id":"n2"}').ok).toBe(false);
+    for (const op of ['promote', 'demote', 'remove']) expect(decodeConfChange(JSON.stringify({ op, id: 'n2' })), op).toEqual({ ok: true, value: { op, id: 'n2' } });
+    for (const op of ['addLearner', 'addVoter']) {
+      expect(decodeConfChange(JSON.stringify({ op, id: 'n2', address: '10.0.0.2:7000' })), op).toEqual({ ok: true, value: { op, id: 'n2', address: '10.0.0.2:7000' } });
+    }
     let c = { voters: ['n1'], learners: [] as string[] };
     c = applyConfChange(c, { op: 'addLearner', id: 'n2', address: 'a' });
     expect(c).toEqual({ voters: ['n1'], learners: ['n2'] });
