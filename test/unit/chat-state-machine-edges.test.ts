@@ -7,7 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { encodeCommand } from '../../replica/chat/commands.js';
-import { clampClock, isEnvironmentalError, MAX_CLOCK_STEP_MS } from '../../replica/chat/state-machine.js';
+import { ChatStateMachine, clampClock, GROUP_COMMIT_ENTRIES, isEnvironmentalError, MAX_CLOCK_STEP_MS } from '../../replica/chat/state-machine.js';
 import { Harness, pw, tempDir, tok } from '../helpers/chat-harness.js';
 
 let h: Harness;
@@ -80,6 +80,7 @@ describe('the state machine at its edges', () => {
     const clock = h.raw(encodeCommand({ kind: 'clock', at: h.at }));
     const conf = h.raw(JSON.stringify({ op: 'addLearner', id: 'n2', address: 'h2:1' }), 'conf');
     const first = h.sm.applyEntries([send, noop, clock, conf]);
+    expect(first[1]).toEqual({ index: noop.index, response: { ok: true, result: null }, events: [] });
     const hash = h.sm.stateHash();
     const again = h.sm.applyEntries([send, noop, clock, conf]);
     expect(again[0]).toEqual({ ...first[0], events: [] });
@@ -118,6 +119,60 @@ describe('the state machine at its edges', () => {
     expect(h.sm.stateHash('chat')).toBe(hash);
     expect(h.sm.applied().index).toBe(entry.index);
     expect(h.send('ann', 'bob', 'next')).toBeGreaterThan(entry.index);
+  });
+
+  it('refusals decided before a command runs carry no pushes: malformed, newer than this build, above the cluster version', () => {
+    boot();
+    h.user('ann');
+    const session = { clientId: 'client-z', seq: 1 };
+    const malformed = h.raw(JSON.stringify({ kind: 'send', at: h.at, session, tokenHash: tok('ann'), to: 'bob' }));
+    const newer = h.raw(JSON.stringify({ kind: 'teleport', at: h.at, v: 99, session: { ...session, seq: 2 } }));
+    const above = h.entry({ kind: 'edit', tokenHash: tok('ann'), messageId: 1, text: 'x' }, { clientId: 'client-z', seq: 3 });
+    const [a, b, c] = h.sm.applyEntries([malformed, newer, above]);
+    expect(a).toEqual({ index: malformed.index, session, response: { ok: false, error: { code: 'INVALID', message: expect.any(String) } }, events: [] });
+    expect(b).toEqual({
+      index: newer.index,
+      session: { ...session, seq: 2 },
+      response: { ok: false, error: { code: 'UNSUPPORTED_BY_CLUSTER', message: expect.stringContaining('Quorum version 99') } },
+      events: [],
+    });
+    expect(c).toEqual({
+      index: above.index,
+      session: { ...session, seq: 3 },
+      response: { ok: false, error: { code: 'UNSUPPORTED_BY_CLUSTER', message: expect.stringContaining('it needs Quorum version 3; the cluster runs version 1') } },
+      events: [],
+    });
+  });
+
+  it(`commits once ${GROUP_COMMIT_ENTRIES} entries are applied in a group, however little time passed`, () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    boot();
+    h.sm.commitGroup();
+    const start = onDisk();
+    const batch = () => Array.from({ length: 1000 }, () => h.raw(''));
+    for (let i = 0; i < GROUP_COMMIT_ENTRIES / 1000 - 1; i++) h.sm.applyEntries(batch());
+    const noops = Array.from({ length: 999 }, () => h.raw(''));
+    h.sm.applyEntries(noops);
+    expect(onDisk()).toBe(start);
+    h.sm.applyEntries([h.raw('')]);
+    expect(onDisk()).toBe(start + GROUP_COMMIT_ENTRIES);
+  });
+
+  it('restoreFrom (static) installs a snapshot into a folder no instance has open, returning its metadata', async () => {
+    boot();
+    h.user('ann');
+    const out = tempDir('quorum-snap-');
+    const target = tempDir('quorum-restore-');
+    try {
+      const meta = await h.sm.snapshotTo(path.join(out, 'snap.db'));
+      expect(ChatStateMachine.restoreFrom(path.join(out, 'snap.db'), target)).toEqual(meta);
+      const restored = ChatStateMachine.open(target);
+      expect(restored.stateHash()).toBe(h.sm.stateHash());
+      restored.close();
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+      fs.rmSync(target, { recursive: true, force: true });
+    }
   });
 
   it('SQLite errors of this machine (disk, locks, corruption) stop the replica; a constraint does not', () => {
