@@ -3,7 +3,7 @@
 // client leaves behind (a watermark for stamped sessions, its id only for unstamped ones).
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SESSION_EVICT_EVERY, SESSION_IDLE_MS } from '../../replica/chat/state-machine.js';
+import { SESSION_EVICT_EVERY, SESSION_IDLE_MS, SESSION_TOUCH_MS } from '../../replica/chat/state-machine.js';
 import { SESSION_WINDOW } from '../../replica/protocol/limits.js';
 import { openSqlite } from '../../replica/storage/sqlite.js';
 import { Harness, tok } from '../helpers/chat-harness.js';
@@ -86,6 +86,24 @@ describe('client sessions', () => {
     expect(h.apply(send('c'), { clientId: 'client-other', seq: 1, startIndex: 5 }).response).toEqual({ ok: false, error: EXPIRED });
     expect(h.apply(send('d'), { clientId: 'client-other', seq: 1, startIndex: 6 }).response.ok).toBe(true);
     expect(h.apply(send('e'), { clientId: 'client-unstamped', seq: 2 }).response).toEqual({ ok: false, error: EXPIRED });
+  });
+
+  it('a write exactly SESSION_TOUCH_MS after the last recorded one moves the idle clock: the client outlives the first', () => {
+    h.raiseClusterVersion();
+    const t0 = h.at + 1000;
+    h.clockTo(t0);
+    h.ok(send('a'), { clientId: 'client-t', seq: 1, at: t0 });
+    h.clockTo(t0 + SESSION_TOUCH_MS);
+    h.ok(send('b'), { clientId: 'client-t', seq: 2, at: t0 + SESSION_TOUCH_MS });
+    // Idle for a day since its second write, but more than a day and a touch since its first.
+    const now = t0 + SESSION_IDLE_MS + SESSION_TOUCH_MS + 60_000;
+    h.clockTo(now);
+    h.apply({ kind: 'delivered', tokenHash: tok('bob'), upTo: 1 }, { clientId: 'client-busy', seq: 1, at: now });
+    const noops = [];
+    while (h.index % 1000 !== 999) noops.push(h.raw(''));
+    noops.push(h.raw(''));
+    h.sm.applyEntries(noops);
+    expect(h.sm.sessionResponse('client-t', 2)).not.toBeNull();
   });
 
   it('a replayed read answers with the messages it read, less those deleted since', () => {
