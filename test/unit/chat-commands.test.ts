@@ -54,6 +54,22 @@ describe('commands', () => {
     expect(decodeCommand(JSON.stringify({ kind: 'read', at: 1, session, tokenHash, limit: 501 })).ok).toBe(false);
     expect(decodeCommand(JSON.stringify({ kind: 'signup', at: 1, session, username: 'bad name', passwordHash: 'h' })).ok).toBe(false);
     expect(decodeCommand('null').ok).toBe(false);
+    // What a refusal says: which field, and why.
+    expect(decodeCommand('{')).toEqual({ ok: false, message: 'command is not JSON' });
+    expect(decodeCommand(JSON.stringify({ kind: 'logout', at: 1, session, tokenHash, v: 1 }))).toEqual({
+      ok: false,
+      message: 'malformed command: v: a version above 1 (absent for 1)',
+      session,
+    });
+    expect(decodeCommand(JSON.stringify({ kind: 'send', at: 1, session, tokenHash, to: 'bob', text: '' }))).toEqual({
+      ok: false,
+      message: expect.stringMatching(/^malformed command: text: .+/),
+      session,
+    });
+    expect(decodeCommand('[1]')).toEqual({ ok: false, message: expect.stringMatching(/^malformed command: command: .+/) });
+    expect(decodeConfChange('{')).toEqual({ ok: false, message: 'conf change is not JSON' });
+    expect(decodeConfChange('{"op":"promote"}')).toEqual({ ok: false, message: expect.stringMatching(/^malformed conf change: .+/) });
+    expect(decodeConfChange('{"op":"promote"}').message).not.toMatch(/invalid$/);
     // A token hash is base64url from its first character to its last.
     for (const bad of [`!${tokenHash}`, `${tokenHash}!`]) {
       expect(decodeCommand(JSON.stringify({ kind: 'logout', at: 1, session, tokenHash: bad })).ok, bad).toBe(false);
