@@ -284,6 +284,31 @@ describe('DeliveryAcker', () => {
       vi.useRealTimers();
     }
   });
+  it('a failed ack with no logger, or one without debug, is not an error of its own', async () => {
+    // Fake timers: each ack waits for its 1 ms timer. A throw in the failure path would surface as an unhandled
+    // rejection, which fails the run.
+    vi.useFakeTimers();
+    try {
+      for (const log of [undefined, {}]) {
+        let calls = 0;
+        const acker = new DeliveryAcker(
+          () => {
+            calls++;
+            return Promise.reject(new Error('UNAUTHENTICATED'));
+          },
+          1,
+          log,
+        );
+        acker.note(2);
+        await vi.advanceTimersByTimeAsync(10);
+        acker.note(3);
+        await vi.advanceTimersByTimeAsync(10);
+        expect(calls).toBe(2);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
   it('gives up on a failed ack instead of looping', async () => {
     // Fake timers: each ack waits for its 1 ms timer, so "no second call" is checked after that timer could fire.
     vi.useFakeTimers();
