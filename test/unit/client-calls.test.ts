@@ -1,0 +1,87 @@
+// QuorumClient paths the failover and live tests do not walk: its options checked, taking over a kept login (resume)
+// and leaving it (logout), and what a read says when it gives up. Against the fake cluster over real WebSockets.
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { QuorumClient, type QuorumClientOptions } from '../../replica/client/index.js';
+import { FakeCluster, until } from '../helpers/fake-replica.js';
+import { seededRandom } from '../helpers/random.js';
+
+const clients: QuorumClient[] = [];
+const clusters: FakeCluster[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const c of clusters.splice(0)) await c.close();
+});
+
+async function cluster(): Promise<FakeCluster> {
+  const c = await FakeCluster.start(1);
+  clusters.push(c);
+  c.addAccount('alice');
+  c.addAccount('bob');
+  return c;
+}
+
+function client(servers: string[], options: Partial<QuorumClientOptions> = {}): QuorumClient {
+  const c = new QuorumClient({ servers, WebSocket, random: seededRandom(3), backoff: { initialMs: 10, maxMs: 50 }, requestTimeoutMs: 2_000, connectTimeoutMs: 1_000, ...options });
+  clients.push(c);
+  return c;
+}
+
+describe('QuorumClient', () => {
+  it('says what is missing from its options', () => {
+    expect(() => new QuorumClient({ servers: [], WebSocket })).toThrow(expect.objectContaining({ code: 'INVALID', message: 'at least one server address (host:port) is needed' }));
+    expect(() => new QuorumClient({ servers: 'a:1' as never, WebSocket })).toThrow(expect.objectContaining({ code: 'INVALID' }));
+    expect(() => new QuorumClient({ servers: ['127.0.0.1:1'], WebSocket: undefined as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID', message: 'a WebSocket constructor is needed' }),
+    );
+  });
+
+  it('takes over a kept login: the same user, live delivery from where it was; logout ends it', async () => {
+    const c = await cluster();
+    const first = client(c.addresses);
+    const login = await first.login('alice', 'password123');
+    first.close();
+    const second = client(c.addresses);
+    const events: string[] = [];
+    second.on('message', (m) => events.push(m.text));
+    expect(await second.resumeLogin(login.token)).toMatchObject({ user: 'alice' });
+    expect(second.user).toBe('alice');
+    expect(c.framesOf('resume').at(-1)).toMatchObject({ token: login.token });
+    c.deliver('bob', 'alice', 'after the takeover');
+    await until('the push', () => events.length === 1);
+    expect(await second.logout()).toEqual({ loggedOut: true });
+    expect(second.user).toBeNull();
+    // The login ended: taking it over again is refused.
+    const third = client(c.addresses);
+    await expect(third.resumeLogin(login.token)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(third.user).toBeNull();
+  });
+
+  it("a login as someone else forgets the previous account's place: live delivery resumes from the new account's", async () => {
+    const c = await cluster();
+    c.addAccount('carol');
+    const q = client(c.addresses);
+    const seen: number[] = [];
+    q.on('message', (m) => seen.push(m.id));
+    await q.login('alice', 'password123');
+    const pushed = c.deliver('carol', 'alice', 'for alice only');
+    await until('the push to alice', () => seen.includes(pushed.id));
+    await q.login('bob', 'password123');
+    expect(q.user).toBe('bob');
+    // Reconnect: the resume says where bob's live delivery goes on (bob has no messages: 0), not alice's place.
+    const resumes = c.framesOf('resume').length;
+    c.replica('r1').dropAll();
+    await until('a resume after the reconnect', () => c.framesOf('resume').length > resumes);
+    expect(c.framesOf('resume').at(-1)).toMatchObject({ after: 0 });
+  });
+
+  it('a read that gives up says why: the last refusal, or that no leader answered', async () => {
+    const c = await cluster();
+    const q = client(c.addresses, { giveUpAfterMs: 300 });
+    await q.login('alice', 'password123');
+    c.replica('r1').hook = (req) => (req.op === 'conversations' ? { error: { code: 'NO_QUORUM', message: 'the cluster has no majority' } } : undefined);
+    await expect(q.conversations()).rejects.toMatchObject({ code: 'NO_QUORUM', message: 'the cluster has no majority (gave up after 300 ms)' });
+    c.replica('r1').hook = (req) => (req.op === 'conversations' ? { drop: true } : undefined);
+    await expect(q.conversations()).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/^conversations: no leader answered within 300 ms \(.+\)$/) });
+  });
+});
