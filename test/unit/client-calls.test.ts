@@ -84,4 +84,30 @@ describe('QuorumClient', () => {
     c.replica('r1').hook = (req) => (req.op === 'conversations' ? { drop: true } : undefined);
     await expect(q.conversations()).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/^conversations: no leader answered within 300 ms \(.+\)$/) });
   });
+
+  it('a resume refused for a passing reason (INTERNAL) is asked again on the same connection, and then serves', async () => {
+    const c = await cluster();
+    const q = client(c.addresses);
+    await q.login('alice', 'password123');
+    let refusals = 1;
+    c.replica('r1').hook = (req) => (req.op === 'resume' && refusals-- > 0 ? { error: { code: 'INTERNAL', message: 'a hiccup' } } : undefined);
+    const connections = c.replica('r1').connections;
+    c.replica('r1').dropAll();
+    await until('two resumes', () => c.framesOf('resume').length === 2);
+    await expect(q.status()).resolves.toMatchObject({ id: 'r1' });
+    expect(c.replica('r1').connections).toBe(connections + 1);
+    expect(q.user).toBe('alice');
+  });
+
+  it('logs a frame error the server reports, and carries on', async () => {
+    const c = await cluster();
+    const warnings: [object, string | undefined][] = [];
+    const q = client(c.addresses, { log: { warn: (o, msg) => warnings.push([o, msg]) } });
+    await q.login('alice', 'password123');
+    const conn = [...c.replica('r1').conns].at(-1)!;
+    conn.send({ type: 'error', error: { code: 'INVALID', message: 'frame too large' } });
+    await until('the warning', () => warnings.length === 1);
+    expect(warnings[0]).toEqual([{ address: c.addresses[0], code: 'INVALID', message: 'frame too large' }, 'server reported a frame error']);
+    await expect(q.status()).resolves.toMatchObject({ id: 'r1' });
+  });
 });
