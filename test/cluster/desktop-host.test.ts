@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { FakeKeyring, TestDesktop, type TestDesktopOptions } from '../helpers/desktop.js';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { freePort, waitFor } from '../helpers/cluster.js';
@@ -299,9 +299,15 @@ describe('the desktop host with real replica processes', () => {
     expect(plan).toMatchObject({ kind: 'create', current: { kind: 'solo' }, target: null });
     await a.invoke('team:create');
     const fresh = await a.waitStatus('new team running', (s) => s.state === 'running' && s.clusterId !== null && s.clusterId !== first.clusterId);
-    expect(fresh).toMatchObject({ members: 1, team: { phase: 'solo', exposure: 'loopback', backupDir: plan.backupDir } });
+    expect(fresh).toMatchObject({ members: 1, team: { phase: 'solo', exposure: 'loopback' } });
+    // The plan previews the backup's name from the time it was made; the move names it when it happens (the same
+    // second or later): a dated backup beside the data, holding the old team.
+    const backupDir = fresh.team!.backupDir!;
+    expect(dirname(backupDir)).toBe(dirname(plan.backupDir!));
+    expect(basename(backupDir)).toMatch(/^replica-backup-\d{4}-\d{2}-\d{2}-\d{6}$/);
+    expect(basename(backupDir) >= basename(plan.backupDir!)).toBe(true);
     expect(fresh.replicaId).not.toBe(first.replicaId);
-    expect(existsSync(join(plan.backupDir!, 'raft.db'))).toBe(true);
+    expect(existsSync(join(backupDir, 'raft.db'))).toBe(true);
     await expect(client([a.localAddress]).login('ann', PW)).rejects.toMatchObject({ code: 'BAD_CREDENTIALS' });
   });
 
