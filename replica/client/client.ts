@@ -663,7 +663,6 @@ export class QuorumClient {
       }
     }
     if (this.closed) return;
-    this.log?.info?.({ address: conn.address, reason }, 'client connection ended');
     let delay: number;
     if (this.nextIsRedirect && this.redirects < FREE_REDIRECTS) {
       this.redirects += 1;
@@ -672,6 +671,7 @@ export class QuorumClient {
       delay = backoffDelay(this.failures + this.redirects, this.backoff, this.random);
       this.failures += 1;
     }
+    this.log?.info?.({ address: conn.address, reason, retryInMs: delay }, 'client connection ended');
     this.setState({ status: this.everConnected ? 'reconnecting' : 'connecting', replica: null, lastError: reason });
     this.reconnectTimer = setTimeout(() => this.connectNext(), delay);
   }

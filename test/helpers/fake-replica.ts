@@ -23,7 +23,9 @@ export type HookResult =
   /** Close the connection; with `apply`, first apply the request (a leader that commits, then dies). */
   | { close: true; apply?: boolean }
   /** Answer normally after this long. */
-  | { delayMs: number };
+  | { delayMs: number }
+  /** Answer ok with this result (nothing is applied). */
+  | { result: unknown };
 
 export type Hook = (req: Req, conn: FakeConn, replica: FakeReplica) => HookResult;
 
@@ -415,6 +417,10 @@ export class FakeReplica {
       return;
     }
     if (action && 'drop' in action) return;
+    if (action && 'result' in action) {
+      conn.send({ type: 'response', id: req.id, ok: true, result: action.result });
+      return;
+    }
     if (action && 'close' in action) {
       if (action.apply) this.cluster.handle(this, conn, req);
       conn.close();

@@ -1,0 +1,183 @@
+// QuorumClient's reconnect bookkeeping, seen from outside: where each new connection goes, how long it waits first
+// (the log line's retryInMs, and the calls to the injected `random`, which every backoff delay draws from), what the
+// state says meanwhile, and the log lines an operator reads. Against the fake cluster over real WebSockets.
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { QuorumClient, type QuorumClientOptions } from '../../replica/client/index.js';
+import type { ClientState } from '../../replica/client/types.js';
+import { FakeCluster, until } from '../helpers/fake-replica.js';
+
+const clients: QuorumClient[] = [];
+const clusters: FakeCluster[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const c of clusters.splice(0)) await c.close();
+});
+
+async function cluster(size = 1): Promise<FakeCluster> {
+  const c = await FakeCluster.start(size);
+  clusters.push(c);
+  c.addAccount('alice');
+  c.addAccount('bob');
+  return c;
+}
+
+type Line = [level: string, fields: Record<string, unknown>, message: string | undefined];
+
+/** A logger that keeps every line, and a `random` that counts its calls (one per backoff delay drawn). */
+function recorder() {
+  const lines: Line[] = [];
+  const keep = (level: string) => (fields: object, message?: string) => lines.push([level, { ...fields } as Record<string, unknown>, message]);
+  let draws = 0;
+  return {
+    lines,
+    log: { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') },
+    random: () => {
+      draws += 1;
+      return 0.5;
+    },
+    get draws() {
+      return draws;
+    },
+    /** The fields of every line with this message. */
+    fields(message: string): Record<string, unknown>[] {
+      return lines.filter((l) => l[2] === message).map((l) => l[1]);
+    },
+  };
+}
+
+function client(servers: string[], options: Partial<QuorumClientOptions> = {}): QuorumClient {
+  // A clientId of our own: the random source is then used for backoff delays only.
+  const c = new QuorumClient({ servers, WebSocket, clientId: 'test', backoff: { initialMs: 10, maxMs: 50 }, requestTimeoutMs: 2_000, connectTimeoutMs: 1_000, ...options });
+  clients.push(c);
+  return c;
+}
+
+describe('QuorumClient reconnects', () => {
+  it('follows three leader hints at once; a fourth hop in a row waits for a backoff that counts the hops', async () => {
+    const c = await cluster(2);
+    const [r1, r2] = [c.replica('r1'), c.replica('r2')];
+    // Stale hints that cycle: each replica names the other as the leader.
+    r1.helloLeader = { id: 'r2', address: r2.address };
+    r2.helloLeader = { id: 'r1', address: r1.address };
+    const rec = recorder();
+    const q = client([r1.address], { random: rec.random, log: rec.log, backoff: { initialMs: 1_000, maxMs: 60_000 } });
+    await until('a backoff drawn', () => rec.draws === 1);
+    expect([r1.connections, r2.connections]).toEqual([2, 2]);
+    const ended = rec.fields('client connection ended');
+    // Three free hops, then backoff attempt 3 (0 failures + 3 hops): half (random 0.5) of 1000 · 2³.
+    expect(ended.map((f) => f.retryInMs)).toEqual([0, 0, 0, 4_000]);
+    expect(ended.map((f) => f.address)).toEqual([r1.address, r2.address, r1.address, r2.address]);
+    expect(ended[0]!.reason).toBe(`r1 is not the leader; going to r2 at ${r2.address}`);
+    // The hinted address was learned; the state names the hinted leader and no serving replica.
+    expect(q.servers).toEqual([r1.address, r2.address]);
+    expect(q.state).toMatchObject({ status: 'connecting', replica: null, leader: { id: 'r1', address: r1.address } });
+    expect(q.state.lastError).toBe(`r2 is not the leader; going to r1 at ${r1.address}`);
+    expect(rec.fields('client connecting').map((f) => f.address)).toEqual([r1.address, r2.address, r1.address, r2.address]);
+    expect(rec.fields('client connecting').map((f) => f.epoch)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('a hello that names the replica itself, or its own address, as leader is served there (no hop)', async () => {
+    const c = await cluster(2);
+    const r2 = c.replica('r2');
+    c.leaderId = 'r2';
+    // The same replica under an address the client did not dial (a different interface): not a hop.
+    r2.helloLeader = { id: 'r2', address: '127.0.0.9:1' };
+    const q = client([r2.address]);
+    await until('connected', () => q.state.status === 'connected');
+    await q.login('alice', 'password123');
+    expect(r2.connections).toBe(1);
+    // Another id at this very address (a stale id after a rename): also served here.
+    r2.helloLeader = { id: 'rX', address: r2.address };
+    r2.dropAll();
+    await until('reconnected', () => r2.connections === 2 && q.state.status === 'connected');
+    expect(q.state.replica).toEqual({ id: 'r2', address: r2.address });
+    await expect(q.status()).resolves.toMatchObject({ id: 'r2' });
+    expect(r2.connections).toBe(2);
+  });
+
+  it('reports connecting before the first hello and reconnecting after, with the reason, then connected', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    const states: ClientState[] = [];
+    const q = client([r1.address]);
+    q.on('state', (s) => states.push(s));
+    expect(q.state).toEqual({ status: 'connecting', replica: null, leader: null, readOnly: false });
+    await until('connected', () => q.state.status === 'connected');
+    expect(states.at(-1)).toMatchObject({ status: 'connected', replica: { id: 'r1', address: r1.address }, leader: { id: 'r1' } });
+    expect(q.state.lastError).toBeUndefined();
+    r1.dropAll();
+    await until('reconnecting', () => states.some((s) => s.status === 'reconnecting'));
+    const reconnecting = states.find((s) => s.status === 'reconnecting')!;
+    expect(reconnecting.replica).toBeNull();
+    expect(reconnecting.lastError).toBe(`connection to ${r1.address} closed`);
+    await until('connected again', () => q.state.status === 'connected');
+    // Connected clears the reason; the leader stays known throughout.
+    expect(q.state.lastError).toBeUndefined();
+    expect(states.every((s) => s.leader?.id === 'r1' || s === states[0])).toBe(true);
+  });
+});
+
+describe('QuorumClient log lines', () => {
+  it('say what the client did and why, with the fields an operator filters on', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    const rec = recorder();
+    const q = client([r1.address], { random: rec.random, log: rec.log });
+    await q.login('alice', 'password123');
+
+    // A write the leader could not confirm in time is asked again after a backoff (attempt 0: half of 10 ms).
+    let timeouts = 1;
+    r1.hook = (req) => (req.op === 'send' && timeouts-- > 0 ? { error: { code: 'TIMEOUT', message: 'not committed in time' } } : undefined);
+    await q.send('bob', 'one');
+    expect(rec.fields('client retrying request')).toEqual([{ op: 'send', code: 'TIMEOUT', delay: 5 }]);
+
+    // A write refused because its session expired goes again in a new one.
+    let expiries = 1;
+    r1.hook = (req) => (req.op === 'send' && expiries-- > 0 ? { error: { code: 'SESSION_EXPIRED', message: 'forgotten' } } : undefined);
+    await q.send('bob', 'two');
+    const expired = c.framesOf('send').at(-2)!.session.clientId as string;
+    expect(rec.fields('client session expired; sending the write in a new session')).toEqual([{ op: 'send', clientId: expired }]);
+    expect(c.framesOf('send').at(-1)!.session.clientId).not.toBe(expired);
+
+    // A response to nothing pending.
+    [...r1.conns].at(-1)!.send({ type: 'response', id: 9_999, ok: true, result: {} });
+    await until('the ignored response', () => rec.fields('client ignored a response to no pending request').length === 1);
+    expect(rec.fields('client ignored a response to no pending request')).toEqual([{ id: 9_999 }]);
+
+    // A malformed membership answer on a new connection is logged and ignored; the connection serves.
+    r1.hook = (req) => (req.op === 'status' ? { result: { members: 'nobody' } } : undefined);
+    let members = 0;
+    q.on('members', () => members++);
+    r1.dropAll();
+    await until('the malformed status', () => rec.fields('client ignored a malformed status').length === 1);
+    expect(rec.fields('client ignored a malformed status')[0]!.err).toEqual(expect.any(String));
+    expect(members).toBe(0);
+    r1.hook = null;
+    await q.send('bob', 'three');
+
+    // A resume the cluster refuses ends the login.
+    const ended: string[] = [];
+    q.on('sessionEnded', (e) => ended.push(e.reason));
+    c.tokens.clear();
+    r1.dropAll();
+    await until('the session ended', () => ended.length === 1);
+    expect(ended).toEqual(['UNAUTHENTICATED: this login has ended']);
+    expect(rec.fields('resume refused; the session ended')).toEqual([{ code: 'UNAUTHENTICATED' }]);
+    expect(rec.fields('client connection ended').map((f) => f.address)).toEqual([r1.address, r1.address]);
+    expect(rec.fields('client connection ended').map((f) => f.reason)).toEqual([`connection to ${r1.address} closed`, `connection to ${r1.address} closed`]);
+  });
+
+  it("an app that cannot keep a write's session is warned, and the write goes anyway", async () => {
+    const c = await cluster(1);
+    const rec = recorder();
+    const q = client(c.addresses, { random: rec.random, log: rec.log });
+    await q.login('alice', 'password123');
+    await expect(q.send('bob', 'kept', { keepSession: () => Promise.reject(new Error('disk full')) })).resolves.toMatchObject({ id: expect.any(Number) });
+    expect(rec.fields("the app could not keep a write's session; sending it anyway")).toEqual([{ op: 'send', err: 'disk full' }]);
+    expect(c.applied.filter((a) => a.op === 'send')).toHaveLength(1);
+    // A keepSession that throws synchronously is the same.
+    await expect(q.send('bob', 'kept too', { keepSession: () => { throw new Error('no space'); } })).resolves.toMatchObject({ id: expect.any(Number) });
+    expect(rec.fields("the app could not keep a write's session; sending it anyway").map((f) => f.err)).toEqual(['disk full', 'no space']);
+  });
+});
