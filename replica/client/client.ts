@@ -761,6 +761,8 @@ export class QuorumClient {
             this.presenceTimer = null;
             if (conn === this.conn) this.rewatchPresence(conn, attempt + 1);
           }, backoffDelay(attempt, this.backoff, this.random));
+        } else {
+          this.log?.warn?.({ code: error.code, asked: attempt + 1 }, 'client stopped asking for the watched presence on this connection; it is asked again on the next one');
         }
         return;
       }

@@ -181,3 +181,123 @@ describe('QuorumClient log lines', () => {
     expect(rec.fields("the app could not keep a write's session; sending it anyway").map((f) => f.err)).toEqual(['disk full', 'no space']);
   });
 });
+
+describe('QuorumClient leaves a replica', () => {
+  it('for the hinted leader at once, but a hint naming the replica it is on (by id or address) is stale: it rotates after a backoff', async () => {
+    for (const stale of ['same id', 'same address'] as const) {
+      const c = await cluster(2);
+      const [r1, r2] = [c.replica('r1'), c.replica('r2')];
+      const rec = recorder();
+      const q = client([r1.address, r2.address], { random: rec.random, log: rec.log });
+      await q.login('alice', 'password123');
+      let refusals = 1;
+      const hint = stale === 'same id' ? { id: 'r1', address: '127.0.0.9:1' } : { id: 'rX', address: r1.address };
+      r1.hook = (req) => (req.op === 'send' && refusals-- > 0 ? { error: { code: 'NOT_LEADER', message: 'not me', leader: hint } } : undefined);
+      await q.send('bob', stale);
+      // It went on by rotation (r2, which sent it back to r1), after one backoff, not to the stale hint.
+      expect(r2.connections, stale).toBe(1);
+      expect(rec.draws, stale).toBe(1);
+      expect(q.servers, stale).toEqual([r1.address, r2.address]);
+      expect(rec.fields('client connection ended')[0], stale).toMatchObject({ address: r1.address, reason: `NOT_LEADER from ${r1.address}: not me`, retryInMs: 5 });
+      await c.close();
+    }
+  });
+
+  it('a TIMEOUT that names another leader: leadership moved while the write was in flight; it is resent there, once', async () => {
+    const c = await cluster(2);
+    const [r1, r2] = [c.replica('r1'), c.replica('r2')];
+    const rec = recorder();
+    const q = client([r1.address], { random: rec.random, log: rec.log });
+    await q.login('alice', 'password123');
+    r1.hook = (req) => {
+      if (req.op !== 'send') return undefined;
+      c.leaderId = 'r2';
+      return { error: { code: 'TIMEOUT', message: 'leadership moved', leader: { id: 'r2', address: r2.address } } };
+    };
+    await q.send('bob', 'moved');
+    expect(c.applied.filter((a) => a.op === 'send').map((a) => a.replica)).toEqual(['r2']);
+    expect(rec.draws).toBe(0);
+    expect(rec.fields('client connection ended')[0]).toMatchObject({ reason: `TIMEOUT from ${r1.address}: leadership moved`, retryInMs: 0 });
+    expect(q.state.leader).toEqual({ id: 'r2', address: r2.address });
+  });
+
+  it('a TIMEOUT that names this very replica is asked again here', async () => {
+    const c = await cluster(2);
+    const r1 = c.replica('r1');
+    const q = client([r1.address], { random: () => 0.5 });
+    await q.login('alice', 'password123');
+    let refusals = 1;
+    r1.hook = (req) => (req.op === 'send' && refusals-- > 0 ? { error: { code: 'TIMEOUT', message: 'slow', leader: { id: 'r1', address: r1.address } } } : undefined);
+    await q.send('bob', 'same');
+    expect(r1.connections).toBe(1);
+    expect(r1.frames.filter((f) => f.op === 'send')).toHaveLength(2);
+  });
+
+  it('a refusal that names its wait (the login throttle) goes to the caller at once, with the wait', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    const q = client([r1.address], { random: () => 0.5 });
+    r1.hook = (req) => (req.op === 'login' ? { error: { code: 'RATE_LIMITED', message: 'too many logins; wait 5 s', retryAfterMs: 5_000 } } : undefined);
+    await expect(q.login('alice', 'password123')).rejects.toMatchObject({ code: 'RATE_LIMITED', message: 'too many logins; wait 5 s', retryAfterMs: 5_000 });
+    expect(c.framesOf('login')).toHaveLength(1);
+    // Without a wait RATE_LIMITED is the library's to retry.
+    let refusals = 1;
+    r1.hook = (req) => (req.op === 'login' && refusals-- > 0 ? { error: { code: 'RATE_LIMITED', message: 'busy' } } : undefined);
+    await expect(q.login('alice', 'password123')).resolves.toMatchObject({ user: 'alice' });
+    expect(c.framesOf('login')).toHaveLength(3);
+  });
+
+  it('a resume or status the replica never answers closes the connection after requestTimeoutMs, and the next one serves', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    const rec = recorder();
+    const q = client([r1.address], { random: rec.random, log: rec.log, requestTimeoutMs: 300 });
+    await q.login('alice', 'password123');
+    for (const op of ['resume', 'status']) {
+      let drops = 1;
+      r1.hook = (req) => (req.op === op && drops-- > 0 ? { drop: true } : undefined);
+      const before = r1.connections;
+      r1.dropAll();
+      await until(`the silent ${op} given up`, () => rec.fields('client connection ended').some((f) => f.reason === `no response from ${r1.address} within 300 ms`));
+      rec.lines.length = 0;
+      await expect(q.send('bob', `after a silent ${op}`)).resolves.toMatchObject({ id: expect.any(Number) });
+      expect(r1.connections, op).toBe(before + 2);
+    }
+  });
+
+  it('a re-watch of presence the replica keeps refusing is asked 1 + 8 times on a connection, then left until the next one', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    const rec = recorder();
+    const q = client([r1.address], { random: rec.random, log: rec.log, backoff: { initialMs: 2, maxMs: 2 } });
+    await q.login('alice', 'password123');
+    await q.presence(['bob']);
+    r1.hook = (req) => (req.op === 'presence' ? { error: { code: 'FORBIDDEN', message: 'not now' } } : undefined);
+    r1.dropAll();
+    const stopped = 'client stopped asking for the watched presence on this connection; it is asked again on the next one';
+    await until('the re-watch left', () => rec.fields(stopped).length === 1);
+    expect(rec.fields(stopped)).toEqual([{ code: 'FORBIDDEN', asked: 9 }]);
+    expect(c.framesOf('presence')).toHaveLength(1 + 9);
+    // The connection serves on.
+    r1.hook = null;
+    await expect(q.send('bob', 'still here')).resolves.toMatchObject({ id: expect.any(Number) });
+    expect(r1.connections).toBe(2);
+  });
+
+  it('a re-watch refused with NO_QUORUM marks the client read-only and leaves the replica', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    const q = client([r1.address], { random: () => 0.5 });
+    await q.login('alice', 'password123');
+    await q.presence(['bob']);
+    let refusals = 1;
+    r1.hook = (req) => (req.op === 'presence' && refusals-- > 0 ? { error: { code: 'NO_QUORUM', message: 'no majority' } } : undefined);
+    const states: ClientState[] = [];
+    q.on('state', (s) => states.push(s));
+    r1.dropAll();
+    await until('read-only', () => states.some((s) => s.readOnly));
+    // First the refusal's reason, then the connection it closed.
+    expect(states.filter((s) => s.readOnly).map((s) => s.lastError).slice(0, 2)).toEqual(['NO_QUORUM: no majority', `NO_QUORUM from ${r1.address}: no majority`]);
+    await until('connected again', () => r1.connections === 3 && q.state.status === 'connected');
+  });
+});
