@@ -118,6 +118,58 @@ describe('QuorumClient reconnects', () => {
   });
 });
 
+describe('QuorumClient state', () => {
+  it('is reported once per change: the hinted leader, connected, then the cluster version from status', async () => {
+    const c = await cluster(2);
+    const [r1, r2] = [c.replica('r1'), c.replica('r2')];
+    const states: ClientState[] = [];
+    const members: string[][] = [];
+    const q = client([r1.address]);
+    q.on('state', (s) => states.push(s));
+    q.on('members', (rows) => members.push(rows.map((r) => `${r.id}@${r.address}`)));
+    await until('the members', () => members.length === 1);
+    await q.status();
+    const leader = { id: 'r1', address: r1.address };
+    expect(states).toEqual([
+      { status: 'connecting', replica: null, leader, readOnly: false },
+      { status: 'connected', replica: leader, leader, readOnly: false },
+      { status: 'connected', replica: leader, leader, readOnly: false, clusterVersion: 2 },
+    ]);
+    expect(members).toEqual([[`r1@${r1.address}`, `r2@${r2.address}`]]);
+    // A status that names a leader the hello did not (null in the hello) sets it; a changed version is reported.
+    r1.helloLeader = null;
+    c.versions.set('r1', 3);
+    c.versions.set('r2', 3);
+    states.length = 0;
+    r1.dropAll();
+    await until('the new version', () => states.some((s) => s.clusterVersion === 3));
+    // The rotation's next address is r2 (learned from the members), which sends it back to the leader.
+    expect(states.map((s) => [s.status, s.leader?.id, s.clusterVersion, s.lastError])).toEqual([
+      ['reconnecting', 'r1', 2, `connection to ${r1.address} closed`],
+      ['reconnecting', 'r1', 2, `r2 is not the leader; going to r1 at ${r1.address}`],
+      ['connected', 'r1', 2, undefined],
+      ['connected', 'r1', 3, undefined],
+    ]);
+  });
+
+  it('a status with no leader leaves the known one; a status with another leader replaces it', async () => {
+    const c = await cluster(2);
+    const [r1, r2] = [c.replica('r1'), c.replica('r2')];
+    const q = client([r1.address]);
+    await until('connected', () => q.state.status === 'connected' && q.state.clusterVersion === 2);
+    r1.hook = (req) => (req.op === 'status' ? { result: { ...c.status(r1), leader: null } } : undefined);
+    let seen = 0;
+    q.on('members', () => seen++);
+    r1.dropAll();
+    await until('the members again', () => seen === 1);
+    expect(q.state.leader).toEqual({ id: 'r1', address: r1.address });
+    r1.hook = (req) => (req.op === 'status' ? { result: { ...c.status(r1), leader: { id: 'r2', address: r2.address } } } : undefined);
+    r1.dropAll();
+    await until('the members again', () => seen === 2);
+    expect(q.state.leader).toEqual({ id: 'r2', address: r2.address });
+  });
+});
+
 describe('QuorumClient log lines', () => {
   it('say what the client did and why, with the fields an operator filters on', async () => {
     const c = await cluster(1);
