@@ -111,3 +111,50 @@ describe('QuorumClient', () => {
     await expect(q.status()).resolves.toMatchObject({ id: 'r1' });
   });
 });
+
+describe('QuorumClient: where live delivery resumes', () => {
+  it('from the place the app gave (lastMessageId), not the newest message at login; a login as the same user keeps it', async () => {
+    const c = await cluster();
+    // The replica says alice's newest message is 9 and pushes nothing (the app already has up to 5; 6 to 9 come later).
+    c.replica('r1').hook = (req) => {
+      if (req.op === 'login') return { result: { user: 'alice', token: req.token, unread: 0, lastMessageId: 9 } };
+      if (req.op === 'resume' && req.token === 'kept-token-0123456789abcdef') return { result: { user: 'alice', unread: 0, lastMessageId: 9 } };
+      return undefined;
+    };
+    for (const how of ['login', 'resumeLogin'] as const) {
+      const q = client(c.addresses, { lastMessageId: 5 });
+      if (how === 'login') {
+        await q.login('alice', 'password123');
+        expect(c.framesOf('login').at(-1), how).toMatchObject({ after: 5 });
+        // Again as the same account (a page that logs in twice): the place is kept.
+        await q.login('alice', 'password123');
+      } else {
+        await q.resumeLogin('kept-token-0123456789abcdef');
+        await q.resumeLogin('kept-token-0123456789abcdef');
+      }
+      const resumes = c.framesOf('resume').length;
+      const conns = [...c.replica('r1').conns];
+      for (const conn of conns) conn.close();
+      await until('the resume after the reconnect', () => c.framesOf('resume').length > resumes);
+      expect(c.framesOf('resume').at(-1), how).toMatchObject({ after: 5 });
+      q.close();
+    }
+  });
+
+  it('a client with no place yet takes the newest message at login (or resume) as its place', async () => {
+    const c = await cluster();
+    for (let i = 0; i < 4; i++) c.deliver('bob', 'alice', `m${i}`);
+    const q = client(c.addresses);
+    const { token } = await q.login('alice', 'password123');
+    expect(c.framesOf('login').at(-1)).not.toHaveProperty('after');
+    c.replica('r1').dropAll();
+    await until('the resume', () => c.framesOf('resume').length === 1);
+    expect(c.framesOf('resume')[0]).toMatchObject({ after: 4 });
+    // resumeLogin: the fake's resume answer carries no lastMessageId, so a new client resumes with no place at all.
+    const other = client(c.addresses);
+    await other.resumeLogin(token);
+    c.replica('r1').dropAll();
+    await until('the resumes', () => c.framesOf('resume').length >= 4);
+    expect(c.framesOf('resume').filter((f) => f.after === undefined)).toHaveLength(2);
+  });
+});
