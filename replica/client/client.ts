@@ -64,7 +64,6 @@ const WRITES: ReadonlySet<string> = new Set(WRITE_OPS);
 type Params<K extends Op> = Omit<Extract<ClientRequest, { op: K }>, 'id' | 'op' | 'session'>;
 
 interface RequestOptions {
-  internal?: boolean;
   /** Writes only: a session from an earlier run, or a way to keep the session given now (KeptWrite). */
   kept?: KeptWrite;
 }
@@ -139,7 +138,7 @@ export class QuorumClient {
     let sessions = 0;
     const nextId = base === undefined ? () => newClientId(this.random) : () => `${base.slice(0, LIMITS.clientIdMax - 12)}-${++sessions}`;
     this.session = new Session(base ?? nextId(), nextId);
-    this.delivery = new DeliveryAcker((upTo) => this.request('delivered', { upTo }, { internal: true }), 50, this.log);
+    this.delivery = new DeliveryAcker((upTo) => this.request('delivered', { upTo }), 50, this.log);
     for (const address of options.servers) this.learnAddress(address);
     this.connectNext();
   }
@@ -408,7 +407,6 @@ export class QuorumClient {
         id,
         op,
         frame,
-        internal: options.internal ?? false,
         createdAt,
         sentOn: null,
         attempts: 0,

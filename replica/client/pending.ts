@@ -10,8 +10,6 @@ export interface PendingRequest {
   op: Op;
   /** The exact frame sent (and resent). */
   frame: Record<string, unknown> & { id: number; op: Op };
-  /** Internal requests (resume, membership status, delivered) are not the app's calls. */
-  internal: boolean;
   createdAt: number;
   /** Epoch of the connection this was last sent on; null while waiting to be (re)sent. */
   sentOn: number | null;

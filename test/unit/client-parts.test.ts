@@ -345,7 +345,6 @@ describe('PendingRequests', () => {
       id,
       op: 'send',
       frame: { id, op: 'send' },
-      internal: false,
       createdAt: 0,
       sentOn: null,
       attempts: 0,
