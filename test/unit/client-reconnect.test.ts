@@ -353,3 +353,32 @@ describe('QuorumClient leaves a replica', () => {
     await until('connected again', () => r1.connections === 3 && q.state.status === 'connected');
   });
 });
+
+describe('QuorumClient read-only', () => {
+  it("stays read-only through served reads until a write is confirmed, probing the replica's status meanwhile", async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    const q = client([r1.address], { random: () => 0.5, backoff: { initialMs: 10, maxMs: 20 }, giveUpAfterMs: 1_500 });
+    await q.login('alice', 'password123');
+    // The leader's writes find no majority, and its status says so; reads are still served (from its state).
+    let refuseWrites = true;
+    r1.hook = (req) => {
+      if (req.op === 'status') return { result: { ...c.status(r1), quorum: false } };
+      if (req.op === 'send' && refuseWrites) return { error: { code: 'NO_QUORUM', message: 'no majority' } };
+      return undefined;
+    };
+    await expect(q.send('bob', 'refused')).rejects.toMatchObject({ code: 'NO_QUORUM' });
+    expect(q.state.readOnly).toBe(true);
+    await until('connected again', () => q.state.status === 'connected');
+    await q.conversations();
+    expect(q.state.readOnly).toBe(true);
+    // The probe asks the replica's status again and again while read-only.
+    const statuses = c.framesOf('status').length;
+    await until('three probes', () => c.framesOf('status').length >= statuses + 3);
+    expect(q.state.readOnly).toBe(true);
+    // A confirmed write ends it.
+    refuseWrites = false;
+    await q.send('bob', 'the majority is back');
+    expect(q.state.readOnly).toBe(false);
+  });
+});
