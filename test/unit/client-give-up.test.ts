@@ -1,18 +1,18 @@
 // How long QuorumClient keeps trying a call before it gives up, and how the error words that time (fake timers and
 // clock: minutes and hours pass at once). The client dials a port nothing listens on (127.0.0.1:1, refused), so no
-// leader ever takes the call.
+// leader ever takes the call; after a sleep (only the clock faked), a fake replica over a real WebSocket.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { QuorumClient, type QuorumClientOptions } from '../../replica/client/index.js';
+import { FakeCluster, until } from '../helpers/fake-replica.js';
 
 const HOUR = 3_600_000;
 const clients: QuorumClient[] = [];
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-});
-afterEach(() => {
+const clusters: FakeCluster[] = [];
+afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
   vi.useRealTimers();
+  for (const c of clusters.splice(0)) await c.close();
 });
 
 function client(options: Partial<QuorumClientOptions> = {}): QuorumClient {
@@ -37,6 +37,10 @@ async function givenUpAfter(q: QuorumClient, ms: number): Promise<Error> {
 }
 
 describe('QuorumClient gives up', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  });
+
   it('on a write after writeGiveUpMs (ten minutes by default), and says so in the unit a person reads', async () => {
     const cases: [number | undefined, number, string][] = [
       [undefined, 10 * 60_000, '10 min'],
@@ -79,5 +83,27 @@ describe('QuorumClient gives up', () => {
     q.close();
     await vi.advanceTimersByTimeAsync(0);
     expect(read).toMatchObject({ code: 'UNAVAILABLE', message: 'the client was closed' });
+  });
+});
+
+describe('QuorumClient after the machine slept', () => {
+  it('a call whose time ran out meanwhile is given up when a connection is ready, not sent late', async () => {
+    // Only the clock is faked: timers stop while a machine sleeps, so the give-up timer has not fired on waking.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const c = await FakeCluster.start(1);
+    clusters.push(c);
+    const r1 = c.replica('r1');
+    r1.silent = true;
+    const q = client({ servers: c.addresses, backoff: { initialMs: 10, maxMs: 20 }, connectTimeoutMs: 200, writeGiveUpMs: 60_000 });
+    let settled: unknown = undefined;
+    void q.signup('carol', 'password123').catch((e: unknown) => (settled = e));
+    await until('a connection waiting for its hello', () => r1.connections >= 1);
+    vi.setSystemTime(Date.now() + 61_000);
+    r1.silent = false;
+    await until('given up', () => settled);
+    expect(settled).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/^not sent: signup: no leader took it within 60 s; nothing was changed/) });
+    expect(c.framesOf('signup')).toHaveLength(0);
+    // A call made now is sent as usual.
+    await expect(q.signup('dave', 'password123')).resolves.toEqual({ user: 'dave' });
   });
 });
