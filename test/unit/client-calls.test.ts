@@ -158,3 +158,40 @@ describe('QuorumClient: where live delivery resumes', () => {
     expect(c.framesOf('resume').filter((f) => f.after === undefined)).toHaveLength(2);
   });
 });
+
+describe('QuorumClient: what a call that gives up says', () => {
+  it("a write: the last refusal's code when it said nothing changed (NOT_LEADER: UNAVAILABLE), with its words and hint", async () => {
+    const cases: [string, string][] = [
+      ['NOT_LEADER', 'UNAVAILABLE'],
+      ['NO_QUORUM', 'NO_QUORUM'],
+      ['STATE_DIVERGED', 'STATE_DIVERGED'],
+      ['UNAVAILABLE', 'UNAVAILABLE'],
+    ];
+    for (const [refusal, code] of cases) {
+      const c = await cluster();
+      const r1 = c.replica('r1');
+      const hint = { id: 'r1', address: r1.address };
+      r1.hook = (req) => (req.op === 'send' ? { error: { code: refusal as 'NOT_LEADER', message: `refused: ${refusal}`, leader: hint } } : undefined);
+      const q = client(c.addresses, { giveUpAfterMs: 400 });
+      await q.login('alice', 'password123');
+      const err = await q.send('bob', 'x').then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err, refusal).toMatchObject({ code, leader: hint, message: `not sent: send: no leader took it within 400 ms; nothing was changed (refused: ${refusal})` });
+      q.close();
+    }
+  });
+
+  it('a read refused with NOT_LEADER every time: UNAVAILABLE, saying why', async () => {
+    const c = await cluster();
+    const r1 = c.replica('r1');
+    r1.hook = (req) => (req.op === 'conversations' ? { error: { code: 'NOT_LEADER', message: 'not me', leader: { id: 'r1', address: r1.address } } } : undefined);
+    const q = client(c.addresses, { giveUpAfterMs: 400 });
+    await q.login('alice', 'password123');
+    await expect(q.conversations()).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(new RegExp(`^conversations: no leader answered within 400 ms \\((NOT_LEADER from ${r1.address}: )?not me\\)$`)),
+    });
+  });
+});
