@@ -195,3 +195,28 @@ describe('QuorumClient: what a call that gives up says', () => {
     });
   });
 });
+
+describe('QuorumClient: statusOf', () => {
+  it("waits the client's own timeouts by default, or the one given, for the hello and for the answer; the URL is the client's", async () => {
+    const c = await cluster();
+    const r1 = c.replica('r1');
+    const urls: string[] = [];
+    const q = client(c.addresses, {
+      connectTimeoutMs: 300,
+      requestTimeoutMs: 400,
+      url: (address) => {
+        urls.push(address);
+        return `ws://${address}/client`;
+      },
+    });
+    await until('connected', () => q.state.status === 'connected');
+    r1.silent = true;
+    await expect(q.statusOf(r1.address)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: `no hello from ${r1.address} within 300 ms` });
+    await expect(q.statusOf(r1.address, { timeoutMs: 150 })).rejects.toMatchObject({ message: `no hello from ${r1.address} within 150 ms` });
+    r1.silent = false;
+    r1.hook = (req) => (req.op === 'status' ? { drop: true } : undefined);
+    await expect(q.statusOf(r1.address)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: `no status from ${r1.address} within 400 ms` });
+    await expect(q.statusOf(r1.address, { timeoutMs: 150 })).rejects.toMatchObject({ message: `no status from ${r1.address} within 150 ms` });
+    expect(urls.slice(-4)).toEqual([r1.address, r1.address, r1.address, r1.address]);
+  });
+});
