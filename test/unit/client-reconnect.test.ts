@@ -77,6 +77,22 @@ describe('QuorumClient reconnects', () => {
     expect(rec.fields('client connecting').map((f) => f.epoch)).toEqual([1, 2, 3, 4]);
   });
 
+  it('a hello resets the backoff: after reaching a replica, a hop to a dead leader backs off from the start', async () => {
+    const c = await cluster(3);
+    const [dead1, r2, dead2] = [c.replica('r1'), c.replica('r2'), c.replica('r3')];
+    await dead1.down();
+    await dead2.down();
+    // r2 is up and names r3, which is down, as the leader (a failover in progress).
+    r2.helloLeader = { id: 'r3', address: dead2.address };
+    const rec = recorder();
+    client([dead1.address, r2.address], { random: rec.random, log: rec.log, backoff: { initialMs: 10, maxMs: 1_000 } });
+    await until('five connections ended', () => rec.fields('client connection ended').length >= 5);
+    const ended = rec.fields('client connection ended').slice(0, 5);
+    expect(ended.map((f) => f.address)).toEqual([dead1.address, r2.address, dead2.address, dead2.address, dead1.address]);
+    // dead1: attempt 0 (5 ms); r2: a free hop; dead2: attempt 0 + 1 hop (10 ms), not 1 failure + 1 hop; then 2 + 1, 3 + 1.
+    expect(ended.map((f) => f.retryInMs)).toEqual([5, 0, 10, 20, 40]);
+  });
+
   it('a hello that names the replica itself, or its own address, as leader is served there (no hop)', async () => {
     const c = await cluster(2);
     const r2 = c.replica('r2');
