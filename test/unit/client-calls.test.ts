@@ -99,6 +99,23 @@ describe('QuorumClient', () => {
     expect(q.user).toBe('alice');
   });
 
+  it('a resume refused for a passing reason four times in a row ends the login (three asks again at most)', async () => {
+    const c = await cluster();
+    const q = client(c.addresses);
+    await q.login('alice', 'password123');
+    const ended: string[] = [];
+    q.on('sessionEnded', (e) => ended.push(e.reason));
+    c.replica('r1').hook = (req) => (req.op === 'resume' ? { error: { code: 'INTERNAL', message: 'a hiccup' } } : undefined);
+    c.replica('r1').dropAll();
+    await until('the login ended', () => ended.length === 1);
+    expect(ended).toEqual(['INTERNAL: a hiccup']);
+    expect(c.framesOf('resume')).toHaveLength(4);
+    expect(c.replica('r1').connections).toBe(2);
+    // The connection serves without a login now.
+    c.replica('r1').hook = null;
+    await expect(q.send('bob', 'x')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
   it('logs a frame error the server reports, and carries on', async () => {
     const c = await cluster();
     const warnings: [object, string | undefined][] = [];
@@ -218,5 +235,28 @@ describe('QuorumClient: statusOf', () => {
     await expect(q.statusOf(r1.address)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: `no status from ${r1.address} within 400 ms` });
     await expect(q.statusOf(r1.address, { timeoutMs: 150 })).rejects.toMatchObject({ message: `no status from ${r1.address} within 150 ms` });
     expect(urls.slice(-4)).toEqual([r1.address, r1.address, r1.address, r1.address]);
+  });
+});
+
+describe('QuorumClient: stray responses', () => {
+  it('a second answer to a request that is waiting to be asked again is ignored; the retry decides', async () => {
+    const c = await cluster();
+    const debug: [Record<string, unknown>, string | undefined][] = [];
+    const q = client(c.addresses, { random: () => 0.5, backoff: { initialMs: 200, maxMs: 200 }, log: { debug: (o, m) => debug.push([{ ...o }, m]) } });
+    await q.login('alice', 'password123');
+    let first = true;
+    c.replica('r1').hook = (req, conn) => {
+      if (req.op !== 'send' || !first) return undefined;
+      first = false;
+      // A confused replica answers twice: a retryable refusal, then a result.
+      conn.send({ type: 'response', id: req.id, ok: false, error: { code: 'TIMEOUT', message: 'slow' } });
+      conn.send({ type: 'response', id: req.id, ok: true, result: { id: -1, sentAt: 0 } });
+      return { drop: true };
+    };
+    const result = await q.send('bob', 'x');
+    expect(result.id).toBeGreaterThan(0);
+    const sends = c.framesOf('send');
+    expect(sends).toHaveLength(2);
+    expect(debug.filter(([, m]) => m === 'client ignored a response to no pending request')).toEqual([[{ id: sends[0]!.id }, 'client ignored a response to no pending request']]);
   });
 });
