@@ -24,8 +24,8 @@ async function cluster(): Promise<FakeCluster> {
   return c;
 }
 
-function client(servers: string[]): QuorumClient {
-  const c = new QuorumClient({ servers, WebSocket, random: seededRandom(7), backoff: { initialMs: 10, maxMs: 50 }, requestTimeoutMs: 2_000, connectTimeoutMs: 1_000 });
+function client(servers: string[], options: { giveUpAfterMs?: number } = {}): QuorumClient {
+  const c = new QuorumClient({ servers, WebSocket, random: seededRandom(7), backoff: { initialMs: 10, maxMs: 50 }, requestTimeoutMs: 2_000, connectTimeoutMs: 1_000, ...options });
   clients.push(c);
   return c;
 }
@@ -58,6 +58,33 @@ describe('QuorumClient: kept writes', () => {
     expect(c.framesOf('send')[0].session).toEqual(kept[0]);
     expect(kept[0].clientId).toBe(q.clientId);
     expect(result.id).toBeGreaterThan(0);
+  });
+
+  it('a write given up while the app was still keeping its session is never sent: "not sent" stays true', async () => {
+    const c = await cluster();
+    const q = client(c.addresses, { giveUpAfterMs: 300 });
+    await q.login('alice', 'password123');
+    let release!: () => void;
+    const sent = q.send('bob', 'too late', { keepSession: () => new Promise<void>((resolve) => (release = resolve)) });
+    await expect(sent).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/^not sent: send:/) });
+    release();
+    // A request after the release: the write, had it gone out, would have reached the replica before it.
+    await q.status();
+    expect(c.framesOf('send')).toHaveLength(0);
+  });
+
+  it('a write whose session expired before it was applied is kept again in its new session, then sent in it', async () => {
+    const c = await cluster();
+    const q = client(c.addresses);
+    await q.login('alice', 'password123');
+    let expiries = 1;
+    c.replica('r1').hook = (req) => (req.op === 'send' && expiries-- > 0 ? { error: { code: 'SESSION_EXPIRED', message: 'forgotten' } } : undefined);
+    const kept: ClientSession[] = [];
+    await q.send('bob', 'kept twice', { keepSession: async (session) => void kept.push(session) });
+    const sends = c.framesOf('send');
+    expect(kept).toHaveLength(2);
+    expect(sends.map((f) => f.session)).toEqual(kept);
+    expect(kept[1]!.clientId).not.toBe(kept[0]!.clientId);
   });
 
   it('a client after a restart sends a kept write again as the same write: the cluster applies it once', async () => {
