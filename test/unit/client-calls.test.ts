@@ -174,6 +174,43 @@ describe('QuorumClient: where live delivery resumes', () => {
     await until('the resumes', () => c.framesOf('resume').length >= 4);
     expect(c.framesOf('resume').filter((f) => f.after === undefined)).toHaveLength(2);
   });
+  it('resumeLogin with no place takes the newest message its answer names; pushes and reads then move the place to the newest seen, whatever their order', async () => {
+    const c = await cluster();
+    const token = 'kept-token-0123456789abcdef';
+    const message = (id: number) => ({ id, from: 'bob', to: 'alice', text: `m${id}`, sentAt: id, deliveredAt: null, readAt: null });
+    c.replica('r1').hook = (req) => {
+      if (req.op === 'resume' && req.token === token) return { result: { user: 'alice', unread: 0, lastMessageId: 7 } };
+      if (req.op === 'read') return { result: { messages: [message(15), message(11)], more: false } };
+      return undefined;
+    };
+    const q = client(c.addresses, { autoDelivered: false });
+    const seen: number[] = [];
+    q.on('message', (m) => seen.push(m.id));
+    await q.resumeLogin(token);
+    const resumedAfter = async (): Promise<unknown> => {
+      const before = c.framesOf('resume').length;
+      c.replica('r1').dropAll();
+      await until('the resume after the reconnect', () => c.framesOf('resume').length > before && q.state.status === 'connected');
+      return c.framesOf('resume').at(-1)!.after;
+    };
+    expect(await resumedAfter()).toBe(7);
+    // Pushes out of order: the place is the newest, not the last to arrive.
+    for (const conn of c.replica('r1').conns) {
+      conn.push(message(12));
+      conn.push(message(10));
+    }
+    await until('both pushes', () => seen.length === 2);
+    expect(await resumedAfter()).toBe(12);
+    // A read's messages count as seen too: the newest of them (15) is the place, and a push of one of them is no news.
+    await q.read();
+    expect(await resumedAfter()).toBe(15);
+    for (const conn of c.replica('r1').conns) {
+      conn.push(message(11));
+      conn.push(message(16));
+    }
+    await until('the new push', () => seen.includes(16));
+    expect(seen).toEqual([12, 10, 16]);
+  });
 });
 
 describe('QuorumClient: what a call that gives up says', () => {
@@ -196,6 +233,32 @@ describe('QuorumClient: what a call that gives up says', () => {
         (e: unknown) => e,
       );
       expect(err, refusal).toMatchObject({ code, leader: hint, message: `not sent: send: no leader took it within 400 ms; nothing was changed (refused: ${refusal})` });
+      q.close();
+    }
+  });
+
+  it('a write once answered TIMEOUT or INTERNAL (maybe applied), then refused until its time is up: "not confirmed" (TIMEOUT), not "not sent"', async () => {
+    for (const first of ['TIMEOUT', 'INTERNAL'] as const) {
+      const c = await cluster();
+      const r1 = c.replica('r1');
+      const hint = { id: 'r1', address: r1.address };
+      let sends = 0;
+      r1.hook = (req) => {
+        if (req.op !== 'send') return undefined;
+        sends += 1;
+        return { error: sends === 1 ? { code: first, message: `first: ${first}`, leader: hint } : { code: 'NOT_LEADER' as const, message: 'refused: NOT_LEADER', leader: hint } };
+      };
+      const q = client(c.addresses, { giveUpAfterMs: 400 });
+      await q.login('alice', 'password123');
+      const err = await q.send('bob', 'x').then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(sends, first).toBeGreaterThan(1);
+      expect(err, first).toMatchObject({
+        code: 'TIMEOUT',
+        message: 'not confirmed: send: the cluster did not confirm it within 400 ms; it may or may not have been applied (refused: NOT_LEADER)',
+      });
       q.close();
     }
   });
