@@ -121,6 +121,8 @@ export class QuorumClient {
     if (!Array.isArray(options.servers) || options.servers.length === 0) {
       throw new QuorumError('INVALID', 'at least one server address (host:port) is needed');
     }
+    const bad = options.servers.find((address) => typeof address !== 'string' || address.trim() === '');
+    if (bad !== undefined) throw new QuorumError('INVALID', `a server address must be host:port, not ${JSON.stringify(bad)}`);
     if (typeof options.WebSocket !== 'function') throw new QuorumError('INVALID', 'a WebSocket constructor is needed');
     this.WebSocketCtor = options.WebSocket;
     this.random = options.random ?? Math.random;
@@ -864,7 +866,8 @@ export class QuorumClient {
   }
 
   private learnAddress(address: string): void {
-    if (typeof address === 'string' && address.length > 0 && !this.known.includes(address)) this.known.push(address);
+    // A member whose address is not known yet is listed with '' (a replica formed without one).
+    if (address.length > 0 && !this.known.includes(address)) this.known.push(address);
   }
 
   private setReadOnly(readOnly: boolean, why?: string): void {

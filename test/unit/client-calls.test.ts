@@ -31,6 +31,15 @@ describe('QuorumClient', () => {
   it('says what is missing from its options', () => {
     expect(() => new QuorumClient({ servers: [], WebSocket })).toThrow(expect.objectContaining({ code: 'INVALID', message: 'at least one server address (host:port) is needed' }));
     expect(() => new QuorumClient({ servers: 'a:1' as never, WebSocket })).toThrow(expect.objectContaining({ code: 'INVALID' }));
+    for (const bad of ['', ' ', 42]) {
+      expect(() => new QuorumClient({ servers: ['127.0.0.1:1', bad as string], WebSocket })).toThrow(
+        expect.objectContaining({ code: 'INVALID', message: `a server address must be host:port, not ${JSON.stringify(bad)}` }),
+      );
+    }
+    // The same address twice is one server.
+    const once = new QuorumClient({ servers: ['127.0.0.1:1', '127.0.0.1:1'], WebSocket, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    expect(once.servers).toEqual(['127.0.0.1:1']);
+    once.close();
     expect(() => new QuorumClient({ servers: ['127.0.0.1:1'], WebSocket: undefined as never })).toThrow(
       expect.objectContaining({ code: 'INVALID', message: 'a WebSocket constructor is needed' }),
     );

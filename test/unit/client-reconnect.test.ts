@@ -183,6 +183,18 @@ describe('QuorumClient state', () => {
     r1.dropAll();
     await until('the members again', () => seen === 2);
     expect(q.state.leader).toEqual({ id: 'r2', address: r2.address });
+    // A status from an older release (no cluster version) leaves the known one; a member listed with no address
+    // yet ('') is not an address to try; a connected state carries no lastError at all.
+    r1.hook = (req) => {
+      if (req.op !== 'status') return undefined;
+      const { clusterVersion: _, ...older } = c.status(r1);
+      return { result: { ...older, members: [...older.members, { id: 'r9', address: '', voter: false }] } };
+    };
+    r1.dropAll();
+    await until('the members again', () => seen === 3 && q.state.status === 'connected');
+    expect(q.state.clusterVersion).toBe(2);
+    expect(q.servers).toEqual([r1.address, r2.address]);
+    expect(Object.keys(q.state)).not.toContain('lastError');
   });
 });
 
