@@ -380,6 +380,25 @@ describe('QuorumClient leaves a replica', () => {
     expect(states.filter((s) => s.readOnly).map((s) => s.lastError).slice(0, 2)).toEqual(['NO_QUORUM: no majority', `NO_QUORUM from ${r1.address}: no majority`]);
     await until('connected again', () => r1.connections === 3 && q.state.status === 'connected');
   });
+  it('a resume refused with NO_QUORUM marks the client read-only with its reason and leaves the replica; the next resume serves', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    const q = client([r1.address], { random: () => 0.5 });
+    await q.login('alice', 'password123');
+    let refusals = 1;
+    r1.hook = (req) => (req.op === 'resume' && refusals-- > 0 ? { error: { code: 'NO_QUORUM', message: 'no majority' } } : undefined);
+    const states: ClientState[] = [];
+    q.on('state', (s) => states.push(s));
+    const ended: string[] = [];
+    q.on('sessionEnded', (e) => ended.push(e.reason));
+    r1.dropAll();
+    await until('connected again', () => r1.connections === 3 && q.state.status === 'connected' && c.framesOf('resume').length === 2);
+    expect(states.filter((s) => s.readOnly).map((s) => s.lastError).slice(0, 2)).toEqual(['NO_QUORUM: no majority', `NO_QUORUM from ${r1.address}: no majority`]);
+    // The login lives on; the new connection's status says a quorum is back, which ends read-only.
+    expect(ended).toEqual([]);
+    await until('writable', () => !q.state.readOnly);
+    await expect(q.send('bob', 'back')).resolves.toMatchObject({ id: expect.any(Number) });
+  });
 });
 
 describe('QuorumClient read-only', () => {
