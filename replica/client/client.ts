@@ -38,6 +38,7 @@ import { checkLogin, checkStatus } from './results.js';
 import { newClientId, newSecret, Session } from './session.js';
 import { fetchStatus } from './status-probe.js';
 import type { ClientEvents, ClientLogger, ClientState, KeptWrite, QuorumClientOptions, WebSocketConstructor } from './types.js';
+import { clientLog, type ClientLog } from './log.js';
 
 /** Sized for failover on a LAN: elections take a few hundred milliseconds; an unreachable cluster is retried every ≤2 s. */
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2000 };
@@ -77,7 +78,9 @@ export class QuorumClient {
   private readonly giveUpAfterMs: number | undefined;
   private readonly writeGiveUpMs: number;
   private readonly urlOf: (address: string) => string;
-  private readonly log: ClientLogger | undefined;
+  private readonly log: ClientLog;
+  /** The app's logger as given, for the parts this client makes (they make their own ClientLog of it). */
+  private readonly appLog: ClientLogger | undefined;
   private readonly autoDelivered: boolean;
 
   private readonly emitter: Emitter<ClientEvents>;
@@ -132,7 +135,8 @@ export class QuorumClient {
     this.giveUpAfterMs = options.giveUpAfterMs;
     this.writeGiveUpMs = Math.min(options.writeGiveUpMs ?? WRITE_GIVE_UP_MS, MAX_WRITE_GIVE_UP_MS);
     this.urlOf = options.url ?? ((address) => `ws://${address}/client`);
-    this.log = options.log;
+    this.appLog = options.log;
+    this.log = clientLog(options.log);
     this.autoDelivered = options.autoDelivered ?? true;
     this.lastMessageId = options.lastMessageId;
     this.emitter = new Emitter<ClientEvents>(this.log);
@@ -357,7 +361,7 @@ export class QuorumClient {
       url: this.urlOf(address),
       connectTimeoutMs: options.timeoutMs ?? this.connectTimeoutMs,
       requestTimeoutMs: options.timeoutMs ?? this.requestTimeoutMs,
-      log: this.log,
+      log: this.appLog,
     });
   }
 
@@ -474,7 +478,7 @@ export class QuorumClient {
         if (this.pending.get(entry.id) === entry) this.transmit(entry);
       };
       Promise.resolve(session).then(keep).then(resume, (err: unknown) => {
-        this.log?.warn?.({ op: entry.op, err: errorText(err) }, 'the app could not keep a write\'s session; sending it anyway');
+        this.log.warn({ op: entry.op, err: errorText(err) }, 'the app could not keep a write\'s session; sending it anyway');
         resume();
       });
       return;
@@ -505,7 +509,7 @@ export class QuorumClient {
     }
     const entry = this.pending.get(frame.id);
     if (!entry || entry.sentOn !== conn.epoch) {
-      this.log?.debug?.({ id: frame.id }, 'client ignored a response to no pending request');
+      this.log.debug({ id: frame.id }, 'client ignored a response to no pending request');
       return;
     }
     if (entry.timer) clearTimeout(entry.timer);
@@ -528,7 +532,7 @@ export class QuorumClient {
       if (entry.transmissions === 1 && !entry.inDoubt) {
         // Its only transmission was refused at apply, so it was not applied: it goes again in a new session. (A write
         // carried from an earlier run may have been applied then: its outcome stays unknown.)
-        this.log?.info?.({ op: entry.op, clientId: expired }, 'client session expired; sending the write in a new session');
+        this.log.info({ op: entry.op, clientId: expired }, 'client session expired; sending the write in a new session');
         delete entry.frame.session;
         this.transmit(entry);
         return;
@@ -546,7 +550,7 @@ export class QuorumClient {
     if (RETRY_SAME_REPLICA.has(error.code) && !throttled && !(error.code === 'INTERNAL' && entry.attempts >= MAX_INTERNAL_RETRIES)) {
       const delay = backoffDelay(entry.attempts, this.backoff, this.random);
       entry.attempts += 1;
-      this.log?.debug?.({ op: entry.op, code: error.code, delay }, 'client retrying request');
+      this.log.debug({ op: entry.op, code: error.code, delay }, 'client retrying request');
       entry.timer = setTimeout(() => {
         entry.timer = null;
         this.transmit(entry);
@@ -594,7 +598,7 @@ export class QuorumClient {
     this.conn = conn;
     this.ready = false;
     this.setState({ status: this.everConnected ? 'reconnecting' : 'connecting', replica: null });
-    this.log?.debug?.({ address, epoch: this.epoch }, 'client connecting');
+    this.log.debug({ address, epoch: this.epoch }, 'client connecting');
     conn.open(this.WebSocketCtor, this.urlOf(address), this.connectTimeoutMs);
   }
 
@@ -643,7 +647,7 @@ export class QuorumClient {
         this.onPush(frame);
         return;
       case 'error':
-        this.log?.warn?.({ address: conn.address, code: frame.error.code, message: frame.error.message }, 'server reported a frame error');
+        this.log.warn({ address: conn.address, code: frame.error.code, message: frame.error.message }, 'server reported a frame error');
         return;
     }
   }
@@ -671,7 +675,7 @@ export class QuorumClient {
       delay = backoffDelay(this.failures + this.redirects, this.backoff, this.random);
       this.failures += 1;
     }
-    this.log?.info?.({ address: conn.address, reason, retryInMs: delay }, 'client connection ended');
+    this.log.info({ address: conn.address, reason, retryInMs: delay }, 'client connection ended');
     this.setState({ status: this.everConnected ? 'reconnecting' : 'connecting', replica: null, lastError: reason });
     this.reconnectTimer = setTimeout(() => this.connectNext(), delay);
   }
@@ -732,7 +736,7 @@ export class QuorumClient {
         }, backoffDelay(attempt, this.backoff, this.random));
       } else {
         // The login is gone (expired, logged out elsewhere, account deleted): the app must log in again.
-        this.log?.info?.({ code: error.code }, 'resume refused; the session ended');
+        this.log.info({ code: error.code }, 'resume refused; the session ended');
         this.token = null;
         this.emitter.emit('sessionEnded', { reason: `${error.code}: ${error.message}` });
         this.becomeReady();
@@ -762,7 +766,7 @@ export class QuorumClient {
             if (conn === this.conn) this.rewatchPresence(conn, attempt + 1);
           }, backoffDelay(attempt, this.backoff, this.random));
         } else {
-          this.log?.warn?.({ code: error.code, asked: attempt + 1 }, 'client stopped asking for the watched presence on this connection; it is asked again on the next one');
+          this.log.warn({ code: error.code, asked: attempt + 1 }, 'client stopped asking for the watched presence on this connection; it is asked again on the next one');
         }
         return;
       }
@@ -778,7 +782,7 @@ export class QuorumClient {
       try {
         status = checkStatus(response.result);
       } catch (err) {
-        this.log?.warn?.({ err: errorText(err) }, 'client ignored a malformed status');
+        this.log.warn({ err: errorText(err) }, 'client ignored a malformed status');
         return;
       }
       for (const member of status.members) this.learnAddress(member.address);

@@ -5,6 +5,7 @@
 import { ServerFrameSchema, PROTOCOL_VERSION } from '../protocol/index.js';
 import type { HelloFrame, ServerFrame } from '../protocol/index.js';
 import type { ClientLogger, WebSocketConstructor, WebSocketLike } from './types.js';
+import { clientLog, type ClientLog } from './log.js';
 import { errorText } from './emitter.js';
 
 const OPEN = 1;
@@ -21,13 +22,16 @@ export class Connection {
   private helloTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   hello: HelloFrame | null = null;
+  private readonly log: ClientLog;
 
   constructor(
     readonly epoch: number,
     readonly address: string,
     private readonly handlers: ConnectionHandlers,
-    private readonly log?: ClientLogger,
-  ) {}
+    log?: ClientLogger,
+  ) {
+    this.log = clientLog(log);
+  }
 
   open(WebSocketCtor: WebSocketConstructor, url: string, connectTimeoutMs: number): void {
     try {
@@ -44,12 +48,12 @@ export class Connection {
       try {
         this.receive(event.data);
       } catch (err) {
-        this.log?.error?.({ address: this.address, err: errorText(err) }, 'client failed to handle a frame');
+        this.log.error({ address: this.address, err: errorText(err) }, 'client failed to handle a frame');
       }
     };
     socket.onerror = (event) => {
       const message = (event as { message?: unknown } | null)?.message;
-      this.log?.debug?.({ address: this.address, err: typeof message === 'string' ? message : 'error' }, 'client socket error');
+      this.log.debug({ address: this.address, err: typeof message === 'string' ? message : 'error' }, 'client socket error');
     };
     socket.onclose = (event) => {
       const detail = event?.reason ? `: ${event.reason}` : '';
@@ -72,7 +76,7 @@ export class Connection {
       this.socket.send(JSON.stringify(frame));
       return true;
     } catch (err) {
-      this.log?.warn?.({ address: this.address, err: errorText(err) }, 'client send failed');
+      this.log.warn({ address: this.address, err: errorText(err) }, 'client send failed');
       return false;
     }
   }
@@ -85,25 +89,25 @@ export class Connection {
   private receive(data: unknown): void {
     if (this.closed) return;
     if (typeof data !== 'string') {
-      this.log?.warn?.({ address: this.address }, 'client ignored a non-text frame');
+      this.log.warn({ address: this.address }, 'client ignored a non-text frame');
       return;
     }
     let json: unknown;
     try {
       json = JSON.parse(data);
     } catch {
-      this.log?.warn?.({ address: this.address, bytes: data.length }, 'client ignored a frame that is not JSON');
+      this.log.warn({ address: this.address, bytes: data.length }, 'client ignored a frame that is not JSON');
       return;
     }
     const parsed = ServerFrameSchema.safeParse(json);
     if (!parsed.success) {
-      this.log?.warn?.({ address: this.address, issue: parsed.error.issues[0]?.message }, 'client ignored a malformed frame');
+      this.log.warn({ address: this.address, issue: parsed.error.issues[0]?.message }, 'client ignored a malformed frame');
       return;
     }
     const frame = parsed.data as ServerFrame;
     if (frame.type === 'hello') {
       if (this.hello) {
-        this.log?.warn?.({ address: this.address }, 'client ignored a second hello');
+        this.log.warn({ address: this.address }, 'client ignored a second hello');
         return;
       }
       if (frame.protocol !== PROTOCOL_VERSION) {
@@ -117,7 +121,7 @@ export class Connection {
       return;
     }
     if (!this.hello) {
-      this.log?.warn?.({ address: this.address, type: frame.type }, 'client ignored a frame before hello');
+      this.log.warn({ address: this.address, type: frame.type }, 'client ignored a frame before hello');
       return;
     }
     this.handlers.onFrame(this, frame);

@@ -3,6 +3,7 @@
  * at most one is in flight, and a newer high-water mark is sent when it completes.
  */
 import type { ClientLogger } from './types.js';
+import { clientLog, type ClientLog } from './log.js';
 import { errorText } from './emitter.js';
 
 export class DeliveryAcker {
@@ -13,12 +14,15 @@ export class DeliveryAcker {
   private stopped = false;
   /** Moved by reset(): an ack sent before it answers for the previous account's marks, not for these. */
   private epoch = 0;
+  private readonly log: ClientLog;
 
   constructor(
     private readonly sendDelivered: (upTo: number) => Promise<unknown>,
     private readonly delayMs: number,
-    private readonly log?: ClientLogger,
-  ) {}
+    log?: ClientLogger,
+  ) {
+    this.log = clientLog(log);
+  }
 
   /** A message with this id was delivered to the app. */
   note(id: number): void {
@@ -61,7 +65,7 @@ export class DeliveryAcker {
       .then(done)
       .catch((err: unknown) => {
         // Not fatal: the messages stay undelivered on the server and a later ack covers them.
-        this.log?.debug?.({ upTo, err: errorText(err) }, 'delivered ack failed');
+        this.log.debug({ upTo, err: errorText(err) }, 'delivered ack failed');
         done();
       })
       .finally(() => {

@@ -1,12 +1,17 @@
 /** A small typed event emitter. A throwing listener is logged and never breaks the emitter or other listeners. */
 import type { ClientLogger } from './types.js';
+import { clientLog, type ClientLog } from './log.js';
 
 export type Listener<T> = (payload: T) => void;
 
 export class Emitter<Events extends object> {
   private readonly listeners = new Map<keyof Events, Set<Listener<never>>>();
 
-  constructor(private readonly log?: ClientLogger) {}
+  private readonly log: ClientLog;
+
+  constructor(log?: ClientLogger) {
+    this.log = clientLog(log);
+  }
 
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
@@ -30,7 +35,7 @@ export class Emitter<Events extends object> {
       try {
         (listener as Listener<Events[K]>)(payload);
       } catch (err) {
-        this.log?.error?.({ event: String(event), err: errorText(err) }, 'client event listener threw');
+        this.log.error({ event: String(event), err: errorText(err) }, 'client event listener threw');
       }
     }
   }

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { backoffCeiling, backoffDelay } from '../../replica/util/backoff.js';
 import { DeliveryAcker } from '../../replica/client/delivery.js';
 import { Emitter } from '../../replica/client/emitter.js';
+import { clientLog } from '../../replica/client/log.js';
 import { PendingRequests, type PendingRequest } from '../../replica/client/pending.js';
 import { RecentIds } from '../../replica/client/recent.js';
 import { newClientId, newSecret, Session } from '../../replica/client/session.js';
@@ -410,5 +411,26 @@ describe('WebSocketConstructor', () => {
   it('accepts both the ws and the DOM WebSocket constructors (checked by tsc)', () => {
     expectTypeOf(WebSocket).toExtend<WebSocketConstructor>();
     expectTypeOf<typeof globalThis.WebSocket>().toExtend<WebSocketConstructor>();
+  });
+});
+
+describe('clientLog', () => {
+  it("calls the app's logger as itself for the levels it has; the levels it lacks, or every level without one, say nothing", () => {
+    const lines: string[] = [];
+    // A logger whose method needs its own `this` (as pino's do).
+    const app = {
+      prefix: 'app',
+      warn(this: { prefix: string }, obj: object, msg?: string) {
+        lines.push(`${this.prefix} warn ${JSON.stringify(obj)} ${msg}`);
+      },
+    };
+    const log = clientLog(app);
+    log.warn({ code: 'X' }, 'said');
+    log.debug({}, 'not said');
+    log.info({}, 'not said');
+    log.error({}, 'not said');
+    expect(lines).toEqual(['app warn {"code":"X"} said']);
+    const none = clientLog(undefined);
+    for (const level of ['debug', 'info', 'warn', 'error'] as const) expect(() => none[level]({}, 'nothing')).not.toThrow();
   });
 });
