@@ -125,6 +125,53 @@ describe('QuorumClient', () => {
     await expect(q.send('bob', 'x')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 
+  it('a listener taken off with off() hears nothing more; the others still do', async () => {
+    const c = await cluster();
+    const q = client(c.addresses);
+    const heard: string[] = [];
+    const first = (s: { status: string }) => heard.push(`first ${s.status}`);
+    q.on('state', first);
+    q.on('state', (s) => heard.push(`second ${s.status}`));
+    await until('connected', () => heard.includes('second connected'));
+    q.off('state', first);
+    heard.length = 0;
+    c.replica('r1').dropAll();
+    await until('connected again', () => heard.includes('second connected'));
+    expect(heard.filter((h) => h.startsWith('first'))).toEqual([]);
+  });
+
+  it('a request with a bad argument is refused at once with INVALID, naming the call and the field; nothing is sent', async () => {
+    const c = await cluster();
+    const q = client(c.addresses);
+    await q.login('alice', 'password123');
+    await expect(q.send('bob', 42 as never)).rejects.toMatchObject({ code: 'INVALID', message: expect.stringMatching(/^send: text: .*string/) });
+    expect(c.framesOf('send')).toEqual([]);
+  });
+
+  it('a resumeLogin as someone else forgets the previous account\'s place', async () => {
+    const c = await cluster();
+    const token = 'kept-token-0123456789abcdef';
+    c.replica('r1').hook = (req) => (req.op === 'resume' && req.token === token ? { result: { user: 'bob', unread: 0 } } : undefined);
+    const q = client(c.addresses, { lastMessageId: 5 });
+    await q.login('alice', 'password123');
+    await q.resumeLogin(token);
+    expect(q.user).toBe('bob');
+    const before = c.framesOf('resume').length;
+    c.replica('r1').dropAll();
+    await until('the resume after the reconnect', () => c.framesOf('resume').length > before);
+    expect(c.framesOf('resume').at(-1)).toEqual({ op: 'resume', id: expect.any(Number), token });
+  });
+
+  it('a write given up before any replica said hello says that no replica answered', async () => {
+    const c = await cluster();
+    c.replica('r1').silent = true;
+    const q = client(c.addresses, { writeGiveUpMs: 300, connectTimeoutMs: 60_000 });
+    await expect(q.signup('carol', 'password123')).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: 'not sent: signup: no leader took it within 300 ms; nothing was changed (no replica answered)',
+    });
+  });
+
   it('logs a frame error the server reports, and carries on', async () => {
     const c = await cluster();
     const warnings: [object, string | undefined][] = [];

@@ -93,6 +93,26 @@ describe('QuorumClient reconnects', () => {
     expect(ended.map((f) => f.retryInMs)).toEqual([5, 0, 10, 20, 40]);
   });
 
+  it('a first connection that fails backs off (it is no redirect); without backoff options the pace starts at 50 ms', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    const dead = await cluster(1);
+    const deadAddress = dead.addresses[0]!;
+    await dead.close();
+    const rec = recorder();
+    const q = client([deadAddress, r1.address], { random: rec.random, log: rec.log, backoff: { initialMs: 10, maxMs: 50 } });
+    await until('connected', () => q.state.status === 'connected');
+    // Half (random 0.5) of the first attempt's 10 ms.
+    expect(rec.fields('client connection ended').map((f) => [f.address, f.retryInMs])).toEqual([[deadAddress, 5]]);
+    const paced = recorder();
+    const p = new QuorumClient({ servers: [r1.address], WebSocket, clientId: 'test', random: paced.random, log: paced.log });
+    clients.push(p);
+    await until('connected', () => p.state.status === 'connected');
+    r1.dropAll();
+    await until('ended', () => paced.fields('client connection ended').length >= 1);
+    expect(paced.fields('client connection ended')[0]!.retryInMs).toBe(25);
+  });
+
   it('a hello that names the replica itself, or its own address, as leader is served there (no hop)', async () => {
     const c = await cluster(2);
     const r2 = c.replica('r2');
