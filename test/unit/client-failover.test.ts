@@ -356,6 +356,17 @@ describe('QuorumClient: writes never outlive their session (issue 11, finding 2)
     expect(q.clientId).toBe('client-first-1');
   });
 
+  it('a new session of a client whose id is as long as allowed still fits: the id is cut before its number', async () => {
+    const c = await cluster(1);
+    const base = `c${'x'.repeat(63)}`;
+    const q = client(c.addresses, { clientId: base });
+    let refused = 0;
+    c.replica('r1').hook = (req) => (req.op === 'signup' && req.session.clientId === base && ++refused ? expired : undefined);
+    await q.signup('alice', 'password123');
+    expect(q.clientId).toBe(`${base.slice(0, 52)}-1`);
+    expect(c.applied.map((w) => w.clientId)).toEqual([q.clientId]);
+  });
+
   it('a write sent more than once that meets SESSION_EXPIRED is refused with it (its outcome is unknown)', async () => {
     const c = await cluster(1);
     const q = client(c.addresses, { clientId: 'client-first' });

@@ -60,6 +60,18 @@ describe('QuorumClient: kept writes', () => {
     expect(result.id).toBeGreaterThan(0);
   });
 
+  it('a message to a group is kept the same way: its session handed to the app first, then sent in it', async () => {
+    const c = await cluster();
+    c.replica('r1').hook = (req) => (req.op === 'groupSend' ? { result: { id: 77, sentAt: 1 } } : undefined);
+    const q = client(c.addresses);
+    await q.login('alice', 'password123');
+    const kept: ClientSession[] = [];
+    const result = await q.sendToGroup('team', 'kept for the group', { keepSession: async (session) => void kept.push(session) });
+    expect(result).toMatchObject({ id: 77 });
+    expect(kept).toHaveLength(1);
+    expect(c.framesOf('groupSend').map((f) => f.session)).toEqual(kept);
+  });
+
   it('a write given up while the app was still keeping its session is never sent: "not sent" stays true', async () => {
     const c = await cluster();
     const q = client(c.addresses, { giveUpAfterMs: 300 });
