@@ -94,6 +94,28 @@ describe('QuorumClient', () => {
     await expect(q.conversations()).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/^conversations: no leader answered within 300 ms \(.+\)$/) });
   });
 
+  it('after a reconnect nothing goes out before the resume is answered: the connection is bound to the login first', async () => {
+    const c = await cluster();
+    const r1 = c.replica('r1');
+    const q = client(c.addresses);
+    await q.login('alice', 'password123');
+    // Who the connection was bound to when each send arrived.
+    const boundAtSend: (string | null)[] = [];
+    r1.hook = (req, conn) => {
+      if (req.op === 'send') boundAtSend.push(conn.user);
+      return req.op === 'resume' ? { delayMs: 150 } : undefined;
+    };
+    const before = r1.frames.length;
+    r1.dropAll();
+    await until('the resume asked', () => r1.frames.slice(before).some((f) => f.op === 'resume'));
+    const sent = q.send('bob', 'after the resume');
+    await sent;
+    const after = r1.frames.slice(before).map((f) => f.op);
+    expect(after.indexOf('send')).toBeGreaterThan(after.indexOf('resume'));
+    // The send was asked once, after the resume had bound the connection to alice, never while it was pending.
+    expect(boundAtSend).toEqual(['alice']);
+  });
+
   it('a resume refused for a passing reason (INTERNAL) is asked again on the same connection, and then serves', async () => {
     const c = await cluster();
     const q = client(c.addresses);
