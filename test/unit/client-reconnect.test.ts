@@ -419,6 +419,24 @@ describe('QuorumClient leaves a replica', () => {
     await until('writable', () => !q.state.readOnly);
     await expect(q.send('bob', 'back')).resolves.toMatchObject({ id: expect.any(Number) });
   });
+  it('a resume or re-watch refused with NOT_LEADER leaves the replica but never marks the client read-only', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    const q = client([r1.address], { random: () => 0.5 });
+    await q.login('alice', 'password123');
+    await q.presence(['bob']);
+    const states: ClientState[] = [];
+    q.on('state', (s) => states.push(s));
+    for (const op of ['resume', 'presence']) {
+      let refusals = 1;
+      r1.hook = (req) => (req.op === op && refusals-- > 0 ? { error: { code: 'NOT_LEADER', message: 'not me', leader: null } } : undefined);
+      const asked = c.framesOf(op).length;
+      r1.dropAll();
+      await until(`${op} asked twice`, () => c.framesOf(op).length >= asked + 2 && q.state.status === 'connected');
+    }
+    expect(states.some((s) => s.lastError === `NOT_LEADER from ${r1.address}: not me`)).toBe(true);
+    expect(states.filter((s) => s.readOnly)).toEqual([]);
+  });
 });
 
 describe('QuorumClient read-only', () => {
