@@ -282,7 +282,8 @@ describe('the desktop host with real replica processes', () => {
     const before = b.status();
     await b.invoke('team:join', { inviteCode: a.clipboard });
     // join.ts gives up asking to be added after 60 s without an answer.
-    const restored = await b.waitStatus('join failed and restored', (s) => s.team.joinError !== null && s.state === 'running', 120_000);
+    // The cluster id comes with the restarted replica's first status message, just after it reports running.
+    const restored = await b.waitStatus('join failed and restored', (s) => s.team.joinError !== null && s.state === 'running' && s.clusterId !== null, 120_000);
     expect(restored.team).toMatchObject({ phase: 'solo', exposure: 'loopback', joiningVia: null });
     expect(restored.team.joinError).toMatch(/joining the team failed: .*earlier data was put back/);
     expect(restored).toMatchObject({ replicaId: before.replicaId, clusterId: before.clusterId });
