@@ -37,7 +37,7 @@ import { RecentIds } from './recent.js';
 import { checkLogin, checkStatus } from './results.js';
 import { newClientId, newSecret, Session } from './session.js';
 import { fetchStatus } from './status-probe.js';
-import type { ClientEvents, ClientLogger, ClientState, KeptWrite, QuorumClientOptions, WebSocketConstructor } from './types.js';
+import type { ClientEvents, ClientState, KeptWrite, QuorumClientOptions, WebSocketConstructor } from './types.js';
 import { clientLog, type ClientLog } from './log.js';
 
 /** Sized for failover on a LAN: elections take a few hundred milliseconds; an unreachable cluster is retried every ≤2 s. */
@@ -79,8 +79,6 @@ export class QuorumClient {
   private readonly writeGiveUpMs: number;
   private readonly urlOf: (address: string) => string;
   private readonly log: ClientLog;
-  /** The app's logger as given, for the parts this client makes (they make their own ClientLog of it). */
-  private readonly appLog: ClientLogger | undefined;
   private readonly autoDelivered: boolean;
 
   private readonly emitter: Emitter<ClientEvents>;
@@ -135,7 +133,6 @@ export class QuorumClient {
     this.giveUpAfterMs = options.giveUpAfterMs;
     this.writeGiveUpMs = Math.min(options.writeGiveUpMs ?? WRITE_GIVE_UP_MS, MAX_WRITE_GIVE_UP_MS);
     this.urlOf = options.url ?? ((address) => `ws://${address}/client`);
-    this.appLog = options.log;
     this.log = clientLog(options.log);
     this.autoDelivered = options.autoDelivered ?? true;
     this.lastMessageId = options.lastMessageId;
@@ -361,7 +358,7 @@ export class QuorumClient {
       url: this.urlOf(address),
       connectTimeoutMs: options.timeoutMs ?? this.connectTimeoutMs,
       requestTimeoutMs: options.timeoutMs ?? this.requestTimeoutMs,
-      log: this.appLog,
+      log: this.log,
     });
   }
 

@@ -400,6 +400,7 @@ describe('QuorumClient leaves a replica', () => {
     expect(states.filter((s) => s.readOnly).map((s) => s.lastError).slice(0, 2)).toEqual(['NO_QUORUM: no majority', `NO_QUORUM from ${r1.address}: no majority`]);
     await until('connected again', () => r1.connections === 3 && q.state.status === 'connected');
   });
+
   it('a resume refused with NO_QUORUM marks the client read-only with its reason and leaves the replica; the next resume serves', async () => {
     const c = await cluster(1);
     const r1 = c.replica('r1');
@@ -419,6 +420,7 @@ describe('QuorumClient leaves a replica', () => {
     await until('writable', () => !q.state.readOnly);
     await expect(q.send('bob', 'back')).resolves.toMatchObject({ id: expect.any(Number) });
   });
+
   it('a resume or re-watch refused with NOT_LEADER leaves the replica but never marks the client read-only', async () => {
     const c = await cluster(1);
     const r1 = c.replica('r1');
