@@ -251,6 +251,15 @@ describe('QuorumClient: where live delivery resumes', () => {
     c.replica('r1').dropAll();
     await until('the resumes', () => c.framesOf('resume').length >= 4);
     expect(c.framesOf('resume').filter((f) => f.after === undefined)).toHaveLength(2);
+    // Until a message reaches it: the first push is its place (both clients are alice's, both get message 5).
+    const got: number[] = [];
+    other.on('message', (m) => got.push(m.id));
+    c.deliver('bob', 'alice', 'the first one it sees');
+    await until('the push', () => got.length === 1);
+    const asked = c.framesOf('resume').length;
+    c.replica('r1').dropAll();
+    await until('the resumes after it', () => c.framesOf('resume').length === asked + 2);
+    expect(c.framesOf('resume').slice(asked).map((f) => f.after)).toEqual([5, 5]);
   });
   it('resumeLogin with no place takes the newest message its answer names; pushes and reads then move the place to the newest seen, whatever their order', async () => {
     const c = await cluster();

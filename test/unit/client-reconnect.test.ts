@@ -1,7 +1,7 @@
 // QuorumClient's reconnect bookkeeping, seen from outside: where each new connection goes, how long it waits first
 // (the log line's retryInMs, and the calls to the injected `random`, which every backoff delay draws from), what the
 // state says meanwhile, and the log lines an operator reads. Against the fake cluster over real WebSockets.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { QuorumClient, type QuorumClientOptions } from '../../replica/client/index.js';
 import type { ClientState } from '../../replica/client/types.js';
@@ -75,6 +75,24 @@ describe('QuorumClient reconnects', () => {
     expect(q.state.lastError).toBe(`r2 is not the leader; going to r1 at ${r1.address}`);
     expect(rec.fields('client connecting').map((f) => f.address)).toEqual([r1.address, r2.address, r1.address, r2.address]);
     expect(rec.fields('client connecting').map((f) => f.epoch)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("a NOT_LEADER's hint is the state's leader at once: the reconnect that follows it already names the new leader", async () => {
+    const c = await cluster(2);
+    const [r1, r2] = [c.replica('r1'), c.replica('r2')];
+    const q = client([r1.address, r2.address], { random: () => 0.5 });
+    await q.login('alice', 'password123');
+    expect(q.state.leader).toEqual({ id: 'r1', address: r1.address });
+    const states: ClientState[] = [];
+    q.on('state', (s) => states.push(s));
+    c.leaderId = 'r2';
+    await q.send('bob', 'to the new leader');
+    const leaving = states.findIndex((s) => s.status !== 'connected');
+    expect(leaving).toBeGreaterThan(0);
+    // Still connected to r1 when the hint arrives: the state names r2 before the connection closes, and every state
+    // until r2's hello says so.
+    expect(states.slice(0, leaving).at(-1)).toMatchObject({ status: 'connected', replica: { id: 'r1' }, leader: { id: 'r2', address: r2.address } });
+    expect(states.slice(leaving).map((s) => s.leader?.id)).toEqual(states.slice(leaving).map(() => 'r2'));
   });
 
   it('a hello resets the backoff: after reaching a replica, a hop to a dead leader backs off from the start', async () => {
@@ -442,6 +460,134 @@ describe('QuorumClient leaves a replica', () => {
 });
 
 describe('QuorumClient read-only', () => {
+  it('probes the status at a doubling pace while read-only, only once the connection is bound to the login again, and stops once writable (fake clock)', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    // random 1: every delay is its ceiling, initialMs · 2^attempt (100, 200, 400, …).
+    const q = client([r1.address], { random: () => 1, backoff: { initialMs: 100, maxMs: 100_000 } });
+    await q.login('alice', 'password123');
+    let quorum = false;
+    let resumeRefusals = 1;
+    let holdResume = false;
+    r1.hook = (req) => {
+      if (req.op === 'status') return { result: { ...c.status(r1), quorum } };
+      if (req.op === 'resume' && resumeRefusals-- > 0) return { error: { code: 'NO_QUORUM', message: 'no majority' } };
+      if (req.op === 'resume' && holdResume) return { delayMs: 1_000 };
+      return undefined;
+    };
+    const statuses = () => c.framesOf('status').length;
+    // The client's (and the fake replica's) setTimeout run on the fake clock; the test polls on the real one (not with
+    // vi.waitFor, which advances fake timers as it polls).
+    const realSetTimeout = globalThis.setTimeout;
+    const settle = async (what: () => boolean) => {
+      for (let i = 0; !what(); i++) {
+        if (i === 1_000) throw new Error('timed out after 5 s');
+        await new Promise((resolve) => realSetTimeout(resolve, 5));
+      }
+    };
+    /** A read on the same connection: once answered, every frame the client sent before it has arrived. */
+    const fence = () => q.conversations();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      r1.dropAll();
+      await settle(() => q.state.status === 'reconnecting');
+      // Reconnect (backoff 100 ms): the resume is refused with NO_QUORUM, so read-only; then the next connection serves.
+      vi.advanceTimersByTime(100);
+      await settle(() => q.state.readOnly && q.state.status === 'reconnecting' && r1.connections === 2);
+      vi.advanceTimersByTime(100);
+      await settle(() => q.state.status === 'connected' && r1.connections === 3);
+      await fence();
+      const s0 = statuses();
+      // The first probe 100 ms after the connection became ready, then 200 and 400 ms apart.
+      let expected = s0;
+      for (const delay of [100, 200, 400]) {
+        vi.advanceTimersByTime(delay - 1);
+        await fence();
+        expect(statuses()).toBe(expected);
+        vi.advanceTimersByTime(1);
+        expected += 1;
+        await settle(() => statuses() === expected);
+      }
+      expect(q.state.readOnly).toBe(true);
+
+      // The next probe (800 ms after the last) comes due while a new connection's resume is unanswered: it asks nothing
+      // there (the connection is not bound to the login yet) and waits its next turn (1,600 ms).
+      holdResume = true;
+      r1.dropAll();
+      await settle(() => q.state.status === 'reconnecting');
+      vi.advanceTimersByTime(100);
+      expected += 1; // the new connection's own status question, with its hello
+      await settle(() => statuses() === expected && c.framesOf('resume').length === 3);
+      vi.advanceTimersByTime(700); // the probe's turn: 800 ms after the last one
+      vi.advanceTimersByTime(300); // the resume's answer (held 1,000 ms): the connection serves
+      await fence();
+      expect(statuses()).toBe(expected);
+      // No second probe timer came with the new connection: the next question at 1,600 ms after the skipped turn.
+      vi.advanceTimersByTime(1_600 - 300 - 1);
+      await fence();
+      expect(statuses()).toBe(expected);
+      vi.advanceTimersByTime(1);
+      expected += 1;
+      await settle(() => statuses() === expected);
+
+      // A quorum is back: the next probe (3,200 ms on) hears it, read-only ends, and the probing stops.
+      quorum = true;
+      vi.advanceTimersByTime(3_199);
+      await fence();
+      expect(statuses()).toBe(expected);
+      vi.advanceTimersByTime(1);
+      expected += 1;
+      await settle(() => statuses() === expected && !q.state.readOnly);
+      vi.advanceTimersByTime(1_000_000);
+      await fence();
+      expect(statuses()).toBe(expected);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('read-only entered on a serving connection starts the probe then, not when the next connection serves (fake clock)', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    const q = client([r1.address], { random: () => 1, backoff: { initialMs: 100, maxMs: 100_000 } });
+    await q.login('alice', 'password123');
+    await q.presence(['bob']);
+    // The re-watch of presence after the next resume is refused once with NO_QUORUM: the connection was serving then.
+    let refusals = 1;
+    r1.hook = (req) => {
+      if (req.op === 'status') return { result: { ...c.status(r1), quorum: false } };
+      if (req.op === 'presence' && refusals-- > 0) return { error: { code: 'NO_QUORUM', message: 'no majority' } };
+      return undefined;
+    };
+    const statuses = () => c.framesOf('status').length;
+    const realSetTimeout = globalThis.setTimeout;
+    const settle = async (what: () => boolean) => {
+      for (let i = 0; !what(); i++) {
+        if (i === 1_000) throw new Error('timed out after 5 s');
+        await new Promise((resolve) => realSetTimeout(resolve, 5));
+      }
+    };
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      r1.dropAll();
+      await settle(() => q.state.status === 'reconnecting');
+      vi.advanceTimersByTime(100); // t: the reconnect; its re-watch is refused, the probe is due at t + 100
+      await settle(() => q.state.readOnly && q.state.status === 'reconnecting' && r1.connections === 2);
+      vi.advanceTimersByTime(100); // t + 100: the probe finds no connection (next turn at t + 300); then the reconnect
+      await settle(() => q.state.status === 'connected' && r1.connections === 3 && c.framesOf('presence').length === 3);
+      await q.conversations();
+      const s0 = statuses();
+      vi.advanceTimersByTime(199);
+      await q.conversations();
+      expect(statuses()).toBe(s0);
+      vi.advanceTimersByTime(1);
+      await settle(() => statuses() === s0 + 1);
+      expect(q.state.readOnly).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("stays read-only through served reads until a write is confirmed, probing the replica's status meanwhile", async () => {
     const c = await cluster(1);
     const r1 = c.replica('r1');
