@@ -39,6 +39,7 @@ import { newClientId, newSecret, Session } from './session.js';
 import { fetchStatus } from './status-probe.js';
 import type { ClientEvents, ClientState, KeptWrite, QuorumClientOptions, WebSocketConstructor } from './types.js';
 import { clientLog, type ClientLog } from './log.js';
+import { LivenessWatch } from './liveness.js';
 
 /** Sized for failover on a LAN: elections take a few hundred milliseconds; an unreachable cluster is retried every ≤2 s. */
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 2000 };
@@ -74,6 +75,9 @@ export class QuorumClient {
   private readonly random: () => number;
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly livenessMs: number;
+  private readonly idleLivenessTicks: number;
+  private liveness: LivenessWatch | null = null;
   private readonly backoff: BackoffOptions;
   private readonly giveUpAfterMs: number | undefined;
   private readonly writeGiveUpMs: number;
@@ -95,6 +99,12 @@ export class QuorumClient {
   private everConnected = false;
   private closed = false;
   private rotation = 0;
+  /**
+   * Replicas skipped by the rotation: those whose last connection never got a hello (refused, or a host that accepts
+   * connections and says nothing: stopped, frozen) or fell silent (liveness.ts). Forgotten on their next hello, or all
+   * at once when every known replica is in it.
+   */
+  private readonly unresponsive = new Set<string>();
   /** Consecutive connection failures (backoff exponent); reset by any response. */
   private failures = 0;
   /** Consecutive leader hops; reset by any response. */
@@ -129,6 +139,8 @@ export class QuorumClient {
     this.random = options.random ?? Math.random;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.livenessMs = positiveOption('livenessMs', options.livenessMs, 1_500);
+    this.idleLivenessTicks = Math.max(1, Math.round(positiveOption('idleLivenessMs', options.idleLivenessMs, 30_000) / this.livenessMs));
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.giveUpAfterMs = options.giveUpAfterMs;
     this.writeGiveUpMs = Math.min(options.writeGiveUpMs ?? WRITE_GIVE_UP_MS, MAX_WRITE_GIVE_UP_MS);
@@ -371,6 +383,8 @@ export class QuorumClient {
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.reconnectTimer = null;
     this.probeTimer = null;
+    this.liveness?.stop();
+    this.liveness = null;
     const conn = this.conn;
     this.conn = null;
     this.clearInternal();
@@ -578,7 +592,7 @@ export class QuorumClient {
   private connectNext(): void {
     this.reconnectTimer = null;
     if (this.closed) return;
-    const address = this.nextAddress ?? this.known[this.rotation++ % this.known.length];
+    const address = this.nextAddress ?? this.nextInRotation();
     this.nextAddress = null;
     this.nextIsRedirect = false;
     this.epoch += 1;
@@ -599,8 +613,18 @@ export class QuorumClient {
     conn.open(this.WebSocketCtor, this.urlOf(address), this.connectTimeoutMs);
   }
 
+  /** The next known replica in turn, skipping unresponsive ones while another remains. */
+  private nextInRotation(): string {
+    if (this.known.every((address) => this.unresponsive.has(address))) this.unresponsive.clear();
+    for (;;) {
+      const address = this.known[this.rotation++ % this.known.length];
+      if (!this.unresponsive.has(address)) return address;
+    }
+  }
+
   private onHello(conn: Connection, hello: HelloFrame): void {
     if (conn !== this.conn) return;
+    this.unresponsive.delete(conn.address);
     // A replica answered: the cluster is reachable, so a failover's redirects (to a leader that just died, until the
     // election ends) retry at the initial pace instead of backing off ever longer.
     this.failures = 0;
@@ -616,6 +640,7 @@ export class QuorumClient {
       return;
     }
     this.everConnected = true;
+    this.watchLiveness(conn);
     this.setState({
       status: 'connected',
       replica: hello.replica,
@@ -653,6 +678,9 @@ export class QuorumClient {
     if (conn !== this.conn) return;
     this.conn = null;
     this.ready = false;
+    this.liveness?.stop();
+    this.liveness = null;
+    if (!conn.hello) this.unresponsive.add(conn.address);
     this.clearInternal();
     for (const entry of this.pending.list()) {
       if (entry.sentOn !== null) {
@@ -675,6 +703,24 @@ export class QuorumClient {
     this.log.info({ address: conn.address, reason, retryInMs: delay }, 'client connection ended');
     this.setState({ status: this.everConnected ? 'reconnecting' : 'connecting', replica: null, lastError: reason });
     this.reconnectTimer = setTimeout(() => this.connectNext(), delay);
+  }
+
+  /** Leaves `conn` when its replica falls silent (liveness.ts); the watch ends with the connection. */
+  private watchLiveness(conn: Connection): void {
+    this.liveness?.stop();
+    this.liveness = new LivenessWatch({
+      tickMs: this.livenessMs,
+      idleTicks: this.idleLivenessTicks,
+      heard: () => conn.takeHeard(),
+      waiting: () => this.internal.size > 0 || this.pending.list().some((entry) => entry.sentOn === conn.epoch),
+      probe: () => this.sendMembershipStatus(conn),
+      dead: (silentMs) => {
+        if (conn !== this.conn) return;
+        this.unresponsive.add(conn.address);
+        conn.close(`nothing from ${conn.address} for ${silentMs} ms (frozen or cut off?)`);
+      },
+    });
+    this.liveness.start();
   }
 
   private clearInternal(): void {
@@ -895,6 +941,13 @@ export class QuorumClient {
     this.stateValue = next;
     this.emitter.emit('state', { ...next });
   }
+}
+
+/** An optional duration option: `fallback` when absent, INVALID unless a positive finite number of milliseconds. */
+function positiveOption(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new QuorumError('INVALID', `${name} must be a positive number of milliseconds, not ${String(value)}`);
+  return value;
 }
 
 function toQuorumError(error: WireError): QuorumError {

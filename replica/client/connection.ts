@@ -23,6 +23,8 @@ export class Connection {
   private closed = false;
   hello: HelloFrame | null = null;
   private readonly log: ClientLog;
+  /** Something arrived since takeHeard() was last called (liveness.ts). */
+  private heard = false;
 
   constructor(
     readonly epoch: number,
@@ -44,6 +46,7 @@ export class Connection {
     const socket = this.socket;
     this.helloTimer = setTimeout(() => this.finish(`no hello from ${this.address} within ${connectTimeoutMs} ms`), connectTimeoutMs);
     socket.onmessage = (event) => {
+      this.heard = true;
       // Never let a bad frame, a schema bug or a handler bug escape into the socket's event dispatch.
       try {
         this.receive(event.data);
@@ -79,6 +82,13 @@ export class Connection {
       this.log.warn({ address: this.address, err: errorText(err) }, 'client send failed');
       return false;
     }
+  }
+
+  /** Whether anything arrived from the replica since the last call. */
+  takeHeard(): boolean {
+    const heard = this.heard;
+    this.heard = false;
+    return heard;
   }
 
   /** Closes the socket and reports `reason` through onClose (once). */

@@ -55,7 +55,14 @@ export interface QuorumClientOptions {
   requestTimeoutMs?: number;
   /** No hello within this long after opening a socket: try another replica. Default 5000. */
   connectTimeoutMs?: number;
-  /** Reconnect and retry delays. Default {initialMs: 100, maxMs: 5000}. */
+  /**
+   * A replica that goes silent with the connection open (host frozen or cut off: liveness.ts): with requests waiting,
+   * nothing heard for this long → a status request; nothing a tick later → leave it for another replica. Default 1500.
+   */
+  livenessMs?: number;
+  /** The same with nothing waiting (pushes would stop unnoticed): silent this long → a status request. Default 30000. */
+  idleLivenessMs?: number;
+  /** Reconnect and retry delays. Default {initialMs: 50, maxMs: 2000}. */
   backoff?: BackoffOptions;
   /** Reject a call that has not succeeded this long after it was made. Undefined: retry reads forever (UI). */
   giveUpAfterMs?: number;

@@ -12,6 +12,8 @@ export interface BenchConfig {
   /** SIGKILL-the-leader trials for Quorum and for etcd (default timings; equal timings get etcdEqualFailoverTrials). */
   failoverTrials: number;
   transferTrials: number;
+  /** Trials of a leader that vanishes silently (SIGSTOP: its connections stay open). */
+  silentTrials: number;
   etcdFailoverTrials: number;
   etcdEqualFailoverTrials: number;
   /** Rounds of alternating Quorum/etcd runs per level (results: the median round). */
@@ -50,6 +52,7 @@ export function makeConfig(quick: boolean, outDir: string, tls = false): BenchCo
         measureMs: 1600,
         failoverTrials: 10,
         transferTrials: 3,
+        silentTrials: 5,
         etcdFailoverTrials: 5,
         etcdEqualFailoverTrials: 0,
         etcdRounds: 1,
@@ -76,6 +79,7 @@ export function makeConfig(quick: boolean, outDir: string, tls = false): BenchCo
         measureMs: 8000,
         failoverTrials: 50,
         transferTrials: 10,
+        silentTrials: 20,
         etcdFailoverTrials: 20,
         etcdEqualFailoverTrials: 10,
         etcdRounds: 2,

@@ -16,6 +16,11 @@
  * "leadership transferred"), the result is labelled mode "transfer"; otherwise it is an ordinary election after a
  * clean exit and labelled mode "election". With a transfer the old leader keeps serving until the hand-over, so the
  * probe's figure is SIGTERM → new leader serving, and the client-visible pause is the figure that matters.
+ *
+ * Silent: the same with SIGSTOP: the leader's host vanishes without a word (a partition, a laptop lid closed, a frozen
+ * machine). Its connections stay open, so no transport error tells the followers; they notice only when its
+ * heartbeats stop for a whole election timeout. After the probe's first success the stopped process is killed (and
+ * restarted by the next trial's settle).
  */
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
@@ -170,7 +175,7 @@ interface Trial {
   invalid: boolean;
 }
 
-async function oneTrial(h: Harness, signal: 'SIGKILL' | 'SIGTERM'): Promise<Trial> {
+async function oneTrial(h: Harness, signal: 'SIGKILL' | 'SIGTERM' | 'SIGSTOP'): Promise<Trial> {
   let leader = await settle(h);
   let before = await leader.status();
   while (before.role !== 'leader') {
@@ -196,6 +201,7 @@ async function oneTrial(h: Harness, signal: 'SIGKILL' | 'SIGTERM'): Promise<Tria
   const first = await firstSuccess(targets, { everyMs: 5, maxOutstanding: 16, timeoutMs: 30_000 });
   const clientMs = await h.writer.longestGap(t0, (first?.at ?? performance.now()) + 300);
   for (const c of conns) c.close();
+  if (signal === 'SIGSTOP') leader.signal('SIGKILL');
   let invalid = false;
   if (first) {
     const st = await statusOf(survivors[first.target].address).catch(() => null);
@@ -220,7 +226,7 @@ function result(samples: number[], clientSamples: number[], trials: number): Fai
   };
 }
 
-export async function runFailover(cfg: BenchConfig): Promise<{ failover: FailoverResult; transfer: TransferResult | null }> {
+export async function runFailover(cfg: BenchConfig): Promise<{ failover: FailoverResult; transfer: TransferResult | null; silent: FailoverResult | null }> {
   const h = await setUp();
   try {
     const samples: number[] = [];
@@ -263,7 +269,26 @@ export async function runFailover(cfg: BenchConfig): Promise<{ failover: Failove
         ...result(tSamples, tClient, cfg.transferTrials),
       };
     }
-    return { failover, transfer };
+    let silent: FailoverResult | null = null;
+    if (cfg.silentTrials > 0) {
+      const sSamples: number[] = [];
+      const sClient: number[] = [];
+      let sDiscarded = 0;
+      for (let i = 0; i < cfg.silentTrials; i++) {
+        const r = await oneTrial(h, 'SIGSTOP');
+        if (r.invalid && sDiscarded < cfg.silentTrials) {
+          sDiscarded++;
+          i--;
+          progress(`silent-leader trial discarded: leadership had moved before ${r.leader.id} was stopped`);
+          continue;
+        }
+        if (r.ms !== null) sSamples.push(r.ms);
+        if (r.clientMs !== null) sClient.push(r.clientMs);
+        progress(`silent-leader trial ${i + 1}/${cfg.silentTrials}: stopped ${r.leader.id} (SIGSTOP), first write at a survivor after ${r.ms?.toFixed(1) ?? 'none'} ms (client-visible ${r.clientMs?.toFixed(1) ?? '?'} ms)`);
+      }
+      silent = { ...result(sSamples, sClient, cfg.silentTrials), discardedTrials: sDiscarded };
+    }
+    return { failover, transfer, silent };
   } finally {
     await tearDown(h);
   }

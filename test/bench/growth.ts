@@ -18,7 +18,9 @@
  * r1 and r2 start and elect a leader; then r3 starts, and the figure is r3's spawn → its applied index reaching the
  * leader's commit index. The leader has compacted those entries (default --compact-every/--keep-entries), so r3
  * catches up by snapshot (state.db streamed in chunks) and then by the log tail — the same path a replica that was
- * down while those messages were written takes.
+ * down while those messages were written takes. Then the same with folders generated without compaction and replicas
+ * that keep every entry (`--compact-every`/`--keep-entries` above N): r3 catches up by log replay alone. Each reports
+ * the entries r3 applied (leader's commit index − r3's last index at start) per second of catch-up.
  */
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,12 +66,21 @@ export interface CatchUp {
   catchUpMs: number;
   /** r3 spawn → /healthz 200 (part of catchUpMs). */
   startupMs: number;
+  /** The path asked for: 'snapshot' (the leader compacted the missed entries) or 'log' (it kept them all). */
+  path: 'snapshot' | 'log';
+  /** r3's log says it installed a snapshot. */
   viaSnapshot: boolean;
+  /** Entries r3 applied to catch up: the leader's commit index − r3's last index before it started. */
+  entries: number;
+  entriesPerSecond: number;
 }
 
 export interface GrowthResult {
   rows: GrowthRow[];
+  /** By snapshot (the leader compacted what r3 missed). */
   catchUp: CatchUp | null;
+  /** By log replay (the leader kept every entry). */
+  catchUpByLog?: CatchUp | null;
 }
 
 function dirMB(dir: string): number {
@@ -137,7 +148,7 @@ function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Pick<T, K> 
   for (const k of keys) out[k] = o[k];
   return out;
 }
-async function measureCatchUp(missed: number, root: string): Promise<CatchUp> {
+async function measureCatchUp(missed: number, root: string, path: 'snapshot' | 'log'): Promise<CatchUp> {
   const dir = mkdtempSync(join(root, 'catchup-'));
   const ports = [await freePort(), await freePort(), await freePort()];
   const members = ports.map((p, i) => ({ id: `r${i + 1}`, address: `127.0.0.1:${p}` }));
@@ -146,12 +157,16 @@ async function measureCatchUp(missed: number, root: string): Promise<CatchUp> {
   writeFileSync(secretFile, `bench-secret-${process.pid}\n`, { mode: 0o600 });
   const passwordHash = await benchPasswordHash();
   const base = 1000;
-  progress(`catch-up: generating 3 folders (r3 misses ${missed.toLocaleString('en')} messages)`);
-  preload({ dataDir: join(dir, 'r1'), messages: base + missed, members, passwordHash, seed: 7 });
+  progress(`catch-up by ${path}: generating 3 folders (r3 misses ${missed.toLocaleString('en')} messages)`);
+  // By log: nothing compacted while generating, and replicas that keep more entries than r3 misses.
+  const keepAll = path === 'log' ? { compactEvery: Number.MAX_SAFE_INTEGER, keepEntries: Number.MAX_SAFE_INTEGER } : {};
+  const keepArgs = path === 'log' ? ['--compact-every', String(10 * (base + missed) + 100_000), '--keep-entries', String(10 * (base + missed) + 100_000)] : [];
+  preload({ dataDir: join(dir, 'r1'), messages: base + missed, members, passwordHash, seed: 7, ...keepAll });
   cpSync(join(dir, 'r1'), join(dir, 'r2'), { recursive: true });
-  preload({ dataDir: join(dir, 'r3'), messages: base, members, passwordHash, seed: 7 });
+  const r3Last = preload({ dataDir: join(dir, 'r3'), messages: base, members, passwordHash, seed: 7, ...keepAll }).lastIndex;
   const procs = members.map(
-    (m, i) => new ReplicaProc({ id: m.id, port: ports[i], dataDir: join(dir, m.id), initialCluster: initial, secretFile, logFile: join(dir, `${m.id}.log`) }),
+    (m, i) =>
+      new ReplicaProc({ id: m.id, port: ports[i], dataDir: join(dir, m.id), initialCluster: initial, secretFile, logFile: join(dir, `${m.id}.log`), extraArgs: keepArgs }),
   );
   try {
     procs[0].start();
@@ -169,8 +184,10 @@ async function measureCatchUp(missed: number, root: string): Promise<CatchUp> {
     const catchUpMs = performance.now() - t0;
     const { readFileSync } = await import('node:fs');
     const viaSnapshot = /snapshot/i.test(readFileSync(join(dir, 'r3.log'), 'utf8'));
-    progress(`catch-up: r3 applied ${target} after ${catchUpMs.toFixed(0)} ms (${viaSnapshot ? 'via snapshot' : 'via log entries'})`);
-    return { missedMessages: missed, catchUpMs: round(catchUpMs, 0), startupMs: round(startupMs, 0), viaSnapshot };
+    const entries = target - r3Last;
+    const entriesPerSecond = round(entries / (catchUpMs / 1000), 0);
+    progress(`catch-up by ${path}: r3 applied ${entries} entries (to ${target}) after ${catchUpMs.toFixed(0)} ms, ${entriesPerSecond} entries/s (${viaSnapshot ? 'a snapshot was installed' : 'no snapshot'})`);
+    return { missedMessages: missed, catchUpMs: round(catchUpMs, 0), startupMs: round(startupMs, 0), path, viaSnapshot, entries, entriesPerSecond };
   } finally {
     await Promise.all(procs.map((p) => p.kill()));
     rmSync(dir, { recursive: true, force: true });
@@ -251,8 +268,12 @@ export async function runGrowth(cfg: BenchConfig, cache: PreloadCache): Promise<
       readP50RatioVsEmpty: ratio(r.read.p50ms, empty?.read.p50ms),
     }));
     let catchUp: CatchUp | null = null;
-    if (cfg.catchUpMessages > 0) catchUp = await measureCatchUp(cfg.catchUpMessages, root);
-    return { rows, catchUp };
+    let catchUpByLog: CatchUp | null = null;
+    if (cfg.catchUpMessages > 0) {
+      catchUp = await measureCatchUp(cfg.catchUpMessages, root, 'snapshot');
+      catchUpByLog = await measureCatchUp(cfg.catchUpMessages, root, 'log');
+    }
+    return { rows, catchUp, catchUpByLog };
   } finally {
     for (const r of runs) {
       r.load?.close();

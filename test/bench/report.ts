@@ -19,6 +19,8 @@ export interface BenchResult {
   throughput: ThroughputRow[];
   failover: FailoverResult | null;
   transfer: TransferResult | null;
+  /** The leader stopped (SIGSTOP) rather than killed: no transport error, a whole election timeout. */
+  silent: FailoverResult | null;
   etcd: EtcdResult | null;
   seedBaseline: SeedRow[];
   growth: GrowthResult | null;
@@ -55,6 +57,10 @@ export function renderTable(r: BenchResult): string {
       rows.push(failoverLine(`Quorum SIGTERM (${r.transfer.mode})`, r.transfer));
       if (r.transfer.clientVisible) rows.push(failoverLine('  client-visible pause (QuorumClient)', { trials: r.transfer.clientVisible.samplesMs.length, ...r.transfer.clientVisible }));
     }
+    if (r.silent) {
+      rows.push(failoverLine('Quorum silent leader (SIGSTOP)', r.silent));
+      if (r.silent.clientVisible) rows.push(failoverLine('  client-visible pause (QuorumClient)', { trials: r.silent.clientVisible.samplesMs.length, ...r.silent.clientVisible }));
+    }
     if (r.etcd?.failover) rows.push(failoverLine(`etcd ${r.etcd.version} SIGKILL (default timings)`, r.etcd.failover));
     if (r.etcd?.failoverEqual) rows.push(failoverLine(`etcd ${r.etcd.version} SIGKILL (50/250 ms)`, r.etcd.failoverEqual));
     out.push(table(['', 'trials', 'min ms', 'p50 ms', 'p99 ms', 'max ms'], rows));
@@ -74,9 +80,10 @@ export function renderTable(r: BenchResult): string {
     const mem = (g: (typeof r.growth.rows)[number]) => (g.memoryAfterLoad ? `${g.memoryAfterLoad.heapUsedMB}/${g.memoryAfterLoad.heapTotalMB}/${g.memoryAfterLoad.externalMB}` : null);
     out.push(table(['stored', 'data MB', 'start-up ms', 'RSS MB', 'RSS after MB', 'heap used/total/ext MB', 'send/s', 'send p50', 'send p99', 'vs 0', 'CPU s/1000', 'vs 0', 'disk KB/write', '1-conv send/s', 'vs 0', '1-conv disk KB/write', 'history p50', 'history p99', 'vs 0'], r.growth.rows.map((g) => [g.stored.toLocaleString('en'), g.dataMB, g.startupMs, g.rssStartMB, g.rssAfterLoadMB, mem(g), g.write.perSecond, g.write.p50ms, g.write.p99ms, g.writeRatioVsEmpty, g.write.cpuSecondsPer1000, g.cpuPerWriteRatioVsEmpty, g.write.diskKBPerWrite, g.writeOneConversation?.perSecond, g.writeOneConversationRatioVsEmpty, g.writeOneConversation?.diskKBPerWrite, g.read.p50ms, g.read.p99ms, g.readP50RatioVsEmpty])));
     out.push('send: to random recipients among 200 accounts; 1-conv: all to one recipient. start-up: median of alternating runs (spawn → /healthz 200, includes Node + tsx); "vs 0": median over rounds of the same-round ratio to the 0-message replica (goal within ±20%).');
-    if (r.growth.catchUp) {
-      const c = r.growth.catchUp;
-      out.push(`catch-up: a replica that missed ${c.missedMessages.toLocaleString('en')} messages applied them ${c.catchUpMs} ms after spawn (start-up ${c.startupMs} ms; ${c.viaSnapshot ? 'by snapshot + log tail' : 'by log entries'})`);
+    for (const c of [r.growth.catchUp, r.growth.catchUpByLog]) {
+      if (!c) continue;
+      const how = c.path === 'log' ? `by log replay${c.viaSnapshot ? ' (but a snapshot was installed)' : ''}` : c.viaSnapshot ? 'by snapshot + log tail' : 'by log entries (no snapshot was needed)';
+      out.push(`catch-up ${how}: a replica that missed ${c.missedMessages.toLocaleString('en')} messages applied ${c.entries?.toLocaleString('en') ?? '?'} entries ${c.catchUpMs} ms after spawn (start-up ${c.startupMs} ms): ${c.entriesPerSecond?.toLocaleString('en') ?? '?'} entries/s`);
     }
   }
   if (r.seedBaseline.length) {
@@ -191,6 +198,7 @@ export function toJson(r: BenchResult): unknown {
     throughput: r.throughput,
     failover: r.failover,
     transfer: r.transfer,
+    silent: r.silent,
     etcd: r.etcd,
     seedBaseline: r.seedBaseline,
     growth: r.growth,
@@ -234,6 +242,7 @@ export function writePlots(r: BenchResult, dir: string): string[] {
   }
   const fo: { name: string; values: number[] }[] = [];
   if (r.failover) fo.push({ name: 'Quorum SIGKILL', values: r.failover.samplesMs });
+  if (r.silent) fo.push({ name: 'Quorum SIGSTOP (silent)', values: r.silent.samplesMs });
   if (r.transfer) fo.push({ name: `Quorum SIGTERM (${r.transfer.mode})`, values: r.transfer.samplesMs });
   if (r.etcd?.failover) fo.push({ name: 'etcd SIGKILL (default)', values: r.etcd.failover.samplesMs });
   if (r.etcd?.failoverEqual) fo.push({ name: 'etcd SIGKILL (50/250)', values: r.etcd.failoverEqual.samplesMs });

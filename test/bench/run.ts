@@ -63,6 +63,7 @@ async function main(): Promise<number> {
     throughput: [],
     failover: null,
     transfer: null,
+    silent: null,
     etcd: null,
     seedBaseline: [],
     growth: null,
@@ -95,6 +96,7 @@ async function main(): Promise<number> {
       const f = await runFailover(cfg);
       result.failover = f.failover;
       result.transfer = f.transfer;
+      result.silent = f.silent;
     });
     await step('etcd', async () => {
       result.etcd = await runEtcd(cfg);

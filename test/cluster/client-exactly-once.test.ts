@@ -2,7 +2,9 @@
 // against the fake cluster): writes the leader committed but whose answers never reached the client are resent after
 // the leader is SIGKILLed, to the new leader, in the same session, and each is stored once, with the id the client
 // is finally given. A TCP relay between the client and the leader passes the client's frames on and, once told,
-// swallows the leader's answers, so "committed but unanswered" is certain rather than a race.
+// swallows the leader's answers, so "committed but unanswered" is certain rather than a race. And a leader that
+// freezes (SIGSTOP: its sockets stay open, no error reaches the client) is left once the client's liveness watch
+// hears nothing from it, with the writes waiting on it applied once at the new leader.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -108,4 +110,33 @@ describe('client library on real replicas', () => {
     // The resent writes were answered from the session table: the ids the client got are the ids stored.
     expect(history.map((m) => m.id)).toEqual([...acks.map((a) => a.id), after.id]);
   }, 60_000);
+
+  it('a leader that freezes (SIGSTOP) with writes waiting is left by the client; the writes are applied once at the new leader', async () => {
+    const frozen = await Cluster.start({ size: 3 });
+    try {
+      const leader = await frozen.leader();
+      // A request timeout far beyond the test's: only the client's liveness watch can end the wait.
+      const c = new QuorumClient({ servers: [leader.address, ...frozen.addresses.filter((a) => a !== leader.address)], WebSocket: WebSocket as never, backoff: { initialMs: 20, maxMs: 500 }, requestTimeoutMs: 600_000, giveUpAfterMs: 60_000 });
+      clients.push(c);
+      await c.signup('carol', PW);
+      await c.signup('dave', PW);
+      await c.login('carol', PW);
+      expect(c.state.replica?.id).toBe(leader.id);
+      const lastErrors: string[] = [];
+      c.on('state', (s) => {
+        if (s.lastError) lastErrors.push(s.lastError);
+      });
+      // The leader's host freezes: its sockets stay open, nothing comes back.
+      leader.signal('SIGSTOP');
+      const texts = ['while frozen 1', 'while frozen 2'];
+      const acks = await Promise.all(texts.map((t) => c.send('dave', t)));
+      expect(c.state.replica?.id).not.toBe(leader.id);
+      expect(lastErrors.some((e) => e.startsWith(`nothing from ${leader.address} for `))).toBe(true);
+      const history = (await c.history('dave', { limit: 50 })).messages;
+      expect(history.map((m) => m.text)).toEqual(texts);
+      expect(history.map((m) => m.id)).toEqual(acks.map((a) => a.id));
+    } finally {
+      await frozen.destroy(); // SIGKILL ends a stopped process too
+    }
+  }, 90_000);
 });

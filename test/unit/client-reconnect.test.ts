@@ -106,9 +106,21 @@ describe('QuorumClient reconnects', () => {
     client([dead1.address, r2.address], { random: rec.random, log: rec.log, backoff: { initialMs: 10, maxMs: 1_000 } });
     await until('five connections ended', () => rec.fields('client connection ended').length >= 5);
     const ended = rec.fields('client connection ended').slice(0, 5);
-    expect(ended.map((f) => f.address)).toEqual([dead1.address, r2.address, dead2.address, dead2.address, dead1.address]);
-    // dead1: attempt 0 (5 ms); r2: a free hop; dead2: attempt 0 + 1 hop (10 ms), not 1 failure + 1 hop; then 2 + 1, 3 + 1.
-    expect(ended.map((f) => f.retryInMs)).toEqual([5, 0, 10, 20, 40]);
+    // After dead2, the rotation skips both replicas that never said hello and goes back to r2.
+    expect(ended.map((f) => f.address)).toEqual([dead1.address, r2.address, dead2.address, r2.address, dead2.address]);
+    // dead1: attempt 0 (5 ms); r2: a free hop; dead2: attempt 0 + 1 hop (10 ms), not 1 failure + 1 hop; r2 again: its
+    // hello resets the failures and its hint is a free hop; dead2: 0 failures + 2 hops (20 ms).
+    expect(ended.map((f) => f.retryInMs)).toEqual([5, 0, 10, 0, 20]);
+  });
+
+  it('when every known replica failed to say hello, the rotation tries them all again in turn', async () => {
+    const dead = await cluster(2);
+    const addresses = dead.addresses;
+    await dead.close();
+    const rec = recorder();
+    client(addresses, { random: rec.random, log: rec.log, backoff: { initialMs: 1, maxMs: 2 } });
+    await until('six connections ended', () => rec.fields('client connection ended').length >= 6);
+    expect(rec.fields('client connection ended').slice(0, 6).map((f) => addresses.indexOf(f.address as string))).toEqual([0, 1, 0, 1, 0, 1]);
   });
 
   it('a first connection that fails backs off (it is no redirect); without backoff options the pace starts at 50 ms', async () => {
@@ -463,8 +475,9 @@ describe('QuorumClient read-only', () => {
   it('probes the status at a doubling pace while read-only, only once the connection is bound to the login again, and stops once writable (fake clock)', async () => {
     const c = await cluster(1);
     const r1 = c.replica('r1');
-    // random 1: every delay is its ceiling, initialMs · 2^attempt (100, 200, 400, …).
-    const q = client([r1.address], { random: () => 1, backoff: { initialMs: 100, maxMs: 100_000 } });
+    // random 1: every delay is its ceiling, initialMs · 2^attempt (100, 200, 400, …). The liveness watch (whose
+    // status questions would count too) ticks beyond the clock's last advance.
+    const q = client([r1.address], { random: () => 1, backoff: { initialMs: 100, maxMs: 100_000 }, livenessMs: 2_000_000_000, idleLivenessMs: 2_000_000_000 });
     await q.login('alice', 'password123');
     let quorum = false;
     let resumeRefusals = 1;
