@@ -265,6 +265,8 @@ export class Raft {
    * (silently dropped if the leader is lost: the caller times out). Throws NotLeaderError if no leader is known.
    */
   readIndex(context: string): void {
+    // A heartbeat answer without a context acknowledges no read: an empty one could never be served.
+    if (typeof context !== 'string' || context === '') throw new RaftError('INVALID_MESSAGE', 'a read needs a non-empty context');
     if (this.role === 'leader') {
       this.handleReadIndex(this.id, context);
     } else if (this.role === 'follower' && this.lead !== null) {
@@ -383,6 +385,8 @@ export class Raft {
     }
     log.appliedTo(s.index);
     this.conf = copyConf(s.conf);
+    // A leader replicates to the snapshot's members (a voter it had no progress for would never be sent anything).
+    if (this.role === 'leader') this.syncProgress();
   }
 
   /** Feeds a message from a peer. */
@@ -846,7 +850,8 @@ export class Raft {
 
   private stepLeader(m: Message): void {
     if (m.type === 'readIndex') {
-      this.handleReadIndex(m.from, m.context ?? '');
+      // A forwarded read without a context could never be matched to its acknowledgements: dropped (its sender times out).
+      if (m.context) this.handleReadIndex(m.from, m.context);
       return;
     }
     const pr = this.prs.get(m.from);

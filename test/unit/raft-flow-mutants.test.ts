@@ -305,24 +305,40 @@ describe('raft flow control: commits and reads', () => {
     expect(net.node('a').readStates).toEqual([{ index: 1, context: 'r1' }]);
   });
 
-  it('a voter the leader has no progress for (a configuration taken over by resync) counts as having nothing', () => {
+  it("a leader's resync to a snapshot with a fourth voter replicates to it and counts it in quorums", () => {
     const net = new TestNetwork(['a', 'b', 'c']);
     net.campaign('a');
     const a = net.raft('a');
     // The replica became leader while a resync was pending; the resync snapshot's configuration has a fourth voter.
     a.resyncApplied({ index: 1, term: 1, conf: { voters: ['a', 'b', 'c', 'd'], learners: [] } });
+    expect(Object.keys(a.status().progress ?? {}).sort()).toEqual(['a', 'b', 'c', 'd']);
     net.filter = (m) => !(m.type === 'appResp' && m.from === 'c');
-    net.propose('a', 'x');
+    a.propose('x');
+    const out = net.node('a').drain();
+    expect(out.filter((m) => m.type === 'app').map((m) => m.to).sort()).toEqual(['b', 'c', 'd']);
+    net.send(out); // d does not exist here: what goes to it is lost
     expect(a.status().commit).toBe(1); // a and b of four voters: no quorum
     net.filter = null;
     expect(() => answer(net, { type: 'appResp', from: 'c', index: 2 })).not.toThrow();
     expect(a.status().commit).toBe(2); // a, b and c of four
   });
 
-  it('a leader alone among the voters answers a forwarded read at once, with the context it was given (empty if none)', () => {
+  it('a leader alone among the voters answers a forwarded read at once, with its context; one without a context is dropped', () => {
     const net = new TestNetwork(['a', 'b'], { voters: ['a'], learners: ['b'] });
     net.campaign('a');
     expect(answer(net, { type: 'readIndex', from: 'b', context: 'q' })).toEqual([{ type: 'readIndexResp', from: 'a', to: 'b', term: 1, index: 1, context: 'q' }]);
-    expect(answer(net, { type: 'readIndex', from: 'b' })).toEqual([{ type: 'readIndexResp', from: 'a', to: 'b', term: 1, index: 1, context: '' }]);
+    expect(answer(net, { type: 'readIndex', from: 'b' })).toEqual([]);
+    expect(answer(net, { type: 'readIndex', from: 'b', context: '' })).toEqual([]);
+  });
+
+  it('a read with an empty context is refused at once: no heartbeat answer could ever acknowledge it', () => {
+    const net = new TestNetwork(['a', 'b', 'c']);
+    net.campaign('a');
+    expect(() => net.raft('a').readIndex('')).toThrow('a read needs a non-empty context');
+    expect(() => net.raft('b').readIndex('')).toThrow('a read needs a non-empty context');
+    // With a context, the same read is served.
+    net.raft('a').readIndex('r');
+    net.settle();
+    expect(net.node('a').readStates).toEqual([{ index: 1, context: 'r' }]);
   });
 });
