@@ -169,6 +169,20 @@ describe('raft configuration changes applied by a leader', () => {
     return net;
   }
 
+  it('applying a change sends at once what a follower put back to probing lacks (no wait for the next heartbeat)', () => {
+    const net = leaderWith('c');
+    const a = net.raft('a');
+    net.recover();
+    // The link to c broke: a probes c again from its match, and c lacks 'x'.
+    a.reportUnreachable('c');
+    expect(a.status().progress?.c).toMatchObject({ state: 'probe' });
+    a.applyConfChange({ op: 'addLearner', id: 'd', address: 'x' });
+    const out = net.node('a').drain();
+    const toC = out.filter((m) => m.type === 'app' && m.to === 'c');
+    expect(toC).toHaveLength(1);
+    expect(toC[0]!.entries?.map((e) => e.data)).toContain('x');
+  });
+
   it('applying its own removal hands over to the most caught-up voter, even one listed after a lagging one', () => {
     const net = leaderWith('b');
     net.raft('a').applyConfChange({ op: 'remove', id: 'a' });
