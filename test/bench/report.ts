@@ -83,7 +83,7 @@ export function renderTable(r: BenchResult): string {
     for (const c of [r.growth.catchUp, r.growth.catchUpByLog]) {
       if (!c) continue;
       const how = c.path === 'log' ? `by log replay${c.viaSnapshot ? ' (but a snapshot was installed)' : ''}` : c.viaSnapshot ? 'by snapshot + log tail' : 'by log entries (no snapshot was needed)';
-      out.push(`catch-up ${how}: a replica that missed ${c.missedMessages.toLocaleString('en')} messages applied ${c.entries?.toLocaleString('en') ?? '?'} entries ${c.catchUpMs} ms after spawn (start-up ${c.startupMs} ms): ${c.entriesPerSecond?.toLocaleString('en') ?? '?'} entries/s`);
+      out.push(`catch-up ${how}: a replica that missed ${c.missedMessages.toLocaleString('en')} messages applied ${c.entries?.toLocaleString('en') ?? '?'} entries ${c.catchUpMs} ms after spawn (start-up ${c.startupMs} ms): ${c.entriesPerSecond?.toLocaleString('en') ?? '?'} entries/s after start-up`);
     }
   }
   if (r.seedBaseline.length) {
