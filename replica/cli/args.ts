@@ -4,7 +4,7 @@
  * (replica/cli/usage.ts), which the commands report as `INVALID: message` with exit code 2 and the usage.
  */
 import { GroupName, LIMITS, Pattern, Username } from '../protocol/index.js';
-import { parseAddressList, parseCommandLine, parseTimeout, UsageError } from './usage.js';
+import { parseAddressList, parseCommandLine, parseTimeout, positiveInt, UsageError } from './usage.js';
 
 export const CHAT_USAGE = `usage: npm run --silent chat -- --servers HOST:PORT[,HOST:PORT...] --user NAME [--password-stdin] [--json]
                               [--timeout SECONDS] [--ca-file FILE] COMMAND [ARGS]
@@ -265,13 +265,6 @@ function messageText(text: string): string {
     throw new UsageError(`TEXT must be ${LIMITS.textMin} to ${LIMITS.textMax} characters (got ${text.length})`);
   }
   return text;
-}
-
-function positiveInt(text: string, what: string, max: number): number {
-  if (!/^\d+$/.test(text)) throw new UsageError(`${what} "${text}" must be a positive whole number`);
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`${what} "${text}" must be between 1 and ${max}`);
-  return n;
 }
 
 function caFile(text: string): string {

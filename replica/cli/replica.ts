@@ -10,7 +10,7 @@ import { createLogger } from './logger.js';
 import { startReplica, type Member } from '../node/replica.js';
 import { supportedVersion } from '../chat/versions.js';
 import { isHostPort, isReplicaId, parseHostPort, REPLICA_ID_RULE } from '../protocol/address.js';
-import { parseAddressList, parseCommandLine, reportUsageError, UsageError } from './usage.js';
+import { parseAddressList, parseCommandLine, positiveInt, reportUsageError, UsageError } from './usage.js';
 import { AUTOPILOT_DEFAULTS, type AutopilotSettings } from '../node/autopilot/policy.js';
 import { readSecretFile, SecretFileError, type ClusterSecrets } from '../security/secret-file.js';
 import { normalizeOrigin } from '../net/exposure.js';
@@ -168,8 +168,8 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
   }
   const rebuild = parseRebuild(values, id, !!(join || joinCode), !!initialCluster);
   const autopilot = parseAutopilot(values);
-  const heartbeatMs = positiveInt(values['heartbeat-ms']!, '--heartbeat-ms');
-  const electionTimeoutMs = positiveInt(values['election-timeout-ms']!, '--election-timeout-ms');
+  const heartbeatMs = positiveInt(values['heartbeat-ms']!, '--heartbeat-ms (milliseconds)', MAX_TIMING_MS);
+  const electionTimeoutMs = positiveInt(values['election-timeout-ms']!, '--election-timeout-ms (milliseconds)', MAX_TIMING_MS);
   if (electionTimeoutMs < 3 * heartbeatMs) throw new UsageError('--election-timeout-ms must be at least 3 heartbeats');
   if (!!values['tls-cert'] !== !!values['tls-key']) throw new UsageError('--tls-cert and --tls-key go together: the certificate and its private key');
   const allowedOrigins = (values['allow-origin'] ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
@@ -202,8 +202,8 @@ export function parseReplicaArgs(argv: string[]): ParsedReplicaArgs {
     heartbeatMs,
     electionTimeoutMs,
     logLevel: values['log-level']!,
-    compactEvery: positiveInt(values['compact-every']!, '--compact-every'),
-    keepEntries: positiveInt(values['keep-entries']!, '--keep-entries'),
+    compactEvery: positiveInt(values['compact-every']!, '--compact-every (entries)', MAX_LOG_ENTRIES),
+    keepEntries: positiveInt(values['keep-entries']!, '--keep-entries (entries)', MAX_LOG_ENTRIES),
     stateCheckEvery: wholeNumber(values['state-check-every']!, '--state-check-every'),
     autopilot,
     discovery: !values['no-discovery'],
@@ -235,6 +235,11 @@ function parseRebuild(values: Record<string, string | boolean | string[] | undef
   }
   return { newId, newIdGiven: newIdText !== undefined, force: !!values['force-rebuild'] };
 }
+
+/** Longest --heartbeat-ms / --election-timeout-ms accepted: ten minutes. */
+const MAX_TIMING_MS = 600_000;
+/** Most entries --compact-every / --keep-entries accept (a log kept that long is tens of gigabytes). */
+const MAX_LOG_ENTRIES = 100_000_000;
 
 /** Most voters --autopilot-voters accepts (a Raft cluster gains nothing from more). */
 const MAX_AUTOPILOT_VOTERS = 15;
@@ -276,12 +281,6 @@ function megabytes(s: string, name: string): number {
 function wholeNumber(s: string, name: string): number {
   const n = Number(s);
   if (!/^\d+$/.test(s) || !Number.isSafeInteger(n)) throw new UsageError(`${name} "${s}" must be a whole number`);
-  return n;
-}
-
-function positiveInt(s: string, name: string): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 1 || n > 600_000) throw new UsageError(`${name} "${s}" must be a whole number of milliseconds`);
   return n;
 }
 

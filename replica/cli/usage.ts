@@ -60,6 +60,14 @@ export function parseAddressList(text: string | undefined, option: string): stri
   return addresses;
 }
 
+/** A whole number from 1 to `max` written in digits; `what` names the option or argument in the error. */
+export function positiveInt(text: string, what: string, max: number): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`${what} "${text}" must be a positive whole number`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`${what} "${text}" must be between 1 and ${max}`);
+  return n;
+}
+
 /** Seconds ("15", "2.5", "15s") or milliseconds ("1500ms"); more than 0 and at most an hour. */
 export function parseTimeout(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());

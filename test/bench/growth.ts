@@ -151,7 +151,7 @@ function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Pick<T, K> 
   for (const k of keys) out[k] = o[k];
   return out;
 }
-async function measureCatchUp(missed: number, root: string, path: 'snapshot' | 'log'): Promise<CatchUp> {
+export async function measureCatchUp(missed: number, root: string, path: 'snapshot' | 'log'): Promise<CatchUp> {
   const dir = mkdtempSync(join(root, 'catchup-'));
   const ports = [await freePort(), await freePort(), await freePort()];
   const members = ports.map((p, i) => ({ id: `r${i + 1}`, address: `127.0.0.1:${p}` }));

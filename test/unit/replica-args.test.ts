@@ -77,4 +77,20 @@ describe('replica autopilot arguments', () => {
       expect(() => parseReplicaArgs([`--disk-warn-mb=${bad}`])).toThrow(`--disk-warn-mb "${bad}" must be a whole number of megabytes (0 turns the warning off)`);
     }
   });
+
+  it('takes timings in milliseconds and log bounds in entries, each with its own unit and bound in the error', () => {
+    const parsed = parseReplicaArgs(['--heartbeat-ms', '100', '--election-timeout-ms', '600', '--compact-every', '2000000', '--keep-entries', '1500000']);
+    expect(parsed).toMatchObject({ heartbeatMs: 100, electionTimeoutMs: 600, compactEvery: 2_000_000, keepEntries: 1_500_000 });
+    const cases: [string[], string][] = [
+      [['--heartbeat-ms', '0'], '--heartbeat-ms (milliseconds) "0" must be between 1 and 600000'],
+      [['--election-timeout-ms', '1e3'], '--election-timeout-ms (milliseconds) "1e3" must be a positive whole number'],
+      [['--election-timeout-ms', '600001'], '--election-timeout-ms (milliseconds) "600001" must be between 1 and 600000'],
+      [['--compact-every', '2.5'], '--compact-every (entries) "2.5" must be a positive whole number'],
+      [['--keep-entries', '100000001'], '--keep-entries (entries) "100000001" must be between 1 and 100000000'],
+    ];
+    for (const [argv, message] of cases) {
+      expect(() => parseReplicaArgs(argv), argv.join(' ')).toThrow(UsageError);
+      expect(() => parseReplicaArgs(argv), argv.join(' ')).toThrow(message);
+    }
+  });
 });
