@@ -14,7 +14,20 @@ export type HashScope = 'all' | 'chat';
  * sessions); 'chat' covers accounts, messages, conversations, tokens and members.
  */
 export function stateHash(db: Db, scope: HashScope, clusterVersion: number): string {
+  const steps = stateHashSteps(db, scope, clusterVersion, Number.POSITIVE_INFINITY);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * stateHash in steps: pauses after every `chunk` rows, so a caller can spread a large state's hash over event-loop
+ * turns (the statement stays open across the pauses: `db` must be a connection nothing else uses meanwhile).
+ */
+export function* stateHashSteps(db: Db, scope: HashScope, clusterVersion: number, chunk: number): Generator<void, string> {
   const hash = createHash('sha256');
+  let rows = 0;
   for (const t of HASHED_TABLES) {
     if ((scope === 'chat' && !t.chat) || (t.since !== undefined && clusterVersion < t.since)) continue;
     hash.update(`#${t.table}\n`);
@@ -22,6 +35,7 @@ export function stateHash(db: Db, scope: HashScope, clusterVersion: number): str
     for (const row of db.prepare(`SELECT ${columns} FROM ${t.table} ORDER BY ${t.order}`).raw().iterate()) {
       hash.update(JSON.stringify(row));
       hash.update('\n');
+      if (++rows % chunk === 0) yield;
     }
   }
   return hash.digest('hex');

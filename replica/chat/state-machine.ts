@@ -21,6 +21,7 @@ import { ApplyContext } from './apply-context.js';
 import { CommandExecutor } from './apply/execute.js';
 import { applyConfEntry, type ConfApply } from './apply/members.js';
 import { auditState, stateHash, type HashScope } from './audit.js';
+import { StateHashJob } from './state-hash-job.js';
 import { decodeCommand, sessionOf } from './commands.js';
 import { IdentityCache } from './identities.js';
 import { migrateSchema } from './migration.js';
@@ -128,6 +129,8 @@ export class ChatStateMachine {
   private groupEntries = 0;
   /** Snapshot copies running: meanwhile every apply batch commits at once (a backup must see only committed pages). */
   private backups = 0;
+  /** The state check's hash being computed in the background (stateHashLater), if any. */
+  private hashJob: StateHashJob | null = null;
 
   private constructor(dataDir: string, options: OpenOptions) {
     this.dataDir = dataDir;
@@ -306,6 +309,8 @@ export class ChatStateMachine {
    */
   makeDurable(): boolean {
     this.assertOpen();
+    // A background hash's read snapshot would keep the checkpoint from copying the whole WAL: durability first.
+    this.cancelHashJob();
     this.commitGroup();
     const [result] = this.open.db.pragma('wal_checkpoint(FULL)') as { busy: number; log: number; checkpointed: number }[];
     return result.busy === 0 && result.checkpointed === result.log;
@@ -470,6 +475,29 @@ export class ChatStateMachine {
   }
 
   /** sha256 over the replicated tables (audit.ts): for tests and convergence checks. */
+  /**
+   * stateHash of the state as applied now, computed in the background (state-hash-job.ts: a pinned read snapshot,
+   * hashed between event-loop turns), so a large state never stalls the replica. One at a time: while one runs, a new
+   * one resolves null at once (that check is skipped), as does one cancelled by makeDurable, restoreFrom or close.
+   */
+  stateHashLater(scope: HashScope = 'all'): Promise<string | null> {
+    this.assertOpen();
+    if (this.hashJob) return Promise.resolve(null);
+    this.commitGroup();
+    const job = new StateHashJob(this.file, scope, this.open.versions.current);
+    this.hashJob = job;
+    const clear = () => {
+      if (this.hashJob === job) this.hashJob = null;
+    };
+    job.result.then(clear, clear);
+    return job.result;
+  }
+
+  private cancelHashJob(): void {
+    this.hashJob?.cancel();
+    this.hashJob = null;
+  }
+
   stateHash(scope: HashScope = 'all'): string {
     return stateHash(this.open.db, scope, this.open.versions.current);
   }
@@ -501,6 +529,7 @@ export class ChatStateMachine {
   /** Instance form used by the driver: closes this state, installs the snapshot, reopens. */
   restoreFrom(snapshotPath: string): SnapshotMeta {
     this.assertOpen();
+    this.cancelHashJob();
     this.commitGroup();
     this.open.db.close();
     this.closed = true;
@@ -514,6 +543,7 @@ export class ChatStateMachine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.cancelHashJob();
     // The file is closed even when the last commit fails (a full disk): the log replays what it lost.
     try {
       this.commitGroup();

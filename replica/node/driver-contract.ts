@@ -40,6 +40,11 @@ export interface StateMachine<Outcome> {
    * do not compare their states (state-check.ts).
    */
   stateHash?(): string;
+  /**
+   * The same hash of the state as applied now, computed without stalling the event loop; null when it was skipped or
+   * cancelled (one runs at a time; a checkpoint, restore or close cancels it). The driver prefers it to stateHash.
+   */
+  stateHashLater?(): Promise<string | null>;
 }
 
 /** A handle returned by DriverTimers.setTimeout. */

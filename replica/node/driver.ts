@@ -433,9 +433,22 @@ export class Driver<Outcome> extends EventEmitter {
     if (from < entries.length) this.applyBatch(from === 0 ? entries : entries.slice(from));
   }
 
-  /** Hashes the state at `index` (just applied), compares with what peers reported, and tells the peers. */
+  /**
+   * Hashes the state at `index` (just applied), compares with what peers reported, and tells the peers. In the
+   * background when the state machine can (a large state takes seconds to hash); a skipped hash skips this check.
+   */
   private checkpoint(index: number): void {
-    const hash = this.o.sm.stateHash!();
+    const later = this.o.sm.stateHashLater;
+    if (!later) return this.checkStateHash(index, this.o.sm.stateHash!());
+    later.call(this.o.sm).then(
+      (hash) => {
+        if (hash !== null && !this.stopped) this.checkStateHash(index, hash);
+      },
+      (err: unknown) => this.o.log.warn({ err: (err as Error).message, index }, 'hashing the state failed; this state check is skipped'),
+    );
+  }
+
+  private checkStateHash(index: number, hash: string): void {
     this.report(this.stateCheck.recordOwn(index, hash));
     if (this.o.peersTakeStateHashes && !this.o.peersTakeStateHashes()) return;
     const conf = this.o.sm.conf();
