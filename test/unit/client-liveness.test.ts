@@ -145,6 +145,57 @@ describe('QuorumClient and a replica that falls silent', () => {
     expect(r1.frames.filter((f) => f.op === 'status').length).toBeGreaterThan(1);
   });
 
+  it('on a fake clock: a live idle connection is first asked after idleLivenessMs; a resume left unanswered, after one tick', async () => {
+    const c = await cluster(1);
+    const r1 = c.replica('r1');
+    // What the client sends, recorded as it sends it (synchronously, inside the fake clock's advance).
+    const sent: string[] = [];
+    class RecordingWebSocket extends WebSocket {
+      override send(data: string): void {
+        sent.push((JSON.parse(data) as { op: string }).op);
+        super.send(data);
+      }
+    }
+    const statuses = () => sent.filter((op) => op === 'status').length;
+    // The client's timers run on the fake clock; the test polls on the real one.
+    const realSetTimeout = globalThis.setTimeout;
+    const settle = async (what: () => boolean) => {
+      for (let i = 0; !what(); i++) {
+        if (i === 1_000) throw new Error('timed out after 5 s');
+        await new Promise((resolve) => realSetTimeout(resolve, 5));
+      }
+    };
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const q = client(c.addresses, { WebSocket: RecordingWebSocket as never, livenessMs: 100, idleLivenessMs: 1_000 });
+    let answers = 0; // status answers the client took in (each reports the members)
+    q.on('members', () => answers++);
+    // The status asked with the hello, answered within the first tick.
+    await settle(() => q.state.status === 'connected' && answers === 1);
+    // Idle and silent from the second tick on: the question at the tenth silent tick (1,100 ms), answered: it stays.
+    vi.advanceTimersByTime(1_099);
+    expect(statuses()).toBe(1);
+    vi.advanceTimersByTime(1);
+    expect(statuses()).toBe(2);
+    await settle(() => answers === 2);
+    expect(r1.connections).toBe(1);
+
+    // Logged in, then a new connection whose resume the replica never answers (it answers everything else): the
+    // resume waits, so the question comes after one silent tick, not ten.
+    vi.useRealTimers();
+    await q.login('alice', 'password123');
+    r1.hook = (req) => (req.op === 'resume' ? { drop: true } : undefined);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    r1.dropAll();
+    await settle(() => q.state.status === 'reconnecting');
+    vi.advanceTimersByTime(50); // the reconnect's backoff (at most 50 ms here)
+    await settle(() => c.framesOf('resume').length === 1 && answers === 3);
+    const before = statuses(); // the new connection's own question, with its hello
+    vi.advanceTimersByTime(100); // the first tick: the status answer was heard
+    expect(statuses()).toBe(before);
+    vi.advanceTimersByTime(100); // a silent tick with the resume waiting: the question
+    expect(statuses()).toBe(before + 1);
+  });
+
   it('refuses a liveness option that is not a positive number of milliseconds', () => {
     for (const [name, value] of [
       ['livenessMs', 0],
@@ -153,9 +204,13 @@ describe('QuorumClient and a replica that falls silent', () => {
       ['idleLivenessMs', '1000'],
       ['livenessMs', Infinity],
     ] as const) {
-      expect(() => new QuorumClient({ servers: ['127.0.0.1:1'], WebSocket, [name]: value as never }), `${name} ${String(value)}`).toThrow(
-        `${name} must be a positive number of milliseconds, not ${String(value)}`,
-      );
+      let error: unknown;
+      try {
+        new QuorumClient({ servers: ['127.0.0.1:1'], WebSocket, [name]: value as never }).close();
+      } catch (err) {
+        error = err;
+      }
+      expect(error, `${name} ${String(value)}`).toMatchObject({ code: 'INVALID', message: `${name} must be a positive number of milliseconds, not ${String(value)}` });
     }
   });
 });
