@@ -54,6 +54,34 @@ export interface PeerLinkOptions {
 }
 
 const CONGESTED_BYTES = 32 * 1024 * 1024;
+/**
+ * Entry data per frame: a batch above it goes out in several frames. The peer closes a link whose frame exceeds
+ * LIMITS.maxPeerFrameBytes (8 MiB); a follower far behind is sent up to maxInflight appends of up to 1 MiB at once,
+ * and as one frame they closed the link every time, so a catch-up got one append through per reconnect. JSON can
+ * escape data to several times its length (quotes: 2, control characters: 6), hence the margin; a single message is
+ * never split (the core keeps each under 1 MiB).
+ */
+const FRAME_DATA_BYTES = LIMITS.maxPeerFrameBytes / 8;
+
+/** `msgs` in order, cut into frames of at most FRAME_DATA_BYTES of entry data (an oversized message alone). */
+export function framesOf(msgs: Message[], budget = FRAME_DATA_BYTES): Message[][] {
+  const frames: Message[][] = [];
+  let frame: Message[] = [];
+  let bytes = 0;
+  for (const m of msgs) {
+    let size = 0;
+    for (const e of m.entries ?? []) size += e.data.length;
+    if (frame.length > 0 && bytes + size > budget) {
+      frames.push(frame);
+      frame = [];
+      bytes = 0;
+    }
+    frame.push(m);
+    bytes += size;
+  }
+  if (frame.length > 0) frames.push(frame);
+  return frames;
+}
 const SNAPSHOT_CHUNK = 512 * 1024;
 /**
  * Liveness of an open link: a ping every PING_MS; with neither a pong nor any progress in sending for DEAD_MS the
@@ -116,7 +144,15 @@ export class PeerLink {
       this.o.onUnreachable();
       return false;
     }
-    ws.send(JSON.stringify({ t: 'msgs', ms: msgs, clock: Date.now(), version: this.o.version }));
+    for (const frame of framesOf(msgs)) {
+      // A follower far behind is sent many large appends at once: what the socket cannot take now is dropped (Raft
+      // resends it), and the leader is told to stop pipelining to this peer.
+      if (ws.bufferedAmount > CONGESTED_BYTES) {
+        this.o.onUnreachable();
+        return false;
+      }
+      ws.send(JSON.stringify({ t: 'msgs', ms: frame, clock: Date.now(), version: this.o.version }));
+    }
     return true;
   }
 

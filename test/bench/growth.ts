@@ -187,7 +187,15 @@ export async function measureCatchUp(missed: number, root: string, path: 'snapsh
     const target = (await statusOf(leaderAddr)).commitIndex;
     const t0 = performance.now();
     const startupMs = await startTimed(procs[2]);
-    await waitFor('r3 to catch up', async () => (await statusOf(procs[2].address)).appliedIndex >= target, 600_000, 20);
+    let lastReport = performance.now();
+    await waitFor('r3 to catch up', async () => {
+      const applied = (await statusOf(procs[2].address)).appliedIndex;
+      if (performance.now() - lastReport >= 5_000) {
+        lastReport = performance.now();
+        progress(`catch-up by ${path}: r3 applied ${applied - r3Last} of ${target - r3Last} entries after ${((lastReport - t0) / 1000).toFixed(0)} s`);
+      }
+      return applied >= target;
+    }, 600_000, 20);
     const catchUpMs = performance.now() - t0;
     const { readFileSync } = await import('node:fs');
     const viaSnapshot = /snapshot/i.test(readFileSync(join(dir, 'r3.log'), 'utf8'));

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { WebSocketServer } from 'ws';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LOST_GRACE_MS, PeerLink } from '../../replica/net/peer-link.js';
+import { framesOf, LOST_GRACE_MS, PeerLink } from '../../replica/net/peer-link.js';
+import type { Message } from '../../replica/raft/types.js';
 import { PeerEndpoint } from '../../replica/net/peer-endpoint.js';
 import { freePort } from '../helpers/cluster.js';
 
@@ -28,12 +29,14 @@ class Peer {
   private wss: WebSocketServer | null = null;
   private hole: TcpServer | null = null;
   readonly holeSockets: Socket[] = [];
+  /** Every Raft message the endpoint accepted, in arrival order. */
+  readonly received: Message[] = [];
   private readonly dir = mkdtempSync(join(tmpdir(), 'quorum-peer-link-'));
 
   constructor(readonly port: number) {}
 
   async start(): Promise<void> {
-    const ep = new PeerEndpoint({ selfId: 'r1', secret, incomingDir: join(this.dir, 'in'), log, onMessages: () => {}, onSnapshot: () => {} });
+    const ep = new PeerEndpoint({ selfId: 'r1', secret, incomingDir: join(this.dir, 'in'), log, onMessages: (_from, msgs) => this.received.push(...msgs), onSnapshot: () => {} });
     const http = createServer();
     const wss = new WebSocketServer({ server: http, path: '/peer' });
     wss.on('connection', (ws, req) => ep.accept(ws, req.socket.remoteAddress ?? '?'));
@@ -115,6 +118,36 @@ describe('PeerLink', () => {
     });
     return link;
   }
+
+  /** `n` appends from r2 to r1, one entry of `bytes` characters each. */
+  function appends(n: number, bytes: number): Message[] {
+    const data = 'x'.repeat(bytes);
+    return Array.from({ length: n }, (_, i) => ({ type: 'app', from: 'r2', to: 'r1', term: 1, index: i, logTerm: 1, commit: 0, entries: [{ index: i + 1, term: 1, type: 'normal', data }] }) as Message);
+  }
+
+  it('a batch larger than a peer frame (8 MiB) goes out in several frames: every message arrives, in order, on the same link', async () => {
+    await peer.start();
+    const l = connect();
+    await until('link up', () => l.connected);
+    const msgs = appends(60, 200 * 1024); // 12 MiB of entries, as to a follower far behind
+    expect(l.send(msgs)).toBe(true);
+    await until('all 60 received', () => peer.received.length === 60 || !l.connected);
+    expect(peer.received.map((m) => m.entries?.[0]?.index)).toEqual(msgs.map((m) => m.entries![0]!.index));
+    expect(l.connected).toBe(true);
+  });
+
+  it('framesOf cuts a batch by entry bytes, in order, never splitting a message or leaving an empty frame', () => {
+    const sizes = (frames: Message[][]) => frames.map((f) => f.map((m) => m.entries?.[0]?.data.length ?? 0));
+    const m = (bytes: number) => appends(1, bytes)[0]!;
+    expect(sizes(framesOf([m(400), m(400), m(400)], 1_000))).toEqual([[400, 400], [400]]);
+    expect(sizes(framesOf([m(500), m(500), m(1)], 1_000))).toEqual([[500, 500], [1]]);
+    expect(sizes(framesOf([m(5_000), m(10)], 1_000))).toEqual([[5_000], [10]]);
+    expect(sizes(framesOf([m(10), m(5_000)], 1_000))).toEqual([[10], [5_000]]);
+    const heartbeat = { type: 'heartbeat', from: 'r2', to: 'r1', term: 1, commit: 0 } as Message;
+    expect(framesOf([heartbeat, m(1_000), heartbeat], 1_000).map((f) => f.length)).toEqual([3]);
+    expect(framesOf([heartbeat, m(1_000), heartbeat], 999).map((f) => f.length)).toEqual([1, 1, 1]);
+    expect(framesOf([])).toEqual([]);
+  });
 
   it('an established link whose reconnect is refused is reported lost, once', async () => {
     await peer.start();
