@@ -18,6 +18,8 @@ export interface OpenOptions {
    * rebuilt from a FULL store (the chat state, replayed from the Raft log).
    */
   synchronous?: 'FULL' | 'NORMAL';
+  /** Page size of a new file (ignored for an existing one). */
+  pageSize?: number;
 }
 
 export function openSqlite(file: string, options: OpenOptions = {}): Db {
@@ -26,6 +28,7 @@ export function openSqlite(file: string, options: OpenOptions = {}): Db {
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     if (!options.readonly) {
+      if (options.pageSize) db.pragma(`page_size = ${options.pageSize}`);
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (String(mode).toLowerCase() !== 'wal') throw new Error(`${file}: cannot enable WAL (journal_mode=${String(mode)})`);
     }

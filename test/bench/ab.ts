@@ -4,8 +4,11 @@
  * or a symlinked node_modules), one running this checkout; closed-loop sends alternate between them level by level,
  * round after round, so machine noise hits both alike. Without --base both run this checkout (compare node flags with
  * --base-node-args / --this-node-args, or the transport with --base-tls / --this-tls on|off: TLS peer links and
- * load connections, or plain). Prints, per level, this/base ratios of committed/s, p50 and server CPU per 1,000
- * writes. `npx tsx test/bench/ab.ts [--base DIR] [--levels 1,64,256] [--rounds 3] [--seconds 3] [--this-tls on]`
+ * load connections, or plain). Prints, per level, this/base ratios of committed/s, p50, server CPU per 1,000
+ * writes and disk KB written per write (/proc/<pid>/io write_bytes summed over the replicas: measure.ts
+ * diskKBPerWrite); with AB_VERBOSE=1 in the environment also each window's figures, on stderr (a window that caught a
+ * checkpoint, or an election, shows there). `npx tsx test/bench/ab.ts [--base DIR] [--levels 1,64,256] [--rounds 3]
+ * [--seconds 3] [--this-tls on]`
  */
 import { parseArgs } from 'node:util';
 import { measureRaw, toRow, type LevelRaw } from './measure.js';
@@ -47,17 +50,21 @@ try {
         const list = raw[side].get(inFlight) ?? [];
         list.push(r);
         raw[side].set(inFlight, list);
+        if (process.env.AB_VERBOSE) {
+          const row = toRow([r]);
+          process.stderr.write(`  ${side} ${inFlight}: ${row.perSecond}/s p50 ${row.p50ms} p99 ${row.p99ms} CPU/1000 ${row.cpuSecondsPer1000} KB/write ${row.diskKBPerWrite}\n`);
+        }
         if (r.errors) process.stderr.write(`${side} at ${inFlight} in flight: ${r.errors} errors (first: ${r.firstError})\n`);
       }
     }
     process.stderr.write(`round ${round + 1} done\n`);
   }
-  console.log('in flight | base/s  this/s  ratio | base p50  this p50 | base CPU/1000  this CPU/1000  ratio');
+  console.log('in flight | base/s  this/s  ratio | base p50  this p50 | base CPU/1000  this CPU/1000  ratio | base KB/write  this KB/write  ratio');
   for (const inFlight of levels) {
     const a = toRow(raw.base.get(inFlight)!);
     const b = toRow(raw.this.get(inFlight)!);
     console.log(
-      `${String(inFlight).padStart(9)} | ${a.perSecond} ${b.perSecond} ${(b.perSecond / a.perSecond).toFixed(2)} | ${a.p50ms} ${b.p50ms} | ${a.cpuSecondsPer1000} ${b.cpuSecondsPer1000} ${(b.cpuSecondsPer1000 / a.cpuSecondsPer1000).toFixed(2)}`,
+      `${String(inFlight).padStart(9)} | ${a.perSecond} ${b.perSecond} ${(b.perSecond / a.perSecond).toFixed(2)} | ${a.p50ms} ${b.p50ms} | ${a.cpuSecondsPer1000} ${b.cpuSecondsPer1000} ${(b.cpuSecondsPer1000 / a.cpuSecondsPer1000).toFixed(2)} | ${a.diskKBPerWrite} ${b.diskKBPerWrite} ${(b.diskKBPerWrite / a.diskKBPerWrite).toFixed(2)}`,
     );
   }
 } finally {

@@ -51,6 +51,34 @@ describe('SqliteLogStore', () => {
     db.close();
   });
 
+  it('a new raft.db has 1 KiB pages; one made with 4 KiB pages keeps them and its entries', () => {
+    const pageSize = (d: string) => {
+      const db = new Database(path.join(d, 'raft.db'), { readonly: true });
+      try {
+        return db.pragma('page_size', { simple: true });
+      } finally {
+        db.close();
+      }
+    };
+    store.save({ entries: ents(1, 3, 1) });
+    expect(pageSize(dir)).toBe(1024);
+    // A folder from before: its raft.db was made with SQLite's default page size.
+    const old = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-log-old-'));
+    try {
+      const db = openSqlite(path.join(old, 'raft.db'));
+      db.exec('CREATE TABLE t (x)');
+      db.close();
+      expect(pageSize(old)).toBe(4096);
+      const kept = SqliteLogStore.open(old);
+      kept.save({ entries: ents(1, 2, 1) });
+      expect(kept.entries(1, 3, Infinity).map((e) => e.data)).toEqual(['cmd-1', 'cmd-2']);
+      kept.close();
+      expect(pageSize(old)).toBe(4096);
+    } finally {
+      fs.rmSync(old, { recursive: true, force: true });
+    }
+  });
+
   it('appends entries and hard state in one batch and reads them back', () => {
     store.save({ hardState: { term: 2, vote: 'b', commit: 1 }, entries: ents(1, 3, 2) });
     expect(store.lastIndex()).toBe(3);
