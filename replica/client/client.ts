@@ -383,8 +383,7 @@ export class QuorumClient {
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.reconnectTimer = null;
     this.probeTimer = null;
-    this.liveness?.stop();
-    this.liveness = null;
+    this.stopLiveness();
     const conn = this.conn;
     this.conn = null;
     this.clearInternal();
@@ -678,8 +677,7 @@ export class QuorumClient {
     if (conn !== this.conn) return;
     this.conn = null;
     this.ready = false;
-    this.liveness?.stop();
-    this.liveness = null;
+    this.stopLiveness();
     if (!conn.hello) this.unresponsive.add(conn.address);
     this.clearInternal();
     for (const entry of this.pending.list()) {
@@ -707,7 +705,7 @@ export class QuorumClient {
 
   /** Leaves `conn` when its replica falls silent (liveness.ts); the watch ends with the connection. */
   private watchLiveness(conn: Connection): void {
-    this.liveness?.stop();
+    this.stopLiveness();
     this.liveness = new LivenessWatch({
       tickMs: this.livenessMs,
       idleTicks: this.idleLivenessTicks,
@@ -721,6 +719,11 @@ export class QuorumClient {
       },
     });
     this.liveness.start();
+  }
+
+  private stopLiveness(): void {
+    this.liveness?.stop();
+    this.liveness = null;
   }
 
   private clearInternal(): void {

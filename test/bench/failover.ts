@@ -226,25 +226,33 @@ function result(samples: number[], clientSamples: number[], trials: number): Fai
   };
 }
 
+/**
+ * `trials` trials with `signal`, each repeated (at most `trials` times in all) when leadership had already moved before
+ * the signal; `what` names the signal's effect in the progress lines ("killed", "stopped").
+ */
+async function repeatedTrials(h: Harness, signal: 'SIGKILL' | 'SIGSTOP', trials: number, label: string, what: string): Promise<FailoverResult> {
+  const samples: number[] = [];
+  const clientSamples: number[] = [];
+  let discarded = 0;
+  for (let i = 0; i < trials; i++) {
+    const r = await oneTrial(h, signal);
+    if (r.invalid && discarded < trials) {
+      discarded++;
+      i--;
+      progress(`${label} trial discarded: leadership had moved before ${r.leader.id} was ${what}`);
+      continue;
+    }
+    if (r.ms !== null) samples.push(r.ms);
+    if (r.clientMs !== null) clientSamples.push(r.clientMs);
+    progress(`${label} trial ${i + 1}/${trials}: ${what} ${r.leader.id} (${signal}), first write at a survivor after ${r.ms?.toFixed(1) ?? 'none'} ms (client-visible ${r.clientMs?.toFixed(1) ?? '?'} ms)`);
+  }
+  return { ...result(samples, clientSamples, trials), discardedTrials: discarded };
+}
+
 export async function runFailover(cfg: BenchConfig): Promise<{ failover: FailoverResult; transfer: TransferResult | null; silent: FailoverResult | null }> {
   const h = await setUp();
   try {
-    const samples: number[] = [];
-    const clientSamples: number[] = [];
-    let discarded = 0;
-    for (let i = 0; i < cfg.failoverTrials; i++) {
-      const r = await oneTrial(h, 'SIGKILL');
-      if (r.invalid && discarded < cfg.failoverTrials) {
-        discarded++;
-        i--;
-        progress(`failover trial discarded: leadership had moved before ${r.leader.id} was killed`);
-        continue;
-      }
-      if (r.ms !== null) samples.push(r.ms);
-      if (r.clientMs !== null) clientSamples.push(r.clientMs);
-      progress(`failover trial ${i + 1}/${cfg.failoverTrials}: killed ${r.leader.id}, first write at a survivor after ${r.ms?.toFixed(1) ?? 'none'} ms (client-visible ${r.clientMs?.toFixed(1) ?? '?'} ms)`);
-    }
-    const failover = { ...result(samples, clientSamples, cfg.failoverTrials), discardedTrials: discarded };
+    const failover = await repeatedTrials(h, 'SIGKILL', cfg.failoverTrials, 'failover', 'killed');
 
     let transfer: TransferResult | null = null;
     if (cfg.transferTrials > 0) {
@@ -269,25 +277,7 @@ export async function runFailover(cfg: BenchConfig): Promise<{ failover: Failove
         ...result(tSamples, tClient, cfg.transferTrials),
       };
     }
-    let silent: FailoverResult | null = null;
-    if (cfg.silentTrials > 0) {
-      const sSamples: number[] = [];
-      const sClient: number[] = [];
-      let sDiscarded = 0;
-      for (let i = 0; i < cfg.silentTrials; i++) {
-        const r = await oneTrial(h, 'SIGSTOP');
-        if (r.invalid && sDiscarded < cfg.silentTrials) {
-          sDiscarded++;
-          i--;
-          progress(`silent-leader trial discarded: leadership had moved before ${r.leader.id} was stopped`);
-          continue;
-        }
-        if (r.ms !== null) sSamples.push(r.ms);
-        if (r.clientMs !== null) sClient.push(r.clientMs);
-        progress(`silent-leader trial ${i + 1}/${cfg.silentTrials}: stopped ${r.leader.id} (SIGSTOP), first write at a survivor after ${r.ms?.toFixed(1) ?? 'none'} ms (client-visible ${r.clientMs?.toFixed(1) ?? '?'} ms)`);
-      }
-      silent = { ...result(sSamples, sClient, cfg.silentTrials), discardedTrials: sDiscarded };
-    }
+    const silent = cfg.silentTrials > 0 ? await repeatedTrials(h, 'SIGSTOP', cfg.silentTrials, 'silent-leader', 'stopped') : null;
     return { failover, transfer, silent };
   } finally {
     await tearDown(h);

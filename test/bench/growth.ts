@@ -16,11 +16,10 @@
  *
  * Catch-up: 3 replicas whose folders are generated with the same seed — r1 and r2 hold N more messages than r3.
  * r1 and r2 start and elect a leader; then r3 starts, and the figure is r3's spawn → its applied index reaching the
- * leader's commit index. The leader has compacted those entries (default --compact-every/--keep-entries), so r3
- * catches up by snapshot (state.db streamed in chunks) and then by the log tail — the same path a replica that was
+ * leader's commit index. The leader has compacted those entries, so r3 catches up by snapshot (state.db streamed in chunks) and then by the log tail — the same path a replica that was
  * down while those messages were written takes (folders and replicas compacting every N/20 entries and keeping N/200,
  * so that the snapshot path is taken at any N). Then the same with folders generated without compaction and replicas
- * that keep every entry (`--compact-every`/`--keep-entries` above N): r3 catches up by log replay alone. Each reports
+ * that keep every entry (`--compact-every`/`--keep-entries` 100,000,000): r3 catches up by log replay alone. Each reports
  * the entries r3 applied (leader's commit index − r3's last index at start) per second from its start-up (/healthz) to
  * caught up.
  */
@@ -151,7 +150,7 @@ function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Pick<T, K> 
   for (const k of keys) out[k] = o[k];
   return out;
 }
-export async function measureCatchUp(missed: number, root: string, path: 'snapshot' | 'log'): Promise<CatchUp> {
+async function measureCatchUp(missed: number, root: string, path: 'snapshot' | 'log'): Promise<CatchUp> {
   const dir = mkdtempSync(join(root, 'catchup-'));
   const ports = [await freePort(), await freePort(), await freePort()];
   const members = ports.map((p, i) => ({ id: `r${i + 1}`, address: `127.0.0.1:${p}` }));
@@ -164,13 +163,13 @@ export async function measureCatchUp(missed: number, root: string, path: 'snapsh
   // By log: nothing compacted while generating, and replicas that keep more entries than r3 misses. By snapshot: folders
   // compacted, and replicas that keep, far fewer entries than r3 misses (the defaults keep 5,000 and compact every
   // 20,000, which a quick run's 10,000 would not pass).
-  const small = Math.max(100, Math.floor(missed / 20));
-  const keepAll = path === 'log' ? { compactEvery: Number.MAX_SAFE_INTEGER, keepEntries: Number.MAX_SAFE_INTEGER } : { compactEvery: small, keepEntries: Math.floor(small / 10) };
-  const keeping = path === 'log' ? 10 * (base + missed) + 100_000 : small;
-  const keepArgs = ['--compact-every', String(keeping), '--keep-entries', String(path === 'log' ? keeping : Math.floor(small / 10))];
-  preload({ dataDir: join(dir, 'r1'), messages: base + missed, members, passwordHash, seed: 7, ...keepAll });
+  const every = Math.max(100, Math.floor(missed / 20));
+  // The same compaction for the generated folders and the running replicas (the replica CLI takes up to 100,000,000).
+  const compaction = path === 'log' ? { compactEvery: 100_000_000, keepEntries: 100_000_000 } : { compactEvery: every, keepEntries: Math.floor(every / 10) };
+  const keepArgs = ['--compact-every', String(compaction.compactEvery), '--keep-entries', String(compaction.keepEntries)];
+  preload({ dataDir: join(dir, 'r1'), messages: base + missed, members, passwordHash, seed: 7, ...compaction });
   cpSync(join(dir, 'r1'), join(dir, 'r2'), { recursive: true });
-  const r3Last = preload({ dataDir: join(dir, 'r3'), messages: base, members, passwordHash, seed: 7, ...keepAll }).lastIndex;
+  const r3Last = preload({ dataDir: join(dir, 'r3'), messages: base, members, passwordHash, seed: 7, ...compaction }).lastIndex;
   const procs = members.map(
     (m, i) =>
       new ReplicaProc({ id: m.id, port: ports[i], dataDir: join(dir, m.id), initialCluster: initial, secretFile, logFile: join(dir, `${m.id}.log`), extraArgs: keepArgs }),

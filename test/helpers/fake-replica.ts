@@ -436,13 +436,19 @@ export class FakeReplica {
   }
 }
 
-/** Polls `condition` until it is truthy; fails with `what` after `timeoutMs`. */
+/** The real setTimeout, taken before any test fakes timers: until() polls on the real clock even then. */
+const realSetTimeout = globalThis.setTimeout;
+
+/**
+ * Polls `condition` until it is truthy; fails with `what` after `timeoutMs`. Works while a test fakes setTimeout (it
+ * polls on the real clock; vi.waitFor would advance the fake one as it polls).
+ */
 export async function until<T>(what: string, condition: () => T | Promise<T>, timeoutMs = 5_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await condition();
     if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => realSetTimeout(resolve, 5));
   }
 }

@@ -157,14 +157,8 @@ describe('QuorumClient and a replica that falls silent', () => {
       }
     }
     const statuses = () => sent.filter((op) => op === 'status').length;
-    // The client's timers run on the fake clock; the test polls on the real one.
-    const realSetTimeout = globalThis.setTimeout;
-    const settle = async (what: () => boolean) => {
-      for (let i = 0; !what(); i++) {
-        if (i === 1_000) throw new Error('timed out after 5 s');
-        await new Promise((resolve) => realSetTimeout(resolve, 5));
-      }
-    };
+    // The client's (and the fake replica's) timers run on the fake clock; until() polls on the real one.
+    const settle = (what: () => boolean) => until('the condition', what);
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const q = client(c.addresses, { WebSocket: RecordingWebSocket as never, livenessMs: 100, idleLivenessMs: 1_000 });
     let answers = 0; // status answers the client took in (each reports the members)

@@ -489,15 +489,8 @@ describe('QuorumClient read-only', () => {
       return undefined;
     };
     const statuses = () => c.framesOf('status').length;
-    // The client's (and the fake replica's) setTimeout run on the fake clock; the test polls on the real one (not with
-    // vi.waitFor, which advances fake timers as it polls).
-    const realSetTimeout = globalThis.setTimeout;
-    const settle = async (what: () => boolean) => {
-      for (let i = 0; !what(); i++) {
-        if (i === 1_000) throw new Error('timed out after 5 s');
-        await new Promise((resolve) => realSetTimeout(resolve, 5));
-      }
-    };
+    // The client's (and the fake replica's) timers run on the fake clock; until() polls on the real one.
+    const settle = (what: () => boolean) => until('the condition', what);
     /** A read on the same connection: once answered, every frame the client sent before it has arrived. */
     const fence = () => q.conversations();
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
@@ -573,13 +566,8 @@ describe('QuorumClient read-only', () => {
       return undefined;
     };
     const statuses = () => c.framesOf('status').length;
-    const realSetTimeout = globalThis.setTimeout;
-    const settle = async (what: () => boolean) => {
-      for (let i = 0; !what(); i++) {
-        if (i === 1_000) throw new Error('timed out after 5 s');
-        await new Promise((resolve) => realSetTimeout(resolve, 5));
-      }
-    };
+    // The client's (and the fake replica's) timers run on the fake clock; until() polls on the real one.
+    const settle = (what: () => boolean) => until('the condition', what);
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
       r1.dropAll();

@@ -6,6 +6,7 @@ import { Raft, RaftError } from '../../replica/raft/raft.js';
 import { MemoryStorage } from '../../replica/raft/memory-storage.js';
 import type { Message } from '../../replica/raft/types.js';
 import { TestNetwork, TestNode } from '../sim/harness.js';
+import { snapshotInFlight } from '../helpers/raft-scenarios.js';
 
 const CONF3 = { voters: ['a', 'b', 'c'], learners: [] };
 
@@ -217,23 +218,6 @@ describe('raft core: heartbeats', () => {
     expect(net.raft('b').status().commit).toBe(5);
   });
 });
-
-/** A 3-node cluster whose leader a has compacted its log past what c has: c's progress is in snapshot state. */
-function snapshotInFlight(): TestNetwork {
-  const net = new TestNetwork(['a', 'b', 'c']);
-  net.autoReportSnapshot = false;
-  net.campaign('a');
-  net.isolate('c');
-  for (let k = 0; k < 3; k++) net.propose('a', `x${k}`);
-  const a = net.node('a');
-  a.storage.compact(a.appliedIndex, a.storage.term(a.appliedIndex), a.smConf);
-  net.recover();
-  net.ignore('snap');
-  net.tickAll(2);
-  expect(net.raft('a').status().progress!.c.state).toBe('snapshot');
-  net.recover();
-  return net;
-}
 
 describe('raft core: snapshot answers', () => {
   it('a rejected snapshot puts the follower back to probing from after its match', () => {

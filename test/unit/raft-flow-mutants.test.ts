@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Message } from '../../replica/raft/types.js';
 import { UnavailableError } from '../../replica/raft/types.js';
 import { TestNetwork } from '../sim/harness.js';
+import { snapshotInFlight } from '../helpers/raft-scenarios.js';
 
 const CONF3 = { voters: ['a', 'b', 'c'], learners: [] };
 
@@ -143,24 +144,6 @@ describe('raft flow control: a probing follower', () => {
     expect(net.raft('a').status().progress!.b).toMatchObject({ state: 'probe', match: 2, next: 3 });
   });
 });
-
-/** A 3-node cluster whose leader a has compacted its log past what c has: c's progress is in snapshot state. */
-function snapshotInFlight(): TestNetwork {
-  const net = new TestNetwork(['a', 'b', 'c']);
-  net.autoReportSnapshot = false;
-  net.campaign('a');
-  net.isolate('c');
-  for (let k = 0; k < 3; k++) net.propose('a', `x${k}`);
-  const a = net.node('a');
-  a.storage.compact(a.appliedIndex, a.storage.term(a.appliedIndex), a.smConf);
-  net.recover();
-  net.ignore('snap');
-  net.tickAll(2);
-  expect(net.raft('a').status().progress!.c).toMatchObject({ state: 'snapshot', match: 1 });
-  expect(net.raft('a').status().firstIndex).toBe(5);
-  net.recover();
-  return net;
-}
 
 describe('raft flow control: a follower in snapshot state', () => {
   it('a late ack still below the compacted log moves match but sends nothing: the snapshot is in flight', () => {

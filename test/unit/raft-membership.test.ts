@@ -3,6 +3,7 @@ import { ConfChangeError, NotLeaderError } from '../../replica/raft/raft.js';
 import { encodeConfChange } from '../../replica/raft/conf.js';
 import type { ConfChange } from '../../replica/raft/types.js';
 import { TestNetwork, TestNode } from '../sim/harness.js';
+import { demotedLeaderAhead } from '../helpers/raft-scenarios.js';
 
 function change(net: TestNetwork, leader: string, cc: ConfChange): number {
   const index = net.raft(leader).proposeConfChange(cc);
@@ -248,21 +249,10 @@ describe('raft configuration changes during an election', () => {
 describe('raft: a departed leader helps stale voters (etcd-io/etcd#10563)', () => {
   it('a stale voter that needs the vote of a replica which already left (and is ahead) still gets a leader', () => {
     const net = new TestNetwork(['a', 'b'], { electionTick: 5 });
-    const demoteA = encodeConfChange({ op: 'demote', id: 'a' });
-    const e = (index: number, type: 'normal' | 'conf' = 'normal', data = `e${index}`) => ({ index, term: 1, type, data });
     // a led term 1, committed and applied its own demotion (index 2), appended 3 and 4, and crashed; b never learned
     // that 2 committed and lacks 4. b still runs the old configuration {a, b}: it needs a's vote, a's log is ahead.
-    const a = net.node('a');
-    a.storage.append([e(1, 'normal', ''), e(2, 'conf', demoteA), e(3), e(4)]);
-    a.storage.setHardState({ term: 1, vote: 'a', commit: 2 });
-    a.storage.setConfState({ voters: ['b'], learners: ['a'] });
-    a.appliedIndex = 2;
-    a.smConf = { voters: ['b'], learners: ['a'] };
-    a.restart();
-    const b = net.node('b');
-    b.storage.append([e(1, 'normal', ''), e(2, 'conf', demoteA), e(3)]);
-    b.storage.setHardState({ term: 1, vote: 'a', commit: 1 });
-    b.restart();
+    demotedLeaderAhead(net);
+    const [a, b] = [net.node('a'), net.node('b')];
     expect(a.raft.status()).toMatchObject({ role: 'follower', conf: { voters: ['b'], learners: ['a'] } });
 
     net.tickAll(40);

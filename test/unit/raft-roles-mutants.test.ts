@@ -9,6 +9,7 @@ import { MemoryStorage } from '../../replica/raft/memory-storage.js';
 import { encodeConfChange } from '../../replica/raft/conf.js';
 import type { ConfState, Entry, Message } from '../../replica/raft/types.js';
 import { TestNetwork, TestNode } from '../sim/harness.js';
+import { demotedLeaderAhead } from '../helpers/raft-scenarios.js';
 
 const ABC: ConfState = { voters: ['a', 'b', 'c'], learners: [] };
 
@@ -270,18 +271,8 @@ describe('raft configuration changes applied by a leader', () => {
 describe('raft: a replica elected while outside the voters', () => {
   it('hands leadership to a voter as soon as it is elected: the stale voter leads before any tick', () => {
     const net = new TestNetwork(['a', 'b'], { electionTick: 5 });
-    const demoteA = encodeConfChange({ op: 'demote', id: 'a' });
-    const a = net.node('a');
-    a.storage.append([entry(1, 'normal', ''), entry(2, 'conf', demoteA), entry(3), entry(4)]);
-    a.storage.setHardState({ term: 1, vote: 'a', commit: 2 });
-    a.storage.setConfState({ voters: ['b'], learners: ['a'] });
-    a.appliedIndex = 2;
-    a.smConf = { voters: ['b'], learners: ['a'] };
-    a.restart();
-    const b = net.node('b');
-    b.storage.append([entry(1, 'normal', ''), entry(2, 'conf', demoteA), entry(3)]);
-    b.storage.setHardState({ term: 1, vote: 'a', commit: 1 });
-    b.restart();
+    demotedLeaderAhead(net);
+    const [a, b] = [net.node('a'), net.node('b')];
     net.campaign('b');
     // a turned b down, won among the new voters (b) in term 2, brought b up to date and handed over: b won term 3.
     expect(net.delivered.some((m) => m.type === 'timeoutNow' && m.from === 'a' && m.to === 'b' && m.term === 2)).toBe(true);
