@@ -157,7 +157,10 @@ describeUnless(previousReleaseUnavailable(), 'rolling upgrade from the previous 
    * Expects an edit and a group to be refused by the leader (of this code), naming `behind` as the replicas still to
    * update; and a replica of the previous release to refuse them as requests it does not know (INVALID).
    */
-  async function expectRefused(messageId: number, behind: ReplicaProc[]): Promise<void> {
+  async function expectRefused(messageId: number, behind: ReplicaProc[], upgradedLeader: ReplicaProc): Promise<void> {
+    // The gate is the leader's: a restart may have moved leadership to a replica of the previous release (which does
+    // not know the op at all), so it goes back to an upgraded one first.
+    await transferTo(upgradedLeader);
     const who = behind.map((r) => `${r.id} \\(version ${OLD}\\)`).join(', ');
     const refusal = {
       code: 'UNSUPPORTED_BY_CLUSTER',
@@ -211,14 +214,14 @@ describeUnless(previousReleaseUnavailable(), 'rolling upgrade from the previous 
     // Leadership back to the upgraded replica (granted by a leader of the previous release): the gate is the leader's.
     await transferTo(oldLeader);
     let behind = cluster.replicas.filter((r) => r !== oldLeader);
-    await expectRefused(firstId, behind);
+    await expectRefused(firstId, behind, oldLeader);
     await convergedWhilePaused();
     expect(await clusterVersions()).toEqual([OLD, OLD, OLD]);
 
     // Then the followers, one at a time.
     await upgrade(behind[0]);
     behind = behind.slice(1);
-    await expectRefused(firstId, behind);
+    await expectRefused(firstId, behind, oldLeader);
     await convergedWhilePaused();
     expect(await clusterVersions()).toEqual([OLD, OLD, OLD]);
     await upgrade(behind[0]);
