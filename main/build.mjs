@@ -4,11 +4,16 @@
  *   dist/main/main.js             ESM, the app's "main" (package.json)
  *   dist/main/replica-process.js  ESM, the utilityProcess entry that runs this machine's replica
  *   dist/main/preload.cjs         CommonJS in one file (sandboxed preloads cannot load other modules)
- * npm packages stay external (they ship in node_modules; better-sqlite3 is native and unpacked from asar).
+ * main.js keeps npm packages external (they ship in node_modules; better-sqlite3 is native and unpacked from asar).
+ * replica-process.js bundles them as the headless replica's build does (REPLICA_BUNDLE: one minified file loads far
+ * sooner than a few hundred package files; native and first-use packages stay in node_modules).
  * Usage: node main/build.mjs [--watch]
  */
 import { build, context } from 'esbuild';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { REPLICA_BUNDLE } from '../scripts/replica-build.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const common = {
@@ -23,10 +28,17 @@ const common = {
 
 const configs = [
   { ...common, entryPoints: ['main/main.ts'], outfile: 'dist/main/main.js', format: 'esm', packages: 'external' },
-  { ...common, entryPoints: ['main/replica-process.ts'], outfile: 'dist/main/replica-process.js', format: 'esm', packages: 'external' },
+  {
+    ...common,
+    ...REPLICA_BUNDLE,
+    external: [...REPLICA_BUNDLE.external, 'electron'],
+    entryPoints: ['main/replica-process.ts'],
+    outdir: 'dist/main',
+  },
   { ...common, entryPoints: ['main/preload.ts'], outfile: 'dist/main/preload.cjs', format: 'cjs', platform: 'browser', sourcemap: false },
 ];
 
+rmSync(join(root, 'dist', 'main', 'chunks'), { recursive: true, force: true }); // an earlier build's chunks
 if (process.argv.includes('--watch')) {
   for (const c of configs) await (await context(c)).watch();
 } else {

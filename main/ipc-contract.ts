@@ -6,7 +6,7 @@
  * DOM or Electron imports (main, preload and the replica's utility process import it; the renderer imports its types
  * only, which the lint rules check).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS } from '../replica/protocol/limits.js';
 import { Username, ConfChangeRequestSchema } from '../replica/protocol/client.js';
 import { isHostPort } from '../replica/protocol/address.js';

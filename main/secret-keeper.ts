@@ -8,7 +8,7 @@
  * the app shows it in Settings and docs/security.md explains it. A value stored that way is sealed properly the next
  * time it is written once a keystore is available.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { SecretProtection } from './ipc-contract.js';
 
 /** The part of Electron's safeStorage used here. */

@@ -2,7 +2,7 @@
  * The desktop app's persisted settings: JSON in userData (mode 0600: it holds sealed secrets), validated on load.
  * Fields added later have defaults, so a settings file of an older version loads with what it had.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AUTOPILOT_CONFIG_DEFAULTS, HostConfigSchema, type HostConfig } from './ipc-contract.js';
 import { SealedSchema } from './secret-keeper.js';
 import type { FileAccess } from './window-state.js';

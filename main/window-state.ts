@@ -1,5 +1,5 @@
 /** The main window's remembered size and place: JSON in the userData folder, validated on load. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const WindowStateSchema = z.object({
   width: z.number().int().min(200).max(20_000),

@@ -4,12 +4,15 @@
  * file by esbuild) when it is missing or older than its sources, so `npm run replica` runs built JavaScript rather than
  * a TypeScript loader: a replica started that way needs less memory and starts sooner (figures: test/bench/README.md,
  * footprint). One file rather than the packages' hundreds loads about twice as fast. Stay outside it: better-sqlite3
- * (native), ws's optional native helpers, and what the replica loads only on first use (pino-pretty, bonjour-service,
- * @peculiar/x509 with reflect-metadata), so it stays unloaded. Takes well under a second.
+ * (native), ws's optional native helpers, and pino-pretty and bonjour-service (loaded only on first use, from
+ * node_modules). What the replica imports dynamically (@peculiar/x509 with reflect-metadata: certificates, only with a
+ * cluster secret) goes to chunks beside it (dist/replica/chunks/), loaded on first use. Whitespace and syntax are
+ * minified (names are kept, and the source map maps back): a smaller file parses sooner. main/build.mjs bundles the desktop's replica process with the
+ * same settings (REPLICA_BUNDLE). Takes well under a second.
  * Usage: node scripts/replica-build.mjs [--force]
  */
 import { build } from 'esbuild';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,22 +36,33 @@ function staleness() {
   return changed.length ? `${changed.join(', ')} changed since it was built` : null;
 }
 
+/** esbuild settings of a bundled replica (this CLI, and the desktop's utility process in main/build.mjs). */
+export const REPLICA_BUNDLE = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  external: ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'pino-pretty', 'bonjour-service'],
+  splitting: true,
+  entryNames: '[name]',
+  chunkNames: 'chunks/[name]-[hash]',
+  // The bundled CommonJS packages require Node's built-in modules.
+  banner: { js: "import { createRequire as __quorumRequire } from 'node:module'; const require = __quorumRequire(import.meta.url);" },
+  minifyWhitespace: true,
+  minifySyntax: true,
+  sourcemap: 'linked',
+};
+
 /** Builds dist/replica/cli.js if it is stale (or always, with force); returns why it built, or null. */
 export async function buildReplica(force = false) {
   const why = force ? 'asked to' : staleness();
   if (!why) return null;
+  rmSync(join(root, 'dist', 'replica', 'chunks'), { recursive: true, force: true }); // an earlier build's chunks
   await build({
     absWorkingDir: root,
+    ...REPLICA_BUNDLE,
     entryPoints: ['replica/cli.ts'],
-    outfile: 'dist/replica/cli.js',
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
+    outdir: 'dist/replica',
     target: 'node20',
-    external: ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'pino-pretty', 'bonjour-service', '@peculiar/x509', 'reflect-metadata'],
-    // The bundled CommonJS packages require Node's built-in modules.
-    banner: { js: "import { createRequire as __quorumRequire } from 'node:module'; const require = __quorumRequire(import.meta.url);" },
-    sourcemap: 'linked',
     logLevel: 'warning',
   });
   return why;

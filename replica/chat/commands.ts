@@ -7,7 +7,7 @@
  * against, login tokens as their sha256 (tokenHash). Authenticated commands carry the tokenHash of the login that
  * sent them; apply resolves it to the account, so a token revoked earlier in the log fails deterministically.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ClientSession, GroupName, Limit, MemberList, MessageId, MessageText, Username } from '../protocol/client.js';
 import { LIMITS } from '../protocol/limits.js';
 import { HostPortSchema, ReplicaIdSchema } from '../protocol/address.js';

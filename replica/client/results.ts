@@ -2,7 +2,7 @@
  * Checks of the results the client relies on (the protocol validates frames, not each op's result).
  * A malformed result is treated like a malformed frame: an INTERNAL error, never a crash.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { QuorumError } from '../protocol/index.js';
 import type { ReplicaStatus, ResultMap } from '../protocol/index.js';
 import { AutopilotMemberViewSchema, AutopilotSummarySchema } from '../protocol/index.js';

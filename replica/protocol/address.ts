@@ -1,5 +1,5 @@
 /** Replica ids and HOST:PORT addresses, one definition for every place that accepts them. Isomorphic. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const REPLICA_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 /** What a user is told when a replica id is refused. */

@@ -3,7 +3,7 @@
  * made to it) and what it aims at, plus the one-line description the CLI and the Cluster view show per member
  * ("voter since 10:42", "learner: catching up", "demoted: unreachable for 6 min"). Isomorphic: no Node or DOM imports.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Why autopilot changed a member. */
 export type AutopilotReason =

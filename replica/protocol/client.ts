@@ -2,7 +2,7 @@
  * The client wire protocol: JSON text frames over WebSocket at path /client (docs/protocol.md).
  * Isomorphic: imported by the replica, the client library, the CLI and the renderer. No Node or DOM imports.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS } from './limits.js';
 import { ERROR_CODES } from './errors.js';
 import { HostPortSchema, ReplicaIdSchema } from './address.js';

@@ -2,7 +2,7 @@
  * Peer wire protocol: JSON text frames over WebSocket at path /peer, after a mutual HMAC challenge-response keyed
  * by the cluster secret (docs/protocol.md). Isomorphic: no Node or DOM imports.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { HostPortSchema } from './address.js';
 
 export const PEER_PROTOCOL = 'quorum-peer-1';

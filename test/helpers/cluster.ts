@@ -177,6 +177,8 @@ export interface ClusterOptions {
   secret?: boolean;
   /** Extra environment of the replica with this id (e.g. QUORUM_MAX_VERSION to play an older release). */
   envOf?: (id: string) => Record<string, string>;
+  /** Run the built replica (dist/replica/cli.js), not tsx. */
+  built?: boolean;
   /** Called with each replica's empty data folder before it starts (e.g. to mount a small filesystem there). */
   prepareDataDir?: (id: string, dataDir: string) => void;
 }
@@ -214,6 +216,7 @@ export class Cluster {
           codeRoot: o.codeRoot,
           logFile: join(c.root, `${id}.log`),
           env: o.envOf?.(id),
+          built: o.built,
         }),
       );
     }

@@ -75,6 +75,8 @@ export interface TestDesktopOptions {
   autopilot?: HostConfig['autopilot'];
   /** The machine's keyring (kept across "restarts" of the app on the same machine). */
   keyring?: FakeKeyring;
+  /** Runs the built replica process (dist/main/replica-process.js) rather than its sources. */
+  built?: boolean;
   /** Runs the replica process inside this network namespace. */
   netns?: string;
   /** Where the replica process's log lines go (appended). */
@@ -124,7 +126,7 @@ export class TestDesktop {
     this.host = new ReplicaHost(
       {
         fork: () => {
-          const child = new ForkedReplicaChild({ netns: options.netns, logFd: this.logFd });
+          const child = new ForkedReplicaChild({ netns: options.netns, logFd: this.logFd, built: options.built });
           this.children.push(child);
           return child;
         },

@@ -1,7 +1,8 @@
 /**
  * Runs main/replica-process.ts in a Node child process (child_process.fork) instead of an Electron utilityProcess:
  * gives it the `process.parentPort` Electron would (messages arrive as `{ data }`, postMessage sends), backed by the
- * fork's IPC channel. Used by test/helpers/replica-child.ts only.
+ * fork's IPC channel, then loads the sources, or the built bundle (dist/main/replica-process.js, what the app ships)
+ * when its path is the first argument. Used by test/helpers/replica-child.ts only.
  */
 export {};
 
@@ -38,4 +39,4 @@ process.exit = ((code?: number) => {
 // main lost: like a utility process whose parent died, stop at once (the replica's data is durable anyway).
 process.on('disconnect', () => realExit(0));
 
-await import('../../main/replica-process.js');
+await import(process.argv[2] ?? '../../main/replica-process.js');

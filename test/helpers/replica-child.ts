@@ -17,6 +17,8 @@ export interface ReplicaChildOptions {
   netns?: string;
   /** Appends the child's stdout and stderr here (pino JSON lines); default: inherited. */
   logFd?: number;
+  /** Run the built bundle (dist/main/replica-process.js, main/build.mjs: what the app ships), not the sources. */
+  built?: boolean;
 }
 
 /** A forked replica process, as ReplicaHost sees a utility process, plus its pid for signals. */
@@ -26,10 +28,11 @@ export class ForkedReplicaChild implements ReplicaChild {
 
   constructor(options: ReplicaChildOptions = {}) {
     const nodeArgs = ['--import', 'tsx'];
+    const args = options.built ? [join(ROOT, 'dist', 'main', 'replica-process.js')] : [];
     const stdio = options.logFd === undefined ? 'inherit' : (['ignore', options.logFd, options.logFd, 'ipc'] as const);
     this.proc = options.netns
-      ? fork(ENTRY, [], { cwd: ROOT, execPath: 'ip', execArgv: ['netns', 'exec', options.netns, process.execPath, ...nodeArgs], env: replicaProcessEnv(process.env), stdio: stdio as never })
-      : fork(ENTRY, [], { cwd: ROOT, execArgv: nodeArgs, env: replicaProcessEnv(process.env), stdio: stdio as never });
+      ? fork(ENTRY, args, { cwd: ROOT, execPath: 'ip', execArgv: ['netns', 'exec', options.netns, process.execPath, ...nodeArgs], env: replicaProcessEnv(process.env), stdio: stdio as never })
+      : fork(ENTRY, args, { cwd: ROOT, execArgv: nodeArgs, env: replicaProcessEnv(process.env), stdio: stdio as never });
     this.proc.on('exit', (code, signal) => {
       this.exited = code ?? (signal ? 128 : 1);
     });

@@ -1,0 +1,85 @@
+// What ships runs: the bundles esbuild makes (scripts/replica-build.mjs → dist/replica/cli.js, what `npm run replica`
+// runs; main/build.mjs → dist/main/replica-process.js, the desktop's utility process), not only the sources the other
+// tests load through tsx. Bundling changes how packages load (certificates come from a chunk loaded on first use, a
+// CommonJS package arrives as a default export), so each bundle forms a cluster with a secret — TLS peer links with
+// certificates it issued itself — and serves its certificate to a client that trusts only the cluster CA.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, freePort, ROOT } from '../helpers/cluster.js';
+import { client, closeClients, conversationTexts } from '../helpers/clients.js';
+import { TestDesktop } from '../helpers/desktop.js';
+import { CLUSTER_CA_FILE } from '../../replica/security/replica-security.js';
+import { REPLICA_SERVER_NAME } from '../../replica/security/certificate-names.js';
+
+const PW = 'password-123';
+
+function run(script: string, ...args: string[]): void {
+  const r = spawnSync(process.execPath, [join(ROOT, script), ...args], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${script} failed:\n${r.stdout}${r.stderr}`);
+}
+
+/** The certificate a replica serves to a client that trusts only `caPem` and asks for the replica server name. */
+function servedCertificate(address: string, caPem: string): Promise<{ authorized: boolean; error: string | null; subjectCN: string | undefined }> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port: Number(port), ca: caPem, servername: REPLICA_SERVER_NAME, rejectUnauthorized: false }, () => {
+      const cert = socket.getPeerCertificate();
+      resolve({ authorized: socket.authorized, error: socket.authorizationError ? String(socket.authorizationError) : null, subjectCN: cert.subject?.CN as string | undefined });
+      socket.end();
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function sendAndRead(servers: string[], user: string): Promise<string[]> {
+  const c = client(servers);
+  await c.signup(user, PW);
+  await c.login(user, PW);
+  await c.send(user, 'from a bundle');
+  return conversationTexts(c, user);
+}
+
+beforeAll(() => {
+  run('scripts/replica-build.mjs', '--force');
+  run('main/build.mjs');
+}, 60_000);
+
+afterEach(() => closeClients());
+
+describe('the built headless replica (dist/replica/cli.js)', () => {
+  let cluster: Cluster | null = null;
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  it('three replicas with a secret form a cluster over TLS peer links and serve their certificates', async () => {
+    cluster = await Cluster.start({ size: 3, built: true });
+    const leader = await cluster.leader();
+    expect(await sendAndRead([leader.address], 'builtann')).toEqual(['from a bundle']);
+    const caPem = readFileSync(cluster.caFile, 'utf8');
+    for (const r of cluster.replicas) expect(await servedCertificate(r.address, caPem)).toEqual({ authorized: true, error: null, subjectCN: r.id });
+  }, 120_000);
+});
+
+describe('the built desktop replica process (dist/main/replica-process.js)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'quorum-built-desktop-'));
+  let desktop: TestDesktop | null = null;
+  afterAll(async () => {
+    await desktop?.destroy();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a first install starts its one-member cluster, with a certificate from its cluster CA, and takes messages', async () => {
+    desktop = new TestDesktop({ name: 'a', userData: join(root, 'a'), port: await freePort(), logFile: join(root, 'a.log'), lanAddress: '127.0.0.1', built: true });
+    desktop.start();
+    const s = await desktop.waitRunning();
+    expect(s).toMatchObject({ members: 1, role: 'leader' });
+    expect(await sendAndRead([desktop.localAddress], 'deskann')).toEqual(['from a bundle']);
+    const caPem = readFileSync(join(s.config.dataDir, CLUSTER_CA_FILE), 'utf8');
+    expect(await servedCertificate(desktop.localAddress, caPem)).toEqual({ authorized: true, error: null, subjectCN: s.replicaId });
+  }, 60_000);
+});
