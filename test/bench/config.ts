@@ -23,6 +23,7 @@ export interface BenchConfig {
   growthRounds: number;
   /** Start-up measurements per size (alternating sizes; the median is reported). */
   startupRuns: number;
+  /** Messages a replica missed, for the catch-up measurements (by snapshot and by log replay). */
   catchUpMessages: number;
   seedSizes: number[];
   /** How long each seed-store measurement runs (at least a few writes). */
@@ -86,7 +87,7 @@ export function makeConfig(quick: boolean, outDir: string, tls = false): BenchCo
         growthSizes: [0, 100_000, 1_000_000],
         growthRounds: 6,
         startupRuns: 3,
-        catchUpMessages: 100_000,
+        catchUpMessages: 1_000_000,
         seedSizes: [1_000, 10_000, 100_000],
         seedMeasureMs: 4000,
         connectionCounts: [1000, 5000, 10000],

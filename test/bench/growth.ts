@@ -194,7 +194,7 @@ async function measureCatchUp(missed: number, root: string, path: 'snapshot' | '
         progress(`catch-up by ${path}: r3 applied ${applied - r3Last} of ${target - r3Last} entries after ${((lastReport - t0) / 1000).toFixed(0)} s`);
       }
       return applied >= target;
-    }, 600_000, 20);
+    }, 1_800_000, 20);
     const catchUpMs = performance.now() - t0;
     const { readFileSync } = await import('node:fs');
     const viaSnapshot = /snapshot/i.test(readFileSync(join(dir, 'r3.log'), 'utf8'));
