@@ -32,19 +32,22 @@ const CA_NOT_AFTER = new Date('2125-01-01T00:00:00Z');
 
 const cache = new Map<string, Promise<ClusterCa>>();
 
-/** The CA of the cluster whose secret this is (memoized per secret). */
-export function deriveClusterCa(secret: Buffer): Promise<ClusterCa> {
+/**
+ * The CA of the cluster whose secret this is (memoized per secret). `kept`: CA certificates kept from an earlier start
+ * (certificate-cache.ts), by key pin; one for this secret's key is used as it is, so no certificate is made.
+ */
+export function deriveClusterCa(secret: Buffer, kept: readonly { pin: string; pem: string }[] = []): Promise<ClusterCa> {
   if (secret.length === 0) throw new Error('a cluster CA needs a non-empty secret');
   const key = createHash('sha256').update(secret).digest('hex');
   let ca = cache.get(key);
   if (!ca) {
-    ca = build(secret);
+    ca = build(secret, kept);
     cache.set(key, ca);
   }
   return ca;
 }
 
-async function build(secret: Buffer): Promise<ClusterCa> {
+async function build(secret: Buffer, kept: readonly { pin: string; pem: string }[]): Promise<ClusterCa> {
   // 48 bytes reduced mod n-1 (+1): a uniform scalar in [1, n-1] up to a 2^-128 bias.
   const okm = Buffer.from(hkdfSync('sha256', secret, 'quorum-cluster-ca', 'p-256 signing key 1', 48));
   const scalar = (BigInt(`0x${okm.toString('hex')}`) % (P256_N - 1n)) + 1n;
@@ -59,6 +62,9 @@ async function build(secret: Buffer): Promise<ClusterCa> {
   const publicKey = (await subtle.importKey('jwk', jwk, algorithm, true, ['verify'])) as CryptoKey;
   const spki = Buffer.from(await subtle.exportKey('spki', publicKey as webcrypto.CryptoKey));
   const pin = createHash('sha256').update(spki).digest('hex');
+  const keptPem = kept.find((k) => k.pin === pin)?.pem;
+  const keptCertificate = keptPem ? caCertificateOf(keptPem, spki) : null;
+  if (keptPem && keptCertificate) return { signingKey, pem: keptPem, certificate: keptCertificate, pin };
   const x509 = await x509Lib();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     // Positive and stable: derived from the key.
@@ -76,4 +82,15 @@ async function build(secret: Buffer): Promise<ClusterCa> {
   });
   const pem = cert.toString('pem');
   return { signingKey, pem, certificate: new X509Certificate(pem), pin };
+}
+
+/** The kept PEM as this key's CA certificate (a self-signed CA certificate of exactly this public key), or null. */
+function caCertificateOf(pem: string, spki: Buffer): X509Certificate | null {
+  try {
+    const certificate = new X509Certificate(pem);
+    const sameKey = certificate.publicKey.export({ type: 'spki', format: 'der' }).equals(spki);
+    return sameKey && certificate.ca && certificate.verify(certificate.publicKey) ? certificate : null;
+  } catch {
+    return null;
+  }
 }

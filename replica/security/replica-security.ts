@@ -69,6 +69,7 @@ export async function startReplicaSecurity(context: ReplicaSecurityContext): Pro
     secrets: context.secrets,
     hosts,
     operator: context.options.operatorCertificate ?? null,
+    keepIn: context.dataDir,
     log: context.log,
   });
   if (tls.cas.length) {

@@ -9,12 +9,13 @@
  */
 import { statSync } from 'node:fs';
 import { createSecureContext, type SecureContext, type SecureContextOptions, type TlsOptions, type ConnectionOptions } from 'node:tls';
-import type { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { deriveClusterCa, type ClusterCa } from './cluster-ca.js';
 import { REPLICA_SERVER_NAME } from './certificate-names.js';
 import { issueReplicaCertificate, replicaCertificateProblem, REPLICA_CERT_DAYS, type ReplicaCertificate } from './replica-certificate.js';
 import { readOperatorCertificate, type OperatorCertificate, type OperatorCertificateFiles } from './operator-certificate.js';
+import { readCertificateCache, writeCertificateCache, type CachedCertificates } from './certificate-cache.js';
 
 export interface ReplicaTlsOptions {
   id: string;
@@ -24,6 +25,8 @@ export interface ReplicaTlsOptions {
   hosts: readonly string[];
   /** An operator's certificate for browsers (`--tls-cert`, `--tls-key`), or null. */
   operator: OperatorCertificateFiles | null;
+  /** Where the certificates are kept between starts, sealed with the secret (the data folder); none: made at every start. */
+  keepIn?: string;
   log: Logger;
   /** Clock for certificate dates (tests). */
   now?: () => Date;
@@ -31,6 +34,11 @@ export interface ReplicaTlsOptions {
 
 /** How often a running replica checks whether its certificate is due for renewal and the operator's files changed. */
 const CHECK_MS = 60_000;
+
+/** A replica certificate with less than half its validity left is renewed (at start, or by the minute's check). */
+function dueForRenewal(notAfter: Date, now: Date): boolean {
+  return notAfter.getTime() - now.getTime() < (REPLICA_CERT_DAYS / 2) * 24 * 3600 * 1000;
+}
 
 export class ReplicaTls {
   private replicaCert: ReplicaCertificate | null = null;
@@ -48,10 +56,19 @@ export class ReplicaTls {
   ) {}
 
   static async create(o: ReplicaTlsOptions): Promise<ReplicaTls> {
-    const cas = await Promise.all(o.secrets.map((s) => deriveClusterCa(s)));
+    const kept = o.keepIn && o.secrets.length ? readCertificateCache(o.keepIn, o.secrets[0]) : null;
+    const cache = kept && 'cache' in kept ? kept.cache : null;
+    const cas = await Promise.all(o.secrets.map((s) => deriveClusterCa(s, cache?.cas)));
     const tls = new ReplicaTls(o, cas);
     if (o.operator) tls.setOperator(readOperatorCertificate(o.operator));
-    if (cas.length) await tls.renew();
+    if (cas.length) {
+      const problem = cache ? tls.keptCertificateProblem(cache) : kept && 'problem' in kept ? kept.problem : 'certificates are not kept';
+      if (problem === null) tls.use(cache!.replica.keyPem, cache!.replica.certPem, new Date(cache!.replica.notAfter));
+      else {
+        o.log.debug({ why: problem }, 'making a replica certificate');
+        await tls.renew();
+      }
+    }
     tls.timer = setInterval(() => tls.check(), CHECK_MS);
     tls.timer.unref();
     return tls;
@@ -140,23 +157,65 @@ export class ReplicaTls {
     this.operator = cert;
   }
 
+  /** The names and addresses the replica certificate is issued for. */
+  private get certificateHosts(): string[] {
+    return [...this.o.hosts, 'localhost', '127.0.0.1', '::1'];
+  }
+
+  /** Why the kept replica certificate cannot be served now (other addresses, due, not this CA's for this id), or null. */
+  private keptCertificateProblem(cache: CachedCertificates): string | null {
+    const kept = cache.replica;
+    if (JSON.stringify(kept.hosts) !== JSON.stringify(this.certificateHosts)) return 'the addresses changed since the kept certificate was made';
+    const now = this.o.now?.() ?? new Date();
+    if (dueForRenewal(new Date(kept.notAfter), now)) return 'the kept certificate is due for renewal';
+    try {
+      const certificate = new X509Certificate(kept.certPem);
+      if (new Date(certificate.validFrom) > now) return 'the kept certificate is not valid yet (the clock went back)';
+      if (!certificate.checkPrivateKey(createPrivateKey(kept.keyPem))) return 'the kept key does not match the kept certificate';
+      return replicaCertificateProblem(certificate, this.cas.slice(0, 1), this.o.id);
+    } catch (err) {
+      return `the kept certificate cannot be read: ${(err as Error).message}`;
+    }
+  }
+
+  private use(keyPem: string, certPem: string, notAfter: Date): void {
+    const cert = { keyPem, certPem, notAfter };
+    this.replicaContext = createSecureContext(this.replicaOptions(cert));
+    const renewed = this.replicaCert !== null;
+    this.replicaCert = cert;
+    if (renewed) this.o.log.info({ notAfter: notAfter.toISOString() }, 'replica certificate renewed');
+    this.changed();
+  }
+
   private renew(): Promise<void> {
     this.renewing ??= (async () => {
       const now = this.o.now?.() ?? new Date();
-      const hosts = [...this.o.hosts, 'localhost', '127.0.0.1', '::1'];
+      const hosts = this.certificateHosts;
       const cert = await issueReplicaCertificate(this.cas[0], this.o.id, hosts, now);
-      this.replicaContext = createSecureContext(this.replicaOptions(cert));
-      const renewed = this.replicaCert !== null;
-      this.replicaCert = cert;
-      if (renewed) this.o.log.info({ notAfter: cert.notAfter.toISOString() }, 'replica certificate renewed');
-      this.changed();
+      this.use(cert.keyPem, cert.certPem, cert.notAfter);
+      this.keep(hosts);
     })().finally(() => (this.renewing = null));
     return this.renewing;
   }
 
+  /** Keeps the CA and replica certificates for the next start (best effort: without them it makes new ones). */
+  private keep(hosts: string[]): void {
+    if (!this.o.keepIn || !this.replicaCert) return;
+    const cert = this.replicaCert;
+    try {
+      writeCertificateCache(this.o.keepIn, this.o.secrets[0], {
+        format: 1,
+        cas: this.cas.map((ca) => ({ pin: ca.pin, pem: ca.pem })),
+        replica: { id: this.o.id, hosts, keyPem: cert.keyPem, certPem: cert.certPem, notAfter: cert.notAfter.toISOString() },
+      });
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, 'keeping the replica certificate for the next start failed; the next start makes a new one');
+    }
+  }
+
   private check(): void {
-    const now = (this.o.now?.() ?? new Date()).getTime();
-    if (this.replicaCert && this.replicaCert.notAfter.getTime() - now < (REPLICA_CERT_DAYS / 2) * 24 * 3600 * 1000) {
+    const now = this.o.now?.() ?? new Date();
+    if (this.replicaCert && dueForRenewal(this.replicaCert.notAfter, now)) {
       this.renew().catch((err) => this.o.log.error({ err: (err as Error).message }, 'renewing the replica certificate failed; retrying in a minute'));
     }
     const files = this.o.operator;

@@ -5,7 +5,10 @@
  *   - built:   `node dist/replica/cli.js replica` (what `npm run replica` runs now: scripts/replica-build.mjs),
  *   - desktop: the desktop's utility-process entry as main/build.mjs bundles it (dist/main/replica-process.js), under
  *              Node with a parentPort shim (desktop-shim.mjs; no Electron binary on this machine), given its start
- *              message like main's ReplicaHost does (secret, no LAN announcement).
+ *              message like main's ReplicaHost does (the same secret at every start, as a machine's keystore keeps
+ *              it; no LAN announcement).
+ * Each way first starts once unrecorded on its folder: the figures are of restarts, what a user sees every day (a
+ * first start of a desktop folder also makes its certificates, kept sealed for later starts: certificate-cache.ts).
  * Start-up = spawn → first /healthz answer 200 (polled every 10 ms; the desktop's lone replica serves TLS, so https
  * without certificate checks). Idle RSS = VmRSS of the replica's process and its descendants (tsx runs an esbuild
  * service process) 2 s after it serves, with no client connected. Medians over the runs; every way has the
@@ -100,7 +103,7 @@ function start(way: Way, dataDir: string, port: number, log: string): ChildProce
         port,
         host: '127.0.0.1',
         bootstrap: true,
-        secret: randomBytes(32).toString('base64'),
+        secret: DESKTOP_SECRET,
         autopilot: { enabled: true, voters: 5, stabilizeSeconds: 10, deadAfterSeconds: 300 },
         announce: false,
         webRoot: join(ROOT, 'dist', 'renderer'),
@@ -121,6 +124,9 @@ async function stop(p: ChildProcess, way: Way): Promise<void> {
   await exited;
   clearTimeout(t);
 }
+
+/** The desktop's cluster secret: one per bench run, the same at every start (a machine's keystore keeps it). */
+const DESKTOP_SECRET = randomBytes(32).toString('base64');
 
 /** One start: spawn → serving (ms), then the idle RSS 2 s later; stops the replica. */
 async function measureOnce(way: Way, dataDir: string): Promise<{ ms: number; rss: number }> {
@@ -167,6 +173,10 @@ export async function runFootprint(cfg: BenchConfig, cache: PreloadCache): Promi
       }
       const samples = new Map<Way, { ms: number[]; rss: number[] }>(WAYS.map((w) => [w, { ms: [], rss: [] }]));
       const runs = stored === 0 ? cfg.footprintRuns : Math.max(2, Math.ceil(cfg.footprintRuns / 2));
+      for (const way of WAYS) {
+        const first = await measureOnce(way, dirs.get(way)!);
+        progress(`footprint: ${stored.toLocaleString('en')} messages, ${way}: first start (unrecorded) serving after ${first.ms.toFixed(0)} ms, idle RSS ${first.rss.toFixed(1)} MB`);
+      }
       for (let i = 0; i < runs; i++) {
         for (const way of i % 2 ? [...WAYS].reverse() : WAYS) {
           const m = await measureOnce(way, dirs.get(way)!);

@@ -23,12 +23,12 @@ function run(script: string, ...args: string[]): void {
 }
 
 /** The certificate a replica serves to a client that trusts only `caPem` and asks for the replica server name. */
-function servedCertificate(address: string, caPem: string): Promise<{ authorized: boolean; error: string | null; subjectCN: string | undefined }> {
+function servedCertificate(address: string, caPem: string): Promise<{ authorized: boolean; error: string | null; subjectCN: string | undefined; fingerprint: string }> {
   const [host, port] = address.split(':');
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port: Number(port), ca: caPem, servername: REPLICA_SERVER_NAME, rejectUnauthorized: false }, () => {
       const cert = socket.getPeerCertificate();
-      resolve({ authorized: socket.authorized, error: socket.authorizationError ? String(socket.authorizationError) : null, subjectCN: cert.subject?.CN as string | undefined });
+      resolve({ authorized: socket.authorized, error: socket.authorizationError ? String(socket.authorizationError) : null, subjectCN: cert.subject?.CN as string | undefined, fingerprint: cert.fingerprint256 });
       socket.end();
     });
     socket.once('error', reject);
@@ -61,7 +61,7 @@ describe('the built headless replica (dist/replica/cli.js)', () => {
     const leader = await cluster.leader();
     expect(await sendAndRead([leader.address], 'builtann')).toEqual(['from a bundle']);
     const caPem = readFileSync(cluster.caFile, 'utf8');
-    for (const r of cluster.replicas) expect(await servedCertificate(r.address, caPem)).toEqual({ authorized: true, error: null, subjectCN: r.id });
+    for (const r of cluster.replicas) expect(await servedCertificate(r.address, caPem)).toMatchObject({ authorized: true, error: null, subjectCN: r.id });
   }, 120_000);
 });
 
@@ -73,13 +73,24 @@ describe('the built desktop replica process (dist/main/replica-process.js)', () 
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('a first install starts its one-member cluster, with a certificate from its cluster CA, and takes messages', async () => {
+  it('a first install starts its one-member cluster, with a certificate from its cluster CA, takes messages, and a restart serves the certificate it kept', async () => {
     desktop = new TestDesktop({ name: 'a', userData: join(root, 'a'), port: await freePort(), logFile: join(root, 'a.log'), lanAddress: '127.0.0.1', built: true });
     desktop.start();
     const s = await desktop.waitRunning();
     expect(s).toMatchObject({ members: 1, role: 'leader' });
     expect(await sendAndRead([desktop.localAddress], 'deskann')).toEqual(['from a bundle']);
-    const caPem = readFileSync(join(s.config.dataDir, CLUSTER_CA_FILE), 'utf8');
-    expect(await servedCertificate(desktop.localAddress, caPem)).toEqual({ authorized: true, error: null, subjectCN: s.replicaId });
+    const caFile = join(s.config.dataDir, CLUSTER_CA_FILE);
+    const caPem = readFileSync(caFile, 'utf8');
+    const served = await servedCertificate(desktop.localAddress, caPem);
+    expect(served).toMatchObject({ authorized: true, error: null, subjectCN: s.replicaId });
+
+    // The app restarts on the same machine (same keystore): the certificates kept sealed in the data folder are served
+    // again, not made anew (a new CA certificate would differ too: ECDSA signatures are randomized).
+    await desktop.destroy();
+    desktop = new TestDesktop({ ...desktop.options, keyring: desktop.keyring });
+    desktop.start();
+    await desktop.waitRunning();
+    expect(readFileSync(caFile, 'utf8')).toBe(caPem);
+    expect(await servedCertificate(desktop.localAddress, caPem)).toEqual(served);
   }, 60_000);
 });
