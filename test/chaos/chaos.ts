@@ -192,7 +192,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     runStart = history.now();
     const endAt = Date.now() + o.durationSeconds * 1000;
     let stopWorkers = false;
-    const nemesisDone = nemesis.run();
+    // Handled at once: a nemesis that fails while the run sleeps must end up in the report, not crash this process
+    // (an unhandled rejection would leave the replicas running with no one to stop them).
+    const nemesisDone = nemesis.run().catch((err: Error) => {
+      problems.push(`the nemesis failed: ${err.message}`);
+    });
     const workersDone = Promise.all(workers.map((w) => w.run(() => stopWorkers)));
     let lastReport = Date.now();
     while (Date.now() < endAt) {

@@ -10,6 +10,9 @@ export function netnsUnavailableReason(): string | null {
   if (process.getuid?.() !== 0) return 'network namespaces need root (run as root to include the several-hosts test)';
   const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return `the ip command (iproute2) is not usable: ${r.error?.message ?? r.stderr}`;
+  // Partitions and packet loss are iptables rules inside the namespaces.
+  const t = spawnSync('iptables', ['--version'], { encoding: 'utf8' });
+  if (t.error || t.status !== 0) return `the iptables command is not usable (Debian: apt-get install iptables): ${t.error?.message ?? t.stderr}`;
   const probe = `qprobe${randomBytes(3).toString('hex')}`;
   const add = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
   if (add.status !== 0) return `cannot create a network namespace here: ${add.stderr.trim()}`;
