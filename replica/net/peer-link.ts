@@ -56,8 +56,9 @@ export interface PeerLinkOptions {
 const CONGESTED_BYTES = 32 * 1024 * 1024;
 /**
  * Entry data per frame: a batch above it goes out in several frames. The peer closes a link whose frame exceeds
- * LIMITS.maxPeerFrameBytes (8 MiB); a follower far behind is sent up to maxInflight appends of up to 1 MiB at once,
- * and as one frame they closed the link every time, so a catch-up got one append through per reconnect. JSON can
+ * LIMITS.maxPeerFrameBytes (8 MiB); a follower far behind is sent appends of up to 1 MiB each until 8 MiB are in
+ * flight (the core's maxInflightBytes), and as one frame they closed the link every time, so a catch-up got one append
+ * through per reconnect. JSON can
  * escape data to several times its length (quotes: 2, control characters: 6), hence the margin; a single message is
  * never split (the core keeps each under 1 MiB).
  */

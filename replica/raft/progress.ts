@@ -2,7 +2,8 @@
  * The leader's view of one follower (etcd-io/raft's tracker.Progress): how far its log matches ours, what to send
  * next, and the flow-control state:
  * - probe: we do not know where the logs match; send one append per heartbeat interval and wait for the answer.
- * - replicate: the follower is in step; append messages are pipelined (up to maxInflight unacknowledged).
+ * - replicate: the follower is in step; append messages are pipelined (up to maxInflight unacknowledged, holding at
+ *   most maxInflightBytes of entry data).
  * - snapshot: the follower needs a snapshot; nothing is sent until the transfer is reported (reportSnapshot) or
  *   the follower answers.
  */
@@ -10,46 +11,65 @@ import type { NodeId } from './types.js';
 
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
-/** A bounded FIFO of the last indices of in-flight append messages. */
+/**
+ * A bounded FIFO of the in-flight append messages (last index and entry data bytes of each): full at `size` messages
+ * or at `maxBytes` bytes (etcd-io/raft's MaxInflightBytes; 0: no byte limit). The byte limit keeps a follower far
+ * behind from being sent more than its link can hold: maxInflight appends of up to maxMsgBytes each would be 256 MiB,
+ * which the peer link drops above 32 MiB, and every answer then had the leader read and send the whole window again.
+ */
 export class Inflights {
   private buf: number[] = [];
+  private sizes: number[] = [];
   private start = 0;
-  constructor(readonly size: number) {}
+  private total = 0;
+  constructor(
+    readonly size: number,
+    readonly maxBytes = 0,
+  ) {}
 
   get count(): number {
     return this.buf.length - this.start;
   }
 
-  full(): boolean {
-    return this.count >= this.size;
+  /** Entry data bytes in flight. */
+  get bytes(): number {
+    return this.total;
   }
 
-  add(last: number): void {
+  full(): boolean {
+    return this.count >= this.size || (this.maxBytes > 0 && this.total >= this.maxBytes);
+  }
+
+  add(last: number, bytes = 0): void {
     this.buf.push(last);
+    this.sizes.push(bytes);
+    this.total += bytes;
   }
 
   /** Frees every in-flight message whose last index is <= to. */
   freeLE(to: number): void {
-    while (this.start < this.buf.length && this.buf[this.start] <= to) this.start++;
+    while (this.start < this.buf.length && this.buf[this.start] <= to) this.total -= this.sizes[this.start++];
     this.compact();
   }
 
   freeFirstOne(): void {
-    if (this.start < this.buf.length) this.start++;
+    if (this.start < this.buf.length) this.total -= this.sizes[this.start++];
     this.compact();
   }
 
   reset(): void {
     this.buf = [];
+    this.sizes = [];
     this.start = 0;
+    this.total = 0;
   }
 
   private compact(): void {
     if (this.start === this.buf.length) {
-      this.buf = [];
-      this.start = 0;
+      this.reset();
     } else if (this.start > 64 && this.start * 2 > this.buf.length) {
       this.buf = this.buf.slice(this.start);
+      this.sizes = this.sizes.slice(this.start);
       this.start = 0;
     }
   }
@@ -68,9 +88,9 @@ export class Progress {
   lastHeard: number;
   isLearner: boolean;
 
-  constructor(readonly id: NodeId, next: number, maxInflight: number, isLearner: boolean, now: number) {
+  constructor(readonly id: NodeId, next: number, maxInflight: number, isLearner: boolean, now: number, maxInflightBytes = 0) {
     this.next = next;
-    this.inflights = new Inflights(maxInflight);
+    this.inflights = new Inflights(maxInflight, maxInflightBytes);
     this.isLearner = isLearner;
     this.lastHeard = now;
   }
@@ -131,12 +151,12 @@ export class Progress {
     return true;
   }
 
-  /** Called after sending an append carrying `count` entries ending at `last`. */
-  sentEntries(count: number, last: number): void {
+  /** Called after sending an append carrying `count` entries (`bytes` of entry data) ending at `last`. */
+  sentEntries(count: number, last: number, bytes = 0): void {
     if (this.state === 'replicate') {
       if (count > 0) {
         this.next = last + 1;
-        this.inflights.add(last);
+        this.inflights.add(last, bytes);
       }
     } else if (this.state === 'probe') {
       this.probeSent = true;

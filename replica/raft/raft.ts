@@ -100,6 +100,7 @@ const DEFAULTS = {
   heartbeatTick: 1,
   electionTick: 10,
   maxInflight: 256,
+  maxInflightBytes: 8 * 1024 * 1024,
   maxMsgBytes: 1024 * 1024,
   maxApplyBytes: 16 * 1024 * 1024,
 };
@@ -132,6 +133,7 @@ export class Raft {
   private readonly heartbeatTick: number;
   private readonly electionTick: number;
   private readonly maxInflight: number;
+  private readonly maxInflightBytes: number;
   private readonly maxMsgBytes: number;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
@@ -173,6 +175,7 @@ export class Raft {
     this.electionTick = opts.electionTick ?? DEFAULTS.electionTick;
     this.maxInflight = opts.maxInflight ?? DEFAULTS.maxInflight;
     this.maxMsgBytes = opts.maxMsgBytes ?? DEFAULTS.maxMsgBytes;
+    this.maxInflightBytes = opts.maxInflightBytes ?? DEFAULTS.maxInflightBytes;
     this.preVote = opts.preVote ?? true;
     this.checkQuorum = opts.checkQuorum ?? true;
     this.random = opts.random;
@@ -180,6 +183,7 @@ export class Raft {
     if (!(this.electionTick > this.heartbeatTick)) throw new RangeError('electionTick must be greater than heartbeatTick');
     if (!(this.maxInflight > 0)) throw new RangeError('maxInflight must be > 0');
     if (!(this.maxMsgBytes > 0)) throw new RangeError('maxMsgBytes must be > 0');
+    if (!(this.maxInflightBytes >= 0)) throw new RangeError('maxInflightBytes must be >= 0');
 
     const { hardState, conf } = opts.storage.initialState();
     this.raftLog = new RaftLog(opts.storage, opts.applied, hardState.commit, opts.maxApplyBytes ?? DEFAULTS.maxApplyBytes);
@@ -625,7 +629,7 @@ export class Raft {
       keep.add(id);
       const pr = this.prs.get(id);
       if (pr) pr.isLearner = learner;
-      else this.prs.set(id, new Progress(id, next, this.maxInflight, learner, this.ticks));
+      else this.prs.set(id, new Progress(id, next, this.maxInflight, learner, this.ticks, this.maxInflightBytes));
     }
     for (const id of [...this.prs.keys()]) if (!keep.has(id)) this.prs.delete(id);
   }
@@ -824,7 +828,9 @@ export class Raft {
     }
     if (!ents.length && !sendIfEmpty) return false;
     this.send({ type: 'app', to: pr.id, index: prevIndex, logTerm: prevTerm, entries: ents, commit: log.committed });
-    pr.sentEntries(ents.length, ents.length ? ents[ents.length - 1].index : prevIndex);
+    let bytes = 0;
+    for (const e of ents) bytes += e.data.length;
+    pr.sentEntries(ents.length, ents.length ? ents[ents.length - 1].index : prevIndex, bytes);
     return true;
   }
 

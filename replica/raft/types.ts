@@ -203,6 +203,11 @@ export interface RaftOptions {
   electionTick?: number;
   /** Max number of in-flight append messages per follower (pipelining; default 256). */
   maxInflight?: number;
+  /**
+   * Max entry data bytes in the in-flight appends to one follower (default 8 MiB; 0: no limit). An append is sent while
+   * less is in flight, so one append of up to maxMsgBytes may go over it.
+   */
+  maxInflightBytes?: number;
   /** Max total entry data bytes in one append message (batching; default 1 MiB). */
   maxMsgBytes?: number;
   /** Max total entry data bytes of Ready.committedEntries (default 16 MiB; at least one entry). */

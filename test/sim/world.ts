@@ -101,6 +101,7 @@ interface Profile {
   heartbeatTick: number;
   maxInflight: number;
   maxMsgBytes: number;
+  maxInflightBytes: number;
   proposeRate: number;
   confRate: number;
   transferRate: number;
@@ -206,6 +207,7 @@ export class World implements SimHost {
       compactEvery: r.pick([4, 10, 40]),
       keepEntries: r.pick([0, 2, 8]),
       proposalTimeoutTicks: r.pick([30, 200]),
+      maxInflightBytes: r.pick([0, 1, 48, 8 << 20]),
     };
     const ids = Array.from({ length: opts.nodes }, (_, k) => `n${k + 1}`);
     this.nodeIds = opts.nodes;
@@ -409,6 +411,7 @@ export class World implements SimHost {
         heartbeatTick: p.heartbeatTick,
         maxInflight: p.maxInflight,
         maxMsgBytes: p.maxMsgBytes,
+        maxInflightBytes: p.maxInflightBytes,
         maxApplyBytes: p.maxApplyBytes,
       },
       random: this.rng.fork().fn(),

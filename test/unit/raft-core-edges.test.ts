@@ -18,6 +18,8 @@ describe('raft core: options', () => {
     [{ heartbeatTick: 3, electionTick: 3 }, 'electionTick must be greater than heartbeatTick'],
     [{ maxInflight: 0 }, 'maxInflight must be > 0'],
     [{ maxMsgBytes: 0 }, 'maxMsgBytes must be > 0'],
+    [{ maxInflightBytes: -1 }, 'maxInflightBytes must be >= 0'],
+    [{ maxInflightBytes: Number.NaN }, 'maxInflightBytes must be >= 0'],
   ])('refuses %o', (opts, message) => {
     const storage = new MemoryStorage(CONF3);
     expect(() => new Raft({ id: 'a', storage, applied: 0, random: () => 0, ...opts })).toThrow(new RangeError(message));
@@ -25,7 +27,7 @@ describe('raft core: options', () => {
 
   it('accepts the smallest valid values', () => {
     const storage = new MemoryStorage(CONF3);
-    expect(() => new Raft({ id: 'a', storage, applied: 0, random: () => 0, heartbeatTick: 1, electionTick: 2, maxInflight: 1, maxMsgBytes: 1 })).not.toThrow();
+    expect(() => new Raft({ id: 'a', storage, applied: 0, random: () => 0, heartbeatTick: 1, electionTick: 2, maxInflight: 1, maxMsgBytes: 1, maxInflightBytes: 0 })).not.toThrow();
   });
 
   // The election timeout is drawn from [electionTick, 2*electionTick): default electionTick 10.
@@ -613,6 +615,16 @@ describe('raft core: Ready contents and options', () => {
     const large = new TestNode('b', CONF3, {}, 1);
     large.raft.step({ ...app, entries: [1, 2, 3].map((i) => ({ index: i, term: 1, type: 'normal' as const, data: big })) });
     expect(large.raft.ready().committedEntries.map((e) => e.index)).toEqual([1, 2]);
+  });
+
+  it('appends in flight to one follower hold at most maxInflightBytes of entry data (default: 8 MiB)', () => {
+    const net = new TestNetwork(['a', 'b']);
+    net.campaign('a');
+    net.filter = (m) => !(m.from === 'b' && m.type === 'appResp');
+    const mib = 'x'.repeat(1024 * 1024);
+    for (let k = 0; k < 12; k++) net.propose('a', mib);
+    // Sent while under 8 MiB: eight appends of 1 MiB, then nothing until b answers.
+    expect(net.raft('a').status().progress!.b).toMatchObject({ state: 'replicate', inflight: 8 });
   });
 
   it('campaign() is ignored by a leader and by a learner', () => {

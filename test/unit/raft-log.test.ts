@@ -134,6 +134,27 @@ describe('raft log replication', () => {
     expect(net.node('b').appliedData()).toEqual(['x0', 'x1', 'x2', 'x3', 'x4', 'x5']);
   });
 
+  it('pipelining: at most maxInflightBytes of entry data in flight to a follower, more as it answers', () => {
+    const net = new TestNetwork(['a', 'b'], { maxInflight: 256, maxMsgBytes: 10, maxInflightBytes: 30 });
+    net.campaign('a');
+    expect(net.raft('a').status().progress!.b).toMatchObject({ state: 'replicate' });
+    // b's answers are held back: a sends appends while less than 30 bytes are in flight, then stops.
+    net.filter = (m) => !(m.from === 'b' && m.type === 'appResp');
+    for (let k = 0; k < 40; k++) net.propose('a', `x${String(k).padStart(4, '0')}`); // 5 bytes each, one append each
+    const appends = () => net.delivered.filter((m) => m.type === 'app' && m.to === 'b' && m.entries?.some((e) => e.data.startsWith('x')));
+    const bytes = (ms: ReturnType<typeof appends>) => ms.reduce((n, m) => n + m.entries!.reduce((k, e) => k + e.data.length, 0), 0);
+    expect(appends()).toHaveLength(6);
+    expect(bytes(appends())).toBe(30);
+    expect(net.raft('a').status().progress!.b).toMatchObject({ state: 'replicate', inflight: 6 });
+    // A heartbeat's answer frees the oldest (as with maxInflight), so one more goes.
+    net.tickAll(1);
+    expect(appends()).toHaveLength(7);
+    net.recover();
+    net.tickAll(6);
+    expect(net.node('b').appliedData()).toHaveLength(40);
+    expect(bytes(appends())).toBe(40 * 5); // every entry sent once: no window sent again
+  });
+
   it.each([
     { maxMsgBytes: 1, perMessage: 1 },
     { maxMsgBytes: 4, perMessage: 2 },

@@ -464,6 +464,35 @@ describe('raft progress', () => {
     expect(f.count).toBe(1);
   });
 
+  it('Inflights: full at its byte limit too, and bytes freed with their messages', () => {
+    const f = new Inflights(100, 10);
+    f.add(1, 4);
+    f.add(2, 5);
+    expect([f.count, f.bytes, f.full()]).toEqual([2, 9, false]);
+    f.add(3, 1);
+    expect([f.bytes, f.full()]).toEqual([10, true]); // at the limit
+    f.freeLE(1);
+    expect([f.count, f.bytes, f.full()]).toEqual([2, 6, false]);
+    f.add(4, 20); // one message may go over: it was sent while under
+    expect([f.bytes, f.full()]).toEqual([26, true]);
+    f.freeFirstOne();
+    expect([f.count, f.bytes]).toEqual([2, 21]);
+    f.reset();
+    expect([f.count, f.bytes, f.full()]).toEqual([0, 0, false]);
+    const unlimited = new Inflights(2);
+    unlimited.add(1, 1 << 30);
+    expect(unlimited.full()).toBe(false);
+    // Compaction keeps each message's bytes with it.
+    const long = new Inflights(1000, 1 << 20);
+    for (let i = 1; i <= 200; i++) long.add(i, i);
+    for (let k = 0; k < 150; k++) long.freeFirstOne();
+    expect(long.bytes).toBe((151 + 200) * 25);
+    long.freeLE(199);
+    expect([long.count, long.bytes]).toEqual([1, 200]);
+    long.freeLE(200);
+    expect(long.bytes).toBe(0);
+  });
+
   it('Progress state changes: probe, replicate, snapshot', () => {
     const p = new Progress('b', 5, 2, false, 7);
     expect([p.id, p.next, p.match, p.state, p.pendingSnapshot, p.probeSent, p.isLearner, p.lastHeard]).toEqual(['b', 5, 0, 'probe', 0, false, false, 7]);
