@@ -160,18 +160,30 @@ describeUnless(chromiumSkipReason, 'renderer against the mock cluster (Chromium)
       const p95 = frames[Math.floor(frames.length * 0.95)];
       const mem = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0;
       const rows = el.querySelectorAll('.vrow').length;
-      // What the viewport shows after scrolling to a place: the message numbers of the rows inside its box.
-      const shownAt = async (top: number): Promise<number[]> => {
-        el.scrollTop = top;
-        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-        const box = el.getBoundingClientRect();
-        return [...el.querySelectorAll('.vrow')]
-          .filter((row) => {
-            const b = row.getBoundingClientRect();
-            return b.bottom > box.top && b.top < box.bottom;
-          })
-          .flatMap((row) => [...row.querySelectorAll('p.text')].map((p) => Number(/^message number (\d+)$/.exec(p.textContent ?? '')?.[1])))
-          .filter((n) => Number.isInteger(n));
+      // What the viewport shows after scrolling to a place: the message numbers of the rows inside its box, read once the
+      // list has settled there (the same rows two frames running; a loaded machine needs more than one frame to render
+      // and measure the rows and to correct the scroll position for their measured heights).
+      const shownAt = async (place: number): Promise<number[]> => {
+        const read = (): number[] => {
+          const box = el.getBoundingClientRect();
+          return [...el.querySelectorAll('.vrow')]
+            .filter((row) => {
+              const b = row.getBoundingClientRect();
+              return b.bottom > box.top && b.top < box.bottom;
+            })
+            .flatMap((row) => [...row.querySelectorAll('p.text')].map((p) => Number(/^message number (\d+)$/.exec(p.textContent ?? '')?.[1])))
+            .filter((n) => Number.isInteger(n));
+        };
+        el.scrollTop = place;
+        let before = '';
+        for (let frame = 0; frame < 300; frame++) {
+          await new Promise((r) => requestAnimationFrame(r));
+          const shown = read();
+          const now = shown.join(',');
+          if (shown.length > 0 && now === before) return shown;
+          before = now;
+        }
+        return read();
       };
       const middle = await shownAt(el.scrollHeight / 2 - el.clientHeight / 2);
       const top = await shownAt(0);
