@@ -497,6 +497,11 @@ export class ChatStateMachine {
     return job.result;
   }
 
+  /** About how many rows stateHash reads now (the driver's StateMachine.stateHashRows): messages and accounts by id. */
+  stateHashRows(): number {
+    return this.open.statements.hashRows.get()!.rows;
+  }
+
   private cancelHashJob(): void {
     this.hashJob?.cancel();
     this.hashJob = null;

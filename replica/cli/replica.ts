@@ -53,9 +53,10 @@ defaults: --id r1 --data .data/<id> --listen 127.0.0.1:7400 --heartbeat-ms 50 --
   --disk-warn-mb: warn (log, metric, status) when the data folder's filesystem has less free space (default ${DISK_WARN_DEFAULT_BYTES / 1024 / 1024})
   compaction: once N entries (default 20000) are applied beyond the log's start, entries older than the last
   --keep-entries (default 5000) are dropped; a replica further behind catches up by snapshot
-  --state-check-every N: every replica hashes its state at the multiples of N (default 10000; 0: never) and compares
-  with its peers; a mismatch is logged, counted (quorum_state_hash_mismatches_total) and shown in status; rebuild a
-  diverged replica with: npm run --silent cluster -- ... resync ID
+  --state-check-every N: every replica hashes its state at the multiples of N (default 10000; 0: never; a state of
+  more than 10,000 rows at fewer of them, about one row hashed per entry) and compares with its peers; a mismatch is
+  logged, counted (quorum_state_hash_mismatches_total) and shown in status; rebuild a diverged replica with:
+  npm run --silent cluster -- ... resync ID
 security (docs/security.md): replicas talk TLS with certificates of a CA derived from the cluster secret; the secret
   file must be private (chmod 600); a second line holds the previous secret during a rotation.
   --tls-cert/--tls-key: an operator's certificate for browsers, served on the same port (reloaded when the files change)

@@ -45,6 +45,11 @@ export interface StateMachine<Outcome> {
    * cancelled (one runs at a time; a checkpoint, restore or close cancels it). The driver prefers it to stateHash.
    */
   stateHashLater?(): Promise<string | null>;
+  /**
+   * About how many rows a state hash reads now (an upper bound, cheap to read), the same on every replica at the same
+   * applied index; absent: 0. The driver thins out the state check's checkpoints as it grows (stateCheckDue).
+   */
+  stateHashRows?(): number;
 }
 
 /** A handle returned by DriverTimers.setTimeout. */

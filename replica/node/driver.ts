@@ -13,7 +13,7 @@ import { ReplicaStopError } from '../util/replica-stop-error.js';
 import type { ConfChange, Entry, LogStore, Message, NodeId, Ready, SnapshotMeta, SoftState } from '../raft/types.js';
 import { QuorumError } from '../protocol/errors.js';
 import type { DriverMetrics, DriverTimers, SnapshotFiles, StagedSnapshot, StateMachine, TimerHandle } from './driver-contract.js';
-import { StateCheck, type StateCheckVerdict } from './state-check.js';
+import { StateCheck, stateCheckDue, type StateCheckVerdict } from './state-check.js';
 
 /** The context of a 'snap' message that carries a resync (a state replaced, the log kept), not an InstallSnapshot. */
 export const RESYNC_CONTEXT = 'resync';
@@ -436,8 +436,12 @@ export class Driver<Outcome> extends EventEmitter {
   /**
    * Hashes the state at `index` (just applied), compares with what peers reported, and tells the peers. In the
    * background when the state machine can (a large state takes seconds to hash); a skipped hash skips this check.
+   * Not at every checkpoint of a large state (stateCheckDue), and never on a replica with no one to compare with.
    */
   private checkpoint(index: number): void {
+    const conf = this.o.sm.conf();
+    if (!conf || ![...conf.voters, ...conf.learners].some((id) => id !== this.o.id)) return;
+    if (!stateCheckDue(index, this.o.stateCheckEvery ?? 0, this.o.sm.stateHashRows?.() ?? 0)) return;
     const later = this.o.sm.stateHashLater;
     if (!later) return this.checkStateHash(index, this.o.sm.stateHash!());
     later.call(this.o.sm).then(

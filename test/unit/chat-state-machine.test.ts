@@ -84,6 +84,8 @@ describe('messages', () => {
     expect(h.sm.unreadCount(ann)).toBe(0);
     expect(h.sm.history(ann, 'bob', 10)).toEqual([message]);
     expect(h.sm.history(bob, 'Ann', 10)).toEqual([message]);
+    // The state check's size bound: the highest message id and account id.
+    expect(h.sm.stateHashRows()).toBe(e.index + bob);
   });
 
   it('refuses sending to an unknown account or without a valid login', () => {

@@ -1,6 +1,6 @@
 // Replicas comparing state hashes (replica/node/state-check.ts): who is named when hashes differ at one index.
 import { describe, expect, it } from 'vitest';
-import { StateCheck } from '../../replica/node/state-check.js';
+import { StateCheck, stateCheckDue } from '../../replica/node/state-check.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -70,5 +70,21 @@ describe('state check', () => {
     expect(c.recordPeer('r9', 100, B)).toEqual([]);
     expect(c.recordPeer('r2', 120, B)).toEqual([]);
     expect(c.diverged).toEqual([]);
+  });
+
+  it('hashes a small state at every checkpoint and a large one at fewer, the same ones on every replica', () => {
+    const due = (every: number, rows: number, upTo: number) =>
+      Array.from({ length: upTo }, (_, i) => i + 1).filter((index) => stateCheckDue(index, every, rows));
+    // Up to 10,000 rows: every multiple of `every`, however small `every` is.
+    expect(due(20, 10_000, 100)).toEqual([20, 40, 60, 80, 100]);
+    expect(due(10_000, 0, 40_000)).toEqual([10_000, 20_000, 30_000, 40_000]);
+    // Larger: the stride is the smallest power of two with stride × every ≥ rows (at most about one row hashed per entry).
+    expect(due(10_000, 10_001, 80_000)).toEqual([20_000, 40_000, 60_000, 80_000]);
+    expect(due(10_000, 20_000, 80_000)).toEqual([20_000, 40_000, 60_000, 80_000]);
+    expect(due(10_000, 20_001, 80_000)).toEqual([40_000, 80_000]);
+    expect(due(10_000, 1_000_000, 2_560_000)).toEqual([1_280_000, 2_560_000]);
+    // Off, or not a checkpoint.
+    expect(due(0, 0, 100)).toEqual([]);
+    expect(stateCheckDue(10_001, 10_000, 0)).toBe(false);
   });
 });

@@ -1,0 +1,98 @@
+// The driver's state check checkpoints (replica/node/driver.ts checkpoint, state-check.ts stateCheckDue): a replica
+// with no one to compare with never hashes; with a peer it hashes at every multiple of --state-check-every while the
+// state is small, and only at every stride-th one once the state machine reports a large state.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Driver } from '../../replica/node/driver.js';
+import { NODE_TIMERS, snapshotDirectory } from '../../replica/node/driver-contract.js';
+import { createMetrics } from '../../replica/node/metrics.js';
+import { openCore } from '../../replica/node/open-core.js';
+import { SqliteLogStore } from '../../replica/storage/log-store.js';
+import { CountingStateMachine } from '../helpers/counting-state-machine.js';
+
+/** Records the applied index at each hash; reports `rows` as the size of its state. */
+class HashingStateMachine extends CountingStateMachine {
+  hashedAt: number[] = [];
+  rows = 0;
+  stateHash(): string {
+    this.hashedAt.push(this.index);
+    return 'h'.repeat(64);
+  }
+  stateHashRows(): number {
+    return this.rows;
+  }
+}
+
+let dir: string;
+let store: SqliteLogStore;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-statecheck-driver-'));
+  store = SqliteLogStore.open(dir);
+  store.bootstrap({ voters: ['a'], learners: [] });
+});
+
+afterEach(() => {
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function leader(sm: HashingStateMachine, every: number) {
+  const sent: string[] = [];
+  const driver = new Driver({
+    id: 'a',
+    timers: NODE_TIMERS,
+    snapshotFiles: snapshotDirectory(dir),
+    log: pino({ level: 'silent' }),
+    raft: openCore(store, sm, pino({ level: 'silent' }), { id: 'a', random: () => 0.5 }),
+    logStore: store,
+    sm,
+    metrics: createMetrics('a', false),
+    send: (_to, msgs) => sent.push(...msgs.filter((m) => m.type === 'stateHash').map((m) => `${m.to}@${m.index}`)),
+    sendSnapshot: () => Promise.reject(new Error('no snapshots in this test')),
+    stateCheckEvery: every,
+    compactEvery: 1_000_000,
+    keepEntries: 1_000,
+    proposalTimeoutMs: 5_000,
+  });
+  driver.campaign();
+  for (let k = 0; k < 100 && !driver.isLeader; k++) await new Promise((r) => setImmediate(r));
+  expect(driver.isLeader).toBe(true);
+  /** Proposes until the applied index reaches `index`. */
+  const upTo = async (index: number) => {
+    while (sm.index < index) await Promise.all(Array.from({ length: Math.min(500, index - sm.index) }, (_, k) => driver.propose(`x${k}`)));
+  };
+  return { driver, sent, upTo };
+}
+
+describe('driver: state check checkpoints', () => {
+  it('never hashes on a replica alone in its configuration', async () => {
+    const sm = new HashingStateMachine();
+    const { driver, upTo } = await leader(sm, 5);
+    await upTo(40);
+    driver.stop();
+    expect(sm.hashedAt).toEqual([]);
+  });
+
+  it('with a peer, hashes at every checkpoint of a small state and at every stride-th of a large one, and tells the peer', async () => {
+    const sm = new HashingStateMachine();
+    const { driver, sent, upTo } = await leader(sm, 2_500);
+    // A learner: a peer to compare with that does not vote (this leader commits alone).
+    await driver.proposeConfChange({ op: 'addLearner', id: 'b', address: 'b:1' });
+    await upTo(5_000);
+    expect(sm.hashedAt).toEqual([2_500, 5_000]);
+    // 10,001 rows: stride 8 (the first power of two with stride × 2,500 ≥ 10,001): of 7,500 … 20,000 only 20,000 is due.
+    sm.rows = 10_001;
+    await upTo(20_000);
+    expect(sm.hashedAt).toEqual([2_500, 5_000, 20_000]);
+    // Small again: every checkpoint.
+    sm.rows = 100;
+    await upTo(22_500);
+    driver.stop();
+    expect(sm.hashedAt).toEqual([2_500, 5_000, 20_000, 22_500]);
+    expect(sent).toEqual(['b@2500', 'b@5000', 'b@20000', 'b@22500']);
+  });
+});
