@@ -26,13 +26,15 @@ export class StateHashJob {
 
   /**
    * Pins the state of `file` as committed now; the caller commits what it applied first. `sliceMs`: event-loop time
-   * one slice may take (0: a pause after every ROWS_PER_STEP rows).
+   * one slice may take (0: a pause after every ROWS_PER_STEP rows). `after`: hashing starts once it settles (a job
+   * queued behind another keeps its own snapshot meanwhile).
    */
   constructor(
     file: string,
     scope: HashScope,
     clusterVersion: number,
     private readonly sliceMs = SLICE_MS,
+    after: Promise<unknown> = Promise.resolve(),
   ) {
     this.db = openSqlite(file, { readonly: true });
     try {
@@ -48,7 +50,8 @@ export class StateHashJob {
       this.settle = resolve;
       this.fail = reject;
     });
-    setImmediate(() => this.slice());
+    const start = () => setImmediate(() => this.slice());
+    after.then(start, start);
   }
 
   /** Stops the job and releases its snapshot now; its result is null. */

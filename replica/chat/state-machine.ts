@@ -41,6 +41,8 @@ export { SESSION_EVICT_EVERY, SESSION_IDLE_MS, SESSION_TOUCH_MS } from './sessio
 
 /** A new cluster's initial configuration is a snapshot at this index and term (never in the log itself). */
 export const BOOTSTRAP = { index: 1, term: 1 } as const;
+/** State check hashes pinned at once (stateHashLater): one hashing, the rest waiting their turn. */
+const MAX_HASH_JOBS = 4;
 
 /**
  * Group commit of the state database (as etcd's backend batches bbolt commits): applied batches accumulate in one
@@ -133,8 +135,8 @@ export class ChatStateMachine {
   private groupEntries = 0;
   /** Snapshot copies running: meanwhile every apply batch commits at once (a backup must see only committed pages). */
   private backups = 0;
-  /** The state check's hash being computed in the background (stateHashLater), if any. */
-  private hashJob: StateHashJob | null = null;
+  /** The state check's hashes being computed in the background (stateHashLater), oldest first: one runs, the rest wait. */
+  private hashJobs: StateHashJob[] = [];
 
   private constructor(dataDir: string, options: OpenOptions) {
     this.dataDir = dataDir;
@@ -314,7 +316,7 @@ export class ChatStateMachine {
   makeDurable(): boolean {
     this.assertOpen();
     // A background hash's read snapshot would keep the checkpoint from copying the whole WAL: durability first.
-    this.cancelHashJob();
+    this.cancelHashJobs();
     this.commitGroup();
     const [result] = this.open.db.pragma('wal_checkpoint(FULL)') as { busy: number; log: number; checkpointed: number }[];
     return result.busy === 0 && result.checkpointed === result.log;
@@ -478,20 +480,22 @@ export class ChatStateMachine {
     return this.open.sessions.response(clientId, seq);
   }
 
-  /** sha256 over the replicated tables (audit.ts): for tests and convergence checks. */
   /**
    * stateHash of the state as applied now, computed in the background (state-hash-job.ts: a pinned read snapshot,
-   * hashed between event-loop turns), so a large state never stalls the replica. One at a time: while one runs, a new
-   * one resolves null at once (that check is skipped), as does one cancelled by makeDurable, restoreFrom or close.
+   * hashed between event-loop turns), so a large state never stalls the replica. One hashes at a time; a new one
+   * pins its snapshot now and waits its turn (one apply batch can cross several checkpoints, as when a replica catches
+   * up: skipping all but the first would leave it comparing at other indices than its peers), up to MAX_HASH_JOBS
+   * pinned at once, beyond which it resolves null at once (that check is skipped), as does one cancelled by
+   * makeDurable, restoreFrom or close.
    */
   stateHashLater(scope: HashScope = 'all'): Promise<string | null> {
     this.assertOpen();
-    if (this.hashJob) return Promise.resolve(null);
+    if (this.hashJobs.length >= MAX_HASH_JOBS) return Promise.resolve(null);
     this.commitGroup();
-    const job = new StateHashJob(this.file, scope, this.open.versions.current);
-    this.hashJob = job;
+    const job = new StateHashJob(this.file, scope, this.open.versions.current, undefined, this.hashJobs.at(-1)?.result);
+    this.hashJobs.push(job);
     const clear = () => {
-      if (this.hashJob === job) this.hashJob = null;
+      this.hashJobs = this.hashJobs.filter((j) => j !== job);
     };
     job.result.then(clear, clear);
     return job.result;
@@ -502,11 +506,13 @@ export class ChatStateMachine {
     return this.open.statements.hashRows.get()!.rows;
   }
 
-  private cancelHashJob(): void {
-    this.hashJob?.cancel();
-    this.hashJob = null;
+  private cancelHashJobs(): void {
+    const jobs = this.hashJobs;
+    this.hashJobs = [];
+    for (const job of jobs) job.cancel();
   }
 
+  /** sha256 over the replicated tables (audit.ts), at once: for tests and convergence checks. */
   stateHash(scope: HashScope = 'all'): string {
     return stateHash(this.open.db, scope, this.open.versions.current);
   }
@@ -538,7 +544,7 @@ export class ChatStateMachine {
   /** Instance form used by the driver: closes this state, installs the snapshot, reopens. */
   restoreFrom(snapshotPath: string): SnapshotMeta {
     this.assertOpen();
-    this.cancelHashJob();
+    this.cancelHashJobs();
     this.commitGroup();
     this.open.db.close();
     this.closed = true;
@@ -552,7 +558,7 @@ export class ChatStateMachine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.cancelHashJob();
+    this.cancelHashJobs();
     // The file is closed even when the last commit fails (a full disk): the log replays what it lost.
     try {
       this.commitGroup();

@@ -1,6 +1,6 @@
 // The state check's hash computed in the background (replica/chat/state-hash-job.ts) on a real state.db: the same
 // digest as stateHash, of the state as it was when the job began however much is applied meanwhile, in slices that let
-// the event loop turn; one job at a time; cancelled (its snapshot released) by makeDurable, restoreFrom and close.
+// the event loop turn; one job hashing at a time, later ones waiting on their own snapshots; cancelled (its snapshot released) by makeDurable, restoreFrom and close.
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StateHashJob } from '../../replica/chat/state-hash-job.js';
@@ -45,12 +45,39 @@ describe('the state hash job', () => {
     expect(h.sm.stateHash('chat')).toBe(await new StateHashJob(path.join(h.dir, 'state.db'), 'chat', h.sm.clusterVersion()).result);
   });
 
-  it('the state machine runs one at a time (another resolves null at once) and hashes what it applied, committed first', async () => {
+  it('a job queued behind another starts hashing only once that one settles, on the snapshot it pinned when made', async () => {
+    h.sm.commitGroup();
+    const before = h.sm.stateHash();
+    let release!: () => void;
+    const first = new Promise<void>((r) => (release = r));
+    const job = new StateHashJob(path.join(h.dir, 'state.db'), 'all', h.sm.clusterVersion(), 0, first);
+    h.send('bob', 'ann', 'after the job was made');
+    h.sm.commitGroup();
+    let settled = false;
+    void job.result.then(() => (settled = true));
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    release();
+    expect(await job.result).toBe(before);
+  });
+
+  it('the state machine hashes what it applied, committed first; later ones wait their turn on their own snapshots, up to 4', async () => {
     h.send('ann', 'bob', 'still in the open group transaction');
-    const first = h.sm.stateHashLater();
+    const hashes: string[] = [];
+    const jobs: Promise<string | null>[] = [];
+    for (let i = 0; i < 4; i++) {
+      hashes.push(h.sm.stateHash());
+      jobs.push(h.sm.stateHashLater());
+      h.send('ann', 'bob', `applied after hash ${i} was asked for`);
+    }
+    // A fifth while four are pinned: skipped.
     expect(await h.sm.stateHashLater()).toBeNull();
-    expect(await first).toBe(h.sm.stateHash());
-    // Done: the next one runs.
+    const done: number[] = [];
+    jobs.forEach((j, i) => void j.then(() => done.push(i)));
+    // Each gives the state as it was when it was asked for, and they finish in order.
+    expect(await Promise.all(jobs)).toEqual(hashes);
+    expect(done).toEqual([0, 1, 2, 3]);
+    // All done: the next one runs.
     expect(await h.sm.stateHashLater()).toBe(h.sm.stateHash());
   });
 
@@ -60,6 +87,16 @@ describe('the state hash job', () => {
     h.send('bob', 'ann', 'applied while the hash holds its snapshot');
     expect(h.sm.makeDurable()).toBe(true);
     expect(await hashing).toBeNull();
+  });
+
+  it('makeDurable cancels waiting hashes too', async () => {
+    for (let i = 0; i < 2_000; i++) h.send('ann', 'bob', `m${i}`);
+    const running = h.sm.stateHashLater();
+    const waiting = h.sm.stateHashLater();
+    expect(h.sm.makeDurable()).toBe(true);
+    expect(await running).toBeNull();
+    expect(await waiting).toBeNull();
+    expect(await h.sm.stateHashLater()).toBe(h.sm.stateHash());
   });
 
   it('close cancels a running hash', async () => {
