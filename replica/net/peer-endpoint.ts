@@ -234,6 +234,11 @@ export class PeerEndpoint {
     });
   }
 
+  /** Whether peer `id` has an authenticated connection to this replica (until that connection's close event). */
+  hasInbound(id: string): boolean {
+    return this.byPeer.has(id);
+  }
+
   close(): void {
     for (const ws of this.sockets) ws.terminate();
     this.sockets.clear();

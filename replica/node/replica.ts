@@ -180,9 +180,10 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     log,
     onUnreachable: (id) => driver.reportUnreachable(id),
     // Its connection closed for good (e.g. its process died): if it is our leader, elect a new one without waiting
-    // out the election timeout (the core ignores this for anyone else; it takes effect on the next tick).
+    // out the election timeout (the core ignores this for anyone else). Gone when its own connection to us closed too:
+    // then nothing can still arrive from it, and the core need not wait for its silence.
     onLost: (id) => {
-      if (!membership.removed) raft.leaderUnreachable(id);
+      if (!membership.removed) raft.leaderUnreachable(id, !peers.hasInbound(id));
     },
   });
   const driver = new Driver({

@@ -154,8 +154,11 @@ export class Raft {
   private randomizedElectionTimeout = 0;
   /** Election rounds left that draw the short timeout (the leader was reported unreachable). */
   private quickElections = 0;
-  /** The leader was reported unreachable; believed once it has been silent long enough (leaderUnreachable). */
-  private leaderReportedLost = false;
+  /**
+   * The leader was reported unreachable: the heartbeat intervals of silence from it after which the report is believed
+   * (leaderUnreachable); null: no report stands.
+   */
+  private lostLeaderSilence: number | null = null;
   /** The leader asked this follower to campaign (timeoutNow) while it had conf entries to apply: it will once applied. */
   private transferRequested = false;
   private leadTransferee: NodeId | null = null;
@@ -330,7 +333,9 @@ export class Raft {
   /**
    * The driver lost its connection to `id` and could not re-establish it (the peer's sockets closed and a reconnect
    * was refused, as when its process died). If `id` is this follower's leader, the report stands until the leader
-   * has been silent for LEADER_SILENCE_HEARTBEATS heartbeat intervals (at once if it already has): the follower then
+   * has been silent for LEADER_SILENCE_HEARTBEATS heartbeat intervals (at once if it already has), or is believed at
+   * once when `gone` (the transport has no connection with `id` in either direction: nothing can be arriving from
+   * it, as when its process died; a link that flaps in one direction leaves the other open): the follower then
    * forgets it, and with it the leader lease (so it grants the other followers' pre-votes at once), and campaigns
    * after a short randomized delay of 1..ceil(electionTick/2) ticks instead of its remaining election timeout; the
    * next QUICK_ELECTIONS - 1 rounds (a split vote, an ignored pre-vote) draw from that short range too. Hearing from
@@ -338,22 +343,23 @@ export class Raft {
    *
    * Liveness only, like every timer: safety never depends on it. A false report about a live leader does not
    * disrupt it: a follower that still hears the leader (its link to the leader flapped, the leader's to it did not)
-   * never believes the report; one that stopped hearing it starts with a pre-vote, which the leader and every
-   * follower still in its lease ignore, so no term is bumped unless a majority has also lost the leader.
+   * never believes the report (unless told `gone`); one that stopped hearing it starts with a pre-vote, which the
+   * leader and every follower still in its lease ignore, so no term is bumped unless a majority has also lost the
+   * leader.
    * Ignored without pre-vote or check-quorum (nothing would then protect a live leader from the early campaign),
    * and on anything but a voting follower of `id`.
    */
-  leaderUnreachable(id: NodeId): void {
+  leaderUnreachable(id: NodeId, gone = false): void {
     if (!this.preVote || !this.checkQuorum) return;
     if (this.role !== 'follower' || this.lead === null || this.lead !== id || !this.promotable()) return;
-    this.leaderReportedLost = true;
+    this.lostLeaderSilence = gone ? 0 : LEADER_SILENCE_HEARTBEATS;
     this.maybeForgetLostLeader();
   }
 
   /** Acts on a leaderUnreachable report once the leader has been silent long enough. */
   private maybeForgetLostLeader(): void {
-    if (!this.leaderReportedLost || this.electionElapsed < this.heartbeatTick * LEADER_SILENCE_HEARTBEATS) return;
-    this.leaderReportedLost = false;
+    if (this.lostLeaderSilence === null || this.electionElapsed < this.heartbeatTick * this.lostLeaderSilence) return;
+    this.lostLeaderSilence = null;
     this.lead = null;
     this.quickElections = QUICK_ELECTIONS;
     this.electionElapsed = 0;
@@ -548,7 +554,7 @@ export class Raft {
       this.vote = null;
     }
     this.lead = null;
-    this.leaderReportedLost = false;
+    this.lostLeaderSilence = null;
     this.transferRequested = false;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
@@ -1024,7 +1030,7 @@ export class Raft {
   private heardFromLeader(lead: NodeId): void {
     this.electionElapsed = 0;
     this.lead = lead;
-    this.leaderReportedLost = false;
+    this.lostLeaderSilence = null;
     this.endQuickElections();
   }
 

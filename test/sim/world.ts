@@ -143,8 +143,11 @@ export class World implements SimHost {
   /** Per node, the chance that a global tick does not reach it (clock drift). */
   private drift = new Map<NodeId, number>();
   private unreachable: { from: NodeId; inc: number; to: NodeId }[] = [];
-  /** "The connection to `peer` closed and could not be re-established", for the core of `from` (leaderUnreachable). */
-  private lost: { from: NodeId; inc: number; peer: NodeId }[] = [];
+  /**
+   * "The connection to `peer` closed and could not be re-established", for the core of `from` (leaderUnreachable);
+   * `gone`: its connection to `from` closed too.
+   */
+  private lost: { from: NodeId; inc: number; peer: NodeId; gone: boolean }[] = [];
   private ticks = 0;
   private step = 0;
   private incarnations = 0;
@@ -445,7 +448,7 @@ export class World implements SimHost {
     n.crash(powerLoss);
     // The dead process's sockets close: most peers' transports see it and report it (leaderUnreachable), a little later.
     for (const other of this.live()) {
-      if (this.rng.chance(0.8)) this.lost.push({ from: other.id, inc: other.incarnation, peer: n.id });
+      if (this.rng.chance(0.8)) this.lost.push({ from: other.id, inc: other.incarnation, peer: n.id, gone: this.rng.chance(0.8) });
     }
   }
 
@@ -454,8 +457,10 @@ export class World implements SimHost {
     const live = this.live().filter((x) => !x.removed && x.raft!.status().lead !== null && x.raft!.status().role === 'follower');
     if (!live.length) return;
     const n = this.rng.pick(live);
-    this.note(`LOST ${n.id} reports its live leader ${n.raft!.status().lead} unreachable`);
-    this.lost.push({ from: n.id, inc: n.incarnation, peer: n.raft!.status().lead! });
+    // Mostly one direction flapping; sometimes both (a blip): the core then believes it at once.
+    const gone = this.rng.chance(0.25);
+    this.note(`LOST ${n.id} reports its live leader ${n.raft!.status().lead} unreachable${gone ? ' (gone both ways)' : ''}`);
+    this.lost.push({ from: n.id, inc: n.incarnation, peer: n.raft!.status().lead!, gone });
   }
 
   private crashRandom(): void {
@@ -532,8 +537,8 @@ export class World implements SimHost {
       const n = this.nodes.get(l.from);
       if (n?.raft && n.incarnation === l.inc && !n.removed) {
         this.stats.lostReports++;
-        if (this.opts.verbose) this.note(`leaderUnreachable ${l.from}: ${l.peer}`);
-        n.raft.leaderUnreachable(l.peer);
+        if (this.opts.verbose) this.note(`leaderUnreachable ${l.from}: ${l.peer}${l.gone ? ' (gone)' : ''}`);
+        n.raft.leaderUnreachable(l.peer, l.gone);
       }
     }
     const us = this.unreachable;

@@ -31,12 +31,14 @@ class Peer {
   readonly holeSockets: Socket[] = [];
   /** Every Raft message the endpoint accepted, in arrival order. */
   readonly received: Message[] = [];
+  endpoint: PeerEndpoint | null = null;
   private readonly dir = mkdtempSync(join(tmpdir(), 'quorum-peer-link-'));
 
   constructor(readonly port: number) {}
 
   async start(): Promise<void> {
     const ep = new PeerEndpoint({ selfId: 'r1', secret, incomingDir: join(this.dir, 'in'), log, onMessages: (_from, msgs) => this.received.push(...msgs), onSnapshot: () => {} });
+    this.endpoint = ep;
     const http = createServer();
     const wss = new WebSocketServer({ server: http, path: '/peer' });
     wss.on('connection', (ws, req) => ep.accept(ws, req.socket.remoteAddress ?? '?'));
@@ -164,6 +166,17 @@ describe('PeerLink', () => {
       await new Promise((r) => setImmediate(r));
     }
     expect(lost).toBe(1);
+  });
+
+  it("the endpoint knows a peer's connection to it only while it is authenticated and open (hasInbound)", async () => {
+    await peer.start();
+    expect(peer.endpoint!.hasInbound('r2')).toBe(false);
+    const l = connect();
+    await until('link up', () => l.connected);
+    expect(peer.endpoint!.hasInbound('r2')).toBe(true);
+    expect(peer.endpoint!.hasInbound('r3')).toBe(false);
+    l.close();
+    await until('the connection closed at the endpoint', () => !peer.endpoint!.hasInbound('r2'));
   });
 
   it('a link that comes back before the grace is not reported', async () => {

@@ -306,6 +306,20 @@ describe('raft leaderUnreachable (the driver saw the leader connection close for
     expect(ticksUntilCampaign(raft)).toBe(1);
   });
 
+  it('a leader reported gone (no connection with it either way) is forgotten at once, however recently heard', () => {
+    const raft = follower(0);
+    raft.leaderUnreachable('a', true);
+    expect(raft.status()).toMatchObject({ role: 'follower', lead: null, term: 1 });
+    expect(ticksUntilCampaign(raft)).toBe(1);
+    // A plain report waiting for the leader's silence is believed at once when the leader is then reported gone.
+    const waiting = follower(0);
+    waiting.leaderUnreachable('a');
+    waiting.tick();
+    expect(waiting.status().lead).toBe('a');
+    waiting.leaderUnreachable('a', true);
+    expect(waiting.status().lead).toBe(null);
+  });
+
   it('hearing from the leader withdraws a report not yet believed', () => {
     const raft = follower(0);
     raft.leaderUnreachable('a');
