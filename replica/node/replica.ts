@@ -183,7 +183,13 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     // out the election timeout (the core ignores this for anyone else). Gone when its own connection to us closed too:
     // then nothing can still arrive from it, and the core need not wait for its silence.
     onLost: (id) => {
-      if (!membership.removed) raft.leaderUnreachable(id, !peers.hasInbound(id));
+      if (membership.removed) return;
+      const gone = !peers.hasInbound(id);
+      const { role, lead } = raft.status();
+      if (gone && role === 'follower' && lead === id) {
+        log.info({ leader: id }, "the leader's connections closed both ways: electing a new leader without waiting for its silence");
+      }
+      raft.leaderUnreachable(id, gone);
     },
   });
   const driver = new Driver({

@@ -32,6 +32,11 @@ describe('replication on real processes', () => {
     await old.kill();
     const next = await cluster.leader();
     expect(next.id).not.toBe(old.id);
+    // Both of the dead leader's connections with a survivor closed: it elected without waiting for the leader's silence.
+    const survivors = cluster.replicas.filter((r) => r !== old);
+    await waitFor('a survivor saying the leader is gone both ways', () =>
+      survivors.some((r) => readFileSync(r.options.logFile, 'utf8').includes("the leader's connections closed both ways")),
+    );
     for (let i = 0; i < 20; i++) {
       await alice.send('bob', `after-${i}`);
       acked.push(`after-${i}`);
