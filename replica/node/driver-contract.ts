@@ -107,6 +107,8 @@ export interface DriverMetrics {
   proposals: { inc(): void };
   persistSeconds: { observe(seconds: number): void };
   persistBatch: { observe(entries: number): void };
+  /** A leader's fsync of its own entries, off the event loop (absent in the simulation). */
+  syncSeconds?: { observe(seconds: number): void };
   applySeconds: { observe(seconds: number): void };
   applied: { set(index: number): void };
   isLeader: { set(leading: number): void };

@@ -1,7 +1,8 @@
 /**
  * The Raft driver: owns the pure core, and turns its Ready batches into effects in the order the contract demands:
  * persist (one fsync for the batch: group commit) → send → apply → advance. Nothing here waits on a peer: the event
- * loop only ever waits on the local disk. It depends on interfaces only (driver-contract.ts: the state machine, the
+ * loop only ever waits on the local disk, and a leader not even for its own appends (their fsync runs on the thread
+ * pool: syncOwnEntries). It depends on interfaces only (driver-contract.ts: the state machine, the
  * log store, timers, snapshot files), so the simulation (test/sim) runs this very code over in-memory ones.
  */
 import { EventEmitter } from 'node:events';
@@ -101,6 +102,9 @@ export class Driver<Outcome> extends EventEmitter {
    */
   private lastConfIndex: number;
   private processing = false;
+  /** The leader's own entries saved since the running sync started, up to this one (syncOwnEntries). */
+  private unsyncedUpTo: { index: number; term: number } | null = null;
+  private syncing = false;
   /** Term and vote as last made durable: a message may carry a term only once it is on disk. */
   private savedTerm: number;
   private savedVote: NodeId | null;
@@ -345,9 +349,10 @@ export class Driver<Outcome> extends EventEmitter {
     // No message may carry a term or rest on a vote that is not on disk: a Ready with a new term or vote is persisted
     // before anything is sent (a single voter wins its election within one Ready: its appends would otherwise leave
     // at a term a crash could forget, and it could win that term again with a different log).
-    // Otherwise a leader may send its appends before its own write (Raft thesis §10.2.1): it counts itself toward a
-    // commit only after advance(), i.e. once durable. A leader's Ready without new entries carries only commit
-    // notices and heartbeats: it answers its clients first.
+    // Otherwise a leader may send its appends before its own write (Raft thesis §10.2.1), and need not wait for its
+    // own disk: its write returns before the fsync, which runs on the thread pool (syncOwnEntries); the core counts
+    // and applies those entries only once that completes (advance 'pending', then persisted). A leader's Ready
+    // without new entries carries only commit notices and heartbeats: it answers its clients first.
     // Every other role persists first: its votes and acknowledgements promise what is on disk.
     // Not when a configuration change commits: applying a removal closes the link the commit notice must still take.
     const hard = rd.hardState;
@@ -357,11 +362,13 @@ export class Driver<Outcome> extends EventEmitter {
     const sendLast = leader && !sendFirst && !rd.committedEntries.some((e) => e.type === 'conf');
     if (sendFirst) this.sendAll(rd.messages);
 
-    // 1. Make everything durable (one transaction, one fsync: group commit).
+    // 1. Make everything durable (one transaction, one fsync: group commit), the leader's own entries excepted.
     if (rd.snapshot) this.installSnapshot(rd.snapshot);
     if (rd.entries.length || hard || rd.snapshot) {
       const t0 = this.o.timers.now();
-      this.o.logStore.save({ hardState: hard, entries: rd.entries, snapshot: rd.snapshot });
+      const batch = { hardState: hard, entries: rd.entries, snapshot: rd.snapshot };
+      if (sendFirst) this.o.logStore.saveUnsynced(batch);
+      else this.o.logStore.save(batch);
       this.o.metrics.persistSeconds.observe((this.o.timers.now() - t0) / 1000);
       this.o.metrics.persistBatch.observe(rd.entries.length);
       if (hard) {
@@ -394,7 +401,44 @@ export class Driver<Outcome> extends EventEmitter {
     }
 
     // 4. Tell the core.
-    this.o.raft.advance(rd);
+    this.o.raft.advance(rd, sendFirst ? 'pending' : 'durable');
+    if (sendFirst) this.syncOwnEntries(rd.entries[rd.entries.length - 1]);
+  }
+
+  /**
+   * The leader's own entries up to `last` were saved without waiting for the disk: one fsync at a time on the thread
+   * pool covers every save before it starts (group commit); the core hears of each (persisted) and may then commit
+   * and apply them. A failed fsync stops the replica, as a failed save does.
+   */
+  private syncOwnEntries(last: { index: number; term: number }): void {
+    this.unsyncedUpTo = { index: last.index, term: last.term };
+    if (this.syncing || this.stopped) return;
+    const upTo = this.unsyncedUpTo;
+    this.unsyncedUpTo = null;
+    this.syncing = true;
+    const t0 = this.o.timers.now();
+    let synced: Promise<void>;
+    try {
+      synced = this.o.logStore.sync();
+    } catch (err) {
+      this.syncing = false;
+      this.fail(err, 'making the log durable failed; stopping to protect durability');
+      return;
+    }
+    synced.then(
+      () => {
+        this.syncing = false;
+        if (this.stopped) return;
+        this.o.metrics.syncSeconds?.observe((this.o.timers.now() - t0) / 1000);
+        this.o.raft.persisted(upTo.index, upTo.term);
+        if (this.unsyncedUpTo) this.syncOwnEntries(this.unsyncedUpTo);
+        this.schedule();
+      },
+      (err: unknown) => {
+        this.syncing = false;
+        if (!this.stopped) this.fail(err, 'making the log durable failed; stopping to protect durability');
+      },
+    );
   }
 
   private sendAll(messages: Message[]): void {

@@ -8,7 +8,7 @@
  *   `entries` (storage may still hold older, conflicting entries there: the next Ready truncates them).
  * - `committed` never decreases and never exceeds lastIndex(); `applied <= applying <= committed`.
  */
-import { CompactedError, UnavailableError, type Entry, type LogStorage, type SnapshotMeta } from './types.js';
+import { CompactedError, UnavailableError, type Entry, type HardState, type LogStorage, type SaveBatch, type SnapshotMeta } from './types.js';
 
 /** Size of an entry for batching limits: its data length (UTF-16 code units; close to UTF-8 bytes for text). */
 export function entrySize(e: Entry): number {
@@ -25,6 +25,20 @@ export function limitSize(ents: Entry[], maxBytes: number): Entry[] {
     if (total > maxBytes) break;
   }
   return n === ents.length ? ents : ents.slice(0, n);
+}
+
+/**
+ * Why a LogStore may not save `batch` without waiting for the disk (saveUnsynced), or null: only a leader's new
+ * entries in its saved term and vote (and a commit index) may; nothing that overwrites the log, no snapshot, no new
+ * term or vote (a message may carry those only once they are on disk).
+ */
+export function unsyncedSaveProblem(batch: SaveBatch, saved: HardState, lastIndex: number): string | null {
+  if (batch.snapshot) return 'a snapshot';
+  if (!batch.entries.length) return 'no entries';
+  if (batch.entries[0].index !== lastIndex + 1) return `entries from ${batch.entries[0].index}, not right after the last index ${lastIndex}`;
+  const h = batch.hardState;
+  if (h && (h.term !== saved.term || h.vote !== saved.vote)) return 'a new term or vote';
+  return null;
 }
 
 export class RaftLogError extends Error {
@@ -145,6 +159,12 @@ export class RaftLog {
   applying: number;
   /** Highest index the driver acknowledged as applied (advance). */
   applied: number;
+  /**
+   * Entries above this index were saved without waiting for the disk (a leader's own appends: saved(..., false))
+   * and are not known durable yet; null when every stable entry is durable. They are neither counted for the
+   * leader itself nor applied until persisted() or a durable save covers them.
+   */
+  private durableUpTo: number | null = null;
   private readonly maxApplyBytes: number;
 
   constructor(storage: LogStorage, applied: number, commit: number, maxApplyBytes: number) {
@@ -175,6 +195,37 @@ export class RaftLog {
   stableIndex(): number {
     if (this.unstable.snapshot) return 0;
     return this.unstable.offset - 1;
+  }
+
+  /** Last index of the durable prefix of this log: stableIndex() except after saves that did not wait for the disk. */
+  durableIndex(): number {
+    const stable = this.stableIndex();
+    return this.durableUpTo === null ? stable : Math.min(this.durableUpTo, stable);
+  }
+
+  /**
+   * The driver saved entries up to (index, term) (advance). `durable`: the save waited for the disk, which also makes
+   * every earlier save durable. Otherwise the entries above the durable prefix wait for persisted().
+   */
+  saved(index: number, term: number, durable: boolean): void {
+    if (!durable && this.durableUpTo === null) this.durableUpTo = this.stableIndex();
+    this.unstable.stableTo(index, term);
+    if (durable) this.durableUpTo = null;
+  }
+
+  /** A durable save without entries (a snapshot's) made every earlier save durable too. */
+  allDurable(): void {
+    this.durableUpTo = null;
+  }
+
+  /**
+   * The disk has every save made before the driver asked it to sync, the last of them up to (index, term). Ignored
+   * when the log no longer holds that entry (truncated since, as a follower: a durable save covered that already).
+   */
+  persisted(index: number, term: number): boolean {
+    if (this.durableUpTo === null || index <= this.durableUpTo || this.termOrNull(index) !== term) return false;
+    this.durableUpTo = index >= this.stableIndex() ? null : index;
+    return true;
   }
 
   /** Term of entry i; throws CompactedError below firstIndex()-1, UnavailableError above lastIndex(). */
@@ -318,17 +369,26 @@ export class RaftLog {
     return this.unstable.snapshot !== null;
   }
 
-  /** Committed entries not yet handed out for applying (none while a snapshot is pending). */
+  /**
+   * Committed entries not yet handed out for applying (none while a snapshot is pending). Not above the durable prefix
+   * while saves wait for the disk: a state that applied entries its own log could lose in a power cut would be ahead
+   * of that log at start-up. (Entries a durable save is about to write are handed out with it: the driver applies
+   * after it saves.)
+   */
   nextCommittedEntries(): Entry[] {
     if (this.hasPendingSnapshot()) return [];
     const lo = this.applying + 1;
-    const hi = this.committed + 1;
+    const hi = this.applicable() + 1;
     if (lo >= hi) return [];
     return this.slice(lo, hi, this.maxApplyBytes);
   }
 
   hasNextCommittedEntries(): boolean {
-    return !this.hasPendingSnapshot() && this.committed > this.applying;
+    return !this.hasPendingSnapshot() && this.applicable() > this.applying;
+  }
+
+  private applicable(): number {
+    return this.durableUpTo === null ? this.committed : Math.min(this.committed, this.durableIndex());
   }
 
   acceptApplying(index: number): void {

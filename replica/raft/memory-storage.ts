@@ -2,13 +2,14 @@
  * An in-memory LogStore for the simulation and unit tests (etcd's MemoryStorage). It plays the role of the durable
  * store, with the durability of the SQLite store that ships (replica/storage/log-store.ts): whatever save(),
  * compact() and resetToSnapshot() wrote survives a simulated crash, except a change of the commit index alone, which
- * is kept in memory until the next durable write (crash() drops it).
+ * is kept in memory until the next durable write (crash() drops it), and entries saveUnsynced() wrote, which a power
+ * cut (crash(true)) drops until a durable write or the sync point taken after them (syncPoint()) covers them.
  *
  * initialState().conf is the bootstrap configuration, or whatever setConfState() recorded (unit tests of the core;
  * the replica and the simulation take the configuration from the state machine instead: replica/node/open-core.ts).
  */
 import { copyConf } from './conf.js';
-import { limitSize } from './log.js';
+import { limitSize, unsyncedSaveProblem } from './log.js';
 import {
   CompactedError,
   UnavailableError,
@@ -24,10 +25,16 @@ export class MemoryStorage implements LogStore {
   private hard: HardState = { term: 0, vote: null, commit: 0 };
   /** The commit index on "disk" when `hard.commit` is newer (a commit-only save), else null. */
   private durableCommit: number | null = null;
+  /** The commit index saveUnsynced() last wrote (kept through a process crash, not a power cut, until synced). */
+  private walCommit: number | null = null;
   private snap: SnapshotMeta;
   private conf: ConfState;
   /** Entries snap.index+1 .. lastIndex. */
   private ents: Entry[] = [];
+  /** Entries from this index on were written by saveUnsynced() and are not on "disk" yet (null: none). */
+  private unsyncedFrom: number | null = null;
+  /** Counts durable writes: a sync point taken before one has nothing left to cover. */
+  private durableWrites = 0;
 
   /** A fresh store; `conf` is the bootstrap configuration (empty for a replica that will join a cluster). */
   constructor(conf: ConfState = { voters: [], learners: [] }) {
@@ -90,6 +97,50 @@ export class MemoryStorage implements LogStore {
     if (batch.entries.length) this.append(batch.entries);
     if (h) this.setHardState(h);
     this.durableCommit = null;
+    this.walCommit = null;
+    this.allSynced();
+  }
+
+  /** save() of a leader's own appends that does not wait for the disk: a power cut loses them until synced. */
+  saveUnsynced(batch: SaveBatch): void {
+    const h = batch.hardState;
+    const problem = unsyncedSaveProblem(batch, this.hard, this.lastIndex());
+    if (problem) throw new Error(`saveUnsynced: ${problem} may not skip the disk`);
+    this.append(batch.entries);
+    this.unsyncedFrom ??= batch.entries[0].index;
+    // The SQLite store writes the hard state with the entries (its commit index too, if changed since it last did).
+    this.durableCommit ??= this.hard.commit;
+    if (h) this.hard = { ...this.hard, commit: h.commit };
+    this.walCommit = this.hard.commit;
+  }
+
+  sync(): Promise<void> {
+    this.syncPoint()();
+    return Promise.resolve();
+  }
+
+  /**
+   * Where a sync starts: every entry written so far. The returned function marks them durable when the sync completes
+   * (the simulation completes it later); a durable write in between already did.
+   */
+  syncPoint(): () => void {
+    const upTo = this.lastIndex();
+    const commit = this.walCommit;
+    const writes = this.durableWrites;
+    return () => {
+      if (writes !== this.durableWrites) return;
+      if (commit !== null && commit >= (this.durableCommit ?? this.hard.commit)) {
+        this.durableCommit = commit >= this.hard.commit ? null : commit;
+        if (commit === this.walCommit) this.walCommit = null;
+      }
+      if (this.unsyncedFrom === null || upTo < this.unsyncedFrom) return;
+      this.unsyncedFrom = upTo >= this.lastIndex() ? null : upTo + 1;
+    };
+  }
+
+  private allSynced(): void {
+    this.unsyncedFrom = null;
+    this.durableWrites++;
   }
 
   compact(index: number, term: number, conf: ConfState): void {
@@ -97,6 +148,7 @@ export class MemoryStorage implements LogStore {
     if (index > this.lastIndex()) throw new UnavailableError(index);
     const actual = this.term(index);
     if (actual !== term) throw new Error(`compact: entry ${index} has term ${actual}, not ${term}`);
+    if (this.unsyncedFrom !== null && index >= this.unsyncedFrom) throw new Error(`compact: entry ${index} is not on disk yet`);
     this.ents = this.ents.slice(index - this.snap.index);
     this.snap = { index, term, conf: copyConf(conf) };
   }
@@ -104,12 +156,20 @@ export class MemoryStorage implements LogStore {
   resetToSnapshot(meta: SnapshotMeta): void {
     this.applySnapshot(meta);
     this.durableCommit = null;
+    this.allSynced();
   }
 
-  /** A simulated crash: what was only in memory (a commit-only change) is gone. */
-  crash(): void {
-    if (this.durableCommit !== null) this.hard = { ...this.hard, commit: this.durableCommit };
+  /**
+   * A simulated crash: what was only in memory (a commit-only change) is gone; with `powerLoss`, also the entries not
+   * synced yet (the operating system had them; the disk did not).
+   */
+  crash(powerLoss = false): void {
+    const commit = (powerLoss ? null : this.walCommit) ?? this.durableCommit;
+    if (commit !== null) this.hard = { ...this.hard, commit };
     this.durableCommit = null;
+    this.walCommit = null;
+    if (powerLoss && this.unsyncedFrom !== null) this.ents = this.ents.slice(0, this.unsyncedFrom - this.snap.index - 1);
+    this.unsyncedFrom = null;
   }
 
   // ---- direct writes (unit tests of the core) ----

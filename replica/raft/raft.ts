@@ -169,6 +169,8 @@ export class Raft {
   private pendingCommitBcast = false;
 
   private prevHard: HardState;
+  /** Term and vote of the last Ready the driver advanced (what is on disk). */
+  private savedTermVote: { term: number; vote: NodeId | null };
   private prevSoft: SoftState;
   private outstanding: Ready | null = null;
 
@@ -192,6 +194,7 @@ export class Raft {
     this.raftLog = new RaftLog(opts.storage, opts.applied, hardState.commit, opts.maxApplyBytes ?? DEFAULTS.maxApplyBytes);
     this.conf = copyConf(conf);
     this.prevHard = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
+    this.savedTermVote = { term: hardState.term, vote: hardState.vote };
     this.prevSoft = { lead: null, role: 'follower' };
     this.becomeFollower(hardState.term, null);
     this.vote = hardState.vote;
@@ -488,15 +491,26 @@ export class Raft {
     return rd;
   }
 
-  /** The driver persisted, sent and applied `rd`. */
-  advance(rd: Ready): void {
+  /**
+   * The driver persisted, sent and applied `rd`. `saved`: 'durable' when its save waited for the disk (the contract
+   * for every role); 'pending' only for a leader's Ready with new entries and no new term or vote, whose save did not
+   * wait (Raft thesis §10.2.1: the leader's own write in parallel with its followers'): the leader counts those
+   * entries for itself, and applies them, only once the driver reports them on disk (persisted()).
+   */
+  advance(rd: Ready, saved: 'durable' | 'pending' = 'durable'): void {
     if (rd !== this.outstanding) throw new RaftLogError('advance() called with a Ready that is not the outstanding one');
+    if (saved === 'pending' && (this.role !== 'leader' || rd.snapshot || !rd.entries.length || this.newTermOrVote(rd))) {
+      throw new RaftLogError("advance(ready, 'pending') is only for a leader's new entries in its current term and vote");
+    }
     this.outstanding = null;
+    if (rd.hardState) this.savedTermVote = { term: rd.hardState.term, vote: rd.hardState.vote };
     const log = this.raftLog;
     if (rd.snapshot) log.snapshotApplied(rd.snapshot.index);
     if (rd.entries.length) {
       const last = rd.entries[rd.entries.length - 1];
-      log.unstable.stableTo(last.index, last.term);
+      log.saved(last.index, last.term, saved === 'durable');
+    } else if (rd.snapshot) {
+      log.allDurable();
     }
     if (rd.committedEntries.length) log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1].index);
     if (this.transferRequested && !this.hasUnappliedConfChanges()) {
@@ -506,8 +520,22 @@ export class Raft {
     if (this.role === 'leader') {
       // Self-acknowledgement: the leader's own entries count toward commit only once they are durable.
       const self = this.prs.get(this.id);
-      if (self && self.maybeUpdate(log.stableIndex())) this.maybeCommit();
+      if (self && self.maybeUpdate(log.durableIndex())) this.maybeCommit();
     }
+  }
+
+  /**
+   * Every save the driver made before it asked the disk to sync is durable, the last of them ending at (index, term)
+   * (after advance(ready, 'pending')). A leader counts them for itself; any role may now apply them.
+   */
+  persisted(index: number, term: number): void {
+    if (!this.raftLog.persisted(index, term) || this.role !== 'leader') return;
+    const self = this.prs.get(this.id);
+    if (self && self.maybeUpdate(this.raftLog.durableIndex())) this.maybeCommit();
+  }
+
+  private newTermOrVote(rd: Ready): boolean {
+    return !!rd.hardState && (rd.hardState.term !== this.savedTermVote.term || rd.hardState.vote !== this.savedTermVote.vote);
   }
 
   status(): RaftStatus {

@@ -113,6 +113,9 @@ export interface ReadState {
  *    then deliver the message to the peer's core; on failure call reportSnapshot(to, false));
  * 3. apply `committedEntries` to the state machine in order;
  * 4. call advance(ready).
+ * A leader's Ready with new entries and no new term, vote or snapshot may send first and persist without waiting for
+ * the disk, then call advance(ready, 'pending') and, once an fsync covering those entries completed,
+ * persisted(index, term) of the last of them: the core counts and applies them only then.
  *
  * Details of the contract (replica/raft/raft.ts):
  * - Only one Ready is outstanding: hasReady() is false and ready() throws until advance(ready). tick/step/propose
@@ -172,6 +175,13 @@ export interface LogStore extends LogStorage {
    * its commit index; the core starts from max(commit, applied)).
    */
   save(batch: SaveBatch): void;
+  /**
+   * save() without waiting for the disk (a leader's own appends: see Raft.advance): readable at once, lost by a power
+   * cut until a later durable save() or sync() covers it, never by the process dying alone.
+   */
+  saveUnsynced(batch: SaveBatch): void;
+  /** Resolves once every save made before the call is on the disk; rejects when the disk refuses. */
+  sync(): Promise<void>;
   /** Drops entries up to `index` (applied and durable in the state machine) and records the snapshot metadata. */
   compact(index: number, term: number, conf: ConfState): void;
   /** Replaces the whole log by a snapshot (its entries are gone; the commit index rises to the snapshot's index). */

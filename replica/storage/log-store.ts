@@ -9,6 +9,7 @@
  * lookups go through the INTEGER PRIMARY KEY, truncation deletes a key range, compaction drops whole segment
  * tables, and the last index/term, the hard state, the snapshot metadata and the newest entries are in memory.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Statement } from 'better-sqlite3';
 import { VersionStopError } from '../util/replica-stop-error.js';
@@ -24,7 +25,7 @@ import {
   type SnapshotMeta,
 } from '../raft/types.js';
 import { copyConf, EMPTY_CONF } from '../raft/conf.js';
-import { entrySize } from '../raft/log.js';
+import { entrySize, unsyncedSaveProblem } from '../raft/log.js';
 import { openSqlite, type Db } from './sqlite.js';
 import { LogSegments } from './log-segments.js';
 
@@ -96,7 +97,13 @@ export class SqliteLogStore implements LogStore {
   private readonly st: {
     putHard: Statement<[number, string | null, number]>;
     putSnap: Statement<[number, number, string]>;
+    syncNormal: Statement<[]>;
+    syncFull: Statement<[]>;
   };
+  /** The WAL file, opened on the first sync() (fsync through any descriptor flushes the file). */
+  private walFd: number | null = null;
+  /** sync() calls on the thread pool: the descriptor is closed only once none is. */
+  private syncing = 0;
 
   private constructor(file: string, db: Db, segmentEntries?: number) {
     this.file = file;
@@ -133,6 +140,8 @@ export class SqliteLogStore implements LogStore {
         'INSERT INTO snapshot_meta (id, idx, term, conf) VALUES (0, ?, ?, ?) ' +
           'ON CONFLICT (id) DO UPDATE SET idx = excluded.idx, term = excluded.term, conf = excluded.conf',
       ),
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
     };
 
     const h = db.prepare('SELECT term, vote, commit_index FROM hard_state WHERE id = 0').get() as
@@ -257,6 +266,46 @@ export class SqliteLogStore implements LogStore {
       return;
     }
     this.saveInTx(batch, entries);
+  }
+
+  /**
+   * save() that returns before the disk has it: the commit goes to the WAL (synchronous=NORMAL: no fsync, unless it
+   * checkpoints, and a checkpoint syncs as it must), so the process dying loses nothing and a power cut loses it
+   * until sync() or a later save() (FULL: its fsync of the WAL covers every frame before its own). For a leader's own
+   * appends, which the core counts only once sync() resolves (Raft.advance 'pending').
+   */
+  saveUnsynced(batch: SaveBatch): void {
+    this.assertOpen();
+    const problem = unsyncedSaveProblem(batch, this.hard, this.last.index);
+    if (problem) throw new Error(`${this.file}: saveUnsynced: ${problem} may not skip the disk`);
+    this.st.syncNormal.run();
+    try {
+      this.save(batch);
+    } finally {
+      this.st.syncFull.run();
+    }
+  }
+
+  /** fsync of the WAL on libuv's thread pool: resolves once every save made before the call is on the disk. */
+  sync(): Promise<void> {
+    this.assertOpen();
+    this.walFd ??= fs.openSync(`${this.file}-wal`, 'r');
+    const fd = this.walFd;
+    this.syncing++;
+    return new Promise((resolve, reject) => {
+      fs.fsync(fd, (err) => {
+        this.syncing--;
+        if (this.closed) this.closeWal();
+        if (err) reject(new Error(`${this.file}-wal: fsync failed: ${err.message}`, { cause: err }));
+        else resolve();
+      });
+    });
+  }
+
+  private closeWal(): void {
+    if (this.walFd === null || this.syncing > 0) return;
+    fs.closeSync(this.walFd);
+    this.walFd = null;
   }
 
   private saveInTx(batch: SaveBatch, entries: Entry[]): void {
@@ -414,6 +463,7 @@ export class SqliteLogStore implements LogStore {
       if (this.hardDirty) this.st.putHard.run(this.hard.term, this.hard.vote, this.hard.commit);
     } finally {
       this.db.close();
+      this.closeWal();
     }
   }
 

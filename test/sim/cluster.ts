@@ -29,6 +29,8 @@ export class SimCluster implements SimHost {
   readonly stops: { id: NodeId; error: Error }[] = [];
   /** Drops messages for which this returns false. */
   filter: ((m: Message) => boolean) | null = null;
+  /** How long a leader's fsync of its own entries takes (0: it completes at the next settle). */
+  ownSyncMs = 0;
   private queue: { from: NodeId; inc: number; m: Message; snap?: { data: string; settle: (ok: boolean) => void } }[] = [];
   private readonly planned: { id: NodeId; effect: Effect; fault: Fault }[] = [];
   private ticks = 0;
@@ -86,6 +88,8 @@ export class SimCluster implements SimHost {
           moved = true;
           if (n.runImmediates()) n.crash(false);
         }
+        // Timers already due (a leader's fsync of its own entries completes at once here).
+        if (n.alive && n.fireTimers(this.now())) moved = true;
       }
       for (let k = 0; k < 4; k++) await null;
       const batch = this.queue;
@@ -159,6 +163,10 @@ export class SimCluster implements SimHost {
   }
 
   saving(_node: SimReplica, _batch: SaveBatch): void {}
+
+  syncDelayMs(): number {
+    return this.ownSyncMs;
+  }
 
   checkpointIncomplete(): boolean {
     return false;

@@ -54,6 +54,8 @@ export interface SimHost {
   fault(node: SimReplica, effect: Effect): Fault;
   /** Log Matching on what is persisted: `prevTerm` is the term of the entry before the batch's first (null: unknown). */
   saving(node: SimReplica, batch: SaveBatch, prevTerm: number | null): void;
+  /** How long a leader's fsync of its own entries takes (LogStore.sync). */
+  syncDelayMs(node: SimReplica): number;
   /** A checkpoint comes out incomplete (a reader held the WAL). */
   checkpointIncomplete(node: SimReplica): boolean;
   /** The replica stopped itself for a reason that is not an injected fault: a bug. */
@@ -223,7 +225,7 @@ export class SimReplica {
     this.timeouts.clear();
     this.files.clear();
     this.removed = false;
-    this.store.crash();
+    this.store.crash(powerLoss);
     this.sm.crash(powerLoss, powerLoss ? this.host.pickSurvivingGroups(this.sm.unsyncedGroups) : 0);
   }
 
@@ -238,14 +240,17 @@ export class SimReplica {
     return false;
   }
 
-  /** Fires the timers due at `now`. */
-  fireTimers(now: number): void {
+  /** Fires the timers due at `now`; true if any fired (its promises' callbacks may be waiting). */
+  fireTimers(now: number): boolean {
+    let fired = false;
     for (const [id, t] of this.timeouts) {
       if (t.at <= now) {
         this.timeouts.delete(id);
         t.fn();
+        fired = true;
       }
     }
+    return fired;
   }
 
   /** Peer messages arriving (a removed replica still steps them). */
@@ -297,6 +302,27 @@ export class SimReplica {
         guard(batch.snapshot ? 'install' : 'save');
         this.host.saving(this, batch, this.prevTerm(batch));
         store.save(batch);
+      },
+      saveUnsynced: (batch) => {
+        guard('save');
+        this.host.saving(this, batch, this.prevTerm(batch));
+        store.saveUnsynced(batch);
+      },
+      // The fsync completes a while later (a timer of this incarnation: a crash cancels it, and a power cut then
+      // loses what it would have covered). No fault strikes here: it runs outside the driver's turn, and a crash
+      // before it completes is any crash in between.
+      sync: () => {
+        if (inc !== this.incarnation) throw new SimCrash('save');
+        const done = store.syncPoint();
+        return new Promise<void>((resolve) => {
+          this.timeouts.set(++this.timerSeq, {
+            at: this.host.now() + this.host.syncDelayMs(this),
+            fn: () => {
+              done();
+              resolve();
+            },
+          });
+        });
       },
       compact: (index, term, conf) => {
         guard('compact');

@@ -383,6 +383,10 @@ export class World implements SimHost {
     if (batch.entries.length) this.checker.entriesSeen(`${node.id} save`, batch.entries, prevTerm);
   }
 
+  syncDelayMs(): number {
+    return this.rng.int(3) * TICK_MS;
+  }
+
   checkpointIncomplete(): boolean {
     return this.phase === 'faults' && this.rng.chance(this.profile.checkpointFailRate);
   }
@@ -561,7 +565,7 @@ export class World implements SimHost {
       if (!n.driver) continue;
       if (this.phase === 'faults' && this.rng.chance(this.driftOf(n.id))) continue;
       n.driver.tick();
-      n.fireTimers(this.now());
+      if (n.fireTimers(this.now())) this.microtasksDue = true;
     }
     if (this.ready.length > 5000) {
       // Congestion: the oldest messages are lost; a lost snapshot stream fails, as a transport reports it.

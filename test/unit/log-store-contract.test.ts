@@ -192,4 +192,30 @@ describe.each(Object.keys(implementations))('LogStore contract: %s', (name) => {
     store = s.crash();
     expect(store.initialState().hardState).toEqual({ term: 2, vote: 'r2', commit: 5 });
   });
+
+  it("saveUnsynced (a leader's own appends): readable at once, kept through a process crash with its commit index; sync() resolves", async () => {
+    const s = subject();
+    s.store.save({ entries: ents(1, 3, 1), hardState: { term: 1, vote: 'r1', commit: 1 } });
+    s.store.saveUnsynced({ entries: ents(4, 6, 1), hardState: { term: 1, vote: 'r1', commit: 3 } });
+    expect(s.store.lastIndex()).toBe(6);
+    expect(s.store.entries(4, 7, Infinity)).toEqual(ents(4, 6, 1));
+    await s.store.sync();
+    s.store.saveUnsynced({ entries: ents(7, 7, 1) });
+    const store = s.crash();
+    expect(store.initialState().hardState).toEqual({ term: 1, vote: 'r1', commit: 3 });
+    expect(store.entries(1, 8, Infinity)).toEqual(ents(1, 7, 1));
+  });
+
+  it('saveUnsynced refuses what must reach the disk first (overwriting the log, a new term or vote, a snapshot), changing nothing', () => {
+    const s = subject();
+    s.store.save({ entries: ents(1, 3, 1), hardState: { term: 1, vote: 'r1', commit: 1 } });
+    expect(() => s.store.saveUnsynced({ entries: ents(3, 4, 2) })).toThrow(/not right after the last index 3/);
+    expect(() => s.store.saveUnsynced({ entries: ents(4, 4, 2), hardState: { term: 2, vote: 'r1', commit: 1 } })).toThrow(/new term or vote/);
+    expect(() => s.store.saveUnsynced({ entries: ents(4, 4, 1), hardState: { term: 1, vote: 'r2', commit: 1 } })).toThrow(/new term or vote/);
+    expect(() => s.store.saveUnsynced({ entries: [], hardState: { term: 1, vote: 'r1', commit: 2 } })).toThrow(/no entries/);
+    expect(() => s.store.saveUnsynced({ entries: ents(4, 4, 1), snapshot: { index: 3, term: 1, conf: CONF } })).toThrow(/a snapshot/);
+    expect(s.store.lastIndex()).toBe(3);
+    expect(s.store.entries(1, 4, Infinity)).toEqual(ents(1, 3, 1));
+    expect(s.store.initialState().hardState).toEqual({ term: 1, vote: 'r1', commit: 1 });
+  });
 });

@@ -51,6 +51,22 @@ describe('SqliteLogStore', () => {
     db.close();
   });
 
+  it("saveUnsynced commits without synchronous=FULL and puts it back, even when the save fails: every later save waits for the disk", async () => {
+    const sync = () => (store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true });
+    store.save({ entries: ents(1, 2, 1), hardState: { term: 1, vote: 'a', commit: 0 } });
+    store.saveUnsynced({ entries: ents(3, 4, 1) });
+    expect(sync()).toBe(2); // FULL
+    // Passes the contract's check (starts right after the last index), then fails inside the transaction.
+    expect(() => store.saveUnsynced({ entries: [...ents(5, 5, 1), ...ents(7, 7, 1)] })).toThrow(/not contiguous/);
+    expect(sync()).toBe(2);
+    expect(store.lastIndex()).toBe(4);
+    await store.sync();
+    store.close();
+    expect(() => store.sync()).toThrow(/closed/);
+    store = SqliteLogStore.open(dir);
+    expect(store.entries(1, 5, Infinity)).toEqual(ents(1, 4, 1));
+  });
+
   it('a new raft.db has 1 KiB pages; one made with 4 KiB pages keeps them and its entries', () => {
     const pageSize = (d: string) => {
       const db = new Database(path.join(d, 'raft.db'), { readonly: true });
