@@ -506,6 +506,11 @@ export class ChatStateMachine {
     return this.open.statements.hashRows.get()!.rows;
   }
 
+  /** A background hash is running or waiting (makeDurable would cancel it). */
+  hashing(): boolean {
+    return this.hashJobs.length > 0;
+  }
+
   private cancelHashJobs(): void {
     const jobs = this.hashJobs;
     this.hashJobs = [];

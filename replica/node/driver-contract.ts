@@ -50,6 +50,8 @@ export interface StateMachine<Outcome> {
    * applied index; absent: 0. The driver thins out the state check's checkpoints as it grows (stateCheckDue).
    */
   stateHashRows?(): number;
+  /** True while a stateHashLater hash is running or waiting (makeDurable would cancel it). */
+  hashing?(): boolean;
 }
 
 /** A handle returned by DriverTimers.setTimeout. */

@@ -77,6 +77,7 @@ describe('the state hash job', () => {
     // Each gives the state as it was when it was asked for, and they finish in order.
     expect(await Promise.all(jobs)).toEqual(hashes);
     expect(done).toEqual([0, 1, 2, 3]);
+    expect(h.sm.hashing()).toBe(false);
     // All done: the next one runs.
     expect(await h.sm.stateHashLater()).toBe(h.sm.stateHash());
   });
@@ -89,11 +90,14 @@ describe('the state hash job', () => {
     expect(await hashing).toBeNull();
   });
 
-  it('makeDurable cancels waiting hashes too', async () => {
+  it('makeDurable cancels waiting hashes too; hashing() tells the driver (whose compaction waits) while any is there', async () => {
+    expect(h.sm.hashing()).toBe(false);
     for (let i = 0; i < 2_000; i++) h.send('ann', 'bob', `m${i}`);
     const running = h.sm.stateHashLater();
     const waiting = h.sm.stateHashLater();
+    expect(h.sm.hashing()).toBe(true);
     expect(h.sm.makeDurable()).toBe(true);
+    expect(h.sm.hashing()).toBe(false);
     expect(await running).toBeNull();
     expect(await waiting).toBeNull();
     expect(await h.sm.stateHashLater()).toBe(h.sm.stateHash());

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Driver } from '../../replica/node/driver.js';
+import { COMPACTION_WAITS_FOR_HASH, Driver } from '../../replica/node/driver.js';
 import { NODE_TIMERS, snapshotDirectory } from '../../replica/node/driver-contract.js';
 import { createMetrics } from '../../replica/node/metrics.js';
 import { openCore } from '../../replica/node/open-core.js';
@@ -97,6 +97,38 @@ describe('driver: log compaction', () => {
     for (let k = 0; k < 4; k++) await driver.propose(`y${k}`);
     expect(compactions.length).toBe(1);
     expect(store.firstIndex()).toBeGreaterThan(30);
+    driver.stop();
+  });
+
+  it('waits for a state hash in progress (making the state durable would cancel it), up to COMPACTION_WAITS_FOR_HASH × compactEvery entries', async () => {
+    class HashingStateMachine extends CountingStateMachine {
+      busy = true;
+      cancelled = 0;
+      hashing(): boolean {
+        return this.busy;
+      }
+      override makeDurable(): boolean {
+        if (this.busy) this.cancelled++;
+        this.busy = false;
+        return super.makeDurable();
+      }
+    }
+    const sm = new HashingStateMachine();
+    const { driver, compactions } = start(sm);
+    await leading(driver);
+    // compactEvery 8, keepEntries 3: due from ~12 entries on; waiting up to 4 × 8 entries in the log.
+    for (let k = 0; k < 24; k++) await driver.propose(`x${k}`);
+    expect(compactions).toEqual([]);
+    sm.busy = false; // the hash completed
+    for (let k = 0; k < 4; k++) await driver.propose(`y${k}`);
+    expect(compactions.length).toBe(1);
+    expect(sm.cancelled).toBe(0);
+    // A hash that outlasts the wait is cancelled: the log does not grow without bound.
+    sm.busy = true;
+    for (let k = 0; k < 60; k++) await driver.propose(`z${k}`);
+    expect(sm.cancelled).toBe(1);
+    expect(compactions.length).toBeGreaterThan(1);
+    expect(store.lastIndex() - store.firstIndex()).toBeLessThan(COMPACTION_WAITS_FOR_HASH * 8 + 8);
     driver.stop();
   });
 });
