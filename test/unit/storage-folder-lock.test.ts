@@ -29,7 +29,8 @@ async function holdInChild(folder: string): Promise<ChildProcess> {
   writeFileSync(
     script,
     `import { DataFolderLock } from ${JSON.stringify(join(ROOT, 'replica/storage/folder-lock.ts'))};\n` +
-      `DataFolderLock.acquire(${JSON.stringify(folder)}, 'r9');\nprocess.stdout.write('locked\\n');\nsetInterval(() => {}, 1000);\n`,
+      // Kept referenced: a lock left to the garbage collector closes its connection, and the lock with it.
+      `const held = DataFolderLock.acquire(${JSON.stringify(folder)}, 'r9');\nprocess.stdout.write('locked\\n');\nsetInterval(() => void held, 1000);\n`,
   );
   const proc = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
