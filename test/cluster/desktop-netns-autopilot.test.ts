@@ -83,7 +83,7 @@ describeUnless(netnsUnavailableReason(), 'four desktops on one LAN: autopilot th
     const code = await a.call<string>('clipboard');
     await a.waitStatus('a on the LAN', (s) => s.state === 'running' && s.team.exposure === 'lan');
     await Promise.all(all.slice(1).map((d) => d.invoke('team:join', { inviteCode: code })));
-    const after = await Promise.all(all.map((d) => d.waitStatus('a member of the team of four', (s) => s.state === 'running' && s.members === 4 && s.replicaId !== null && (s.team.phase === 'member' || d === a))));
+    const after = await Promise.all(all.map((d) => d.waitStatus('a member of the team of four', (s) => s.state === 'running' && s.members === 4 && s.replicaId !== null && (s.team.phase === 'member' || d === a), 90_000)));
     const ids = new Map(all.map((d, i) => [d, after[i].replicaId!]));
     const id = (d: RemoteDesktop) => ids.get(d)!;
     const byId = (replicaId: string) => all.find((d) => id(d) === replicaId)!;
@@ -163,5 +163,5 @@ describeUnless(netnsUnavailableReason(), 'four desktops on one LAN: autopilot th
     expect(got.filter((t) => !unknown.has(t))).toEqual(['before the team', ...written.acked]);
     expect(new Set(got).size).toBe(got.length);
     console.log(`four desktops: ${written.acked.length} messages acknowledged, ${written.failed.length} failed (${written.failed.map((f) => f.error).join('; ') || 'none'})`);
-  }, 180_000);
+  }, 240_000);
 });
