@@ -518,10 +518,14 @@ export class Raft {
       if (this.role === 'follower') this.hup(true);
     }
     if (this.role === 'leader') {
-      // Self-acknowledgement: the leader's own entries count toward commit only once they are durable.
-      const self = this.prs.get(this.id);
-      if (self && self.maybeUpdate(log.durableIndex())) this.maybeCommit();
+      this.acknowledgeOwnDurable();
     }
+  }
+
+  /** Self-acknowledgement: the leader's own entries count toward commit only once they are durable. */
+  private acknowledgeOwnDurable(): void {
+    const self = this.prs.get(this.id);
+    if (self && self.maybeUpdate(this.raftLog.durableIndex())) this.maybeCommit();
   }
 
   /**
@@ -529,9 +533,7 @@ export class Raft {
    * (after advance(ready, 'pending')). A leader counts them for itself; any role may now apply them.
    */
   persisted(index: number, term: number): void {
-    if (!this.raftLog.persisted(index, term) || this.role !== 'leader') return;
-    const self = this.prs.get(this.id);
-    if (self && self.maybeUpdate(this.raftLog.durableIndex())) this.maybeCommit();
+    if (this.raftLog.persisted(index, term) && this.role === 'leader') this.acknowledgeOwnDurable();
   }
 
   private newTermOrVote(rd: Ready): boolean {
