@@ -20,6 +20,7 @@ import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js
 import { describeUnless } from '../helpers/skip.js';
 import { closeDesktops, RemoteDesktop } from '../helpers/remote-desktop.js';
 import { waitFor } from '../helpers/cluster.js';
+import { logTimeline } from '../helpers/log-timeline.js';
 import type { AutopilotConfig } from '../../main/ipc-contract.js';
 import type { ReplicaStatus, ReplicaStatusRow } from '../../replica/protocol/index.js';
 import { describeMember } from '../../replica/protocol/autopilot.js';
@@ -64,7 +65,9 @@ describeUnless(netnsUnavailableReason(), 'four desktops on one LAN: autopilot th
     return d;
   }
 
-  it('three voters and an idle learner: a sleeping voter is replaced by the learner, a quitting leader hands over, nothing acknowledged is lost', async () => {
+  it('three voters and an idle learner: a sleeping voter is replaced by the learner, a quitting leader hands over, nothing acknowledged is lost', async ({ onTestFailed }) => {
+    // CI deletes its clone: what the replicas said goes to the test's output.
+    onTestFailed(() => console.log(`replica logs, merged:\n${logTimeline(Object.fromEntries(['a', 'b', 'c', 'd'].map((n) => [n, join(root, `${n}-replica.log`)])))}`));
     const all = ['a', 'b', 'c', 'd'].map((n) => desktopOn(lab!.addHost(n)));
     const [a] = all;
     await Promise.all(all.map((d) => d.ready));

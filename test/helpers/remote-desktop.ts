@@ -66,11 +66,19 @@ export class RemoteDesktop {
     return this.call('status');
   }
 
-  waitStatus(what: string, holds: (s: HostStatus) => boolean, timeoutMs = 60_000): Promise<HostStatus> {
-    return waitFor(`${this.name}: ${what}`, async () => {
-      const s = await this.status();
-      return holds(s) ? s : null;
-    }, timeoutMs, 100);
+  /** Polls the status until `holds`; a timeout says what the status last was (state, role, members, team phase, error). */
+  async waitStatus(what: string, holds: (s: HostStatus) => boolean, timeoutMs = 60_000): Promise<HostStatus> {
+    let last: HostStatus | undefined;
+    try {
+      return await waitFor(`${this.name}: ${what}`, async () => {
+        last = await this.status();
+        return holds(last) ? last : null;
+      }, timeoutMs, 100);
+    } catch (err) {
+      if (!last) throw err;
+      const { state, role, term, members, voter, replicaId, lastError, team } = last;
+      throw new Error(`${(err as Error).message}; last status: ${JSON.stringify({ state, role, term, members, voter, replicaId, lastError, team })}`, { cause: err });
+    }
   }
 
   /** SIGKILLs this desktop: its main process and its replica process (a machine that dies). */
