@@ -90,6 +90,8 @@ interface ReadWaiter {
 export class Driver<Outcome> extends EventEmitter {
   private readonly waiters = new Map<number, Waiter>();
   private readonly appliedWaiters: { index: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** Settles when the last configuration change queued to wait its turn has (proposeConfChange). */
+  private confTurn: Promise<unknown> = Promise.resolve();
   private pendingReads: ReadWaiter[] = [];
   private readonly readBatches = new Map<string, ReadWaiter[]>();
   private readSeq = 0;
@@ -211,8 +213,67 @@ export class Driver<Outcome> extends EventEmitter {
     return this.track(() => this.o.raft.propose(data), 'the write was not committed in time; its outcome is unknown: retry with the same session seq');
   }
 
-  proposeConfChange(cc: ConfChange): Promise<Outcome> {
-    return this.track(() => this.o.raft.proposeConfChange(cc), 'the configuration change was not committed in time; check `status` before retrying');
+  /**
+   * Proposes a configuration change; resolves with its outcome once committed and applied here. Raft takes one change
+   * at a time: while an earlier change (or, at a new leader, an entry of an earlier term) is not applied yet, the core
+   * refuses it (CONFLICT). With `waitTurn` the change waits for that instead: such changes queue here in the order
+   * asked, and each is proposed again after every apply until the proposal timeout (counted from the call), so that
+   * changes asked for at the same moment (machines joining together, a join beside an autopilot promotion) go through
+   * one after another, as hashicorp/raft queues them. Cluster administration requests wait; autopilot, which tries
+   * again on its next tick, and the simulation do not.
+   */
+  proposeConfChange(cc: ConfChange, o: { waitTurn?: boolean } = {}): Promise<Outcome> {
+    if (!o.waitTurn) return this.proposeConfChangeNow(cc).outcome;
+    const deadline = this.o.timers.now() + this.o.proposalTimeoutMs;
+    const turn = this.confTurn.then(() => this.proposeConfChangeInTurn(cc, deadline));
+    this.confTurn = turn.catch(() => {});
+    return turn;
+  }
+
+  private async proposeConfChangeInTurn(cc: ConfChange, deadline: number): Promise<Outcome> {
+    for (;;) {
+      const { outcome, pending } = this.proposeConfChangeNow(cc);
+      if (!pending || this.o.timers.now() >= deadline) return outcome;
+      outcome.catch(() => {}); // the refusal, superseded by the next try
+      await this.appliedBeyond(this.applied, deadline);
+    }
+  }
+
+  /** One proposal; `pending`: the core refused it because an earlier change is not applied yet. */
+  private proposeConfChangeNow(cc: ConfChange): { outcome: Promise<Outcome>; pending: boolean } {
+    let pending = false;
+    const outcome = this.track(() => {
+      try {
+        return this.o.raft.proposeConfChange(cc);
+      } catch (err) {
+        pending = err instanceof RaftError && err.code === 'CONF_CHANGE_PENDING';
+        throw err;
+      }
+    }, 'the configuration change was not committed in time; check `status` before retrying');
+    return { outcome, pending };
+  }
+
+  /** Resolves once an entry after `index` is applied here, or at `deadline`, whichever comes first; rejects if the driver stops. */
+  private appliedBeyond(index: number, deadline: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        index: index + 1,
+        resolve: () => {
+          this.o.timers.clearTimeout(timer);
+          resolve();
+        },
+        reject: (e: Error) => {
+          this.o.timers.clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = this.o.timers.setTimeout(() => {
+        const i = this.appliedWaiters.indexOf(waiter);
+        if (i >= 0) this.appliedWaiters.splice(i, 1);
+        resolve();
+      }, Math.max(0, deadline - this.o.timers.now()));
+      this.appliedWaiters.push(waiter);
+    });
   }
 
   /** Runs a proposal and waits for the entry at its index to be applied in the same term. */

@@ -252,7 +252,7 @@ export class RequestHandler implements ClientHandler {
           const to = await this.replica.transfer();
           throw new QuorumError('NOT_LEADER', `leadership handed to ${to} before the change to ${cc.id}; retry there`, this.replica.leaderHint());
         }
-        const outcome = await this.replica.driver.proposeConfChange(cc);
+        const outcome = await this.replica.driver.proposeConfChange(cc, { waitTurn: true });
         if (!outcome.response.ok) throw new QuorumError(outcome.response.error.code, outcome.response.error.message);
         return outcome.response.result;
       }

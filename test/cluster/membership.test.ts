@@ -6,6 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { Cluster, ReplicaProc, ROOT, freePort, waitConverged, waitFor } from '../helpers/cluster.js';
+import { adminRequest } from '../../replica/net/admin-client.js';
+import type { ReplicaStatus } from '../../replica/protocol/index.js';
 
 const PW = 'password-123';
 let cluster: Cluster | null = null;
@@ -115,5 +117,21 @@ describe('membership on real processes', () => {
     expect(readFileSync(target.options.logFile, 'utf8')).toMatch(/leadership transferred/);
     const next = await cluster.leader();
     expect((await next.status()).term).toBe(before.term + 1);
+  });
+
+  it('membership changes asked for at the same moment all go through, one after another (machines joining together)', async () => {
+    // Raft takes one change at a time; a change that arrives while another is not applied yet waits its turn at the
+    // leader instead of being refused (replica/node/driver.ts proposeConfChange). Learners at unreachable addresses:
+    // they do not count toward any majority.
+    cluster = await Cluster.start({ size: 3, extraArgs: ['--no-autopilot'] });
+    const secret = Buffer.from(readFileSync(cluster.secretFile, 'utf8').trim());
+    const ids = ['x1', 'x2', 'x3', 'x4', 'x5'];
+    const change = (c: Record<string, unknown>) => adminRequest(cluster!.addresses, secret, { op: 'clusterChange', change: c }, { timeoutMs: 30_000 });
+    await Promise.all(ids.map((id, i) => change({ op: 'addLearner', id, address: `127.0.0.1:${i + 1}` })));
+    const st = await adminRequest<ReplicaStatus>(cluster.addresses, secret, { op: 'status' });
+    expect(st.members.filter((m) => !m.voter).map((m) => m.id).sort()).toEqual(ids);
+    await Promise.all(ids.map((id) => change({ op: 'remove', id })));
+    const after = await adminRequest<ReplicaStatus>(cluster.addresses, secret, { op: 'status' });
+    expect(after.members.map((m) => m.id).sort()).toEqual(['r1', 'r2', 'r3']);
   });
 });

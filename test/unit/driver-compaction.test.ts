@@ -1,70 +1,39 @@
 // Log compaction in the driver: the snapshot metadata it records carries the configuration as of the compacted index
 // (not the latest one), and nothing is compacted unless the state machine reports its state durable.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { COMPACTION_WAITS_FOR_HASH, Driver } from '../../replica/node/driver.js';
-import { NODE_TIMERS, snapshotDirectory } from '../../replica/node/driver-contract.js';
-import { createMetrics } from '../../replica/node/metrics.js';
-import { openCore } from '../../replica/node/open-core.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { COMPACTION_WAITS_FOR_HASH } from '../../replica/node/driver.js';
 import { applyToConf } from '../../replica/raft/conf.js';
 import type { ConfChange, ConfState } from '../../replica/raft/types.js';
-import { SqliteLogStore } from '../../replica/storage/log-store.js';
+import type { SqliteLogStore } from '../../replica/storage/log-store.js';
 import { CountingStateMachine } from '../helpers/counting-state-machine.js';
+import { loneLeader, type LoneDriver } from '../helpers/lone-driver.js';
 
-let dir: string;
+let lone: LoneDriver | undefined;
 let store: SqliteLogStore;
 
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-compact-'));
-  store = SqliteLogStore.open(dir);
-  store.bootstrap({ voters: ['a'], learners: [] });
-});
-
 afterEach(() => {
-  store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  lone?.close();
+  lone = undefined;
 });
 
-function start(sm: CountingStateMachine) {
-  const raft = openCore(store, sm, pino({ level: 'silent' }), { id: 'a', random: () => 0.5 });
+/** A lone leader compacting every 8 entries (keeping 3), recording each compaction. */
+async function start(sm: CountingStateMachine) {
   const compactions: { upTo: number; conf: ConfState }[] = [];
-  const compact = store.compact.bind(store);
-  store.compact = (index, term, conf) => {
-    compactions.push({ upTo: index, conf });
-    compact(index, term, conf);
-  };
-  const driver = new Driver({
-    id: 'a',
-    timers: NODE_TIMERS,
-    snapshotFiles: snapshotDirectory(dir),
-    log: pino({ level: 'silent' }),
-    raft,
-    logStore: store,
-    sm,
-    metrics: createMetrics('a', false),
-    send: () => {},
-    sendSnapshot: () => Promise.reject(new Error('no peers')),
-    compactEvery: 8,
-    keepEntries: 3,
-    proposalTimeoutMs: 5_000,
+  lone = await loneLeader(sm, { compactEvery: 8, keepEntries: 3 }, (s) => {
+    const compact = s.compact.bind(s);
+    s.compact = (index, term, conf) => {
+      compactions.push({ upTo: index, conf });
+      compact(index, term, conf);
+    };
   });
-  driver.campaign();
-  return { driver, compactions };
-}
-
-async function leading(driver: Driver<unknown>): Promise<void> {
-  for (let k = 0; k < 100 && !driver.isLeader; k++) await new Promise((r) => setImmediate(r));
-  expect(driver.isLeader).toBe(true);
+  store = lone.store;
+  return { driver: lone.driver, compactions };
 }
 
 describe('driver: log compaction', () => {
   it('records the configuration as of the compacted index, not a newer one applied since', async () => {
     const sm = new CountingStateMachine();
-    const { driver, compactions } = start(sm);
-    await leading(driver);
+    const { driver, compactions } = await start(sm);
     const changes: ConfChange[] = [
       { op: 'addLearner', id: 'b', address: 'b:1' },
       { op: 'remove', id: 'b' },
@@ -88,8 +57,7 @@ describe('driver: log compaction', () => {
   it('does not compact while the state machine cannot make its state durable', async () => {
     const sm = new CountingStateMachine();
     sm.durable = false;
-    const { driver, compactions } = start(sm);
-    await leading(driver);
+    const { driver, compactions } = await start(sm);
     for (let k = 0; k < 40; k++) await driver.propose(`x${k}`);
     expect(compactions).toEqual([]);
     expect(store.firstIndex()).toBe(2);
@@ -114,8 +82,7 @@ describe('driver: log compaction', () => {
       }
     }
     const sm = new HashingStateMachine();
-    const { driver, compactions } = start(sm);
-    await leading(driver);
+    const { driver, compactions } = await start(sm);
     // compactEvery 8, keepEntries 3: due from ~12 entries on; waiting up to 4 × 8 entries in the log.
     for (let k = 0; k < 24; k++) await driver.propose(`x${k}`);
     expect(compactions).toEqual([]);

@@ -1,17 +1,9 @@
 // The driver's state check checkpoints (replica/node/driver.ts checkpoint, state-check.ts stateCheckDue): a replica
 // with no one to compare with never hashes; with a peer it hashes at every multiple of --state-check-every while the
 // state is small, and only at every stride-th one once the state machine reports a large state.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Driver } from '../../replica/node/driver.js';
-import { NODE_TIMERS, snapshotDirectory } from '../../replica/node/driver-contract.js';
-import { createMetrics } from '../../replica/node/metrics.js';
-import { openCore } from '../../replica/node/open-core.js';
-import { SqliteLogStore } from '../../replica/storage/log-store.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { CountingStateMachine } from '../helpers/counting-state-machine.js';
+import { loneLeader, type LoneDriver } from '../helpers/lone-driver.js';
 
 /** Records the applied index at each hash; reports `rows` as the size of its state. */
 class HashingStateMachine extends CountingStateMachine {
@@ -26,41 +18,20 @@ class HashingStateMachine extends CountingStateMachine {
   }
 }
 
-let dir: string;
-let store: SqliteLogStore;
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quorum-statecheck-driver-'));
-  store = SqliteLogStore.open(dir);
-  store.bootstrap({ voters: ['a'], learners: [] });
-});
+let lone: LoneDriver | undefined;
 
 afterEach(() => {
-  store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  lone?.close();
+  lone = undefined;
 });
 
 async function leader(sm: HashingStateMachine, every: number) {
   const sent: string[] = [];
-  const driver = new Driver({
-    id: 'a',
-    timers: NODE_TIMERS,
-    snapshotFiles: snapshotDirectory(dir),
-    log: pino({ level: 'silent' }),
-    raft: openCore(store, sm, pino({ level: 'silent' }), { id: 'a', random: () => 0.5 }),
-    logStore: store,
-    sm,
-    metrics: createMetrics('a', false),
+  lone = await loneLeader(sm, {
     send: (_to, msgs) => sent.push(...msgs.filter((m) => m.type === 'stateHash').map((m) => `${m.to}@${m.index}`)),
-    sendSnapshot: () => Promise.reject(new Error('no snapshots in this test')),
     stateCheckEvery: every,
-    compactEvery: 1_000_000,
-    keepEntries: 1_000,
-    proposalTimeoutMs: 5_000,
   });
-  driver.campaign();
-  for (let k = 0; k < 100 && !driver.isLeader; k++) await new Promise((r) => setImmediate(r));
-  expect(driver.isLeader).toBe(true);
+  const { driver } = lone;
   /** Proposes until the applied index reaches `index`. */
   const upTo = async (index: number) => {
     while (sm.index < index) await Promise.all(Array.from({ length: Math.min(500, index - sm.index) }, (_, k) => driver.propose(`x${k}`)));
