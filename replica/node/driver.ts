@@ -219,8 +219,8 @@ export class Driver<Outcome> extends EventEmitter {
    * refuses it (CONFLICT). With `waitTurn` the change waits for that instead: such changes queue here in the order
    * asked, and each is proposed again after every apply until the proposal timeout (counted from the call), so that
    * changes asked for at the same moment (machines joining together, a join beside an autopilot promotion) go through
-   * one after another, as hashicorp/raft queues them. Cluster administration requests wait; autopilot, which tries
-   * again on its next tick, and the simulation do not.
+   * one after another, as hashicorp/raft queues them. Cluster administration requests and autopilot wait; the
+   * simulation does not (it counts a refused proposal as not made).
    */
   proposeConfChange(cc: ConfChange, o: { waitTurn?: boolean } = {}): Promise<Outcome> {
     if (!o.waitTurn) return this.proposeConfChangeNow(cc).outcome;

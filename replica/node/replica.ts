@@ -245,7 +245,8 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     raftStatus: () => raft.status(),
     linkConnected: (id) => links.isConnected(id),
     proposeConfChange: async (change) => {
-      const outcome = await driver.proposeConfChange(change);
+      // Behind a join's change, a promotion waits its turn rather than failing and waiting for the next sample.
+      const outcome = await driver.proposeConfChange(change, { waitTurn: true });
       if (!outcome.response.ok) throw new QuorumError(outcome.response.error.code, outcome.response.error.message);
     },
     log,
