@@ -30,6 +30,7 @@ import { adminRequest } from '../../replica/net/admin-client.js';
 import type { Rng } from '../helpers/random.js';
 import type { Tmpfs } from '../helpers/tmpfs.js';
 import { EXIT_STATUS } from '../../replica/node/exit-status.js';
+import type { ReplicaStatus } from '../../replica/protocol/index.js';
 import type { History } from './history.js';
 import type { HostLayer } from './hosts.js';
 import type { LeaderObserver } from './observer.js';
@@ -404,7 +405,9 @@ export class Nemesis {
     const until = Date.now() + 90_000;
     let voter = false;
     while (Date.now() < until) {
-      const st = await fetchStatus(victim.address);
+      // Over TLS with the cluster's CA, as every client from another machine must (a plain status request was refused
+      // when TLS is on, so this wait used to run its full 90 s).
+      const st = await adminRequest<ReplicaStatus>([victim.address], secret, { op: 'status' }, { timeoutMs: 2_000 }).catch(() => null);
       if (st?.voter && st.role !== 'learner' && st.role !== 'removed') {
         voter = true;
         break;
@@ -533,11 +536,6 @@ export class Nemesis {
   }
 }
 
-
-async function fetchStatus(address: string): Promise<{ voter: boolean; role: string } | null> {
-  const { statusOf } = await import('../helpers/cluster.js');
-  return statusOf(address).catch(() => null);
-}
 
 function shuffle<T>(xs: T[], rng: Rng): T[] {
   const a = [...xs];
