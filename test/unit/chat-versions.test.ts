@@ -89,8 +89,12 @@ describe('a replica older than its cluster', () => {
   }
 
   it('stops at the entry that raises the cluster version past what it supports, applying nothing of it', () => {
-    const old = capped(tempDir('quorum-capped-'));
-    cleanup.push(() => old.close());
+    const dir = tempDir('quorum-capped-');
+    const old = capped(dir);
+    cleanup.push(() => {
+      old.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
     old.bootstrap({ voters: ['r1'], learners: [] }, [{ id: 'r1', address: 'r1:1' }]);
     const entries = [
       { index: 2, term: 1, type: 'normal' as const, data: encodeCommand({ kind: 'memberVersion', at: 1, id: 'r1', version: 2 }) },

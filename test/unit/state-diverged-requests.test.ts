@@ -2,7 +2,7 @@
 // writes, with STATE_DIVERGED before login or leadership is looked at, and still answers status and cluster
 // administration. The cluster test (test/cluster/state-check.test.ts) shows it on real replicas, with resync.
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { LoginThrottle } from '../../replica/security/login-throttle.js';
 import type { ClientConn } from '../../replica/net/client-endpoint.js';
 import type { ApplyOutcome } from '../../replica/chat/state-machine.js';
@@ -11,8 +11,14 @@ import type { ClientRequest } from '../../replica/protocol/client.js';
 import { QuorumError } from '../../replica/protocol/errors.js';
 import { Harness } from '../helpers/chat-harness.js';
 
+const harnesses: Harness[] = [];
+afterEach(() => {
+  for (const h of harnesses.splice(0)) h.dispose();
+});
+
 function setup() {
   const h = new Harness();
+  harnesses.push(h);
   const state = { diverged: false };
   const conn: ClientConn = { connId: 1, remote: '127.0.0.1', nonce: 'n'.repeat(64), closed: false, adminScope: null, account: null, push: () => {}, close: () => {} };
   const context = {
