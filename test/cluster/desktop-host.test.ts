@@ -217,9 +217,14 @@ describe('the desktop host with real replica processes', () => {
     // The old solo data is in the backup folder, untouched, and not in the team.
     const backups = backupsOf(b);
     expect(backups).toHaveLength(1);
-    expect(join(b.settings.get().replica.dataDir, '..', backups[0])).toBe(plan.backupDir);
-    expect(existsSync(join(plan.backupDir!, 'raft.db'))).toBe(true);
-    expect(existsSync(join(plan.backupDir!, SEALED_SECRET_FILE))).toBe(true);
+    const backupDir = b.settings.get().team.backupDir!;
+    expect(join(b.settings.get().replica.dataDir, '..', backups[0])).toBe(backupDir);
+    // The plan named it when the user was asked; the move, a moment later, stamps its own time (a second may have passed).
+    const undated = (dir: string) => dir.replace(/-\d{4}-\d{2}-\d{2}-\d{6}(-\d+)?$/, '');
+    expect(undated(backupDir)).toBe(undated(plan.backupDir!));
+    expect(undated(backupDir)).toBe(`${b.settings.get().replica.dataDir}-backup`);
+    expect(existsSync(join(backupDir, 'raft.db'))).toBe(true);
+    expect(existsSync(join(backupDir, SEALED_SECRET_FILE))).toBe(true);
     expect(await conversationTexts(await loggedIn(b.localAddress, 'ann'), 'ann')).toEqual(['team history 1', 'team history 2']);
     await expect(client([b.localAddress]).login('bob', PW)).rejects.toMatchObject({ code: 'BAD_CREDENTIALS' });
     // Autopilot: two members keep one voter; the joiner stays a caught-up learner.
