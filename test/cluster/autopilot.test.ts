@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { Cluster, ReplicaProc, ROOT, freePort, waitFor } from '../helpers/cluster.js';
-import { logTimeline } from '../helpers/log-timeline.js';
+import { printLogTimeline } from '../helpers/log-timeline.js';
 import type { ReplicaStatus, ReplicaStatusRow } from '../../replica/protocol/index.js';
 
 const PW = 'password-123';
@@ -23,7 +23,7 @@ let dir: string | null = null;
 
 afterEach(async (ctx) => {
   // CI deletes its clone: what the replicas said goes to the failing test's output.
-  if (ctx.task.result?.state === 'fail') console.log(`replica logs, merged:\n${logTimeline(Object.fromEntries([...(cluster?.replicas ?? []), ...procs].map((r) => [r.id, r.options.logFile])))}`);
+  if (ctx.task.result?.state === 'fail') printLogTimeline(Object.fromEntries([...(cluster?.replicas ?? []), ...procs].map((r) => [r.id, r.options.logFile])));
   closeClients();
   await Promise.all(procs.map((r) => r.kill()));
   procs = [];

@@ -20,7 +20,7 @@ import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js
 import { describeUnless } from '../helpers/skip.js';
 import { closeDesktops, RemoteDesktop } from '../helpers/remote-desktop.js';
 import { waitFor } from '../helpers/cluster.js';
-import { logTimeline } from '../helpers/log-timeline.js';
+import { printLogTimeline } from '../helpers/log-timeline.js';
 import type { AutopilotConfig } from '../../main/ipc-contract.js';
 import type { ReplicaStatus, ReplicaStatusRow } from '../../replica/protocol/index.js';
 import { describeMember } from '../../replica/protocol/autopilot.js';
@@ -67,7 +67,7 @@ describeUnless(netnsUnavailableReason(), 'four desktops on one LAN: autopilot th
 
   it('three voters and an idle learner: a sleeping voter is replaced by the learner, a quitting leader hands over, nothing acknowledged is lost', async ({ onTestFailed }) => {
     // CI deletes its clone: what the replicas said goes to the test's output.
-    onTestFailed(() => console.log(`replica logs, merged:\n${logTimeline(Object.fromEntries(['a', 'b', 'c', 'd'].map((n) => [n, join(root, `${n}-replica.log`)])))}`));
+    onTestFailed(() => printLogTimeline(Object.fromEntries(['a', 'b', 'c', 'd'].map((n) => [n, join(root, `${n}-replica.log`)]))));
     const all = ['a', 'b', 'c', 'd'].map((n) => desktopOn(lab!.addHost(n)));
     const [a] = all;
     await Promise.all(all.map((d) => d.ready));
@@ -86,7 +86,7 @@ describeUnless(netnsUnavailableReason(), 'four desktops on one LAN: autopilot th
     const code = await a.call<string>('clipboard');
     await a.waitStatus('a on the LAN', (s) => s.state === 'running' && s.team.exposure === 'lan');
     await Promise.all(all.slice(1).map((d) => d.invoke('team:join', { inviteCode: code })));
-    const after = await Promise.all(all.map((d) => d.waitStatus('a member of the team of four', (s) => s.state === 'running' && s.members === 4 && s.replicaId !== null && (s.team.phase === 'member' || d === a), 90_000)));
+    const after = await Promise.all(all.map((d) => d.waitStatus('a member of the team of four', (s) => s.state === 'running' && s.members === 4 && s.replicaId !== null && (s.team.phase === 'member' || d === a))));
     const ids = new Map(all.map((d, i) => [d, after[i].replicaId!]));
     const id = (d: RemoteDesktop) => ids.get(d)!;
     const byId = (replicaId: string) => all.find((d) => id(d) === replicaId)!;
@@ -166,5 +166,5 @@ describeUnless(netnsUnavailableReason(), 'four desktops on one LAN: autopilot th
     expect(got.filter((t) => !unknown.has(t))).toEqual(['before the team', ...written.acked]);
     expect(new Set(got).size).toBe(got.length);
     console.log(`four desktops: ${written.acked.length} messages acknowledged, ${written.failed.length} failed (${written.failed.map((f) => f.error).join('; ') || 'none'})`);
-  }, 240_000);
+  }, 180_000);
 });

@@ -13,7 +13,7 @@ import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js
 import { describeUnless } from '../helpers/skip.js';
 import { closeDesktops, RemoteDesktop } from '../helpers/remote-desktop.js';
 import { waitFor } from '../helpers/cluster.js';
-import { logTimeline } from '../helpers/log-timeline.js';
+import { printLogTimeline } from '../helpers/log-timeline.js';
 
 const PW = 'password-123';
 const PORT = 7420;
@@ -54,7 +54,7 @@ describeUnless(netnsUnavailableReason(), 'three desktops on one LAN (network nam
 
   it('find each other by mDNS, two join from the app, autopilot makes three voters, one dies and chat goes on', async ({ onTestFailed }) => {
     // CI deletes its clone: what the replicas said goes to the test's output.
-    onTestFailed(() => console.log(`replica logs, merged:\n${logTimeline(Object.fromEntries(['a', 'b', 'c'].map((n) => [n, join(root, `${n}-replica.log`)])))}`));
+    onTestFailed(() => printLogTimeline(Object.fromEntries(['a', 'b', 'c'].map((n) => [n, join(root, `${n}-replica.log`)]))));
     const [ha, hb, hc] = ['a', 'b', 'c'].map((n) => lab.addHost(n));
     const [a, b, c] = [ha, hb, hc].map(desktopOn);
     await Promise.all([a, b, c].map((d) => d.ready));

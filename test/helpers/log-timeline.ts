@@ -34,3 +34,8 @@ export function logTimeline(files: Record<string, string>, lastLines = 250): str
   const shown = lines.slice(-lastLines);
   return `${lines.length > shown.length ? `(${lines.length - shown.length} earlier lines left out)\n` : ''}${shown.join('\n')}`;
 }
+
+/** Prints the merged timeline with its heading: for a failing test's output (`onTestFailed` or a failed afterEach). */
+export function printLogTimeline(files: Record<string, string>): void {
+  console.log(`replica logs, merged:\n${logTimeline(files)}`);
+}
