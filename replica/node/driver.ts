@@ -152,6 +152,7 @@ export class Driver<Outcome> extends EventEmitter {
   tick(): void {
     if (this.stopped) return;
     this.o.raft.tick();
+    for (const r of this.stateCheck.resendDue(this.o.timers.now())) this.sendStateHash(r.to, r.index, r.hash);
     try {
       this.o.sm.maybeCommitGroup();
     } catch (err) {
@@ -166,7 +167,12 @@ export class Driver<Outcome> extends EventEmitter {
     for (const m of msgs) {
       if (m.type === 'stateHash') {
         // Driver to driver: a peer's state hash, compared here; never a core's business.
-        if (m.index !== undefined && m.context !== undefined) this.report(this.stateCheck.recordPeer(m.from, m.index, m.context));
+        if (m.index === undefined || m.context === undefined) continue;
+        // A hash already held is a resend: the peer lacks this replica's hash at that index, so it is answered.
+        const resent = this.stateCheck.holds(m.from, m.index, m.context);
+        this.report(this.stateCheck.recordPeer(m.from, m.index, m.context));
+        const own = resent ? this.stateCheck.ownHash(m.index) : undefined;
+        if (own !== undefined) this.sendStateHash(m.from, m.index, own);
         continue;
       }
       try {
@@ -566,16 +572,18 @@ export class Driver<Outcome> extends EventEmitter {
 
   private checkStateHash(index: number, hash: string): void {
     this.report(this.stateCheck.recordOwn(index, hash));
-    if (this.o.peersTakeStateHashes && !this.o.peersTakeStateHashes()) return;
     const conf = this.o.sm.conf();
     if (!conf) return;
-    for (const to of [...conf.voters, ...conf.learners]) {
-      if (to === this.o.id) continue;
-      try {
-        this.o.send(to, [{ type: 'stateHash', from: this.o.id, to, term: this.savedTerm, index, context: hash }]);
-      } catch (err) {
-        this.o.log.warn({ err: (err as Error).message, to }, 'sending a state hash failed');
-      }
+    for (const to of [...conf.voters, ...conf.learners]) if (to !== this.o.id) this.sendStateHash(to, index, hash);
+  }
+
+  /** Tells peer `to` this replica's state hash at `index` (best effort; not while a member would refuse the message). */
+  private sendStateHash(to: string, index: number, hash: string): void {
+    if (this.o.peersTakeStateHashes && !this.o.peersTakeStateHashes()) return;
+    try {
+      this.o.send(to, [{ type: 'stateHash', from: this.o.id, to, term: this.savedTerm, index, context: hash }]);
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message, to }, 'sending a state hash failed');
     }
   }
 

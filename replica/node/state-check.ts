@@ -10,6 +10,12 @@
  * named diverged (by every replica that knows the hashes, the diverged one included). When every member has reported
  * and no majority agrees, the mismatch is still reported, naming both; until then status shows it (`agrees: false`). This module only keeps
  * and compares; the driver hashes and sends, the replica logs, counts and shows (status `stateCheck`).
+ *
+ * Hashes travel as best-effort peer messages: one sent while a link is down or still connecting (a peer just
+ * restarted) is dropped, and Raft does not resend it. Without more, a replica whose state changed on disk while it was
+ * down could go unnamed until the next checkpoint, which in an idle cluster may never come. So a replica resends its
+ * latest hash to each member that has not reported one at that index (resendDue, backing off), and a member that
+ * receives a hash it already holds (a resend: the sender lacks its own) answers with its own hash at that index.
  */
 
 /** A state of up to this many rows is hashed at every checkpoint, whatever `--state-check-every` (milliseconds). */
@@ -55,6 +61,17 @@ export interface MemberCheck {
 
 /** Checkpoints kept per replica (own and each peer's): enough for peers a few checkpoints behind or ahead. */
 const KEEP = 8;
+/** The first resend of a hash a member has not answered comes this long after it is found due; each later one waits twice as long. */
+const RESEND_FIRST_MS = 2_000;
+/** Resends of one hash to one member (2 + 4 + … + 64 s: about two minutes); past them that checkpoint goes uncompared with it. */
+const RESENDS = 6;
+
+/** A hash to send to one member. */
+export interface HashToSend {
+  to: string;
+  index: number;
+  hash: string;
+}
 
 export class StateCheck {
   /** index → hash, own and by peer id (own under this.id). */
@@ -65,6 +82,8 @@ export class StateCheck {
   private readonly divergedAt = new Map<string, number>();
   private readonly latest = new Map<string, MemberCheck>();
   private ownLatest: number | null = null;
+  /** Per member: the own index being resent to it, how many resends went, and when the next is due. */
+  private readonly resends = new Map<string, { index: number; sent: number; dueAt: number }>();
   /** Mismatches reported so far. */
   mismatches = 0;
 
@@ -103,8 +122,46 @@ export class StateCheck {
     return this.compare(index);
   }
 
+  /** Whether `replica`'s hash at `index` is already held, and is `hash`: a resend, so that replica lacks this one's. */
+  holds(replica: string, index: number, hash: string): boolean {
+    return this.hashes.get(replica)?.get(index) === hash;
+  }
+
+  /** This replica's own hash at `index`, when it holds one. */
+  ownHash(index: number): string | undefined {
+    return this.hashes.get(this.id)?.get(index);
+  }
+
+  /**
+   * The own latest hash to resend now (`now`: milliseconds on any monotonic clock) to each member that has reported
+   * neither it nor a later one: its copy may have been dropped. Each member gets RESENDS of them, backing off.
+   */
+  resendDue(now: number): HashToSend[] {
+    const index = this.ownLatest;
+    const hash = index === null ? undefined : this.ownHash(index);
+    if (index === null || hash === undefined) return [];
+    const out: HashToSend[] = [];
+    for (const to of this.members()) {
+      if (to === this.id) continue;
+      const theirs = this.hashes.get(to);
+      if (theirs && [...theirs.keys()].some((i) => i >= index)) {
+        this.resends.delete(to);
+        continue;
+      }
+      let r = this.resends.get(to);
+      if (!r || r.index !== index) this.resends.set(to, (r = { index, sent: 0, dueAt: now + RESEND_FIRST_MS }));
+      if (r.sent >= RESENDS || now < r.dueAt) continue;
+      r.sent++;
+      r.dueAt = now + RESEND_FIRST_MS * 2 ** r.sent;
+      out.push({ to, index, hash });
+    }
+    for (const id of this.resends.keys()) if (!this.members().includes(id)) this.resends.delete(id);
+    return out;
+  }
+
   /** This replica's state was replaced (resync): what it hashed before no longer stands. */
   resetOwn(): void {
+    this.resends.clear();
     this.hashes.delete(this.id);
     this.divergedAt.delete(this.id);
     this.latest.delete(this.id);

@@ -3,7 +3,7 @@
 // restart the next comparison names it on the others and on itself (log line, status), and `resync` (the admin request
 // `cluster resync` sends) replaces its state by the leader's, after which its hashes agree again. While diverged it
 // refuses client requests (STATE_DIVERGED) and still answers status; after the resync it serves again.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import type { ReplicaOptions } from '../../replica/node/options.js';
 import { adminRequest } from '../../replica/net/admin-client.js';
 import { freePort, waitFor } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
+import { printLogTimeline } from '../helpers/log-timeline.js';
 
 const EVERY = 20;
 
@@ -58,6 +59,7 @@ describe('state check and resync (in-process replicas)', () => {
   });
 
   it('names a replica whose state was altered, and resync repairs it', async () => {
+    onTestFailed(() => printLogTimeline(Object.fromEntries(lines)));
     const ids = ['r1', 'r2', 'r3'];
     const ports = await Promise.all(ids.map(() => freePort()));
     const initialCluster = ids.map((id, i) => ({ id, address: `127.0.0.1:${ports[i]}` }));
@@ -74,7 +76,7 @@ describe('state check and resync (in-process replicas)', () => {
         webRoot: null,
         autopilot: false,
         stateCheckEvery: EVERY,
-        log: pino({ level: 'warn' }, { write: (s: string) => void out.push(s) }),
+        log: pino({ level: 'info' }, { write: (s: string) => void out.push(s) }),
       });
     }
     await Promise.all(ids.map(start));

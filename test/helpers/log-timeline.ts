@@ -8,12 +8,12 @@ import { existsSync, readFileSync } from 'node:fs';
 const LEVELS: Record<number, string> = { 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const OMIT = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg', 'replica']);
 
-/** `files`: machine name → log file. The last `lastLines` lines of the merged timeline. */
-export function logTimeline(files: Record<string, string>, lastLines = 250): string {
+/** `files`: machine name → its log file, or its log lines as kept in memory. The last `lastLines` lines of the merged timeline. */
+export function logTimeline(files: Record<string, string | string[]>, lastLines = 250): string {
   const entries: { time: number; text: string }[] = [];
   for (const [machine, file] of Object.entries(files)) {
-    if (!existsSync(file)) continue;
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (typeof file === 'string' && !existsSync(file)) continue;
+    for (const line of typeof file === 'string' ? readFileSync(file, 'utf8').split('\n') : file.flatMap((l) => l.split('\n'))) {
       if (!line.trim()) continue;
       let e: Record<string, unknown>;
       try {
@@ -36,6 +36,6 @@ export function logTimeline(files: Record<string, string>, lastLines = 250): str
 }
 
 /** Prints the merged timeline with its heading: for a failing test's output (`onTestFailed` or a failed afterEach). */
-export function printLogTimeline(files: Record<string, string>): void {
+export function printLogTimeline(files: Record<string, string | string[]>): void {
   console.log(`replica logs, merged:\n${logTimeline(files)}`);
 }

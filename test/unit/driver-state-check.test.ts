@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CountingStateMachine } from '../helpers/counting-state-machine.js';
 import { loneLeader, type LoneDriver } from '../helpers/lone-driver.js';
+import { NODE_TIMERS } from '../../replica/node/driver-contract.js';
 
 /** Records the applied index at each hash; reports `rows` as the size of its state. */
 class HashingStateMachine extends CountingStateMachine {
@@ -25,11 +26,12 @@ afterEach(() => {
   lone = undefined;
 });
 
-async function leader(sm: HashingStateMachine, every: number) {
+async function leader(sm: HashingStateMachine, every: number, clock = { now: 0 }) {
   const sent: string[] = [];
   lone = await loneLeader(sm, {
     send: (_to, msgs) => sent.push(...msgs.filter((m) => m.type === 'stateHash').map((m) => `${m.to}@${m.index}`)),
     stateCheckEvery: every,
+    timers: { ...NODE_TIMERS, now: () => clock.now },
   });
   const { driver } = lone;
   /** Proposes until the applied index reaches `index`. */
@@ -65,5 +67,31 @@ describe('driver: state check checkpoints', () => {
     driver.stop();
     expect(sm.hashedAt).toEqual([2_500, 5_000, 20_000, 22_500]);
     expect(sent).toEqual(['b@2500', 'b@5000', 'b@20000', 'b@22500']);
+  });
+
+  it('resends a hash the peer has not answered on later ticks, and answers a hash the peer sent again', async () => {
+    const sm = new HashingStateMachine();
+    const clock = { now: 0 };
+    const { driver, sent, upTo } = await leader(sm, 50, clock);
+    await driver.proposeConfChange({ op: 'addLearner', id: 'b', address: 'b:1' });
+    await upTo(50);
+    // The hash at 50 went out once; b never answered (its copy may have been dropped while its link was down).
+    expect(sent).toEqual(['b@50']);
+    driver.tick();
+    clock.now = 1_999;
+    driver.tick();
+    expect(sent).toEqual(['b@50']);
+    clock.now = 2_000;
+    driver.tick();
+    expect(sent).toEqual(['b@50', 'b@50']);
+    // b reports its hash: no more resends. The same report again means b lacks this replica's hash: it is answered.
+    const fromB = { type: 'stateHash' as const, from: 'b', to: 'a', term: 0, index: 50, context: 'h'.repeat(64) };
+    driver.step([fromB]);
+    clock.now = 60_000;
+    driver.tick();
+    expect(sent).toEqual(['b@50', 'b@50']);
+    driver.step([fromB]);
+    driver.stop();
+    expect(sent).toEqual(['b@50', 'b@50', 'b@50']);
   });
 });

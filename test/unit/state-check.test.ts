@@ -87,4 +87,49 @@ describe('state check', () => {
     expect(due(0, 0, 100)).toEqual([]);
     expect(stateCheckDue(10_001, 10_000, 0)).toBe(false);
   });
+
+  it('resends its latest hash to members that reported none at that index, backing off, and stops once they do', () => {
+    const c = new StateCheck('r1', members);
+    expect(c.resendDue(0)).toEqual([]);
+    c.recordOwn(100, A);
+    c.recordPeer('r2', 100, A);
+    // Found due now; the first resend to r3 comes 2 s later, the next ones after 4, 8, 16, 32 and 64 s more.
+    expect(c.resendDue(0)).toEqual([]);
+    expect(c.resendDue(1_999)).toEqual([]);
+    const sentAt: number[] = [];
+    for (let t = 2_000; t <= 300_000; t += 1_000) {
+      const due = c.resendDue(t);
+      if (due.length) {
+        expect(due).toEqual([{ to: 'r3', index: 100, hash: A }]);
+        sentAt.push(t);
+      }
+    }
+    expect(sentAt).toEqual([2_000, 6_000, 14_000, 30_000, 62_000, 126_000]);
+    // A newer own hash starts over; a member that reported it (or a later one) is not sent it again.
+    c.recordOwn(120, A);
+    expect(c.resendDue(400_000)).toEqual([]);
+    expect(c.resendDue(402_000)).toEqual([
+      { to: 'r2', index: 120, hash: A },
+      { to: 'r3', index: 120, hash: A },
+    ]);
+    c.recordPeer('r2', 140, A);
+    c.recordPeer('r3', 120, A);
+    expect(c.resendDue(500_000)).toEqual([]);
+    // After a resync nothing of its own is left to resend.
+    c.recordOwn(160, A);
+    c.resetOwn();
+    expect(c.resendDue(600_000)).toEqual([]);
+  });
+
+  it('knows a hash it already holds (a resend, to be answered) and its own hash at an index', () => {
+    const c = new StateCheck('r1', members);
+    expect(c.holds('r2', 100, A)).toBe(false);
+    c.recordPeer('r2', 100, A);
+    expect(c.holds('r2', 100, A)).toBe(true);
+    expect(c.holds('r2', 100, B)).toBe(false);
+    expect(c.holds('r2', 120, A)).toBe(false);
+    expect(c.ownHash(100)).toBeUndefined();
+    c.recordOwn(100, B);
+    expect(c.ownHash(100)).toBe(B);
+  });
 });
