@@ -5,7 +5,7 @@
  * wires the parts together; each part is a module of replica/node/.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import pino from 'pino';
 import type { ConfState } from '../raft/types.js';
@@ -61,12 +61,14 @@ const REMOVED_NOTICE =
   'stopped. Stop it and delete its data folder to reuse the machine, or join again with --join';
 
 function defaultWebRoot(): string | null {
-  const here = import.meta.dirname ?? '.';
-  // From the sources (replica/node/) or from the built replica (dist/replica/cli.js, scripts/replica-build.mjs).
-  for (const built of [resolve(here, '..', '..', 'dist', 'renderer'), resolve(here, '..', 'renderer')]) {
-    if (existsSync(join(built, 'index.html'))) return built;
+  // The nearest dist/renderer above this module: from the sources (replica/node/) or from the built replica, whose
+  // code may sit in dist/replica/ or, split by esbuild, in dist/replica/chunks/ (scripts/replica-build.mjs).
+  for (let dir = resolve(import.meta.dirname ?? '.'); ; dir = dirname(dir)) {
+    for (const root of [join(dir, 'dist', 'renderer'), ...(basename(dir) === 'dist' ? [join(dir, 'renderer')] : [])]) {
+      if (existsSync(join(root, 'index.html'))) return root;
+    }
+    if (dirname(dir) === dir) return null;
   }
-  return null;
 }
 
 /**

@@ -21,7 +21,7 @@ export interface ReplicaSpec {
   args: string[];
   /** Arguments only this checkout's replica takes: left out while it runs the previous release (codeRoot). */
   currentOnlyArgs?: string[];
-  /** Checkout whose replica/cli.ts runs (the previous release before a rollingUpgrade fault); default this one. */
+  /** Checkout whose replica/cli.ts runs through tsx (the previous release before a rollingUpgrade fault); default this one, built. */
   codeRoot?: string;
 }
 
@@ -87,7 +87,9 @@ export class ChaosReplica {
       `--- start #${this.starts} at ${new Date().toISOString()}${this.clockOffset ? ` under faketime ${this.clockOffset}` : ''}${this.spec.codeRoot ? ` running ${this.spec.codeRoot}` : ''}\n`,
     );
     const root = this.spec.codeRoot ?? ROOT;
-    const argv = [...this.spec.prefix, process.execPath, '--import', 'tsx', join(root, 'replica', 'cli.ts'), 'replica', ...this.spec.args, ...(this.spec.codeRoot ? [] : (this.spec.currentOnlyArgs ?? []))];
+    // This checkout's replica runs built (run.ts builds it first); a previous release's checkout, through tsx.
+    const entry = this.spec.codeRoot ? ['--import', 'tsx', join(root, 'replica', 'cli.ts')] : [join(root, 'dist', 'replica', 'cli.js')];
+    const argv = [...this.spec.prefix, process.execPath, ...entry, 'replica', ...this.spec.args, ...(this.spec.codeRoot ? [] : (this.spec.currentOnlyArgs ?? []))];
     // libfaketime preloaded into the replica itself (not the `faketime` wrapper, which forks: a SIGKILL of the wrapper
     // would leave the replica running).
     const env = this.clockOffset ? { ...process.env, LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: this.clockOffset } : process.env;

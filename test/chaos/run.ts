@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { parseCommandLine, reportUsageError, UsageError } from '../../replica/cli/usage.js';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cluster.js';
+import { buildReplica } from '../../scripts/replica-build.mjs';
 import { netnsUnavailableReason } from '../helpers/netns.js';
 import { runChaos } from './chaos.js';
 import { LoopbackHosts, makeLab, NetnsHosts, type HostLayer, type NetnsPlan } from './hosts.js';
@@ -178,6 +179,9 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (a.insideLab) return inner(a, new NetnsHosts(a.insideLab));
+  // The replicas run the built replica (dist/replica/cli.js), built here when stale, before any lab exists.
+  const built = await buildReplica();
+  if (built) process.stderr.write(`chaos: built dist/replica/cli.js (${built})\n`);
   const reason = netnsUnavailableReason();
   if (a.hosts === 'netns' && reason) {
     process.stderr.write(`UNAVAILABLE: --hosts netns: ${reason}\n`);

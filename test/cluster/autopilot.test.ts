@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
-import { Cluster, ReplicaProc, ROOT, freePort, waitFor } from '../helpers/cluster.js';
+import { Cluster, ReplicaProc, REPLICA_CLI, ROOT, freePort, waitFor } from '../helpers/cluster.js';
 import { printLogTimeline } from '../helpers/log-timeline.js';
 import type { ReplicaStatus, ReplicaStatusRow } from '../../replica/protocol/index.js';
 
@@ -54,7 +54,7 @@ const row = (st: ReplicaStatus, id: string): ReplicaStatusRow => st.members.find
 const healthyFor = (m: ReplicaStatusRow, ms: number) => m.autopilot?.health === 'healthy' && Date.now() - m.autopilot.since >= ms;
 
 function statusCli(servers: string[]): { replicas: { id: string; membership: string | null; reachable: boolean }[]; autopilot: { desiredVoters: number } | null } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'status', '--servers', servers.join(','), '--json', '--timeout', '2'], {
+  const r = spawnSync(process.execPath, [REPLICA_CLI, 'status', '--servers', servers.join(','), '--json', '--timeout', '2'], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 30_000,

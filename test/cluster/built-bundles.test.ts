@@ -1,8 +1,8 @@
 // What ships runs: the bundles esbuild makes (scripts/replica-build.mjs → dist/replica/cli.js, what `npm run replica`
-// runs; main/build.mjs → dist/main/replica-process.js, the desktop's utility process), not only the sources the other
-// tests load through tsx. Bundling changes how packages load (certificates come from a chunk loaded on first use, a
-// CommonJS package arrives as a default export), so each bundle forms a cluster with a secret — TLS peer links with
-// certificates it issued itself — and serves its certificate to a client that trusts only the cluster CA.
+// runs; main/build.mjs → dist/main/replica-process.js, the desktop's utility process), here with TLS and certificates.
+// Bundling changes how packages load (certificates come from a chunk loaded on first use, a CommonJS package arrives as
+// a default export), so each bundle forms a cluster with a secret — TLS peer links with certificates it issued itself —
+// and serves its certificate to a client that trusts only the cluster CA.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -43,8 +43,9 @@ async function sendAndRead(servers: string[], user: string): Promise<string[]> {
   return conversationTexts(c, user);
 }
 
+// dist/replica/cli.js is built before every test run (test/global-setup.ts), and every replica and command line the
+// tests spawn runs it; forcing a rebuild here would replace it under the tests running beside this one.
 beforeAll(() => {
-  run('scripts/replica-build.mjs', '--force');
   run('main/build.mjs');
 }, 60_000);
 

@@ -2,11 +2,10 @@
 // as processes too (`replica/cli.ts chat|status`), password on stdin, exact JSON on stdout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { QuorumClient } from '../../replica/client/index.js';
 import type { ChatMessage } from '../../replica/protocol/index.js';
-import { Cluster, ReplicaProc, ROOT, singleReplica, waitFor } from '../helpers/cluster.js';
+import { Cluster, ReplicaProc, REPLICA_CLI, ROOT, singleReplica, waitFor } from '../helpers/cluster.js';
 import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
 
 interface CliRun {
@@ -17,7 +16,7 @@ interface CliRun {
 
 function cli(args: string[], stdin = ''): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), ...args], {
+    const child = spawn(process.execPath, [REPLICA_CLI, ...args], {
       cwd: ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
     });

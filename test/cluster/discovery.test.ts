@@ -9,14 +9,13 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ReplicaProc, ROOT, freePort, waitFor } from '../helpers/cluster.js';
+import { ReplicaProc, REPLICA_CLI, ROOT, freePort, waitFor } from '../helpers/cluster.js';
 import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js';
 import { derivedClusterId } from '../../replica/node/cluster-id.js';
 
 const reason = netnsUnavailableReason();
 
 const PORT = 7400;
-const CLI = join(ROOT, 'replica', 'cli.ts');
 
 interface Discovered {
   clusters: { clusterId: string; replicas: { id: string; address: string }[] }[];
@@ -34,7 +33,7 @@ describeUnless(reason, 'LAN discovery (mDNS in network namespaces)', () => {
     const h = hosts.get(name)!;
     // Opened now (not later on the thread pool): a stream still opening when afterAll removes the folder throws ENOENT.
     const out = createWriteStream('', { fd: openSync(join(dir, `${name}.log`), 'a') });
-    const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', CLI, 'replica', '--id', name, '--data', join(dir, name), '--listen', addr(name), '--allow-plain-clients', ...args], {
+    const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, REPLICA_CLI, 'replica', '--id', name, '--data', join(dir, name), '--listen', addr(name), '--allow-plain-clients', ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -63,7 +62,7 @@ describeUnless(reason, 'LAN discovery (mDNS in network namespaces)', () => {
     return inClient<string | null>(['-e', code], 10_000).out;
   };
 
-  const discover = () => inClient<Discovered>(['--import', 'tsx', CLI, 'cluster', 'discover', '--json', '--timeout', '2', '--interface', hosts.get('cl')!.address], 30_000);
+  const discover = () => inClient<Discovered>([REPLICA_CLI, 'cluster', 'discover', '--json', '--timeout', '2', '--interface', hosts.get('cl')!.address], 30_000);
 
   beforeAll(async () => {
     lab = new NetnsLab();

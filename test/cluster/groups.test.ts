@@ -1,13 +1,12 @@
 // Groups on real processes: the `chat` CLI's group commands with exact JSON, and group messages reaching every member
 // live, exactly once and in order, across a leader crash; every replica converges to the same state.
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuorumClient } from '../../replica/client/index.js';
 import type { ChatMessage } from '../../replica/protocol/index.js';
 import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
-import { Cluster, ROOT, waitConverged, waitFor } from '../helpers/cluster.js';
+import { Cluster, REPLICA_CLI, ROOT, waitConverged, waitFor } from '../helpers/cluster.js';
 
 const PW = 'password-groups';
 let cluster: Cluster;
@@ -24,7 +23,7 @@ function chat(user: string, args: string[]): Promise<{ code: number | null; stdo
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'chat', '--servers', cluster.addresses.join(','), '--user', user, '--password-stdin', '--json', ...args],
+      [REPLICA_CLI, 'chat', '--servers', cluster.addresses.join(','), '--user', user, '--password-stdin', '--json', ...args],
       { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     let stdout = '';

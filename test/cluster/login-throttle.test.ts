@@ -7,10 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RawConn, type Resp } from '../helpers/raw-client.js';
-import { ROOT, singleReplica, type ReplicaProc } from '../helpers/cluster.js';
+import { REPLICA_CLI, ROOT, singleReplica, type ReplicaProc } from '../helpers/cluster.js';
 
 const RIGHT = 'the-right-password';
 
@@ -119,7 +118,7 @@ describe('login throttle against a real replica', () => {
     // Long enough a wait that the CLI process (it starts in a second or two) meets it.
     await guessUntilWait(local, 'carol', 8000);
     const cli = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'chat', '--servers', replica.address, '--user', 'carol', '--password-stdin', 'login'], { cwd: ROOT, stdio: ['pipe', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [REPLICA_CLI, 'chat', '--servers', replica.address, '--user', 'carol', '--password-stdin', 'login'], { cwd: ROOT, stdio: ['pipe', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       child.once('close', (code) => resolve({ code, stderr }));

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
-import { Cluster, ReplicaProc, ROOT, freePort, waitConverged, waitFor } from '../helpers/cluster.js';
+import { Cluster, ReplicaProc, REPLICA_CLI, ROOT, freePort, waitConverged, waitFor } from '../helpers/cluster.js';
 import { adminRequest } from '../../replica/net/admin-client.js';
 import type { ReplicaStatus } from '../../replica/protocol/index.js';
 
@@ -22,7 +22,7 @@ afterEach(async () => {
 
 
 function clusterCli(c: Cluster, args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'cluster', '--servers', c.addresses.join(','), '--secret-file', c.secretFile, '--json', ...args], {
+  const r = spawnSync(process.execPath, [REPLICA_CLI, 'cluster', '--servers', c.addresses.join(','), '--secret-file', c.secretFile, '--json', ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 60_000,

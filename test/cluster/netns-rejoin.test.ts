@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, waitFor } from '../helpers/cluster.js';
+import { REPLICA_CLI, ROOT, waitFor } from '../helpers/cluster.js';
 import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js';
 
 const reason = netnsUnavailableReason();
@@ -43,7 +43,7 @@ describeUnless(reason, 'a replica whose link was cut (network namespaces)', () =
     const initial = hosts.map((h) => `${h.name}=${addr(h)}`).join(',');
     for (const h of hosts) {
       const out = createWriteStream(join(dir, `${h.name}.log`));
-      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret'), '--no-discovery'], {
+      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, REPLICA_CLI, 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret'), '--no-discovery'], {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

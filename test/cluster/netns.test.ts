@@ -6,13 +6,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, waitFor } from '../helpers/cluster.js';
+import { REPLICA_CLI, ROOT, waitFor } from '../helpers/cluster.js';
 import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js';
 
 const reason = netnsUnavailableReason();
 
 const PORT = 7400;
-const CLI = join(ROOT, 'replica', 'cli.ts');
 
 describeUnless(reason, 'replicas on separate hosts (network namespaces)', () => {
   let lab: NetnsLab;
@@ -22,7 +21,7 @@ describeUnless(reason, 'replicas on separate hosts (network namespaces)', () => 
   let clientHost: Host;
 
   function cli(h: Host, args: string[], input?: string, timeoutMs = 30_000) {
-    const r = spawnSync(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', CLI, ...args], {
+    const r = spawnSync(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, REPLICA_CLI, ...args], {
       cwd: ROOT,
       input,
       encoding: 'utf8',
@@ -57,7 +56,7 @@ describeUnless(reason, 'replicas on separate hosts (network namespaces)', () => 
     const initial = hosts.map((h) => `${h.name}=${addr(h)}`).join(',');
     for (const h of hosts) {
       const out = createWriteStream(join(dir, `${h.name}.log`));
-      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, '--import', 'tsx', CLI, 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret'), '--metrics-token-file', join(dir, 'metrics-token'), '--no-discovery'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, REPLICA_CLI, 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret'), '--metrics-token-file', join(dir, 'metrics-token'), '--no-discovery'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
       p.stdout!.pipe(out, { end: false });
       p.stderr!.pipe(out, { end: false });

@@ -21,7 +21,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipBecause } from '../helpers/skip.js';
-import { Cluster, ReplicaProc, ROOT, freePort, waitFor } from '../helpers/cluster.js';
+import { Cluster, ReplicaProc, REPLICA_CLI, ROOT, freePort, waitFor } from '../helpers/cluster.js';
 import { deriveClusterCa } from '../../replica/security/cluster-ca.js';
 import { issueReplicaCertificate } from '../../replica/security/replica-certificate.js';
 import { encodeInvite } from '../../replica/node/invite.js';
@@ -34,7 +34,7 @@ interface CliRun {
 
 function cli(args: string[], stdin = ''): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts'), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [REPLICA_CLI, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -1,6 +1,6 @@
 /**
- * Real replica processes for cluster tests: each replica is `node --import tsx replica/cli.ts replica ...` with its
- * own data folder and port on 127.0.0.1, in the environment the launchers give a replica (replica/process-env.ts).
+ * Real replica processes for cluster tests: each replica is `node dist/replica/cli.js replica ...` (the built replica,
+ * what `npm run replica` runs; test/global-setup.ts builds it before the tests) with its own data folder and port on 127.0.0.1, in the environment the launchers give a replica (replica/process-env.ts).
  * Waits are conditions polled with a timeout, never fixed sleeps.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +13,11 @@ import type { ReplicaStatus } from '../../replica/protocol/client.js';
 import { replicaProcessEnv } from '../../replica/process-env.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
+/**
+ * The built command line (`npm run replica`, `chat`, `status` and `cluster` run it): tests spawn
+ * `node REPLICA_CLI ...`. Built before the tests by test/global-setup.ts.
+ */
+export const REPLICA_CLI = join(ROOT, 'dist', 'replica', 'cli.js');
 
 /**
  * A free TCP port on 127.0.0.1 below Linux's ephemeral range (32768+): a port taken from that range (bind to 0) can be
@@ -86,12 +91,15 @@ export interface ReplicaProcOptions {
   extraArgs?: string[];
   /** Flags for node itself, before the script (e.g. --cpu-prof for the bench's profiling). */
   nodeArgs?: string[];
-  /** Checkout whose replica/cli.ts runs (default: this one). */
+  /** Checkout whose replica runs (default: this one); another checkout's runs through tsx unless `built`. */
   codeRoot?: string;
   logFile: string;
   /** Environment variables for this replica beyond the launchers' (e.g. QUORUM_MAX_VERSION); read at each start. */
   env?: Record<string, string>;
-  /** Run the built replica (dist/replica/cli.js, scripts/replica-build.mjs: what `npm run replica` runs), not tsx. */
+  /**
+   * Run the built replica (dist/replica/cli.js, scripts/replica-build.mjs: what `npm run replica` runs) rather than its
+   * sources through tsx. Default: built for this checkout, sources for another (it may have no build).
+   */
   built?: boolean;
 }
 
@@ -120,7 +128,7 @@ export class ReplicaProc {
 
   start(): void {
     const root = this.options.codeRoot ?? ROOT;
-    const entry = this.options.built ? [join(root, 'dist', 'replica', 'cli.js')] : ['--import', 'tsx', join(root, 'replica', 'cli.ts')];
+    const entry = (this.options.built ?? this.options.codeRoot === undefined) ? [join(root, 'dist', 'replica', 'cli.js')] : ['--import', 'tsx', join(root, 'replica', 'cli.ts')];
     const args = [...(this.options.nodeArgs ?? []), ...entry, 'replica', '--id', this.options.id, '--data', this.options.dataDir, '--listen', this.address];
     if (this.options.initialCluster) args.push('--initial-cluster', this.options.initialCluster);
     if (this.options.secretFile) args.push('--secret-file', this.options.secretFile);
@@ -177,7 +185,7 @@ export interface ClusterOptions {
   secret?: boolean;
   /** Extra environment of the replica with this id (e.g. QUORUM_MAX_VERSION to play an older release). */
   envOf?: (id: string) => Record<string, string>;
-  /** Run the built replica (dist/replica/cli.js), not tsx. */
+  /** Run the built replica (dist/replica/cli.js) or its sources through tsx (default: as ReplicaProcOptions.built). */
   built?: boolean;
   /** Called with each replica's empty data folder before it starts (e.g. to mount a small filesystem there). */
   prepareDataDir?: (id: string, dataDir: string) => void;

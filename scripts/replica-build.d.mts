@@ -1,0 +1,5 @@
+/** Types of scripts/replica-build.mjs for the TypeScript that imports it (test/global-setup.ts, the chaos run). */
+export declare const BUILT_REPLICA: string;
+export declare const REPLICA_BUNDLE: Record<string, unknown>;
+/** Builds dist/replica/cli.js if it is stale (or always, with force); resolves with why it built, or null. */
+export declare function buildReplica(force?: boolean): Promise<string | null>;
