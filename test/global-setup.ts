@@ -1,11 +1,18 @@
 /**
- * Before any test file runs: builds the replica (dist/replica/cli.js, as `npm run replica` does) when it is missing or
- * older than its sources, so the tests spawn the built JavaScript that ships, once built for the whole run.
+ * Before any test file runs, builds what the tests spawn, so they run the built JavaScript that ships, built once for
+ * the whole run: the replica and command line (dist/replica/cli.js, as `npm run replica` does; when missing or older
+ * than its sources) and the desktop's main-process bundles (main/build.mjs: dist/main/replica-process.js is the
+ * desktop's replica process; always, well under a second).
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { buildReplica } from '../scripts/replica-build.mjs';
+import { ROOT } from './helpers/cluster.js';
 
 export default async function setup(): Promise<void> {
   const t0 = performance.now();
   const why = await buildReplica();
   if (why) process.stdout.write(`test setup: built dist/replica/cli.js (${why}) in ${Math.round(performance.now() - t0)} ms\n`);
+  const main = spawnSync(process.execPath, [join(ROOT, 'main', 'build.mjs')], { cwd: ROOT, encoding: 'utf8' });
+  if (main.status !== 0) throw new Error(`main/build.mjs failed:\n${main.stdout}${main.stderr}`);
 }

@@ -3,24 +3,18 @@
 // Bundling changes how packages load (certificates come from a chunk loaded on first use, a CommonJS package arrives as
 // a default export), so each bundle forms a cluster with a secret — TLS peer links with certificates it issued itself —
 // and serves its certificate to a client that trusts only the cluster CA.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, freePort, ROOT } from '../helpers/cluster.js';
+import { Cluster, freePort } from '../helpers/cluster.js';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { TestDesktop } from '../helpers/desktop.js';
 import { CLUSTER_CA_FILE } from '../../replica/security/replica-security.js';
 import { REPLICA_SERVER_NAME } from '../../replica/security/certificate-names.js';
 
 const PW = 'password-123';
-
-function run(script: string, ...args: string[]): void {
-  const r = spawnSync(process.execPath, [join(ROOT, script), ...args], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${script} failed:\n${r.stdout}${r.stderr}`);
-}
 
 /** The certificate a replica serves to a client that trusts only `caPem` and asks for the replica server name. */
 function servedCertificate(address: string, caPem: string): Promise<{ authorized: boolean; error: string | null; subjectCN: string | undefined; fingerprint: string }> {
@@ -43,11 +37,8 @@ async function sendAndRead(servers: string[], user: string): Promise<string[]> {
   return conversationTexts(c, user);
 }
 
-// dist/replica/cli.js is built before every test run (test/global-setup.ts), and every replica and command line the
-// tests spawn runs it; forcing a rebuild here would replace it under the tests running beside this one.
-beforeAll(() => {
-  run('main/build.mjs');
-}, 60_000);
+// Both bundles are built before every test run (test/global-setup.ts), and the replicas, command lines and desktops the
+// other tests spawn run them too; building again here would replace them under the tests running beside this one.
 
 afterEach(() => closeClients());
 

@@ -75,7 +75,10 @@ export interface TestDesktopOptions {
   autopilot?: HostConfig['autopilot'];
   /** The machine's keyring (kept across "restarts" of the app on the same machine). */
   keyring?: FakeKeyring;
-  /** Runs the built replica process (dist/main/replica-process.js) rather than its sources. */
+  /**
+   * Runs the built replica process (dist/main/replica-process.js, what the app ships; test/global-setup.ts builds it)
+   * or, false, its sources through tsx. Default: built.
+   */
   built?: boolean;
   /** Runs the replica process inside this network namespace. */
   netns?: string;
@@ -126,7 +129,7 @@ export class TestDesktop {
     this.host = new ReplicaHost(
       {
         fork: () => {
-          const child = new ForkedReplicaChild({ netns: options.netns, logFd: this.logFd, built: options.built });
+          const child = new ForkedReplicaChild({ netns: options.netns, logFd: this.logFd, built: options.built ?? true });
           this.children.push(child);
           return child;
         },
