@@ -10,7 +10,11 @@
  * checkpoint, or an election, shows there). `npx tsx test/bench/ab.ts [--base DIR] [--levels 1,64,256] [--rounds 3]
  * [--seconds 3] [--this-tls on]`
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildReplica } from '../../scripts/replica-build.mjs';
 import { measureRaw, toRow, type LevelRaw } from './measure.js';
 import { followLeader, startQuorumWithLoad } from './throughput.js';
 
@@ -30,8 +34,17 @@ const { values } = parseArgs({
 const levels = values.levels.split(',').map(Number);
 const size = Number(values.replicas);
 
+// Both sides run the same way: built (dist/replica/cli.js, as `npm run replica` runs it), each checkout building its
+// own; or, when the base has no such build (a checkout from before it), both from their sources through tsx.
+const baseBuild = values.base ? join(values.base, 'scripts', 'replica-build.mjs') : null;
+const built = baseBuild === null || existsSync(baseBuild);
+if (built) {
+  await buildReplica();
+  if (baseBuild && spawnSync(process.execPath, [baseBuild], { cwd: values.base, stdio: 'inherit' }).status !== 0) throw new Error(`${baseBuild} failed`);
+} else process.stderr.write(`ab: ${values.base} has no scripts/replica-build.mjs: both sides run their sources through tsx\n`);
+
 function open(codeRoot: string | undefined, nodeArgs: string, tls: string) {
-  return startQuorumWithLoad(size, 0, { codeRoot, nodeArgs: nodeArgs ? nodeArgs.split(' ') : undefined, tls: tls === 'on' });
+  return startQuorumWithLoad(size, 0, { codeRoot, built, nodeArgs: nodeArgs ? nodeArgs.split(' ') : undefined, tls: tls === 'on' });
 }
 
 const sides = {

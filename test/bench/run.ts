@@ -11,6 +11,7 @@ import { cpus, loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cluster.js';
+import { buildReplica } from '../../scripts/replica-build.mjs';
 import { makeConfig } from './config.js';
 import { runEtcd } from './etcd.js';
 import { runConnectionsWithAb, runLoginStorm } from './connections.js';
@@ -52,6 +53,9 @@ async function main(): Promise<number> {
     throw err;
   }
   const want = (s: Scenario) => !only || only.includes(s);
+  // Quorum's replicas run built, as `npm run replica` runs them (dist/replica/cli.js, rebuilt when replica/ changed).
+  const built = await buildReplica();
+  if (built) progress(`built dist/replica/cli.js (${built})`);
   // Quick and partial (--only) runs write to their own folders so they never overwrite a full run's results and plots.
   const sub = [values.quick ? 'quick' : '', only ? `only-${only.join('-')}` : '', values.tls === 'on' ? 'tls' : ''].filter(Boolean).join('-');
   const outDir = values.out ?? join(ROOT, 'bench-results', ...(sub ? [sub] : []));
