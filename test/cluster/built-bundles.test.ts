@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, freePort } from '../helpers/cluster.js';
+import { Cluster, freePort, ROOT } from '../helpers/cluster.js';
+import { ensureWebClient } from '../e2e/support.js';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { TestDesktop } from '../helpers/desktop.js';
 import { CLUSTER_CA_FILE } from '../../replica/security/replica-security.js';
@@ -54,6 +55,12 @@ describe('the built headless replica (dist/replica/cli.js)', () => {
     expect(await sendAndRead([leader.address], 'builtann')).toEqual(['from a bundle']);
     const caPem = readFileSync(cluster.caFile, 'utf8');
     for (const r of cluster.replicas) expect(await servedCertificate(r.address, caPem)).toMatchObject({ authorized: true, error: null, subjectCN: r.id });
+    // The web client it serves is the built one (dist/renderer), found from the bundle's chunks folder: the replica's
+    // code runs from dist/replica/chunks/, and once looked for it from there in vain ("the web client is not built").
+    await ensureWebClient();
+    const page = await fetch(`http://${leader.address}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toBe(readFileSync(join(ROOT, 'dist', 'renderer', 'index.html'), 'utf8'));
   }, 120_000);
 });
 
