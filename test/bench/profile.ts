@@ -83,7 +83,8 @@ async function main(): Promise<void> {
   const dir = values.out ?? join(ROOT, 'bench-results', 'profiles', `r${size}-f${inFlight}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const cluster = await Cluster.start({ size, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'] });
+  // The sources through tsx, not the built bundle: the summary sorts time by each function's source file.
+  const cluster = await Cluster.start({ size, built: false, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'] });
   const leader = await cluster.leader();
   const pids = new Map(cluster.replicas.map((r) => [r.proc!.pid!, r.id === leader.id ? `${r.id} (leader)` : r.id]));
   const load = await QuorumLoad.open(leader.address);
