@@ -10,10 +10,9 @@
  * Usage: node main/build.mjs [--watch]
  */
 import { build, context } from 'esbuild';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REPLICA_BUNDLE } from '../scripts/replica-build.mjs';
+import { pruneOldChunks, REPLICA_BUNDLE } from '../scripts/replica-build.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const common = {
@@ -38,7 +37,7 @@ const configs = [
   { ...common, entryPoints: ['main/preload.ts'], outfile: 'dist/main/preload.cjs', format: 'cjs', platform: 'browser', sourcemap: false },
 ];
 
-rmSync(join(root, 'dist', 'main', 'chunks'), { recursive: true, force: true }); // an earlier build's chunks
+pruneOldChunks(join(root, 'dist', 'main', 'chunks'));
 if (process.argv.includes('--watch')) {
   for (const c of configs) await (await context(c)).watch();
 } else {

@@ -1,11 +1,12 @@
 /**
- * Command-line entry: `tsx replica/cli.ts replica|chat|status|cluster [ARGS]` (see package.json scripts).
+ * Command-line entry: `node dist/replica/cli.js replica|chat|status|cluster [ARGS]` (this file built by
+ * scripts/replica-build.mjs; `npm run replica|chat|status|cluster` run it), or `tsx replica/cli.ts ...` from the sources.
  * Each command lives in replica/cli/<command>.ts and exports `main(argv): Promise<number>` (the exit code);
  * modules load on demand so `chat` never pays for starting the replica's dependencies.
  */
 type CommandMain = (argv: string[]) => Promise<number>;
 
-const USAGE = `usage: tsx replica/cli.ts COMMAND [ARGS]
+const USAGE = `usage: npm run --silent COMMAND -- [ARGS]   (node dist/replica/cli.js COMMAND [ARGS])
 commands:
   replica   run a replica        (npm run replica -- --help)
   chat      chat from the shell  (npm run chat -- --help)

@@ -3,3 +3,7 @@ export declare const BUILT_REPLICA: string;
 export declare const REPLICA_BUNDLE: Record<string, unknown>;
 /** Builds dist/replica/cli.js if it is stale (or always, with force); resolves with why it built, or null. */
 export declare function buildReplica(force?: boolean): Promise<string | null>;
+/** Why the build of `sources` (project paths) into `outputs` (files) is stale, or null when it is not. */
+export declare function staleness(outputs?: string[], sources?: string[]): string | null;
+/** Deletes the files in `dir` (a build's chunks folder) that no build has written for a day. */
+export declare function pruneOldChunks(dir: string): void;

@@ -29,11 +29,28 @@ function newestChange(path) {
   return newest;
 }
 
-function staleness() {
-  if (!existsSync(BUILT_REPLICA)) return 'not built yet';
-  const built = statSync(BUILT_REPLICA).mtimeMs;
-  const changed = SOURCES.filter((p) => existsSync(join(root, p)) && newestChange(join(root, p)) > built);
+/**
+ * Why the build made of `sources` (paths in the project) into `outputs` (files) is stale, or null when it is not: an
+ * output missing, or a source changed after the oldest output.
+ */
+export function staleness(outputs = [BUILT_REPLICA], sources = SOURCES) {
+  if (!outputs.every((f) => existsSync(f))) return 'not built yet';
+  const built = Math.min(...outputs.map((f) => statSync(f).mtimeMs));
+  const changed = sources.filter((p) => existsSync(join(root, p)) && newestChange(join(root, p)) > built);
   return changed.length ? `${changed.join(', ')} changed since it was built` : null;
+}
+
+/** Chunks an earlier build left are kept a day, not deleted at once: a running replica may still load one on first use. */
+const OLD_CHUNK_MS = 24 * 60 * 60 * 1000;
+
+/** Deletes the files in `dir` (a build's chunks folder) that no build has written for a day. */
+export function pruneOldChunks(dir) {
+  if (!existsSync(dir)) return;
+  const now = Date.now();
+  for (const name of readdirSync(dir)) {
+    const file = join(dir, name);
+    if (now - statSync(file).mtimeMs > OLD_CHUNK_MS) rmSync(file, { force: true });
+  }
 }
 
 /** esbuild settings of a bundled replica (this CLI, and the desktop's utility process in main/build.mjs). */
@@ -56,7 +73,7 @@ export const REPLICA_BUNDLE = {
 export async function buildReplica(force = false) {
   const why = force ? 'asked to' : staleness();
   if (!why) return null;
-  rmSync(join(root, 'dist', 'replica', 'chunks'), { recursive: true, force: true }); // an earlier build's chunks
+  pruneOldChunks(join(root, 'dist', 'replica', 'chunks'));
   await build({
     absWorkingDir: root,
     ...REPLICA_BUNDLE,

@@ -152,7 +152,10 @@ export class Driver<Outcome> extends EventEmitter {
   tick(): void {
     if (this.stopped) return;
     this.o.raft.tick();
-    for (const r of this.stateCheck.resendDue(this.o.timers.now())) this.sendStateHash(r.to, r.index, r.hash);
+    // Not while a member would refuse the message (resends are counted when due, sent or not).
+    if (!this.o.peersTakeStateHashes || this.o.peersTakeStateHashes()) {
+      for (const r of this.stateCheck.resendDue(this.o.timers.now())) this.sendStateHash(r.to, r.index, r.hash);
+    }
     try {
       this.o.sm.maybeCommitGroup();
     } catch (err) {
@@ -168,11 +171,10 @@ export class Driver<Outcome> extends EventEmitter {
       if (m.type === 'stateHash') {
         // Driver to driver: a peer's state hash, compared here; never a core's business.
         if (m.index === undefined || m.context === undefined) continue;
-        // A hash already held is a resend: the peer lacks this replica's hash at that index, so it is answered.
-        const resent = this.stateCheck.holds(m.from, m.index, m.context);
-        this.report(this.stateCheck.recordPeer(m.from, m.index, m.context));
-        const own = resent ? this.stateCheck.ownHash(m.index) : undefined;
-        if (own !== undefined) this.sendStateHash(m.from, m.index, own);
+        // A hash already held is a resend: the peer lacks this replica's, which is answered (state-check.ts).
+        const { verdicts, answer } = this.stateCheck.receivePeer(m.from, m.index, m.context, this.o.timers.now());
+        this.report(verdicts);
+        if (answer) this.sendStateHash(answer.to, answer.index, answer.hash);
         continue;
       }
       try {

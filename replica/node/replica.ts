@@ -61,13 +61,15 @@ const REMOVED_NOTICE =
   'stopped. Stop it and delete its data folder to reuse the machine, or join again with --join';
 
 function defaultWebRoot(): string | null {
-  // The nearest dist/renderer above this module: from the sources (replica/node/) or from the built replica, whose
-  // code may sit in dist/replica/ or, split by esbuild, in dist/replica/chunks/ (scripts/replica-build.mjs).
+  // The nearest dist/renderer above this module, within the project: from the sources (replica/node/) or from the
+  // built replica, whose code may sit in dist/replica/ or, split by esbuild, in dist/replica/chunks/
+  // (scripts/replica-build.mjs).
   for (let dir = resolve(import.meta.dirname ?? '.'); ; dir = dirname(dir)) {
     for (const root of [join(dir, 'dist', 'renderer'), ...(basename(dir) === 'dist' ? [join(dir, 'renderer')] : [])]) {
       if (existsSync(join(root, 'index.html'))) return root;
     }
-    if (dirname(dir) === dir) return null;
+    // Not above the project's own folder (the first with a package.json), nor past the filesystem's root.
+    if (existsSync(join(dir, 'package.json')) || dirname(dir) === dir) return null;
   }
 }
 

@@ -14,8 +14,10 @@
  * Hashes travel as best-effort peer messages: one sent while a link is down or still connecting (a peer just
  * restarted) is dropped, and Raft does not resend it. Without more, a replica whose state changed on disk while it was
  * down could go unnamed until the next checkpoint, which in an idle cluster may never come. So a replica resends its
- * latest hash to each member that has not reported one at that index (resendDue, backing off), and a member that
- * receives a hash it already holds (a resend: the sender lacks its own) answers with its own hash at that index.
+ * latest hash to each member that has not reported one at that index or a later one (resendDue, backing off), and a
+ * member that receives a hash it already holds (a resend: the sender lacks its own) answers with its own hash at that
+ * index (receivePeer), at most once per RESEND_FIRST_MS to that member: an answer that crosses a resend is itself a hash
+ * the other side already holds, and answering every such one would bounce between the two for as long as both run.
  */
 
 /** A state of up to this many rows is hashed at every checkpoint, whatever `--state-check-every` (milliseconds). */
@@ -84,6 +86,8 @@ export class StateCheck {
   private ownLatest: number | null = null;
   /** Per member: the own index being resent to it, how many resends went, and when the next is due. */
   private readonly resends = new Map<string, { index: number; sent: number; dueAt: number }>();
+  /** Per member: the index this replica last answered a repeated hash at, and when. */
+  private readonly answered = new Map<string, { index: number; at: number }>();
   /** Mismatches reported so far. */
   mismatches = 0;
 
@@ -122,9 +126,20 @@ export class StateCheck {
     return this.compare(index);
   }
 
-  /** Whether `replica`'s hash at `index` is already held, and is `hash`: a resend, so that replica lacks this one's. */
-  holds(replica: string, index: number, hash: string): boolean {
-    return this.hashes.get(replica)?.get(index) === hash;
+  /**
+   * A peer reported its hash at `index` (`now`: milliseconds on any monotonic clock): compares, and says what to answer.
+   * A hash already held is a resend (the peer lacks this replica's hash at that index): it is answered with this
+   * replica's own, when it holds one, at most once per RESEND_FIRST_MS to that peer.
+   */
+  receivePeer(replica: string, index: number, hash: string, now: number): { verdicts: StateCheckVerdict[]; answer: HashToSend | null } {
+    const repeated = this.hashes.get(replica)?.get(index) === hash;
+    const verdicts = this.recordPeer(replica, index, hash);
+    const own = repeated ? this.ownHash(index) : undefined;
+    if (own === undefined) return { verdicts, answer: null };
+    const last = this.answered.get(replica);
+    if (last && last.index === index && now - last.at < RESEND_FIRST_MS) return { verdicts, answer: null };
+    this.answered.set(replica, { index, at: now });
+    return { verdicts, answer: { to: replica, index, hash: own } };
   }
 
   /** This replica's own hash at `index`, when it holds one. */
@@ -155,13 +170,15 @@ export class StateCheck {
       r.dueAt = now + RESEND_FIRST_MS * 2 ** r.sent;
       out.push({ to, index, hash });
     }
-    for (const id of this.resends.keys()) if (!this.members().includes(id)) this.resends.delete(id);
+    const members = new Set(this.members());
+    for (const map of [this.resends, this.answered]) for (const id of map.keys()) if (!members.has(id)) map.delete(id);
     return out;
   }
 
   /** This replica's state was replaced (resync): what it hashed before no longer stands. */
   resetOwn(): void {
     this.resends.clear();
+    this.answered.clear();
     this.hashes.delete(this.id);
     this.divergedAt.delete(this.id);
     this.latest.delete(this.id);

@@ -5,8 +5,11 @@
 import { parseArgs } from 'node:util';
 import { startQuorumWithLoad, quorumRaw } from './throughput.js';
 import { scrapeMetrics, toRow } from './measure.js';
+import { buildReplica } from '../../scripts/replica-build.mjs';
 
 const { values } = parseArgs({ options: { replicas: { type: 'string', default: '3' }, levels: { type: 'string', default: '1,64,256' }, seconds: { type: 'string', default: '4' } } });
+// The replicas run built (dist/replica/cli.js), rebuilt here when replica/ changed.
+await buildReplica();
 const q = await startQuorumWithLoad(Number(values.replicas));
 try {
   for (const inFlight of values.levels.split(',').map(Number)) {

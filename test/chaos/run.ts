@@ -179,8 +179,9 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (a.insideLab) return inner(a, new NetnsHosts(a.insideLab));
-  // The replicas run the built replica (dist/replica/cli.js), built here when stale, before any lab exists.
-  const built = await buildReplica();
+  // The replicas run the built replica (dist/replica/cli.js), built here when stale, before any lab exists; not under
+  // the test run, whose global setup built it (a rebuild would replace it under the tests beside this run).
+  const built = process.env.QUORUM_REPLICA_PREBUILT ? null : await buildReplica();
   if (built) process.stderr.write(`chaos: built dist/replica/cli.js (${built})\n`);
   const reason = netnsUnavailableReason();
   if (a.hosts === 'netns' && reason) {

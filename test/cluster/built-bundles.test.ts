@@ -50,6 +50,8 @@ describe('the built headless replica (dist/replica/cli.js)', () => {
   });
 
   it('three replicas with a secret form a cluster over TLS peer links and serve their certificates', async () => {
+    // The web root is chosen when a replica starts: built first (npm test's vite step has, a lone run may not have).
+    await ensureWebClient();
     cluster = await Cluster.start({ size: 3, built: true });
     const leader = await cluster.leader();
     expect(await sendAndRead([leader.address], 'builtann')).toEqual(['from a bundle']);
@@ -57,7 +59,6 @@ describe('the built headless replica (dist/replica/cli.js)', () => {
     for (const r of cluster.replicas) expect(await servedCertificate(r.address, caPem)).toMatchObject({ authorized: true, error: null, subjectCN: r.id });
     // The web client it serves is the built one (dist/renderer), found from the bundle's chunks folder: the replica's
     // code runs from dist/replica/chunks/, and once looked for it from there in vain ("the web client is not built").
-    await ensureWebClient();
     const page = await fetch(`http://${leader.address}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toBe(readFileSync(join(ROOT, 'dist', 'renderer', 'index.html'), 'utf8'));

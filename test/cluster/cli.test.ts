@@ -1,5 +1,5 @@
-// The `chat` and `status` commands end to end: real replica processes (`replica/cli.ts replica`), the commands run
-// as processes too (`replica/cli.ts chat|status`), password on stdin, exact JSON on stdout.
+// The `chat` and `status` commands end to end: real replica processes (the built `dist/replica/cli.js replica`), the
+// commands run as processes too (`dist/replica/cli.js chat|status`), password on stdin, exact JSON on stdout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import WebSocket from 'ws';

@@ -1,5 +1,5 @@
 // The desktop's main process (test/helpers/desktop.ts: the production host, team and IPC handlers) with a real replica
-// child (main/replica-process.ts forked as Electron would run it) whose data folder is a small real filesystem (a tmpfs
+// child (the built dist/main/replica-process.js forked as Electron would run it) whose data folder is a small real filesystem (a tmpfs
 // this test mounts; root only). The replica measures its disk (status.storage) and main relays it: on a 64 MB disk the
 // app warns of low space at once (the replica warns below 512 MB). Another Quorum pointed at the same data folder stops
 // with exit status 4 and the app says that another Quorum uses it. When the disk fills, the replica stops with exit

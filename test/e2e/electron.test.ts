@@ -8,7 +8,6 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeUnless } from '../helpers/skip.js';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -57,8 +56,8 @@ describeUnless(reason, 'the desktop app through _electron', () => {
 
   beforeAll(async () => {
     await ensureWebClient();
-    const built = spawnSync(process.execPath, [join(ROOT, 'main', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
-    if (built.status !== 0) throw new Error('node main/build.mjs failed');
+    // dist/main (the app's main process, preload and replica process) was built by test/global-setup.ts: building it
+    // again here would replace it under the desktop tests running beside this one.
     // A fresh user-data folder: a first install, except that the replica listens on a free port, not 7420.
     userData = mkdtempSync(join(tmpdir(), 'quorum-electron-'));
     port = await freePort();

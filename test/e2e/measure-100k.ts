@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import type { CDPSession, Page } from 'playwright-core';
 import { Cluster } from '../helpers/cluster.js';
+import { buildReplica } from '../../scripts/replica-build.mjs';
 import { RawConn } from '../helpers/raw-client.js';
 import { ensureWebClient, haveChromium, chromiumMissing, launchChromium, PASSWORD, statusBar } from './support.js';
 
@@ -154,6 +155,7 @@ async function loadEverything(page: Page, timeoutMs: number): Promise<{ ms: numb
 
 async function main(): Promise<void> {
   await ensureWebClient();
+  await buildReplica(); // the replicas run built (dist/replica/cli.js), rebuilt when replica/ changed
   log(`measure-100k: ${TOTAL} messages, ${REPLICAS} replica(s)`);
   const cluster = await Cluster.start({ size: REPLICAS });
   const browser = await launchChromium();

@@ -98,7 +98,8 @@ export interface ReplicaProcOptions {
   env?: Record<string, string>;
   /**
    * Run the built replica (dist/replica/cli.js, scripts/replica-build.mjs: what `npm run replica` runs) rather than its
-   * sources through tsx. Default: built for this checkout, sources for another (it may have no build).
+   * sources through tsx. Default: built for this checkout (codeRoot absent or this one), sources for another (it may
+   * have no build).
    */
   built?: boolean;
 }
@@ -128,7 +129,7 @@ export class ReplicaProc {
 
   start(): void {
     const root = this.options.codeRoot ?? ROOT;
-    const entry = (this.options.built ?? this.options.codeRoot === undefined) ? [join(root, 'dist', 'replica', 'cli.js')] : ['--import', 'tsx', join(root, 'replica', 'cli.ts')];
+    const entry = (this.options.built ?? resolve(root) === ROOT) ? [join(root, 'dist', 'replica', 'cli.js')] : ['--import', 'tsx', join(root, 'replica', 'cli.ts')];
     const args = [...(this.options.nodeArgs ?? []), ...entry, 'replica', '--id', this.options.id, '--data', this.options.dataDir, '--listen', this.address];
     if (this.options.initialCluster) args.push('--initial-cluster', this.options.initialCluster);
     if (this.options.secretFile) args.push('--secret-file', this.options.secretFile);

@@ -1,7 +1,7 @@
 /**
- * The replica's utility process under Node: forks main/replica-process.ts (through replica-child-entry.ts, which maps
- * Electron's parentPort onto the fork's IPC channel) and gives main's ReplicaHost the same ReplicaChild interface
- * Electron's UtilityProcess has. Optionally inside a network namespace (test/helpers/netns.ts).
+ * The replica's utility process under Node: forks the built dist/main/replica-process.js (or, `built: false`,
+ * main/replica-process.ts through tsx) through replica-child-entry.ts, which maps Electron's parentPort onto the
+ * fork's IPC channel, and gives main's ReplicaHost the same ReplicaChild interface Electron's UtilityProcess has. Optionally inside a network namespace (test/helpers/netns.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';

@@ -121,15 +121,54 @@ describe('state check', () => {
     expect(c.resendDue(600_000)).toEqual([]);
   });
 
-  it('knows a hash it already holds (a resend, to be answered) and its own hash at an index', () => {
+  it('answers a hash it already holds (a resend) with its own, at most once per 2 s to that member', () => {
     const c = new StateCheck('r1', members);
-    expect(c.holds('r2', 100, A)).toBe(false);
-    c.recordPeer('r2', 100, A);
-    expect(c.holds('r2', 100, A)).toBe(true);
-    expect(c.holds('r2', 100, B)).toBe(false);
-    expect(c.holds('r2', 120, A)).toBe(false);
     expect(c.ownHash(100)).toBeUndefined();
+    // First report: compared, not answered (the sender broadcast it; it will get this replica's own broadcast).
+    expect(c.receivePeer('r2', 100, A, 0).answer).toBeNull();
+    // The same again, but nothing of its own to answer with yet.
+    expect(c.receivePeer('r2', 100, A, 10).answer).toBeNull();
     c.recordOwn(100, B);
     expect(c.ownHash(100)).toBe(B);
+    expect(c.receivePeer('r2', 100, A, 20).answer).toEqual({ to: 'r2', index: 100, hash: B });
+    expect(c.receivePeer('r2', 100, A, 1_000).answer).toBeNull();
+    expect(c.receivePeer('r2', 100, A, 2_020).answer).toEqual({ to: 'r2', index: 100, hash: B });
+    // A different hash at the index is a new report, not a resend.
+    expect(c.receivePeer('r3', 100, A, 2_030).answer).toBeNull();
+  });
+
+  it('two replicas whose hashes crossed, were dropped and repeated settle with a bounded number of messages', () => {
+    // The driver's wiring: a new own hash goes to every member, due resends on every tick, answers on receipt.
+    const ids = ['r1', 'r2'];
+    const checks = new Map(ids.map((id) => [id, new StateCheck(id, () => ids)]));
+    const queue: { at: number; from: string; to: string; index: number; hash: string }[] = [];
+    let sent = 0;
+    const send = (now: number, from: string, to: string, index: number, hash: string, dropped = false) => {
+      sent++;
+      if (!dropped) queue.push({ at: now + 5, from, to, index, hash });
+    };
+    // r1 hashes at 100 and its message to r2 is dropped (r2's link was down); r2 hashes 300 ms later, and its message
+    // arrives. Then both resend, answer and cross for five simulated minutes of 10 ms ticks.
+    checks.get('r1')!.recordOwn(100, A);
+    send(0, 'r1', 'r2', 100, A, true);
+    for (let now = 0; now <= 300_000; now += 10) {
+      if (now === 300) {
+        checks.get('r2')!.recordOwn(100, A);
+        send(now, 'r2', 'r1', 100, A);
+      }
+      // A stray copy of r2's hash reaches r1 again at 10 s (a resend that crossed an answer).
+      if (now === 10_000) send(now, 'r2', 'r1', 100, A);
+      for (const m of queue.filter((q) => q.at <= now)) {
+        queue.splice(queue.indexOf(m), 1);
+        const { answer } = checks.get(m.to)!.receivePeer(m.from, m.index, m.hash, now);
+        if (answer) send(now, m.to, answer.to, answer.index, answer.hash);
+      }
+      for (const id of ids) for (const r of checks.get(id)!.resendDue(now)) send(now, id, r.to, r.index, r.hash);
+    }
+    // Each side holds the other's hash, and all went quiet: a handful of messages, not one per round trip.
+    expect(checks.get('r1')!.member('r2')).toEqual({ index: 100, agrees: true });
+    expect(checks.get('r2')!.member('r1')).toEqual({ index: 100, agrees: true });
+    expect(sent).toBeLessThanOrEqual(8);
+    expect(queue).toEqual([]);
   });
 });
