@@ -155,8 +155,9 @@ export class StateCheck {
     const index = this.ownLatest;
     const hash = index === null ? undefined : this.ownHash(index);
     if (index === null || hash === undefined) return [];
+    const members = new Set(this.members());
     const out: HashToSend[] = [];
-    for (const to of this.members()) {
+    for (const to of members) {
       if (to === this.id) continue;
       const theirs = this.hashes.get(to);
       if (theirs && [...theirs.keys()].some((i) => i >= index)) {
@@ -170,7 +171,6 @@ export class StateCheck {
       r.dueAt = now + RESEND_FIRST_MS * 2 ** r.sent;
       out.push({ to, index, hash });
     }
-    const members = new Set(this.members());
     for (const map of [this.resends, this.answered]) for (const id of map.keys()) if (!members.has(id)) map.delete(id);
     return out;
   }

@@ -1,6 +1,7 @@
 /**
  * Real replica processes for cluster tests: each replica is `node dist/replica/cli.js replica ...` (the built replica,
- * what `npm run replica` runs; test/global-setup.ts builds it before the tests) with its own data folder and port on 127.0.0.1, in the environment the launchers give a replica (replica/process-env.ts).
+ * what `npm run replica` runs; test/global-setup.ts builds it before the tests) with its own data folder and port on
+ * 127.0.0.1, in the environment the launchers give a replica (replica/process-env.ts).
  * Waits are conditions polled with a timeout, never fixed sleeps.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -1,6 +1,7 @@
 // Configuration changes asked for at the same moment (replica/node/driver.ts proposeConfChange): Raft takes one at a
 // time, and the core refuses a change while an earlier one is not applied. A cluster administration request (a
-// machine joining, `cluster add`) waits its turn instead of failing; autopilot's own proposals do not wait.
+// machine joining, `cluster add`) and autopilot's promotions wait their turn instead of failing; a plain proposal is
+// refused.
 import { afterEach, describe, expect, it } from 'vitest';
 import { QuorumError } from '../../replica/protocol/errors.js';
 import { CountingStateMachine } from '../helpers/counting-state-machine.js';
