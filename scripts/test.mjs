@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: typecheck, lint (ESLint, dependency-cruiser, knip), build the web client (the e2e tests serve it), then every vitest suite
-// (unit, simulation, real-process cluster, Chromium e2e, quick chaos). Prints one closing summary line.
+// `npm test`: typecheck, lint (ESLint, dependency-cruiser, knip), then every vitest suite (unit, simulation, real-process
+// cluster, Chromium e2e, quick chaos); vitest's global setup (test/global-setup.ts) first builds what the tests run.
+// Prints one closing summary line.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -25,7 +26,6 @@ function step(title, cmd, args) {
 let ok = step('typecheck (tsc --noEmit)', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
 // A lint finding fails the run but does not stop it: the tests still say whether the behaviour holds.
 const lintOk = ok && step('lint (npm run lint)', process.execPath, [join(root, 'scripts', 'lint.mjs')]);
-if (ok && existsSync(join(root, 'renderer', 'vite.config.ts'))) ok = step('build web client (vite)', bin('vite'), ['build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn']);
 mkdirSync(join(root, 'test-results'), { recursive: true });
 const report = join(root, 'test-results', 'vitest.json');
 // Tests that skip say why through test/helpers/skip.ts, which appends {file, suite|test, reason} lines here.

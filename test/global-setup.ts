@@ -2,12 +2,13 @@
  * Before any test file runs, builds what the tests spawn, so they run the built JavaScript that ships, built once for
  * the whole run: the replica and command line (dist/replica/cli.js, as `npm run replica` does; when missing or older
  * than its sources) and the desktop's main-process bundles (main/build.mjs: dist/main/replica-process.js is the
- * desktop's replica process; when stale the same way).
+ * desktop's replica process; when stale the same way), and the web client the replicas serve (dist/renderer, when stale).
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { buildReplica, staleness } from '../scripts/replica-build.mjs';
 import { ROOT } from './helpers/cluster.js';
+import { ensureWebClient } from './e2e/support.js';
 
 export default async function setup(): Promise<void> {
   const t0 = performance.now();
@@ -20,6 +21,10 @@ export default async function setup(): Promise<void> {
     if (main.status !== 0) throw new Error(`main/build.mjs failed:\n${main.stdout}${main.stderr}`);
     process.stdout.write(`test setup: built dist/main (${mainWhy})\n`);
   }
+  // The web client the replicas serve to the e2e tests' Chromium (`npm run build:renderer`).
+  const t1 = performance.now();
+  const webWhy = await ensureWebClient();
+  if (webWhy) process.stdout.write(`test setup: built the web client dist/renderer (${webWhy}) in ${Math.round(performance.now() - t1)} ms\n`);
   // The chaos run the tests start (test/chaos/quick.test.ts) uses this build as it is.
   process.env.QUORUM_REPLICA_PREBUILT = '1';
 }

@@ -154,6 +154,18 @@ export class ClientEndpoint {
     for (const c of this.conns) c.close(code, reason);
   }
 
+  /** Closes every connection that is logged in (the others keep theirs); returns how many. */
+  closeLoggedIn(code: number, reason: string): number {
+    let n = 0;
+    for (const set of this.byAccount.values()) {
+      for (const c of set) {
+        c.close(code, reason);
+        n++;
+      }
+    }
+    return n;
+  }
+
   private onFrame(conn: Conn, bucket: Bucket, data: Buffer, isBinary: boolean): void {
     if (conn.closed) return;
     if (isBinary) {

@@ -18,6 +18,7 @@ import { LIMITS } from '../protocol/limits.js';
 import type { ClientEndpoint } from './client-endpoint.js';
 import type { PeerEndpoint } from './peer-endpoint.js';
 import { CONTENT_TYPES } from '../protocol/content-types.js';
+import { CLOSE_CODES } from '../protocol/client.js';
 import type { Exposure } from './exposure.js';
 import type { Transport } from './transport.js';
 
@@ -267,7 +268,7 @@ export class HttpServer {
         this.options.log.warn({ remote }, 'client refused: plain text from another machine');
         this.clientWss.handleUpgrade(req, socket, head, (ws) => {
           ws.on('error', () => ws.terminate());
-          ws.close(4426, PLAIN_CLIENT_REFUSED);
+          ws.close(CLOSE_CODES.tlsRequired, PLAIN_CLIENT_REFUSED);
         });
         return;
       }

@@ -14,6 +14,9 @@ export const PRESENCE_WATCH_MAX = 500;
 export class Presence {
   private readonly online = new Set<number>();
   private readonly lastSeen = new Map<number, number>();
+  /** Accounts whose change is still to be pushed (by id: their username), and whether a push is scheduled. */
+  private readonly changedSince = new Map<number, string>();
+  private flushScheduled = false;
   /** Who watches each account, and what each connection watches (to unsubscribe it). */
   private readonly watchers = new Map<number, Set<ClientConn>>();
   private readonly watching = new WeakMap<ClientConn, { id: number; username: string }[]>();
@@ -22,17 +25,36 @@ export class Presence {
     /** The connections logged in as an account (ClientEndpoint.connectionsOf). */
     private readonly connectionsOf: (accountId: number) => ClientConn[],
     private readonly now: () => number = Date.now,
+    /** Runs the push of changes once the current turn of the event loop is done (tests run it by hand). */
+    private readonly defer: (push: () => void) => void = setImmediate,
   ) {}
 
-  /** The first connection of an account logged in (online) or its last one went (offline). */
+  /**
+   * The first connection of an account logged in (online) or its last one went (offline). Watchers are pushed the
+   * account's state as it is after this turn of the event loop, never from inside it: a `presence` answer is computed
+   * when the watch begins but sent some promise steps later, and a login finishing in those steps (its write and the
+   * watch's read barrier settle in the same turn) would push "online" ahead of an answer that says "offline", which the
+   * client, taking the later frame for the newer, would keep. Changes within one turn are pushed once.
+   */
   changed(accountId: number, username: string, online: boolean): void {
     if (online) this.online.add(accountId);
     else {
       this.online.delete(accountId);
       this.lastSeen.set(accountId, this.now());
     }
-    const frame: PushFrame = { type: 'push', event: 'presence', ...this.entry(accountId, username) };
-    for (const conn of this.watchers.get(accountId) ?? []) conn.push(frame);
+    this.changedSince.set(accountId, username);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    this.defer(() => this.pushChanges());
+  }
+
+  private pushChanges(): void {
+    this.flushScheduled = false;
+    for (const [accountId, username] of this.changedSince) {
+      const frame: PushFrame = { type: 'push', event: 'presence', ...this.entry(accountId, username) };
+      for (const conn of this.watchers.get(accountId) ?? []) conn.push(frame);
+    }
+    this.changedSince.clear();
   }
 
   /** What `accounts` are now; `conn` is told of their changes from now on (replacing what it watched before). */

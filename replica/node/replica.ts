@@ -14,6 +14,7 @@ import { PeerEndpoint } from '../net/peer-endpoint.js';
 import { HttpServer } from '../net/http-server.js';
 import { QuorumError, type LeaderHint } from '../protocol/errors.js';
 import { parseHostPort } from '../protocol/address.js';
+import { CLOSE_CODES } from '../protocol/client.js';
 import { Driver } from './driver.js';
 import { PeerClocks } from './peer-clocks.js';
 import { ClusterVersionKeeper } from './cluster-version.js';
@@ -21,6 +22,7 @@ import { snapshotUnreadableBy, STATE_HASH_VERSION } from '../chat/versions.js';
 import { STATE_SCHEMA_VERSION } from '../chat/schema.js';
 import { RequestHandler } from './requests.js';
 import { Presence } from './presence.js';
+import { LeaderMoved } from './leader-moved.js';
 import { createMetrics } from './metrics.js';
 import { openDataFolder, removeOutgoingSnapshots, type Closer } from './data-folder.js';
 import { NODE_TIMERS, snapshotDirectory } from './driver-contract.js';
@@ -363,12 +365,18 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
   driver.on('conf', () => {
     if (membership.confApplied()) {
       log.warn(REMOVED_NOTICE);
-      clients.closeAll(4410, 'this replica was removed from the cluster');
+      clients.closeAll(CLOSE_CODES.removed, 'this replica was removed from the cluster');
     }
     autopilot.confApplied(conf());
     syncLinks();
   });
+  const leaderMoved = new LeaderMoved({
+    selfId,
+    closeLoggedIn: (reason) => clients.closeLoggedIn(CLOSE_CODES.leaderMoved, reason),
+    onClosed: (leader, closed) => log.info({ leader, closed }, 'no longer leading: sent the logged-in clients on to the new leader'),
+  });
   driver.on('softState', (soft) => {
+    leaderMoved.softState(soft);
     metrics.term.set(raft.currentTerm);
     if (soft.role === 'leader') log.info({ term: raft.currentTerm }, 'became leader');
     if (soft.role === 'leader') stepDownIfDiverged();

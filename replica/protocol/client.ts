@@ -10,6 +10,16 @@ import type { AutopilotMemberView, AutopilotSummary } from './autopilot.js';
 
 export const PROTOCOL_VERSION = 1;
 
+/** WebSocket close codes a replica ends a client connection with (docs/protocol.md). */
+export const CLOSE_CODES = {
+  /** Plain text from another machine: clients talk TLS to a replica that is not on this machine. */
+  tlsRequired: 4426,
+  /** This replica was removed from the cluster: use another one. */
+  removed: 4410,
+  /** This replica led and another now does: reconnect (the hello names the leader) and resume there. */
+  leaderMoved: 4409,
+} as const;
+
 export const Username = z
   .string()
   .min(LIMITS.usernameMin)

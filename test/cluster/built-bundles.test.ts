@@ -9,7 +9,6 @@ import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, freePort, ROOT } from '../helpers/cluster.js';
-import { ensureWebClient } from '../e2e/support.js';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { TestDesktop } from '../helpers/desktop.js';
 import { CLUSTER_CA_FILE } from '../../replica/security/replica-security.js';
@@ -51,7 +50,6 @@ describe('the built headless replica (dist/replica/cli.js)', () => {
 
   it('three replicas with a secret form a cluster over TLS peer links and serve their certificates', async () => {
     // The web root is chosen when a replica starts: built first (npm test's vite step has, a lone run may not have).
-    await ensureWebClient();
     cluster = await Cluster.start({ size: 3, built: true });
     const leader = await cluster.leader();
     expect(await sendAndRead([leader.address], 'builtann')).toEqual(['from a bundle']);

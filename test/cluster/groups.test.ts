@@ -7,6 +7,8 @@ import { QuorumClient } from '../../replica/client/index.js';
 import type { ChatMessage } from '../../replica/protocol/index.js';
 import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
 import { Cluster, REPLICA_CLI, ROOT, waitConverged, waitFor } from '../helpers/cluster.js';
+import { adminRequest } from '../../replica/net/admin-client.js';
+import { readSecretFile } from '../../replica/security/secret-file.js';
 
 const PW = 'password-groups';
 let cluster: Cluster;
@@ -134,6 +136,38 @@ describe('groups on a real cluster', () => {
       await waitFor('ann offline with a last-seen time', () => seen.some((p) => p.user === 'ann' && !p.online && p.lastSeenAt !== null), 30_000);
       leader.start();
       await leader.waitHealthy();
+    } finally {
+      ann.close();
+      bob.close();
+    }
+  }, 120_000);
+
+  it('a leader that hands over without dying sends its logged-in clients on: presence and typing follow them', async () => {
+    // Presence and typing live on the leader's connections. A leader that steps down (a transfer, a lost election)
+    // keeps running, so nothing closes its connections; a client with nothing to send would stay with it and be shown
+    // offline by the new leader, and typing notices for it would go nowhere.
+    await waitFor('every replica back', async () => (await Promise.all(cluster.replicas.map((r) => r.status().then(() => true, () => false)))).every(Boolean), 30_000);
+    const options = { servers: cluster.addresses, WebSocket, backoff: { initialMs: 20, maxMs: 500 } };
+    const bob = new QuorumClient(options);
+    const ann = new QuorumClient(options);
+    try {
+      await bob.login('bob', PW);
+      await ann.login('ann', PW);
+      const seen: { user: string; online: boolean }[] = [];
+      bob.on('presence', (p) => seen.push(p));
+      const typing: { from: string }[] = [];
+      bob.on('typing', (t) => typing.push(t));
+      expect((await bob.presence(['ann'])).presence).toMatchObject([{ user: 'ann', online: true }]);
+      const before = await cluster.leader();
+      const target = cluster.replicas.find((r) => r !== before)!;
+      const handed = await adminRequest<{ leader: string }>(cluster.addresses, readSecretFile(cluster.secretFile).current, { op: 'transfer', to: target.id }, { timeoutMs: 20_000 });
+      expect(handed.leader).toBe(target.id);
+      // Both follow the leader by themselves (neither sends anything): the new leader sees ann online and tells bob.
+      await waitFor('both clients at the new leader', () => ann.state.replica?.id === target.id && bob.state.replica?.id === target.id, 30_000);
+      await waitFor('ann online at the new leader', async () => (await bob.presence(['ann'])).presence[0]?.online === true, 30_000);
+      await ann.typing({ to: 'bob' });
+      await waitFor('the typing notice', () => typing.length === 1);
+      expect(typing).toEqual([{ from: 'ann' }]);
     } finally {
       ann.close();
       bob.close();

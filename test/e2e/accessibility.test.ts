@@ -11,7 +11,6 @@ import { RawConn } from '../helpers/raw-client.js';
 import {
   axeFindings,
   chromiumMissing,
-  ensureWebClient,
   haveChromium,
   launchChromium,
   NetworkSwitch,
@@ -35,7 +34,6 @@ describe.skipIf(!haveChromium)('accessibility and the narrow layout (Chromium, r
   const pageErrors: string[][] = [];
 
   beforeAll(async () => {
-    await ensureWebClient();
     [cluster, browser] = await Promise.all([Cluster.start({ size: 1 }), launchChromium()]);
     replica = await cluster.leader();
     const ben = await RawConn.open(replica.address);

@@ -20,7 +20,7 @@ import { describeUnless } from '../helpers/skip.js';
 import { freePort, waitFor } from '../helpers/cluster.js';
 import { TestDesktop } from '../helpers/desktop.js';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
-import { axeFindings, chromiumSkipReason, ensureWebClient, launchChromium, openWith, PASSWORD, say, shot, signUpOnPage, statusBar, UI_TIMEOUT, waitText, watchErrors } from './support.js';
+import { axeFindings, chromiumSkipReason, launchChromium, openWith, PASSWORD, say, shot, signUpOnPage, statusBar, UI_TIMEOUT, waitText, watchErrors } from './support.js';
 import { DESKTOP_WINDOW_CHROMIUM_ARGS, openDesktopWindow, type DesktopWindow } from './desktop-window.js';
 
 /** Autopilot as the desktops' settings give it to their replicas: a short stabilisation, so the test sees promotions. */
@@ -49,7 +49,7 @@ describeUnless(chromiumSkipReason, 'desktop: Join from a used install and autopi
       });
       desktops[name].start();
     }
-    [browser] = await Promise.all([launchChromium(DESKTOP_WINDOW_CHROMIUM_ARGS), ensureWebClient(), ...Object.values(desktops).map((d) => d.waitRunning())]);
+    [browser] = await Promise.all([launchChromium(DESKTOP_WINDOW_CHROMIUM_ARGS), ...Object.values(desktops).map((d) => d.waitRunning())]);
   }, 90_000);
 
   afterAll(async () => {

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { _electron, type Browser, type ElectronApplication, type Page } from 'playwright-core';
 import { freePort, ROOT, waitFor } from '../helpers/cluster.js';
 import { APP_URL } from '../../main/app-protocol.js';
-import { chromiumMissing, converse, ensureWebClient, haveChromium, launchChromium, say, shot, signUpOnPage, statusBar, waitText, watchErrors } from './support.js';
+import { chromiumMissing, converse, haveChromium, launchChromium, say, shot, signUpOnPage, statusBar, waitText, watchErrors } from './support.js';
 
 /** The Electron executable require('electron') would return, or why there is none. */
 function electronBinary(): { path: string } | { missing: string } {
@@ -55,7 +55,6 @@ describeUnless(reason, 'the desktop app through _electron', () => {
   let errors: string[];
 
   beforeAll(async () => {
-    await ensureWebClient();
     // dist/main (the app's main process, preload and replica process) was built by test/global-setup.ts: building it
     // again here would replace it under the desktop tests running beside this one.
     // A fresh user-data folder: a first install, except that the replica listens on a free port, not 7420.

@@ -13,7 +13,6 @@ import { client, closeClients } from '../helpers/clients.js';
 import {
   chromiumMissing,
   NetworkSwitch,
-  ensureWebClient,
   haveChromium,
   launchChromium,
   openWith,
@@ -36,7 +35,6 @@ describe.skipIf(!haveChromium)('the outbox across page reloads (Chromium, real r
   const pageErrors: string[][] = [];
 
   beforeAll(async () => {
-    await ensureWebClient();
     [cluster, browser] = await Promise.all([Cluster.start({ size: 3 }), launchChromium()]);
     await cluster.leader();
   }, 90_000);

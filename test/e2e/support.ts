@@ -9,6 +9,7 @@ import { build } from 'vite';
 import axe from 'axe-core';
 import { chromium, type Browser, type BrowserContext, type Page, type WebSocketRoute } from 'playwright-core';
 import { ROOT } from '../helpers/cluster.js';
+import { staleness } from '../../scripts/replica-build.mjs';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const haveChromium = existsSync(CHROMIUM);
@@ -28,10 +29,14 @@ export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   });
 }
 
-/** Replicas serve dist/renderer; `npm test` builds it first. Build it here only when it is missing (a lone vitest run). */
-export async function ensureWebClient(): Promise<void> {
-  if (existsSync(join(ROOT, 'dist', 'renderer', 'index.html'))) return;
-  await build({ configFile: join(ROOT, 'renderer', 'vite.config.ts'), logLevel: 'warn' });
+/**
+ * Replicas serve dist/renderer: builds it when it is missing or older than its sources (vitest's global setup calls
+ * this once per run; a standalone probe calls it itself). Returns why it built, or null.
+ */
+export async function ensureWebClient(): Promise<string | null> {
+  const why = staleness([join(ROOT, 'dist', 'renderer', 'index.html')], ['renderer', 'replica/protocol', 'replica/client', 'main/ipc-contract.ts', 'package.json', 'package-lock.json']);
+  if (why) await build({ configFile: join(ROOT, 'renderer', 'vite.config.ts'), logLevel: 'warn' });
+  return why;
 }
 
 export async function shot(page: Page, name: string): Promise<string> {

@@ -6,14 +6,15 @@
  * One cluster and one browser for all specs; the specs build on one another (the group of the first is used by the
  * rest), so they run in order. Screenshots: test-results/screenshots/e2e-team-*.png.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { describeUnless } from '../helpers/skip.js';
 import { Cluster, waitFor, type ReplicaProc } from '../helpers/cluster.js';
 import { RawConn } from '../helpers/raw-client.js';
+import { printLogTimeline } from '../helpers/log-timeline.js';
 import type { ChatMessage } from '../../replica/protocol/client.js';
 import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
-import { chromiumSkipReason, countText, ensureWebClient, launchChromium, messages, say, shot, signUpOnPage, stateOf, statusBar, texts, UI_TIMEOUT, waitText, watchErrors } from './support.js';
+import { chromiumSkipReason, countText, launchChromium, messages, say, shot, signUpOnPage, stateOf, statusBar, texts, UI_TIMEOUT, waitText, watchErrors } from './support.js';
 
 describeUnless(chromiumSkipReason, 'team chat: groups, search, edits, presence and typing (Chromium, real 3-replica cluster)', () => {
   let cluster: Cluster;
@@ -23,7 +24,6 @@ describeUnless(chromiumSkipReason, 'team chat: groups, search, edits, presence a
   const pageErrors: string[][] = [];
 
   beforeAll(async () => {
-    await ensureWebClient();
     [cluster, browser] = await Promise.all([Cluster.start({ size: 3 }), launchChromium()]);
     const leader = await cluster.leader();
     await waitFor('cluster version 3', async () => (await (await cluster.leader()).status()).clusterVersion === SUPPORTED_VERSION);
@@ -39,6 +39,9 @@ describeUnless(chromiumSkipReason, 'team chat: groups, search, edits, presence a
       pages[user] = page;
     }
   }, 90_000);
+
+  // CI deletes its clone: a failing spec prints what the replicas said (leader changes, connections).
+  beforeEach(({ onTestFailed }) => onTestFailed(() => printLogTimeline(Object.fromEntries(cluster.replicas.map((r) => [r.id, r.options.logFile])))));
 
   afterEach(() => {
     const uncaught = pageErrors.flat();

@@ -14,7 +14,6 @@ import {
   barHistory,
   chromiumSkipReason,
   countText,
-  ensureWebClient,
   launchChromium,
   messages,
   NetworkSwitch,
@@ -40,7 +39,6 @@ describeUnless(chromiumSkipReason, 'web client against a real 3-replica cluster 
   const pageErrors: string[][] = [];
 
   beforeAll(async () => {
-    await ensureWebClient();
     [cluster, browser] = await Promise.all([Cluster.start({ size: 3 }), launchChromium()]);
     await cluster.leader();
   }, 90_000);

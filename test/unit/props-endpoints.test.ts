@@ -7,7 +7,6 @@
  * - /peer (PeerEndpoint): before a valid HMAC proof nothing reaches Raft or the snapshot folder, whatever is sent;
  *   after it, only messages from the authenticated peer to this replica get through, and bad frames close the link.
  */
-import { EventEmitter } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,34 +19,10 @@ import { clientMac, newNonce } from '../../replica/net/peer-auth.js';
 import { ClientRequest, type HelloFrame } from '../../replica/protocol/client.js';
 import { PeerFrame } from '../../replica/protocol/peer.js';
 import type { Message } from '../../replica/raft/types.js';
+import { FakeWs } from '../helpers/fake-ws.js';
 
 const SEED = 0xe4d901;
 const log = pino({ level: 'silent' });
-
-class FakeWs extends EventEmitter {
-  readyState = 1;
-  bufferedAmount = 0;
-  /** Bytes each send adds to bufferedAmount (a peer that never reads). */
-  growth = 0;
-  readonly sent: any[] = [];
-  closed: { code: number; reason: string } | null = null;
-  send(data: string): void {
-    this.sent.push(JSON.parse(data));
-    this.bufferedAmount += this.growth ? data.length + this.growth : 0;
-  }
-  close(code: number, reason: string): void {
-    if (this.closed) return;
-    this.closed = { code, reason };
-    this.readyState = 3;
-    this.emit('close', code, Buffer.from(reason ?? ''));
-  }
-  terminate(): void {
-    this.close(1006, 'terminated');
-  }
-  frame(data: string | Buffer, binary = false): void {
-    this.emit('message', Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8'), binary);
-  }
-}
 
 /** A handler that records every request and answers when told (or at once). */
 class FakeHandler implements ClientHandler {

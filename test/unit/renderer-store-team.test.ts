@@ -307,6 +307,22 @@ describe('presence and typing', () => {
       ['typing', { group: 'team' }],
     ]);
   });
+
+  it('after sending, the next keystroke in that conversation is told at once (the others cleared the notice)', async () => {
+    const { team: t, store } = await loggedIn({ groups: [team()] });
+    store.getState().noteTyping('#team');
+    store.getState().noteTyping('bob');
+    expect(store.getState().send('#team', 'done')).toBe(true);
+    store.getState().noteTyping('#team');
+    store.getState().noteTyping('#team');
+    // Only the conversation sent in: typing to bob is still within its 3 s.
+    store.getState().noteTyping('bob');
+    expect(t.calls.filter((c) => c[0] === 'typing')).toEqual([
+      ['typing', { group: 'team' }],
+      ['typing', { to: 'bob' }],
+      ['typing', { group: 'team' }],
+    ]);
+  });
 });
 
 describe('mute', () => {

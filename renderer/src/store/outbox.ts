@@ -174,6 +174,7 @@ export function createOutboxSlice(set: SetState, get: GetState, { api, env, logi
       const entry: OutboxEntry = { localId: newLocalId(env.now()), order, to, text, createdAt: env.now(), state: 'queued', handedOver: false };
       set((s) => ({ outbox: [...s.outbox, entry], drafts: { ...s.drafts, [to]: '' } }));
       void keep(me, entry);
+      ops.sentIn(to);
       sendNext();
       return true;
     },

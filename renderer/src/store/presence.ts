@@ -27,6 +27,7 @@ export interface PresenceActions {
 export interface PresenceOps {
   watchPresence(): void;
   stopTyping(name: string, user: string): void;
+  sentIn(name: string): void;
   forgetPresence(): void;
   onPresence(e: PresenceEntry): void;
   onTyping(t: { from: string; group?: string }): void;
@@ -116,6 +117,10 @@ export function createPresenceSlice(set: SetState, get: GetState, { api, env, lo
       watchTimer = env.setTimeout(() => void watchNow(), 100);
     },
     stopTyping,
+    sentIn(name) {
+      // The others clear this account's typing notice when its message arrives: typing again is told at once.
+      lastTold.delete(name);
+    },
     forgetPresence() {
       for (const t of typingTimers.values()) env.clearTimeout(t);
       typingTimers.clear();

@@ -119,6 +119,8 @@ export interface SliceOps {
   watchPresence(): void;
   /** presence: `user` no longer types in `name` (their message arrived). */
   stopTyping(name: string, user: string): void;
+  /** presence: this account sent a message in `name`, so its next keystroke there is told at once. */
+  sentIn(name: string): void;
   /** presence: forgets presence and typing, and cancels their timers (logout). */
   forgetPresence(): void;
 }

@@ -95,6 +95,7 @@ export function createAppStore(api: ChatApi, env: AppEnv): AppStore {
       teamOn: threadsOps.teamOn,
       watchPresence: presenceOps.watchPresence,
       stopTyping: presenceOps.stopTyping,
+      sentIn: presenceOps.sentIn,
       forgetPresence: presenceOps.forgetPresence,
     } satisfies SliceOps);
 
