@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
-    // Builds dist/replica/cli.js (the replica and CLI the tests spawn) when it is stale.
+    // Builds what the tests run when it is stale: dist/replica/cli.js, dist/main and the web client (dist/renderer).
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,

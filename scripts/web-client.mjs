@@ -1,37 +1,43 @@
 #!/usr/bin/env node
-// Builds the web client (dist/renderer) when it is missing or older than its sources, so `npm run replica` right
-// after `npm install` serves it. Run before the replica by `npm run replica`; `npm start` and `npm test` build it
-// themselves. Offline: vite builds from node_modules.
+/**
+ * Builds the web client (dist/renderer) when it is missing or older than its sources, so `npm run replica` right
+ * after `npm install` serves it. Run before the replica by `npm run replica`, and by vitest's global setup
+ * (test/global-setup.ts) before the tests; `npm start` builds it itself. Always a production build, whatever
+ * NODE_ENV says (vitest sets it to "test", which would make vite emit React's development JSX). Offline: vite builds
+ * from node_modules.
+ */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { staleness } from './replica-build.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
-const builtPage = join(root, 'dist', 'renderer', 'index.html');
+const root = fileURLToPath(new URL('..', import.meta.url));
+export const BUILT_WEB_CLIENT = join(root, 'dist', 'renderer', 'index.html');
 /** What the web client's bundle is made of: a change here makes the build stale. */
-const SOURCES = ['renderer', 'replica/protocol', 'replica/client', 'replica/util'];
+const SOURCES = ['renderer', 'replica/protocol', 'replica/client', 'replica/util', 'main/ipc-contract.ts', 'package.json', 'package-lock.json', 'scripts/web-client.mjs'];
 
-function newestChange(path) {
-  const stat = statSync(path);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  let newest = stat.mtimeMs;
-  for (const name of readdirSync(path)) newest = Math.max(newest, newestChange(join(path, name)));
-  return newest;
-}
-
-function staleness() {
-  if (!existsSync(builtPage)) return 'the web client is not built yet';
-  const built = statSync(builtPage).mtimeMs;
-  const changed = SOURCES.filter((dir) => existsSync(join(root, dir)) && newestChange(join(root, dir)) > built);
-  return changed.length ? `${changed.join(', ')} changed since the web client was built` : null;
-}
-
-const why = staleness();
-if (why) {
-  process.stderr.write(`web client: building it (${why}); this takes a few seconds...\n`);
+/**
+ * Builds dist/renderer if it is stale; `before(why)` is told first. Returns why it built, or null; throws when vite
+ * fails (its output says why).
+ */
+export function buildWebClient(before = () => {}) {
+  const why = staleness([BUILT_WEB_CLIENT], SOURCES);
+  if (!why) return null;
+  before(why);
   const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
-  const result = spawnSync(process.execPath, [vite, 'build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) {
-    process.stderr.write('web client: the build failed (see above); the replica starts anyway and says so at http://HOST:PORT/\n');
+  const result = spawnSync(process.execPath, [vite, 'build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  if (result.status !== 0) throw new Error(`the web client's build failed (vite exited with ${result.status ?? result.signal}; see above)`);
+  return why;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  try {
+    buildWebClient((why) => process.stderr.write(`web client: building it (${why}); this takes a few seconds...\n`));
+  } catch (err) {
+    process.stderr.write(`web client: ${err.message}; the replica starts anyway and says so at http://HOST:PORT/\n`);
   }
 }

@@ -2,13 +2,14 @@
  * Before any test file runs, builds what the tests spawn, so they run the built JavaScript that ships, built once for
  * the whole run: the replica and command line (dist/replica/cli.js, as `npm run replica` does; when missing or older
  * than its sources) and the desktop's main-process bundles (main/build.mjs: dist/main/replica-process.js is the
- * desktop's replica process; when stale the same way), and the web client the replicas serve (dist/renderer, when stale).
+ * desktop's replica process; when stale the same way), and the web client the replicas serve (dist/renderer, a
+ * production build as `npm run replica` makes it, when stale).
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { buildReplica, staleness } from '../scripts/replica-build.mjs';
+import { buildWebClient } from '../scripts/web-client.mjs';
 import { ROOT } from './helpers/cluster.js';
-import { ensureWebClient } from './e2e/support.js';
 
 export default async function setup(): Promise<void> {
   const t0 = performance.now();
@@ -21,9 +22,9 @@ export default async function setup(): Promise<void> {
     if (main.status !== 0) throw new Error(`main/build.mjs failed:\n${main.stdout}${main.stderr}`);
     process.stdout.write(`test setup: built dist/main (${mainWhy})\n`);
   }
-  // The web client the replicas serve to the e2e tests' Chromium (`npm run build:renderer`).
+  // The web client the replicas serve to the e2e tests' Chromium (scripts/web-client.mjs).
   const t1 = performance.now();
-  const webWhy = await ensureWebClient();
+  const webWhy = buildWebClient();
   if (webWhy) process.stdout.write(`test setup: built the web client dist/renderer (${webWhy}) in ${Math.round(performance.now() - t1)} ms\n`);
   // The chaos run the tests start (test/chaos/quick.test.ts) uses this build as it is.
   process.env.QUORUM_REPLICA_PREBUILT = '1';

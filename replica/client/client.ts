@@ -13,7 +13,7 @@
  * - After a reconnect a logged-in client first sends `resume {token, after}` so live delivery continues with no
  *   gap; pushed messages are deduplicated by id and acknowledged with coalesced `delivered {upTo}`.
  */
-import { ClientRequest, LIMITS, QuorumError, WRITE_OPS } from '../protocol/index.js';
+import { ClientRequest, CLOSE_CODES, LIMITS, QuorumError, WRITE_OPS } from '../protocol/index.js';
 import type {
   ChatMessage,
   ClientSession,
@@ -690,6 +690,9 @@ export class QuorumClient {
       }
     }
     if (this.closed) return;
+    // The replica stopped leading and sent its logged-in clients on (CLOSE_CODES.leaderMoved): not a failure; the
+    // next replica's hello names the leader.
+    if (conn.closeCode === CLOSE_CODES.leaderMoved) this.nextIsRedirect = true;
     let delay: number;
     if (this.nextIsRedirect && this.redirects < FREE_REDIRECTS) {
       this.redirects += 1;

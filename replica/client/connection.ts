@@ -22,6 +22,8 @@ export class Connection {
   private helloTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   hello: HelloFrame | null = null;
+  /** The close code the replica ended the connection with (CLOSE_CODES), once it has; null otherwise. */
+  closeCode: number | null = null;
   private readonly log: ClientLog;
   /** Something arrived since takeHeard() was last called (liveness.ts). */
   private heard = false;
@@ -59,6 +61,7 @@ export class Connection {
       this.log.debug({ address: this.address, err: typeof message === 'string' ? message : 'error' }, 'client socket error');
     };
     socket.onclose = (event) => {
+      this.closeCode = typeof event?.code === 'number' ? event.code : null;
       const detail = event?.reason ? `: ${event.reason}` : '';
       this.finish(this.hello ? `connection to ${this.address} closed${detail}` : `cannot connect to ${this.address}${detail}`);
     };

@@ -376,10 +376,15 @@ async function start(options: ReplicaOptions, opened: Closer[]): Promise<Replica
     onClosed: (leader, closed) => log.info({ leader, closed }, 'no longer leading: sent the logged-in clients on to the new leader'),
   });
   driver.on('softState', (soft) => {
-    leaderMoved.softState(soft);
     metrics.term.set(raft.currentTerm);
     if (soft.role === 'leader') log.info({ term: raft.currentTerm }, 'became leader');
     if (soft.role === 'leader') stepDownIfDiverged();
+    try {
+      leaderMoved.softState(soft);
+    } catch (err) {
+      // Closing sockets should not throw; if it does, the clients find the leader on their next request instead.
+      log.warn({ err: (err as Error).message }, 'could not send the logged-in clients on to the new leader');
+    }
   });
   driver.on('stateMismatch', () => stepDownIfDiverged());
 

@@ -49,7 +49,7 @@ describe('the built headless replica (dist/replica/cli.js)', () => {
   });
 
   it('three replicas with a secret form a cluster over TLS peer links and serve their certificates', async () => {
-    // The web root is chosen when a replica starts: built first (npm test's vite step has, a lone run may not have).
+    // The web root is chosen when a replica starts: vitest's global setup has built it.
     cluster = await Cluster.start({ size: 3, built: true });
     const leader = await cluster.leader();
     expect(await sendAndRead([leader.address], 'builtann')).toEqual(['from a bundle']);

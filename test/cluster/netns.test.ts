@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeUnless } from '../helpers/skip.js';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPLICA_CLI, ROOT, waitFor } from '../helpers/cluster.js';
@@ -55,7 +55,8 @@ describeUnless(reason, 'replicas on separate hosts (network namespaces)', () => 
     clientHost = lab.addHost('cl');
     const initial = hosts.map((h) => `${h.name}=${addr(h)}`).join(',');
     for (const h of hosts) {
-      const out = createWriteStream(join(dir, `${h.name}.log`));
+      // Opened here, synchronously: a stream's own open runs later, where a failure is an uncaught exception.
+      const out = createWriteStream('', { fd: openSync(join(dir, `${h.name}.log`), 'a') });
       const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, REPLICA_CLI, 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret'), '--metrics-token-file', join(dir, 'metrics-token'), '--no-discovery'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
       p.stdout!.pipe(out, { end: false });

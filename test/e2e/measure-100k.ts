@@ -12,8 +12,9 @@ import { parseArgs } from 'node:util';
 import type { CDPSession, Page } from 'playwright-core';
 import { Cluster } from '../helpers/cluster.js';
 import { buildReplica } from '../../scripts/replica-build.mjs';
+import { buildWebClient } from '../../scripts/web-client.mjs';
 import { RawConn } from '../helpers/raw-client.js';
-import { ensureWebClient, haveChromium, chromiumMissing, launchChromium, PASSWORD, statusBar } from './support.js';
+import { haveChromium, chromiumMissing, launchChromium, PASSWORD, statusBar } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -154,7 +155,7 @@ async function loadEverything(page: Page, timeoutMs: number): Promise<{ ms: numb
 }
 
 async function main(): Promise<void> {
-  await ensureWebClient();
+  buildWebClient();
   await buildReplica(); // the replicas run built (dist/replica/cli.js), rebuilt when replica/ changed
   log(`measure-100k: ${TOTAL} messages, ${REPLICAS} replica(s)`);
   const cluster = await Cluster.start({ size: REPLICAS });

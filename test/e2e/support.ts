@@ -5,11 +5,9 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'vite';
 import axe from 'axe-core';
 import { chromium, type Browser, type BrowserContext, type Page, type WebSocketRoute } from 'playwright-core';
 import { ROOT } from '../helpers/cluster.js';
-import { staleness } from '../../scripts/replica-build.mjs';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const haveChromium = existsSync(CHROMIUM);
@@ -27,16 +25,6 @@ export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...extraArgs],
   });
-}
-
-/**
- * Replicas serve dist/renderer: builds it when it is missing or older than its sources (vitest's global setup calls
- * this once per run; a standalone probe calls it itself). Returns why it built, or null.
- */
-export async function ensureWebClient(): Promise<string | null> {
-  const why = staleness([join(ROOT, 'dist', 'renderer', 'index.html')], ['renderer', 'replica/protocol', 'replica/client', 'main/ipc-contract.ts', 'package.json', 'package-lock.json']);
-  if (why) await build({ configFile: join(ROOT, 'renderer', 'vite.config.ts'), logLevel: 'warn' });
-  return why;
 }
 
 export async function shot(page: Page, name: string): Promise<string> {

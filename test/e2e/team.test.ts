@@ -41,7 +41,7 @@ describeUnless(chromiumSkipReason, 'team chat: groups, search, edits, presence a
   }, 90_000);
 
   // CI deletes its clone: a failing spec prints what the replicas said (leader changes, connections).
-  beforeEach(({ onTestFailed }) => onTestFailed(() => printLogTimeline(Object.fromEntries(cluster.replicas.map((r) => [r.id, r.options.logFile])))));
+  beforeEach(({ onTestFailed }) => onTestFailed(() => printLogTimeline(Object.fromEntries((cluster?.replicas ?? []).map((r) => [r.id, r.options.logFile])))));
 
   afterEach(() => {
     const uncaught = pageErrors.flat();

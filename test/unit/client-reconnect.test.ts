@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { QuorumClient, type QuorumClientOptions } from '../../replica/client/index.js';
 import type { ClientState } from '../../replica/client/types.js';
+import { CLOSE_CODES } from '../../replica/protocol/client.js';
 import { FakeCluster, until } from '../helpers/fake-replica.js';
 
 const clients: QuorumClient[] = [];
@@ -160,6 +161,22 @@ describe('QuorumClient reconnects', () => {
     expect(q.state.replica).toEqual({ id: 'r2', address: r2.address });
     await expect(q.status()).resolves.toMatchObject({ id: 'r2' });
     expect(r2.connections).toBe(2);
+  });
+
+  it('a replica that sends its clients on to the new leader (close code 4409) is left at once, not after a backoff', async () => {
+    const c = await cluster(2);
+    const [r1, r2] = [c.replica('r1'), c.replica('r2')];
+    c.leaderId = 'r1';
+    const rec = recorder();
+    const q = client([r1.address, r2.address], { random: rec.random, log: rec.log, backoff: { initialMs: 1_000, maxMs: 60_000 } });
+    await q.login('alice', 'password123');
+    expect(q.state.replica?.id).toBe('r1');
+    c.leaderId = 'r2';
+    for (const conn of r1.conns) conn.ws.close(CLOSE_CODES.leaderMoved, 'r2 leads now');
+    await until('at the new leader', () => q.state.status === 'connected' && q.state.replica?.id === 'r2');
+    const ended = rec.fields('client connection ended');
+    expect(ended[0]).toMatchObject({ address: r1.address, retryInMs: 0, reason: `connection to ${r1.address} closed: r2 leads now` });
+    expect(rec.draws).toBe(0);
   });
 
   it('reports connecting before the first hello and reconnecting after, with the reason, then connected', async () => {
