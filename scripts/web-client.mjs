@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { staleness } from './replica-build.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-export const BUILT_WEB_CLIENT = join(root, 'dist', 'renderer', 'index.html');
+const BUILT_WEB_CLIENT = join(root, 'dist', 'renderer', 'index.html');
 /** What the web client's bundle is made of: a change here makes the build stale. */
 const SOURCES = ['renderer', 'replica/protocol', 'replica/client', 'replica/util', 'main/ipc-contract.ts', 'package.json', 'package-lock.json', 'scripts/web-client.mjs'];
 
