@@ -1,15 +1,14 @@
 // The clock a leader stamps commands with: corrected by its peers' clocks (PeerClocks), caught up in steps after the
 // cluster was down (RequestHandler), so one skewed replica neither stamps messages hours off nor expires sessions.
-import { LoginThrottle } from '../../replica/security/login-throttle.js';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClientConn } from '../../replica/net/client-endpoint.js';
 import type { ApplyOutcome } from '../../replica/chat/state-machine.js';
 import { MAX_CLOCK_STEP_MS } from '../../replica/chat/state-machine.js';
 import { FRESH_MS, PeerClocks } from '../../replica/node/peer-clocks.js';
-import { RequestHandler, type RequestContext } from '../../replica/node/requests.js';
+import { RequestHandler } from '../../replica/node/requests.js';
 import type { ClientRequest } from '../../replica/protocol/client.js';
 import { Harness } from '../helpers/chat-harness.js';
+import { harnessRequestContext } from '../helpers/harness-requests.js';
 import { encodeCommand } from '../../replica/chat/commands.js';
 import { SUPPORTED_VERSION } from '../../replica/chat/versions.js';
 
@@ -87,25 +86,10 @@ class Leader {
       this.applied.push(data);
       return Promise.resolve(this.h.sm.applyEntries([this.h.raw(data)])[0]);
     };
-    const context = {
-      id: 'r1',
-      address: '127.0.0.1:1',
-      log: pino({ level: 'silent' }),
+    const context = harnessRequestContext(this.h, {
       driver: { isLeader: true, propose, readBarrier: () => Promise.resolve(this.h.sm.applied().index) },
-      sm: () => this.h.sm,
-      metrics: { requests: { inc: () => {} } },
-      leaderHint: () => null,
-      status: () => {
-        throw new Error('not used');
-      },
       now: () => this.clock(),
-      pushBacklog: () => {},
-      serving: () => true,
-      diverged: () => false,
-      secret: null,
-      loginThrottle: new LoginThrottle(),
-      transfer: () => Promise.reject(new Error('not used')),
-    } as unknown as RequestContext;
+    });
     this.handler = new RequestHandler(context);
   }
 

@@ -5,12 +5,12 @@
 // the client takes the later frame for the newer one, and would show the person offline until they next change.
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LoginThrottle } from '../../replica/security/login-throttle.js';
 import { ClientEndpoint } from '../../replica/net/client-endpoint.js';
 import type { ApplyOutcome } from '../../replica/chat/state-machine.js';
-import { RequestHandler, type RequestContext } from '../../replica/node/requests.js';
+import { RequestHandler } from '../../replica/node/requests.js';
 import { Presence } from '../../replica/node/presence.js';
 import { Harness } from '../helpers/chat-harness.js';
+import { harnessRequestContext } from '../helpers/harness-requests.js';
 import { FakeWs } from '../helpers/fake-ws.js';
 
 const harnesses: Harness[] = [];
@@ -26,27 +26,14 @@ function setup() {
   /** While set, read barriers wait for it (one ReadIndex round that answers every barrier asked meanwhile). */
   let round: { promise: Promise<number>; settle: () => void } | null = null;
   const presence: Presence = new Presence((id) => endpoint.connectionsOf(id));
-  const context = {
-    id: 'r1',
-    address: '127.0.0.1:1',
-    log: pino({ level: 'silent' }),
+  const context = harnessRequestContext(h, {
     driver: {
       isLeader: true,
       propose: (data: string): Promise<ApplyOutcome> => Promise.resolve(h.sm.applyEntries([h.raw(data)])[0]),
       readBarrier: () => round?.promise ?? Promise.resolve(h.sm.applied().index),
     },
-    sm: () => h.sm,
-    metrics: { requests: { inc: () => {} } },
-    leaderHint: () => null,
-    now: () => h.at,
-    pushBacklog: () => {},
-    serving: () => true,
-    diverged: () => false,
-    secret: null,
-    loginThrottle: new LoginThrottle(),
-    transfer: () => Promise.reject(new Error('not used')),
     presence,
-  } as unknown as RequestContext;
+  });
   const handler = new RequestHandler(context);
   const endpoint: ClientEndpoint = new ClientEndpoint({
     log: pino({ level: 'silent' }),

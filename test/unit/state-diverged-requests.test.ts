@@ -1,15 +1,13 @@
 // A replica whose state diverged (issue 11) stops serving: RequestHandler refuses every client request, reads and
 // writes, with STATE_DIVERGED before login or leadership is looked at, and still answers status and cluster
 // administration. The cluster test (test/cluster/state-check.test.ts) shows it on real replicas, with resync.
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LoginThrottle } from '../../replica/security/login-throttle.js';
 import type { ClientConn } from '../../replica/net/client-endpoint.js';
-import type { ApplyOutcome } from '../../replica/chat/state-machine.js';
-import { RequestHandler, type RequestContext } from '../../replica/node/requests.js';
+import { RequestHandler } from '../../replica/node/requests.js';
 import type { ClientRequest } from '../../replica/protocol/client.js';
 import { QuorumError } from '../../replica/protocol/errors.js';
 import { Harness } from '../helpers/chat-harness.js';
+import { harnessRequestContext } from '../helpers/harness-requests.js';
 
 const harnesses: Harness[] = [];
 afterEach(() => {
@@ -21,27 +19,11 @@ function setup() {
   harnesses.push(h);
   const state = { diverged: false };
   const conn: ClientConn = { connId: 1, remote: '127.0.0.1', nonce: 'n'.repeat(64), closed: false, adminScope: null, account: null, push: () => {}, close: () => {} };
-  const context = {
+  const context = harnessRequestContext(h, {
     id: 'r3',
-    address: '127.0.0.1:1',
-    log: pino({ level: 'silent' }),
-    driver: {
-      isLeader: true,
-      propose: (data: string): Promise<ApplyOutcome> => Promise.resolve(h.sm.applyEntries([h.raw(data)])[0]),
-      readBarrier: () => Promise.resolve(h.sm.applied().index),
-    },
-    sm: () => h.sm,
-    metrics: { requests: { inc: () => {} } },
-    leaderHint: () => null,
     status: () => ({ id: 'r3', stateCheck: { diverged: state.diverged ? ['r3'] : [] } }),
-    now: () => h.at,
-    pushBacklog: () => {},
-    serving: () => true,
     diverged: () => state.diverged,
-    secret: null,
-    loginThrottle: new LoginThrottle(),
-    transfer: () => Promise.reject(new Error('not used')),
-  } as unknown as RequestContext;
+  });
   const handler = new RequestHandler(context);
   let id = 1;
   let seq = 0;
