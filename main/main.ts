@@ -18,7 +18,7 @@ import { registerIpcHandlers, type InvokeEventLike } from './ipc-handlers.js';
 import { createNotifier } from './notify.js';
 import { installQuitHandler } from './quit.js';
 import { handOverBeforeSleep } from './power.js';
-import { ReplicaHost, type ReplicaChild } from './replica-host.js';
+import { ReplicaHost, replicaProcessArgs, type ReplicaChild } from './replica-host.js';
 import { SecretKeeper } from './secret-keeper.js';
 import { defaultSettings, SettingsStore } from './settings.js';
 import { Team } from './team.js';
@@ -94,7 +94,7 @@ function run(): void {
   const host = new ReplicaHost(
     {
       fork: () => {
-        const child = utilityProcess.fork(join(here, 'replica-process.js'), [], {
+        const child = utilityProcess.fork(join(here, 'replica-process.js'), replicaProcessArgs(userData), {
           serviceName: 'Quorum replica',
           stdio: 'pipe',
           env: replicaProcessEnv(process.env),

@@ -20,6 +20,16 @@ import {
 import { backoffCeiling, type BackoffOptions } from '../replica/util/backoff.js';
 import { EXIT_STATUS } from '../replica/node/exit-status.js';
 import { missingCaseError } from '../replica/util/missing-case-error.js';
+import { CODE_CACHE_FLAG } from '../replica/launch/code-cache.js';
+import { join } from 'node:path';
+
+/**
+ * The arguments of the replica process (dist/main/replica-process.js): its compiled code is kept in the user data
+ * folder (`userData/code-cache/`), since the app's own folder may be read-only.
+ */
+export function replicaProcessArgs(userData: string): string[] {
+  return [`${CODE_CACHE_FLAG}${join(userData, 'code-cache')}`];
+}
 
 /**
  * Restart delays for the hosted replica: exponential and capped, without jitter (one local replica has nobody to

@@ -1,19 +1,21 @@
 #!/usr/bin/env node
 /**
- * Builds the headless replica (dist/replica/cli.js: replica/cli.ts and the npm packages it uses bundled into one ESM
- * file by esbuild) when it is missing or older than its sources, so `npm run replica` runs built JavaScript rather than
- * a TypeScript loader: a replica started that way needs less memory and starts sooner (figures: test/bench/README.md,
- * footprint). One file rather than the packages' hundreds loads about twice as fast. Stay outside it: better-sqlite3
- * (native), ws's optional native helpers, and pino-pretty and bonjour-service (loaded only on first use, from
- * node_modules). What the replica imports dynamically (@peculiar/x509 with reflect-metadata: certificates, only with a
- * cluster secret) goes to chunks beside it (dist/replica/chunks/), loaded on first use. Whitespace and syntax are
- * minified (names are kept, and the source map maps back): a smaller file parses sooner. main/build.mjs bundles the desktop's replica process with the
- * same settings (REPLICA_BUNDLE). Takes well under a second.
- * Usage: node scripts/replica-build.mjs [--force]
+ * Builds the headless replica when it is missing or older than its sources, so `npm run replica` runs built JavaScript
+ * rather than a TypeScript loader: a replica started that way needs less memory and starts sooner (figures:
+ * test/bench/README.md, footprint). Two files:
+ *   dist/replica/replica-<hash>.cjs  replica/cli.ts and the npm packages it uses in one CommonJS file (the hash names its
+ *                                    content), whitespace and syntax minified (names kept; the source map maps back);
+ *   dist/replica/cli.js              its entry (replica/launch/built-entry.ts): runs the bundle with V8's code cache,
+ *                                    `<bundle>.v8cache`, which the first start writes and later starts load instead of
+ *                                    compiling again (replica/launch/code-cache.ts).
+ * One file rather than the packages' hundreds loads about twice as fast; CommonJS because Node 20 keeps no code cache
+ * for ES modules. Stay outside it: better-sqlite3 (native), ws's optional native helpers, and pino-pretty and
+ * bonjour-service (loaded only on first use, from node_modules). main/build.mjs bundles the desktop's replica process
+ * the same way (`cachedBundle`). Takes well under a second.
  */
 import { build } from 'esbuild';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -53,35 +55,61 @@ export function pruneOldChunks(dir) {
   }
 }
 
-/** esbuild settings of a bundled replica (this CLI, and the desktop's utility process in main/build.mjs). */
-export const REPLICA_BUNDLE = {
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  external: ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'pino-pretty', 'bonjour-service'],
-  splitting: true,
-  entryNames: '[name]',
-  chunkNames: 'chunks/[name]-[hash]',
-  // The bundled CommonJS packages require Node's built-in modules.
-  banner: { js: "import { createRequire as __quorumRequire } from 'node:module'; const require = __quorumRequire(import.meta.url);" },
-  minifyWhitespace: true,
-  minifySyntax: true,
-  sourcemap: 'linked',
-};
+/**
+ * esbuild options that bundle `entry` and the npm packages it uses (but the native and first-use ones) into one
+ * minified CommonJS file, `<outdir>/<name>-<hash of its content>.cjs` with its source map, to be run with V8's code
+ * cache (replica/launch/code-cache.ts); once it is written, they build `launcher` (the process's entry, an ES module
+ * given the bundle's file name as QUORUM_BUNDLE) to `launcherOut`, then delete the earlier bundles of that name, their
+ * maps and code caches (a process reads its whole bundle as it starts; one still running from an earlier bundle
+ * writes that bundle's cache, never this one's). Used for the headless replica (below) and the desktop's replica
+ * process (main/build.mjs); with esbuild's `build` and `context(...).watch()` alike.
+ */
+export function cachedBundle({ entry, outdir, name, launcher, launcherOut, target, external = [] }) {
+  const common = { absWorkingDir: root, bundle: true, platform: 'node', target, logLevel: 'warning' };
+  return {
+    ...common,
+    entryPoints: [entry],
+    outdir,
+    format: 'cjs',
+    entryNames: `${name}-[hash]`,
+    outExtension: { '.js': '.cjs' },
+    external: ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'pino-pretty', 'bonjour-service', ...external],
+    // `import.meta` has no meaning in CommonJS: its two uses (createRequire, and finding dist/renderer from the code's
+    // folder) get the bundle's own file and folder.
+    banner: { js: "const __quorumImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    define: { 'import.meta.url': '__quorumImportMetaUrl', 'import.meta.dirname': '__dirname' },
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    metafile: true,
+    plugins: [
+      {
+        name: 'launcher',
+        setup(esbuild) {
+          esbuild.onEnd(async (result) => {
+            if (result.errors.length) return;
+            const bundle = basename(Object.keys(result.metafile.outputs).find((f) => f.endsWith('.cjs')));
+            // The entry last: until it names the new bundle, starts run the previous one.
+            await build({ ...common, format: 'esm', entryPoints: [launcher], outfile: launcherOut, define: { QUORUM_BUNDLE: JSON.stringify(bundle) } });
+            for (const file of readdirSync(outdir)) {
+              if (file.startsWith(`${name}-`) && !file.startsWith(bundle)) rmSync(join(outdir, file), { force: true });
+            }
+            rmSync(`${launcherOut}.map`, { force: true }); // an ES-module build's entry had one
+          });
+        },
+      },
+    ],
+  };
+}
 
 /** Builds dist/replica/cli.js if it is stale (or always, with force); returns why it built, or null. */
 export async function buildReplica(force = false) {
   const why = force ? 'asked to' : staleness();
   if (!why) return null;
-  pruneOldChunks(join(root, 'dist', 'replica', 'chunks'));
-  await build({
-    absWorkingDir: root,
-    ...REPLICA_BUNDLE,
-    entryPoints: ['replica/cli.ts'],
-    outdir: 'dist/replica',
-    target: 'node20',
-    logLevel: 'warning',
-  });
+  const outdir = join(root, 'dist', 'replica');
+  // Chunks of the ES-module builds before 2026-12-08, kept a day for replicas still running from them.
+  pruneOldChunks(join(outdir, 'chunks'));
+  await build(cachedBundle({ entry: 'replica/cli.ts', outdir, name: 'replica', launcher: 'replica/launch/built-entry.ts', launcherOut: BUILT_REPLICA, target: 'node20' }));
   return why;
 }
 

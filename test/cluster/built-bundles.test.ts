@@ -1,14 +1,14 @@
 // What ships runs: the bundles esbuild makes (scripts/replica-build.mjs → dist/replica/cli.js, what `npm run replica`
 // runs; main/build.mjs → dist/main/replica-process.js, the desktop's utility process), here with TLS and certificates.
-// Bundling changes how packages load (certificates come from a chunk loaded on first use, a CommonJS package arrives as
+// Bundling changes how packages load (each is one CommonJS file, run with V8's code cache; a CommonJS package arrives as
 // a default export), so each bundle forms a cluster with a secret — TLS peer links with certificates it issued itself —
 // and serves its certificate to a client that trusts only the cluster CA.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, freePort, ROOT } from '../helpers/cluster.js';
+import { Cluster, freePort, ROOT, waitFor } from '../helpers/cluster.js';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { TestDesktop } from '../helpers/desktop.js';
 import { CLUSTER_CA_FILE } from '../../replica/security/replica-security.js';
@@ -55,12 +55,23 @@ describe('the built headless replica (dist/replica/cli.js)', () => {
     expect(await sendAndRead([leader.address], 'builtann')).toEqual(['from a bundle']);
     const caPem = readFileSync(cluster.caFile, 'utf8');
     for (const r of cluster.replicas) expect(await servedCertificate(r.address, caPem)).toMatchObject({ authorized: true, error: null, subjectCN: r.id });
-    // The web client it serves is the built one (dist/renderer), found from the bundle's chunks folder: the replica's
-    // code runs from dist/replica/chunks/, and once looked for it from there in vain ("the web client is not built").
+    // The web client it serves is the built one (dist/renderer), found from the bundle's folder (an earlier build ran
+    // the replica's code from dist/replica/chunks/, and once looked for it from there in vain: "the web client is not
+    // built").
     const page = await fetch(`http://${leader.address}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toBe(readFileSync(join(ROOT, 'dist', 'renderer', 'index.html'), 'utf8'));
   }, 120_000);
+
+  it('runs its CommonJS bundle, named by its content, and writes the code cache later starts load beside it', async () => {
+    const entry = readFileSync(join(ROOT, 'dist', 'replica', 'cli.js'), 'utf8');
+    const bundle = /"(replica-[A-Z0-9]+\.cjs)"/.exec(entry)?.[1];
+    expect(bundle).toBeDefined();
+    expect(existsSync(join(ROOT, 'dist', 'replica', bundle!))).toBe(true);
+    // The replicas above have served for a while: one of them (or of the other tests' built replicas) wrote it.
+    await waitFor('the code cache', () => existsSync(join(ROOT, 'dist', 'replica', `${bundle}.v8cache`)), 30_000);
+    expect(cluster).not.toBeNull();
+  }, 60_000);
 });
 
 describe('the built desktop replica process (dist/main/replica-process.js)', () => {
@@ -77,6 +88,9 @@ describe('the built desktop replica process (dist/main/replica-process.js)', () 
     const s = await desktop.waitRunning();
     expect(s).toMatchObject({ members: 1, role: 'leader' });
     expect(await sendAndRead([desktop.localAddress], 'deskann')).toEqual(['from a bundle']);
+    // Its compiled code is kept in the user data folder main names (the app's folder may be read-only).
+    const cacheFolder = join(root, 'a', 'code-cache');
+    await waitFor('the code cache', () => existsSync(cacheFolder) && readdirSync(cacheFolder).find((f) => /^replica-process-[A-Z0-9]+\.cjs\.v8cache$/.test(f)), 30_000);
     const caFile = join(s.config.dataDir, CLUSTER_CA_FILE);
     const caPem = readFileSync(caFile, 'utf8');
     const served = await servedCertificate(desktop.localAddress, caPem);

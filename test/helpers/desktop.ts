@@ -9,7 +9,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, renameSync, writeFileSync, closeSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
-import { ReplicaHost, type RestartBackoff } from '../../main/replica-host.js';
+import { ReplicaHost, replicaProcessArgs, type RestartBackoff } from '../../main/replica-host.js';
 import { SecretKeeper, type SafeStorageLike } from '../../main/secret-keeper.js';
 import { defaultSettings, SettingsStore, type Settings } from '../../main/settings.js';
 import { Team } from '../../main/team.js';
@@ -129,7 +129,7 @@ export class TestDesktop {
     this.host = new ReplicaHost(
       {
         fork: () => {
-          const child = new ForkedReplicaChild({ netns: options.netns, logFd: this.logFd, built: options.built ?? true });
+          const child = new ForkedReplicaChild({ netns: options.netns, logFd: this.logFd, built: options.built ?? true, args: replicaProcessArgs(options.userData) });
           this.children.push(child);
           return child;
         },

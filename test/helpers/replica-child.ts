@@ -19,6 +19,8 @@ export interface ReplicaChildOptions {
   logFd?: number;
   /** Run the built bundle (dist/main/replica-process.js, main/build.mjs: what the app ships), not the sources. */
   built?: boolean;
+  /** Arguments after the built bundle's path, as main gives them (main/replica-host.ts replicaProcessArgs). */
+  args?: string[];
 }
 
 /** A forked replica process, as ReplicaHost sees a utility process, plus its pid for signals. */
@@ -28,7 +30,7 @@ export class ForkedReplicaChild implements ReplicaChild {
 
   constructor(options: ReplicaChildOptions = {}) {
     const nodeArgs = ['--import', 'tsx'];
-    const args = options.built ? [join(ROOT, 'dist', 'main', 'replica-process.js')] : [];
+    const args = options.built ? [join(ROOT, 'dist', 'main', 'replica-process.js'), ...(options.args ?? [])] : [];
     const stdio = options.logFd === undefined ? 'inherit' : (['ignore', options.logFd, options.logFd, 'ipc'] as const);
     this.proc = options.netns
       ? fork(ENTRY, args, { cwd: ROOT, execPath: 'ip', execArgv: ['netns', 'exec', options.netns, process.execPath, ...nodeArgs], env: replicaProcessEnv(process.env), stdio: stdio as never })
