@@ -9,8 +9,10 @@
  *                                    `<bundle>.v8cache`, which the first start writes and later starts load instead of
  *                                    compiling again (replica/launch/code-cache.ts).
  * One file rather than the packages' hundreds loads about twice as fast; CommonJS because Node 20 keeps no code cache
- * for ES modules. Stay outside it: better-sqlite3 (native), ws's optional native helpers, and pino-pretty and
- * bonjour-service (loaded only on first use, from node_modules). main/build.mjs bundles the desktop's replica process
+ * for ES modules. Stay outside it: better-sqlite3 (native), ws's optional native helpers, and what is loaded only on
+ * first use, from node_modules: pino-pretty, bonjour-service, and @peculiar/x509 with reflect-metadata (certificates:
+ * a replica with a cluster secret makes them at its first start and keeps them; in the bundle they were 0.5 MB of its
+ * 1.3, which every start read and kept in memory). main/build.mjs bundles the desktop's replica process
  * the same way (`cachedBundle`). Takes well under a second.
  */
 import { build } from 'esbuild';
@@ -73,11 +75,13 @@ export function cachedBundle({ entry, outdir, name, launcher, launcherOut, targe
     format: 'cjs',
     entryNames: `${name}-[hash]`,
     outExtension: { '.js': '.cjs' },
-    external: ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'pino-pretty', 'bonjour-service', ...external],
+    external: ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'pino-pretty', 'bonjour-service', '@peculiar/x509', 'reflect-metadata', ...external],
     // `import.meta` has no meaning in CommonJS: its two uses (createRequire, and finding dist/renderer from the code's
     // folder) get the bundle's own file and folder.
     banner: { js: "const __quorumImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
     define: { 'import.meta.url': '__quorumImportMetaUrl', 'import.meta.dirname': '__dirname' },
+    // `import()` of a package left outside becomes require(): a vm.Script (how the bundle runs) has no module loader.
+    supported: { 'dynamic-import': false },
     minifyWhitespace: true,
     minifySyntax: true,
     sourcemap: 'linked',

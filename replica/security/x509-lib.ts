@@ -12,7 +12,7 @@ export function x509Lib(): Promise<typeof X509> {
   lib ??= (async () => {
     await import('reflect-metadata');
     const loaded: typeof X509 & { default?: typeof X509 } = await import('@peculiar/x509');
-    // Bundled (the desktop's replica process), the CommonJS build arrives as the default export.
+    // From a bundle (required, scripts/replica-build.mjs), the CommonJS build arrives as the default export.
     const m = loaded.cryptoProvider ? loaded : loaded.default!;
     m.cryptoProvider.set(webcrypto as unknown as Crypto);
     return m;
