@@ -16,8 +16,8 @@
  * the same way (`cachedBundle`). Takes well under a second.
  */
 import { build } from 'esbuild';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -39,9 +39,17 @@ function newestChange(path) {
  */
 export function staleness(outputs = [BUILT_REPLICA], sources = SOURCES) {
   if (!outputs.every((f) => existsSync(f))) return 'not built yet';
+  const orphan = outputs.find((f) => bundleMissing(f));
+  if (orphan) return `the bundle ${basename(orphan)} runs is missing`;
   const built = Math.min(...outputs.map((f) => statSync(f).mtimeMs));
   const changed = sources.filter((p) => existsSync(join(root, p)) && newestChange(join(root, p)) > built);
   return changed.length ? `${changed.join(', ')} changed since it was built` : null;
+}
+
+/** True when `entry` is a launcher (`cachedBundle`) whose bundle is not beside it. */
+function bundleMissing(entry) {
+  const bundle = /"([\w-]+-[A-Z0-9]+\.cjs)"/.exec(readFileSync(entry, 'utf8'))?.[1];
+  return bundle !== undefined && !existsSync(join(dirname(entry), bundle));
 }
 
 /** Chunks an earlier build left are kept a day, not deleted at once: a running replica may still load one on first use. */
@@ -78,7 +86,9 @@ export function cachedBundle({ entry, outdir, name, launcher, launcherOut, targe
     external: ['better-sqlite3', 'bufferutil', 'utf-8-validate', 'pino-pretty', 'bonjour-service', '@peculiar/x509', 'reflect-metadata', ...external],
     // `import.meta` has no meaning in CommonJS: its two uses (createRequire, and finding dist/renderer from the code's
     // folder) get the bundle's own file and folder.
-    banner: { js: "const __quorumImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    // "use strict" first: esbuild's own directive, after the banner, would be an ordinary statement and the bundle would
+    // run in sloppy mode (the ES-module build was strict).
+    banner: { js: `"use strict";const __quorumImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
     define: { 'import.meta.url': '__quorumImportMetaUrl', 'import.meta.dirname': '__dirname' },
     // `import()` of a package left outside becomes require(): a vm.Script (how the bundle runs) has no module loader.
     supported: { 'dynamic-import': false },
@@ -93,7 +103,8 @@ export function cachedBundle({ entry, outdir, name, launcher, launcherOut, targe
           esbuild.onEnd(async (result) => {
             if (result.errors.length) return;
             const bundle = basename(Object.keys(result.metafile.outputs).find((f) => f.endsWith('.cjs')));
-            // The entry last: until it names the new bundle, starts run the previous one.
+            // The entry last: until it names the new bundle, starts run the previous one (and do not write its cache
+            // once it is gone).
             await build({ ...common, format: 'esm', entryPoints: [launcher], outfile: launcherOut, define: { QUORUM_BUNDLE: JSON.stringify(bundle) } });
             for (const file of readdirSync(outdir)) {
               if (file.startsWith(`${name}-`) && !file.startsWith(bundle)) rmSync(join(outdir, file), { force: true });

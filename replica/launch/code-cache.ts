@@ -9,10 +9,11 @@
  * then compiles as usual and writes a new one), but of the source it checks only the length: the bundle's file name
  * must therefore name its content (`<name>-<hash>.cjs`), so a cache can only ever meet the bundle it was made from.
  * The cache is written once the process has run for a while (`saveAfterMs`), so that it holds the functions a start
- * compiles, not only the top level; writing it removes the caches of that name's earlier bundles. A cache that cannot
- * be written (a read-only folder, a full disk) leaves the next start uncached, and nothing else.
+ * compiles, not only the top level, and only while the bundle is still there (a rebuild deletes the bundles it
+ * replaces); writing it removes the caches of that name's other bundles. A cache that cannot be written (a read-only
+ * folder, a full disk) leaves the next start uncached, and nothing else.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
@@ -37,9 +38,12 @@ export function codeCacheFolder(argv: readonly string[]): string | undefined {
   return argv.find((a) => a.startsWith(CODE_CACHE_FLAG))?.slice(CODE_CACHE_FLAG.length) || undefined;
 }
 
-/** The code cache of `bundle`, in `folder` (default: the bundle's own). */
-export function codeCacheFile(bundle: string, folder = dirname(bundle)): string {
-  return join(folder, `${basename(bundle)}${SUFFIX}`);
+/**
+ * The code cache of `bundle`, in `folder` (default: the bundle's own); `variant` keeps one cache per way the bundle
+ * is started (the CLI's commands compile different code: a cache written by `chat` would serve `replica` poorly).
+ */
+export function codeCacheFile(bundle: string, folder = dirname(bundle), variant?: string): string {
+  return join(folder, `${basename(bundle)}${variant ? `.${variant}` : ''}${SUFFIX}`);
 }
 
 /**
@@ -60,30 +64,40 @@ export function runBundle(bundle: string, options: { cacheFile?: string; saveAft
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: bundle, cachedData });
   const use: CodeCacheUse = !cachedData ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted';
   const module = { exports: {} };
-  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
-  if (use !== 'accepted') setTimeout(() => saveCodeCache(script, cacheFile), options.saveAfterMs).unref();
+  // Called as Node calls a module's wrapper: `this` is its exports.
+  (script.runInThisContext() as (...args: unknown[]) => void).call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+  if (use !== 'accepted') {
+    // Not once a build has replaced the bundle: a cache of it would be of no use, and writing it would remove the
+    // new bundle's.
+    setTimeout(() => existsSync(bundle) && saveCodeCache(script, cacheFile, basename(bundle)), options.saveAfterMs).unref();
+  }
   return use;
 }
 
 /**
- * Writes `script`'s code cache to `cacheFile` whole (a temporary file renamed over it) or not at all, then removes
- * the caches of earlier bundles of the same name (`<name>-<other hash>.cjs.v8cache`) beside it.
+ * Writes `script`'s code cache to `cacheFile` whole (a temporary file, synced, renamed over it) or not at all. Given
+ * the bundle's file name (`<name>-<hash>.cjs`), then removes the caches of other bundles of that name beside it.
  */
-export function saveCodeCache(script: Script, cacheFile: string): boolean {
+export function saveCodeCache(script: Script, cacheFile: string, bundleName?: string): boolean {
   const temporary = `${cacheFile}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(cacheFile), { recursive: true });
-    writeFileSync(temporary, script.createCachedData());
+    const fd = openSync(temporary, 'w');
+    try {
+      writeSync(fd, script.createCachedData());
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(temporary, cacheFile);
   } catch {
     quietly(() => rmSync(temporary, { force: true }));
     return false;
   }
-  const name = basename(cacheFile);
-  const stem = name.slice(0, name.lastIndexOf('-') + 1);
-  if (stem) {
+  const stem = bundleName?.slice(0, bundleName.lastIndexOf('-') + 1);
+  if (bundleName && stem) {
     for (const other of quietly(() => readdirSync(dirname(cacheFile))) ?? []) {
-      if (other !== name && other.startsWith(stem) && other.endsWith(SUFFIX)) quietly(() => rmSync(join(dirname(cacheFile), other), { force: true }));
+      if (other.startsWith(stem) && !other.startsWith(bundleName) && other.endsWith(SUFFIX)) quietly(() => rmSync(join(dirname(cacheFile), other), { force: true }));
     }
   }
   return true;

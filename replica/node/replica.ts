@@ -63,9 +63,8 @@ const REMOVED_NOTICE =
   'stopped. Stop it and delete its data folder to reuse the machine, or join again with --join';
 
 function defaultWebRoot(): string | null {
-  // The nearest dist/renderer above this module, within the project: from the sources (replica/node/), from the built
-  // replica's bundle (dist/replica/; scripts/replica-build.mjs gives it the bundle's folder), or from the desktop's
-  // replica process, split by esbuild (dist/main/ or dist/main/chunks/).
+  // The nearest dist/renderer above this module, within the project: from the sources (replica/node/) or from a bundle
+  // (dist/replica/ or dist/main/; scripts/replica-build.mjs gives `import.meta.dirname` the bundle's folder).
   for (let dir = resolve(import.meta.dirname ?? '.'); ; dir = dirname(dir)) {
     for (const root of [join(dir, 'dist', 'renderer'), ...(basename(dir) === 'dist' ? [join(dir, 'renderer')] : [])]) {
       if (existsSync(join(root, 'index.html'))) return root;

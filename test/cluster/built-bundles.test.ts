@@ -6,6 +6,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:tls';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, freePort, ROOT, waitFor } from '../helpers/cluster.js';
@@ -63,14 +64,18 @@ describe('the built headless replica (dist/replica/cli.js)', () => {
     expect(await page.text()).toBe(readFileSync(join(ROOT, 'dist', 'renderer', 'index.html'), 'utf8'));
   }, 120_000);
 
-  it('runs its CommonJS bundle, named by its content, and writes the code cache later starts load beside it', async () => {
+  it('runs its CommonJS bundle, strict and named by its content, with the code cache its replicas wrote beside it', async () => {
     const entry = readFileSync(join(ROOT, 'dist', 'replica', 'cli.js'), 'utf8');
     const bundle = /"(replica-[A-Z0-9]+\.cjs)"/.exec(entry)?.[1];
     expect(bundle).toBeDefined();
-    expect(existsSync(join(ROOT, 'dist', 'replica', bundle!))).toBe(true);
+    // Strict as the ES modules it is made of: the directive must come first (before the build's banner).
+    expect(readFileSync(join(ROOT, 'dist', 'replica', bundle!), 'utf8').startsWith('"use strict";')).toBe(true);
     // The replicas above have served for a while: one of them (or of the other tests' built replicas) wrote it.
-    await waitFor('the code cache', () => existsSync(join(ROOT, 'dist', 'replica', `${bundle}.v8cache`)), 30_000);
+    await waitFor('the code cache', () => existsSync(join(ROOT, 'dist', 'replica', `${bundle}.replica.v8cache`)), 30_000);
     expect(cluster).not.toBeNull();
+    // A new process of the same command loads it (V8 accepts it: same V8, same flags, same source).
+    const run = spawnSync(process.execPath, [join(ROOT, 'dist', 'replica', 'cli.js'), 'replica', '--help'], { encoding: 'utf8', env: { ...process.env, QUORUM_CODE_CACHE_REPORT: '1' } });
+    expect(run.stderr).toContain('code cache: accepted');
   }, 60_000);
 });
 
@@ -91,6 +96,7 @@ describe('the built desktop replica process (dist/main/replica-process.js)', () 
     // Its compiled code is kept in the user data folder main names (the app's folder may be read-only).
     const cacheFolder = join(root, 'a', 'code-cache');
     await waitFor('the code cache', () => existsSync(cacheFolder) && readdirSync(cacheFolder).find((f) => /^replica-process-[A-Z0-9]+\.cjs\.v8cache$/.test(f)), 30_000);
+    expect(readFileSync(join(ROOT, 'dist', 'main', /"(replica-process-[A-Z0-9]+\.cjs)"/.exec(readFileSync(join(ROOT, 'dist', 'main', 'replica-process.js'), 'utf8'))![1]), 'utf8').startsWith('"use strict";')).toBe(true);
     const caFile = join(s.config.dataDir, CLUSTER_CA_FILE);
     const caPem = readFileSync(caFile, 'utf8');
     const served = await servedCertificate(desktop.localAddress, caPem);

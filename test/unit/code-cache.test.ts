@@ -16,7 +16,7 @@ function writeBundle(dir: string, name = 'bundle-1.cjs'): string {
   writeFileSync(
     file,
     `${functions}\nconst { join } = require('node:path');\nmodule.exports.answer = f6(7);\n` +
-      `globalThis.codeCacheRuns.push({ filename: __filename, dirname: __dirname, joined: join(__dirname, 'x'), sum: [${Array.from({ length: 200 }, (_, i) => `f${i}(1)`).join(',')}].reduce((a, b) => a + b, 0) });\n`,
+      `globalThis.codeCacheRuns.push({ thisIsExports: this === module.exports, strict: (function () { return this === undefined; })(), filename: __filename, dirname: __dirname, joined: join(__dirname, 'x'), sum: [${Array.from({ length: 200 }, (_, i) => `f${i}(1)`).join(',')}].reduce((a, b) => a + b, 0) });\n`,
   );
   return file;
 }
@@ -37,7 +37,7 @@ describe('runBundle', () => {
   it('runs the bundle as a CommonJS module, writes its cache after the delay, and the next run uses it', () => {
     const bundle = writeBundle(dir);
     expect(runBundle(bundle, { saveAfterMs: 3000 })).toBe('none');
-    expect(ran.codeCacheRuns).toEqual([{ filename: bundle, dirname: dir, joined: join(dir, 'x'), sum: 20494 }]);
+    expect(ran.codeCacheRuns).toEqual([{ thisIsExports: true, strict: false, filename: bundle, dirname: dir, joined: join(dir, 'x'), sum: 20494 }]);
     expect(existsSync(codeCacheFile(bundle))).toBe(false);
     vi.advanceTimersByTime(2999);
     expect(existsSync(codeCacheFile(bundle))).toBe(false);
@@ -85,6 +85,28 @@ describe('runBundle', () => {
     vi.advanceTimersByTime(0);
     expect(readdirSync(dir).sort()).toEqual(['bundle-1.cjs', 'cache']);
     expect(runBundle(bundle, { cacheFile, saveAfterMs: 0 })).toBe('accepted');
+  });
+
+  it('one cache per variant (the CLI\'s commands), and a cache for each stays beside the others of the same bundle', () => {
+    const bundle = writeBundle(dir, 'replica-AAAA.cjs');
+    const replica = codeCacheFile(bundle, undefined, 'replica');
+    const chat = codeCacheFile(bundle, undefined, 'chat');
+    expect([replica, chat]).toEqual([join(dir, 'replica-AAAA.cjs.replica.v8cache'), join(dir, 'replica-AAAA.cjs.chat.v8cache')]);
+    expect(runBundle(bundle, { cacheFile: replica, saveAfterMs: 0 })).toBe('none');
+    expect(runBundle(bundle, { cacheFile: chat, saveAfterMs: 0 })).toBe('none');
+    vi.advanceTimersByTime(0);
+    expect(readdirSync(dir).sort()).toEqual(['replica-AAAA.cjs', 'replica-AAAA.cjs.chat.v8cache', 'replica-AAAA.cjs.replica.v8cache']);
+    expect(runBundle(bundle, { cacheFile: chat, saveAfterMs: 0 })).toBe('accepted');
+  });
+
+  it('writes no cache once the bundle is gone (a build replaced it): it would remove the new bundle\'s', () => {
+    const old = writeBundle(dir, 'replica-AAAA.cjs');
+    expect(runBundle(old, { saveAfterMs: 100 })).toBe('none');
+    rmSync(old);
+    const fresh = writeBundle(dir, 'replica-BBBB.cjs');
+    runBundle(fresh, { saveAfterMs: 0 });
+    vi.advanceTimersByTime(100);
+    expect(readdirSync(dir).sort()).toEqual(['replica-BBBB.cjs', 'replica-BBBB.cjs.v8cache']);
   });
 
   it('a folder it cannot write to leaves the start uncached and nothing behind', () => {
