@@ -49,7 +49,10 @@ export class ForkedReplicaChild implements ReplicaChild {
   }
 
   postMessage(message: ToReplicaProcess): void {
-    if (this.proc.connected) this.proc.send(message);
+    // A child that is exiting (a replica that stopped by itself, e.g. on a full disk) may close its channel while the
+    // message is on its way: the write fails with EPIPE. Electron's postMessage to a utility process that has gone
+    // drops the message; so does this (with a callback, the failure is handed to it instead of thrown as 'error').
+    if (this.proc.connected) this.proc.send(message, undefined, {}, () => {});
   }
 
   kill(): boolean {
