@@ -37,19 +37,18 @@ function newestChange(path) {
  * Why the build made of `sources` (paths in the project) into `outputs` (files) is stale, or null when it is not: an
  * output missing, or a source changed after the oldest output.
  */
-export function staleness(outputs = [BUILT_REPLICA], sources = SOURCES) {
+export function staleness(outputs = launcherOutputs(BUILT_REPLICA), sources = SOURCES) {
   if (!outputs.every((f) => existsSync(f))) return 'not built yet';
-  const orphan = outputs.find((f) => bundleMissing(f));
-  if (orphan) return `the bundle ${basename(orphan)} runs is missing`;
   const built = Math.min(...outputs.map((f) => statSync(f).mtimeMs));
   const changed = sources.filter((p) => existsSync(join(root, p)) && newestChange(join(root, p)) > built);
   return changed.length ? `${changed.join(', ')} changed since it was built` : null;
 }
 
-/** True when `entry` is a launcher (`cachedBundle`) whose bundle is not beside it. */
-function bundleMissing(entry) {
+/** What a launcher (`cachedBundle`) is made of: itself and, once built, the bundle it names (so a missing one is stale). */
+export function launcherOutputs(entry) {
+  if (!existsSync(entry)) return [entry];
   const bundle = /"([\w-]+-[A-Z0-9]+\.cjs)"/.exec(readFileSync(entry, 'utf8'))?.[1];
-  return bundle !== undefined && !existsSync(join(dirname(entry), bundle));
+  return bundle ? [entry, join(dirname(entry), bundle)] : [entry];
 }
 
 /** Chunks an earlier build left are kept a day, not deleted at once: a running replica may still load one on first use. */

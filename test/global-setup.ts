@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { buildReplica, staleness } from '../scripts/replica-build.mjs';
+import { buildReplica, launcherOutputs, staleness } from '../scripts/replica-build.mjs';
 import { buildWebClient } from '../scripts/web-client.mjs';
 import { ROOT } from './helpers/cluster.js';
 
@@ -15,7 +15,7 @@ export default async function setup(): Promise<void> {
   const t0 = performance.now();
   const why = await buildReplica();
   if (why) process.stdout.write(`test setup: built dist/replica/cli.js (${why}) in ${Math.round(performance.now() - t0)} ms\n`);
-  const mainOutputs = ['main.js', 'preload.cjs', 'replica-process.js'].map((f) => join(ROOT, 'dist', 'main', f));
+  const mainOutputs = [...['main.js', 'preload.cjs'].map((f) => join(ROOT, 'dist', 'main', f)), ...launcherOutputs(join(ROOT, 'dist', 'main', 'replica-process.js'))];
   const mainWhy = staleness(mainOutputs, ['main', 'replica', 'package.json', 'package-lock.json', 'scripts/replica-build.mjs']);
   if (mainWhy) {
     const main = spawnSync(process.execPath, [join(ROOT, 'main', 'build.mjs')], { cwd: ROOT, encoding: 'utf8' });
