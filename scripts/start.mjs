@@ -73,6 +73,7 @@ if (electron) {
   );
   // Built JavaScript, not a TypeScript loader (scripts/replica-build.mjs; rebuilt only when replica/ changed).
   step('building the replica (esbuild)', process.execPath, [join(root, 'scripts', 'replica-build.mjs')]);
-  // The replica's process environment (replica/process-env.ts: keeps scrypt's 16 MiB blocks out of malloc arenas).
-  run(process.execPath, ['dist/replica/cli.js', 'replica', ...args], { MALLOC_MMAP_THRESHOLD_: String(4 * 1024 * 1024), ...process.env });
+  // The replica's node flags and process environment (replica/process-env.ts: a smaller young generation; scrypt's
+  // 16 MiB blocks kept out of malloc arenas).
+  run(process.execPath, ['--max-semi-space-size=8', 'dist/replica/cli.js', 'replica', ...args], { MALLOC_MMAP_THRESHOLD_: String(4 * 1024 * 1024), ...process.env });
 }

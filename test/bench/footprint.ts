@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { freePort, ROOT } from '../helpers/cluster.js';
-import { replicaProcessEnv } from '../../replica/process-env.js';
+import { REPLICA_NODE_ARGS, replicaProcessEnv } from '../../replica/process-env.js';
 import type { BenchConfig } from './config.js';
 import type { PreloadCache } from './preload.js';
 import { progress } from './progress.js';
@@ -95,7 +95,7 @@ function start(way: Way, dataDir: string, port: number, log: string): ChildProce
   const stdio = ['ignore', 'ignore', 'ignore'] as const;
   void log;
   if (way === 'desktop') {
-    const p = fork(join(ROOT, 'test', 'bench', 'desktop-shim.mjs'), [join(ROOT, 'dist', 'main', 'replica-process.js')], { cwd: ROOT, env, execArgv: [], stdio: [...stdio, 'ipc'] });
+    const p = fork(join(ROOT, 'test', 'bench', 'desktop-shim.mjs'), [join(ROOT, 'dist', 'main', 'replica-process.js')], { cwd: ROOT, env, execArgv: [...REPLICA_NODE_ARGS], stdio: [...stdio, 'ipc'] });
     p.send({
       type: 'start',
       options: {
@@ -111,7 +111,8 @@ function start(way: Way, dataDir: string, port: number, log: string): ChildProce
     });
     return p;
   }
-  const script = way === 'tsx' ? ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts')] : [join(ROOT, 'dist', 'replica', 'cli.js')];
+  // tsx: how `npm run replica` ran before it was built; built: as it runs now (package.json), with the replica's flags.
+  const script = way === 'tsx' ? ['--import', 'tsx', join(ROOT, 'replica', 'cli.ts')] : [...REPLICA_NODE_ARGS, join(ROOT, 'dist', 'replica', 'cli.js')];
   return spawn(process.execPath, [...script, 'replica', '--id', 'r1', '--data', dataDir, '--listen', `127.0.0.1:${port}`], { cwd: ROOT, env, stdio: [...stdio] });
 }
 

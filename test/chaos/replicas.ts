@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { REPLICA_CLI, ROOT, waitFor } from '../helpers/cluster.js';
+import { BUILT_REPLICA, ROOT, waitFor } from '../helpers/cluster.js';
 import { EXIT_STATUS } from '../../replica/node/exit-status.js';
 import { diskFullMessage } from '../../replica/storage/disk-full.js';
 
@@ -88,7 +88,7 @@ export class ChaosReplica {
     );
     const root = this.spec.codeRoot ?? ROOT;
     // This checkout's replica runs built (run.ts builds it first); a previous release's checkout, through tsx.
-    const entry = this.spec.codeRoot ? ['--import', 'tsx', join(root, 'replica', 'cli.ts')] : [REPLICA_CLI];
+    const entry = this.spec.codeRoot ? ['--import', 'tsx', join(root, 'replica', 'cli.ts')] : BUILT_REPLICA;
     const argv = [...this.spec.prefix, process.execPath, ...entry, 'replica', ...this.spec.args, ...(this.spec.codeRoot ? [] : (this.spec.currentOnlyArgs ?? []))];
     // libfaketime preloaded into the replica itself (not the `faketime` wrapper, which forks: a SIGKILL of the wrapper
     // would leave the replica running).

@@ -9,7 +9,7 @@ import { connect } from 'node:tls';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, freePort, ROOT, waitFor } from '../helpers/cluster.js';
+import { BUILT_REPLICA, Cluster, freePort, ROOT, waitFor } from '../helpers/cluster.js';
 import { client, closeClients, conversationTexts } from '../helpers/clients.js';
 import { TestDesktop } from '../helpers/desktop.js';
 import { CLUSTER_CA_FILE } from '../../replica/security/replica-security.js';
@@ -73,8 +73,9 @@ describe('the built headless replica (dist/replica/cli.js)', () => {
     // The replicas above have served for a while: one of them (or of the other tests' built replicas) wrote it.
     await waitFor('the code cache', () => existsSync(join(ROOT, 'dist', 'replica', `${bundle}.replica.v8cache`)), 30_000);
     expect(cluster).not.toBeNull();
-    // A new process of the same command loads it (V8 accepts it: same V8, same flags, same source).
-    const run = spawnSync(process.execPath, [join(ROOT, 'dist', 'replica', 'cli.js'), 'replica', '--help'], { encoding: 'utf8', env: { ...process.env, QUORUM_CODE_CACHE_REPORT: '1' } });
+    // A new process of the same command, started as `npm run replica` starts it, loads it (V8 accepts it: same V8, same
+    // flags, same source; a process without the replica's node flags would be refused it).
+    const run = spawnSync(process.execPath, [...BUILT_REPLICA, 'replica', '--help'], { encoding: 'utf8', env: { ...process.env, QUORUM_CODE_CACHE_REPORT: '1' } });
     expect(run.stderr).toContain('code cache: accepted');
   }, 60_000);
 });

@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ReplicaProc, REPLICA_CLI, ROOT, freePort, waitFor } from '../helpers/cluster.js';
+import { BUILT_REPLICA, ReplicaProc, REPLICA_CLI, ROOT, freePort, waitFor } from '../helpers/cluster.js';
 import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js';
 import { derivedClusterId } from '../../replica/node/cluster-id.js';
 
@@ -33,7 +33,7 @@ describeUnless(reason, 'LAN discovery (mDNS in network namespaces)', () => {
     const h = hosts.get(name)!;
     // Opened now (not later on the thread pool): a stream still opening when afterAll removes the folder throws ENOENT.
     const out = createWriteStream('', { fd: openSync(join(dir, `${name}.log`), 'a') });
-    const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, REPLICA_CLI, 'replica', '--id', name, '--data', join(dir, name), '--listen', addr(name), '--allow-plain-clients', ...args], {
+    const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, ...BUILT_REPLICA, 'replica', '--id', name, '--data', join(dir, name), '--listen', addr(name), '--allow-plain-clients', ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

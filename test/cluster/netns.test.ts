@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPLICA_CLI, ROOT, waitFor } from '../helpers/cluster.js';
+import { BUILT_REPLICA, REPLICA_CLI, ROOT, waitFor } from '../helpers/cluster.js';
 import { NetnsLab, netnsUnavailableReason, type Host } from '../helpers/netns.js';
 
 const reason = netnsUnavailableReason();
@@ -57,7 +57,7 @@ describeUnless(reason, 'replicas on separate hosts (network namespaces)', () => 
     for (const h of hosts) {
       // Opened here, synchronously: a stream's own open runs later, where a failure is an uncaught exception.
       const out = createWriteStream('', { fd: openSync(join(dir, `${h.name}.log`), 'a') });
-      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, REPLICA_CLI, 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret'), '--metrics-token-file', join(dir, 'metrics-token'), '--no-discovery'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(lab.exec(h)[0], [...lab.exec(h).slice(1), process.execPath, ...BUILT_REPLICA, 'replica', '--id', h.name, '--data', join(dir, h.name), '--listen', addr(h), '--initial-cluster', initial, '--secret-file', join(dir, 'secret'), '--metrics-token-file', join(dir, 'metrics-token'), '--no-discovery'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       // Two sources into one file: neither may end it (the second would write after end); it closes on exit.
       p.stdout!.pipe(out, { end: false });
       p.stderr!.pipe(out, { end: false });

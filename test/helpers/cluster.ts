@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
 import type { ReplicaStatus } from '../../replica/protocol/client.js';
-import { replicaProcessEnv } from '../../replica/process-env.js';
+import { REPLICA_NODE_ARGS, replicaProcessEnv } from '../../replica/process-env.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 /**
@@ -19,6 +19,12 @@ export const ROOT = resolve(import.meta.dirname, '..', '..');
  * `node REPLICA_CLI ...`. Built before the tests by test/global-setup.ts.
  */
 export const REPLICA_CLI = join(ROOT, 'dist', 'replica', 'cli.js');
+
+/**
+ * `node` arguments that start the built replica as `npm run replica` does: the replica's node flags, then the entry. A
+ * replica started without the flags would refuse the code cache the others wrote (V8 checks the flags), and rewrite it.
+ */
+export const BUILT_REPLICA = [...REPLICA_NODE_ARGS, REPLICA_CLI];
 
 /**
  * A free TCP port on 127.0.0.1 below Linux's ephemeral range (32768+): a port taken from that range (bind to 0) can be
@@ -131,7 +137,8 @@ export class ReplicaProc {
   start(): void {
     const root = this.options.codeRoot ?? ROOT;
     const entry = (this.options.built ?? resolve(root) === ROOT) ? [join(root, 'dist', 'replica', 'cli.js')] : ['--import', 'tsx', join(root, 'replica', 'cli.ts')];
-    const args = [...(this.options.nodeArgs ?? []), ...entry, 'replica', '--id', this.options.id, '--data', this.options.dataDir, '--listen', this.address];
+    // The product's node flags first (as `npm run replica` gives them), then the caller's, which override them.
+    const args = [...REPLICA_NODE_ARGS, ...(this.options.nodeArgs ?? []), ...entry, 'replica', '--id', this.options.id, '--data', this.options.dataDir, '--listen', this.address];
     if (this.options.initialCluster) args.push('--initial-cluster', this.options.initialCluster);
     if (this.options.secretFile) args.push('--secret-file', this.options.secretFile);
     args.push(...(this.options.extraArgs ?? []));
