@@ -65,6 +65,12 @@ export class ClientEndpoint {
   private readonly burst: number;
   private readonly maxConns: number;
 
+  /** What a connection tells its endpoint: one object for them all, not closures of each (memory per connection). */
+  private readonly connEvents: ConnEvents = {
+    account: (c, from, to) => this.reindex(c, from, to),
+    slow: (c, unsent) => this.o.log.warn({ conn: c.connId, remote: c.remote, unsent }, 'client connection dropped: it does not read its answers'),
+  };
+
   constructor(private readonly o: ClientEndpointOptions) {
     this.maxInFlight = o.maxInFlight ?? 4096;
     this.maxRunning = o.maxRunning ?? 64;
@@ -88,8 +94,7 @@ export class ClientEndpoint {
       return;
     }
     bucket.conns++;
-    const conn = new Conn(this.nextId++, remote, ws, socket ?? null, (c, from, to) => this.reindex(c, from, to));
-    conn.onSlow = (unsent) => this.o.log.warn({ conn: conn.connId, remote, unsent }, 'client connection dropped: it does not read its answers');
+    const conn = new Conn(this.nextId++, remote, ws, socket ?? null, this.connEvents);
     this.conns.add(conn);
     conn.send(this.o.handler.hello(conn));
     ws.on('message', (data, isBinary) => this.onFrame(conn, bucket, data as Buffer, isBinary));
@@ -268,6 +273,13 @@ function rawId(raw: unknown): string | number | undefined {
 /** Answers and pushes a connection may have queued unsent before it is dropped as too slow a reader. */
 export const MAX_UNSENT_BYTES = 32 * 1024 * 1024;
 
+interface ConnEvents {
+  /** The connection logged in, switched account or logged out. */
+  account(c: Conn, from: ClientConn['account'], to: ClientConn['account']): void;
+  /** The connection is dropped: it left this many bytes of answers unread. */
+  slow(c: Conn, unsent: number): void;
+}
+
 class Conn implements ClientConn {
   private acct: ClientConn['account'] = null;
   adminScope: string | null = null;
@@ -282,7 +294,7 @@ class Conn implements ClientConn {
     readonly remote: string,
     private readonly ws: WebSocket,
     private readonly socket: Duplex | null,
-    private readonly onAccount: (c: Conn, from: ClientConn['account'], to: ClientConn['account']) => void,
+    private readonly events: ConnEvents,
   ) {}
   get account(): ClientConn['account'] {
     return this.acct;
@@ -290,7 +302,7 @@ class Conn implements ClientConn {
   set account(next: ClientConn['account']) {
     const from = this.acct;
     this.acct = next;
-    this.onAccount(this, from, next);
+    this.events.account(this, from, next);
   }
   send(frame: ServerFrame): void {
     if (this.closed || this.ws.readyState !== 1) return;
@@ -307,11 +319,10 @@ class Conn implements ClientConn {
     if (this.ws.bufferedAmount > MAX_UNSENT_BYTES) {
       // A client that asks but does not read would make us buffer answers without bound: drop it (it reconnects).
       this.closed = true;
-      this.onSlow?.(this.ws.bufferedAmount);
+      this.events.slow(this, this.ws.bufferedAmount);
       this.ws.terminate();
     }
   }
-  onSlow: ((unsent: number) => void) | null = null;
   push(frame: PushFrame): void {
     this.send(frame);
   }

@@ -182,16 +182,29 @@ export class HttpServer {
     }
     this.socketsByAddress.set(a, n);
     this.sockets.add(socket);
-    socket.once('close', () => {
-      this.sockets.delete(socket);
-      const left = (this.socketsByAddress.get(a) ?? 1) - 1;
-      if (left > 0) this.socketsByAddress.set(a, left);
-      else this.socketsByAddress.delete(a);
-    });
+    socket.once('close', () => this.forget(socket, a));
+    this.sniff(socket, a);
+  }
+
+  private forget(socket: Socket, address: string): void {
+    this.sockets.delete(socket);
+    const left = (this.socketsByAddress.get(address) ?? 1) - 1;
+    if (left > 0) this.socketsByAddress.set(address, left);
+    else this.socketsByAddress.delete(address);
+  }
+
+  /**
+   * Waits for a new connection's first byte, then hands it to TLS or HTTP. Its own function: what it sets up (a timer,
+   * listeners, closures) is let go once the byte has come, instead of staying for the connection's life beside the
+   * close listener above (~0.5 KB a connection).
+   */
+  private sniff(socket: Socket, a: string): void {
     const ignore = () => {};
-    socket.on('error', ignore);
     // A connection that says nothing holds a socket for free: give it as long as HTTP gives a request's headers.
-    socket.setTimeout(this.server.headersTimeout, () => socket.destroy());
+    const silent = setTimeout(() => socket.destroy(), this.server.headersTimeout).unref();
+    const closed = () => clearTimeout(silent);
+    socket.on('error', ignore);
+    socket.once('close', closed);
     const sniff = () => {
       const first: Buffer | null = socket.read();
       if (first === null) {
@@ -199,7 +212,8 @@ export class HttpServer {
         return;
       }
       socket.unshift(first);
-      socket.setTimeout(0);
+      clearTimeout(silent);
+      socket.off('close', closed);
       socket.off('error', ignore);
       if (first[0] !== TLS_HANDSHAKE) this.server.emit('connection', socket);
       else if (this.tlsServer) {
