@@ -29,7 +29,7 @@ import { createTray, type TrayElectron } from './tray.js';
 import { UnreadIndicator, type OverlayWindow } from './unread.js';
 import { createMainWindow, reveal, type WindowCtor, type WindowLike } from './window.js';
 import { loadWindowState, saveWindowState, type FileAccess } from './window-state.js';
-import { REPLICA_NODE_ARGS, replicaProcessEnv } from '../replica/process-env.js';
+import { replicaProcessEnv } from '../replica/process-env.js';
 import { adminRequest } from '../replica/net/admin-client.js';
 import { discoverClusters } from '../replica/node/discovery.js';
 import type { ReplicaStatus } from '../replica/protocol/client.js';
@@ -96,7 +96,6 @@ function run(): void {
       fork: () => {
         const child = utilityProcess.fork(join(here, 'replica-process.js'), replicaProcessArgs(userData), {
           serviceName: 'Quorum replica',
-          execArgv: [...REPLICA_NODE_ARGS],
           stdio: 'pipe',
           env: replicaProcessEnv(process.env),
         });

@@ -10,13 +10,16 @@
 export const REPLICA_PROCESS_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: String(4 * 1024 * 1024) };
 
 /**
- * Node flags for a process that hosts a replica: `node <flags> dist/replica/cli.js replica` (the `replica`
- * script in package.json, scripts/start.mjs), the desktop's utility process (main/main.ts `execArgv`), the test and
- * bench clusters. V8 reads them when it sets up its heap, so they cannot be set from inside the process.
+ * Node flags for a headless replica process: `node <flags> dist/replica/cli.js replica` (the `replica` script in
+ * package.json, scripts/start.mjs) and the test and bench clusters. V8 reads them when it sets up its heap, so they
+ * cannot be set from inside the process. Not the desktop's utility process: Electron hands `execArgv` to its own
+ * executable as Chromium switches, and whether a utility process takes V8 flags (`--js-flags`) is untested here
+ * (no Electron binary); a desktop serves a team's few connections, not thousands.
  *
- * A semi-space of at most 8 MiB instead of V8's 16 (the young generation is two of them): a busy replica's young
- * generation grows to its limit and stays there, so this is 16 MB less resident memory under load, with as much CPU
- * per message (test/bench/README.md: at 5,000 connections leader RSS 0.92×, CPU 0.98×; writes/s within noise).
+ * A semi-space of at most 8 MiB instead of the 16 V8 picks on a machine with a few GB or more (the young generation
+ * is two of them): a busy replica's young generation grows to its limit and stays there, so this is up to 16 MB less
+ * resident memory under load (test/bench/README.md: at 5,000 connections leader RSS 0.92×, CPU per message 0.98× in an
+ * alternating probe, 1.02× and 1.07× in two single pairs; writes/s within noise).
  */
 export const REPLICA_NODE_ARGS: readonly string[] = ['--max-semi-space-size=8'];
 

@@ -95,7 +95,7 @@ function start(way: Way, dataDir: string, port: number, log: string): ChildProce
   const stdio = ['ignore', 'ignore', 'ignore'] as const;
   void log;
   if (way === 'desktop') {
-    const p = fork(join(ROOT, 'test', 'bench', 'desktop-shim.mjs'), [join(ROOT, 'dist', 'main', 'replica-process.js')], { cwd: ROOT, env, execArgv: [...REPLICA_NODE_ARGS], stdio: [...stdio, 'ipc'] });
+    const p = fork(join(ROOT, 'test', 'bench', 'desktop-shim.mjs'), [join(ROOT, 'dist', 'main', 'replica-process.js')], { cwd: ROOT, env, execArgv: [], stdio: [...stdio, 'ipc'] });
     p.send({
       type: 'start',
       options: {

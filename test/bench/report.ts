@@ -99,7 +99,7 @@ export function renderTable(r: BenchResult): string {
     if (ab) {
       const v = ab.variant;
       const b = ab.base;
-      out.push(`A/B at 5,000, each on a fresh cluster, replicas with node ${ab.nodeArgs.join(' ')} after the product's ${REPLICA_NODE_ARGS.join(' ')} vs the product's alone: push p50 ${v.pushP50ms} ms (${ratio(v.pushP50ms, b.pushP50ms)}×), p99 ${v.pushP99ms} ms (${ratio(v.pushP99ms, b.pushP99ms)}×), leader CPU ${v.leaderCpuMsPerMessage} ms/msg (${ratio(v.leaderCpuMsPerMessage, b.leaderCpuMsPerMessage)}×), leader RSS ${v.leaderRssMB} MB (${ratio(v.leaderRssMB, b.leaderRssMB)}×)`);
+      out.push(`A/B at 5,000, each on a fresh cluster, replicas with node ${ab.nodeArgs.join(' ')} after the product's ${REPLICA_NODE_ARGS.join(' ')} vs the product's alone (ratios: variant / product): push p50 ${v.pushP50ms} ms (${ratio(v.pushP50ms, b.pushP50ms)}×), p99 ${v.pushP99ms} ms (${ratio(v.pushP99ms, b.pushP99ms)}×), leader CPU ${v.leaderCpuMsPerMessage} ms/msg (${ratio(v.leaderCpuMsPerMessage, b.leaderCpuMsPerMessage)}×), leader RSS ${v.leaderRssMB} MB (${ratio(v.leaderRssMB, b.leaderRssMB)}×)`);
     }
   }
   if (r.footprint) {

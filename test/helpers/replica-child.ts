@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { ReplicaChild } from '../../main/replica-host.js';
 import type { ToReplicaProcess } from '../../main/ipc-contract.js';
-import { REPLICA_NODE_ARGS, replicaProcessEnv } from '../../replica/process-env.js';
+import { replicaProcessEnv } from '../../replica/process-env.js';
 import { ROOT } from './cluster.js';
 
 const ENTRY = join(ROOT, 'test', 'helpers', 'replica-child-entry.ts');
@@ -29,8 +29,7 @@ export class ForkedReplicaChild implements ReplicaChild {
   private exited: number | null = null;
 
   constructor(options: ReplicaChildOptions = {}) {
-    // The flags main gives the utility process (execArgv), then the TypeScript loader for the sources' entry.
-    const nodeArgs = [...REPLICA_NODE_ARGS, '--import', 'tsx'];
+    const nodeArgs = ['--import', 'tsx'];
     const args = options.built ? [join(ROOT, 'dist', 'main', 'replica-process.js'), ...(options.args ?? [])] : [];
     const stdio = options.logFd === undefined ? 'inherit' : (['ignore', options.logFd, options.logFd, 'ipc'] as const);
     this.proc = options.netns
