@@ -14,6 +14,8 @@ import { stateHashSteps, type HashScope } from './audit.js';
 const ROWS_PER_STEP = 256;
 /** Event-loop time one slice may take. */
 const SLICE_MS = 4;
+/** KiB of pages the hash job's own connection keeps (it reads each page once). */
+const HASH_PAGE_CACHE_KIB = 1024;
 
 export class StateHashJob {
   /** The digest, or null when the job was cancelled first. */
@@ -36,7 +38,8 @@ export class StateHashJob {
     private readonly sliceMs = SLICE_MS,
     after: Promise<unknown> = Promise.resolve(),
   ) {
-    this.db = openSqlite(file, { readonly: true });
+    // One pass over every row: a page cache would not be read twice (better-sqlite3's default would fill 16 MB).
+    this.db = openSqlite(file, { readonly: true, cacheKiB: HASH_PAGE_CACHE_KIB });
     try {
       this.db.exec('BEGIN');
       // A read transaction takes its snapshot at its first read: now, not at the first slice.

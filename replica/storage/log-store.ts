@@ -60,6 +60,13 @@ const TAIL_MAX_ENTRIES = 16_384;
 const TAIL_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
+ * raft.db's page cache (KiB). Entries are written once and read back from the tail above, so SQLite needs little
+ * more than the B-tree's path to its newest leaf; better-sqlite3's default of 16 MB filled with pages of entries
+ * nobody reads (test/bench/README.md "Figures behind constants").
+ */
+const PAGE_CACHE_KIB = 2048;
+
+/**
  * Page size of a new raft.db (an existing file keeps its own). Every save() is one commit, and a commit writes whole
  * pages to the WAL: the last, partly filled leaf of the segment table again, its parent, the hard state, page 1. At
  * 4 KiB (SQLite's default) those cost ~16 KiB per batch on top of the entries; at 1 KiB ~4 KiB. An entry of a 256-byte
@@ -178,7 +185,7 @@ export class SqliteLogStore implements LogStore {
    */
   static open(dir: string, tail: { maxEntries?: number; maxBytes?: number } = {}, segmentEntries?: number): SqliteLogStore {
     const file = path.join(dir, 'raft.db');
-    const store = new SqliteLogStore(file, openSqlite(file, { pageSize: PAGE_SIZE }), segmentEntries);
+    const store = new SqliteLogStore(file, openSqlite(file, { pageSize: PAGE_SIZE, cacheKiB: PAGE_CACHE_KIB }), segmentEntries);
     store.tailMaxEntries = tail.maxEntries ?? TAIL_MAX_ENTRIES;
     store.tailMaxBytes = tail.maxBytes ?? TAIL_MAX_BYTES;
     return store;

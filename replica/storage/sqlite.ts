@@ -20,6 +20,8 @@ export interface OpenOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** Page size of a new file (ignored for an existing one). */
   pageSize?: number;
+  /** Most KiB of pages the connection keeps in memory (SQLite's cache_size; better-sqlite3's default is 16,000). */
+  cacheKiB?: number;
 }
 
 export function openSqlite(file: string, options: OpenOptions = {}): Db {
@@ -33,6 +35,7 @@ export function openSqlite(file: string, options: OpenOptions = {}): Db {
       if (String(mode).toLowerCase() !== 'wal') throw new Error(`${file}: cannot enable WAL (journal_mode=${String(mode)})`);
     }
     db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+    if (options.cacheKiB !== undefined) db.pragma(`cache_size = ${-Math.max(1, Math.floor(options.cacheKiB))}`);
     db.pragma('foreign_keys = ON');
     // Statement journals of savepoints (one per applied command) in memory, not in temporary files.
     db.pragma('temp_store = MEMORY');

@@ -35,6 +35,8 @@ describe('the state hash job', () => {
     h.sm.commitGroup();
     const before = h.sm.stateHash();
     const job = new StateHashJob(path.join(h.dir, 'state.db'), 'all', h.sm.clusterVersion(), 0);
+    // Its own connection reads each page once: a 1 MB page cache, not better-sqlite3's 16 MB.
+    expect((job as unknown as { db: { pragma(p: string, o: object): unknown } }).db.pragma('cache_size', { simple: true })).toBe(-1024);
     h.send('bob', 'ann', 'after the job began');
     h.sm.commitGroup();
     const { value, turns } = await turnsUntil(job.result);

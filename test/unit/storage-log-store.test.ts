@@ -51,6 +51,11 @@ describe('SqliteLogStore', () => {
     db.close();
   });
 
+  it('keeps a 2 MB page cache, not better-sqlite3\'s 16 MB: entries are read back from the in-memory tail', () => {
+    const db = (store as unknown as { db: Database.Database }).db;
+    expect(db.pragma('cache_size', { simple: true })).toBe(-2048);
+  });
+
   it("saveUnsynced commits without synchronous=FULL and puts it back, even when the save fails: every later save waits for the disk", async () => {
     const sync = () => (store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true });
     store.save({ entries: ents(1, 2, 1), hardState: { term: 1, vote: 'a', commit: 0 } });

@@ -36,6 +36,12 @@ describe('openSqlite', () => {
     expect(pragma(db, 'temp_store')).toBe(2); // MEMORY
   });
 
+  it('keeps better-sqlite3\'s 16 MB page cache unless given a size in KiB', () => {
+    expect(pragma(opened(openSqlite(path.join(dir, 'a.db'))), 'cache_size')).toBe(-16000);
+    expect(pragma(opened(openSqlite(path.join(dir, 'b.db'), { cacheKiB: 2048 })), 'cache_size')).toBe(-2048);
+    expect(pragma(opened(openSqlite(path.join(dir, 'b.db'), { readonly: true, cacheKiB: 0.5 })), 'cache_size')).toBe(-1);
+  });
+
   it('takes synchronous NORMAL and a busy timeout when asked (negative or fractional timeouts are clamped)', () => {
     const db = opened(openSqlite(path.join(dir, 'a.db'), { synchronous: 'NORMAL', busyTimeoutMs: 1234.9 }));
     expect(pragma(db, 'synchronous')).toBe(1); // NORMAL
