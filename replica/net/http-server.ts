@@ -205,10 +205,10 @@ export class HttpServer {
     const closed = () => clearTimeout(silent);
     socket.on('error', ignore);
     socket.once('close', closed);
-    const sniff = () => {
+    const onReadable = () => {
       const first: Buffer | null = socket.read();
       if (first === null) {
-        socket.once('readable', sniff);
+        socket.once('readable', onReadable);
         return;
       }
       socket.unshift(first);
@@ -227,7 +227,7 @@ export class HttpServer {
         socket.destroy();
       }
     };
-    socket.once('readable', sniff);
+    socket.once('readable', onReadable);
   }
 
   /** Counts a TLS handshake of `address` until it completes or fails; false when the address is over its limits. */

@@ -264,7 +264,7 @@ export interface ConnectionsAb {
 
 /**
  * The levels, then (A/B) 5,000 connections on two fresh clusters: the product's flags, then AB_NODE_ARGS. Not the
- * levels' row as the base: that cluster served the 1,000 level first, and its leader keeps some 10 MB more.
+ * levels' row as the base: that cluster served the 1,000 level first, and its leader keeps 10–20 MB more.
  */
 export async function runConnectionsWithAb(cfg: BenchConfig): Promise<{ rows: ConnectionsRow[]; ab: ConnectionsAb | null }> {
   const rows = await runConnections(cfg, cfg.connectionCounts);
